@@ -1,0 +1,71 @@
+"""Builds the python-telegram-bot Application: handlers, context, services, request objects."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest, HTTPXRequest
+
+import handlers
+from bot.clock import Clock
+from bot.commands import STRANGER_COMMANDS
+from bot.config import Settings
+from bot.logs import LoggedApplication, LoggedRequest
+from bot.services import Services
+from handlers.context import Ctx
+from store.db import Database
+
+log = logging.getLogger("duban.app")
+
+
+def build_application(
+    settings: Settings,
+    db: Database,
+    clock: Clock,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    rate_limiter: bool = True,
+) -> Application:
+    """The Application with every handler; ``request`` lets tests and the sandbox swap the transport."""
+    request = request or HTTPXRequest(connection_pool_size=16)
+    get_updates_request = get_updates_request or HTTPXRequest(read_timeout=40)
+    builder = (
+        ApplicationBuilder()
+        .application_class(LoggedApplication)
+        .token(settings.telegram.token)
+        .base_url(settings.telegram.base_url)
+        .base_file_url(settings.telegram.base_file_url)
+        .request(LoggedRequest(request))
+        .get_updates_request(get_updates_request)
+        .context_types(ContextTypes(context=Ctx))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.office.tz))
+        .post_init(_post_init)
+    )
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    app = builder.build()
+    app.bot_data["services"] = Services(settings=settings, db=db, clock=clock)
+    handlers.register(app)
+    app.add_error_handler(_on_error)
+    return app
+
+
+async def _post_init(app: Application) -> None:
+    services: Services = app.bot_data["services"]
+    services.bot_username = app.bot.username
+    await app.bot.set_my_commands(
+        [BotCommand(c.command, c.description) for c in STRANGER_COMMANDS], scope=BotCommandScopeDefault()
+    )
+
+
+async def _on_error(update: object, context: Ctx) -> None:
+    log.error("event=handler_error error=%r", context.error, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
+        try:
+            await update.effective_chat.send_message("抱歉，处理时出现错误，请稍后再试。如多次出现请联系督查室。",
+                                                     parse_mode=None)
+        except Exception:  # noqa: BLE001 — the error is already logged; the apology is best effort
+            pass

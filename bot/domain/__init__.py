@@ -1,0 +1,1 @@
+"""The rules of supervision work. Nothing here imports telegram or the handlers."""

@@ -1,0 +1,123 @@
+"""Structured logs: one ``key=value`` line per update handled and per Bot API call; never the token."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+from telegram.request import BaseRequest, RequestData
+
+# A bot token is "<digits>:<35 url-safe chars>"; redact anything shaped like one, wherever it appears.
+_TOKEN_RE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+
+
+class RedactTokens(logging.Filter):
+    def __init__(self, *secrets: str) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for secret in self._secrets:
+            message = message.replace(secret, "<token>")
+        message = _TOKEN_RE.sub("<token>", message)
+        record.msg, record.args = message, None
+        return True
+
+
+def setup_logging(level: str = "INFO", *secrets: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactTokens(*secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every request URL, which contains the token; our own request log replaces it.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def describe_update(update: Update) -> dict[str, Any]:
+    kind = next((k for k in ("message", "callback_query", "edited_message", "my_chat_member") if getattr(update, k)),
+                "other")
+    fields: dict[str, Any] = {"update_id": update.update_id, "kind": kind}
+    if update.effective_user:
+        fields["user"] = update.effective_user.id
+    if update.effective_chat:
+        fields["chat"] = update.effective_chat.id
+    message = update.message
+    if message is not None and message.text and message.text.startswith("/"):
+        fields["command"] = message.text.split(maxsplit=1)[0][:32]
+    elif update.callback_query is not None:
+        fields["data"] = (update.callback_query.data or "")[:32]
+    return fields
+
+
+def kv(fields: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in fields.items())
+
+
+update_log = logging.getLogger("duban.update")
+send_log = logging.getLogger("duban.send")
+
+
+class LoggedApplication(Application):
+    """An Application that writes one line per update it handled, with the time it took."""
+
+    async def process_update(self, update: object) -> None:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            await super().process_update(update)
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            if isinstance(update, Update):
+                fields = describe_update(update)
+                fields["outcome"] = outcome
+                fields["ms"] = round((time.perf_counter() - started) * 1000, 1)
+                update_log.info("event=update %s", kv(fields))
+
+
+class LoggedRequest(BaseRequest):
+    """Wraps the real request object: one line per Bot API call that sends or edits something."""
+
+    _LOGGED_PREFIXES = ("send", "edit", "copy", "forward", "delete", "answer")
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self._inner = inner
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self._inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self._inner.shutdown()
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout=BaseRequest.DEFAULT_NONE, write_timeout=BaseRequest.DEFAULT_NONE,
+                         connect_timeout=BaseRequest.DEFAULT_NONE, pool_timeout=BaseRequest.DEFAULT_NONE,
+                         ) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]
+        started = time.perf_counter()
+        status: int | str = "exception"
+        try:
+            status, payload = await self._inner.do_request(
+                url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
+                connect_timeout=connect_timeout, pool_timeout=pool_timeout,
+            )
+            return status, payload
+        finally:
+            if api_method.startswith(self._LOGGED_PREFIXES):
+                params = request_data.parameters if request_data else {}
+                send_log.info("event=api method=%s chat=%s status=%s ms=%.1f", api_method,
+                              params.get("chat_id", "-"), status, (time.perf_counter() - started) * 1000)

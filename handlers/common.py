@@ -1,0 +1,68 @@
+"""Small pieces every handler module uses: replying in HTML, role checks, menus."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+
+from bot.commands import commands_for
+from bot.render import render
+from handlers.context import Ctx
+from store.models import Person
+
+log = logging.getLogger("duban.handlers")
+
+MAX_TEXT = 2000  # free text we store (names, reasons, progress) — well under Telegram's 4096
+
+
+async def reply(update: Update, template: str, reply_markup: Any = None, **context: object) -> None:
+    """Answer in the chat the update came from, rendered from a template."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    await chat.send_message(
+        render(template, **context),
+        parse_mode=ParseMode.HTML,
+        reply_markup=reply_markup,
+        disable_web_page_preview=True,
+    )
+
+
+def requires(*roles: str, what: str) -> Callable:
+    """Let the handler run only for a bound person holding one of ``roles`` (checked in the DB)."""
+
+    def decorate(handler: Callable[[Update, Ctx], Awaitable[Any]]) -> Callable:
+        @functools.wraps(handler)
+        async def wrapper(update: Update, context: Ctx) -> Any:
+            person = await context.person(update)
+            if person is None or not person.has_role(*roles):
+                log.warning(
+                    "event=denied what=%s user=%s person=%s",
+                    what, update.effective_user.id if update.effective_user else None,
+                    person.id if person else None,
+                )
+                if update.callback_query:
+                    await update.callback_query.answer("您没有权限执行此操作", show_alert=True)
+                else:
+                    await reply(update, "messages/not_allowed.html.j2", what=what)
+                return None
+            return await handler(update, context)
+
+        return wrapper
+
+    return decorate
+
+
+async def set_menu(context: Ctx, chat_id: int, person: Person) -> None:
+    """The command menu for this person's chat, matching their roles."""
+    commands = [BotCommand(c.command, c.description) for c in commands_for(person.roles)]
+    try:
+        await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
+    except TelegramError as exc:  # a menu is a convenience; never fail the answer for it
+        log.warning("event=menu_failed chat=%s error=%s", chat_id, exc)

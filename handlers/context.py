@@ -1,0 +1,50 @@
+"""A CallbackContext that knows our services and who is asking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.domain.directory import ensure_admin, person_by_telegram_id
+from bot.services import Services
+from store.audit import Actor
+from store.models import Person
+
+_UNSET = object()
+
+
+class Ctx(CallbackContext[ExtBot, dict, dict, dict]):
+    """One per update, shared by every handler group that sees it: the person is looked up once."""
+
+    def __init__(self, application: Application, chat_id: int | None = None, user_id: int | None = None) -> None:
+        super().__init__(application, chat_id=chat_id, user_id=user_id)
+        self._person: Any = _UNSET
+
+    @property
+    def services(self) -> Services:
+        return self.bot_data["services"]
+
+    async def person(self, update: Update) -> Person | None:
+        """The active person bound to this Telegram account (office admins are created on sight)."""
+        if self._person is _UNSET:
+            user = update.effective_user
+            self._person = None
+            if user is not None:
+                svc = self.services
+                if user.id in svc.settings.office.admins:
+                    async with svc.db.session(Actor.system("config:admins"), "person.admin_from_config") as s:
+                        self._person = await ensure_admin(s, user.id, user.full_name, svc.clock.now())
+                else:
+                    async with svc.db.session() as s:
+                        self._person = await person_by_telegram_id(s, user.id)
+        return self._person
+
+    def forget_person(self) -> None:
+        """After a change of binding within this update (``/start <code>``)."""
+        self._person = _UNSET
+
+
+def actor(person: Person) -> Actor:
+    return Actor(person.id, person.name)

@@ -1,0 +1,177 @@
+"""/invite: office staff create a one-time invitation link, in one line or through a short dialog.
+
+One line:  /invite 联络员 城关镇 张三   ·   /invite 县领导 李四
+Dialog:    /invite → role (buttons) → unit (type part of the name, pick a button) → name.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.domain.directory import find_units
+from bot.domain.errors import DomainError
+from bot.domain.onboarding import create_invitation, deep_link
+from bot.domain.roles import OFFICE_ROLES, ROLE_NAMES, UNIT_ROLES, parse_role
+from handlers.common import reply, requires
+from handlers.context import Ctx, actor
+from store.models import Unit
+
+CHOOSE_ROLE, CHOOSE_UNIT, ENTER_NAME = range(3)
+TIMEOUT_SECONDS = 600
+USAGE = "用法：/invite 角色 [单位] 姓名，例如 /invite 联络员 城关镇 张三；或只发送 /invite 按提示操作。"
+
+
+async def _issue(update: Update, context: Ctx, role: str, unit_name: str | None, name: str) -> bool:
+    """Create the invitation and show the link; a problem is answered and returns False."""
+    svc = context.services
+    person = await context.person(update)
+    try:
+        async with svc.db.session(actor(person), "invitation.create") as s:
+            inv = await create_invitation(
+                s, role=role, name=name, unit_name=unit_name, created_by=person,
+                now=svc.clock.now(), ttl_days=svc.settings.invitations.ttl_days,
+            )
+    except DomainError as exc:
+        await update.effective_chat.send_message(exc.message)
+        return False
+    await reply(
+        update, "messages/invite_created.html.j2",
+        person=inv.person, role=inv.role, link=deep_link(svc.bot_username, inv.code), expires_at=inv.expires_at,
+    )
+    return True
+
+
+@requires(*OFFICE_ROLES, what="/invite")
+async def invite_start(update: Update, context: Ctx) -> int:
+    args = context.args or []
+    if args:
+        role = parse_role(args[0])
+        if role is None:
+            await update.effective_chat.send_message(f"未知的角色「{args[0]}」。{USAGE}")
+            return ConversationHandler.END
+        needed = 3 if role in UNIT_ROLES else 2
+        if len(args) != needed:
+            await update.effective_chat.send_message(USAGE)
+            return ConversationHandler.END
+        unit_name = args[1] if role in UNIT_ROLES else None
+        await _issue(update, context, role, unit_name, args[-1])
+        return ConversationHandler.END
+    buttons = [[InlineKeyboardButton(name, callback_data=f"inv:role:{code}")] for code, name in ROLE_NAMES.items()]
+    await update.effective_chat.send_message(
+        "请选择被邀请人的角色：（随时发送 /cancel 取消）", reply_markup=InlineKeyboardMarkup(buttons)
+    )
+    return CHOOSE_ROLE
+
+
+@requires(*OFFICE_ROLES, what="/invite")
+async def role_chosen(update: Update, context: Ctx) -> int:
+    query = update.callback_query
+    role = query.data.removeprefix("inv:role:")
+    if role not in ROLE_NAMES:
+        await query.answer("无效的选择", show_alert=True)
+        return CHOOSE_ROLE
+    await query.answer()
+    context.chat_data["invite"] = {"role": role}
+    await query.edit_message_text(f"角色：{ROLE_NAMES[role]}")
+    if role in UNIT_ROLES:
+        await update.effective_chat.send_message("请输入所属单位名称（可只输入其中几个字）：")
+        return CHOOSE_UNIT
+    await update.effective_chat.send_message("请输入被邀请人的姓名：")
+    return ENTER_NAME
+
+
+@requires(*OFFICE_ROLES, what="/invite")
+async def unit_typed(update: Update, context: Ctx) -> int:
+    text = update.message.text.strip()
+    async with context.services.db.session() as s:
+        units = await find_units(s, text[:50])
+    if not units:
+        await update.effective_chat.send_message(f"没有名称包含「{text[:50]}」的单位，请重新输入：")
+        return CHOOSE_UNIT
+    buttons = [[InlineKeyboardButton(u.name, callback_data=f"inv:unit:{u.id}")] for u in units]
+    await update.effective_chat.send_message("请选择单位：", reply_markup=InlineKeyboardMarkup(buttons))
+    return CHOOSE_UNIT
+
+
+@requires(*OFFICE_ROLES, what="/invite")
+async def unit_chosen(update: Update, context: Ctx) -> int:
+    query = update.callback_query
+    state = context.chat_data.get("invite")
+    unit_id = query.data.removeprefix("inv:unit:")
+    async with context.services.db.session() as s:
+        unit = await s.get(Unit, int(unit_id)) if unit_id.isdigit() else None
+    if state is None or unit is None:
+        await query.answer("无效的选择", show_alert=True)
+        return CHOOSE_UNIT
+    await query.answer()
+    state["unit"] = unit.name
+    await query.edit_message_text(f"单位：{unit.name}")
+    await update.effective_chat.send_message("请输入被邀请人的姓名：")
+    return ENTER_NAME
+
+
+@requires(*OFFICE_ROLES, what="/invite")
+async def name_entered(update: Update, context: Ctx) -> int:
+    state = context.chat_data.get("invite") or {}
+    if "role" not in state:
+        return ConversationHandler.END
+    if await _issue(update, context, state["role"], state.get("unit"), update.message.text):
+        context.chat_data.pop("invite", None)
+        return ConversationHandler.END
+    await update.effective_chat.send_message("请重新输入姓名，或发送 /cancel 取消：")
+    return ENTER_NAME
+
+
+async def cancel(update: Update, context: Ctx) -> int:
+    context.chat_data.pop("invite", None)
+    await update.effective_chat.send_message("已取消。")
+    return ConversationHandler.END
+
+
+async def nothing_to_cancel(update: Update, context: Ctx) -> None:
+    await update.effective_chat.send_message("当前没有进行中的操作。")
+
+
+async def timed_out(update: Update, context: Ctx) -> None:
+    context.chat_data.pop("invite", None)
+    await context.bot.send_message(update.effective_chat.id, "邀请操作已超时取消，如需继续请重新发送 /invite。")
+
+
+async def not_text(update: Update, context: Ctx) -> int | None:
+    await update.effective_chat.send_message("请输入文字，或发送 /cancel 取消。")
+    return None
+
+
+def register(app: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    text = filters.TEXT & ~filters.COMMAND & private
+    app.add_handler(
+        ConversationHandler(
+            entry_points=[CommandHandler("invite", invite_start, filters=private)],
+            states={
+                CHOOSE_ROLE: [CallbackQueryHandler(role_chosen, pattern=r"^inv:role:")],
+                CHOOSE_UNIT: [
+                    MessageHandler(text, unit_typed),
+                    CallbackQueryHandler(unit_chosen, pattern=r"^inv:unit:"),
+                ],
+                ENTER_NAME: [MessageHandler(text, name_entered)],
+                ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, timed_out),
+                                              CallbackQueryHandler(timed_out)],
+            },
+            fallbacks=[
+                CommandHandler("cancel", cancel),
+                MessageHandler(~filters.COMMAND & private, not_text),
+            ],
+            conversation_timeout=TIMEOUT_SECONDS,
+            name="invite",
+        )
+    )
+    app.add_handler(CommandHandler("cancel", nothing_to_cancel, filters=private))

@@ -1,0 +1,59 @@
+"""/start (invitations and greetings) and /help."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler, filters
+
+from bot.commands import commands_for
+from bot.domain.errors import DomainError
+from bot.domain.onboarding import redeem
+from bot.domain.roles import ROLE_NAMES
+from handlers.common import reply, set_menu
+from handlers.context import Ctx
+from store.audit import Actor
+
+log = logging.getLogger("duban.onboarding")
+
+
+def _role_names(person) -> str:  # noqa: ANN001
+    return "、".join(ROLE_NAMES[r] for r in sorted(person.roles, key=list(ROLE_NAMES).index))
+
+
+async def start(update: Update, context: Ctx) -> None:
+    svc = context.services
+    user = update.effective_user
+    code = context.args[0] if context.args else ""
+    person = await context.person(update)
+    if not code:
+        if person is None:
+            await reply(update, "messages/unknown_person.html.j2", office_name=svc.settings.office.name)
+            return
+        await set_menu(context, update.effective_chat.id, person)
+        await reply(update, "messages/welcome_back.html.j2", person=person, role_names=_role_names(person))
+        return
+    try:
+        async with svc.db.session(Actor(None, f"telegram:{user.id}"), "invitation.redeem") as s:
+            person = await redeem(s, code, user.id, svc.clock.now())
+    except DomainError as exc:
+        log.info("event=invitation_refused user=%s reason=%s", user.id, exc.message)
+        await update.effective_chat.send_message(exc.message)
+        return
+    context.forget_person()
+    log.info("event=invitation_redeemed user=%s person=%s", user.id, person.id)
+    await set_menu(context, update.effective_chat.id, person)
+    await reply(update, "messages/welcome.html.j2", person=person, role_names=_role_names(person))
+
+
+async def help_command(update: Update, context: Ctx) -> None:
+    person = await context.person(update)
+    await set_menu(context, update.effective_chat.id, person)
+    await reply(update, "messages/help.html.j2", commands=commands_for(person.roles))
+
+
+def register(app: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("start", start, filters=private))
+    app.add_handler(CommandHandler("help", help_command, filters=private))

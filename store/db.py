@@ -1,0 +1,95 @@
+"""Engine and sessions for SQLite (default, WAL, foreign keys on) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from store import audit  # noqa: F401  (registers the audit flush hook)
+from store.audit import Actor
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def async_url(url: str) -> str:
+    """Accept the plain URLs people write and pick the async driver for them."""
+    u = make_url(url)
+    if u.drivername in ("sqlite", "sqlite+pysqlite"):
+        u = u.set(drivername="sqlite+aiosqlite")
+    elif u.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        u = u.set(drivername="postgresql+asyncpg")
+    return u.render_as_string(hide_password=False)
+
+
+def _on_sqlite_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+class Database:
+    """The one handle on the store: an engine, a session factory and the clock for timestamps."""
+
+    def __init__(self, url: str, now: Callable[[], datetime] | None = None, echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.now = now or (lambda: datetime.now(UTC))
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            db_path = make_url(self.url).database
+            if db_path and db_path != ":memory:":
+                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _on_sqlite_connect)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self, actor: Actor | None = None, action: str | None = None) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits on success, rolls back on error; audited as ``actor``/``action``."""
+        async with self._sessions() as session:
+            session.info["actor"] = actor or Actor.system()
+            session.info["action"] = action
+            session.info["now_fn"] = self.now
+            async with session.begin():
+                yield session
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Apply the Alembic migrations (at start-up and by ``python -m bot db upgrade``)."""
+        from alembic import command
+
+        cfg = alembic_config(self.url)
+
+        def run(sync_conn) -> None:  # noqa: ANN001
+            cfg.attributes["connection"] = sync_conn
+            command.upgrade(cfg, revision)
+
+        async with self.engine.begin() as conn:
+            await conn.run_sync(run)
+
+    async def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(url: str):  # noqa: ANN201
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+

@@ -1,0 +1,46 @@
+"""Shared fixtures: a migrated database on SQLite (always) and PostgreSQL (when DUBAN_TEST_PG_URL is set)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.clock import FakeClock
+from store.db import Database, async_url
+
+PG_URL = os.environ.get("DUBAN_TEST_PG_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+# A Tuesday morning in Beijing, well inside a normal working week.
+START = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+async def _fresh_pg_schema(url: str) -> None:
+    engine = create_async_engine(async_url(url))
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def db(request, tmp_path, clock):  # noqa: ANN001
+    """An empty, fully migrated database; each test gets its own."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    else:
+        await _fresh_pg_schema(PG_URL)
+        url = PG_URL
+    database = Database(url, now=clock.now)
+    await database.upgrade()
+    yield database
+    await database.dispose()
