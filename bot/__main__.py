@@ -85,7 +85,15 @@ def _cmd_invite(args: argparse.Namespace) -> int:
 def _cmd_workdays(args: argparse.Namespace) -> int:
     from bot.calendar_store import workdays_command
 
-    return asyncio.run(workdays_command(_settings(args), args.rest, sys.stdout, sys.stderr))
+    rest = list(args.rest)
+    if "--config" in rest:  # REMAINDER swallows options written after the date
+        i = rest.index("--config")
+        if i + 1 >= len(rest):
+            print("命令行参数有误：--config 后缺少文件名", file=sys.stderr)
+            return 2
+        args.config = rest[i + 1]
+        del rest[i : i + 2]
+    return asyncio.run(workdays_command(_settings(args), rest, sys.stdout, sys.stderr))
 
 
 def build_parser() -> argparse.ArgumentParser:

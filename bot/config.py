@@ -33,6 +33,7 @@ class WebhookSettings:
 @dataclass(frozen=True)
 class TelegramSettings:
     token: str = ""
+    bot_username: str = ""
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
     mode: str = "polling"
@@ -85,6 +86,7 @@ class Settings:
 _SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
     "telegram": {
         "token": (str, "字符串"),
+        "bot_username": (str, "字符串"),
         "base_url": (str, "字符串"),
         "base_file_url": (str, "字符串"),
         "mode": (str, "字符串"),
@@ -203,6 +205,7 @@ def _build(values: dict[str, dict[str, Any]], source: str, environ: dict[str, st
     return Settings(
         telegram=TelegramSettings(
             token=token,
+            bot_username=tg.get("bot_username", "").lstrip("@"),
             base_url=tg.get("base_url", TelegramSettings.base_url),
             base_file_url=tg.get("base_file_url", TelegramSettings.base_file_url),
             mode=mode,

@@ -18,7 +18,9 @@ from store.db import Database
 
 
 async def bot_username(settings: Settings) -> str | None:
-    """Ask Telegram (or the emulator at base_url) for the bot's @name; None when unreachable."""
+    """The configured @name, else ask Telegram (or the emulator at base_url); None when unknown."""
+    if settings.telegram.bot_username:
+        return settings.telegram.bot_username
     if not settings.telegram.token:
         return None
     bot = Bot(settings.telegram.token, base_url=settings.telegram.base_url,
@@ -48,7 +50,7 @@ async def invite(settings: Settings, role_text: str, unit: str | None, name: str
         await db.dispose()
     username = await bot_username(settings)
     if username is None:
-        print("（无法连接 Telegram 获取机器人用户名，以下链接中的 <机器人用户名> 请替换为实际用户名）", file=err)
+        print("（未配置 [telegram] bot_username，且无法连接 Telegram 查询，链接中的 <机器人用户名> 请替换为实际用户名）", file=err)
         username = "<机器人用户名>"
     out.write(render("cli/invite_created.txt.j2", person=inv.person, role=inv.role,
                      link=deep_link(username, inv.code), expires_at=inv.expires_at) + "\n")

@@ -30,7 +30,7 @@ def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         # Telegram messages (*.html.j2) are escaped; plain-text CLI output (*.txt.j2) is not.
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=True),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=False),
         undefined=StrictUndefined,  # a missing variable is a bug, not an empty string
         trim_blocks=True,
         lstrip_blocks=True,

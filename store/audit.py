@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import event, inspect, insert
 from sqlalchemy.orm import object_session
 
-from store.models import AuditEntry, Base
+from store.models import AuditEntry, Base, OutboxMessage
 
 # Technical tables whose rows are not business records (the outbox is its own log).
-NOT_AUDITED: set[str] = {AuditEntry.__tablename__}
+NOT_AUDITED: set[str] = {AuditEntry.__tablename__, OutboxMessage.__tablename__}
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,36 @@ class CalendarYear(Base):
     source_text: Mapped[str] = mapped_column(Text)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     loaded_by: Mapped[str] = mapped_column(String(100))
+
+
+class OutboxMessage(Base):
+    """A message to send, written in the same transaction as the change that causes it.
+
+    The sender claims pending rows, sends them and records what Telegram answered. ``dedupe_key``
+    makes "send this once" a database fact: a sweep that runs twice cannot queue twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True, index=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    kind: Mapped[str] = mapped_column(String(20), default="text")  # text | photo | document
+    text: Mapped[str] = mapped_column(Text)
+    # [[{"text": label, "data": callback_data}], ...] — plain data, turned into a keyboard by the sender.
+    buttons: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    file_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    file_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # pending → sending → sent | failed | unreachable | unbound
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

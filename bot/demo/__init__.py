@@ -1,0 +1,1 @@
+"""The sandbox: the unmodified bot against the emulator over HTTP, with a demo county."""

@@ -1,0 +1,68 @@
+"""Durable outgoing messages.
+
+``enqueue`` writes a row in the caller's transaction, so a message exists exactly when the change
+that caused it was committed. The one sender (``bot.sender``) drains the rows. Nothing here knows
+Telegram: buttons are plain ``Button`` data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import OutboxMessage, Person
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str
+
+
+Keyboard = list[list[Button]]
+
+
+async def enqueue(
+    session: AsyncSession,
+    person: Person,
+    text: str,
+    *,
+    now: datetime,
+    buttons: Keyboard | None = None,
+    dedupe_key: str | None = None,
+    urgent: bool = False,
+    not_before: datetime | None = None,
+    kind: str = "text",
+    file_path: str | None = None,
+    file_name: str | None = None,
+) -> OutboxMessage | None:
+    """Queue ``text`` (HTML, already rendered) for ``person``; None if ``dedupe_key`` was queued before.
+
+    A person not bound to Telegram yet gets an ``unbound`` row: the office can see who missed what.
+    """
+    if dedupe_key is not None:
+        existing = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+        if existing is not None:
+            return None
+    row = OutboxMessage(
+        created_at=now,
+        person_id=person.id,
+        chat_id=person.telegram_id,
+        kind=kind,
+        text=text,
+        buttons=[[{"text": b.text, "data": b.data} for b in row_] for row_ in buttons] if buttons else None,
+        file_path=file_path,
+        file_name=file_name,
+        dedupe_key=dedupe_key,
+        urgent=urgent,
+        status="pending" if person.telegram_id is not None and person.unreachable_since is None else (
+            "unbound" if person.telegram_id is None else "unreachable"),
+        attempts=0,
+        next_attempt_at=not_before or now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
