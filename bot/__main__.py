@@ -36,7 +36,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import main as demo_main
+    from bot.demo.runner import main as demo_main
 
     return demo_main(port=args.port, data_dir=Path(args.data_dir))
 

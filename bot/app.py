@@ -13,7 +13,9 @@ import handlers
 from bot.clock import Clock
 from bot.commands import STRANGER_COMMANDS
 from bot.config import Settings
+from bot.jobs import schedule_jobs
 from bot.logs import LoggedApplication, LoggedRequest
+from bot.sender import Sender
 from bot.services import Services
 from handlers.context import Ctx
 from store.db import Database
@@ -28,8 +30,12 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     rate_limiter: bool = True,
+    start_jobs: bool = True,
 ) -> Application:
-    """The Application with every handler; ``request`` lets tests and the sandbox swap the transport."""
+    """The Application with every handler; ``request`` lets tests and the sandbox swap the transport.
+
+    ``start_jobs=False`` leaves the clock off: tests drive the sender and sweeps themselves.
+    """
     request = request or HTTPXRequest(connection_pool_size=16)
     get_updates_request = get_updates_request or HTTPXRequest(read_timeout=40)
     builder = (
@@ -47,15 +53,17 @@ def build_application(
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     app = builder.build()
-    app.bot_data["services"] = Services(settings=settings, db=db, clock=clock)
+    app.bot_data["services"] = Services(settings=settings, db=db, clock=clock,
+                                        sender=Sender(db, app.bot, clock))
     handlers.register(app)
+    if start_jobs:
+        schedule_jobs(app)
     app.add_error_handler(_on_error)
     return app
 
 
 async def _post_init(app: Application) -> None:
-    services: Services = app.bot_data["services"]
-    services.bot_username = app.bot.username
+    """Run by run_polling/run_webhook after initialize(); ``start_polling`` calls it too."""
     await app.bot.set_my_commands(
         [BotCommand(c.command, c.description) for c in STRANGER_COMMANDS], scope=BotCommandScopeDefault()
     )
@@ -69,3 +77,17 @@ async def _on_error(update: object, context: Ctx) -> None:
                                                      parse_mode=None)
         except Exception:  # noqa: BLE001 — the error is already logged; the apology is best effort
             pass
+
+
+async def start_polling(app: Application, poll_timeout: int = 10) -> None:
+    """Start an Application in an event loop we own (the sandbox and the tests), as run_polling would."""
+    await app.initialize()
+    await _post_init(app)
+    await app.updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
+    await app.start()
+
+
+async def stop_polling(app: Application) -> None:
+    await app.updater.stop()
+    await app.stop()
+    await app.shutdown()

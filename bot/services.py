@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.sender import Sender
 from store.db import Database
 
 
@@ -14,4 +15,4 @@ class Services:
     settings: Settings
     db: Database
     clock: Clock
-    bot_username: str = ""
+    sender: Sender

@@ -6,7 +6,10 @@ Dialog:    /invite → role (buttons) → unit (type part of the name, pick a bu
 
 from __future__ import annotations
 
+import warnings
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.warnings import PTBUserWarning
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -23,6 +26,9 @@ from bot.domain.roles import OFFICE_ROLES, ROLE_NAMES, UNIT_ROLES, parse_role
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
 from store.models import Unit
+
+# The dialog is per user and chat on purpose (buttons live on several messages); PTB warns about that.
+warnings.filterwarnings("ignore", message=r".*per_message=False.*CallbackQueryHandler", category=PTBUserWarning)
 
 CHOOSE_ROLE, CHOOSE_UNIT, ENTER_NAME = range(3)
 TIMEOUT_SECONDS = 600
@@ -44,7 +50,7 @@ async def _issue(update: Update, context: Ctx, role: str, unit_name: str | None,
         return False
     await reply(
         update, "messages/invite_created.html.j2",
-        person=inv.person, role=inv.role, link=deep_link(svc.bot_username, inv.code), expires_at=inv.expires_at,
+        person=inv.person, role=inv.role, link=deep_link(context.bot.username, inv.code), expires_at=inv.expires_at,
     )
     return True
 

@@ -45,7 +45,8 @@ async def ensure_admin(session: AsyncSession, telegram_id: int, display_name: st
     """An id listed in ``[office] admins`` is office staff from the first contact."""
     person = await person_by_telegram_id(session, telegram_id)
     if person is None:
-        person = Person(name=display_name[:50] or f"管理员{telegram_id}", telegram_id=telegram_id, created_at=now)
+        person = Person(name=display_name[:50] or f"管理员{telegram_id}", telegram_id=telegram_id,
+                        created_at=now, unit=None, role_rows=[])
         session.add(person)
         await session.flush()
     if not person.has_role("office"):

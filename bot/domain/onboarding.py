@@ -75,7 +75,7 @@ async def create_invitation(
         else select(Person).where(Person.name == name, Person.unit_id.is_(None))
     )
     if person is None:
-        person = Person(name=name, unit=unit, created_at=now)
+        person = Person(name=name, unit=unit, created_at=now, role_rows=[])
         session.add(person)
         await session.flush()
 

@@ -1,0 +1,109 @@
+"""``make demo``: the emulator over HTTP, the unmodified bot against it, and a demo county.
+
+Nothing leaves the machine: the bot talks to the emulator through ``base_url`` exactly as it
+would talk to Telegram. The data directory is reset at every start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import shutil
+import signal
+from pathlib import Path
+
+from bot.app import build_application, start_polling, stop_polling
+from bot.clock import OffsetClock
+from bot.config import DatabaseSettings, OfficeSettings, Settings, StorageSettings, TelegramSettings
+from bot.demo.county import OFFICE_NAME, DemoPerson, seed_directory
+from bot.emulator import Emulator, FloodLimits
+from bot.emulator.http import EmulatorServer
+from bot.logs import setup_logging
+from store.db import Database
+
+DEMO_TOKEN = "424242:DEMO-sandbox-token-not-a-secret"
+DEMO_BOT = "duban_demo_bot"
+log = logging.getLogger("duban.demo")
+
+
+@dataclasses.dataclass
+class Sandbox:
+    emu: Emulator
+    server: EmulatorServer
+    app: object
+    db: Database
+    clock: OffsetClock
+    people: dict  # name -> emulator Person
+
+    async def stop(self) -> None:
+        await stop_polling(self.app)
+        await self.server.stop()
+        await self.db.dispose()
+
+
+async def start_sandbox(port: int, data_dir: Path, host: str = "127.0.0.1") -> Sandbox:
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+    clock = OffsetClock()
+    emu = Emulator(token=DEMO_TOKEN, bot_username=DEMO_BOT, limits=FloodLimits())
+    server = EmulatorServer(emu, host=host, port=port)
+    await server.start()
+
+    db = Database(f"sqlite:///{data_dir / 'demo.sqlite3'}", now=clock.now)
+    await db.upgrade()
+    people: dict = {}
+
+    def bind(dp: DemoPerson) -> int:
+        people[dp.name] = emu.person(dp.name)
+        return people[dp.name].id
+
+    await seed_directory(db, clock.now(), bind)
+    settings = Settings(
+        telegram=TelegramSettings(token=DEMO_TOKEN, base_url=server.base_url, base_file_url=server.base_file_url),
+        database=DatabaseSettings(url=db.url),
+        office=OfficeSettings(name=OFFICE_NAME),
+        storage=StorageSettings(files_dir=str(data_dir / "files")),
+        source="<demo>",
+    )
+    app = build_application(settings, db, clock)
+    await start_polling(app)
+    return Sandbox(emu, server, app, db, clock, people)
+
+
+def _banner(sb: Sandbox) -> str:
+    lines = [
+        "",
+        "督办助手沙盒已启动（无需令牌，不连接互联网）。",
+        f"  模拟 Telegram 服务：{sb.server.base_url}<令牌>/<方法>（机器人已通过 HTTP 连接）",
+        f"  机器人：@{DEMO_BOT}",
+        "  演示县：督查室（王敏、李强）、督查室负责人 赵建国、县领导 陈志远 刘海涛 孙丽，",
+        "          20 个乡镇和部门，各有联络员和单位负责人，均已绑定账号。",
+        "按 Ctrl+C 退出。",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def serve(port: int, data_dir: Path) -> None:
+    sb = await start_sandbox(port, data_dir)
+    print(_banner(sb), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await sb.stop()
+
+
+def main(port: int = 8080, data_dir: Path = Path("demo-data")) -> int:
+    setup_logging("WARNING", DEMO_TOKEN)
+    try:
+        asyncio.run(serve(port, data_dir))
+    except OSError as exc:
+        print(f"沙盒无法启动：{exc}（端口 {port} 是否已被占用？可用 --port 指定其他端口）")
+        return 2
+    return 0
