@@ -1,13 +1,14 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
 VENV   ?= .venv
-PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that really runs and is 3.11+ (pyenv shims may exist for versions that don't).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
 .PHONY: demo test install run clean bench
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更新版本")'
+	@test -n "$(PYTHON)" || { echo "需要 Python 3.11 或更新版本（找不到可用的 python3）"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
