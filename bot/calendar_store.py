@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.domain.items import recompute_provisional
 from bot.domain.workdays import ScheduleError, WorkCalendar, YearSchedule, parse_schedule
 from bot.workdays_cli import main as workdays_main, schedule_summary
 from store.audit import Actor
@@ -71,11 +72,6 @@ async def _load(db: Database, argv: list[str], out: TextIO, err: TextIO) -> int:
 
 
 async def _after_load(session: AsyncSession, db: Database) -> int:
-    """Recompute provisional deadlines once the workflow exists (issue 3); returns how many changed."""
-    try:
-        from bot.domain.workflow import recompute_provisional
-    except ImportError:
-        return 0
+    """Recompute every provisional deadline with the new year known; units are told of changes."""
     calendar = await load_calendar(session)
-    result = await recompute_provisional(session, calendar, db.now())
-    return len(result) if hasattr(result, "__len__") else int(result or 0)
+    return len(await recompute_provisional(session, calendar, db.now()))

@@ -1,0 +1,491 @@
+"""立项, 审批, 交办, 归档: the office registers an item, the office head approves it, notices go out.
+
+Services (each takes the acting person, re-checks them in the database, names its audit action):
+
+* ``register_item``  (office)      → a draft with its units (主办/协办) and responsible leaders
+* ``update_draft``   (office)      → change a draft, e.g. after the office head returned it
+* ``submit_item``    (office)      → pending; each office head gets 同意/退回 buttons
+* ``approve_item``   (office head) → numbered 督字〔year〕N号, deadlines fixed, 督办通知单 sent
+* ``reject_item``    (office head) → back to draft with the reason; the registrant is told
+* ``archive_item``   (office)      → a closed item is archived
+* ``recompute_provisional`` (system, after loading a year's holidays) → recount 暂定 deadlines
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.actions import button
+from bot.domain.errors import DomainError
+from bot.domain.workdays import WorkCalendar
+from bot.domain.workflow import (
+    IMPORTANCE,
+    IMPORTANT_DEFAULT_DAYS,
+    SOURCES,
+    AlreadyHandled,
+    DeadlineSpec,
+    FixedDeadline,
+    act,
+    check_item,
+    choice,
+    clean_text,
+    clean_title,
+    due_text,
+    fix_deadline,
+    item_label,
+    liaisons,
+    load_item,
+    local_date,
+    move_assignment,
+    move_item,
+    notify,
+    notify_many,
+    office_heads,
+    require_role,
+    unit_heads,
+)
+from bot.outbox import Keyboard
+from store.models import Person, Unit
+from store.workflow import Assignment, Item, ItemApproval, ItemCounter, ItemLeader
+
+# --------------------------------------------------------------------------------------------
+# 立项
+# --------------------------------------------------------------------------------------------
+
+
+async def register_item(
+    session: AsyncSession,
+    person: Person,
+    *,
+    title: str,
+    requirements: str,
+    source: str,
+    importance: str,
+    lead_unit_id: int,
+    assisting_unit_ids: Sequence[int] = (),
+    deadline: DeadlineSpec | None = None,
+    confidential: bool = False,
+    weekly_feedback: bool | None = None,
+    follower_id: int | None = None,
+    leader_ids: Sequence[int],
+    calendar: WorkCalendar,
+    now: datetime,
+) -> Item:
+    """Register a draft item (office). Nothing is sent until it is submitted and approved.
+
+    ``source``/``importance`` are codes of ``SOURCES``/``IMPORTANCE`` (or their Chinese names).
+    ``deadline`` defaults to 7 working days for important items and is required otherwise.
+    ``weekly_feedback`` defaults to on when the item runs longer than one week.
+    ``follower_id`` (an office person, 专人跟踪) is required for urgent items.
+    ``leader_ids``: at least one 县领导 who reviews the result.
+    """
+    me = await act(session, person, "item.register")
+    require_role(me, "office", "登记督查事项")
+    item = Item(state="draft", created_by=me, created_at=now, submission_count=0, due_provisional=False)
+    await _apply(
+        session,
+        item,
+        calendar=calendar,
+        now=now,
+        title=title,
+        requirements=requirements,
+        source=source,
+        importance=importance,
+        lead_unit_id=lead_unit_id,
+        assisting_unit_ids=assisting_unit_ids,
+        deadline=deadline,
+        confidential=confidential,
+        weekly_feedback=weekly_feedback,
+        follower_id=follower_id,
+        leader_ids=leader_ids,
+    )
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def update_draft(
+    session: AsyncSession,
+    person: Person,
+    item_id: int,
+    *,
+    calendar: WorkCalendar,
+    now: datetime,
+    **changes: object,
+) -> Item:
+    """Change a draft (office): any keyword of ``register_item``; the rest stays as it was."""
+    me = await act(session, person, "item.update")
+    require_role(me, "office", "修改督查事项")
+    item = await load_item(session, item_id, lock=True)
+    check_item(item, "item.update")
+    allowed = {
+        "title", "requirements", "source", "importance", "lead_unit_id", "assisting_unit_ids", "deadline",
+        "confidential", "weekly_feedback", "follower_id", "leader_ids",
+    }
+    unknown = set(changes) - allowed
+    if unknown:
+        raise TypeError(f"update_draft() got unexpected fields {sorted(unknown)}")
+    lead = next((a for a in item.assignments if a.role == "lead"), None)
+    current: dict[str, object] = {
+        "title": item.title,
+        "requirements": item.requirements,
+        "source": item.source,
+        "importance": item.importance,
+        "lead_unit_id": lead.unit_id if lead else None,
+        "assisting_unit_ids": [a.unit_id for a in item.assignments if a.role == "assist"],
+        "deadline": DeadlineSpec(item.deadline_days, item.deadline_date),
+        "confidential": item.confidential,
+        "weekly_feedback": item.weekly_feedback,
+        "follower_id": item.follower_id,
+        "leader_ids": [row.person_id for row in item.leader_rows],
+    }
+    # A changed deadline re-derives weekly feedback unless it is given too.
+    if "deadline" in changes and "weekly_feedback" not in changes:
+        current["weekly_feedback"] = None
+    current.update(changes)
+    await _apply(session, item, calendar=calendar, now=now, **current)  # type: ignore[arg-type]
+    await session.flush()
+    return item
+
+
+async def _apply(
+    session: AsyncSession,
+    item: Item,
+    *,
+    calendar: WorkCalendar,
+    now: datetime,
+    title: str,
+    requirements: str,
+    source: str,
+    importance: str,
+    lead_unit_id: int,
+    assisting_unit_ids: Sequence[int],
+    deadline: DeadlineSpec | None,
+    confidential: bool,
+    weekly_feedback: bool | None,
+    follower_id: int | None,
+    leader_ids: Sequence[int],
+) -> None:
+    """Validate every field of a draft and write it (units and leaders included)."""
+    today = local_date(now)
+    title = clean_title(title)
+    requirements = clean_text(requirements, "办理要求")
+    source = choice(source, SOURCES, "事项来源")
+    importance = choice(importance, IMPORTANCE, "重要程度")
+    if deadline is None or (deadline.days is None and deadline.on is None):
+        if importance != "important":
+            raise DomainError("请填写办结时限（工作日天数或具体日期）")
+        deadline = DeadlineSpec.working_days(IMPORTANT_DEFAULT_DAYS)
+    deadline.validate(today)
+
+    # Units: one lead, distinct assisting units, all existing and active.
+    assisting = list(dict.fromkeys(assisting_unit_ids))
+    if lead_unit_id in assisting:
+        raise DomainError("主办单位不能同时是协办单位")
+    units: dict[int, Unit] = {}
+    for unit_id in [lead_unit_id, *assisting]:
+        unit = await session.get(Unit, unit_id) if isinstance(unit_id, int) else None
+        if unit is None or not unit.active:
+            raise DomainError("所选承办单位不存在或已停用，请重新选择")
+        units[unit_id] = unit
+
+    # Responsible leaders: at least one person holding the leader role.
+    leader_list = list(dict.fromkeys(leader_ids))
+    if not leader_list:
+        raise DomainError("请至少选择一位负责审阅的县领导")
+    leaders = []
+    for pid in leader_list:
+        p = await session.get(Person, pid) if isinstance(pid, int) else None
+        if p is None or not p.active or not p.has_role("leader"):
+            raise DomainError("所选审阅领导不是在册的县领导，请重新选择")
+        leaders.append(p)
+
+    follower = None
+    if follower_id is not None:
+        follower = await session.get(Person, follower_id) if isinstance(follower_id, int) else None
+        if follower is None or not follower.active or not follower.has_role("office"):
+            raise DomainError("跟踪专人须为督查室工作人员")
+    if importance == "urgent" and follower is None:
+        raise DomainError("紧急事项须指定一名督查室工作人员专人跟踪")
+
+    if weekly_feedback is None:
+        due = fix_deadline(calendar, deadline, today).due
+        weekly_feedback = (due - today).days > 7
+
+    item.title = title
+    item.requirements = requirements
+    item.source = source
+    item.importance = importance
+    item.deadline_days = deadline.days
+    item.deadline_date = deadline.on
+    item.confidential = bool(confidential)
+    item.weekly_feedback = bool(weekly_feedback)
+    item.follower = follower
+
+    wanted = {lead_unit_id: "lead", **{u: "assist" for u in assisting}}
+    for a in list(item.assignments):
+        if a.unit_id not in wanted:
+            item.assignments.remove(a)
+            await session.delete(a)
+    existing = {a.unit_id: a for a in item.assignments}
+    for unit_id, role in wanted.items():
+        if unit_id in existing:
+            existing[unit_id].role = role
+        else:
+            item.assignments.append(
+                Assignment(unit=units[unit_id], role=role, state="draft", created_at=item.created_at,
+                           due_provisional=False, extension_count=0, redo_count=0)
+            )
+
+    have = {row.person_id for row in item.leader_rows}
+    want = {p.id for p in leaders}
+    for row in list(item.leader_rows):
+        if row.person_id not in want:
+            item.leader_rows.remove(row)
+    for p in leaders:
+        if p.id not in have:
+            item.leader_rows.append(ItemLeader(person=p))
+
+
+# --------------------------------------------------------------------------------------------
+# 审批
+# --------------------------------------------------------------------------------------------
+
+
+async def submit_item(session: AsyncSession, person: Person, item_id: int, *, now: datetime) -> Item:
+    """Send a draft to the office head(s) for approval (office). Each gets 同意 / 退回 buttons."""
+    me = await act(session, person, "item.submit")
+    require_role(me, "office", "提交立项审批")
+    item = await load_item(session, item_id, lock=True)
+    check_item(item, "item.submit")
+    DeadlineSpec(item.deadline_days, item.deadline_date).validate(local_date(now))
+    heads = await office_heads(session)
+    if not heads:
+        raise DomainError("尚未设置督查室负责人，无法提交审批。请先邀请督查室负责人。")
+    move_item(item, "item.submit")
+    item.submission_count += 1
+    item.submitted_at = now
+    buttons: Keyboard = [[button("i:ok", item.id), button("i:no", item.id)]]
+    await notify_many(
+        session, heads, "notices/approval_request.html.j2", item=item, now=now, label="立项审批",
+        dedupe=f"approve-req:{item.id}:{item.submission_count}", buttons=buttons, submitted_by=me.name,
+    )
+    await session.flush()
+    return item
+
+
+def _check_decision(item: Item, action: str) -> None:
+    if item.state == "draft" and item.submission_count > 0:
+        raise AlreadyHandled(f"{item_label(item)}的立项申请已退回修改，此操作已失效。")
+    check_item(item, action)
+
+
+async def approve_item(
+    session: AsyncSession, person: Person, item_id: int, *, calendar: WorkCalendar, now: datetime
+) -> Item:
+    """Approve a pending item (office head): number it, fix the deadlines, send the 督办通知单.
+
+    Each unit's liaisons get the notice with 签收/反馈进展/申请延期/提交办结报告 (assisting units also
+    无法协办); each unit's head gets it for information, without buttons; an urgent item's
+    follower gets it too. The registrant is told, including which units have no liaison yet.
+    """
+    me = await act(session, person, "item.approve")
+    require_role(me, "office_head", "审批立项")
+    item = await load_item(session, item_id, lock=True)
+    _check_decision(item, "item.approve")
+    today = local_date(now)
+    # An explicit date that has passed while the item waited cannot be approved: return it instead.
+    spec = DeadlineSpec(item.deadline_days, item.deadline_date).validate(today)
+    item.year = today.year
+    item.number = await _next_number(session, today.year)
+    fixed = fix_deadline(calendar, spec, today)
+    item.due_date, item.due_provisional = fixed.due, fixed.provisional
+    item.approved_at, item.approved_by_id = now, me.id
+    session.add(ItemApproval(item_id=item.id, approved=True, decided_by_id=me.id, decided_at=now))
+    move_item(item, "item.approve")
+    for a in item.assignments:
+        move_assignment(a, "item.approve")
+        set_deadline(a, fixed)
+        a.notified_at = now
+    await session.flush()
+
+    missing = []
+    for a in item.assignments:
+        if not await send_notice(session, item, a, now=now):
+            missing.append(a.unit.name)
+    if item.follower is not None:
+        await notify(
+            session, item.follower, "notices/supervision_notice.html.j2", item=item, now=now, label="督办通知（专人跟踪）",
+            dedupe=f"notice-follower:{item.id}", audience="follower", unit=None, role=None,
+            due=due_text(fixed.due, fixed.provisional), due_provisional=fixed.provisional,
+        )
+    await notify(
+        session, item.created_by, "notices/item_approved.html.j2", item=item, now=now, label="立项已审批",
+        dedupe=f"approved:{item.id}", approver=me.name, units_without_liaison=missing,
+        unknown_years=list(fixed.unknown_years),
+    )
+    await session.flush()
+    return item
+
+
+async def reject_item(session: AsyncSession, person: Person, item_id: int, *, reason: str, now: datetime) -> Item:
+    """Return a pending item to the registrant with a reason (office head); it becomes a draft again."""
+    me = await act(session, person, "item.reject")
+    require_role(me, "office_head", "退回立项申请")
+    item = await load_item(session, item_id, lock=True)
+    _check_decision(item, "item.reject")
+    reason = clean_text(reason, "退回理由")
+    session.add(ItemApproval(item_id=item.id, approved=False, reason=reason, decided_by_id=me.id, decided_at=now))
+    move_item(item, "item.reject")
+    await notify(
+        session, item.created_by, "notices/item_rejected.html.j2", item=item, now=now, label="立项申请被退回",
+        dedupe=f"rejected:{item.id}:{item.submission_count}", approver=me.name, reason=reason,
+    )
+    await session.flush()
+    return item
+
+
+async def _next_number(session: AsyncSession, year: int) -> int:
+    """The next number of ``year``: the year's counter row is incremented (and so locked) in this
+    transaction, so concurrent approvals queue on it; the first approval of a year creates the row
+    in a savepoint and retries if another transaction created it first."""
+    for _ in range(3):
+        result = await session.execute(
+            update(ItemCounter)
+            .where(ItemCounter.year == year)
+            .values(last_number=ItemCounter.last_number + 1)
+            .returning(ItemCounter.last_number)
+        )
+        number = result.scalar_one_or_none()
+        if number is not None:
+            return number
+        try:
+            async with session.begin_nested():
+                await session.execute(insert(ItemCounter).values(year=year, last_number=1))
+            return 1
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not allocate an item number for {year}")
+
+
+# --------------------------------------------------------------------------------------------
+# Notices and deadlines shared with transfers
+# --------------------------------------------------------------------------------------------
+
+
+def set_deadline(a: Assignment, fixed: FixedDeadline) -> None:
+    a.due_date, a.due_provisional = fixed.due, fixed.provisional
+    a.due_basis, a.due_days = fixed.basis, fixed.days
+
+
+def notice_buttons(a: Assignment) -> Keyboard:
+    rows: Keyboard = [
+        [button("a:ack", a.id)],
+        [button("a:prg", a.id), button("a:ext", a.id)],
+        [button("a:rpt", a.id)],
+    ]
+    if a.role == "assist":
+        rows[-1].append(button("a:dec", a.id))
+    return rows
+
+
+async def send_notice(session: AsyncSession, item: Item, a: Assignment, *, now: datetime) -> bool:
+    """The 督办通知单 for one unit: liaisons with action buttons, unit heads for information.
+
+    Returns False when the unit has no liaison (the office must follow up)."""
+    role = "主办" if a.role == "lead" else "协办"
+    ctx = {"unit": a.unit.name, "role": role, "due": due_text(a.due_date, a.due_provisional),
+           "due_provisional": a.due_provisional}
+    people = await liaisons(session, a.unit_id)
+    await notify_many(
+        session, people, "notices/supervision_notice.html.j2", item=item, now=now, label=f"督办通知（{role}）",
+        dedupe=f"notice:{a.id}", buttons=notice_buttons(a), audience="liaison", **ctx,
+    )
+    told = {p.id for p in people}
+    heads = [p for p in await unit_heads(session, a.unit_id) if p.id not in told]
+    await notify_many(
+        session, heads, "notices/supervision_notice.html.j2", item=item, now=now, label=f"督办通知（{role}，供知悉）",
+        dedupe=f"notice-head:{a.id}", audience="head", **ctx,
+    )
+    return bool(people)
+
+
+# --------------------------------------------------------------------------------------------
+# 归档
+# --------------------------------------------------------------------------------------------
+
+
+async def archive_item(session: AsyncSession, person: Person, item_id: int, *, now: datetime) -> Item:
+    """Archive a closed item (office). Its dossier stays available."""
+    me = await act(session, person, "item.archive")
+    require_role(me, "office", "归档")
+    item = await load_item(session, item_id, lock=True)
+    move_item(item, "item.archive")
+    item.archived_at, item.archived_by_id = now, me.id
+    await session.flush()
+    return item
+
+
+# --------------------------------------------------------------------------------------------
+# Provisional deadlines
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeadlineChange:
+    item_id: int
+    assignment_id: int | None  # None: the item's own (original) deadline
+    unit_name: str | None
+    old_due: date
+    new_due: date
+    provisional: bool  # still provisional (counted through another unloaded year)
+
+
+async def recompute_provisional(session: AsyncSession, calendar: WorkCalendar, now: datetime) -> list[DeadlineChange]:
+    """Recount every provisional working-day deadline with ``calendar`` (run after loading a year).
+
+    A deadline whose date changes, or which stops being provisional, is updated; the liaisons of
+    the unit are told (once per change). Idempotent: running it again changes and sends nothing.
+    Extended deadlines are explicit dates and never provisional.
+    """
+    await session.flush()
+    session.info["action"] = "deadline.recompute"
+    changes: list[DeadlineChange] = []
+
+    items = (await session.scalars(
+        select(Item).where(Item.due_provisional.is_(True), Item.deadline_days.is_not(None), Item.approved_at.is_not(None))
+    )).all()
+    for item in items:
+        fixed = calendar.add_working_days(local_date(item.approved_at), item.deadline_days)
+        if (fixed.due, fixed.provisional) != (item.due_date, item.due_provisional):
+            changes.append(DeadlineChange(item.id, None, None, item.due_date, fixed.due, fixed.provisional))
+            item.due_date, item.due_provisional = fixed.due, fixed.provisional
+
+    rows = (await session.scalars(
+        select(Assignment)
+        .where(Assignment.due_provisional.is_(True), Assignment.due_days.is_not(None), Assignment.due_basis.is_not(None))
+        .order_by(Assignment.id)
+    )).all()
+    for a in rows:
+        fixed = calendar.add_working_days(a.due_basis, a.due_days)
+        if (fixed.due, fixed.provisional) == (a.due_date, a.due_provisional):
+            continue
+        old = a.due_date
+        a.due_date, a.due_provisional = fixed.due, fixed.provisional
+        changes.append(DeadlineChange(a.item_id, a.id, a.unit.name, old, fixed.due, fixed.provisional))
+        if a.state in ("assigned", "in_progress", "reported"):
+            await notify_many(
+                session, await liaisons(session, a.unit_id), "notices/deadline_changed.html.j2",
+                item=await load_item(session, a.item_id), now=now,
+                label="办结时限调整", dedupe=f"due:{a.id}:{fixed.due.isoformat()}:{int(fixed.provisional)}",
+                unit=a.unit.name, old_due=due_text(old, True), new_due=due_text(fixed.due, fixed.provisional),
+                new_due_provisional=fixed.provisional,
+            )
+    await session.flush()
+    return changes

@@ -1,0 +1,160 @@
+"""审核 and 审阅/批示: the office reviews completion reports; a responsible leader closes the item.
+
+* ``approve_report`` (office) — an assisting unit's part is done; the lead unit's report sends the
+  item to its responsible leader(s), each with 同意 / 批示 buttons.
+* ``return_report``  (office) — back to 办理中 with the reason; the redo counter goes up and stays.
+* ``leader_agree`` / ``leader_instruct`` (a responsible leader) — the first answer closes the item;
+  the office and the units are told. A later answer from another leader is AlreadyHandled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.actions import button
+from bot.domain.errors import NotAllowed
+from bot.domain.workflow import (
+    LIVE_ASSIGNMENT_STATES,
+    AlreadyHandled,
+    act,
+    check_item,
+    clean_text,
+    is_responsible_leader,
+    liaisons,
+    load_item,
+    locked,
+    move_assignment,
+    move_item,
+    notify_many,
+    office_staff,
+    optional_text,
+    require_role,
+)
+from bot.outbox import Keyboard
+from store.models import Person
+from store.workflow import CompletionReport, LeaderReview, Review
+
+
+async def _report_for_review(session: AsyncSession, person: Person, report_id: int, action: str):  # noqa: ANN202
+    me = await act(session, person, action)
+    require_role(me, "office", "审核办结报告")
+    report, item = await locked(session, CompletionReport, report_id, "办结报告")
+    if report.status != "pending":
+        done = "已审核通过" if report.status == "approved" else "已退回重办"
+        raise AlreadyHandled(f"这份办结报告{done}，无需重复审核。")
+    a = next(x for x in item.assignments if x.id == report.assignment_id)
+    return me, report, a
+
+
+async def approve_report(
+    session: AsyncSession, person: Person, report_id: int, *, site_note: str | None = None, now: datetime
+) -> Review:
+    """审核通过 (office), with an optional site-verification note (现场核验情况)."""
+    me, report, a = await _report_for_review(session, person, report_id, "report.approve")
+    item = a.item
+    if a.role == "lead":
+        check_item(item, "report.approve")
+    site_note = optional_text(site_note, "现场核验情况")
+    review = Review(report_id=report.id, approved=True, site_note=site_note, reviewed_by_id=me.id, reviewed_at=now)
+    session.add(review)
+    report.status = "approved"
+    move_assignment(a, "report.approve")
+    a.done_at = now
+    if a.role == "lead":
+        move_item(item, "report.approve")
+    await session.flush()
+
+    await notify_many(
+        session, await liaisons(session, a.unit_id), "notices/report_reviewed.html.j2", item=item, now=now,
+        label="办结报告审核通过", dedupe=f"review:{report.id}", approved=True, unit=a.unit.name,
+        reason=None, site_note=site_note, redo_count=a.redo_count, by=me.name,
+    )
+    if a.role == "lead":
+        buttons: Keyboard = [[button("l:ok", item.id), button("l:ins", item.id)]]
+        await notify_many(
+            session, [p for p in item.leaders if p.active], "notices/leader_review_request.html.j2", item=item, now=now, label="办理结果请审阅",
+            dedupe=f"leader-req:{item.id}:{report.id}", buttons=buttons, unit=a.unit.name, text=report.text,
+            site_note=site_note, reviewed_by=me.name,
+        )
+    await session.flush()
+    return review
+
+
+async def return_report(
+    session: AsyncSession,
+    person: Person,
+    report_id: int,
+    *,
+    reason: str,
+    site_note: str | None = None,
+    now: datetime,
+) -> Review:
+    """退回重办 (office): the unit is back to 办理中, ``redo_count`` + 1; its liaisons are told why."""
+    me, report, a = await _report_for_review(session, person, report_id, "report.return")
+    item = a.item
+    if a.role == "lead":
+        check_item(item, "report.return")
+    reason = clean_text(reason, "退回理由")
+    site_note = optional_text(site_note, "现场核验情况")
+    review = Review(report_id=report.id, approved=False, reason=reason, site_note=site_note,
+                    reviewed_by_id=me.id, reviewed_at=now)
+    session.add(review)
+    report.status = "returned"
+    move_assignment(a, "report.return")
+    a.redo_count += 1
+    if a.role == "lead":
+        move_item(item, "report.return")
+    await session.flush()
+    await notify_many(
+        session, await liaisons(session, a.unit_id), "notices/report_reviewed.html.j2", item=item, now=now,
+        label="办结报告退回重办", dedupe=f"review:{report.id}", approved=False, unit=a.unit.name,
+        reason=reason, site_note=site_note, redo_count=a.redo_count, by=me.name,
+    )
+    await session.flush()
+    return review
+
+
+async def _leader_decides(
+    session: AsyncSession, person: Person, item_id: int, action: str, instruction: str | None, now: datetime
+) -> LeaderReview:
+    me = await act(session, person, action)
+    item = await load_item(session, item_id, lock=True)
+    if not is_responsible_leader(me, item):
+        raise NotAllowed("只有本事项的责任领导才能审阅")
+    if item.state in ("closed", "archived"):
+        raise AlreadyHandled("该事项已审阅办结，无需重复操作。")
+    check_item(item, action)
+    if action == "leader.instruct":
+        instruction = clean_text(instruction, "批示内容")
+    review = LeaderReview(item_id=item.id, leader_id=me.id, decision="instruct" if instruction else "agree",
+                          instruction=instruction, created_at=now)
+    session.add(review)
+    move_item(item, action)
+    item.closed_at = now
+    told = []
+    for a in item.assignments:
+        if a.state in LIVE_ASSIGNMENT_STATES:
+            move_assignment(a, "item.close")
+            a.done_at = now
+        if a.state == "done":
+            told += await liaisons(session, a.unit_id)
+    await notify_many(
+        session, [*await office_staff(session), *told], "notices/item_closed.html.j2", item=item, now=now,
+        label="事项已办结", dedupe=f"closed:{item.id}", leader=me.name, instruction=instruction,
+    )
+    await session.flush()
+    return review
+
+
+async def leader_agree(session: AsyncSession, person: Person, item_id: int, *, now: datetime) -> LeaderReview:
+    """审阅同意 (a responsible leader): the item is closed."""
+    return await _leader_decides(session, person, item_id, "leader.agree", None, now)
+
+
+async def leader_instruct(
+    session: AsyncSession, person: Person, item_id: int, *, instruction: str, now: datetime
+) -> LeaderReview:
+    """批示 (a responsible leader): the instruction is recorded and sent with the closing notice."""
+    return await _leader_decides(session, person, item_id, "leader.instruct", instruction, now)

@@ -1,0 +1,320 @@
+"""Read-only views for the chat UI: lists with traffic lights, and one item in detail.
+
+Who sees what (checked here, from the database):
+office and office head — every item; responsible leader — their items once approved;
+liaison and unit head — the items their unit was assigned. A confidential item's title and
+requirements never leave here: views are shown in the messenger (``title`` reads "涉密事项").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.actions import button
+from bot.domain.errors import DomainError, NotAllowed
+from bot.domain.workdays import WorkCalendar
+from bot.domain.workflow import (
+    ACTIVE_ASSIGNMENT_STATES,
+    ASSIGNMENT_STATES,
+    IMPORTANCE,
+    ITEM_OPTIONS,
+    ITEM_STATES,
+    LIVE_ASSIGNMENT_STATES,
+    OPEN_ITEM_STATES,
+    SOURCES,
+    UNIT_ROLES_OF_ASSIGNMENT,
+    Light,
+    act,
+    assignment_light,
+    can_view,
+    deadline_rule,
+    format_number,
+    is_responsible_leader,
+    item_label,
+    load_item,
+    local_date,
+    parse_item_ref,
+    worst,
+)
+from bot.outbox import Button, Keyboard
+from store.models import Person
+from store.workflow import Assignment, CompletionReport, ExtensionRequest, Item, ItemLeader, Transfer
+
+CONFIDENTIAL_TITLE = "涉密事项（请到督查室查阅）"
+MAX_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class ItemFilters:
+    """Narrow a list. ``include_closed`` adds closed and archived items (and, for units, the ones
+    they passed on or declined)."""
+
+    states: frozenset[str] | None = None
+    unit_id: int | None = None
+    importance: str | None = None
+    source: str | None = None
+    light: str | None = None  # green | yellow | red
+    year: int | None = None
+    include_closed: bool = False
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    id: int
+    unit_id: int
+    unit_name: str
+    role: str
+    role_label: str
+    state: str
+    state_label: str
+    due: date | None
+    due_provisional: bool
+    light: Light | None
+    acknowledged_at: datetime | None
+    extension_count: int
+    redo_count: int
+
+
+@dataclass(frozen=True)
+class ItemSummary:
+    id: int
+    number: str | None  # 督字〔2026〕3号; None for a draft
+    label: str  # the number, or 登记号N for a draft
+    title: str  # CONFIDENTIAL_TITLE for a confidential item
+    confidential: bool
+    importance: str
+    importance_label: str
+    state: str
+    state_label: str
+    due: date | None
+    due_provisional: bool
+    light: Light | None  # the worst light of the units still owing work
+    assignments: tuple[AssignmentView, ...]
+    my_assignment_id: int | None  # the person's own unit's live assignment, if any
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    items: tuple[ItemSummary, ...]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    kind: str  # extension | transfer | report
+    id: int
+    assignment_id: int
+    unit_name: str
+    at: datetime
+    detail: str | None  # new due date (extension); None for confidential items
+
+
+@dataclass(frozen=True)
+class ItemDetail:
+    summary: ItemSummary
+    requirements: str | None  # None for a confidential item
+    source_label: str
+    weekly_feedback: bool
+    deadline_rule: str  # "批准后7个工作日" or "2026-04-30"
+    leaders: tuple[str, ...]
+    follower: str | None
+    created_by: str
+    approved_at: datetime | None
+    closed_at: datetime | None
+    pending: tuple[PendingRequest, ...]
+    buttons: Keyboard = field(default_factory=list)  # what this person may do now
+
+
+def _assignment_view(calendar: WorkCalendar, a: Assignment, today: date) -> AssignmentView:
+    return AssignmentView(
+        id=a.id, unit_id=a.unit_id, unit_name=a.unit.name, role=a.role,
+        role_label=UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role), state=a.state,
+        state_label=ASSIGNMENT_STATES.get(a.state, a.state), due=a.due_date, due_provisional=a.due_provisional,
+        light=assignment_light(calendar, a, today), acknowledged_at=a.acknowledged_at,
+        extension_count=a.extension_count, redo_count=a.redo_count,
+    )
+
+
+def summarize(item: Item, me: Person, calendar: WorkCalendar, now: datetime) -> ItemSummary:
+    today = local_date(now)
+    views = tuple(_assignment_view(calendar, a, today) for a in item.assignments)
+    mine = next(
+        (a.id for a in item.assignments
+         if me.unit_id is not None and a.unit_id == me.unit_id and a.state in LIVE_ASSIGNMENT_STATES),
+        None,
+    )
+    lead = next((a for a in item.assignments if a.role == "lead" and a.state != "transferred"), None)
+    return ItemSummary(
+        id=item.id, number=format_number(item.year, item.number), label=item_label(item),
+        title=CONFIDENTIAL_TITLE if item.confidential else item.title, confidential=item.confidential,
+        importance=item.importance, importance_label=IMPORTANCE.get(item.importance, item.importance),
+        state=item.state, state_label=ITEM_STATES.get(item.state, item.state),
+        due=lead.due_date if lead and lead.due_date else item.due_date,
+        due_provisional=lead.due_provisional if lead and lead.due_date else item.due_provisional,
+        light=worst(v.light for v in views), assignments=views, my_assignment_id=mine,
+    )
+
+
+def _visible(me: Person):  # noqa: ANN202
+    """A SQL condition: the items ``me`` may see (see ``bot.domain.workflow.can_view``)."""
+    if me.has_role("office", "office_head"):
+        return None
+    conditions = []
+    if me.has_role("leader"):
+        conditions.append(and_(
+            Item.state.not_in(("draft", "pending")),
+            exists().where(ItemLeader.item_id == Item.id, ItemLeader.person_id == me.id),
+        ))
+    if me.has_role("liaison", "unit_head") and me.unit_id is not None:
+        conditions.append(exists().where(
+            Assignment.item_id == Item.id, Assignment.unit_id == me.unit_id, Assignment.state != "draft"
+        ))
+    return or_(*conditions) if conditions else False
+
+
+async def open_items_for(
+    session: AsyncSession,
+    person: Person,
+    filters: ItemFilters | None = None,
+    page: int = 1,
+    page_size: int = 10,
+    *,
+    calendar: WorkCalendar,
+    now: datetime,
+) -> ItemPage:
+    """The items ``person`` may see that are still open, worst traffic light first, paged.
+
+    Office: all (drafts and pending ones too); liaison and unit head: their unit's, where the unit
+    still owes or has reported work; leader: the items they are responsible for.
+    """
+    me = await act(session, person, "view.list")
+    filters = filters or ItemFilters()
+    page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
+    page = max(1, int(page))
+    q = select(Item)
+    visible = _visible(me)
+    if visible is False:
+        return ItemPage((), 0, page, page_size)
+    if visible is not None:
+        q = q.where(visible)
+    if not filters.include_closed:
+        q = q.where(Item.state.in_(OPEN_ITEM_STATES))
+    if filters.states:
+        q = q.where(Item.state.in_(filters.states))
+    if filters.importance:
+        q = q.where(Item.importance == filters.importance)
+    if filters.source:
+        q = q.where(Item.source == filters.source)
+    if filters.year:
+        q = q.where(Item.year == filters.year)
+    if filters.unit_id is not None:
+        q = q.where(exists().where(Assignment.item_id == Item.id, Assignment.unit_id == filters.unit_id))
+    items = (await session.scalars(q.options(*ITEM_OPTIONS).order_by(Item.id))).all()
+
+    summaries = []
+    only_units = not me.has_role("office", "office_head") and not me.has_role("leader")
+    for item in items:
+        s = summarize(item, me, calendar, now)
+        if only_units and not filters.include_closed and s.my_assignment_id is None:
+            continue  # passed on or declined: no longer on this unit's list
+        if filters.light and (s.light is None or s.light.code != filters.light):
+            continue
+        summaries.append(s)
+    summaries.sort(key=lambda s: (
+        -(s.light.rank if s.light else -1), s.due or date.max, s.id,
+    ))
+    start = (page - 1) * page_size
+    return ItemPage(tuple(summaries[start:start + page_size]), len(summaries), page, page_size)
+
+
+async def find_item(session: AsyncSession, item_ref: str | int, now: datetime) -> Item:
+    """An item by id (``int``, from a button) or by number as typed (``"3"``, ``"督字〔2026〕3号"``)."""
+    if isinstance(item_ref, int) and not isinstance(item_ref, bool):
+        return await load_item(session, item_ref)
+    year, number = parse_item_ref(str(item_ref), local_date(now).year)
+    item_id = await session.scalar(select(Item.id).where(Item.year == year, Item.number == number))
+    if item_id is None:
+        raise DomainError(f"没有找到督字〔{year}〕{number}号督查事项，请检查编号")
+    return await load_item(session, item_id)
+
+
+async def item_detail(
+    session: AsyncSession, person: Person, item_ref: str | int, *, calendar: WorkCalendar, now: datetime
+) -> ItemDetail:
+    """One item as ``person`` may see it, with the buttons they may use now.
+
+    ``item_ref``: an item id (int) or a number as typed — "3" is this year's 督字〔year〕3号."""
+    me = await act(session, person, "view.item")
+    item = await find_item(session, item_ref, now)
+    if not can_view(me, item):
+        raise NotAllowed(f"您无权查看{item_label(item)}")
+    summary = summarize(item, me, calendar, now)
+    pending: list[PendingRequest] = []
+    ids = [a.id for a in item.assignments]
+    units = {a.id: a.unit.name for a in item.assignments}
+    if ids:
+        for r in (await session.scalars(select(ExtensionRequest).where(
+                ExtensionRequest.assignment_id.in_(ids), ExtensionRequest.status == "pending"))).all():
+            pending.append(PendingRequest("extension", r.id, r.assignment_id, units[r.assignment_id], r.requested_at,
+                                          None if item.confidential else f"申请延期至{r.new_due.isoformat()}"))
+        for t in (await session.scalars(select(Transfer).where(
+                Transfer.assignment_id.in_(ids), Transfer.status == "pending"))).all():
+            pending.append(PendingRequest("transfer", t.id, t.assignment_id, units[t.assignment_id], t.requested_at,
+                                          None if item.confidential else "申请转办"))
+        for c in (await session.scalars(select(CompletionReport).where(
+                CompletionReport.assignment_id.in_(ids), CompletionReport.status == "pending"))).all():
+            pending.append(PendingRequest("report", c.id, c.assignment_id, units[c.assignment_id], c.created_at,
+                                          None if item.confidential else "办结报告待审核"))
+    pending.sort(key=lambda p: (p.at, p.kind, p.id))
+    return ItemDetail(
+        summary=summary,
+        requirements=None if item.confidential else item.requirements,
+        source_label=SOURCES.get(item.source, item.source),
+        weekly_feedback=item.weekly_feedback,
+        deadline_rule=deadline_rule(item),
+        leaders=tuple(p.name for p in item.leaders),
+        follower=item.follower.name if item.follower else None,
+        created_by=item.created_by.name,
+        approved_at=item.approved_at,
+        closed_at=item.closed_at,
+        pending=tuple(pending),
+        buttons=_buttons(me, item, pending),
+    )
+
+
+def _buttons(me: Person, item: Item, pending: list[PendingRequest]) -> Keyboard:
+    """The actions open to ``me`` on this item now (the services check again when pressed)."""
+    rows: Keyboard = []
+    if me.has_role("office_head") and item.state == "pending":
+        rows.append([button("i:ok", item.id, "同意立项"), button("i:no", item.id, "退回")])
+    if me.has_role("office"):
+        if item.state == "draft":
+            rows.append([button("i:sub", item.id)])
+        if item.state == "closed":
+            rows.append([button("i:arc", item.id)])
+        for p in pending:
+            code = {"extension": "x", "transfer": "t", "report": "r"}[p.kind]
+            rows.append([Button(f"{b.text}（{p.unit_name}）", b.data)
+                         for b in (button(f"{code}:ok", p.id), button(f"{code}:no", p.id))])
+    if me.has_role("liaison") and me.unit_id is not None:
+        for a in item.assignments:
+            if a.unit_id != me.unit_id or a.state not in ACTIVE_ASSIGNMENT_STATES:
+                continue
+            if a.state == "assigned":
+                rows.append([button("a:ack", a.id)])
+            rows.append([button("a:prg", a.id), button("a:pln", a.id)])
+            rows.append([button("a:ext", a.id), button("a:rpt", a.id)])
+            rows.append([button("a:trf", a.id)] + ([button("a:dec", a.id)] if a.role == "assist" else []))
+    if item.state == "leader_review" and is_responsible_leader(me, item):
+        rows.append([button("l:ok", item.id), button("l:ins", item.id)])
+    return rows
