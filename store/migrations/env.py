@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from store.models import Base
 import store.workflow  # noqa: F401,E402
+import store.score  # noqa: F401,E402
 
 target_metadata = Base.metadata
 config = context.config
