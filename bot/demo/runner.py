@@ -1,7 +1,9 @@
-"""``make demo``: the emulator over HTTP, the unmodified bot against it, and a demo county.
+"""``make demo``: the emulator over HTTP, the unmodified bot against it, a demo county and the
+browser page (bot/demo/web.py) on the same port.
 
 Nothing leaves the machine: the bot talks to the emulator through ``base_url`` exactly as it
-would talk to Telegram. The data directory is reset at every start.
+would talk to Telegram. The data directory is reset at every start, and by the page's reset
+button.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 import logging
 import shutil
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.app import build_application, start_polling, stop_polling
@@ -35,22 +38,51 @@ class Sandbox:
     db: Database
     clock: OffsetClock
     people: dict  # name -> emulator Person
+    data_dir: Path | None = None
+    start_at: datetime | None = None  # the sandbox's "now" at start and after a reset (None: real time)
+    web: object | None = None  # the browser page's hub (bot/demo/web.py) when mounted
 
     async def stop(self) -> None:
+        if self.web is not None:
+            await self.web.close()
         await stop_polling(self.app)
         await self.server.stop()
+        await self.emu.aclose()
         await self.db.dispose()
 
+    async def reset(self) -> None:
+        """Restore the demo county: a new emulator, database, clock and bot behind the same
+        HTTP server, so open pages only have to reload what they show."""
+        await stop_polling(self.app)
+        await self.db.dispose()
+        await self.emu.aclose()
+        self.clock = _new_clock(self.start_at)
+        self.emu = _new_emulator(self.clock)
+        self.server.emu = self.emu  # the server's handlers look the emulator up per request
+        self.app, self.db, self.people = await _boot(self.emu, self.server, self.clock, self.data_dir)
 
-async def start_sandbox(port: int, data_dir: Path, host: str = "127.0.0.1") -> Sandbox:
+
+def _new_clock(start_at: datetime | None) -> OffsetClock:
+    clock = OffsetClock()
+    if start_at is not None:
+        if start_at.tzinfo is None:
+            raise ValueError("start_at needs an aware datetime")
+        clock.offset = start_at.astimezone(UTC) - datetime.now(UTC)
+    return clock
+
+
+def _new_emulator(clock: OffsetClock) -> Emulator:
+    # Message dates follow the sandbox clock, so what the page shows agrees with the bot's "now".
+    return Emulator(token=DEMO_TOKEN, bot_username=DEMO_BOT, limits=FloodLimits(),
+                    wallclock=lambda: clock.now().timestamp())
+
+
+async def _boot(emu: Emulator, server: EmulatorServer, clock: OffsetClock,
+                data_dir: Path) -> tuple[object, Database, dict]:
+    """A fresh data directory, database and demo county, and the bot polling the emulator."""
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
-    clock = OffsetClock()
-    emu = Emulator(token=DEMO_TOKEN, bot_username=DEMO_BOT, limits=FloodLimits())
-    server = EmulatorServer(emu, host=host, port=port)
-    await server.start()
-
     db = Database(f"sqlite:///{data_dir / 'demo.sqlite3'}", now=clock.now)
     await db.upgrade()
     people: dict = {}
@@ -69,13 +101,30 @@ async def start_sandbox(port: int, data_dir: Path, host: str = "127.0.0.1") -> S
     )
     app = build_application(settings, db, clock)
     await start_polling(app)
-    return Sandbox(emu, server, app, db, clock, people)
+    return app, db, people
+
+
+async def start_sandbox(port: int, data_dir: Path, host: str = "127.0.0.1", *,
+                        start_at: datetime | None = None, web: bool = True) -> Sandbox:
+    """Start everything; ``web=True`` also serves the browser page at ``sb.server.url + "/"``."""
+    clock = _new_clock(start_at)
+    emu = _new_emulator(clock)
+    server = EmulatorServer(emu, host=host, port=port)
+    await server.start()
+    app, db, people = await _boot(emu, server, clock, data_dir)
+    sb = Sandbox(emu, server, app, db, clock, people, data_dir=data_dir, start_at=start_at)
+    if web:
+        from bot.demo.web import mount
+
+        sb.web = mount(sb)
+    return sb
 
 
 def _banner(sb: Sandbox) -> str:
     lines = [
         "",
         "督办助手沙盒已启动（无需令牌，不连接互联网）。",
+        f"  在浏览器中打开 {sb.server.url}/",
         f"  模拟 Telegram 服务：{sb.server.base_url}<令牌>/<方法>（机器人已通过 HTTP 连接）",
         f"  机器人：@{DEMO_BOT}",
         "  演示县：督查室（王敏、李强）、督查室负责人 赵建国、县领导 陈志远 刘海涛 孙丽，",
