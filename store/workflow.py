@@ -102,7 +102,11 @@ class Assignment(Base):
     """One unit's share of an item (承办): lead (主办) or assisting (协办), with its own state and deadline."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("item_id", "unit_id", name="uq_assignments_item_unit"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "unit_id", name="uq_assignments_item_unit"),
+        # The escalation sweep reads only live assignments due soon: it must not scan them all.
+        Index("ix_assignments_state_due", "state", "due_date"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)

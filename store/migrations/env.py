@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from store.models import Base
 import store.workflow  # noqa: F401,E402
 import store.score  # noqa: F401,E402
+import store.urging  # noqa: F401,E402
+import store.records  # noqa: F401,E402
 
 target_metadata = Base.metadata
 config = context.config
