@@ -17,6 +17,7 @@ from bot.jobs import schedule_jobs
 from bot.logs import LoggedApplication, LoggedRequest
 from bot.sender import Sender
 from bot.services import Services
+from handlers.common import refresh_all_menus
 from handlers.context import Ctx
 from store.db import Database
 
@@ -67,6 +68,7 @@ async def _post_init(app: Application) -> None:
     await app.bot.set_my_commands(
         [BotCommand(c.command, c.description) for c in STRANGER_COMMANDS], scope=BotCommandScopeDefault()
     )
+    await refresh_all_menus(app.bot, app.bot_data["services"].db)
 
 
 async def _on_error(update: object, context: Ctx) -> None:

@@ -7,13 +7,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, Update
+from sqlalchemy import select
+from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot.commands import commands_for
 from bot.render import render
 from handlers.context import Ctx
+from store.db import Database
 from store.models import Person
 
 log = logging.getLogger("duban.handlers")
@@ -61,8 +63,21 @@ def requires(*roles: str, what: str) -> Callable:
 
 async def set_menu(context: Ctx, chat_id: int, person: Person) -> None:
     """The command menu for this person's chat, matching their roles."""
+    await _set_menu(context.bot, chat_id, person)
+
+
+async def _set_menu(bot: Bot, chat_id: int, person: Person) -> None:
     commands = [BotCommand(c.command, c.description) for c in commands_for(person.roles)]
     try:
-        await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
+        await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
     except TelegramError as exc:  # a menu is a convenience; never fail the answer for it
         log.warning("event=menu_failed chat=%s error=%s", chat_id, exc)
+
+
+async def refresh_all_menus(bot: Bot, db: Database) -> int:
+    """At start-up: every bound person's menu matches their roles (they may have changed offline)."""
+    async with db.session() as s:
+        people = (await s.scalars(select(Person).where(Person.active, Person.telegram_id.is_not(None)))).all()
+    for person in people:
+        await _set_menu(bot, person.telegram_id, person)
+    return len(people)
