@@ -39,7 +39,8 @@ def setup_logging(level: str = "INFO", *secrets: str) -> None:
     root.setLevel(level)
     # httpx logs every request URL, which contains the token; our own request log replaces it.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # A round skipped because the previous one still runs is by design (max_instances=1), not news.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 def describe_update(update: Update) -> dict[str, Any]:

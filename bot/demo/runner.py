@@ -19,7 +19,9 @@ from pathlib import Path
 from bot.app import build_application, start_polling, stop_polling
 from bot.clock import OffsetClock
 from bot.config import DatabaseSettings, OfficeSettings, Settings, StorageSettings, TelegramSettings
+from bot.calendar_store import load_calendar
 from bot.demo.county import OFFICE_NAME, DemoPerson, seed_directory
+from bot.demo.items import seed_items
 from bot.emulator import Emulator, FloodLimits
 from bot.emulator.http import EmulatorServer
 from bot.logs import setup_logging
@@ -91,7 +93,10 @@ async def _boot(emu: Emulator, server: EmulatorServer, clock: OffsetClock,
         people[dp.name] = emu.person(dp.name)
         return people[dp.name].id
 
-    await seed_directory(db, clock.now(), bind)
+    directory = await seed_directory(db, clock.now(), bind)
+    async with db.session() as s:
+        calendar = await load_calendar(s)
+    await seed_items(db, calendar, clock.now(), directory)
     settings = Settings(
         telegram=TelegramSettings(token=DEMO_TOKEN, base_url=server.base_url, base_file_url=server.base_file_url),
         database=DatabaseSettings(url=db.url),

@@ -1,0 +1,40 @@
+"""The demo county's items are real: built by the domain services, in the states the sandbox shows."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from bot.calendar_store import load_calendar
+from bot.demo.county import seed_directory
+from bot.demo.items import seed_items
+from bot.domain.workflow import light_for, local_date
+from store.models import OutboxMessage
+from store.workflow import Assignment, Item
+
+
+async def test_demo_items_cover_every_state(db):
+    now = datetime(2026, 3, 17, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Beijing
+    ids = iter(range(5000, 6000))
+    people = await seed_directory(db, now, lambda dp: next(ids))
+    async with db.session() as s:
+        calendar = await load_calendar(s)
+    await seed_items(db, calendar, now, people)
+    async with db.session() as s:
+        states = dict((await s.execute(select(Item.title, Item.state))).all())
+        lead_dues = dict((await s.execute(
+            select(Item.title, Assignment.due_date).join(Assignment).where(Assignment.role == "lead"))).all())
+        queued = await s.scalar(select(func.count()).select_from(OutboxMessage))
+        confidential = (await s.scalars(select(OutboxMessage.text).where(OutboxMessage.text.contains("请到督查室查阅")))).all()
+    assert states == {
+        "城区污水管网改造工程进度": "in_progress",
+        "春季农田水利设施检修": "assigned",
+        "校园安全隐患排查整治": "reported",
+        "人大代表建议第12号：乡村道路照明": "pending",
+        "政协提案第5号：农村饮水安全": "archived",
+        "重点项目征迁稳定工作": "assigned",
+    }
+    today = local_date(now)
+    assert light_for(calendar, lead_dues["城区污水管网改造工程进度"], today).code == "red"
+    assert light_for(calendar, lead_dues["春季农田水利设施检修"], today).code == "yellow"
+    assert light_for(calendar, lead_dues["校园安全隐患排查整治"], today).code == "green"
+    assert queued > 20 and confidential and all("重点项目征迁" not in t for t in confidential)
