@@ -43,6 +43,7 @@ class Sandbox:
     data_dir: Path | None = None
     start_at: datetime | None = None  # the sandbox's "now" at start and after a reset (None: real time)
     web: object | None = None  # the browser page's hub (bot/demo/web.py) when mounted
+    demo_items: bool = True  # seed items in every state (tests of the page itself may skip them)
 
     async def stop(self) -> None:
         if self.web is not None:
@@ -61,7 +62,17 @@ class Sandbox:
         self.clock = _new_clock(self.start_at)
         self.emu = _new_emulator(self.clock)
         self.server.emu = self.emu  # the server's handlers look the emulator up per request
-        self.app, self.db, self.people = await _boot(self.emu, self.server, self.clock, self.data_dir)
+        self.app, self.db, self.people = await _boot(self.emu, self.server, self.clock, self.data_dir,
+                                                     self.demo_items)
+
+    async def after_clock_change(self) -> None:
+        """The page moved the clock: run the sweeps that fell due (催办 round, weekly feedback,
+        digest) and send what they queued, so the chats show it at once."""
+        from bot.sweeps import run_due
+
+        services = self.app.bot_data["services"]
+        await run_due(services, self.clock.now())
+        await services.sender.drain_all()
 
 
 def _new_clock(start_at: datetime | None) -> OffsetClock:
@@ -80,7 +91,7 @@ def _new_emulator(clock: OffsetClock) -> Emulator:
 
 
 async def _boot(emu: Emulator, server: EmulatorServer, clock: OffsetClock,
-                data_dir: Path) -> tuple[object, Database, dict]:
+                data_dir: Path, demo_items: bool = True) -> tuple[object, Database, dict]:
     """A fresh data directory, database and demo county, and the bot polling the emulator."""
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -94,9 +105,10 @@ async def _boot(emu: Emulator, server: EmulatorServer, clock: OffsetClock,
         return people[dp.name].id
 
     directory = await seed_directory(db, clock.now(), bind)
-    async with db.session() as s:
-        calendar = await load_calendar(s)
-    await seed_items(db, calendar, clock.now(), directory)
+    if demo_items:
+        async with db.session() as s:
+            calendar = await load_calendar(s)
+        await seed_items(db, calendar, clock.now(), directory)
     settings = Settings(
         telegram=TelegramSettings(token=DEMO_TOKEN, base_url=server.base_url, base_file_url=server.base_file_url),
         database=DatabaseSettings(url=db.url),
@@ -110,14 +122,16 @@ async def _boot(emu: Emulator, server: EmulatorServer, clock: OffsetClock,
 
 
 async def start_sandbox(port: int, data_dir: Path, host: str = "127.0.0.1", *,
-                        start_at: datetime | None = None, web: bool = True) -> Sandbox:
+                        start_at: datetime | None = None, web: bool = True,
+                        demo_items: bool = True) -> Sandbox:
     """Start everything; ``web=True`` also serves the browser page at ``sb.server.url + "/"``."""
     clock = _new_clock(start_at)
     emu = _new_emulator(clock)
     server = EmulatorServer(emu, host=host, port=port)
     await server.start()
-    app, db, people = await _boot(emu, server, clock, data_dir)
-    sb = Sandbox(emu, server, app, db, clock, people, data_dir=data_dir, start_at=start_at)
+    app, db, people = await _boot(emu, server, clock, data_dir, demo_items)
+    sb = Sandbox(emu, server, app, db, clock, people, data_dir=data_dir, start_at=start_at,
+                 demo_items=demo_items)
     if web:
         from bot.demo.web import mount
 

@@ -60,7 +60,8 @@ async def browser():
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def sandbox(tmp_path):
-    sb = await start_sandbox(0, tmp_path / "demo", start_at=START)
+    # The page itself is tested on the bare county; the seeded items have a test of their own.
+    sb = await start_sandbox(0, tmp_path / "demo", start_at=START, demo_items=False)
     yield sb
     await sb.stop()
 
