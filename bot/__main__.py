@@ -1,4 +1,4 @@
-"""The command line: ``python -m bot {run,demo,db,import,invite,workdays}``.
+"""The command line: ``python -m bot {run,demo,db,import,invite,workdays,export}``.
 
 Every failure a person can fix is one Chinese line on stderr and exit status 2, never a traceback.
 """
@@ -96,6 +96,14 @@ def _cmd_workdays(args: argparse.Namespace) -> int:
     return asyncio.run(workdays_command(_settings(args), rest, sys.stdout, sys.stderr))
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from bot.clock import Clock
+    from bot.exports import export_command
+
+    return asyncio.run(export_command(_settings(args), args.kind, args.file, year=args.year, start=args.start,
+                                      end=args.end, item=args.item, now=Clock().now(), out=sys.stdout, err=sys.stderr))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m bot", description="督办助手：县政府督查督办 Telegram 机器人")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -129,6 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     wd = with_config(sub.add_parser("workdays", help="工作日计算与节假日安排载入", add_help=False))
     wd.add_argument("rest", nargs=argparse.REMAINDER)
     wd.set_defaults(func=_cmd_workdays)
+
+    ex = with_config(sub.add_parser("export", help="导出考核表、督办台账（Excel）或督办通知单、卷宗（Word）"))
+    ex.add_argument("kind", choices=["scores", "items", "notice", "dossier"],
+                    help="scores：年度考核表；items：督办台账；notice：督办通知单；dossier：卷宗")
+    ex.add_argument("file", help="输出文件（scores、items 为 .xlsx；notice、dossier 为 .docx）")
+    ex.add_argument("--year", type=int, help="考核年度（scores），如 2026")
+    ex.add_argument("--from", dest="start", help="台账开始日期（items），如 2026-01-01")
+    ex.add_argument("--to", dest="end", help="台账结束日期（items），如 2026-12-31")
+    ex.add_argument("--item", help="事项编号（notice、dossier），如 2026-3")
+    ex.set_defaults(func=_cmd_export)
     return parser
 
 

@@ -17,6 +17,7 @@ from bot.jobs import schedule_jobs
 from bot.logs import LoggedApplication, LoggedRequest
 from bot.sender import Sender
 from bot.services import Services
+from bot.sweeps import unreachable_hook
 from handlers.common import refresh_all_menus
 from handlers.context import Ctx
 from store.db import Database
@@ -54,8 +55,10 @@ def build_application(
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     app = builder.build()
-    app.bot_data["services"] = Services(settings=settings, db=db, clock=clock,
-                                        sender=Sender(db, app.bot, clock))
+    services = app.bot_data["services"] = Services(settings=settings, db=db, clock=clock,
+                                                   sender=Sender(db, app.bot, clock))
+    # A person who blocked the bot: the office is told once, with who and which items.
+    services.sender.on_unreachable = unreachable_hook(services)
     handlers.register(app)
     if start_jobs:
         schedule_jobs(app)

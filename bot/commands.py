@@ -17,6 +17,19 @@ _OFFICE = frozenset({"office", "office_head"})
 
 COMMANDS: tuple[Command, ...] = (
     Command("help", "查看可用命令", _ALL),
+    Command("items", "督查事项清单（红黄绿灯）", _ALL),
+    Command("item", "事项详情与办理，如 /item 3", _ALL),
+    Command("new", "登记督查事项（立项）", frozenset({"office"})),
+    Command("archive", "归档已办结事项，如 /archive 3", frozenset({"office"})),
+    Command("digest", "每日督办摘要", frozenset({"leader", "office", "office_head"})),
+    Command("outbox", "未送达的消息（督查室）", _OFFICE),
+    Command("call", "记录电话督查", frozenset({"office"})),
+    Command("visit", "记录实地督查（明查、暗访）", frozenset({"office"})),
+    Command("bulletin", "发布通报（批评、表扬）", frozenset({"office"})),
+    Command("score", "年度考核得分", frozenset({"office", "office_head", "leader", "liaison", "unit_head"})),
+    Command("export", "导出考核表、督办台账（Excel）", _OFFICE),
+    Command("notice", "督办通知单（Word），如 /notice 3", _OFFICE),
+    Command("dossier", "事项卷宗（Word），如 /dossier 3", _OFFICE),
     Command("invite", "生成邀请链接（督查室）", _OFFICE),
     Command("cancel", "取消当前操作", _ALL),
 )

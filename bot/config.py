@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,6 +73,39 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class ReminderSettings:
+    """The 催办 ladder and the hours it may speak in (see bot.domain.urging)."""
+
+    work_start: dt_time = dt_time(8, 30)
+    work_end: dt_time = dt_time(18, 0)
+    round_time: dt_time = dt_time(9, 0)
+    due_soon_days: int = 3
+    due_day: bool = True
+    overdue_every_days: int = 1
+    overdue_office: bool = True
+    leader_after_days: int = 3
+    follower_every_step: bool = True
+    urgent_any_time: bool = True
+    weekly_day: int = 1  # 1 = Monday … 7 = Sunday
+    weekly_time: dt_time = dt_time(9, 0)
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """The daily digest for leaders and the office (see bot.domain.digest)."""
+
+    time: dt_time = dt_time(8, 0)
+    chart: bool = True
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """考核: the points of each rule (bot.domain.score); only the ones the county changed."""
+
+    points: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -79,6 +113,9 @@ class Settings:
     invitations: InvitationSettings = field(default_factory=InvitationSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    reminders: ReminderSettings = field(default_factory=ReminderSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    score: ScoreSettings = field(default_factory=ScoreSettings)
     source: str = "<defaults>"
 
 
@@ -102,7 +139,56 @@ _SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
     "invitations": {"ttl_days": (int, "整数")},
     "storage": {"files_dir": (str, "字符串")},
     "logging": {"level": (str, "字符串")},
+    "reminders": {
+        "work_start": ((str, dt_time), "时间（如 \"08:30\"）"),
+        "work_end": ((str, dt_time), "时间（如 \"18:00\"）"),
+        "round_time": ((str, dt_time), "时间（如 \"09:00\"）"),
+        "due_soon_days": (int, "整数"),
+        "due_day": (bool, "布尔值（true 或 false）"),
+        "overdue_every_days": (int, "整数"),
+        "overdue_office": (bool, "布尔值（true 或 false）"),
+        "leader_after_days": (int, "整数"),
+        "follower_every_step": (bool, "布尔值（true 或 false）"),
+        "urgent_any_time": (bool, "布尔值（true 或 false）"),
+        "weekly_day": ((int, str), "整数 1–7 或“周一”等"),
+        "weekly_time": ((str, dt_time), "时间（如 \"09:00\"）"),
+    },
+    "digest": {
+        "time": ((str, dt_time), "时间（如 \"08:00\"）"),
+        "chart": (bool, "布尔值（true 或 false）"),
+    },
+    # [score.points]: rule code = points; the codes are filled in by _validate (see _score_codes).
+    "score": {},
 }
+
+_WEEKDAYS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "日": 7, "天": 7}
+
+
+def _clock_time(value: object, err) -> dt_time:  # noqa: ANN001
+    """``"08:30"`` or a TOML time ``08:30:00`` → a time of day; anything else → ``err(problem)``."""
+    if isinstance(value, dt_time):
+        if value.tzinfo is not None:
+            raise err("不要带时区（时区由 [office] timezone 决定）")
+        return value.replace(second=0, microsecond=0)
+    text = str(value).strip().replace("：", ":")
+    parts = text.split(":")
+    if len(parts) == 2 and all(p.isdigit() and 1 <= len(p) <= 2 for p in parts):
+        h, m = int(parts[0]), int(parts[1])
+        if 0 <= h <= 23 and 0 <= m <= 59:
+            return dt_time(h, m)
+    raise err(f"应为“时:分”格式的时间，如 \"08:30\"，实际为 {value!r}")
+
+
+def _weekday(value: object, err) -> int:  # noqa: ANN001
+    """1–7 (1 = Monday) or "周一" / "星期一" → 1–7."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 1 <= value <= 7:
+            return value
+    elif isinstance(value, str):
+        text = value.strip().removeprefix("星期").removeprefix("周").removeprefix("礼拜")
+        if text in _WEEKDAYS:
+            return _WEEKDAYS[text]
+    raise err(f"应为 1–7（1 表示周一）或“周一”…“周日”，实际为 {value!r}")
 
 _TOML_TYPE_NAMES = {str: "字符串", int: "整数", float: "小数", bool: "布尔值", list: "列表", dict: "表"}
 
@@ -135,10 +221,14 @@ def load_settings(path: str | os.PathLike[str] | None, environ: dict[str, str] |
 
 def _validate(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
     values: dict[str, dict[str, Any]] = {}
+    _SCHEMA.setdefault("score.points", {code: (int, "整数") for code in _score_codes()})
 
     def walk(table: dict[str, Any], prefix: str) -> None:
         for key, value in table.items():
             name = f"{prefix}.{key}" if prefix else key
+            if prefix == "score.points" and isinstance(value, dict):  # criticism.decision = -5, unquoted
+                walk({f"{key}.{k}": v for k, v in value.items()}, prefix)
+                continue
             if name in _SCHEMA:
                 if not isinstance(value, dict):
                     raise ConfigError(f"配置错误 {source}：[{name}] 应为表（[{name}]），实际为{_type_name(value)}")
@@ -152,7 +242,8 @@ def _validate(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
                 raise ConfigError(f"配置错误 {source}：[{prefix}] 中有未知的键 {key}（可用的键：{known}）")
             expected, expected_name = allowed[key]
             # bool is an int in Python; TOML true must not pass for a port number.
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            if not isinstance(value, expected) or (
+                    (expected is int or (isinstance(expected, tuple) and int in expected)) and isinstance(value, bool)):
                 raise ConfigError(
                     f"配置错误 {source}：[{prefix}] {key} 应为{expected_name}，实际为{_type_name(value)}"
                 )
@@ -202,6 +293,10 @@ def _build(values: dict[str, dict[str, Any]], source: str, environ: dict[str, st
     if not db_url.startswith(("sqlite", "postgresql", "postgres")):
         raise err("database", "url", f"只支持 sqlite:/// 或 postgresql:// 地址，实际为 {db_url!r}")
 
+    reminders = _reminders(values.get("reminders", {}), err)
+    digest = _digest(values.get("digest", {}), reminders, err)
+    score = _score(values.get("score.points", {}), err)
+
     return Settings(
         telegram=TelegramSettings(
             token=token,
@@ -218,5 +313,69 @@ def _build(values: dict[str, dict[str, Any]], source: str, environ: dict[str, st
         invitations=InvitationSettings(ttl_days=ttl),
         storage=StorageSettings(**values.get("storage", {})),
         logging=LoggingSettings(level=level),
+        reminders=reminders,
+        digest=digest,
+        score=score,
         source=source,
     )
+
+
+def _score_codes() -> dict[str, int]:
+    """The score rules' codes and default points. Imported when first needed, not with this module:
+    the domain imports the configuration, never the other way round at import time."""
+    from bot.domain.score import DEFAULT_RULES
+
+    return {code: rule.points for code, rule in DEFAULT_RULES.items()}
+
+
+def _score(raw: dict[str, Any], err) -> ScoreSettings:  # noqa: ANN001
+    """Points within ±100 and of the rule's own sign: a deduction cannot become a bonus by a typo."""
+    defaults = _score_codes()
+    for code, points in raw.items():
+        if not -100 <= points <= 100:
+            raise err("score.points", f'"{code}"', f"应在 -100–100 之间，实际为 {points}")
+        if (defaults[code] < 0 < points) or (defaults[code] > 0 > points) or (defaults[code] == 0 and points > 0):
+            kind = "加分项，应为正数或 0" if defaults[code] > 0 else "扣分项，应为负数或 0"
+            raise err("score.points", f'"{code}"', f"是{kind}，实际为 {points}")
+    return ScoreSettings(points=dict(raw))
+
+
+def _reminders(raw: dict[str, Any], err) -> ReminderSettings:  # noqa: ANN001
+    d = ReminderSettings()
+
+    def when(key: str, default: dt_time) -> dt_time:
+        return _clock_time(raw[key], lambda p: err("reminders", key, p)) if key in raw else default
+
+    def number(key: str, default: int, lo: int, hi: int) -> int:
+        value = raw.get(key, default)
+        if not lo <= value <= hi:
+            raise err("reminders", key, f"应在 {lo}–{hi} 之间，实际为 {value}")
+        return value
+
+    work_start, work_end = when("work_start", d.work_start), when("work_end", d.work_end)
+    if work_start >= work_end:
+        raise err("reminders", "work_end", f"应晚于 work_start（{work_start:%H:%M}），实际为 {work_end:%H:%M}")
+    round_time = when("round_time", d.round_time)
+    return ReminderSettings(
+        work_start=work_start,
+        work_end=work_end,
+        round_time=round_time,
+        due_soon_days=number("due_soon_days", d.due_soon_days, 0, 30),
+        due_day=raw.get("due_day", d.due_day),
+        overdue_every_days=number("overdue_every_days", d.overdue_every_days, 1, 30),
+        overdue_office=raw.get("overdue_office", d.overdue_office),
+        leader_after_days=number("leader_after_days", d.leader_after_days, 1, 60),
+        follower_every_step=raw.get("follower_every_step", d.follower_every_step),
+        urgent_any_time=raw.get("urgent_any_time", d.urgent_any_time),
+        weekly_day=_weekday(raw["weekly_day"], lambda p: err("reminders", "weekly_day", p))
+        if "weekly_day" in raw else d.weekly_day,
+        weekly_time=when("weekly_time", d.weekly_time),
+    )
+
+
+def _digest(raw: dict[str, Any], reminders: ReminderSettings, err) -> DigestSettings:  # noqa: ANN001
+    d = DigestSettings()
+    at = _clock_time(raw["time"], lambda p: err("digest", "time", p)) if "time" in raw else d.time
+    if at >= reminders.work_end:
+        raise err("digest", "time", f"应早于 [reminders] work_end（{reminders.work_end:%H:%M}），实际为 {at:%H:%M}")
+    return DigestSettings(time=at, chart=raw.get("chart", d.chart))

@@ -151,6 +151,8 @@ class Sender:
             await self._finish(row, "failed", error=f"400 {exc}")
         except (NetworkError, TelegramError) as exc:
             await self._reschedule(row, seconds=None, error=f"{type(exc).__name__}: {exc}", count=True)
+        except OSError as exc:  # the photo/document file is gone: visibly failed, not retried forever
+            await self._finish(row, "failed", error=f"文件无法读取：{exc}")
         else:
             await self._finish(row, "sent", message_id=message.message_id)
 
@@ -188,7 +190,18 @@ class Sender:
         async with self.db.session(action="person.unreachable") as s:
             await s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
                 status="unreachable", last_error=f"403 {error}", attempts=OutboxMessage.attempts + 1))
-            person = await s.get(Person, row.person_id) if row.person_id else None
+            person = None
+            if row.person_id:
+                # Two 403s for one person may be handled at once: lock the person so the office
+                # is told once (the second sees unreachable_since already set).
+                if not self.db.is_sqlite:
+                    await s.execute(select(Person.id).where(Person.id == row.person_id).with_for_update())
+                person = await s.get(Person, row.person_id)
+            if person is not None:
+                # What still waits for them would meet the same 403: visible at once, not tried one by one.
+                await s.execute(update(OutboxMessage).where(
+                    OutboxMessage.person_id == person.id, OutboxMessage.status == "pending",
+                ).values(status="unreachable", last_error="收件人已屏蔽机器人"))
             if person is not None and person.unreachable_since is None:
                 person.unreachable_since = now
                 if self.on_unreachable is not None:

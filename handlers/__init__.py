@@ -6,11 +6,25 @@ Thin by rule: parse the update, find out who is asking (from the database), call
 
 from telegram.ext import Application
 
-from handlers import gate, invite, start
+from handlers import archive, flow, gate, invite, items, start, views
+from handlers import digest, outbox_view
+from handlers import exports, records, score
 
 
 def register(app: Application) -> None:
     gate.register(app)
     start.register(app)
+    # Issue 3's dialogs come before invite: its stand-alone /cancel would otherwise take theirs.
+    items.register(app)
+    flow.register(app)
+    records.register(app)  # /call /visit /bulletin dialog, 确认 / 有异议 (before invite's /cancel too)
+    score.register(app)  # /score and its add dialog; puts [score.points] in force
     invite.register(app)
+    views.register(app)
+    archive.register(app)
+    digest.register(app)  # /digest (leaders, office)
+    outbox_view.register(app)  # /outbox (office), blocked/unblocked
+    exports.register(app)  # /export /notice /dossier (office)
+    items.register_last(app)
+    flow.register_last(app)  # workflow buttons, replies to notices, stale buttons
     gate.register_fallbacks(app)

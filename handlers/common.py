@@ -36,8 +36,12 @@ async def reply(update: Update, template: str, reply_markup: Any = None, **conte
     )
 
 
-def requires(*roles: str, what: str) -> Callable:
-    """Let the handler run only for a bound person holding one of ``roles`` (checked in the DB)."""
+def requires(*roles: str, what: str, denied: Any = None) -> Callable:
+    """Let the handler run only for a bound person holding one of ``roles`` (checked in the DB).
+
+    ``denied`` is what a refused call returns (a dialog's entry point returns END, so that no
+    conversation, and no timeout, starts for someone who may not have it).
+    """
 
     def decorate(handler: Callable[[Update, Ctx], Awaitable[Any]]) -> Callable:
         @functools.wraps(handler)
@@ -53,7 +57,7 @@ def requires(*roles: str, what: str) -> Callable:
                     await update.callback_query.answer("您没有权限执行此操作", show_alert=True)
                 else:
                     await reply(update, "messages/not_allowed.html.j2", what=what)
-                return None
+                return denied
             return await handler(update, context)
 
         return wrapper

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, ApplicationHandlerStop, MessageHandler, TypeHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 from handlers.common import reply
 from handlers.context import Ctx
@@ -34,6 +41,11 @@ async def gate(update: Update, context: Ctx) -> None:
         raise ApplicationHandlerStop
 
 
+async def stale_button(update: Update, context: Ctx) -> None:
+    """A button no handler took (an old keyboard, a finished dialog): say so, never leave it spinning."""
+    await update.callback_query.answer("这个按钮已失效，请重新发送命令。", show_alert=True)
+
+
 async def unknown_command(update: Update, context: Ctx) -> None:
     await reply(update, "messages/unknown_command.html.j2")
 
@@ -49,5 +61,6 @@ def register(app: Application) -> None:
 
 def register_fallbacks(app: Application) -> None:
     """Last in group 0: only what no other handler took reaches these."""
+    app.add_handler(CallbackQueryHandler(stale_button))
     app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, unknown_command))
     app.add_handler(MessageHandler(~filters.COMMAND & filters.ChatType.PRIVATE, stray_message))

@@ -55,7 +55,7 @@ async def _issue(update: Update, context: Ctx, role: str, unit_name: str | None,
     return True
 
 
-@requires(*OFFICE_ROLES, what="/invite")
+@requires(*OFFICE_ROLES, what="/invite", denied=ConversationHandler.END)
 async def invite_start(update: Update, context: Ctx) -> int:
     args = context.args or []
     if args:

@@ -64,6 +64,12 @@ _SPECS = (
     # Responsible leader
     ActionSpec("l:ok", "item", "同意", None, "review.leader_agree"),
     ActionSpec("l:ins", "item", "批示", "text", "review.leader_instruct"),
+    # A phone supervision record (电话督查), answered by the unit's liaison
+    ActionSpec("c:ok", "record", "确认", None, "records.confirm_record"),
+    ActionSpec("c:no", "record", "有异议", "text", "records.dispute_record"),
+    # The year's score table (the id is the year), approved by the office head in two steps
+    ActionSpec("y:ask", "year", "审定年度考核结果", None, "ledger.check_approvable"),
+    ActionSpec("y:ok", "year", "确认审定", None, "ledger.approve_year"),
 )
 ACTIONS: dict[str, ActionSpec] = {s.code: s for s in _SPECS}
 

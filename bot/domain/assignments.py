@@ -1,8 +1,9 @@
 """承办: what a unit's liaison does with its share of an item, and the office's decisions on requests.
 
 Liaison of the assignment's own unit (and nobody else):
-``acknowledge``, ``add_progress``, ``submit_plan``, ``complete_milestone``, ``submit_report``,
-``request_extension``, ``request_transfer``, ``decline_assist`` (assisting units only).
+``acknowledge``, ``add_progress`` (``attach_to_progress``: more files for it), ``submit_plan``,
+``complete_milestone``, ``submit_report``, ``request_extension``, ``request_transfer``,
+``decline_assist`` (assisting units only).
 Any of these except declining first acknowledges an assignment not yet acknowledged (签收 is
 implied by acting on it), recorded at the same time.
 
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
@@ -50,6 +51,7 @@ from bot.outbox import Keyboard
 from store.models import Person, Unit
 from store.workflow import (
     Assignment,
+    Attachment,
     CompletionReport,
     ExtensionRequest,
     Milestone,
@@ -122,6 +124,33 @@ async def add_progress(
     row = Progress(assignment_id=a.id, text=body, created_by_id=me.id, created_at=now)
     session.add(row)
     await session.flush()
+    add_attachments(session, attachments, item_id=a.item_id, assignment_id=a.id, owner_kind="progress",
+                    owner_id=row.id, uploaded_by_id=me.id, now=now)
+    await session.flush()
+    return row
+
+
+async def attach_to_progress(
+    session: AsyncSession,
+    person: Person,
+    progress_id: int,
+    *,
+    attachments: Sequence[AttachmentIn],
+    now: datetime,
+) -> Progress:
+    """More files for a progress entry (the rest of a photo album sent as one reply).
+
+    Only a liaison of the entry's unit, while the unit is still handling the item."""
+    me = await act(session, person, "progress.attach")
+    row, item = await locked(session, Progress, progress_id, "进展反馈")
+    a = next(x for x in item.assignments if x.id == row.assignment_id)
+    require_liaison_of(me, a, "反馈进展")
+    check_assignment(a, "progress.add")
+    have = await session.scalar(
+        select(func.count()).select_from(Attachment)
+        .where(Attachment.owner_kind == "progress", Attachment.owner_id == row.id)
+    ) or 0
+    validate([*([AttachmentIn("", 0)] * have), *attachments])
     add_attachments(session, attachments, item_id=a.item_id, assignment_id=a.id, owner_kind="progress",
                     owner_id=row.id, uploaded_by_id=me.id, now=now)
     await session.flush()

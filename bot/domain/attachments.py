@@ -62,16 +62,22 @@ def store_attachment_bytes(files_dir: str | os.PathLike[str], data: bytes) -> tu
     digest = hashlib.sha256(data).hexdigest()
     path = Path(files_dir) / digest[:2] / digest[2:]
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, data)
     return digest, path
+
+
+def write_atomically(path: Path, data: bytes) -> Path:
+    """A temporary file, then rename: a reader never sees half a file, a crash leaves no stub."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".writing-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def validate(files: Sequence[AttachmentIn]) -> None:

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.attachments import OWNER_KINDS
 from bot.domain.errors import NotAllowed
+from bot.domain.records import BULLETIN_KINDS, VISIT_OWNER_KIND, VISIT_OWNER_LABEL
+from bot.domain.score import DEFAULT_RULES
 from bot.domain.workflow import (
     IMPORTANCE,
     ITEM_STATES,
@@ -31,6 +33,7 @@ from bot.domain.workflow import (
 )
 from bot.render import render
 from store.models import AuditEntry, Person
+from store.records import Bulletin, SupervisionRecord
 from store.workflow import (
     Attachment,
     CompletionReport,
@@ -47,7 +50,7 @@ from store.workflow import (
 KIND_ORDER = (
     "register", "submit", "reject", "approve", "notice", "acknowledge", "plan", "milestone", "progress",
     "extension_request", "extension_decision", "transfer_request", "transfer_decision", "decline",
-    "report", "review", "leader_review", "close", "archive",
+    "call", "call_answer", "visit", "bulletin", "report", "review", "leader_review", "close", "archive",
 )
 
 
@@ -60,8 +63,8 @@ class DossierAttachment:
     sha256: str | None
     local_path: str | None
     telegram_file_id: str | None
-    owner_kind: str  # progress | plan | report
-    owner_label: str  # 进展反馈 | 工作方案 | 办结报告
+    owner_kind: str  # progress | plan | report | supervision
+    owner_label: str  # 进展反馈 | 工作方案 | 办结报告 | 实地督查
     owner_id: int
     unit: str | None
     uploaded_by: str
@@ -128,6 +131,13 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
     reviews = await rows(Review, Review.report_id.in_([r.id for r in reports] or [-1]))
     leader_reviews = await rows(LeaderReview, LeaderReview.item_id == item.id)
     files = await rows(Attachment, Attachment.item_id == item.id)
+    records = await rows(SupervisionRecord, SupervisionRecord.item_id == item.id)
+    bulletins = await rows(Bulletin, Bulletin.item_id == item.id)
+    # An unannounced visit (暗访) is not shown to the unit: only the office and leaders see it.
+    if person is not None and not me.has_role("office", "office_head", "leader"):
+        hidden = {r.id for r in records if r.unannounced}
+        records = [r for r in records if r.id not in hidden]
+        files = [f for f in files if not (f.owner_kind == VISIT_OWNER_KIND and f.owner_id in hidden)]
     submissions = (await session.scalars(
         select(AuditEntry).where(AuditEntry.entity == "items", AuditEntry.entity_id == str(item.id),
                                  AuditEntry.action == "item.submit").order_by(AuditEntry.id)
@@ -141,6 +151,8 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
     person_ids |= {x.requested_by_id for x in [*extensions, *transfers]} | {x.decided_by_id for x in [*extensions, *transfers]}
     person_ids |= {r.reviewed_by_id for r in reviews} | {r.leader_id for r in leader_reviews}
     person_ids |= {f.uploaded_by_id for f in files} | {s.actor_id for s in submissions}
+    person_ids |= {r.recorded_by_id for r in records} | {r.confirmed_by_id for r in records}
+    person_ids |= {b.issued_by_id for b in bulletins}
     person_ids.discard(None)
     people = {p.id: p for p in (await session.scalars(select(Person).where(Person.id.in_(person_ids or {-1})))).all()}
 
@@ -160,7 +172,8 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         d = DossierAttachment(
             id=f.id, file_name=f.file_name, mime_type=f.mime_type, size=f.size, sha256=f.sha256,
             local_path=f.local_path, telegram_file_id=f.telegram_file_id, owner_kind=f.owner_kind,
-            owner_label=OWNER_KINDS.get(f.owner_kind, f.owner_kind), owner_id=f.owner_id,
+            owner_label={**OWNER_KINDS, VISIT_OWNER_KIND: VISIT_OWNER_LABEL}.get(f.owner_kind, f.owner_kind),
+            owner_id=f.owner_id,
             unit=unit_of(f.assignment_id), uploaded_by=who(f.uploaded_by_id) or "", at=f.created_at,
         )
         attached.setdefault((f.owner_kind, f.owner_id), []).append(d)
@@ -228,6 +241,25 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         e.append(DossierEntry(v.reviewed_at, "review", "审核通过" if v.approved else "退回重办", who(v.reviewed_by_id),
                               report_unit.get(v.report_id), v.reason,
                               f"现场核验：{v.site_note}" if v.site_note else None))
+    for r in records:
+        if r.form == "phone":
+            note = "；".join(x for x in (f"通话对象：{r.contact}" if r.contact else None,
+                                        f"对方承诺：{r.promise}" if r.promise else None,
+                                        "联络员尚未确认" if r.confirmation == "pending" else None) if x)
+            e.append(DossierEntry(r.occurred_at, "call", "电话督查", who(r.recorded_by_id), r.unit.name, r.summary,
+                                  note or None))
+            if r.confirmed_at:
+                disputed = r.confirmation == "disputed"
+                e.append(DossierEntry(r.confirmed_at, "call_answer", "对电话督查记录有异议" if disputed else "确认电话督查记录",
+                                      who(r.confirmed_by_id), r.unit.name, r.dispute if disputed else None))
+        else:
+            e.append(DossierEntry(r.occurred_at, "visit", "实地督查（暗访）" if r.unannounced else "实地督查",
+                                  who(r.recorded_by_id), r.unit.name, r.summary,
+                                  f"现场接待：{r.contact}" if r.contact else None, files_of(VISIT_OWNER_KIND, r.id)))
+    for b in bulletins:
+        rule = DEFAULT_RULES.get(b.rule)
+        e.append(DossierEntry(b.issued_at, "bulletin", BULLETIN_KINDS.get(b.kind, b.kind), who(b.issued_by_id),
+                              b.unit.name, b.text, f"计入考核：{rule.name}" if rule else None))
     for lr in leader_reviews:
         e.append(DossierEntry(lr.created_at, "leader_review", "领导批示" if lr.decision == "instruct" else "领导审阅同意",
                               who(lr.leader_id), None, lr.instruction))

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
 from bot.domain.errors import NotAllowed
+from bot.domain.score import record_late_closure
 from bot.domain.workflow import (
     LIVE_ASSIGNMENT_STATES,
     AlreadyHandled,
@@ -140,6 +141,8 @@ async def _leader_decides(
             a.done_at = now
         if a.state == "done":
             told += await liaisons(session, a.unit_id)
+    # Leader/superior items and NPC/CPPCC proposals: units that finished late lose points (§8(4)(5)).
+    await record_late_closure(session, item, now)
     await notify_many(
         session, [*await office_staff(session), *told], "notices/item_closed.html.j2", item=item, now=now,
         label="事项已办结", dedupe=f"closed:{item.id}", leader=me.name, instruction=instruction,

@@ -83,6 +83,15 @@ class ChatPane:
             has_text=re.compile(f"^{re.escape(label)}$")).last
         await button.click()
 
+    async def expect_answer(self, text: str | re.Pattern) -> None:
+        """Wait for the bot's answer to a tap, shown for a moment over the pane (a toast)."""
+        await expect(self.root.get_by_test_id("callback-answer").filter(has_text=text).last).to_be_visible()
+
+    async def close(self) -> None:
+        """Close the pane (the chat goes on; the person can be opened again from the picker)."""
+        await self.root.get_by_test_id("pane-close").click()
+        await expect(self.root).to_have_count(0)
+
     async def menu_commands(self) -> list[str]:
         """Open the "/" menu and read the commands in it (closed again afterwards)."""
         await self.root.get_by_test_id("menu-button").click()

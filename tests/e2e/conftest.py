@@ -11,7 +11,7 @@ import dataclasses
 import pytest
 
 from bot.app import build_application, start_polling, stop_polling
-from bot.config import OfficeSettings, Settings, TelegramSettings
+from bot.config import OfficeSettings, Settings, StorageSettings, TelegramSettings
 from bot.emulator import Emulator
 from bot.emulator.http import EmulatorServer
 from bot.emulator.ptb_request import EmulatorRequest
@@ -39,9 +39,10 @@ def emu():
     assert emulator.violations == [], f"Bot API spec violations: {emulator.violations}"
 
 
-async def _start(emu, db, clock, transport: str):
+async def _start(emu, db, clock, transport: str, files_dir):
     server = None
-    settings = Settings(office=OfficeSettings(name="测试县人民政府督查室", admins=(ADMIN_ID,)))
+    settings = Settings(office=OfficeSettings(name="测试县人民政府督查室", admins=(ADMIN_ID,)),
+                        storage=StorageSettings(files_dir=str(files_dir)))  # never the repo's data/
     if transport == "http":
         server = EmulatorServer(emu, host="127.0.0.1", port=0)
         await server.start()
@@ -65,8 +66,8 @@ async def _start(emu, db, clock, transport: str):
 
 
 @pytest.fixture(params=["inprocess"])
-async def harness(request, emu, db, clock):
-    app, sender, server = await _start(emu, db, clock, request.param)
+async def harness(request, emu, db, clock, tmp_path):
+    app, sender, server = await _start(emu, db, clock, request.param, tmp_path / "files")
     yield Harness(emu, app, sender, db, clock)
     await stop_polling(app)
     if server is not None:
@@ -74,10 +75,96 @@ async def harness(request, emu, db, clock):
 
 
 @pytest.fixture(params=["inprocess", "http"])
-async def any_transport(request, emu, db, clock):
+async def any_transport(request, emu, db, clock, tmp_path):
     """For tests that must pass the same way over both transports."""
-    app, sender, server = await _start(emu, db, clock, request.param)
+    app, sender, server = await _start(emu, db, clock, request.param, tmp_path / "files")
     yield Harness(emu, app, sender, db, clock)
     await stop_polling(app)
     if server is not None:
         await server.stop()
+
+
+# --- Issue 3 (the lifecycle chat UI): the demo county, everyone bound to an emulator user ---------
+
+
+@dataclasses.dataclass
+class DemoCounty:
+    """``bot.demo.county`` seeded into the harness: ``people[name]`` talks, ``rows[name]`` is the DB row."""
+
+    h: Harness
+    people: dict
+    rows: dict
+    files_dir: object
+
+    def liaison(self, unit: str):
+        return self.people[self._in(unit, "liaison")]
+
+    def head(self, unit: str):
+        return self.people[self._in(unit, "unit_head")]
+
+    def row(self, who) -> object:  # noqa: ANN001 — a driver person or a name
+        return self.rows[who if isinstance(who, str) else who.name]
+
+    @staticmethod
+    def _in(unit: str, role: str) -> str:
+        from bot.demo.county import demo_people
+
+        return next(p.name for p in demo_people() if p.unit == unit and role in p.roles)
+
+
+async def seed_demo_county(h: Harness, files_dir) -> DemoCounty:  # noqa: ANN001
+    from bot.config import StorageSettings
+    from bot.demo.county import demo_people, seed_directory
+
+    people = {dp.name: h.emu.person(dp.name) for dp in demo_people()}
+    rows = await seed_directory(h.db, h.clock.now(), lambda dp: people[dp.name].id)
+    services = h.app.bot_data["services"]
+    services.settings = dataclasses.replace(services.settings, storage=StorageSettings(files_dir=str(files_dir)))
+    return DemoCounty(h, people, rows, files_dir)
+
+
+@pytest.fixture
+async def demo_county(harness, tmp_path):
+    return await seed_demo_county(harness, tmp_path / "files")
+
+
+@pytest.fixture
+async def demo_county_any(any_transport, tmp_path):
+    """The same over both transports (downloads and uploads through HTTP too)."""
+    return await seed_demo_county(any_transport, tmp_path / "files")
+
+
+@pytest.fixture
+def demo_item(demo_county):
+    """A factory: an item registered (and by default submitted and approved) through the domain,
+    for tests whose subject is not 立项 itself. Returns the item id."""
+    from sqlalchemy import select
+
+    from bot.domain import items as items_svc
+    from bot.domain.workflow import DeadlineSpec
+    from store.models import Unit
+
+    c = demo_county
+
+    async def make(title="城区主干道破损路面修复", *, lead="城关镇", assists=(), importance="important", days=None,
+                   confidential=False, leaders=("陈志远",), submit=True, approve=True, office="王敏") -> int:
+        services = c.h.app.bot_data["services"]
+        calendar, now = await services.calendar(), c.h.clock.now()
+        async with c.h.db.session() as s:
+            units = {u.name: u.id for u in (await s.scalars(select(Unit))).all()}
+            item = await items_svc.register_item(
+                s, c.rows[office], title=title, requirements=f"{title}：按要求办理并报送情况。", source="other",
+                importance=importance, lead_unit_id=units[lead], assisting_unit_ids=[units[u] for u in assists],
+                deadline=DeadlineSpec.working_days(days) if days else None, confidential=confidential,
+                follower_id=c.rows[office].id if importance == "urgent" else None,
+                leader_ids=[c.rows[n].id for n in leaders], calendar=calendar, now=now,
+            )
+            if submit:
+                await items_svc.submit_item(s, c.rows[office], item.id, now=now)
+            if submit and approve:
+                await items_svc.approve_item(s, c.rows["赵建国"], item.id, calendar=calendar, now=now)
+            item_id = item.id
+        await c.h.settle()
+        return item_id
+
+    return make

@@ -55,7 +55,9 @@ async def test_admin_invites_a_liaison_who_joins_with_the_link(any_transport):
     zhang = h.emu.person("张三")
     await zhang.send(f"/start {code}")
     assert "张三，您好" in zhang.last.text and "城关镇" in zhang.last.text and "联络员" in zhang.last.text
-    assert set(zhang.commands) == {"help", "cancel"}
+    # A liaison's menu: what liaisons may use, nothing of the office's.
+    assert {"help", "items", "item", "cancel"} <= set(zhang.commands)
+    assert not {"invite", "new", "call", "bulletin", "export"} & set(zhang.commands)
 
     await zhang.send("/help")
     assert "/help" in zhang.last.text and "/invite" not in zhang.last.text
@@ -209,3 +211,18 @@ async def test_reinvited_person_on_a_new_phone_is_rebound(harness):
     assert "请联系督查室获取邀请链接" in old_phone.last.text
     async with h.db.session() as s:
         assert (await s.scalar(select(Person).where(Person.name == "张三"))).telegram_id == new_phone.id
+
+
+async def test_a_refused_invite_starts_no_dialog_and_stray_buttons_are_answered(harness):
+    h = harness
+    await add_units(h.db, h.clock, "城关镇")
+    admin = h.emu.person("王敏", user_id=ADMIN_ID)
+    zhang = h.emu.person("张三")
+    await zhang.send(f"/start {await invite_link(admin, '/invite 联络员 城关镇 张三')}")
+    await zhang.send("/invite")
+    assert "您没有权限使用 /invite" in zhang.last.text
+    # No dialog was opened, so the next text is not taken as a unit name.
+    await zhang.send("城关")
+    assert "请通过命令或按钮操作" in zhang.last.text
+    await zhang.forge_tap("zzz:unknown")
+    assert zhang.last_answer == "这个按钮已失效，请重新发送命令。"

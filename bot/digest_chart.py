@@ -1,0 +1,118 @@
+"""The status chart of the daily digest: open assignments per unit, green / yellow / red.
+
+Drawn with matplotlib's Agg backend through the object API (no pyplot state, safe in a worker
+thread). Chinese labels need a CJK font: Debian's fonts-noto-cjk ("Noto Sans CJK SC") is used
+when installed, else another known CJK family; with none, the chart is still drawn and a warning
+is logged once (the labels then show as boxes — install fonts-noto-cjk).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger("duban.digest_chart")
+
+CJK_FAMILIES = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Noto Serif CJK SC", "AR PL UMing CN",
+)
+COLORS = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828"}
+LABELS = {"green": "正常推进", "yellow": "临期（3个工作日内）", "red": "已超期"}
+MAX_UNITS = 15
+
+
+@dataclass(frozen=True)
+class UnitBar:
+    unit: str
+    green: int
+    yellow: int
+    red: int
+
+    @property
+    def total(self) -> int:
+        return self.green + self.yellow + self.red
+
+
+@dataclass(frozen=True)
+class ChartData:
+    title: str
+    bars: tuple[UnitBar, ...]
+
+    @property
+    def worth_drawing(self) -> bool:
+        return any(b.total for b in self.bars)
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The first installed CJK font family, or None (warned once)."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in installed:
+            return family
+    log.warning("event=chart_font_missing detail=no CJK font installed; Chinese labels will not render "
+                "(install fonts-noto-cjk)")
+    return None
+
+
+def _top(bars: Sequence[UnitBar]) -> list[UnitBar]:
+    """The units that need attention most: most red, then yellow, then most open."""
+    ranked = sorted((b for b in bars if b.total), key=lambda b: (-b.red, -b.yellow, -b.total, b.unit))
+    if len(ranked) <= MAX_UNITS:
+        return ranked
+    head, rest = ranked[:MAX_UNITS - 1], ranked[MAX_UNITS - 1:]
+    return head + [UnitBar(f"其他{len(rest)}个单位", sum(b.green for b in rest), sum(b.yellow for b in rest),
+                           sum(b.red for b in rest))]
+
+
+def draw_status_chart(data: ChartData, path: Path) -> Path:
+    """Write the chart as a PNG at ``path`` (atomically) and return it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    bars = list(reversed(_top(data.bars)))  # barh draws bottom-up: the worst unit on top
+    family = cjk_font()
+    rc = {"font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"], "axes.unicode_minus": False}
+    import matplotlib
+
+    with matplotlib.rc_context(rc), warnings.catch_warnings():
+        if family is None:  # already warned once (cjk_font); not once per missing glyph
+            warnings.filterwarnings("ignore", message=r"Glyph .* missing from font")
+        height = 1.6 + 0.42 * max(len(bars), 1)
+        fig = Figure(figsize=(8, height), dpi=110)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(111)
+        names = [b.unit for b in bars]
+        left = [0] * len(bars)
+        for key in ("red", "yellow", "green"):
+            values = [getattr(b, key) for b in bars]
+            ax.barh(names, values, left=left, color=COLORS[key], label=LABELS[key], height=0.6)
+            for i, v in enumerate(values):
+                if v:
+                    ax.text(left[i] + v / 2, i, str(v), ha="center", va="center", color="white", fontsize=8)
+            left = [a + b for a, b in zip(left, values)]
+        ax.set_title(data.title, fontsize=12, pad=22)
+        ax.set_xlabel("在办事项（按承办单位）")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fig.savefig(fh, format="png")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return path

@@ -1,0 +1,722 @@
+"""催办: the escalation ladder, working hours, one grouped reminder per person per round, and
+telling the office about people the bot cannot reach.
+
+The ladder (defaults; every number is in ``[reminders]`` of config.toml):
+
+=====================================  ===========  =========================================
+working days left on the deadline      level        who is reminded
+=====================================  ===========  =========================================
+3 … 1 (yellow)                         due_soon     the unit's liaisons — once per deadline
+0 (the deadline day)                   due_today    the liaisons again — once per deadline
+< 0 (red), every working day           overdue      liaisons, the unit's head(s), the office
+≤ −3                                   (digest)     also the responsible leaders, in their
+                                                    daily digest (``bot.domain.digest``)
+=====================================  ===========  =========================================
+
+An urgent item's follower (专人跟踪) gets every step. "Working days left" comes from
+``WorkCalendar.working_days_left`` on the day the reminder is delivered, so an approved extension
+(which already moved ``assignment.due_date``) is never overdue on the old date.
+
+Rounds and idempotency. A routine reminder is delivered in working hours on a working day; one
+produced outside them waits for the next start of working hours (``not_before``) and belongs to
+the round of *that* day, so the scheduled round of that morning finds it and adds nothing. Urgent
+items are delivered at once (holidays included). A ``Reminder`` row is one rung reached for one
+assignment, person and round day; it is inserted with ``ON CONFLICT DO NOTHING … RETURNING``, so
+only rungs not reached before produce messages: a sweep run twice with the same ``now`` — or two
+sweeps racing — queues nothing new. ``due_soon``/``due_today`` are sent once per deadline: a rung
+already reached for the same deadline window is skipped (a moved deadline opens a new window).
+
+Scale. The sweep reads only live assignments whose deadline is at most a few working days away
+or past (the index ``ix_assignments_state_due``), never all assignments, and writes in bulk.
+
+Confidential items: a reminder carries their number only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from html import unescape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import ReminderSettings, Settings
+from bot.domain.actions import button
+from bot.domain.roles import ROLE_NAMES
+from bot.domain.workdays import WorkCalendar
+from bot.domain.workflow import (
+    ACTIVE_ASSIGNMENT_STATES,
+    LIVE_ASSIGNMENT_STATES,
+    OPEN_ITEM_STATES,
+    UNIT_ROLES_OF_ASSIGNMENT,
+    due_text,
+    format_number,
+    office_staff,
+)
+from bot.outbox import Keyboard, enqueue
+from bot.render import render
+from store.models import OutboxMessage, Person, PersonRole, Unit
+from store.urging import Reminder
+from store.workflow import Assignment, Item, ItemLeader
+
+log = logging.getLogger("duban.urging")
+
+DUE_SOON, DUE_TODAY, OVERDUE, OVERDUE_LEADER = "due_soon", "due_today", "overdue", "overdue_leader"
+LEVELS = (OVERDUE, DUE_TODAY, DUE_SOON)  # the order sections appear in a message: worst first
+LEVEL_TITLES = {OVERDUE: "已超期", DUE_TODAY: "今日到期", DUE_SOON: "即将到期", OVERDUE_LEADER: "超期较久"}
+LEVEL_EMOJI = {OVERDUE: "🔴", DUE_TODAY: "🟠", DUE_SOON: "🟡", OVERDUE_LEADER: "🔴"}
+# Who a rung is for. "follower" is an urgent item's 专人跟踪 (an office person).
+LIAISON, UNIT_HEAD, OFFICE, FOLLOWER = "liaison", "unit_head", "office", "follower"
+
+MAX_LISTED = 25  # items listed in one reminder (a long list ends with "另有N项")
+MAX_BUTTONS = 8  # 查看 buttons under one reminder
+UNDELIVERED_STATES = ("failed", "unreachable", "unbound")
+
+
+# --------------------------------------------------------------------------------------------
+# Working days and hours
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The ladder's settings and the office's time zone."""
+
+    reminders: ReminderSettings
+    tz: ZoneInfo
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        return cls(settings.reminders, settings.office.tz)
+
+    def local(self, now: datetime) -> datetime:
+        return now.astimezone(self.tz)
+
+    def day(self, now: datetime) -> date:
+        return now.astimezone(self.tz).date()
+
+    def at(self, day: date, t: time) -> datetime:
+        """``day`` at local time ``t``, as an aware UTC datetime."""
+        return datetime.combine(day, t, tzinfo=self.tz).astimezone(UTC)
+
+
+def is_working_day(calendar: WorkCalendar, day: date) -> bool:
+    """A year nobody loaded counts weekends only (the office is told about such years elsewhere)."""
+    return calendar.is_working_day(day, provisional=True)
+
+
+def next_working_day(calendar: WorkCalendar, day: date) -> date:
+    for _ in range(60):
+        day += timedelta(days=1)
+        if is_working_day(calendar, day):
+            return day
+    raise RuntimeError("no working day within 60 days")  # no calendar has such a gap
+
+
+def in_working_hours(calendar: WorkCalendar, policy: Policy, now: datetime) -> bool:
+    local = policy.local(now)
+    r = policy.reminders
+    return is_working_day(calendar, local.date()) and r.work_start <= local.time() < r.work_end
+
+
+def routine_delivery(calendar: WorkCalendar, policy: Policy, now: datetime) -> datetime:
+    """When a routine message produced at ``now`` may go: now in working hours, else the next start."""
+    local = policy.local(now)
+    r = policy.reminders
+    day = local.date()
+    if is_working_day(calendar, day):
+        if local.time() < r.work_start:
+            return policy.at(day, r.work_start)
+        if local.time() < r.work_end:
+            return now
+    return policy.at(next_working_day(calendar, day), r.work_start)
+
+
+def delivery(calendar: WorkCalendar, policy: Policy, now: datetime, urgent: bool) -> datetime:
+    if urgent and policy.reminders.urgent_any_time:
+        return now
+    return routine_delivery(calendar, policy, now)
+
+
+# --------------------------------------------------------------------------------------------
+# The ladder (pure)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    level: str
+    roles: frozenset[str]
+
+
+def step_for(days_left: int, urgent: bool, r: ReminderSettings) -> Step | None:
+    """The rung an assignment with ``days_left`` working days left is on today, and who gets it."""
+    if days_left < 0:
+        overdue = -days_left
+        if (overdue - 1) % r.overdue_every_days:
+            return None
+        level, roles = OVERDUE, {LIAISON, UNIT_HEAD} | ({OFFICE} if r.overdue_office else set())
+    elif days_left == 0:
+        if not r.due_day:
+            return None
+        level, roles = DUE_TODAY, {LIAISON}
+    elif days_left <= r.due_soon_days:
+        level, roles = DUE_SOON, {LIAISON}
+    else:
+        return None
+    if urgent and r.follower_every_step:
+        roles.add(FOLLOWER)
+    return Step(level, frozenset(roles))
+
+
+def leader_escalated(days_left: int | None, r: ReminderSettings) -> bool:
+    """Overdue long enough that the responsible leaders are told (in their digest)."""
+    return days_left is not None and days_left <= -r.leader_after_days
+
+
+def horizon(calendar: WorkCalendar, day: date, r: ReminderSettings) -> date:
+    """The latest deadline that can be on a rung on ``day`` (anything later is still green)."""
+    return calendar.add_working_days(day, r.due_soon_days + 1).due - timedelta(days=1)
+
+
+class Windows:
+    """The days on which a deadline is on the ``due_soon`` or the ``due_today`` rung.
+
+    Those rungs are sent once per deadline: a reminder already sent on a day of the same window
+    counts; one sent for an earlier deadline (before an extension moved it) does not.
+    """
+
+    def __init__(self, calendar: WorkCalendar, r: ReminderSettings) -> None:
+        self.calendar, self.r = calendar, r
+        self._cache: dict[tuple[str, date], date] = {}
+
+    def start(self, level: str, due: date) -> date:
+        key = (level, due)
+        if key not in self._cache:
+            limit = 0 if level == DUE_TODAY else self.r.due_soon_days
+            day = due if level == DUE_TODAY else due - timedelta(days=1)
+            while self.calendar.working_days_left(day - timedelta(days=1), due) <= limit and due - day < timedelta(days=60):
+                day -= timedelta(days=1)
+            self._cache[key] = day
+        return self._cache[key]
+
+
+# --------------------------------------------------------------------------------------------
+# What is due, and who hears about it
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueAssignment:
+    """A live assignment near or past its deadline, with what a reminder may show of its item."""
+
+    assignment_id: int
+    item_id: int
+    unit_id: int
+    unit_name: str
+    role: str
+    due: date
+    provisional: bool
+    label: str  # 督字〔2026〕3号
+    title: str
+    confidential: bool
+    urgent: bool
+    follower_id: int | None
+
+
+async def due_assignments(session: AsyncSession, until: date) -> list[DueAssignment]:
+    """Live assignments due on or before ``until`` (index range scan on (state, due_date))."""
+    rows = await session.execute(
+        select(Assignment.id, Assignment.item_id, Assignment.unit_id, Unit.name, Assignment.role,
+               Assignment.due_date, Assignment.due_provisional, Item.year, Item.number, Item.title,
+               Item.confidential, Item.importance, Item.follower_id)
+        .join(Item, Item.id == Assignment.item_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .where(Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)), Assignment.due_date <= until,
+               Item.state.in_(sorted(OPEN_ITEM_STATES)))
+        .order_by(Assignment.due_date, Assignment.id)
+    )
+    return [
+        DueAssignment(aid, iid, uid, uname, role, due, bool(prov), format_number(year, number) or f"登记号{iid}",
+                      title, bool(conf), importance == "urgent", follower)
+        for aid, iid, uid, uname, role, due, prov, year, number, title, conf, importance, follower in rows
+    ]
+
+
+@dataclass
+class Directory:
+    """The people a round may address, read once per sweep."""
+
+    liaisons: dict[int, list[Person]] = field(default_factory=lambda: defaultdict(list))
+    heads: dict[int, list[Person]] = field(default_factory=lambda: defaultdict(list))
+    office: list[Person] = field(default_factory=list)
+    people: dict[int, Person] = field(default_factory=dict)
+
+    def recipients(self, role: str, due: DueAssignment) -> list[Person]:
+        if role == LIAISON:
+            return self.liaisons.get(due.unit_id, [])
+        if role == UNIT_HEAD:
+            return self.heads.get(due.unit_id, [])
+        if role == OFFICE:
+            return self.office
+        if role == FOLLOWER and due.follower_id is not None:
+            p = self.people.get(due.follower_id)
+            return [p] if p is not None else []
+        return []
+
+
+async def load_directory(session: AsyncSession, follower_ids: Iterable[int] = ()) -> Directory:
+    d = Directory()
+    rows = await session.execute(
+        select(Person, PersonRole.role).join(PersonRole, PersonRole.person_id == Person.id)
+        .where(PersonRole.role.in_((LIAISON, UNIT_HEAD, OFFICE)), Person.active).order_by(Person.id)
+    )
+    for person, role in rows.unique():
+        d.people[person.id] = person
+        if role == OFFICE:
+            d.office.append(person)
+        elif person.unit_id is not None:
+            (d.liaisons if role == LIAISON else d.heads)[person.unit_id].append(person)
+    missing = {i for i in follower_ids if i not in d.people}
+    if missing:
+        for person in (await session.scalars(select(Person).where(Person.id.in_(missing), Person.active))).all():
+            d.people[person.id] = person
+    return d
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One rung for one person, before it is known whether it was reached before."""
+
+    person_id: int
+    due: DueAssignment
+    level: str
+    round_date: date
+    days_left: int
+    as_role: str
+    deliver_at: datetime
+    urgent: bool
+
+
+def plan(dues: Sequence[DueAssignment], directory: Directory, calendar: WorkCalendar, policy: Policy,
+         now: datetime) -> list[Planned]:
+    """Every rung each due assignment is on for this round, per person (pure)."""
+    r = policy.reminders
+    routine_at = routine_delivery(calendar, policy, now)
+    out: list[Planned] = []
+    for due in dues:
+        urgent = due.urgent and r.urgent_any_time
+        deliver_at = now if urgent else routine_at
+        day = policy.day(deliver_at)
+        days_left = calendar.working_days_left(day, due.due)
+        step = step_for(days_left, due.urgent, r)
+        if step is None:
+            continue
+        seen: set[int] = set()
+        for role in (LIAISON, UNIT_HEAD, FOLLOWER, OFFICE):  # a person in two roles: the first one
+            if role not in step.roles:
+                continue
+            for person in directory.recipients(role, due):
+                if person.id in seen:
+                    continue
+                seen.add(person.id)
+                out.append(Planned(person.id, due, step.level, day, days_left, role, deliver_at, due.urgent))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Grouping and rendering
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Round:
+    """Everything one person hears about in one round: one message."""
+
+    person_id: int
+    deliver_at: datetime
+    round_date: date
+    entries: list[Planned]
+
+    @property
+    def urgent(self) -> bool:
+        return any(e.urgent for e in self.entries)
+
+    def key(self) -> str:
+        """A dedupe key naming exactly the rungs in this message."""
+        rungs = sorted((e.due.assignment_id, e.level) for e in self.entries)
+        digest = hashlib.sha1(repr(rungs).encode()).hexdigest()[:16]
+        return f"urge:{self.person_id}:{self.round_date.isoformat()}:{digest}"
+
+
+def group(planned: Iterable[Planned]) -> list[Round]:
+    """One round per person and delivery time, entries worst first."""
+    rounds: dict[tuple[int, datetime], Round] = {}
+    for p in planned:
+        key = (p.person_id, p.deliver_at)
+        if key not in rounds:
+            rounds[key] = Round(p.person_id, p.deliver_at, p.round_date, [])
+        rounds[key].entries.append(p)
+    for rnd in rounds.values():
+        rnd.entries.sort(key=lambda e: (LEVELS.index(e.level), e.days_left, e.due.due, e.due.item_id,
+                                        e.due.role != "lead", e.due.unit_name))
+    return sorted(rounds.values(), key=lambda x: (x.person_id, x.deliver_at))
+
+
+def days_text(level: str, days_left: int) -> str:
+    if level == DUE_TODAY:
+        return "今天到期"
+    if days_left < 0:
+        return f"已超期{-days_left}个工作日"
+    return f"剩余{days_left}个工作日"
+
+
+def entry_view(due: DueAssignment, level: str, days_left: int) -> dict[str, Any]:
+    """What a message may show of one assignment: only the number for a confidential item."""
+    if due.confidential:
+        return {"label": due.label, "confidential": True}
+    return {
+        "label": due.label, "confidential": False, "title": due.title, "unit": due.unit_name,
+        "role": UNIT_ROLES_OF_ASSIGNMENT.get(due.role, due.role), "due": due_text(due.due, due.provisional),
+        "days": days_text(level, days_left), "urgent": due.urgent,
+    }
+
+
+def item_buttons(entries: Iterable[tuple[int, str]], limit: int = MAX_BUTTONS) -> Keyboard:
+    """One 查看详情 button per distinct item, two to a row."""
+    seen: dict[int, str] = {}
+    for item_id, label in entries:
+        if item_id not in seen:
+            seen[item_id] = label
+    buttons = [button("i:v", item_id, f"查看 {label}") for item_id, label in list(seen.items())[:limit]]
+    return [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+
+
+def render_round(rnd: Round, person: Person) -> tuple[str, Keyboard]:
+    sections = []
+    listed = 0
+    for level in LEVELS:
+        entries = [e for e in rnd.entries if e.level == level]
+        if not entries:
+            continue
+        room = max(0, MAX_LISTED - listed)
+        shown = entries[:room]
+        listed += len(shown)
+        sections.append({"level": level, "title": LEVEL_TITLES[level], "emoji": LEVEL_EMOJI[level],
+                         "count": len(entries), "entries": [entry_view(e.due, e.level, e.days_left) for e in shown],
+                         "more": len(entries) - len(shown)})
+    distinct = len({e.due.item_id for e in rnd.entries})
+    levels = {e.level for e in rnd.entries}
+    text = render(
+        "urging/round.html.j2", person_name=person.name, total=distinct, only_level=LEVEL_TITLES[levels.pop()] if len(levels) == 1 else None,
+        sections=sections, roles=sorted({e.as_role for e in rnd.entries}), urgent=rnd.urgent,
+    )
+    return text, item_buttons((e.due.item_id, e.due.label) for e in rnd.entries)
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    name: str
+    considered: int = 0  # live assignments read (due soon or overdue)
+    reminders: int = 0  # new rungs reached
+    messages: int = 0  # grouped messages queued
+    deferred: int = 0  # of which wait for working hours
+    by_level: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _insert(session: AsyncSession):  # noqa: ANN202
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+async def _reached_once_rungs(session: AsyncSession, first_day: date, until: date) -> dict[tuple[int, int, str], date]:
+    """The latest day each (assignment, person) reached ``due_soon``/``due_today`` for the
+    assignments not yet overdue (their history is a few days long)."""
+    rows = await session.execute(
+        select(Reminder.assignment_id, Reminder.person_id, Reminder.level, func.max(Reminder.round_date))
+        .join(Assignment, Assignment.id == Reminder.assignment_id)
+        .where(Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)), Assignment.due_date >= first_day,
+               Assignment.due_date <= until, Reminder.level.in_((DUE_SOON, DUE_TODAY)))
+        .group_by(Reminder.assignment_id, Reminder.person_id, Reminder.level)
+    )
+    return {(a, p, lvl): d for a, p, lvl, d in rows}
+
+
+async def escalation_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
+                           settings: Settings) -> SweepResult:
+    """Reach every rung that is due at ``now``; queue one grouped message per person and round.
+
+    Idempotent: rungs are rows with a unique round key, so running it again with the same ``now``
+    (or concurrently, under the sweep lock) queues nothing new.
+    """
+    policy = Policy.from_settings(settings)
+    r = policy.reminders
+    result = SweepResult("escalation")
+    routine_day = policy.day(routine_delivery(calendar, policy, now))
+    today = policy.day(now)
+    until = max(horizon(calendar, routine_day, r), horizon(calendar, today, r))
+    dues = await due_assignments(session, until)
+    result.considered = len(dues)
+    if not dues:
+        return result
+    directory = await load_directory(session, {d.follower_id for d in dues if d.follower_id})
+    planned = plan(dues, directory, calendar, policy, now)
+
+    # due_soon / due_today: once per deadline window.
+    first_day = min(today, routine_day)
+    once = await _reached_once_rungs(session, first_day, until)
+    windows = Windows(calendar, r)
+    planned = [
+        p for p in planned
+        if p.level == OVERDUE
+        or once.get((p.due.assignment_id, p.person_id, p.level), date.min) < windows.start(p.level, p.due.due)
+    ]
+    if not planned:
+        return result
+
+    # Insert the rungs (Core, in bulk); only the ones not reached before come back.
+    conn = await session.connection()
+    table = Reminder.__table__
+    stmt = (_insert(session)(table).on_conflict_do_nothing(
+        index_elements=["assignment_id", "person_id", "level", "round_date"])
+        .returning(table.c.id, table.c.assignment_id, table.c.person_id, table.c.level, table.c.round_date))
+    values = [{"assignment_id": p.due.assignment_id, "person_id": p.person_id, "level": p.level,
+               "round_date": p.round_date, "created_at": now, "outbox_id": None} for p in planned]
+    new: dict[tuple[int, int, str, date], int] = {}
+    for chunk in _chunks(values, 5000):
+        for rid, aid, pid, level, day in (await conn.execute(stmt, chunk)).all():
+            new[(aid, pid, level, day)] = rid
+    fresh = [p for p in planned if (p.due.assignment_id, p.person_id, p.level, p.round_date) in new]
+    result.reminders = len(fresh)
+
+    # One grouped message per person and round, written in bulk; each rung points at its message.
+    rounds = group(fresh)
+    outgoing = []
+    for rnd in rounds:
+        person = directory.people[rnd.person_id]
+        text, buttons = render_round(rnd, person)
+        outgoing.append(Outgoing(person, text, buttons, rnd.key(), rnd.urgent, rnd.deliver_at))
+    queued = await enqueue_many(session, outgoing, now)
+    links = []
+    for rnd, out in zip(rounds, outgoing):
+        outbox_id = queued.get(out.dedupe_key)
+        if outbox_id is None:
+            continue
+        result.messages += 1
+        result.deferred += rnd.deliver_at > now
+        for e in rnd.entries:
+            links.append({"rid": new[(e.due.assignment_id, e.person_id, e.level, e.round_date)], "oid": outbox_id})
+            result.by_level[e.level] = result.by_level.get(e.level, 0) + 1
+    link = update(table).where(table.c.id == bindparam("rid")).values(outbox_id=bindparam("oid"))
+    for chunk in _chunks(links, 5000):
+        await conn.execute(link, chunk)
+    log.info("event=sweep name=escalation considered=%s reminders=%s messages=%s deferred=%s",
+             result.considered, result.reminders, result.messages, result.deferred)
+    return result
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    person: Person
+    text: str
+    buttons: Keyboard | None
+    dedupe_key: str
+    urgent: bool
+    deliver_at: datetime
+
+
+def _status(person: Person) -> str:
+    """As ``bot.outbox.enqueue`` decides it: not bound yet, blocked, or ready to send."""
+    if person.telegram_id is None:
+        return "unbound"
+    return "pending" if person.unreachable_since is None else "unreachable"
+
+
+async def enqueue_many(session: AsyncSession, messages: Sequence[Outgoing], now: datetime) -> dict[str, int]:
+    """``bot.outbox.enqueue`` for many messages in one statement (a round may address hundreds):
+    INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING. Returns dedupe key → outbox id for the
+    rows written; a key queued before is left out, exactly as ``enqueue`` returns None for it."""
+    if not messages:
+        return {}
+    values = [{
+        "created_at": now, "person_id": m.person.id, "chat_id": m.person.telegram_id, "kind": "text", "text": m.text,
+        "buttons": [[{"text": b.text, "data": b.data} for b in row] for row in m.buttons] if m.buttons else None,
+        "file_path": None, "file_name": None, "dedupe_key": m.dedupe_key, "urgent": m.urgent,
+        "status": _status(m.person), "attempts": 0, "next_attempt_at": max(m.deliver_at, now),
+    } for m in messages]
+    stmt = (_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OutboxMessage.id, OutboxMessage.dedupe_key))
+    out: dict[str, int] = {}
+    for chunk in _chunks(values, 500):
+        for oid, key in (await session.execute(stmt, chunk)).all():
+            out[key] = oid
+    return out
+
+
+def _chunks(seq: Sequence, n: int) -> Iterable[Sequence]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+# --------------------------------------------------------------------------------------------
+# People the bot cannot reach
+# --------------------------------------------------------------------------------------------
+
+
+async def involvement(session: AsyncSession, person: Person) -> list[dict[str, Any]]:
+    """The open items a person is involved in (their unit's, led, followed), number-only if confidential."""
+    conditions = []
+    if person.unit_id is not None and person.has_role(LIAISON, UNIT_HEAD):
+        conditions.append(Item.id.in_(select(Assignment.item_id).where(
+            Assignment.unit_id == person.unit_id, Assignment.state.in_(sorted(LIVE_ASSIGNMENT_STATES)))))
+    if person.has_role("leader"):
+        conditions.append(Item.id.in_(select(ItemLeader.item_id).where(ItemLeader.person_id == person.id)))
+    conditions.append(Item.follower_id == person.id)
+    rows = await session.execute(
+        select(Item.id, Item.year, Item.number, Item.title, Item.confidential)
+        .where(Item.state.in_(sorted(OPEN_ITEM_STATES - {"draft"})), or_(*conditions)).order_by(Item.id)
+    )
+    return [{"id": i, "label": format_number(y, n) or f"登记号{i}", "title": None if c else t, "confidential": bool(c)}
+            for i, y, n, t, c in rows]
+
+
+def person_label(person: Person) -> str:
+    """"张三（城关镇 联络员）"."""
+    roles = "、".join(ROLE_NAMES[r] for r in ROLE_NAMES if person.has_role(r))
+    where = " ".join(x for x in (person.unit.name if person.unit else None, roles) if x)
+    return f"{person.name}（{where}）" if where else person.name
+
+
+async def tell_office_unreachable(session: AsyncSession, person: Person, now: datetime, *,
+                                  calendar: WorkCalendar, settings: Settings) -> int:
+    """The person blocked the bot: every office person is told once, with who and which items.
+
+    Called by the sender (403) and when Telegram reports the block. Their pending messages are
+    marked unreachable at once, so they show in /outbox instead of being tried one by one.
+    Returns how many office people were told.
+    """
+    policy = Policy.from_settings(settings)
+    await session.execute(
+        update(OutboxMessage).where(OutboxMessage.person_id == person.id, OutboxMessage.status == "pending")
+        .values(status="unreachable", last_error="收件人已屏蔽机器人").execution_options(synchronize_session=False))
+    undelivered = await session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.person_id == person.id, OutboxMessage.status == "unreachable")) or 0
+    items = await involvement(session, person)
+    since = (person.unreachable_since or now)
+    told = 0
+    office = await office_staff(session)
+    deliver_at = routine_delivery(calendar, policy, now)
+    text = render("urging/unreachable.html.j2", who=person_label(person), phone=person.phone,
+                  items=items[:MAX_LISTED], more=max(0, len(items) - MAX_LISTED), undelivered=undelivered,
+                  since=since)
+    buttons = item_buttons((i["id"], i["label"]) for i in items)
+    for staff in office:
+        if staff.id == person.id:
+            continue
+        row = await enqueue(session, staff, text, now=now, buttons=buttons or None,
+                            dedupe_key=f"unreachable:{person.id}:{since.isoformat()}:{staff.id}",
+                            not_before=deliver_at if deliver_at > now else None)
+        told += row is not None
+    log.warning("event=person_unreachable person=%s office_told=%s items=%s", person.id, told, len(items))
+    return told
+
+
+async def person_blocked(session: AsyncSession, person_id: int, now: datetime, *, calendar: WorkCalendar,
+                         settings: Settings) -> bool:
+    """Telegram says the person blocked the bot (before any send failed): mark and tell, once."""
+    person = await session.get(Person, person_id)
+    if person is None or person.unreachable_since is not None:
+        return False
+    person.unreachable_since = now
+    await session.flush()
+    await tell_office_unreachable(session, person, now, calendar=calendar, settings=settings)
+    return True
+
+
+async def person_unblocked(session: AsyncSession, person_id: int) -> bool:
+    """The person allowed the bot again: new messages go to them (old ones stay visible in /outbox)."""
+    person = await session.get(Person, person_id)
+    if person is None or person.unreachable_since is None:
+        return False
+    person.unreachable_since = None
+    await session.flush()
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Messages that did not arrive (/outbox, the office digest)
+# --------------------------------------------------------------------------------------------
+
+STATUS_TITLES = {"failed": "多次重试仍发送失败", "unreachable": "对方已屏蔽机器人", "unbound": "对方尚未绑定账号"}
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    person_id: int | None
+    who: str
+    status: str
+    status_title: str
+    count: int
+    last_at: datetime
+    headline: str  # the first line of the latest such message, without markup
+    last_error: str | None
+
+
+def headline(html_text: str) -> str:
+    first = (html_text or "").strip().splitlines()[0] if (html_text or "").strip() else ""
+    return unescape(re.sub(r"<[^>]+>", "", first))[:60]
+
+
+async def undelivered(session: AsyncSession, since: datetime) -> list[Undelivered]:
+    """Messages since ``since`` that did not reach their person, per person and reason."""
+    rows = (await session.execute(
+        select(OutboxMessage, Person).outerjoin(Person, Person.id == OutboxMessage.person_id)
+        .where(OutboxMessage.status.in_(UNDELIVERED_STATES), OutboxMessage.created_at >= since)
+        .order_by(OutboxMessage.id)
+    )).all()
+    grouped: dict[tuple[int | None, str], list[tuple[OutboxMessage, Person | None]]] = defaultdict(list)
+    for msg, person in rows:
+        grouped[(msg.person_id, msg.status)].append((msg, person))
+    out = []
+    for (pid, status), msgs in grouped.items():
+        last, person = msgs[-1]
+        out.append(Undelivered(pid, person_label(person) if person else "（未知收件人）", status, STATUS_TITLES[status],
+                               len(msgs), last.created_at, headline(last.text), last.last_error))
+    out.sort(key=lambda u: (UNDELIVERED_STATES.index(u.status), -u.count, u.who))
+    return out
+
+
+async def retry_failed(session: AsyncSession, since: datetime, now: datetime) -> int:
+    """Queue again, on the office's word, what did not arrive since ``since``: failed messages, and
+    the ones that waited for a person who unblocked the bot or has bound their account since.
+    Returns how many."""
+    again = {"status": "pending", "attempts": 0, "next_attempt_at": now}
+    recent = OutboxMessage.created_at >= since
+    failed = await session.execute(
+        update(OutboxMessage).where(OutboxMessage.status == "failed", recent)
+        .values(**again, last_error="督查室要求重新发送").execution_options(synchronize_session=False))
+    reachable = select(Person.id).where(Person.unreachable_since.is_(None), Person.telegram_id.is_not(None))
+    unblocked = await session.execute(
+        update(OutboxMessage).where(OutboxMessage.status == "unreachable", recent, OutboxMessage.person_id.in_(reachable))
+        .values(**again, last_error="对方已恢复接收，重新发送").execution_options(synchronize_session=False))
+    bound = await session.execute(
+        update(OutboxMessage).where(OutboxMessage.status == "unbound", recent, OutboxMessage.person_id.in_(reachable))
+        .values(**again, chat_id=select(Person.telegram_id).where(Person.id == OutboxMessage.person_id)
+                .scalar_subquery(), last_error="对方已绑定账号，重新发送")
+        .execution_options(synchronize_session=False))
+    return sum(r.rowcount or 0 for r in (failed, unblocked, bound))

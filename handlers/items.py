@@ -1,0 +1,540 @@
+"""/new: the office registers a supervision item (立项) in a short guided dialog.
+
+Title → requirements → source (buttons, regulation §3) → importance (buttons) → lead unit (type
+part of its name, pick a button) → assisting units (search and toggle, any number, 完成) →
+deadline (N working days or a date; important items offer the 7-day default) → confidential? →
+weekly feedback (the default is on when the item runs longer than a week) → a follower (专人,
+urgent items only) → responsible leader(s) (toggle, 完成) → a summary with 提交审批 / 取消.
+
+提交审批 registers the draft and submits it to the office head in two steps: when submitting
+fails (e.g. no office head yet) the draft stays and can be submitted later from /items.
+Every step re-checks in the database that the person is office staff; /cancel always works; an
+abandoned dialog times out with a polite message (``TIMEOUT_SECONDS``, read when used).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.domain import items as items_svc
+from bot.domain.directory import find_units, people_with_role
+from bot.domain.errors import DomainError
+from bot.domain.workflow import (
+    IMPORTANCE,
+    IMPORTANT_DEFAULT_DAYS,
+    MAX_TEXT,
+    SOURCES,
+    DeadlineSpec,
+    clean_text,
+    clean_title,
+    due_text,
+    fix_deadline,
+    local_date,
+)
+from bot.render import render
+from handlers.common import reply, requires
+from handlers.context import Ctx, actor
+from handlers.flow import TimedConversation, clear_tapped_keyboard, env_of, parse_date, set_keyboard
+from store.models import Person, Unit
+
+log = logging.getLogger("duban.new_item")
+
+TIMEOUT_SECONDS: float = 900  # an abandoned /new is cancelled after 15 minutes without an answer
+END = ConversationHandler.END
+(TITLE, REQUIREMENTS, SOURCE, IMPORTANCE_, LEAD, ASSIST, DEADLINE, CONFIDENTIAL, WEEKLY, FOLLOWER, LEADERS,
+ CONFIRM) = range(12)
+
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff]")
+_DAYS = re.compile(r"(\d{1,4})\s*(?:个)?\s*(?:工作日|天)?")
+
+
+def parse_deadline(text: str, today) -> DeadlineSpec:  # noqa: ANN001
+    """``7`` / ``7个工作日`` → 7 working days; a date as ``handlers.flow.parse_date`` reads it."""
+    s = (text or "").strip()
+    m = _DAYS.fullmatch(s)
+    spec = DeadlineSpec.working_days(int(m.group(1))) if m else DeadlineSpec.on_date(parse_date(s, today))
+    return spec.validate(today)
+
+
+def _state(context: Ctx) -> dict:
+    return context.chat_data.setdefault("new", {})
+
+
+async def _send(update: Update, step: str, markup: InlineKeyboardMarkup | None = None, **ctx: object) -> None:
+    await reply(update, "chat/new.html.j2", markup, step=step, **ctx)
+
+
+async def _chosen(update: Update, label: str, value: str) -> None:
+    """Turn the tapped question into its answer (no buttons left to tap twice)."""
+    try:
+        await update.callback_query.edit_message_text(render("chat/new.html.j2", step="chosen", label=label,
+                                                             value=value))
+    except TelegramError:
+        pass
+
+
+def _choice_keyboard(prefix: str, options: dict[str, str], per_row: int = 2) -> InlineKeyboardMarkup:
+    buttons = [InlineKeyboardButton(name, callback_data=f"new:{prefix}:{code}") for code, name in options.items()]
+    return InlineKeyboardMarkup([buttons[i:i + per_row] for i in range(0, len(buttons), per_row)])
+
+
+def _tail(data: str) -> str:
+    return data.rsplit(":", 1)[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Text steps
+# --------------------------------------------------------------------------------------------
+
+
+async def new_start(update: Update, context: Ctx) -> int:
+    person = await context.person(update)
+    if person is None or not person.has_role("office"):
+        # Not through ``requires``: its None would leave a conversation timeout scheduled.
+        log.warning("event=denied what=/new user=%s person=%s", update.effective_user.id, person.id if person else None)
+        await reply(update, "messages/not_allowed.html.j2", what="/new")
+        return END
+    if "ask" in context.chat_data:  # one dialog at a time: the open prompt would take the answers
+        await reply(update, "chat/busy.html.j2", label=context.chat_data["ask"]["label"], what="立项")
+        return END
+    context.chat_data["new"] = {}
+    await _send(update, "title")
+    return TITLE
+
+
+@requires("office", what="/new")
+async def got_title(update: Update, context: Ctx) -> int | None:
+    try:
+        title = clean_title(_INVISIBLE.sub("", update.message.text))
+    except DomainError as exc:
+        await reply(update, "chat/error.html.j2", message=exc.message, again=True)
+        return None
+    _state(context)["title"] = title
+    await _send(update, "requirements")
+    return REQUIREMENTS
+
+
+@requires("office", what="/new")
+async def got_requirements(update: Update, context: Ctx) -> int | None:
+    try:
+        text = clean_text(_INVISIBLE.sub("", update.message.text), "办理要求", MAX_TEXT)
+    except DomainError as exc:
+        await reply(update, "chat/error.html.j2", message=exc.message, again=True)
+        return None
+    _state(context)["requirements"] = text
+    await _send(update, "source", _choice_keyboard("src", SOURCES, per_row=1))
+    return SOURCE
+
+
+@requires("office", what="/new")
+async def source_chosen(update: Update, context: Ctx) -> int | None:
+    query = update.callback_query
+    code = _tail(query.data)
+    if code not in SOURCES:
+        await query.answer("无效的选择", show_alert=True)
+        return None
+    await query.answer()
+    _state(context)["source"] = code
+    await _chosen(update, "事项来源", SOURCES[code])
+    await _send(update, "importance", _choice_keyboard("imp", IMPORTANCE, per_row=3))
+    return IMPORTANCE_
+
+
+@requires("office", what="/new")
+async def importance_chosen(update: Update, context: Ctx) -> int | None:
+    query = update.callback_query
+    code = _tail(query.data)
+    if code not in IMPORTANCE:
+        await query.answer("无效的选择", show_alert=True)
+        return None
+    await query.answer()
+    _state(context)["importance"] = code
+    await _chosen(update, "重要程度", IMPORTANCE[code])
+    await _send(update, "lead")
+    return LEAD
+
+
+MAX_UNIT_BUTTONS = 10
+
+
+async def _unit_buttons(context: Ctx, text: str, prefix: str, exclude: set[int], selected: dict | None = None
+                        ) -> tuple[list[Unit], InlineKeyboardMarkup | None, bool]:
+    """Up to ten units whose name contains ``text`` as buttons; True when there were more."""
+    async with context.services.db.session() as s:
+        found = [u for u in await find_units(s, text[:50], limit=MAX_UNIT_BUTTONS + 1 + len(exclude))
+                 if u.id not in exclude]
+    units = found[:MAX_UNIT_BUTTONS]
+    if not units:
+        return [], None, False
+    rows = [[InlineKeyboardButton(("✅ " if selected and str(u.id) in selected else "") + u.name,
+                                  callback_data=f"new:{prefix}:{u.id}")] for u in units]
+    return units, InlineKeyboardMarkup(rows), len(found) > MAX_UNIT_BUTTONS
+
+
+@requires("office", what="/new")
+async def lead_typed(update: Update, context: Ctx) -> int | None:
+    text = update.message.text.strip()
+    units, markup, more = await _unit_buttons(context, text, "lead", set())
+    if not units:
+        await reply(update, "chat/unit_search.html.j2", query=text[:50], found=False, more=False)
+        return None
+    await _send(update, "pick_lead", markup, more=more)
+    return None
+
+
+async def _active_unit(context: Ctx, raw: str) -> Unit | None:
+    if not raw.isdigit():
+        return None
+    async with context.services.db.session() as s:
+        unit = await s.get(Unit, int(raw))
+    return unit if unit is not None and unit.active else None
+
+
+@requires("office", what="/new")
+async def lead_chosen(update: Update, context: Ctx) -> int | None:
+    query = update.callback_query
+    unit = await _active_unit(context, _tail(query.data))
+    if unit is None:
+        await query.answer("该单位不存在或已停用，请重新选择", show_alert=True)
+        return None
+    await query.answer()
+    st = _state(context)
+    st["lead"] = (unit.id, unit.name)
+    st["assist"] = {}
+    await _chosen(update, "主办单位", unit.name)
+    await _send(update, "assist", _assist_done_keyboard(st))
+    return ASSIST
+
+
+def _assist_done_keyboard(st: dict) -> InlineKeyboardMarkup:
+    n = len(st.get("assist", {}))
+    label = f"完成（已选{n}个）" if n else "无协办单位，下一步"
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data="new:as:done")]])
+
+
+@requires("office", what="/new")
+async def assist_typed(update: Update, context: Ctx) -> int | None:
+    st = _state(context)
+    text = update.message.text.strip()
+    units, markup, more = await _unit_buttons(context, text, "as", {st["lead"][0]}, st["assist"])
+    if not units:
+        await reply(update, "chat/unit_search.html.j2", query=text[:50], found=False, more=False)
+        return None
+    rows = [*markup.inline_keyboard, *_assist_done_keyboard(st).inline_keyboard]
+    await _send(update, "pick_assist", InlineKeyboardMarkup(rows), selected=list(st["assist"].values()), more=more)
+    return None
+
+
+@requires("office", what="/new")
+async def assist_toggled(update: Update, context: Ctx) -> int | None:
+    query = update.callback_query
+    st = _state(context)
+    raw = _tail(query.data)
+    if raw == "done":
+        await query.answer()
+        names = list(st["assist"].values())
+        await _chosen(update, "协办单位", "、".join(names) if names else "无")
+        await _send(update, "deadline", _deadline_keyboard(st), default_days=IMPORTANT_DEFAULT_DAYS,
+                    important=st["importance"] == "important")
+        return DEADLINE
+    unit = await _active_unit(context, raw)
+    if unit is None or unit.id == st["lead"][0]:
+        await query.answer("该单位不能选为协办单位", show_alert=True)
+        return None
+    key = str(unit.id)
+    if key in st["assist"]:
+        del st["assist"][key]
+        await query.answer(f"已移除：{unit.name}")
+    else:
+        st["assist"][key] = unit.name
+        await query.answer(f"已选：{unit.name}")
+    # Redraw the tapped result list: ✅ on the chosen units, the count on 完成.
+    rows = []
+    for row in query.message.reply_markup.inline_keyboard:
+        b = row[0]
+        if b.callback_data == "new:as:done":
+            continue
+        uid = _tail(b.callback_data)
+        name = b.text.removeprefix("✅ ")
+        rows.append([InlineKeyboardButton(("✅ " if uid in st["assist"] else "") + name, callback_data=b.callback_data)])
+    rows += _assist_done_keyboard(st).inline_keyboard
+    try:
+        await query.edit_message_text(render("chat/new.html.j2", step="pick_assist",
+                                             selected=list(st["assist"].values())),
+                                      reply_markup=InlineKeyboardMarkup(rows))
+    except TelegramError:
+        pass
+    return None
+
+
+def _deadline_keyboard(st: dict) -> InlineKeyboardMarkup | None:
+    if st.get("importance") != "important":
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(f"默认：{IMPORTANT_DEFAULT_DAYS}个工作日",
+                                                       callback_data="new:dl:def")]])
+
+
+async def _after_deadline(update: Update, context: Ctx, spec: DeadlineSpec) -> int:
+    st = _state(context)
+    env = await env_of(context)
+    today = local_date(env.now)
+    fixed = fix_deadline(env.calendar, spec, today)
+    st["deadline"] = (spec.days, spec.on.isoformat() if spec.on else None)
+    st["due_estimate"] = due_text(fixed.due, fixed.provisional)
+    st["weekly_default"] = (fixed.due - today).days > 7
+    await _send(update, "confidential", InlineKeyboardMarkup([[
+        InlineKeyboardButton("不涉密", callback_data="new:conf:0"),
+        InlineKeyboardButton("🔒 涉密", callback_data="new:conf:1"),
+    ]]))
+    return CONFIDENTIAL
+
+
+def _deadline_label(st: dict) -> str:
+    days, on = st["deadline"]
+    return f"批准后{days}个工作日（按今天批准计，约至{st['due_estimate']}）" if days else on
+
+
+@requires("office", what="/new")
+async def deadline_typed(update: Update, context: Ctx) -> int | None:
+    env = await env_of(context)
+    try:
+        spec = parse_deadline(update.message.text, local_date(env.now))
+    except DomainError as exc:
+        await reply(update, "chat/error.html.j2", message=exc.message, again=True)
+        return None
+    return await _after_deadline(update, context, spec)
+
+
+@requires("office", what="/new")
+async def deadline_default(update: Update, context: Ctx) -> int | None:
+    query = update.callback_query
+    await query.answer()
+    st = _state(context)
+    if st.get("importance") != "important":
+        return None
+    await _chosen(update, "办结时限", f"批准后{IMPORTANT_DEFAULT_DAYS}个工作日")
+    return await _after_deadline(update, context, DeadlineSpec.working_days(IMPORTANT_DEFAULT_DAYS))
+
+
+@requires("office", what="/new")
+async def confidential_chosen(update: Update, context: Ctx) -> int | None:
+    query = update.callback_query
+    await query.answer()
+    st = _state(context)
+    st["confidential"] = _tail(query.data) == "1"
+    await _chosen(update, "是否涉密", "涉密" if st["confidential"] else "不涉密")
+    on_default = st["weekly_default"]
+    await _send(update, "weekly", InlineKeyboardMarkup([[
+        InlineKeyboardButton("需要每周反馈" + ("（默认）" if on_default else ""), callback_data="new:wk:1"),
+        InlineKeyboardButton("不需要" + ("" if on_default else "（默认）"), callback_data="new:wk:0"),
+    ]]), on_default=on_default)
+    return WEEKLY
+
+
+@requires("office", what="/new")
+async def weekly_chosen(update: Update, context: Ctx) -> int | None:
+    query = update.callback_query
+    await query.answer()
+    st = _state(context)
+    st["weekly"] = _tail(query.data) == "1"
+    await _chosen(update, "每周反馈", "需要" if st["weekly"] else "不需要")
+    if st["importance"] == "urgent":
+        async with context.services.db.session() as s:
+            staff = await people_with_role(s, "office")
+        rows = [[InlineKeyboardButton(p.name, callback_data=f"new:fol:{p.id}")] for p in staff]
+        await _send(update, "follower", InlineKeyboardMarkup(rows))
+        return FOLLOWER
+    return await _ask_leaders(update, context)
+
+
+@requires("office", what="/new")
+async def follower_chosen(update: Update, context: Ctx) -> int | None:
+    query = update.callback_query
+    raw = _tail(query.data)
+    person = None
+    if raw.isdigit():
+        async with context.services.db.session() as s:
+            person = await s.get(Person, int(raw))
+    if person is None or not person.active or not person.has_role("office"):
+        await query.answer("跟踪专人须为督查室工作人员", show_alert=True)
+        return None
+    await query.answer()
+    _state(context)["follower"] = (person.id, person.name)
+    await _chosen(update, "专人跟踪", person.name)
+    return await _ask_leaders(update, context)
+
+
+def _leader_keyboard(leaders: list[tuple[int, str]], selected: dict) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(("✅ " if str(pid) in selected else "") + name, callback_data=f"new:ldr:{pid}")]
+            for pid, name in leaders]
+    rows.append([InlineKeyboardButton(f"完成（已选{len(selected)}位）", callback_data="new:ldr:done")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def _ask_leaders(update: Update, context: Ctx) -> int:
+    async with context.services.db.session() as s:
+        leaders = [(p.id, p.name) for p in await people_with_role(s, "leader")]
+    if not leaders:
+        context.chat_data.pop("new", None)
+        await reply(update, "chat/error.html.j2", message="尚未登记县领导，无法立项。请先用 /invite 邀请县领导。",
+                    again=False)
+        return END
+    st = _state(context)
+    st["leader_options"] = leaders
+    st["leaders"] = {}
+    await _send(update, "leaders", _leader_keyboard(leaders, st["leaders"]))
+    return LEADERS
+
+
+@requires("office", what="/new")
+async def leader_toggled(update: Update, context: Ctx) -> int | None:
+    query = update.callback_query
+    st = _state(context)
+    raw = _tail(query.data)
+    if raw == "done":
+        if not st["leaders"]:
+            await query.answer("请至少选择一位负责审阅的县领导", show_alert=True)
+            return None
+        await query.answer()
+        await _chosen(update, "审阅领导", "、".join(st["leaders"].values()))
+        await _send(update, "summary_intro")
+        await update.effective_chat.send_message(
+            render("chat/new_summary.html.j2", st=st, sources=SOURCES, importance=IMPORTANCE,
+                   deadline=_deadline_label(st)),
+            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("提交审批", callback_data="new:ok"),
+                                                InlineKeyboardButton("取消", callback_data="new:x")]]),
+        )
+        return CONFIRM
+    options = dict(st["leader_options"])
+    if not raw.isdigit() or int(raw) not in options:
+        await query.answer("无效的选择", show_alert=True)
+        return None
+    if raw in st["leaders"]:
+        del st["leaders"][raw]
+    else:
+        st["leaders"][raw] = options[int(raw)]
+    await query.answer()
+    try:
+        await set_keyboard(context, query.message.chat.id, query.message.message_id,
+                           _leader_keyboard(st["leader_options"], st["leaders"]))
+    except TelegramError:
+        pass
+    return None
+
+
+@requires("office", what="/new")
+async def confirmed(update: Update, context: Ctx) -> int | None:
+    query = update.callback_query
+    st = context.chat_data.get("new")
+    if not st or "leaders" not in st:
+        await query.answer("该立项操作已结束，请重新发送 /new", show_alert=True)
+        return END
+    await query.answer()
+    person = await context.person(update)
+    env = await env_of(context)
+    days, on = st["deadline"]
+    spec = DeadlineSpec(days, date.fromisoformat(on) if on else None)
+    try:
+        async with env.services.db.session(actor(person)) as s:
+            item = await items_svc.register_item(
+                s, person, title=st["title"], requirements=st["requirements"], source=st["source"],
+                importance=st["importance"], lead_unit_id=st["lead"][0],
+                assisting_unit_ids=[int(k) for k in st["assist"]], deadline=spec,
+                confidential=st["confidential"], weekly_feedback=st["weekly"],
+                follower_id=st["follower"][0] if st.get("follower") else None,
+                leader_ids=[int(k) for k in st["leaders"]], calendar=env.calendar, now=env.now,
+            )
+            item_id = item.id
+    except DomainError as exc:
+        await reply(update, "chat/error.html.j2", message=exc.message, again=False)
+        return None  # stay: the person may read the error and tap 取消
+    context.chat_data.pop("new", None)
+    await clear_tapped_keyboard(update, context)
+    problem = None
+    try:
+        async with env.services.db.session(actor(person)) as s:
+            await items_svc.submit_item(s, person, item_id, now=env.now)
+    except DomainError as exc:
+        problem = exc.message
+    log.info("event=item_registered item=%s person=%s submitted=%s", item_id, person.id, problem is None)
+    await reply(update, "chat/new_done.html.j2", item_id=item_id, title=st["title"], confidential=st["confidential"],
+                problem=problem)
+    return END
+
+
+async def cancel(update: Update, context: Ctx) -> int:
+    context.chat_data.pop("new", None)
+    if update.callback_query:
+        await update.callback_query.answer("已取消")
+        await clear_tapped_keyboard(update, context)
+    await reply(update, "chat/cancelled.html.j2", what="new")
+    return END
+
+
+async def timed_out(update: Update, context: Ctx) -> None:
+    context.chat_data.pop("new", None)
+    if update.effective_chat is not None:
+        await context.bot.send_message(update.effective_chat.id, render("chat/timeout.html.j2", what="new",
+                                                                        label=""))
+
+
+async def not_text(update: Update, context: Ctx) -> None:
+    await reply(update, "chat/wrong_input.html.j2", kind="new")
+
+
+async def stale_button(update: Update, context: Ctx) -> None:
+    await update.callback_query.answer("此按钮已失效（立项已进入下一步或已结束）。如需立项请发送 /new", show_alert=True)
+
+
+def register(app: Application) -> None:
+    """Registered before handlers.invite, whose stand-alone /cancel would otherwise take ours."""
+    private = filters.ChatType.PRIVATE
+    text = filters.TEXT & ~filters.COMMAND & private
+
+    def tap(callback, prefix: str) -> CallbackQueryHandler:  # noqa: ANN001
+        return CallbackQueryHandler(callback, pattern=rf"^new:{prefix}:[a-z0-9]{{1,12}}$")
+
+    cancel_button = CallbackQueryHandler(cancel, pattern=r"^new:x$")
+    app.add_handler(TimedConversation(
+        entry_points=[CommandHandler("new", new_start, filters=private)],
+        states={
+            TITLE: [MessageHandler(text, got_title)],
+            REQUIREMENTS: [MessageHandler(text, got_requirements)],
+            SOURCE: [tap(source_chosen, "src")],
+            IMPORTANCE_: [tap(importance_chosen, "imp")],
+            LEAD: [MessageHandler(text, lead_typed), tap(lead_chosen, "lead")],
+            ASSIST: [MessageHandler(text, assist_typed), tap(assist_toggled, "as")],
+            DEADLINE: [MessageHandler(text, deadline_typed), CallbackQueryHandler(deadline_default,
+                                                                                  pattern=r"^new:dl:def$")],
+            CONFIDENTIAL: [tap(confidential_chosen, "conf")],
+            WEEKLY: [tap(weekly_chosen, "wk")],
+            FOLLOWER: [tap(follower_chosen, "fol")],
+            LEADERS: [tap(leader_toggled, "ldr")],
+            CONFIRM: [CallbackQueryHandler(confirmed, pattern=r"^new:ok$"), cancel_button],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel), cancel_button,
+                   MessageHandler(~filters.COMMAND & private, not_text)],
+        allow_reentry=True,
+        timeout=lambda: TIMEOUT_SECONDS,
+        name="new_item",
+    ))
+
+
+def register_last(app: Application) -> None:
+    """Buttons of a /new dialog that has ended (cancelled, timed out, done)."""
+    app.add_handler(CallbackQueryHandler(stale_button, pattern=r"^new:"))

@@ -1,0 +1,156 @@
+"""What a person may see: ``/items`` (open items with traffic lights, filters, pages edited in
+place), ``/item N`` and the 查看 buttons (``i:v``): one item in detail, its timeline and the
+actions open to this person now. Visibility is decided by ``bot.domain.views``; a confidential
+item shows only its number and "请到督查室查阅" (its buttons stay: they carry no content).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.domain.dossier import dossier
+from bot.domain.errors import DomainError
+from bot.domain.views import ItemFilters, item_detail, open_items_for
+from bot.render import render
+from handlers.common import reply
+from handlers.context import Ctx
+from handlers.flow import env_of, markup_of, parse_tap, refuse_tap, view_button
+from store.models import Person
+
+log = logging.getLogger("duban.views")
+
+PAGE_SIZE = 8
+TIMELINE_ENTRIES = 8
+MAX_MESSAGE = 4000  # Telegram's limit is 4096 characters
+
+# code → (button label, filters)
+FILTERS: dict[str, tuple[str, ItemFilters]] = {
+    "all": ("全部", ItemFilters()),
+    "red": ("🔴红灯", ItemFilters(light="red")),
+    "yel": ("🟡黄灯", ItemFilters(light="yellow")),
+    "urg": ("紧急", ItemFilters(importance="urgent")),
+    "imp": ("重要", ItemFilters(importance="important")),
+    "drf": ("草稿", ItemFilters(states=frozenset({"draft"}))),
+    "pnd": ("待审批", ItemFilters(states=frozenset({"pending"}))),
+    "rpt": ("待审核", ItemFilters(states=frozenset({"reported"}))),
+    "lrv": ("待审阅", ItemFilters(states=frozenset({"leader_review"}))),
+}
+_LIST_DATA = re.compile(r"ls:([a-z]{3}):([1-9][0-9]{0,3})")
+
+
+def filters_for(person: Person) -> list[str]:
+    codes = ["all", "red", "yel", "urg", "imp"]
+    if person.has_role("office"):
+        codes += ["drf", "pnd", "rpt"]
+    elif person.has_role("office_head"):
+        codes += ["pnd"]
+    if person.has_role("leader"):
+        codes += ["lrv"]
+    return codes
+
+
+async def _list(context: Ctx, person: Person, code: str, page: int) -> tuple[str, InlineKeyboardMarkup]:
+    env = await env_of(context)
+    label, flt = FILTERS[code]
+    async with env.services.db.session() as s:
+        result = await open_items_for(s, person, flt, page, PAGE_SIZE, calendar=env.calendar, now=env.now)
+        if result.page > result.pages:
+            result = await open_items_for(s, person, flt, result.pages, PAGE_SIZE, calendar=env.calendar,
+                                          now=env.now)
+    text = render("chat/items_list.html.j2", p=result, filter_label=label, code=code)
+    codes = filters_for(person)
+    rows = [[InlineKeyboardButton(f"·{FILTERS[c][0]}·" if c == code else FILTERS[c][0], callback_data=f"ls:{c}:1")
+             for c in codes[i:i + 5]] for i in range(0, len(codes), 5)]
+    buttons = [view_button(f"{s.light.emoji if s.light else '⚪'} {s.label}", s.id) for s in result.items]
+    rows += [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    nav = []
+    if result.page > 1:
+        nav.append(InlineKeyboardButton("上一页", callback_data=f"ls:{code}:{result.page - 1}"))
+    if result.page < result.pages:
+        nav.append(InlineKeyboardButton("下一页", callback_data=f"ls:{code}:{result.page + 1}"))
+    if nav:
+        rows.append(nav)
+    return text, InlineKeyboardMarkup(rows)
+
+
+async def items_command(update: Update, context: Ctx) -> None:
+    person = await context.person(update)
+    text, markup = await _list(context, person, "all", 1)
+    await update.effective_chat.send_message(text, reply_markup=markup, disable_web_page_preview=True)
+
+
+async def list_page(update: Update, context: Ctx) -> None:
+    query = update.callback_query
+    person = await context.person(update)
+    m = _LIST_DATA.fullmatch(query.data or "")
+    if m is None or m.group(1) not in filters_for(person):
+        log.warning("event=action_refused what=%r user=%s person=%s kind=bad_list_button",
+                    (query.data or "")[:80], update.effective_user.id, person.id)
+        await query.answer("按钮已失效，请重新发送 /items", show_alert=True)
+        return
+    text, markup = await _list(context, person, m.group(1), int(m.group(2)))
+    await query.answer()
+    try:
+        await query.edit_message_text(text, reply_markup=markup, disable_web_page_preview=True)
+    except BadRequest as exc:  # "message is not modified": the same page tapped again
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+async def _detail(context: Ctx, person: Person, ref: str | int) -> tuple[str, InlineKeyboardMarkup | None]:
+    env = await env_of(context)
+    async with env.services.db.session() as s:
+        d = await item_detail(s, person, ref, calendar=env.calendar, now=env.now)
+        entries = [] if d.summary.confidential else list((await dossier(s, d.summary.id, person)).entries)
+    shown = TIMELINE_ENTRIES
+    while True:
+        text = render("chat/item_detail.html.j2", d=d, entries=entries[-shown:] if shown else [],
+                      more=len(entries) - shown if shown else len(entries))
+        if len(text) <= MAX_MESSAGE or shown == 0:
+            break
+        shown = max(0, shown - 3)
+    return text[:MAX_MESSAGE], markup_of(d.buttons)
+
+
+async def item_command(update: Update, context: Ctx) -> None:
+    person = await context.person(update)
+    ref = " ".join(context.args or []).strip()
+    if not ref:
+        await reply(update, "chat/usage.html.j2", command="item")
+        return
+    try:
+        text, markup = await _detail(context, person, ref[:50])
+    except DomainError as exc:
+        log.info("event=action_refused what=/item user=%s person=%s reason=%s",
+                 update.effective_user.id, person.id, exc.message)
+        await reply(update, "chat/error.html.j2", message=exc.message, again=False)
+        return
+    await update.effective_chat.send_message(text, reply_markup=markup, disable_web_page_preview=True)
+
+
+async def view_button_tapped(update: Update, context: Ctx) -> None:
+    query = update.callback_query
+    person = await context.person(update)
+    action = await parse_tap(update, person)
+    if action is None:
+        return
+    try:
+        text, markup = await _detail(context, person, action.target_id)
+    except DomainError as exc:
+        await refuse_tap(update, context, person, None, exc)
+        return
+    await query.answer()
+    await update.effective_chat.send_message(text, reply_markup=markup, disable_web_page_preview=True)
+
+
+def register(app: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("items", items_command, filters=private))
+    app.add_handler(CommandHandler("item", item_command, filters=private))
+    app.add_handler(CallbackQueryHandler(view_button_tapped, pattern=r"^i:v:"))
+    app.add_handler(CallbackQueryHandler(list_page, pattern=r"^ls:"))
