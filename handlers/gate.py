@@ -36,8 +36,9 @@ async def gate(update: Update, context: Ctx) -> None:
     if await context.person(update) is None:
         if update.callback_query:
             await update.callback_query.answer("请先通过督查室的邀请链接绑定账号", show_alert=True)
-        else:
+        elif update.message is not None:
             await reply(update, "messages/unknown_person.html.j2", office_name=context.services.settings.office.name)
+        # Anything else from a stranger (a block notice, an edit) gets no answer: they said nothing.
         raise ApplicationHandlerStop
 
 

@@ -226,3 +226,13 @@ async def test_a_refused_invite_starts_no_dialog_and_stray_buttons_are_answered(
     assert "请通过命令或按钮操作" in zhang.last.text
     await zhang.forge_tap("zzz:unknown")
     assert zhang.last_answer == "这个按钮已失效，请重新发送命令。"
+
+
+async def test_a_stranger_who_blocks_the_bot_gets_no_answer(harness):
+    stranger = harness.emu.person("路人乙")
+    await stranger.send("你好")
+    answered = len(stranger.inbox)
+    await stranger.block()
+    calls = harness.emu.stats.calls["sendMessage"]
+    await stranger.unblock()
+    assert len(stranger.inbox) == answered and harness.emu.stats.calls["sendMessage"] == calls
