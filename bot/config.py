@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
@@ -276,9 +277,14 @@ def _build(values: dict[str, dict[str, Any]], source: str, environ: dict[str, st
             raise err("office", "admins", f"应为 Telegram 用户 ID（正整数）列表，其中 {admin!r} 不是")
     timezone = office.get("timezone", "Asia/Shanghai")
     try:
-        ZoneInfo(timezone)
+        zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise err("office", "timezone", f"不是有效的时区名称：{timezone!r}（例如 Asia/Shanghai）") from None
+    # Deadlines, numbering years and the dates in notices are Beijing time (government time, also
+    # in Xinjiang); a zone that differs from it anywhere in these years would split the office's day.
+    if any(datetime(year, month, 1, 12, tzinfo=zone).utcoffset() != timedelta(hours=8)
+           for year in range(2020, 2041) for month in (1, 7)):
+        raise err("office", "timezone", f"须为北京时间（UTC+8，如 Asia/Shanghai），实际为 {timezone!r}")
 
     inv = values.get("invitations", {})
     ttl = inv.get("ttl_days", 7)

@@ -45,6 +45,8 @@ def test_token_may_come_from_the_environment(tmp_path):
         ('[telegram]\nmode = "push"\n', "[telegram] mode 只能是 polling 或 webhook"),
         ('[telegram]\nmode = "webhook"\n', "[telegram.webhook] url 在 webhook 模式下必须填写"),
         ('[office]\ntimezone = "Mars/Base"\n', "[office] timezone 不是有效的时区名称"),
+        ('[office]\ntimezone = "Europe/Berlin"\n', "[office] timezone 须为北京时间（UTC+8"),
+        ('[office]\ntimezone = "Asia/Urumqi"\n', "[office] timezone 须为北京时间（UTC+8"),
         ("[invitations]\nttl_days = 0\n", "[invitations] ttl_days 应在 1–365 之间"),
         ('telegram = "x"\n', "[telegram] 应为表"),
     ],
