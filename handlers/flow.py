@@ -614,6 +614,17 @@ class TimedConversation(ConversationHandler):
         return self._timeout_of()
 
 
+def timeout_notice(state_key: str, template: str, **template_context: object) -> Callable:
+    """The TIMEOUT handler of a dialog: forget its state and tell the person it was dropped."""
+
+    async def timed_out(update: Update, context: Ctx) -> None:
+        context.chat_data.pop(state_key, None)
+        if update.effective_chat is not None:
+            await context.bot.send_message(update.effective_chat.id, render(template, **template_context))
+
+    return timed_out
+
+
 # --------------------------------------------------------------------------------------------
 # Attachments
 # --------------------------------------------------------------------------------------------

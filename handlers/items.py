@@ -48,7 +48,14 @@ from bot.domain.workflow import (
 from bot.render import render
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
-from handlers.flow import TimedConversation, clear_tapped_keyboard, env_of, parse_date, set_keyboard
+from handlers.flow import (
+    TimedConversation,
+    clear_tapped_keyboard,
+    env_of,
+    parse_date,
+    set_keyboard,
+    timeout_notice,
+)
 from store.models import Person, Unit
 
 log = logging.getLogger("duban.new_item")
@@ -140,30 +147,31 @@ async def got_requirements(update: Update, context: Ctx) -> int | None:
     return SOURCE
 
 
-@requires("office", what="/new")
-async def source_chosen(update: Update, context: Ctx) -> int | None:
+async def _pick(update: Update, context: Ctx, options: dict[str, str], key: str, label: str) -> bool:
+    """A tap on one of ``options``: remember it and show the choice; False (answered) if invalid."""
     query = update.callback_query
     code = _tail(query.data)
-    if code not in SOURCES:
+    if code not in options:
         await query.answer("无效的选择", show_alert=True)
-        return None
+        return False
     await query.answer()
-    _state(context)["source"] = code
-    await _chosen(update, "事项来源", SOURCES[code])
+    _state(context)[key] = code
+    await _chosen(update, label, options[code])
+    return True
+
+
+@requires("office", what="/new")
+async def source_chosen(update: Update, context: Ctx) -> int | None:
+    if not await _pick(update, context, SOURCES, "source", "事项来源"):
+        return None
     await _send(update, "importance", _choice_keyboard("imp", IMPORTANCE, per_row=3))
     return IMPORTANCE_
 
 
 @requires("office", what="/new")
 async def importance_chosen(update: Update, context: Ctx) -> int | None:
-    query = update.callback_query
-    code = _tail(query.data)
-    if code not in IMPORTANCE:
-        await query.answer("无效的选择", show_alert=True)
+    if not await _pick(update, context, IMPORTANCE, "importance", "重要程度"):
         return None
-    await query.answer()
-    _state(context)["importance"] = code
-    await _chosen(update, "重要程度", IMPORTANCE[code])
     await _send(update, "lead")
     return LEAD
 
@@ -485,11 +493,7 @@ async def cancel(update: Update, context: Ctx) -> int:
     return END
 
 
-async def timed_out(update: Update, context: Ctx) -> None:
-    context.chat_data.pop("new", None)
-    if update.effective_chat is not None:
-        await context.bot.send_message(update.effective_chat.id, render("chat/timeout.html.j2", what="new",
-                                                                        label=""))
+timed_out = timeout_notice("new", "chat/timeout.html.j2", what="new", label="")
 
 
 async def not_text(update: Update, context: Ctx) -> None:

@@ -54,6 +54,7 @@ from handlers.flow import (
     env_of,
     set_keyboard,
     show_outcome,
+    timeout_notice,
 )
 from store.models import Person
 from store.records import SupervisionRecord
@@ -563,10 +564,7 @@ async def cancel(update: Update, context: Ctx) -> int:
     return END
 
 
-async def timed_out(update: Update, context: Ctx) -> None:
-    context.chat_data.pop("rec", None)
-    if update.effective_chat is not None:
-        await context.bot.send_message(update.effective_chat.id, render("records/chat.html.j2", step="timeout"))
+timed_out = timeout_notice("rec", "records/chat.html.j2", step="timeout")
 
 
 async def wrong_input(update: Update, context: Ctx) -> None:

@@ -48,7 +48,7 @@ from bot.domain.workflow import AlreadyHandled, clean_text, item_label, local_da
 from bot.render import render
 from handlers.common import reply
 from handlers.context import Ctx, actor
-from handlers.flow import TimedConversation, clear_tapped_keyboard, dry_run, env_of
+from handlers.flow import TimedConversation, clear_tapped_keyboard, dry_run, env_of, timeout_notice
 from store.models import Unit
 
 log = logging.getLogger("duban.score")
@@ -403,10 +403,7 @@ async def add_cancel(update: Update, context: Ctx) -> int:
     return END
 
 
-async def add_timed_out(update: Update, context: Ctx) -> None:
-    context.chat_data.pop("score_add", None)
-    if update.effective_chat is not None:
-        await context.bot.send_message(update.effective_chat.id, render("score/chat.html.j2", step="timeout"))
+add_timed_out = timeout_notice("score_add", "score/chat.html.j2", step="timeout")
 
 
 async def wrong_input(update: Update, context: Ctx) -> None:
