@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import func, select
+
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.workdays import WorkCalendar
 from bot.sender import Sender
 from store.db import Database
+from store.models import CalendarYear
 
 
 @dataclass
@@ -18,16 +21,19 @@ class Services:
     clock: Clock
     sender: Sender
     _calendar: WorkCalendar | None = field(default=None, repr=False)
+    _calendar_stamp: tuple | None = field(default=None, repr=False)
 
     async def calendar(self) -> WorkCalendar:
-        """The working-day calendar: built-in years plus those the office loaded (cached)."""
-        if self._calendar is None:
-            from bot.calendar_store import load_calendar
+        """The working-day calendar: built-in years plus those the office loaded.
 
-            async with self.db.session() as s:
-                self._calendar = await load_calendar(s)
+        Rebuilt only when the loaded years changed (``workdays load`` runs in another process,
+        so the stamp is read from the database; it is one small aggregate query).
+        """
+        from bot.calendar_store import load_calendar
+
+        async with self.db.session() as s:
+            stamp = tuple((await s.execute(
+                select(func.count(), func.max(CalendarYear.loaded_at)).select_from(CalendarYear))).one())
+            if self._calendar is None or stamp != self._calendar_stamp:
+                self._calendar, self._calendar_stamp = await load_calendar(s), stamp
         return self._calendar
-
-    def forget_calendar(self) -> None:
-        """After a year's schedule was loaded: the next use reads the database again."""
-        self._calendar = None

@@ -236,3 +236,4 @@ async def test_a_stranger_who_blocks_the_bot_gets_no_answer(harness):
     calls = harness.emu.stats.calls["sendMessage"]
     await stranger.unblock()
     assert len(stranger.inbox) == answered and harness.emu.stats.calls["sendMessage"] == calls
+
