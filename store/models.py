@@ -165,3 +165,36 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class InboxUpdate(Base):
+    """An update fetched from Telegram, written before it is handled.
+
+    PTB confirms updates to Telegram when it fetches the next batch, before handling them; this
+    row is what lets a restart handle what a crash left behind. ``update_id`` makes "handle
+    once" a database fact. received → handling → handled (or ``abandoned``: it was being handled
+    when the process died, and is not tried again — at most once).
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        Index("ix_inbox_status", "status", "update_id"),
+        Index("ix_inbox_handled_at", "handled_at"),
+    )
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[str] = mapped_column(Text)  # the update's JSON as Telegram sent it
+    status: Mapped[str] = mapped_column(String(10))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class MenuState(Base):
+    """The fingerprint of the command menu last set in a chat, so unchanged menus are not re-sent."""
+
+    __tablename__ = "menu_states"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
