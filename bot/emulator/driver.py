@@ -167,6 +167,12 @@ class Person(_Chatty):
             caption=caption, reply_to=reply_to.message_id if reply_to else None))
         return self._view(msg)
 
+    async def edit(self, message: BotMessage, text: str) -> BotMessage:
+        """Edit the text or caption of one of this person's own messages (an edited_message update)."""
+        await self._act(lambda: self._emu.user_edits(self.id, message.message_id, text,
+                                                     chat_id=message.chat_id))
+        return message
+
     async def tap(self, label: str, message: BotMessage | None = None, *,
                   chat: ChatRef = None) -> dict:
         """Tap the button with this label on `message`, or on the newest bot message having it."""

@@ -123,6 +123,36 @@ class UserSide:
             self._enqueue("message", msg)
         return msg
 
+    async def user_edits(self, user_id: int, message_id: int, text: str, *,
+                         chat_id: int | None = None) -> dict:
+        """A user edits the text (or the caption) of a message they sent. As in Telegram, the
+        bot then gets an ``edited_message`` update: the new version of the whole message, with
+        ``edit_date``. Returns that Message."""
+        chat = self._user_chat(user_id, chat_id)
+        msg = chat.messages.get(message_id)
+        if msg is None:
+            raise KeyError(f"no message {message_id} in chat {chat.id} to edit")
+        if msg["from"]["id"] != user_id:
+            raise ValueError("a user can edit only their own messages")
+        key = "text" if "text" in msg else "caption"
+        if key == "caption" and not any(k in msg for k in ("photo", "document", "video", "audio")):
+            raise ValueError(f"message {message_id} has no text or caption to edit")
+        if key == "text" and not text.strip():
+            raise ValueError("a message text cannot be empty")
+        entities_key = "entities" if key == "text" else "caption_entities"
+        msg.pop(entities_key, None)
+        msg.pop(key, None)
+        if text:
+            msg[key] = text
+            entities = detect_entities(text)
+            if entities:
+                msg[entities_key] = entities
+        msg["edit_date"] = self._now()
+        self._emit("edit", chat.id, msg)
+        if self._bot_sees(chat, msg):
+            self._enqueue("edited_message", msg)
+        return msg
+
     async def press_button(self, user_id: int, chat_id: int, message_id: int, data: str, *,
                            forged: bool = False) -> dict:
         """A user taps an inline button with this callback_data; returns the CallbackQuery.
