@@ -1,9 +1,11 @@
 """The status chart of the daily digest: open assignments per unit, green / yellow / red.
 
 Drawn with matplotlib's Agg backend through the object API (no pyplot state, safe in a worker
-thread). Chinese labels need a CJK font: Debian's fonts-noto-cjk ("Noto Sans CJK SC") is used
-when installed, else another known CJK family; with none, the chart is still drawn and a warning
-is logged once (the labels then show as boxes — install fonts-noto-cjk).
+thread). Chinese labels need a CJK font. The project installs one from PyPI (noto-cjk-sans-otc,
+Noto Sans CJK under the SIL OFL), so a fresh machine needs neither root nor system fonts; its file
+is registered with matplotlib's font manager by path, so a font cache written before the install
+does not matter. Without it, a system CJK font is used (also registered by path when the cache
+predates it); with none at all the chart is still drawn and one warning says how to fix it.
 """
 
 from __future__ import annotations
@@ -50,17 +52,57 @@ class ChartData:
         return any(b.total for b in self.bars)
 
 
+# System font files worth registering when matplotlib's cache predates them (file-name fragments).
+SYSTEM_CJK_FILES = ("notosanscjk", "notoserifcjk", "sourcehansans", "sourcehanserif", "wqy", "msyh", "simhei",
+                    "pingfang", "uming", "ukai")
+# The fix that works whatever make's stamp says: install the font package into the bot's own venv.
+ADVICE = ("install the font package the bot depends on into its virtualenv (.venv/bin/pip install noto-cjk-sans-otc), "
+          "or a system CJK font (apt-get install fonts-noto-cjk), then restart the bot")
+
+
+def bundled_font_file() -> Path | None:
+    """The Noto Sans CJK collection the package noto-cjk-sans-otc ships, if installed."""
+    try:
+        import noto_cjk_sans_otc
+    except ImportError:
+        return None
+    path = Path(str(noto_cjk_sans_otc.FONT_PATH))
+    return path if path.is_file() else None
+
+
+def _known(font_manager) -> str | None:  # noqa: ANN001
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((family for family in CJK_FAMILIES if family in installed), None)
+
+
+def _register(font_manager, path: Path | str) -> bool:  # noqa: ANN001
+    try:
+        font_manager.fontManager.addfont(str(path))
+    except (OSError, RuntimeError, ValueError) as exc:  # an unreadable or broken font file
+        log.warning("event=chart_font_unreadable path=%s detail=%s", path, exc)
+        return False
+    return True
+
+
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    """The first installed CJK font family, or None (warned once)."""
+    """A font family that draws Simplified Chinese: the bundled Noto Sans CJK SC, else a system CJK
+    font, else None (warned once, with advice that fixes it)."""
     from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for family in CJK_FAMILIES:
-        if family in installed:
-            return family
-    log.warning("event=chart_font_missing detail=no CJK font installed; Chinese labels will not render "
-                "(install fonts-noto-cjk)")
+    bundled = bundled_font_file()
+    if bundled is not None and _register(font_manager, bundled) and (family := _known(font_manager)):
+        return family
+    if family := _known(font_manager):
+        return family
+    # matplotlib's cache may predate a system font installed later: register matching files by path.
+    for path in font_manager.findSystemFonts():
+        if any(part in Path(path).name.lower().replace("-", "").replace("_", "") for part in SYSTEM_CJK_FILES):
+            _register(font_manager, path)
+    if family := _known(font_manager):
+        return family
+    log.warning("event=chart_font_missing detail=no CJK font found; the digest chart's Chinese labels show "
+                "as boxes. Fix: %s", ADVICE)
     return None
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from test_urging import SETTINGS, at
 from test_workflow_support import CAL, make_world, outbox, register, to
@@ -168,25 +170,64 @@ def test_split_message_prefers_section_boundaries():
     assert split_message("🔴" * 2100) == ["🔴" * 2048, "🔴" * 52] or all(utf16_len(p) <= 4096 for p in split_message("🔴" * 2100))
 
 
-def test_the_chart_uses_a_cjk_font_or_warns(tmp_path, monkeypatch, caplog):
-    data = digest_chart.ChartData("全县督办事项状态（2026-03-24）", (
-        digest_chart.UnitBar("城关镇", 3, 1, 2), digest_chart.UnitBar("县交通运输局", 1, 0, 0)))
-    assert digest_chart.cjk_font() == "Noto Sans CJK SC"
-    path = digest_chart.draw_status_chart(data, tmp_path / "chart.png")
-    assert path.read_bytes()[:4] == b"\x89PNG"
+CHART = digest_chart.ChartData("全县督办事项状态（2026-03-24）", (
+    digest_chart.UnitBar("城关镇", 3, 1, 2), digest_chart.UnitBar("县交通运输局", 1, 0, 0)))
+CHART_TEXT = CHART.title + "".join(b.unit for b in CHART.bars) + "".join(digest_chart.LABELS.values()) + "在办事项（按承办单位）"
 
+
+@pytest.fixture
+def fonts(monkeypatch):
+    """matplotlib's font list as a cache written before any CJK font was installed; restored after."""
     from matplotlib import font_manager
 
     digest_chart.cjk_font.cache_clear()
-    monkeypatch.setattr(font_manager.fontManager, "ttflist", [f for f in font_manager.fontManager.ttflist
-                                                               if "CJK" not in f.name])
-    monkeypatch.setattr(digest_chart, "CJK_FAMILIES", ("Noto Sans CJK SC",))
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name])
+    yield font_manager
+    monkeypatch.undo()
+    digest_chart.cjk_font.cache_clear()
+    digest_chart.cjk_font()  # re-register the bundled font (addfont also drops matplotlib's lookup cache)
+
+
+def draw_and_catch(path: Path) -> list[str]:
+    """Draw the chart; the glyph warnings matplotlib raised while doing so."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        digest_chart.draw_status_chart(CHART, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return [str(w.message) for w in caught if "missing from font" in str(w.message)]
+
+
+def test_the_chart_draws_chinese_with_the_font_the_project_installs(fonts, tmp_path):
+    # A fresh machine: no system CJK font, and a matplotlib font cache that predates the package.
+    assert digest_chart.bundled_font_file() is not None, "noto-cjk-sans-otc is a dependency (pyproject.toml)"
+    assert digest_chart.cjk_font() == "Noto Sans CJK SC"
+    found = fonts.findfont(fonts.FontProperties(family="Noto Sans CJK SC"), fallback_to_default=False)
+    assert Path(found).resolve() == digest_chart.bundled_font_file().resolve()
+    face = fonts.get_font(found)
+    assert [c for c in CHART_TEXT if face.get_char_index(ord(c)) == 0] == []
+    assert draw_and_catch(tmp_path / "chart.png") == []
+
+
+def test_a_system_cjk_font_the_cache_does_not_know_is_registered(fonts, monkeypatch, tmp_path):
+    system_font = tmp_path / "NotoSansCJK-Regular.ttc"  # as Debian's fonts-noto-cjk names it
+    system_font.symlink_to(digest_chart.bundled_font_file())
+    monkeypatch.setattr(digest_chart, "bundled_font_file", lambda: None)
+    monkeypatch.setattr(fonts, "findSystemFonts", lambda *a, **k: [str(tmp_path / "DejaVuSans.ttf"), str(system_font)])
+    assert digest_chart.cjk_font() == "Noto Sans CJK SC"
+    assert draw_and_catch(tmp_path / "chart.png") == []
+
+
+def test_with_no_cjk_font_at_all_the_chart_is_drawn_and_one_warning_says_how_to_fix_it(fonts, monkeypatch,
+                                                                                        tmp_path, caplog):
+    monkeypatch.setattr(digest_chart, "bundled_font_file", lambda: None)
+    monkeypatch.setattr(fonts, "findSystemFonts", lambda *a, **k: [])
     with caplog.at_level(logging.WARNING, logger="duban.digest_chart"):
         assert digest_chart.cjk_font() is None
-        digest_chart.draw_status_chart(data, tmp_path / "fallback.png")
-    assert "chart_font_missing" in caplog.text
-    assert (tmp_path / "fallback.png").exists()
-    digest_chart.cjk_font.cache_clear()
+        assert draw_and_catch(tmp_path / "fallback.png") == []  # boxes, but not one warning per glyph
+        digest_chart.draw_status_chart(CHART, tmp_path / "again.png")
+    (record,) = [r for r in caplog.records if "chart_font_missing" in r.getMessage()]
+    assert ".venv/bin/pip install noto-cjk-sans-otc" in record.getMessage()
 
 
 def test_many_units_collapse_into_others():
