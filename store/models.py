@@ -168,12 +168,12 @@ class OutboxMessage(Base):
 
 
 class InboxUpdate(Base):
-    """An update fetched from Telegram, written before it is handled.
+    """An update received from Telegram, written before it is handled (``bot.inbox``).
 
     PTB confirms updates to Telegram when it fetches the next batch, before handling them; this
-    row is what lets a restart handle what a crash left behind. ``update_id`` makes "handle
-    once" a database fact. received → handling → handled (or ``abandoned``: it was being handled
-    when the process died, and is not tried again — at most once).
+    row is what lets a restart handle what a crash left behind, and ``update_id`` makes "this
+    update is known" a database fact (a redelivered update is not handled twice).
+    received → handled, or → abandoned when a restart already retried it once (``attempts``).
     """
 
     __tablename__ = "inbox"
@@ -184,9 +184,9 @@ class InboxUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     payload: Mapped[str] = mapped_column(Text)  # the update's JSON as Telegram sent it
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="received")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # restarts that re-queued it
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 

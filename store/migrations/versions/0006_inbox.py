@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('payload', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('received_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('started_at', store.types.UTCDateTime(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('handled_at', store.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('update_id', name=op.f('pk_inbox'))
     )
