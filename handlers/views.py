@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
@@ -95,11 +95,16 @@ async def list_page(update: Update, context: Ctx) -> None:
         return
     text, markup = await _list(context, person, m.group(1), int(m.group(2)))
     await query.answer()
-    try:
-        await query.edit_message_text(text, reply_markup=markup, disable_web_page_preview=True)
-    except BadRequest as exc:  # "message is not modified": the same page tapped again
-        if "not modified" not in str(exc).lower():
-            raise
+    if isinstance(query.message, Message):
+        try:
+            await query.edit_message_text(text, reply_markup=markup, disable_web_page_preview=True)
+            return
+        except BadRequest as exc:  # "message is not modified": the same page tapped again
+            if "not modified" in str(exc).lower():
+                return
+            log.info("event=list_not_edited user=%s error=%s", update.effective_user.id, exc)
+    # The tapped message is gone, too old or not the bot's to edit: the page comes as a new message.
+    await update.effective_chat.send_message(text, reply_markup=markup, disable_web_page_preview=True)
 
 
 async def _detail(context: Ctx, person: Person, ref: str | int) -> tuple[str, InlineKeyboardMarkup | None]:
