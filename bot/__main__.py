@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import traceback
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import protect_secrets, redact
 
 DEFAULT_CONFIG = "config.toml"
 
@@ -23,10 +25,14 @@ class _Parser(argparse.ArgumentParser):
 def _settings(args: argparse.Namespace) -> Settings:
     """The named config file, else ./config.toml if present, else the built-in defaults."""
     if args.config:
-        return load_settings(args.config)
-    if Path(DEFAULT_CONFIG).exists():
-        return load_settings(DEFAULT_CONFIG)
-    return load_settings(None)
+        settings = load_settings(args.config)
+    elif Path(DEFAULT_CONFIG).exists():
+        settings = load_settings(DEFAULT_CONFIG)
+    else:
+        settings = load_settings(None)
+    protect_secrets(settings.telegram.token, settings.telegram.webhook.secret)
+    args.settings = settings  # for explaining a fault later
+    return settings
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -159,6 +165,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 — the one place every command's faults end up
+        return _fault(exc, getattr(args, "settings", None))
+
+
+def _fault(exc: Exception, settings: Settings | None) -> int:
+    """A known fault is one Chinese line and status 2; anything else is a bug: its traceback
+    (without secrets) for the maintainers, status 1."""
+    from bot.fatal import explain
+
+    line = explain(exc, settings)
+    if line is not None:
+        print(line, file=sys.stderr)
+        return 2
+    print(redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
+    print("程序内部错误（以上信息请转给维护人员）。", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

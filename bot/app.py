@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 import handlers
@@ -14,7 +16,9 @@ from bot.clock import Clock
 from bot.commands import STRANGER_COMMANDS
 from bot.config import Settings
 from bot.jobs import schedule_jobs
-from bot.logs import LoggedApplication, LoggedRequest
+from bot.pacing import SharedLimiter
+from bot.inbox import InboxApplication, InboxQueue, attach_inbox, recover_inbox
+from bot.logs import LoggedRequest
 from bot.sender import Sender
 from bot.services import Services
 from bot.sweeps import unreachable_hook
@@ -42,7 +46,8 @@ def build_application(
     get_updates_request = get_updates_request or HTTPXRequest(read_timeout=40)
     builder = (
         ApplicationBuilder()
-        .application_class(LoggedApplication)
+        .application_class(InboxApplication)
+        .update_queue(InboxQueue())
         .token(settings.telegram.token)
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
@@ -51,14 +56,17 @@ def build_application(
         .context_types(ContextTypes(context=Ctx))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.office.tz))
         .post_init(_post_init)
+        .post_stop(_post_stop)
     )
     if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+        # One budget with the sender (bot.pacing): replies first, no second limiter fighting it.
+        builder = builder.rate_limiter(SharedLimiter(max_retries=2))
     app = builder.build()
     services = app.bot_data["services"] = Services(settings=settings, db=db, clock=clock,
                                                    sender=Sender(db, app.bot, clock))
     # A person who blocked the bot: the office is told once, with who and which items.
     services.sender.on_unreachable = unreachable_hook(services)
+    attach_inbox(app, db)
     handlers.register(app)
     if start_jobs:
         schedule_jobs(app)
@@ -67,11 +75,38 @@ def build_application(
 
 
 async def _post_init(app: Application) -> None:
-    """Run by run_polling/run_webhook after initialize(); ``start_polling`` calls it too."""
+    """Run by run_polling/run_webhook after initialize(); ``start_polling`` calls it too.
+
+    Before updates are fetched: what a crash left in the inbox is queued first. The per-person
+    menus are refreshed in the background (one call per changed chat): answering comes first.
+    """
     await app.bot.set_my_commands(
         [BotCommand(c.command, c.description) for c in STRANGER_COMMANDS], scope=BotCommandScopeDefault()
     )
-    await refresh_all_menus(app.bot, app.bot_data["services"].db)
+    await recover_inbox(app)
+    _in_background(app, refresh_all_menus(app.bot, app.bot_data["services"].db), "menus")
+
+
+def _in_background(app: Application, coro: Coroutine, name: str) -> None:
+    tasks: set[asyncio.Task] = app.bot_data.setdefault("background", set())
+    task = asyncio.create_task(_logged(coro, name), name=name)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def _logged(coro: Coroutine, name: str) -> None:
+    try:
+        await coro
+    except Exception:  # noqa: BLE001 — a background chore must not go unnoticed, nor stop the bot
+        log.exception("event=background_failed task=%s", name)
+
+
+async def _post_stop(app: Application) -> None:
+    """Background chores end with the bot (the menu refresh resumes at the next start)."""
+    tasks: set[asyncio.Task] = app.bot_data.get("background", set())
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _on_error(update: object, context: Ctx) -> None:
@@ -95,4 +130,5 @@ async def start_polling(app: Application, poll_timeout: int = 10) -> None:
 async def stop_polling(app: Application) -> None:
     await app.updater.stop()
     await app.stop()
+    await _post_stop(app)
     await app.shutdown()

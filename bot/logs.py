@@ -14,6 +14,35 @@ from telegram.request import BaseRequest, RequestData
 
 # A bot token is "<digits>:<35 url-safe chars>"; redact anything shaped like one, wherever it appears.
 _TOKEN_RE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+# The secrets of this process (token, webhook secret), redacted even where not token-shaped.
+_SECRETS: set[str] = set()
+
+
+def redact(text: str, *secrets: str) -> str:
+    """``text`` without the registered secrets, ``secrets`` and anything shaped like a bot token."""
+    for secret in (*secrets, *_SECRETS):
+        if secret:
+            text = text.replace(secret, "<token>")
+    return _TOKEN_RE.sub("<token>", text)
+
+
+def _redact_record(record: logging.LogRecord, *secrets: str) -> None:
+    """Rewrite the message, the traceback and the stack in place, before any handler formats them.
+
+    The traceback is formatted once here and cached in ``exc_text``, which every Formatter uses
+    instead of formatting ``exc_info`` again: PTB's InvalidToken carries the token in its text.
+    """
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 — a bad format string is logging's own error to report
+        return
+    record.msg, record.args = redact(message, *secrets), None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text, *secrets)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info, *secrets)
 
 
 class RedactTokens(logging.Filter):
@@ -22,21 +51,58 @@ class RedactTokens(logging.Filter):
         self._secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for secret in self._secrets:
-            message = message.replace(secret, "<token>")
-        message = _TOKEN_RE.sub("<token>", message)
-        record.msg, record.args = message, None
+        _redact_record(record, *self._secrets)
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """The last line of defence: the whole formatted line, traceback included, is redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (tests swap it; a stale stream is closed)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
+_base_record_factory = logging.getLogRecordFactory()
+
+
+def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_record_factory(*args, **kwargs)
+    _redact_record(record)
+    return record
+
+
+def protect_secrets(*secrets: str) -> None:
+    """From now on no log record of this process carries these secrets (whichever handler it reaches)."""
+    _SECRETS.update(s for s in secrets if s)
+    logging.setLogRecordFactory(_redacting_record_factory)
+
+
 def setup_logging(level: str = "INFO", *secrets: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    protect_secrets(*secrets)
+    handler = _StderrHandler()
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactTokens(*secrets))
+    handler.set_name("duban")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace our own handler from an earlier call; leave others (a test's log capture) alone.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "duban"] + [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)  # library warnings go through the redacting handler too
     # httpx logs every request URL, which contains the token; our own request log replaces it.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # A round skipped because the previous one still runs is by design (max_instances=1), not news.

@@ -6,13 +6,15 @@ import asyncio
 import logging
 import sys
 
-from telegram import Update
+from telegram import Bot, Update
 
 from bot.app import build_application
 from bot.clock import Clock
 from bot.config import TOKEN_ENV, Settings
+from bot.inbox import KEEP as INBOX_KEEP
 from bot.logs import setup_logging
 from store.db import Database
+from store.inbox import prune as prune_inbox
 
 log = logging.getLogger("duban.run")
 
@@ -27,7 +29,7 @@ def run(settings: Settings) -> int:
         return 2
     setup_logging(settings.logging.level, settings.telegram.token, settings.telegram.webhook.secret)
     db = Database(settings.database.url)
-    asyncio.run(_migrate(db))
+    asyncio.run(_preflight(settings, db))
     app = build_application(settings, db, Clock())
     log.info("event=start mode=%s database=%s", settings.telegram.mode, db.engine.url.drivername)
     if settings.telegram.mode == "webhook":
@@ -45,6 +47,18 @@ def run(settings: Settings) -> int:
     return 0
 
 
-async def _migrate(db: Database) -> None:
-    await db.upgrade()
-    await db.dispose()  # the engine is reused in the Application's own event loop
+async def _preflight(settings: Settings, db: Database) -> None:
+    """Meet the faults a person must fix before PTB starts, so each is one line, not a traceback.
+
+    Database first (migrate, then one write: a read-only file or folder fails here, not at the
+    first update), then Telegram (getMe: a wrong token answers 401, no network raises NetworkError).
+    """
+    try:
+        await db.upgrade()
+        async with db.session() as s:
+            await prune_inbox(s, db.now(), INBOX_KEEP)
+    finally:
+        await db.dispose()  # the engine is reused in the Application's own event loop
+    async with Bot(settings.telegram.token, base_url=settings.telegram.base_url,
+                   base_file_url=settings.telegram.base_file_url):
+        pass  # initialize() is getMe

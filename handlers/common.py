@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +18,7 @@ from bot.commands import commands_for
 from bot.render import render
 from handlers.context import Ctx
 from store.db import Database
+from store import menus as store_menus
 from store.models import Person
 
 log = logging.getLogger("duban.handlers")
@@ -67,21 +70,39 @@ def requires(*roles: str, what: str, denied: Any = None) -> Callable:
 
 async def set_menu(context: Ctx, chat_id: int, person: Person) -> None:
     """The command menu for this person's chat, matching their roles."""
-    await _set_menu(context.bot, chat_id, person)
+    await _set_menu(context.bot, chat_id, person, context.services.db)
 
 
-async def _set_menu(bot: Bot, chat_id: int, person: Person) -> None:
+def _menu(person: Person) -> tuple[list[BotCommand], str]:
+    """The commands for this person's roles and their fingerprint (what the chat should show)."""
     commands = [BotCommand(c.command, c.description) for c in commands_for(person.roles)]
+    text = json.dumps([[c.command, c.description] for c in commands], ensure_ascii=False)
+    return commands, hashlib.sha256(text.encode()).hexdigest()
+
+
+async def _set_menu(bot: Bot, chat_id: int, person: Person, db: Database | None = None) -> bool:
+    """Set the menu; with ``db``, remember what was set so an unchanged menu is not sent again."""
+    commands, fingerprint = _menu(person)
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
     except TelegramError as exc:  # a menu is a convenience; never fail the answer for it
         log.warning("event=menu_failed chat=%s error=%s", chat_id, exc)
+        return False
+    if db is not None:
+        async with db.session() as s:
+            await store_menus.remember(s, chat_id, fingerprint, db.now())
+    return True
 
 
 async def refresh_all_menus(bot: Bot, db: Database) -> int:
-    """At start-up: every bound person's menu matches their roles (they may have changed offline)."""
+    """In the background after start-up: each bound person's menu matches their roles (they may
+    have changed offline). Only chats whose menu differs from the one last set get a call."""
     async with db.session() as s:
         people = (await s.scalars(select(Person).where(Person.active, Person.telegram_id.is_not(None)))).all()
+        known = await store_menus.fingerprints(s)
+    changed = 0
     for person in people:
-        await _set_menu(bot, person.telegram_id, person)
-    return len(people)
+        if known.get(person.telegram_id) != _menu(person)[1]:
+            changed += await _set_menu(bot, person.telegram_id, person, db)
+    log.info("event=menus_refreshed people=%d changed=%d", len(people), changed)
+    return changed

@@ -47,7 +47,9 @@ class Database:
             db_path = make_url(self.url).database
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
+        # pre_ping: a pooled PostgreSQL connection the server closed (restart, idle timeout,
+        # pg_terminate_backend) is replaced before use instead of failing the request.
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _on_sqlite_connect)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -1,0 +1,58 @@
+"""The inbox table's queries: record an incoming update once, mark it handled, recover, prune.
+
+Core statements rather than ORM objects: these run for every update (one INSERT, one UPDATE)
+and are bookkeeping, not business records, so they stay out of the audit trail.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import InboxUpdate
+
+RECEIVED, HANDLED, ABANDONED = "received", "handled", "abandoned"
+
+
+async def record(s: AsyncSession, update_id: int, payload: str, now: datetime) -> bool:
+    """Write the update as received; False when its id is known already (a redelivery)."""
+    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (dialect.insert(InboxUpdate)
+            .values(update_id=update_id, payload=payload, status=RECEIVED, attempts=0, received_at=now)
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(InboxUpdate.update_id))
+    return (await s.execute(stmt)).first() is not None
+
+
+async def mark_handled(s: AsyncSession, update_id: int, now: datetime) -> None:
+    await s.execute(update(InboxUpdate).where(InboxUpdate.update_id == update_id)
+                    .values(status=HANDLED, handled_at=now))
+
+
+async def take_unhandled(s: AsyncSession, now: datetime, max_attempts: int = 1) -> tuple[list[str], list[int]]:
+    """At start-up: the payloads to handle again, oldest first, and the ids given up on.
+
+    A row still ``received`` was fetched but never finished. It is handled again once (its
+    ``attempts`` counts that); a row already re-queued ``max_attempts`` times is abandoned, so a
+    poison update that kills the process cannot kill every restart too.
+    """
+    abandoned = list((await s.scalars(
+        update(InboxUpdate)
+        .where(InboxUpdate.status == RECEIVED, InboxUpdate.attempts >= max_attempts)
+        .values(status=ABANDONED, handled_at=now)
+        .returning(InboxUpdate.update_id))).all())
+    await s.execute(update(InboxUpdate).where(InboxUpdate.status == RECEIVED)
+                    .values(attempts=InboxUpdate.attempts + 1))
+    payloads = (await s.scalars(select(InboxUpdate.payload).where(InboxUpdate.status == RECEIVED)
+                                .order_by(InboxUpdate.update_id))).all()
+    return list(payloads), sorted(abandoned)
+
+
+async def prune(s: AsyncSession, now: datetime, keep: timedelta) -> int:
+    """Forget finished rows older than ``keep`` (by then Telegram no longer redelivers them)."""
+    result = await s.execute(delete(InboxUpdate).where(InboxUpdate.status != RECEIVED,
+                                                       InboxUpdate.handled_at < now - keep))
+    return result.rowcount or 0
