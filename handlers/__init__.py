@@ -6,13 +6,14 @@ Thin by rule: parse the update, find out who is asking (from the database), call
 
 from telegram.ext import Application
 
-from handlers import archive, flow, gate, invite, items, start, views
+from handlers import archive, dialogs, flow, gate, invite, items, start, views
 from handlers import digest, outbox_view
 from handlers import exports, records, score
 
 
 def register(app: Application) -> None:
-    gate.register(app)
+    gate.register(app)  # group -2: strangers, groups, edits, forged chats stop here
+    dialogs.register(app)  # group -1: one open dialog per person
     start.register(app)
     # Issue 3's dialogs come before invite: its stand-alone /cancel would otherwise take theirs.
     items.register(app)

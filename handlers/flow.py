@@ -59,6 +59,7 @@ from bot.domain.workflow import MAX_TEXT, OFFICE_TZ, AlreadyHandled, InvalidStat
 from bot.render import render
 from bot.services import Services
 from handlers.common import reply
+from handlers.dialogs import Dialog, TimedConversation  # noqa: F401 (TimedConversation: re-exported)
 from handlers.context import Ctx, actor
 from store.models import OutboxMessage, Person
 from store.workflow import (
@@ -395,9 +396,6 @@ async def ask_start(update: Update, context: Ctx) -> int | None:
     action = await parse_tap(update, person)
     if action is None:
         return keep
-    if "new" in context.chat_data:  # one dialog at a time: the /new dialog would take the answer
-        await query.answer("您正在登记督查事项（/new）。请先完成立项，或发送 /cancel 取消后再操作。", show_alert=True)
-        return keep
     spec = _ASKS[action.code]
     env = await env_of(context)
     probe = spec.probe or text_probe(spec.submit)
@@ -602,18 +600,6 @@ async def wrong_kind(update: Update, context: Ctx) -> None:
     await reply(update, "chat/wrong_input.html.j2", kind=_kind(context))
 
 
-class TimedConversation(ConversationHandler):
-    """A ConversationHandler whose timeout is read when it is used, so a test can lower it."""
-
-    def __init__(self, *args: Any, timeout: Callable[[], float], **kwargs: Any) -> None:
-        self._timeout_of = timeout
-        super().__init__(*args, conversation_timeout=timeout(), **kwargs)
-
-    @property
-    def conversation_timeout(self) -> float:  # type: ignore[override]
-        return self._timeout_of()
-
-
 def timeout_notice(state_key: str, template: str, **template_context: object) -> Callable:
     """The TIMEOUT handler of a dialog: forget its state and tell the person it was dropped."""
 
@@ -717,11 +703,18 @@ async def on_reply(update: Update, context: Ctx) -> None:
     person = await context.person(update)
     albums: dict = context.chat_data.setdefault("albums", {})
     group = message.media_group_id
+    env = await env_of(context)
+    # Refused before anything is downloaded: a refused reply leaves no file behind.
+    refusal = await dry_run(context, lambda s: asg.add_progress(s, person, assignment_id, text=PLACEHOLDER,
+                                                                attachments=[], now=env.now))
+    if refusal is not None:
+        _log_refusal(update, person, f"reply:{assignment_id}", refusal)
+        await reply(update, "chat/error.html.j2", message=refusal.message, again=False)
+        return
     try:
         file = await download_attachment(update, context)
         files = [file] if file else []
         text = message.text if message.text is not None else message.caption
-        env = await env_of(context)
         async with env.services.db.session(actor(person)) as s:
             if group and group in albums:
                 row = await asg.attach_to_progress(s, person, albums[group], attachments=files, now=env.now)
@@ -797,6 +790,13 @@ async def _dialog_over(update: Update, context: Ctx) -> None:
     await update.callback_query.answer("该操作已结束，请重新点击事项上的按钮。", show_alert=True)
 
 
+def _ask_label(context: Ctx) -> str:
+    """The open Ask dialog as the person knows it: 「督字〔2026〕1号·退回重办」."""
+    st = context.chat_data.get("ask") or {}
+    what = ACTIONS[st["code"]].label if st.get("code") in ACTIONS else "办理操作"
+    return "·".join(p for p in (st.get("label"), what) if p)
+
+
 def register(app: Application) -> None:
     """The Ask dialog. Registered before handlers.invite, whose stand-alone /cancel would take ours."""
     _collect_specs()
@@ -805,7 +805,7 @@ def register(app: Application) -> None:
     content = ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL | filters.VIDEO) & private
     cancel_button = CallbackQueryHandler(ask_cancel, pattern=r"^ask:x$")
     codes = "|".join(re.escape(c) for c in sorted(_ASKS))
-    app.add_handler(TimedConversation(
+    app.add_handler(Dialog(
         entry_points=[CallbackQueryHandler(ask_start, pattern=rf"^(?:{codes}):")],
         states={
             TEXT: [MessageHandler(text, got_text), cancel_button],
@@ -822,6 +822,8 @@ def register(app: Application) -> None:
         allow_reentry=True,
         timeout=lambda: ASK_TIMEOUT_SECONDS,
         name="ask",
+        label=_ask_label,
+        cancel_data="ask:x",
     ))
 
 

@@ -1,8 +1,16 @@
-"""Who may talk to the bot at all, and what happens to everything no other handler takes."""
+"""Who may talk to the bot at all, and what happens to everything no other handler takes.
+
+The gate runs first (group -2) and fails closed: whatever goes wrong inside it, the update stops
+there with an answer, and never reaches a handler that assumes the gate's checks passed.
+"""
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -15,30 +23,90 @@ from telegram.ext import (
 from handlers.common import reply
 from handlers.context import Ctx
 
+log = logging.getLogger("duban.gate")
+
+GATE_GROUP = -2
+
+# A transient fault (the database is busy, restarting or unreachable) is not a refusal.
+TRANSIENT_ERRORS = (DBAPIError, PoolTimeout, OSError)  # DBAPIError covers OperationalError
+TRY_AGAIN = "系统暂时繁忙，您的操作未被处理，请稍后再试。"
+INTERNAL_ERROR = "抱歉，处理时出现错误，您的操作未被处理，请稍后再试。如多次出现请联系督查室。"
+EDIT_IGNORED = "修改已发送的消息不会被记录。如需更正，请重新发送一条消息。"
+FORGED_TAP = "这个按钮已失效，请重新发送命令。"
+
+
+def _command_of(text: str | None) -> str | None:
+    """``/start@bot arg`` → ``/start``; None for text that is not a command (blank text included)."""
+    words = (text or "").split(maxsplit=1)
+    if not words or not words[0].startswith("/"):
+        return None
+    return words[0].split("@", 1)[0]
+
+
+def _is_forged(update: Update) -> bool:
+    """In a private chat the chat is the user: anything naming another chat did not come from Telegram
+    as it documents private chats, and must not make the bot read or edit someone else's chat."""
+    user, chat = update.effective_user, update.effective_chat
+    return chat is not None and user is not None and chat.type == chat.PRIVATE and chat.id != user.id
+
+
+async def _answer(update: Update, text: str, alert: bool = True) -> None:
+    """Best effort: a reply to the update, as an alert for a tap and a plain message otherwise."""
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200], show_alert=alert)
+        elif update.effective_chat is not None:
+            await update.effective_chat.send_message(text, parse_mode=None)
+    except TelegramError as exc:
+        log.info("event=gate_answer_failed error=%s", exc)
+
 
 async def gate(update: Update, context: Ctx) -> None:
-    """Runs before everything: strangers and unconfigured groups stop here."""
-    chat = update.effective_chat
-    if chat is None or update.effective_user is None:
-        return
+    """Runs before everything: strangers, groups, edits and anything malformed stop here."""
+    try:
+        await _check(update, context)
+    except ApplicationHandlerStop:
+        raise
+    except TRANSIENT_ERRORS as exc:
+        log.warning("event=gate_transient_error error=%r", exc)
+        await _answer(update, TRY_AGAIN)
+        raise ApplicationHandlerStop from None
+    except Exception:
+        log.exception("event=gate_error")
+        await _answer(update, INTERNAL_ERROR)
+        raise ApplicationHandlerStop from None
+
+
+async def _check(update: Update, context: Ctx) -> None:
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        raise ApplicationHandlerStop  # polls, inline queries, channel posts …: nothing we take
     if chat.type != chat.PRIVATE:
         # No group is set up for the bot yet: answer commands once, ignore chatter.
-        message = update.effective_message
-        if message is not None and message.text and message.text.startswith("/"):
+        if update.message is not None and _command_of(update.message.text):
             await reply(update, "messages/group_not_enabled.html.j2")
         elif update.callback_query:
             await update.callback_query.answer("本群未开通督办助手")
         raise ApplicationHandlerStop
-    message = update.effective_message
-    is_start = bool(message and message.text and message.text.split(maxsplit=1)[0].split("@")[0] == "/start")
-    if is_start:
+    if _is_forged(update):
+        log.warning("event=forged_chat user=%s chat=%s", user.id, chat.id)
+        if update.callback_query is not None:
+            await update.callback_query.answer(FORGED_TAP, show_alert=True)
+        raise ApplicationHandlerStop
+    if update.message is None and update.callback_query is None and update.my_chat_member is None:
+        # Edits (and business messages, reactions …) are not actions: an edit is answered once,
+        # politely, so nobody thinks a corrected figure was recorded; the rest gets no answer.
+        if update.edited_message is not None and await context.person(update) is not None:
+            await _answer(update, EDIT_IGNORED)
+        raise ApplicationHandlerStop
+    if update.message is not None and _command_of(update.message.text) == "/start":
         return  # /start handles invitations for strangers itself
     if await context.person(update) is None:
         if update.callback_query:
             await update.callback_query.answer("请先通过督查室的邀请链接绑定账号", show_alert=True)
         elif update.message is not None:
             await reply(update, "messages/unknown_person.html.j2", office_name=context.services.settings.office.name)
-        # Anything else from a stranger (a block notice, an edit) gets no answer: they said nothing.
+        # Anything else from a stranger (a block notice) gets no answer: they said nothing.
         raise ApplicationHandlerStop
 
 
@@ -57,7 +125,7 @@ async def stray_message(update: Update, context: Ctx) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(TypeHandler(Update, gate), group=-1)
+    app.add_handler(TypeHandler(Update, gate), group=GATE_GROUP)
 
 
 def register_fallbacks(app: Application) -> None:

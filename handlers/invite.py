@@ -25,6 +25,8 @@ from bot.domain.onboarding import create_invitation, deep_link
 from bot.domain.roles import OFFICE_ROLES, ROLE_NAMES, UNIT_ROLES, parse_role
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
+from handlers.dialogs import Dialog, command_args
+from handlers.flow import clear_tapped_keyboard
 from store.models import Unit
 
 # The dialog is per user and chat on purpose (buttons live on several messages); PTB warns about that.
@@ -138,6 +140,9 @@ async def name_entered(update: Update, context: Ctx) -> int:
 
 async def cancel(update: Update, context: Ctx) -> int:
     context.chat_data.pop("invite", None)
+    if update.callback_query:
+        await update.callback_query.answer("已取消")
+        await clear_tapped_keyboard(update, context)
     await update.effective_chat.send_message("已取消。")
     return ConversationHandler.END
 
@@ -160,7 +165,7 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
     app.add_handler(
-        ConversationHandler(
+        Dialog(
             entry_points=[CommandHandler("invite", invite_start, filters=private)],
             states={
                 CHOOSE_ROLE: [CallbackQueryHandler(role_chosen, pattern=r"^inv:role:")],
@@ -174,10 +179,14 @@ def register(app: Application) -> None:
             },
             fallbacks=[
                 CommandHandler("cancel", cancel),
+                CallbackQueryHandler(cancel, pattern=r"^inv:x$"),
                 MessageHandler(~filters.COMMAND & private, not_text),
             ],
-            conversation_timeout=TIMEOUT_SECONDS,
+            timeout=lambda: TIMEOUT_SECONDS,
             name="invite",
+            label="生成邀请链接（/invite）",
+            cancel_data="inv:x",
+            opens=lambda update: not command_args(update),
         )
     )
     app.add_handler(CommandHandler("cancel", nothing_to_cancel, filters=private))

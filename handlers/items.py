@@ -48,8 +48,8 @@ from bot.domain.workflow import (
 from bot.render import render
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
+from handlers.dialogs import Dialog
 from handlers.flow import (
-    TimedConversation,
     clear_tapped_keyboard,
     env_of,
     parse_date,
@@ -114,9 +114,6 @@ async def new_start(update: Update, context: Ctx) -> int:
         # Not through ``requires``: its None would leave a conversation timeout scheduled.
         log.warning("event=denied what=/new user=%s person=%s", update.effective_user.id, person.id if person else None)
         await reply(update, "messages/not_allowed.html.j2", what="/new")
-        return END
-    if "ask" in context.chat_data:  # one dialog at a time: the open prompt would take the answers
-        await reply(update, "chat/busy.html.j2", label=context.chat_data["ask"]["label"], what="立项")
         return END
     context.chat_data["new"] = {}
     await _send(update, "title")
@@ -513,7 +510,7 @@ def register(app: Application) -> None:
         return CallbackQueryHandler(callback, pattern=rf"^new:{prefix}:[a-z0-9]{{1,12}}$")
 
     cancel_button = CallbackQueryHandler(cancel, pattern=r"^new:x$")
-    app.add_handler(TimedConversation(
+    app.add_handler(Dialog(
         entry_points=[CommandHandler("new", new_start, filters=private)],
         states={
             TITLE: [MessageHandler(text, got_title)],
@@ -536,6 +533,8 @@ def register(app: Application) -> None:
         allow_reentry=True,
         timeout=lambda: TIMEOUT_SECONDS,
         name="new_item",
+        label="登记督查事项（/new）",
+        cancel_data="new:x",
     ))
 
 

@@ -45,9 +45,9 @@ from bot.domain.workflow import AlreadyHandled, InvalidState, clean_text, item_l
 from bot.render import render
 from handlers.common import reply
 from handlers.context import Ctx, actor
+from handlers.dialogs import Dialog
 from handlers.flow import (
     Env,
-    TimedConversation,
     clear_tapped_keyboard,
     download_attachment,
     dry_run,
@@ -67,6 +67,9 @@ ITEM, UNIT, CONTACT, WHEN, SUMMARY, PROMISE, MODE, PLAN, PHOTOS, KIND, RULE, TEX
 
 TITLES = {"call": "电话督查", "visit": "实地督查", "bulletin": "通报"}
 WHAT = {"call": "记录电话督查", "visit": "记录实地督查", "bulletin": "发布通报"}
+# The open dialog's name when another one is refused (handlers.dialogs).
+DIALOG_LABELS = {"call": "电话督查记录（/call）", "visit": "实地督查记录（/visit）", "bulletin": "发布通报（/bulletin）",
+                 "dispute": "对电话督查记录提出异议"}
 MODES = {"open": "明查", "secret": "暗访", "plan": "预告明查（通知单位）"}
 PLACEHOLDER = "（预检）"
 
@@ -585,7 +588,7 @@ def register(app: Application) -> None:
     def texts(callback):  # noqa: ANN001, ANN202
         return [MessageHandler(text, callback), cancel_button]
 
-    app.add_handler(TimedConversation(
+    app.add_handler(Dialog(
         entry_points=[CommandHandler(["call", "visit", "bulletin"], start, filters=private),
                       CallbackQueryHandler(dispute_start, pattern=r"^c:no:")],
         states={
@@ -610,6 +613,8 @@ def register(app: Application) -> None:
         allow_reentry=True,
         timeout=lambda: TIMEOUT_SECONDS,
         name="records",
+        label=lambda context: DIALOG_LABELS.get((context.chat_data.get("rec") or {}).get("form"), "督查记录"),
+        cancel_data="rec:x",
     ))
     app.add_handler(CallbackQueryHandler(on_confirm, pattern=r"^c:ok:"))
     app.add_handler(CallbackQueryHandler(stale_button, pattern=r"^rec:"))

@@ -48,7 +48,8 @@ from bot.domain.workflow import AlreadyHandled, clean_text, item_label, local_da
 from bot.render import render
 from handlers.common import reply
 from handlers.context import Ctx, actor
-from handlers.flow import TimedConversation, clear_tapped_keyboard, dry_run, env_of, timeout_notice
+from handlers.dialogs import Dialog, command_args
+from handlers.flow import clear_tapped_keyboard, dry_run, env_of, timeout_notice
 from store.models import Unit
 
 log = logging.getLogger("duban.score")
@@ -421,7 +422,7 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
     cancel_button = CallbackQueryHandler(add_cancel, pattern=r"^sa:x$")
-    app.add_handler(TimedConversation(
+    app.add_handler(Dialog(
         entry_points=[CommandHandler("score", score_command, filters=private)],
         states={
             UNIT: [MessageHandler(text, got_unit_text), CallbackQueryHandler(unit_chosen, pattern=r"^sa:u:\d{1,10}$"),
@@ -436,6 +437,9 @@ def register(app: Application) -> None:
         allow_reentry=True,
         timeout=lambda: TIMEOUT_SECONDS,
         name="score_add",
+        label="考核加减分登记（/score add）",
+        cancel_data="sa:x",
+        opens=lambda update: command_args(update)[:1] == ["add"],
     ))
     app.add_handler(CallbackQueryHandler(unit_tapped, pattern=r"^sc:u:\d{4}:\d{1,10}$"))
     app.add_handler(CallbackQueryHandler(approve_cancelled, pattern=r"^sc:x$"))

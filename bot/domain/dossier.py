@@ -20,6 +20,7 @@ from bot.domain.errors import NotAllowed
 from bot.domain.records import BULLETIN_KINDS, VISIT_OWNER_KIND, VISIT_OWNER_LABEL
 from bot.domain.score import DEFAULT_RULES
 from bot.domain.workflow import (
+    NO_ACCESS,
     IMPORTANCE,
     ITEM_STATES,
     SOURCES,
@@ -114,7 +115,7 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
     if person is not None:
         me = await session.get(Person, person.id, populate_existing=True)
         if me is None or not me.active or not can_view(me, item):
-            raise NotAllowed(f"您无权查看{item_label(item)}的卷宗")
+            raise NotAllowed(NO_ACCESS)
 
     assignments = {a.id: a for a in item.assignments}
     ids = list(assignments) or [-1]

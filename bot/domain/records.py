@@ -35,6 +35,7 @@ from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.score import COMMENDATION, CRITICISM_RULES, Rule, active_rules, record_event
 from bot.domain.views import find_item
 from bot.domain.workflow import (
+    NO_ACCESS,
     OFFICE_TZ,
     SOURCES,
     AlreadyHandled,
@@ -209,7 +210,9 @@ async def _own_phone_record(session: AsyncSession, person: Person, record_id: in
                             what: str) -> tuple[Person, SupervisionRecord, Item]:
     me = await act(session, person, action)
     record, item = await locked(session, SupervisionRecord, record_id, "督查记录")
-    if not (me.has_role("liaison") and me.unit_id is not None and me.unit_id == record.unit_id):
+    if me.unit_id is None or me.unit_id != record.unit_id:
+        raise NotAllowed(NO_ACCESS)
+    if not me.has_role("liaison"):
         raise NotAllowed(f"只有{record.unit.name}的联络员才能{what}")
     if record.form != "phone" or record.confirmation == "none":
         raise InvalidState("这份记录无需在此确认")

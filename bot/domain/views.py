@@ -18,6 +18,7 @@ from bot.domain.actions import button
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
+    NO_ACCESS,
     ACTIVE_ASSIGNMENT_STATES,
     ASSIGNMENT_STATES,
     IMPORTANCE,
@@ -257,7 +258,7 @@ async def item_detail(
     me = await act(session, person, "view.item")
     item = await find_item(session, item_ref, now)
     if not can_view(me, item):
-        raise NotAllowed(f"您无权查看{item_label(item)}")
+        raise NotAllowed(NO_ACCESS)
     summary = summarize(item, me, calendar, now)
     pending: list[PendingRequest] = []
     ids = [a.id for a in item.assignments]

@@ -393,9 +393,14 @@ def require_role(me: Person, role: str, what: str) -> None:
         raise NotAllowed(f"只有{ROLE_NAMES[role]}才能{what}")
 
 
+NO_ACCESS = "无权查看"  # all an outsider learns: not the item's number, unit or state
+
+
 def require_liaison_of(me: Person, a: Assignment, what: str) -> None:
-    """Only a liaison of the assignment's own unit acts for it."""
-    if not (me.has_role("liaison") and me.unit_id is not None and me.unit_id == a.unit_id):
+    """Only a liaison of the assignment's own unit acts for it; anyone outside the unit learns nothing."""
+    if me.unit_id is None or me.unit_id != a.unit_id:
+        raise NotAllowed(NO_ACCESS)
+    if not me.has_role("liaison"):
         raise NotAllowed(f"只有{a.unit.name}的联络员才能{what}")
 
 

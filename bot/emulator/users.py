@@ -103,7 +103,8 @@ class UserSide:
         elif document is not None:
             content["document"] = self.files.add_document(document, filename or "file", mime_type)
         body = (caption if caption is not None else text) if content else text
-        if not content and not (text or "").strip():
+        # Clients trim ASCII white space before sending; other blanks (U+3000 ideographic space) go through.
+        if not content and not (text or "").strip(" \t\n\r"):
             raise ValueError("a user cannot send an empty message")
         if body:
             key = "caption" if content else "text"

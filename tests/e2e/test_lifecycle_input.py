@@ -210,10 +210,11 @@ async def test_one_dialog_at_a_time(demo_county, demo_item):
 
     await office.send("/new")
     await office.tap("退回重办", report)
-    assert "请先完成立项" in office.last_answer and "事项名称" in office.last.text
+    assert "登记督查事项（/new）" in office.last_answer and "/cancel" in office.last_answer
+    assert "事项名称" in office.last.text
     await office.send("/cancel")
     await office.tap("退回重办", report)
     await office.send("/new")
-    assert "您还有一项操作未完成（督字〔2026〕1号）" in office.last.text
+    assert "您还有一项操作未完成（督字〔2026〕1号·退回重办）" in office.last.text
     await office.send("缺少照片。")
     assert "已退回重办" in office.last.text

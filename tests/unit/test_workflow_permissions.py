@@ -165,6 +165,10 @@ async def test_refusals_are_in_chinese_and_name_the_reason(db, clock):
     with pytest.raises(NotAllowed) as e:
         async with db.session() as s:
             await asg.acknowledge(s, w.other_liaison, _a(st["fresh"], w, "lead"), now=clock.now())
+    assert e.value.message == "无权查看"  # an outsider learns nothing of the item, not even its unit
+    with pytest.raises(NotAllowed) as e:
+        async with db.session() as s:
+            await asg.acknowledge(s, w.lead_head, _a(st["fresh"], w, "lead"), now=clock.now())
     assert e.value.message == "只有城关镇的联络员才能签收"
     with pytest.raises(NotAllowed) as e:
         async with db.session() as s:

@@ -256,7 +256,7 @@ async def test_unknown_numbers_and_hidden_items_are_refused(db, clock):
             await item_detail(s, w.office, "督字〔2025〕1号", calendar=CAL, now=clock.now())
         with pytest.raises(DomainError, match="格式不对"):
             await item_detail(s, w.office, "路面", calendar=CAL, now=clock.now())
-        with pytest.raises(DomainError, match="您无权查看督字〔2026〕1号"):
+        with pytest.raises(DomainError, match="^无权查看$"):
             await item_detail(s, w.other_liaison, "1", calendar=CAL, now=clock.now())
 
 
