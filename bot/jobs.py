@@ -1,18 +1,19 @@
-"""The clock: APScheduler (through PTB's JobQueue) only calls idempotent work with "now".
+"""The clock: the sender's loop and the sweeps, both run through PTB's JobQueue.
 
-Two jobs:
-
-* ``outbox`` every second: the sender drains what is due.
+* ``outbox``: started once, half a second after start-up, and runs until the Application stops:
+  ``Sender.run`` sends whatever is due continuously, paced per chat (``bot.pacing``), and looks
+  for new rows every half second when idle. ``Application.stop`` waits for it (it checks
+  ``application.running``).
 * ``sweeps`` every minute, the first one a few seconds after start-up: ``bot.sweeps.run_due``
   decides from the database which sweep (催办 round, weekly feedback, daily digest) is due and
   runs it once. The first tick is the start-up catch-up: a round missed while the bot was off
   runs once, now, grouped.
 
-Both are ``max_instances=1`` (a slow round never overlaps itself) and ``coalesce=True`` (ticks
-missed while the event loop was busy collapse into one run). ``misfire_grace_time``: the outbox
-tick may be dropped when it is more than 30 s late (the next one comes a second later); a sweep
-tick is never dropped however late (``None``), because what it runs is decided by the database
-and a late run is simply the catch-up.
+Sweeps are ``max_instances=1`` (a slow round never overlaps itself), ``coalesce=True`` (ticks
+missed while the event loop was busy collapse into one run) and never dropped however late
+(``misfire_grace_time=None``): what a sweep runs is decided by the database and a late run is
+simply the catch-up. A failing sweep (a read-only or locked database) is logged once when it
+starts failing and once when it works again, not with a traceback every minute.
 """
 
 from __future__ import annotations
@@ -21,36 +22,42 @@ import logging
 
 from telegram.ext import Application, ContextTypes
 
+from bot.sender import DB_ERRORS, Outage
 from bot.services import Services
 from bot.sweeps import run_due
 
 log = logging.getLogger("duban.jobs")
 
-OUTBOX_INTERVAL_SECONDS = 1.0
+SENDER_START_SECONDS = 0.5
 SWEEP_INTERVAL_SECONDS = 60.0
 STARTUP_CATCH_UP_SECONDS = 3.0
-_JOB_KWARGS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
+_SENDER_JOB_KWARGS = {"max_instances": 1, "misfire_grace_time": None}
 _SWEEP_JOB_KWARGS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 
 
-async def drain_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def sender_loop(context: ContextTypes.DEFAULT_TYPE) -> None:
     services: Services = context.bot_data["services"]
-    try:
-        await services.sender.drain()
-    except Exception:  # noqa: BLE001 — one bad round must not stop the clock; it is logged
-        log.exception("event=outbox_round_failed")
+    app = context.application
+    log.info("event=sender_started")
+    await services.sender.run(lambda: app.running)
+    log.info("event=sender_stopped")
 
 
 async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     services: Services = context.bot_data["services"]
+    outage: Outage = context.bot_data.setdefault("sweep_outage", Outage("sweep"))
     try:
         await run_due(services)
-    except Exception:  # noqa: BLE001 — as above
+    except DB_ERRORS as exc:
+        outage.failed(exc, services.clock.now())
+        return
+    except Exception:  # noqa: BLE001 — one bad round must not stop the clock; it is logged
         log.exception("event=sweep_tick_failed")
+        return
+    outage.succeeded(services.clock.now())
 
 
 def schedule_jobs(app: Application) -> None:
-    app.job_queue.run_repeating(drain_outbox, interval=OUTBOX_INTERVAL_SECONDS, first=0.5,
-                                name="outbox", job_kwargs=_JOB_KWARGS)
+    app.job_queue.run_once(sender_loop, when=SENDER_START_SECONDS, name="outbox", job_kwargs=_SENDER_JOB_KWARGS)
     app.job_queue.run_repeating(sweep_tick, interval=SWEEP_INTERVAL_SECONDS, first=STARTUP_CATCH_UP_SECONDS,
                                 name="sweeps", job_kwargs=_SWEEP_JOB_KWARGS)

@@ -1,56 +1,58 @@
 """The one sender: drains the outbox within Telegram's limits and records what Telegram accepted.
 
-Claiming is one UPDATE ... WHERE id IN (SELECT ... [FOR UPDATE SKIP LOCKED]) tagged with a
-unique token, so two drains — two coroutines or two processes on PostgreSQL — never take the
-same row. A row left in ``sending`` by a crash is ambiguous (it may have arrived): it is sent
-again once, so a crash costs at most one duplicate, never a lost message.
+One message at a time is between "claimed" and "recorded". A row is claimed (``pending`` →
+``sending``, tagged with this sender's token) only when it is about to go: the next due row of a
+chat whose 1/s slot is free (``Pacing``), so a chat waiting for its slot never holds up the
+others. Because only one send is ever unrecorded, a crash (kill -9) can leave at most one
+ambiguous row: it may have arrived, so it is sent again — at most one duplicate per crash,
+whatever the latency to Telegram, and nothing is lost. A restart takes such rows back at once
+on SQLite (one process owns a SQLite database: another token's claim is a dead process's) and
+after ``STALE_CLAIM`` on PostgreSQL (other instances may be alive; no claim outlives its send
+timeout by that much).
+
+What Telegram accepted is recorded however long it takes: a failing write (SQLite busy, a
+read-only or locked database) is retried with backoff, logged once per change of state, and the
+office is told what was delayed once the database is back.
+
+Failures: 429 → only that chat waits ``retry_after`` (its rows move in the database); 5xx, network errors and timeouts count as
+attempts on ``BACKOFF_SECONDS`` and end ``failed`` (shown in /outbox, resend offered); 400 →
+``failed``; 403 → ``unreachable`` (the office is told).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError, TimedOut
 
 from bot.clock import Clock
+from bot.pacing import OUTBOX_CALL, Pacing, SharedLimiter, retry_seconds
 from store.db import Database
 from store.models import OutboxMessage, Person
 
 log = logging.getLogger("duban.sender")
 
-# Backoff after 5xx / network errors; a message still failing after these is ``failed`` (visible).
+# Retries after 5xx / network errors / timeouts; a message still failing after these is ``failed``.
 BACKOFF_SECONDS = (2, 10, 60, 300, 1800)
-STALE_CLAIM = timedelta(minutes=2)
-
-
-@dataclass
-class Pacing:
-    """Stay under Telegram's limits so it never has to say 429: ~30/s overall, ~1/s per chat."""
-
-    overall_per_second: float = 28.0
-    per_chat_interval: float = 1.0
-    per_chat_burst: int = 3
-    _next_slot: float = 0.0
-    _chat_tokens: dict[int, tuple[float, float]] = field(default_factory=dict)
-
-    def delay_for(self, chat_id: int, now: float) -> float:
-        """Seconds to wait before this chat may get a message (0 = now); reserves the slot."""
-        tokens, stamp = self._chat_tokens.get(chat_id, (float(self.per_chat_burst), now))
-        tokens = min(self.per_chat_burst, tokens + (now - stamp) / self.per_chat_interval)
-        chat_wait = 0.0 if tokens >= 1 else (1 - tokens) * self.per_chat_interval
-        start = max(now + chat_wait, self._next_slot)
-        self._next_slot = start + 1.0 / self.overall_per_second
-        tokens = min(self.per_chat_burst, tokens + (start - now) / self.per_chat_interval) - 1
-        self._chat_tokens[chat_id] = (tokens, start)
-        return start - now
+# A send that has not answered by then is given up as a timeout (PTB's own timeouts are shorter).
+SEND_TIMEOUT = {"text": 20.0, "file": 120.0}
+# A claim older than its send timeout plus this belongs to a dead sender (PostgreSQL, many instances).
+STALE_CLAIM = timedelta(seconds=SEND_TIMEOUT["text"] + 10)
+STALE_FILE_CLAIM = timedelta(seconds=SEND_TIMEOUT["file"] + 10)
+IDLE_POLL_SECONDS = 0.5  # nothing due: look again this soon (rows are written by other code)
+DB_BACKOFF_MAX_SECONDS = 30.0
+OUTAGE_NOTICE_AFTER = timedelta(minutes=1)  # shorter hiccups are logged, not announced
+DB_ERRORS = (DBAPIError, PoolTimeout, OSError)  # DBAPIError covers OperationalError (busy, read-only)
 
 
 def keyboard(buttons: list | None) -> InlineKeyboardMarkup | None:
@@ -61,23 +63,140 @@ def keyboard(buttons: list | None) -> InlineKeyboardMarkup | None:
     )
 
 
+class Outage:
+    """A database that refuses writes: one log line when it starts, one when it ends, and a
+    growing pause in between (not a traceback every second)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.since: datetime | None = None
+        self.reason: str | None = None
+        self.failures = 0
+
+    def failed(self, exc: BaseException, now: datetime) -> float:
+        """Note a failure; returns how long to wait before trying again."""
+        reason = describe_db_error(exc)
+        if self.since is None or reason != self.reason:
+            log.error("event=%s_db_unavailable reason=%s error=%s", self.what, reason, _first_line(exc))
+        if self.since is None:
+            self.since = now
+        self.reason = reason
+        self.failures += 1
+        return min(DB_BACKOFF_MAX_SECONDS, 0.5 * 2 ** (self.failures - 1))
+
+    def succeeded(self, now: datetime) -> tuple[datetime, str] | None:
+        """Note a success; returns (since, reason) when this ends an outage."""
+        if self.since is None:
+            return None
+        ended = (self.since, self.reason or "unknown")
+        log.warning("event=%s_db_recovered reason=%s down_seconds=%d failures=%d", self.what, ended[1],
+                    (now - self.since).total_seconds(), self.failures)
+        self.since, self.reason, self.failures = None, None, 0
+        return ended
+
+
+def describe_db_error(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return "readonly"
+    if "locked" in text or "busy" in text:
+        return "locked"
+    return "unavailable"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # sent | retry | failed | unreachable
+    error: str | None = None
+    message_id: int | None = None
+    retry_in: float | None = None  # seconds; None: the next rung of BACKOFF_SECONDS
+    counts: bool = True  # counts as an attempt (a 429 does not)
+
+
 class Sender:
     def __init__(self, db: Database, bot: Bot, clock: Clock, pacing: Pacing | None = None,
-                 on_unreachable=None) -> None:  # noqa: ANN001
+                 on_unreachable=None, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:  # noqa: ANN001
         self.db = db
         self.bot = bot
         self.clock = clock
-        self.pacing = pacing or Pacing()
+        self.token = f"{uuid.uuid4().hex[:16]}"  # this sender's claims
+        limiter = getattr(bot, "rate_limiter", None)
+        self._limiter = limiter if isinstance(limiter, SharedLimiter) else None
+        self.pacing = pacing or (self._limiter.pacing if self._limiter else Pacing())
         # Called (session, person, now) once a person is found to have blocked the bot.
         self.on_unreachable = on_unreachable
+        self.sleep = sleep  # waits for the database (tests move a FakeClock instead)
+        self.outage = Outage("outbox")
+        self._announce: tuple[datetime, datetime, str] | None = None
+        self._running: Callable[[], bool] = lambda: True
 
-    async def drain(self, limit: int = 200) -> int:
-        """Send what is due now; returns how many rows were handled."""
-        rows = await self._claim(limit)
-        if not rows:
-            return 0
-        await asyncio.gather(*(self._send_paced(row) for row in rows))
-        return len(rows)
+    @property
+    def pacing(self) -> Pacing:
+        return self._pacing
+
+    @pacing.setter
+    def pacing(self, value: Pacing) -> None:
+        # Direct replies (the bot's rate limiter) and the sender share one budget.
+        self._pacing = value
+        if self._limiter is not None:
+            self._limiter.pacing = value
+
+    # ------------------------------------------------------------------ the loop
+    async def run(self, running: Callable[[], bool]) -> None:
+        """The running bot's sender: send whatever is due, continuously, until ``running()`` is false."""
+        self._running = running
+        recovered = False
+        while running():
+            if not recovered:
+                try:
+                    await self.recover_at_startup()
+                    recovered = True
+                except DB_ERRORS as exc:
+                    await self.sleep(self.outage.failed(exc, self.clock.now()))
+                    continue
+            delay = await self.step()
+            if delay > 0 and running():
+                await self.sleep(delay)
+
+    async def step(self) -> float:
+        """One pass: send what is due now. Returns how long to wait before the next pass."""
+        try:
+            if self._announce is not None:
+                await self._tell_office(*self._announce)
+                self._announce = None
+            handled = await self.drain()
+        except DB_ERRORS as exc:
+            return self.outage.failed(exc, self.clock.now())
+        except Stopping:
+            return 0.0
+        except Exception:  # noqa: BLE001 — a bug must not stop the sender; logged with its traceback
+            log.exception("event=outbox_round_failed")
+            return DB_BACKOFF_MAX_SECONDS
+        return 0.0 if handled else IDLE_POLL_SECONDS
+
+    async def drain(self, limit: int | None = None) -> int:
+        """Send everything due now, paced; returns how many rows were handled."""
+        await self.release_stale()
+        handled = 0
+        while limit is None or handled < limit:
+            if (wait := self.pacing.outbox_wait()) > 0:
+                await asyncio.sleep(wait)
+            cooling = self.pacing.cooling()
+            row = await self._claim_next(cooling)
+            if row is None:
+                waiting = await self._due_chats(cooling) if cooling else []
+                if not waiting:
+                    break
+                # Only chats waiting for their slot have due rows: sleep until the first slot.
+                await asyncio.sleep(max(0.001, min(self.pacing.chat_wait(c) for c in waiting)))
+                continue
+            await self._deliver(row)
+            handled += 1
+        return handled
 
     async def drain_all(self, max_rounds: int = 100) -> int:
         total = 0
@@ -88,84 +207,157 @@ class Sender:
             total += handled
         return total
 
-    async def _claim(self, limit: int) -> list[OutboxMessage]:
+    # ------------------------------------------------------------------ claims
+    async def recover_at_startup(self) -> int:
+        """Take back what a dead sender left in ``sending``: on SQLite every other token's claim
+        (one process owns the file), on PostgreSQL the stale ones."""
+        if not self.db.is_sqlite:
+            return await self.release_stale()
+        return await self._release(OutboxMessage.claimed_by.is_distinct_from(self.token))
+
+    async def release_stale(self) -> int:
         now = self.clock.now()
-        token = f"{uuid.uuid4().hex[:12]}"
+        is_file = OutboxMessage.kind.in_(("photo", "document"))
+        return await self._release(or_(
+            and_(~is_file, OutboxMessage.claimed_at < now - STALE_CLAIM),
+            OutboxMessage.claimed_at < now - STALE_FILE_CLAIM))
+
+    async def _release(self, which) -> int:  # noqa: ANN001
+        """Rows a crashed sender left mid-flight are ambiguous: sent again (at most one duplicate).
+        The interrupted try counts, so a message that kills the process each time ends ``failed``."""
+        stuck = and_(OutboxMessage.status == "sending", which)
         async with self.db.session() as s:
-            # Rows a crashed sender left mid-flight: ambiguous, so retried (at most one duplicate).
-            await s.execute(
+            failed = await s.execute(
+                update(OutboxMessage).where(stuck, OutboxMessage.attempts >= len(BACKOFF_SECONDS))
+                .values(status="failed", attempts=OutboxMessage.attempts + 1,
+                        last_error="发送中断（进程重启）次数过多").execution_options(synchronize_session=False))
+            again = await s.execute(
+                update(OutboxMessage).where(stuck)
+                .values(status="pending", attempts=OutboxMessage.attempts + 1,
+                        last_error="发送中断（进程重启），重新发送").execution_options(synchronize_session=False))
+        count = (failed.rowcount or 0) + (again.rowcount or 0)
+        if count:
+            log.warning("event=outbox_recovered rows=%s failed=%s", count, failed.rowcount or 0)
+        return count
+
+    async def _claim_next(self, cooling: set[int]) -> OutboxMessage | None:
+        """Claim the next due row of a chat whose slot is free: urgent first, then oldest due."""
+        now = self.clock.now()
+        due = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.urgent.desc(), OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(1)
+        )
+        if cooling:
+            due = due.where(OutboxMessage.chat_id.not_in(sorted(cooling)))
+        if not self.db.is_sqlite:
+            due = due.with_for_update(skip_locked=True)
+        async with self.db.session() as s:
+            row = (await s.scalars(
                 update(OutboxMessage)
-                .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - STALE_CLAIM)
-                .values(status="pending", last_error="发送中断（进程重启），重新发送")
-            )
-            due = (
-                select(OutboxMessage.id)
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.id)
-                .limit(limit)
-            )
-            if not self.db.is_sqlite:
-                due = due.with_for_update(skip_locked=True)
-            await s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status == "pending")
-                .values(status="sending", claimed_by=token, claimed_at=now)
+                .where(OutboxMessage.id == due.scalar_subquery(), OutboxMessage.status == "pending")
+                .values(status="sending", claimed_by=self.token, claimed_at=now)
+                .returning(OutboxMessage)
                 .execution_options(synchronize_session=False)
-            )
-            rows = (await s.scalars(
-                select(OutboxMessage).where(OutboxMessage.claimed_by == token, OutboxMessage.status == "sending")
-                .order_by(OutboxMessage.id)
-            )).all()
-        return list(rows)
+            )).first()
+        self._healthy()
+        return row
 
-    async def _send_paced(self, row: OutboxMessage) -> None:
-        delay = self.pacing.delay_for(row.chat_id, time.monotonic())
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await self._send(row)
+    async def _due_chats(self, chats: set[int]) -> list[int]:
+        now = self.clock.now()
+        async with self.db.session() as s:
+            return list((await s.scalars(
+                select(OutboxMessage.chat_id).distinct()
+                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
+                       OutboxMessage.chat_id.in_(sorted(chats)))
+            )).all())
 
-    async def _send(self, row: OutboxMessage) -> None:
-        markup = keyboard(row.buttons)
+    # ------------------------------------------------------------------ one message
+    async def _deliver(self, row: OutboxMessage) -> None:
+        self.pacing.take(row.chat_id)
+        outcome = await self._attempt(row)
+        if outcome.status == "unreachable":
+            await self._unreachable(row, outcome.error or "")
+        elif outcome.status == "retry":
+            await self._reschedule(row, seconds=outcome.retry_in, error=outcome.error or "", count=outcome.counts)
+        else:
+            await self._finish(row, outcome.status, message_id=outcome.message_id, error=outcome.error)
+
+    async def _attempt(self, row: OutboxMessage) -> Outcome:
+        timeout = SEND_TIMEOUT["file" if row.kind in ("photo", "document") else "text"]
         try:
-            if row.kind == "document" and row.file_path:
-                with open(row.file_path, "rb") as fh:
-                    message = await self.bot.send_document(row.chat_id, fh, filename=row.file_name, caption=row.text,
-                                                           parse_mode=ParseMode.HTML, reply_markup=markup)
-            elif row.kind == "photo" and row.file_path:
-                with open(row.file_path, "rb") as fh:
-                    message = await self.bot.send_photo(row.chat_id, fh, caption=row.text,
-                                                        parse_mode=ParseMode.HTML, reply_markup=markup)
-            else:
-                message = await self.bot.send_message(row.chat_id, row.text, parse_mode=ParseMode.HTML,
-                                                       reply_markup=markup, disable_web_page_preview=True)
+            message = await asyncio.wait_for(self._call(row), timeout)
         except RetryAfter as exc:
-            retry = exc.retry_after if isinstance(exc.retry_after, (int, float)) else exc.retry_after.total_seconds()
-            await self._reschedule(row, seconds=float(retry), error=f"429 retry_after={retry}", count=False)
+            seconds = retry_seconds(exc)
+            return Outcome("retry", f"429 retry_after={seconds:g}", retry_in=seconds, counts=False)
         except Forbidden as exc:
-            await self._unreachable(row, str(exc))
+            return Outcome("unreachable", str(exc))
         except TimedOut as exc:
             # Ambiguous: the message may have arrived. Resending risks one duplicate; not resending
-            # risks a missed deadline reminder. A duplicate is the lesser harm: resend.
-            await self._reschedule(row, seconds=BACKOFF_SECONDS[0], error=f"timeout: {exc}", count=True)
+            # risks a missed deadline reminder. A duplicate is the lesser harm, within the ladder.
+            return Outcome("retry", f"timeout: {exc}")
         except BadRequest as exc:
-            await self._finish(row, "failed", error=f"400 {exc}")
-        except (NetworkError, TelegramError) as exc:
-            await self._reschedule(row, seconds=None, error=f"{type(exc).__name__}: {exc}", count=True)
+            return Outcome("failed", f"400 {exc}")
+        except TelegramError as exc:  # 5xx, network errors
+            return Outcome("retry", f"{type(exc).__name__}: {exc}")
+        except TimeoutError:
+            return Outcome("retry", f"timeout: no answer within {timeout:g}s")
         except OSError as exc:  # the photo/document file is gone: visibly failed, not retried forever
-            await self._finish(row, "failed", error=f"文件无法读取：{exc}")
-        else:
-            await self._finish(row, "sent", message_id=message.message_id)
+            return Outcome("failed", f"文件无法读取：{exc}")
+        except Exception as exc:  # noqa: BLE001 — a bug for this one message: logged, retried, then failed
+            log.exception("event=outbox_send_error id=%s chat=%s", row.id, row.chat_id)
+            return Outcome("retry", f"{type(exc).__name__}: {exc}")
+        return Outcome("sent", message_id=message.message_id)
+
+    async def _call(self, row: OutboxMessage):  # noqa: ANN202
+        markup = keyboard(row.buttons)
+        extra = {"rate_limit_args": OUTBOX_CALL} if self._limiter is not None else {}
+        if row.kind == "document" and row.file_path:
+            with open(row.file_path, "rb") as fh:
+                return await self.bot.send_document(row.chat_id, fh, filename=row.file_name, caption=row.text,
+                                                    parse_mode=ParseMode.HTML, reply_markup=markup, **extra)
+        if row.kind == "photo" and row.file_path:
+            with open(row.file_path, "rb") as fh:
+                return await self.bot.send_photo(row.chat_id, fh, caption=row.text,
+                                                 parse_mode=ParseMode.HTML, reply_markup=markup, **extra)
+        return await self.bot.send_message(row.chat_id, row.text, parse_mode=ParseMode.HTML,
+                                           reply_markup=markup, disable_web_page_preview=True, **extra)
+
+    # ------------------------------------------------------------------ recording
+    async def _write(self, work: Callable[[], Awaitable[object]]):  # noqa: ANN202
+        """Run a database write until it succeeds: what Telegram accepted must not be forgotten
+        (left ``sending``, it would be sent again)."""
+        while True:
+            try:
+                result = await work()
+            except DB_ERRORS as exc:
+                wait = self.outage.failed(exc, self.clock.now())
+                if not self._running():
+                    raise Stopping from exc
+                await self.sleep(wait)
+                continue
+            self._healthy()
+            return result
+
+    def _healthy(self) -> None:
+        now = self.clock.now()
+        ended = self.outage.succeeded(now)
+        if ended is not None and now - ended[0] >= OUTAGE_NOTICE_AFTER:
+            self._announce = (ended[0], now, ended[1])
 
     async def _finish(self, row: OutboxMessage, status: str, message_id: int | None = None,
                       error: str | None = None) -> None:
-        now = self.clock.now()
-        async with self.db.session() as s:
-            await s.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                    status=status, sent_at=now if status == "sent" else None, telegram_message_id=message_id,
-                    last_error=error, attempts=OutboxMessage.attempts + 1,
+        async def write() -> None:
+            async with self.db.session() as s:
+                await s.execute(
+                    update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                        status=status, sent_at=self.clock.now() if status == "sent" else None,
+                        telegram_message_id=message_id, last_error=error, attempts=OutboxMessage.attempts + 1,
+                    )
                 )
-            )
+
+        await self._write(write)
         log.info("event=outbox id=%s chat=%s status=%s%s", row.id, row.chat_id, status,
                  f" error={error}" if error else "")
 
@@ -176,34 +368,61 @@ class Sender:
                 await self._finish(row, "failed", error=error)
                 return
             seconds = BACKOFF_SECONDS[attempts - 1]
-        async with self.db.session() as s:
-            await s.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                    status="pending", attempts=attempts, last_error=error,
-                    next_attempt_at=self.clock.now() + timedelta(seconds=seconds),
+
+        async def write() -> None:
+            later = self.clock.now() + timedelta(seconds=seconds)
+            async with self.db.session() as s:
+                await s.execute(
+                    update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                        status="pending", attempts=attempts, last_error=error, next_attempt_at=later,
+                    )
                 )
-            )
+                if not count:  # a 429: the whole chat waits (in the database, so a restart waits too)
+                    await s.execute(
+                        update(OutboxMessage).where(
+                            OutboxMessage.chat_id == row.chat_id, OutboxMessage.status == "pending",
+                            OutboxMessage.next_attempt_at < later,
+                        ).values(next_attempt_at=later).execution_options(synchronize_session=False)
+                    )
+
+        await self._write(write)
         log.info("event=outbox id=%s chat=%s status=retry in=%ss error=%s", row.id, row.chat_id, seconds, error)
 
     async def _unreachable(self, row: OutboxMessage, error: str) -> None:
         now = self.clock.now()
-        async with self.db.session(action="person.unreachable") as s:
-            await s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                status="unreachable", last_error=f"403 {error}", attempts=OutboxMessage.attempts + 1))
-            person = None
-            if row.person_id:
-                # Two 403s for one person may be handled at once: lock the person so the office
-                # is told once (the second sees unreachable_since already set).
-                if not self.db.is_sqlite:
-                    await s.execute(select(Person.id).where(Person.id == row.person_id).with_for_update())
-                person = await s.get(Person, row.person_id)
-            if person is not None:
-                # What still waits for them would meet the same 403: visible at once, not tried one by one.
-                await s.execute(update(OutboxMessage).where(
-                    OutboxMessage.person_id == person.id, OutboxMessage.status == "pending",
-                ).values(status="unreachable", last_error="收件人已屏蔽机器人"))
-            if person is not None and person.unreachable_since is None:
-                person.unreachable_since = now
-                if self.on_unreachable is not None:
-                    await self.on_unreachable(s, person, now)
+
+        async def write() -> None:
+            async with self.db.session(action="person.unreachable") as s:
+                await s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                    status="unreachable", last_error=f"403 {error}", attempts=OutboxMessage.attempts + 1))
+                person = None
+                if row.person_id:
+                    # Two 403s for one person may be handled at once: lock the person so the office
+                    # is told once (the second sees unreachable_since already set).
+                    if not self.db.is_sqlite:
+                        await s.execute(select(Person.id).where(Person.id == row.person_id).with_for_update())
+                    person = await s.get(Person, row.person_id)
+                if person is not None:
+                    # What still waits for them would meet the same 403: visible at once, not tried one by one.
+                    await s.execute(update(OutboxMessage).where(
+                        OutboxMessage.person_id == person.id, OutboxMessage.status == "pending",
+                    ).values(status="unreachable", last_error="收件人已屏蔽机器人"))
+                if person is not None and person.unreachable_since is None:
+                    person.unreachable_since = now
+                    if self.on_unreachable is not None:
+                        await self.on_unreachable(s, person, now)
+
+        await self._write(write)
         log.warning("event=outbox id=%s chat=%s status=unreachable", row.id, row.chat_id)
+
+    # ------------------------------------------------------------------ after an outage
+    async def _tell_office(self, since: datetime, until: datetime, reason: str) -> None:
+        from bot.domain.urging import tell_office_delayed  # the domain imports this module's neighbours
+
+        async with self.db.session(action="outbox.outage_notice") as s:
+            told = await tell_office_delayed(s, since, until, reason, now=self.clock.now())
+        log.warning("event=outbox_outage_notice since=%s reason=%s office_told=%s", since.isoformat(), reason, told)
+
+
+class Stopping(Exception):
+    """The bot stops while a write still fails: the row stays ``sending`` and a restart takes it back."""

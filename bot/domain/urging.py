@@ -682,11 +682,17 @@ def headline(html_text: str) -> str:
     return unescape(re.sub(r"<[^>]+>", "", first))[:60]
 
 
+def last_activity():  # noqa: ANN201 — a SQL expression
+    """When a message was last tried (or, never tried, when it was due): what /outbox looks back by.
+    Not ``created_at``: a message deferred over a long holiday that then fails is recent news."""
+    return func.coalesce(OutboxMessage.claimed_at, OutboxMessage.next_attempt_at)
+
+
 async def undelivered(session: AsyncSession, since: datetime) -> list[Undelivered]:
-    """Messages since ``since`` that did not reach their person, per person and reason."""
+    """Messages last tried since ``since`` that did not reach their person, per person and reason."""
     rows = (await session.execute(
         select(OutboxMessage, Person).outerjoin(Person, Person.id == OutboxMessage.person_id)
-        .where(OutboxMessage.status.in_(UNDELIVERED_STATES), OutboxMessage.created_at >= since)
+        .where(OutboxMessage.status.in_(UNDELIVERED_STATES), last_activity() >= since)
         .order_by(OutboxMessage.id)
     )).all()
     grouped: dict[tuple[int | None, str], list[tuple[OutboxMessage, Person | None]]] = defaultdict(list)
@@ -694,19 +700,23 @@ async def undelivered(session: AsyncSession, since: datetime) -> list[Undelivere
         grouped[(msg.person_id, msg.status)].append((msg, person))
     out = []
     for (pid, status), msgs in grouped.items():
-        last, person = msgs[-1]
+        last, person = max(msgs, key=lambda mp: (_tried_at(mp[0]), mp[0].id))
         out.append(Undelivered(pid, person_label(person) if person else "（未知收件人）", status, STATUS_TITLES[status],
-                               len(msgs), last.created_at, headline(last.text), last.last_error))
+                               len(msgs), _tried_at(last), headline(last.text), last.last_error))
     out.sort(key=lambda u: (UNDELIVERED_STATES.index(u.status), -u.count, u.who))
     return out
 
 
+def _tried_at(msg: OutboxMessage) -> datetime:
+    return msg.claimed_at or msg.next_attempt_at
+
+
 async def retry_failed(session: AsyncSession, since: datetime, now: datetime) -> int:
-    """Queue again, on the office's word, what did not arrive since ``since``: failed messages, and
-    the ones that waited for a person who unblocked the bot or has bound their account since.
-    Returns how many."""
+    """Queue again, on the office's word, what did not arrive (last tried since ``since``): failed
+    messages, and the ones that waited for a person who unblocked the bot or has bound their
+    account since. Returns how many."""
     again = {"status": "pending", "attempts": 0, "next_attempt_at": now}
-    recent = OutboxMessage.created_at >= since
+    recent = last_activity() >= since
     failed = await session.execute(
         update(OutboxMessage).where(OutboxMessage.status == "failed", recent)
         .values(**again, last_error="督查室要求重新发送").execution_options(synchronize_session=False))
@@ -720,3 +730,29 @@ async def retry_failed(session: AsyncSession, since: datetime, now: datetime) ->
                 .scalar_subquery(), last_error="对方已绑定账号，重新发送")
         .execution_options(synchronize_session=False))
     return sum(r.rowcount or 0 for r in (failed, unblocked, bound))
+
+
+OUTAGE_REASONS = {"readonly": "数据库处于只读状态", "locked": "数据库被占用（锁定）", "unavailable": "数据库无法访问"}
+MAX_DELAYED_LISTED = 10
+
+
+async def tell_office_delayed(session: AsyncSession, since: datetime, until: datetime, reason: str, *,
+                              now: datetime) -> int:
+    """The database refused writes from ``since`` to ``until`` and the sender waited: every office
+    person is told once what was delayed (it is being sent now). Returns how many were told."""
+    due = (OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= until)
+    count = await session.scalar(select(func.count()).select_from(OutboxMessage).where(*due)) or 0
+    per_person = (await session.execute(
+        select(Person, func.count(OutboxMessage.id)).join(Person, Person.id == OutboxMessage.person_id)
+        .where(*due).group_by(Person.id).order_by(func.count(OutboxMessage.id).desc(), Person.id)
+    )).all()
+    text = render("urging/outage.html.j2", since=since, until=until, reason=OUTAGE_REASONS.get(reason, reason),
+                  minutes=max(1, round((until - since).total_seconds() / 60)), count=count,
+                  people=[{"who": person_label(p), "count": n} for p, n in per_person[:MAX_DELAYED_LISTED]],
+                  more=max(0, len(per_person) - MAX_DELAYED_LISTED))
+    told = 0
+    for staff in await office_staff(session):
+        row = await enqueue(session, staff, text, now=now, urgent=True,
+                            dedupe_key=f"outage:{since.isoformat()}:{staff.id}")
+        told += row is not None
+    return told
