@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from test_workflow_support import CAL, make_world, register
 
+from bot.__main__ import main
 from bot.domain import assignments as asg
 from bot.domain import review
 from bot.domain.errors import DomainError
@@ -20,7 +21,6 @@ from bot.domain.score import add_manual_event, record_event
 from bot.domain.workflow import DeadlineSpec
 from bot.exports import ITEM_COLUMNS, items_workbook, parse_date, scores_workbook
 
-ROOT = Path(__file__).resolve().parents[2]
 OFFICE = "固镇县人民政府督查室"
 
 
@@ -148,31 +148,39 @@ async def test_the_score_table(db, clock):
             await scores_workbook(s, 2025, today=date(2026, 4, 1), office_name=OFFICE)
 
 
-def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", "export", *args, "--config", str(config)],
-                          capture_output=True, text=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin"})
+async def run_cli(capsys, config: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m bot export ...`` in-process; in a thread, as the command runs its own event loop."""
+    capsys.readouterr()
+    argv = ["export", *args, "--config", str(config)]
+    try:
+        status = await asyncio.to_thread(main, argv)
+    except SystemExit as exc:  # argparse's own exits
+        status = exc.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(argv, status, out, err)
 
 
-async def test_the_command_line(db, clock, tmp_path):
+async def test_the_command_line(db, clock, tmp_path, capsys):
     await scenario(db, clock)
     config = tmp_path / "config.toml"
     config.write_text(f'[database]\nurl = "{db.url}"\n[office]\nname = "{OFFICE}"\n'
                       f'[storage]\nfiles_dir = "{tmp_path / "files"}"\n', encoding="utf-8")
     out = tmp_path / "考核.xlsx"
-    done = run_cli(config, "scores", "--year", "2026", str(out))
+    done = await run_cli(capsys, config, "scores", "--year", "2026", str(out))
     assert done.returncode == 0, done.stderr
     assert "已导出到" in done.stdout
     ws = load_workbook(out)["考核汇总"]
     assert ws.cell(6, 2).value == "城关镇" and ws.cell(6, 3).value == 93
 
     ledger = tmp_path / "台账.xlsx"
-    done = run_cli(config, "items", "--from", "2026-03-01", "--to", "2026-03-31", str(ledger))
+    done = await run_cli(capsys, config, "items", "--from", "2026-03-01", "--to", "2026-03-31", str(ledger))
     assert done.returncode == 0, done.stderr
     ws = load_workbook(ledger)["督办台账"]
     assert ws.cell(2, 1).value == "督字〔2026〕1号" and ws.cell(2, 11).value == datetime(2026, 3, 25)
 
     notice = tmp_path / "通知单.docx"
-    assert run_cli(config, "notice", "--item", "2026-1", str(notice)).returncode == 0 and notice.stat().st_size > 0
+    assert (await run_cli(capsys, config, "notice", "--item", "2026-1", str(notice))).returncode == 0
+    assert notice.stat().st_size > 0
 
     for args, message in [
         (("scores", str(tmp_path / "x.xlsx")), "导出考核表须指定年度"),
@@ -186,7 +194,7 @@ async def test_the_command_line(db, clock, tmp_path):
         (("dossier", "--item", "2026-9", str(tmp_path / "x.docx")), "没有找到督字〔2026〕9号"),
         (("tables", str(tmp_path / "x.xlsx")), "命令行参数有误"),
     ]:
-        result = run_cli(config, *args)
+        result = await run_cli(capsys, config, *args)
         assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.xlsx").exists() and not (tmp_path / "x.docx").exists()
