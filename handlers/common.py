@@ -80,9 +80,16 @@ def _menu(person: Person) -> tuple[list[BotCommand], str]:
     return commands, hashlib.sha256(text.encode()).hexdigest()
 
 
-async def _set_menu(bot: Bot, chat_id: int, person: Person, db: Database | None = None) -> bool:
-    """Set the menu; with ``db``, remember what was set so an unchanged menu is not sent again."""
+async def _set_menu(bot: Bot, chat_id: int, person: Person, db: Database | None = None,
+                    known: str | None = None) -> bool:
+    """Set the menu unless the chat shows it already (``db`` remembers what was set: one read
+    instead of a call to Telegram). ``known``: the fingerprint the caller read already."""
     commands, fingerprint = _menu(person)
+    if db is not None and known is None:
+        async with db.session() as s:
+            known = (await store_menus.fingerprints(s, chat_id)).get(chat_id)
+    if known == fingerprint:
+        return False
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
     except TelegramError as exc:  # a menu is a convenience; never fail the answer for it
@@ -102,7 +109,6 @@ async def refresh_all_menus(bot: Bot, db: Database) -> int:
         known = await store_menus.fingerprints(s)
     changed = 0
     for person in people:
-        if known.get(person.telegram_id) != _menu(person)[1]:
-            changed += await _set_menu(bot, person.telegram_id, person, db)
+        changed += await _set_menu(bot, person.telegram_id, person, db, known.get(person.telegram_id, ""))
     log.info("event=menus_refreshed people=%d changed=%d", len(people), changed)
     return changed
