@@ -202,10 +202,11 @@ async def lead_typed(update: Update, context: Ctx) -> int | None:
 
 
 async def _active_unit(context: Ctx, raw: str) -> Unit | None:
-    if not raw.isdigit():
+    unit_id = parse_id(raw)
+    if unit_id is None:
         return None
     async with context.services.db.session() as s:
-        unit = await s.get(Unit, int(raw))
+        unit = await s.get(Unit, unit_id)
     return unit if unit is not None and unit.active else None
 
 
@@ -371,9 +372,9 @@ async def follower_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
     raw = _tail(query.data)
     person = None
-    if raw.isdigit():
+    if parse_id(raw) is not None:
         async with context.services.db.session() as s:
-            person = await s.get(Person, int(raw))
+            person = await s.get(Person, parse_id(raw))
     if person is None or not person.active or not person.has_role("office"):
         await query.answer("跟踪专人须为督查室工作人员", show_alert=True)
         return None

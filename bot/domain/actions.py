@@ -101,6 +101,16 @@ def action_data(code: str, target_id: int) -> str:
     return data
 
 
+def parse_id(text: str | None) -> int | None:
+    """A record id as a payload or a dialog button carries it (``"17"``); None unless it is plain
+    ASCII digits naming a positive id the database can hold (a forged ``9999999999`` would make
+    PostgreSQL's integer columns fail instead of simply finding nothing)."""
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
+
+
 def button(code: str, target_id: int, label: str | None = None) -> Button:
     return Button(label or ACTIONS[code].label, action_data(code, target_id))
 

@@ -1,12 +1,11 @@
 """Configuration: the example file loads, and every mistake is one Chinese line naming file and key."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from bot.__main__ import main
+from bot.config import TOKEN_ENV, ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,30 +65,28 @@ def test_missing_file(tmp_path):
         load_settings(tmp_path / "nope.toml", environ={})
 
 
-def test_cli_reports_bad_config_in_one_line_with_status_2(tmp_path):
+# The commands run in-process (bot.__main__.main); tests/unit/test_cli.py runs the real entry point once.
+
+
+def test_cli_reports_bad_config_in_one_line_with_status_2(tmp_path, capsys):
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[database]\nurl = 5\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade", "--config", str(cfg)],
-                            capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 2
-    assert result.stderr.strip() == f"配置错误 {cfg}：[database] url 应为字符串，实际为整数"
-    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert main(["db", "upgrade", "--config", str(cfg)]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip() == f"配置错误 {cfg}：[database] url 应为字符串，实际为整数"
+    assert out == ""
 
 
-def test_run_without_token_is_a_clear_error(tmp_path):
+def test_run_without_token_is_a_clear_error(tmp_path, capsys, monkeypatch):
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/x.sqlite3"\n', encoding="utf-8")
-    env = {k: v for k, v in __import__("os").environ.items() if k != "DUBAN_TELEGRAM_TOKEN"}
-    result = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(cfg)],
-                            capture_output=True, text=True, cwd=ROOT, env=env)
-    assert result.returncode == 2 and "[telegram] token 未填写" in result.stderr
-    assert "Traceback" not in result.stderr
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert "[telegram] token 未填写" in capsys.readouterr().err
 
 
-def test_db_upgrade_command_migrates(tmp_path):
+def test_db_upgrade_command_migrates(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/x.sqlite3"\n', encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade", "--config", str(cfg)],
-                            capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    assert "数据库已升级到最新版本" in result.stdout and (tmp_path / "x.sqlite3").exists()
+    assert main(["db", "upgrade", "--config", str(cfg)]) == 0
+    assert "数据库已升级到最新版本" in capsys.readouterr().out and (tmp_path / "x.sqlite3").exists()
