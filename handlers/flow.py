@@ -44,7 +44,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.domain.actions import ACTIONS, Action, MalformedAction, action_data, parse_action
+from bot.domain.actions import ACTIONS, Action, MalformedAction, action_data, parse_action, parse_id
 from bot.domain.attachments import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
@@ -519,8 +519,8 @@ async def got_unit_text(update: Update, context: Ctx) -> int | None:
 async def unit_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
     await query.answer()
-    unit_id = int(query.data.rsplit(":", 1)[1])
-    return await _finish(update, context, Answer(unit_id=unit_id))
+    unit_id = parse_id(query.data.rsplit(":", 1)[1])
+    return await _finish(update, context, Answer(unit_id=unit_id or 0))  # 0: no such unit, refused as such
 
 
 async def got_piece(update: Update, context: Ctx) -> int | None:

@@ -19,6 +19,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.domain.actions import parse_id
 from bot.domain.directory import find_units
 from bot.domain.errors import DomainError
 from bot.domain.onboarding import create_invitation, deep_link
@@ -113,9 +114,9 @@ async def unit_typed(update: Update, context: Ctx) -> int:
 async def unit_chosen(update: Update, context: Ctx) -> int:
     query = update.callback_query
     state = context.chat_data.get("invite")
-    unit_id = query.data.removeprefix("inv:unit:")
+    unit_id = parse_id(query.data.removeprefix("inv:unit:"))
     async with context.services.db.session() as s:
-        unit = await s.get(Unit, int(unit_id)) if unit_id.isdigit() else None
+        unit = await s.get(Unit, unit_id) if unit_id is not None else None
     if state is None or unit is None:
         await query.answer("无效的选择", show_alert=True)
         return CHOOSE_UNIT

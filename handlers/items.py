@@ -31,6 +31,7 @@ from telegram.ext import (
 )
 
 from bot.domain import items as items_svc
+from bot.domain.actions import parse_id
 from bot.domain.directory import find_units, people_with_role
 from bot.domain.errors import DomainError
 from bot.domain.workflow import (
@@ -370,11 +371,10 @@ async def weekly_chosen(update: Update, context: Ctx) -> int | None:
 @requires("office", what="/new")
 async def follower_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
-    raw = _tail(query.data)
-    person = None
-    if parse_id(raw) is not None:
+    person_id, person = parse_id(_tail(query.data)), None
+    if person_id is not None:
         async with context.services.db.session() as s:
-            person = await s.get(Person, parse_id(raw))
+            person = await s.get(Person, person_id)
     if person is None or not person.active or not person.has_role("office"):
         await query.answer("跟踪专人须为督查室工作人员", show_alert=True)
         return None

@@ -31,7 +31,7 @@ from telegram.ext import (
 )
 
 from bot.domain import ledger
-from bot.domain.actions import MalformedAction, action_data, parse_action
+from bot.domain.actions import MalformedAction, action_data, parse_action, parse_id
 from bot.domain.directory import find_units, unit_by_name
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.score import (
@@ -161,7 +161,7 @@ async def _show_unit(update: Update, context: Ctx, year: int, unit_id: int) -> N
 
 async def unit_tapped(update: Update, context: Ctx) -> None:
     _, _, year, unit_id = update.callback_query.data.split(":")
-    await _show_unit(update, context, int(year), int(unit_id))
+    await _show_unit(update, context, int(year), parse_id(unit_id) or 0)  # 0: no such unit
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,9 +320,9 @@ async def got_unit_text(update: Update, context: Ctx) -> int | None:
 
 
 async def unit_chosen(update: Update, context: Ctx) -> int:
-    unit_id = int(update.callback_query.data.rsplit(":", 1)[1])
+    unit_id = parse_id(update.callback_query.data.rsplit(":", 1)[1])
     async with context.services.db.session() as s:
-        unit = await s.get(Unit, unit_id)
+        unit = await s.get(Unit, unit_id) if unit_id is not None else None
     if unit is None:
         await update.callback_query.answer("找不到该单位", show_alert=True)
         return UNIT
