@@ -34,6 +34,22 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
+async def time_out_dialogs(app) -> int:  # noqa: ANN001 — a telegram.ext.Application
+    """Run every open dialog's timeout job now, as PTB's JobQueue does when it falls due; how many ran.
+
+    Dialog timeouts are 10-15 minutes of real time (PTB's JobQueue does not follow FakeClock), so a
+    test fires the scheduled job itself (``Job.run``) instead of lowering the timeout and sleeping.
+    """
+    from telegram.ext import ConversationHandler
+
+    jobs = [job for group in app.handlers.values() for handler in group
+            if isinstance(handler, ConversationHandler) for job in list(handler.timeout_jobs.values())]
+    for job in jobs:
+        await job.run(app)
+        job.schedule_removal()
+    return len(jobs)
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     """A database of this test run's own on the DUBAN_TEST_PG_URL server, dropped at the end.

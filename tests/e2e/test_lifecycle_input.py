@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import func, select
 
-import handlers.flow
 from store.workflow import Assignment, Attachment, Milestone, Plan, Progress, Transfer
+from tests.conftest import time_out_dialogs
 
 OWN, ASSIST = "城关镇", "县交通运输局"
 
@@ -174,8 +172,7 @@ async def test_bad_input_in_the_dialogs_is_explained(demo_county, demo_item, tmp
     assert await count(h.db, Progress) == 0
 
 
-async def test_a_new_button_replaces_an_open_prompt_and_an_abandoned_prompt_times_out(demo_county, demo_item,
-                                                                                       monkeypatch):
+async def test_a_new_button_replaces_an_open_prompt_and_an_abandoned_prompt_times_out(demo_county, demo_item):
     c = demo_county
     await demo_item("道路修复")
     lead = c.liaison(OWN)
@@ -186,13 +183,10 @@ async def test_a_new_button_replaces_an_open_prompt_and_an_abandoned_prompt_time
     await lead.tap("取消")
     assert "已取消，未作任何更改" in lead.last.text
 
-    monkeypatch.setattr(handlers.flow, "ASK_TIMEOUT_SECONDS", 0.3)
     await lead.tap("提交办结报告", notice)
     await lead.send("写了一半")
-    for _ in range(50):
-        await asyncio.sleep(0.1)
-        if "长时间未继续" in (lead.last.text or ""):
-            break
+    assert await time_out_dialogs(c.h.app) == 1  # the prompt's ASK_TIMEOUT_SECONDS have passed
+    await c.h.settle()
     assert "督字〔2026〕1号：操作长时间未继续，已自动取消，未作任何更改" in lead.last.text
     assert not any("完成" in m.buttons or "取消" in m.buttons for m in lead.inbox)  # nothing left to tap
     await lead.forge_tap("ask:ok")

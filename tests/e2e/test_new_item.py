@@ -3,14 +3,12 @@ timeout leave nothing behind."""
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import func, select
 
-import handlers.items
 from store.audit import Actor
 from store.models import AuditEntry, Unit
 from store.workflow import Item
+from tests.conftest import time_out_dialogs
 
 
 async def items_in(db) -> list[Item]:
@@ -213,15 +211,12 @@ async def test_cancel_works_at_any_step_and_keeps_nothing(demo_county):
         assert await s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "items")) == 0
 
 
-async def test_an_abandoned_dialog_times_out_politely(demo_county, monkeypatch):
+async def test_an_abandoned_dialog_times_out_politely(demo_county):
     c = demo_county
     office = c.people["王敏"]
-    monkeypatch.setattr(handlers.items, "TIMEOUT_SECONDS", 0.3)
     await start_new(office)
-    for _ in range(50):
-        await asyncio.sleep(0.1)
-        if "长时间未继续" in (office.last.text or ""):
-            break
+    assert await time_out_dialogs(c.h.app) == 1  # the dialog's TIMEOUT_SECONDS have passed
+    await c.h.settle()
     assert "立项操作长时间未继续，已自动取消" in office.last.text and "/new" in office.last.text
     await office.send("城关")
     assert "请通过命令或按钮操作" in office.last.text
