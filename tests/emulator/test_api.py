@@ -9,6 +9,16 @@ from telegram import (BotCommand, BotCommandScopeAllPrivateChats, BotCommandScop
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken
 
+async def polls_started(emu, count: int, timeout: float = 5.0) -> None:
+    """Yield to the event loop until ``count`` more getUpdates calls have reached the emulator (over
+    HTTP that takes a few loop turns); a condition, not a guessed sleep."""
+    target, loop = emu._poll_generation + count, asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while emu._poll_generation < target:
+        assert loop.time() < deadline, "getUpdates never reached the emulator"
+        await asyncio.sleep(0)
+
+
 KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("签收", callback_data="ack:1"),
                                   InlineKeyboardButton("退回", callback_data="back:1")]])
 
@@ -173,7 +183,7 @@ async def test_get_updates_offset_and_long_polling(emu, bot):
     assert emu.pending_updates[0]["update_id"] == second.update_id  # the first one is confirmed
 
     poll = asyncio.create_task(bot.get_updates(offset=second.update_id + 1, timeout=5))
-    await asyncio.sleep(0.05)
+    await polls_started(emu, 1)
     assert not poll.done()  # long polling: nothing to return yet
     assert emu.pending_updates == []
     await emu.user_sends(alice.id, "第三条")
@@ -195,9 +205,9 @@ async def test_second_poller_terminates_the_first(emu, transport):
     alice = emu.person("张三")
     async with transport.make_bot() as one, transport.make_bot() as two:
         first = asyncio.create_task(one.get_updates(timeout=5))
-        await asyncio.sleep(0.05)
+        await polls_started(emu, 1)
         second = asyncio.create_task(two.get_updates(timeout=5))
-        await asyncio.sleep(0.05)
+        await polls_started(emu, 1)
         await emu.user_sends(alice.id, "hi")
         with pytest.raises(Conflict, match="terminated by other getUpdates request"):
             await asyncio.wait_for(first, 2)
