@@ -1,6 +1,5 @@
 """A real PTB Application against the emulator, driven like a conversation (both transports)."""
 
-
 import httpx
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
