@@ -271,6 +271,22 @@ async def clear_tapped_keyboard(update: Update, context: Ctx) -> None:
             pass
 
 
+async def edit_tapped(update: Update, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> bool:
+    """Edit the text of the message whose button was tapped (best effort). False when it cannot be
+    edited: gone or inaccessible (a forged or very old tap), not the bot's, or Telegram refused."""
+    query = update.callback_query
+    if query is None or not isinstance(query.message, Message):
+        return False
+    try:
+        await query.edit_message_text(text, reply_markup=reply_markup)
+    except TelegramError as exc:
+        if "not modified" in str(exc).lower():
+            return True
+        log.info("event=tapped_message_not_edited user=%s error=%s", query.from_user.id, exc)
+        return False
+    return True
+
+
 def _remember_outcome(context: Ctx, message_id: int, data: str) -> None:
     outcomes: list = context.chat_data.setdefault("outcomes", [])
     outcomes.append((message_id, data))

@@ -27,7 +27,7 @@ from bot.domain.roles import OFFICE_ROLES, ROLE_NAMES, UNIT_ROLES, parse_role
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog, command_args
-from handlers.flow import clear_tapped_keyboard
+from handlers.flow import clear_tapped_keyboard, edit_tapped
 from store.models import Unit
 
 # The dialog is per user and chat on purpose (buttons live on several messages); PTB warns about that.
@@ -89,7 +89,7 @@ async def role_chosen(update: Update, context: Ctx) -> int:
         return CHOOSE_ROLE
     await query.answer()
     context.chat_data["invite"] = {"role": role}
-    await query.edit_message_text(f"角色：{ROLE_NAMES[role]}")
+    await edit_tapped(update, f"角色：{ROLE_NAMES[role]}")
     if role in UNIT_ROLES:
         await update.effective_chat.send_message("请输入所属单位名称（可只输入其中几个字）：")
         return CHOOSE_UNIT
@@ -122,7 +122,7 @@ async def unit_chosen(update: Update, context: Ctx) -> int:
         return CHOOSE_UNIT
     await query.answer()
     state["unit"] = unit.name
-    await query.edit_message_text(f"单位：{unit.name}")
+    await edit_tapped(update, f"单位：{unit.name}")
     await update.effective_chat.send_message("请输入被邀请人的姓名：")
     return ENTER_NAME
 

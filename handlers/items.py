@@ -18,7 +18,7 @@ import logging
 import re
 from datetime import date
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -52,6 +52,7 @@ from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
 from handlers.flow import (
     clear_tapped_keyboard,
+    edit_tapped,
     env_of,
     parse_date,
     set_keyboard,
@@ -88,11 +89,7 @@ async def _send(update: Update, step: str, markup: InlineKeyboardMarkup | None =
 
 async def _chosen(update: Update, label: str, value: str) -> None:
     """Turn the tapped question into its answer (no buttons left to tap twice)."""
-    try:
-        await update.callback_query.edit_message_text(render("chat/new.html.j2", step="chosen", label=label,
-                                                             value=value))
-    except TelegramError:
-        pass
+    await edit_tapped(update, render("chat/new.html.j2", step="chosen", label=label, value=value))
 
 
 def _choice_keyboard(prefix: str, options: dict[str, str], per_row: int = 2) -> InlineKeyboardMarkup:
@@ -270,8 +267,11 @@ async def assist_toggled(update: Update, context: Ctx) -> int | None:
         st["assist"][key] = unit.name
         await query.answer(f"已选：{unit.name}")
     # Redraw the tapped result list: ✅ on the chosen units, the count on 完成.
+    tapped = query.message.reply_markup if isinstance(query.message, Message) else None
+    if tapped is None:  # a forged tap on a message without the list: the answer above says it all
+        return None
     rows = []
-    for row in query.message.reply_markup.inline_keyboard:
+    for row in tapped.inline_keyboard:
         b = row[0]
         if b.callback_data == "new:as:done":
             continue
@@ -279,12 +279,8 @@ async def assist_toggled(update: Update, context: Ctx) -> int | None:
         name = b.text.removeprefix("✅ ")
         rows.append([InlineKeyboardButton(("✅ " if uid in st["assist"] else "") + name, callback_data=b.callback_data)])
     rows += _assist_done_keyboard(st).inline_keyboard
-    try:
-        await query.edit_message_text(render("chat/new.html.j2", step="pick_assist",
-                                             selected=list(st["assist"].values())),
-                                      reply_markup=InlineKeyboardMarkup(rows))
-    except TelegramError:
-        pass
+    await edit_tapped(update, render("chat/new.html.j2", step="pick_assist", selected=list(st["assist"].values())),
+                      InlineKeyboardMarkup(rows))
     return None
 
 

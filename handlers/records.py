@@ -51,6 +51,7 @@ from handlers.flow import (
     clear_tapped_keyboard,
     download_attachment,
     dry_run,
+    edit_tapped,
     env_of,
     set_keyboard,
     show_outcome,
@@ -91,10 +92,7 @@ async def _answered(update: Update, step: str, **ctx: Any) -> None:
     """Turn the tapped question into its answer, so its buttons cannot be tapped twice."""
     query = update.callback_query
     await query.answer()
-    try:
-        await query.edit_message_text(render("records/chat.html.j2", step=step, **ctx))
-    except TelegramError:
-        pass
+    await edit_tapped(update, render("records/chat.html.j2", step=step, **ctx))
 
 
 def _buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:

@@ -49,7 +49,7 @@ from bot.render import render
 from handlers.common import reply
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog, command_args
-from handlers.flow import clear_tapped_keyboard, dry_run, env_of, timeout_notice
+from handlers.flow import clear_tapped_keyboard, dry_run, edit_tapped, env_of, timeout_notice
 from store.models import Unit
 
 log = logging.getLogger("duban.score")
@@ -328,7 +328,7 @@ async def unit_chosen(update: Update, context: Ctx) -> int:
         return UNIT
     _st(context).update(unit_id=unit.id, unit=unit.name)
     await update.callback_query.answer()
-    await update.callback_query.edit_message_text(render("score/chat.html.j2", step="unit_chosen", unit=unit.name))
+    await edit_tapped(update, render("score/chat.html.j2", step="unit_chosen", unit=unit.name))
     rows = [[InlineKeyboardButton(f"{r.clause} {format_points(r.points)}分 {r.name}"[:60], callback_data=f"sa:r:{r.code}")]
             for r in active_rules().values()]
     rows.append([InlineKeyboardButton("取消", callback_data="sa:x")])
@@ -344,8 +344,8 @@ async def rule_chosen(update: Update, context: Ctx) -> int:
         return RULE
     _st(context)["rule"] = code
     await update.callback_query.answer()
-    await update.callback_query.edit_message_text(render("score/chat.html.j2", step="rule_chosen",
-                                                         rule=f"{rule.name}（{format_points(rule.points)}分）"))
+    await edit_tapped(update, render("score/chat.html.j2", step="rule_chosen",
+                                     rule=f"{rule.name}（{format_points(rule.points)}分）"))
     await _say(update, "add_item")
     return ITEM
 

@@ -15,3 +15,60 @@ async def test_a_list_button_on_a_message_the_bot_cannot_edit_sends_the_page_ane
     await office.forge_tap("ls:all:1", office.last.message_id + 50)  # a message that does not exist
     assert "📋 督查事项（全部）" in office.last.text and office.last_answer is None
     assert listing.text.startswith("📋 督查事项（全部）") and not listing.edited
+
+
+async def _new_until_lead(office) -> None:  # noqa: ANN001
+    await office.send("/new")
+    await office.send("道路修复")
+    await office.send("按要求办理")
+    await office.forge_tap("new:src:other")
+    await office.forge_tap("new:imp:normal")
+
+
+async def test_dialog_buttons_naming_ids_past_32_bits_are_refused(demo_county):
+    c = demo_county
+    office = c.people["王敏"]
+    await _new_until_lead(office)
+    await office.forge_tap("new:lead:999999999999")
+    assert "该单位不存在或已停用" in office.last_answer
+    await office.send("/cancel")
+
+    await office.send("/score add")
+    await office.forge_tap("sa:u:9999999999")
+    assert office.last_answer
+    await office.send("/cancel")
+    await office.forge_tap("sc:u:2026:9999999999")
+    assert "找不到该单位" in office.last_answer
+
+    await office.send("/invite")
+    await office.forge_tap("inv:role:liaison")
+    await office.forge_tap("inv:unit:99999999999")
+    assert "无效的选择" in office.last_answer
+
+
+async def test_dialog_buttons_on_messages_the_bot_cannot_edit(demo_county):
+    c = demo_county
+    office = c.people["王敏"]
+    await office.send("/invite")
+    mine = await office.send("不是按钮")
+    await office.forge_tap("inv:role:liaison", mine)
+    assert "请输入所属单位名称" in office.last.text
+    await office.send("城关")
+    await office.forge_tap("inv:unit:1", office.last.message_id + 40)
+    assert "请输入被邀请人的姓名" in office.last.text
+    await office.send("/cancel")
+
+    await _new_until_lead(office)
+    await office.send("城关")
+    await office.tap("城关镇")
+    await office.forge_tap("new:as:2", mine)
+    assert office.last_answer
+    await office.send("/cancel")
+
+    await office.send("/score add")
+    await office.send("城关")
+    unit_id = c.row(c.liaison("城关镇")).unit_id
+    await office.forge_tap(f"sa:u:{unit_id}", mine)
+    await office.forge_tap("sa:r:late_feedback", office.last.message_id + 40)
+    assert "请输入关联的督查事项编号" in office.last.text
+    assert all("处理时出现错误" not in (m.text or "") for m in office.inbox)
