@@ -278,7 +278,7 @@ async def edit_tapped(update: Update, text: str, reply_markup: InlineKeyboardMar
     if query is None or not isinstance(query.message, Message):
         return False
     try:
-        await query.edit_message_text(text, reply_markup=reply_markup)
+        await query.edit_message_text(text, reply_markup=reply_markup, disable_web_page_preview=True)
     except TelegramError as exc:
         if "not modified" in str(exc).lower():
             return True

@@ -14,13 +14,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, filters
 
 from bot.domain.urging import UNDELIVERED_STATES, person_blocked, person_unblocked, retry_failed, undelivered
 from bot.render import render
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
+from handlers.flow import edit_tapped
 from store.audit import Actor
 from store.models import OutboxMessage
 
@@ -91,11 +91,8 @@ async def outbox_tap(update: Update, context: Ctx) -> None:
     m = _PAGE_DATA.fullmatch(query.data or "")
     text, markup = await _page(context, int(m.group(1)) if m else 1)
     await query.answer()
-    try:
-        await query.edit_message_text(text, reply_markup=markup, disable_web_page_preview=True)
-    except BadRequest as exc:  # "message is not modified": the same page tapped again
-        if "not modified" not in str(exc).lower():
-            raise
+    if not await edit_tapped(update, text, markup):  # the tapped message is gone or not the bot's
+        await update.effective_chat.send_message(text, reply_markup=markup, disable_web_page_preview=True)
 
 
 async def membership(update: Update, context: Ctx) -> None:

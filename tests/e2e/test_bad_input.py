@@ -72,3 +72,11 @@ async def test_dialog_buttons_on_messages_the_bot_cannot_edit(demo_county):
     await office.forge_tap("sa:r:late_feedback", office.last.message_id + 40)
     assert "请输入关联的督查事项编号" in office.last.text
     assert all("处理时出现错误" not in (m.text or "") for m in office.inbox)
+
+
+async def test_an_outbox_page_button_on_a_message_that_is_gone_sends_the_page_anew(demo_county):
+    office = demo_county.people["王敏"]
+    await office.send("/outbox")
+    before = len(office.inbox)
+    await office.forge_tap("ob:p:1", office.last.message_id + 40)
+    assert len(office.inbox) == before + 1 and office.last.text == office.inbox[-2].text
