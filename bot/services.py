@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -22,18 +23,28 @@ class Services:
     sender: Sender
     _calendar: WorkCalendar | None = field(default=None, repr=False)
     _calendar_stamp: tuple | None = field(default=None, repr=False)
+    _calendar_checked: datetime | None = field(default=None, repr=False)
 
     async def calendar(self) -> WorkCalendar:
         """The working-day calendar: built-in years plus those the office loaded.
 
-        Rebuilt only when the loaded years changed (``workdays load`` runs in another process,
-        so the stamp is read from the database; it is one small aggregate query).
+        ``workdays load`` runs in another process, so whether the loaded years changed is read
+        from the database (one small aggregate), but at most once per CALENDAR_RECHECK of the
+        bot's clock: not on every update.
         """
         from bot.calendar_store import load_calendar
 
+        now = self.clock.now()
+        if (self._calendar is not None and self._calendar_checked is not None
+                and timedelta(0) <= now - self._calendar_checked < CALENDAR_RECHECK):
+            return self._calendar
+        self._calendar_checked = now
         async with self.db.session() as s:
             stamp = tuple((await s.execute(
                 select(func.count(), func.max(CalendarYear.loaded_at)).select_from(CalendarYear))).one())
             if self._calendar is None or stamp != self._calendar_stamp:
                 self._calendar, self._calendar_stamp = await load_calendar(s), stamp
         return self._calendar
+
+
+CALENDAR_RECHECK = timedelta(seconds=60)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from bot.domain.errors import DomainError
 from store.models import Person, PersonRole, Unit
@@ -14,7 +15,10 @@ UNIT_KINDS = ("乡镇", "部门", "直属单位", "驻固单位", "开发区", "
 
 
 async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
-    return await session.scalar(select(Person).where(Person.telegram_id == telegram_id, Person.active))
+    """The active person on this account, with unit and roles in one statement (run per update)."""
+    result = await session.execute(select(Person).where(Person.telegram_id == telegram_id, Person.active)
+                                   .options(joinedload(Person.role_rows)))
+    return result.unique().scalar_one_or_none()
 
 
 async def find_units(session: AsyncSession, text: str, limit: int = 10) -> list[Unit]:

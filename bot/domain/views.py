@@ -9,9 +9,11 @@ requirements never leave here: views are shown in the messenger (``title`` reads
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import joinedload, raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
@@ -24,8 +26,10 @@ from bot.domain.workflow import (
     IMPORTANCE,
     ITEM_OPTIONS,
     ITEM_STATES,
+    LIGHT_RANK,
     LIVE_ASSIGNMENT_STATES,
     OPEN_ITEM_STATES,
+    YELLOW_DAYS,
     SOURCES,
     UNIT_ROLES_OF_ASSIGNMENT,
     Light,
@@ -42,6 +46,7 @@ from bot.domain.workflow import (
     worst,
 )
 from bot.outbox import Button, Keyboard
+from store.audit import Actor
 from store.models import Person
 from store.workflow import Assignment, CompletionReport, ExtensionRequest, Item, ItemLeader, Transfer
 
@@ -198,44 +203,93 @@ async def open_items_for(
     Office: all (drafts and pending ones too); liaison and unit head: their unit's, where the unit
     still owes or has reported work; leader: the items they are responsible for.
     """
-    me = await act(session, person, "view.list")
+    me = await viewer(session, person, "view.list")
     filters = filters or ItemFilters()
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
     page = max(1, int(page))
-    q = select(Item)
+    where = _list_conditions(me, filters)
+    if where is None:
+        return ItemPage((), 0, page, page_size)
+    rank, shown_due = _list_order(calendar, local_date(now))
+    if filters.light:
+        where.append(rank == LIGHT_RANK[filters.light])
+    # One statement for the page and the total (a window count); the page's items in a second.
+    rows = (await session.execute(
+        select(Item.id, func.count().over()).where(*where)
+        .order_by(rank.desc(), shown_due.is_(None), shown_due, Item.id)
+        .limit(page_size).offset((page - 1) * page_size)
+    )).all()
+    if rows:
+        total = rows[0][1]
+    else:  # past the last page (the list shrank): only the total is needed
+        total = await session.scalar(select(func.count()).select_from(Item).where(*where)) or 0
+    items = {item.id: item for item in (await session.scalars(
+        select(Item).where(Item.id.in_([r[0] for r in rows])).options(*LIST_OPTIONS))).unique()}
+    summaries = tuple(summarize(items[r[0]], me, calendar, now) for r in rows)
+    return ItemPage(summaries, total, page, page_size)
+
+
+# A list shows the items' assignments and units, nothing else: one statement, and any other
+# relationship touched by mistake raises instead of loading lazily.
+LIST_OPTIONS = (joinedload(Item.assignments).joinedload(Assignment.unit), raiseload("*"))
+
+
+async def viewer(session: AsyncSession, person: Person, action: str) -> Person:
+    """The person for a read-only view. One the gate looked up in this very update (roles loaded)
+    is not read again; any other is re-read like every acting person (``act``)."""
+    if "role_rows" in sa_inspect(person).unloaded:
+        return await act(session, person, action)
+    if not person.active:
+        raise NotAllowed("您的账号已停用，如有疑问请联系督查室")
+    session.info["actor"] = Actor(person.id, person.name)
+    session.info["action"] = action
+    return person
+
+
+def _list_conditions(me: Person, filters: ItemFilters) -> list | None:
+    """The WHERE of a list (None: this person sees no item at all)."""
     visible = _visible(me)
     if visible is False:
-        return ItemPage((), 0, page, page_size)
-    if visible is not None:
-        q = q.where(visible)
+        return None
+    where = [] if visible is None else [visible]
     if not filters.include_closed:
-        q = q.where(Item.state.in_(OPEN_ITEM_STATES))
+        where.append(Item.state.in_(OPEN_ITEM_STATES))
+        if not me.has_role("office", "office_head", "leader"):
+            # Passed on or declined: no longer on this unit's list.
+            where.append(exists().where(Assignment.item_id == Item.id, Assignment.unit_id == me.unit_id,
+                                        Assignment.state.in_(LIVE_ASSIGNMENT_STATES)))
     if filters.states:
-        q = q.where(Item.state.in_(filters.states))
+        where.append(Item.state.in_(filters.states))
     if filters.importance:
-        q = q.where(Item.importance == filters.importance)
+        where.append(Item.importance == filters.importance)
     if filters.source:
-        q = q.where(Item.source == filters.source)
+        where.append(Item.source == filters.source)
     if filters.year:
-        q = q.where(Item.year == filters.year)
+        where.append(Item.year == filters.year)
     if filters.unit_id is not None:
-        q = q.where(exists().where(Assignment.item_id == Item.id, Assignment.unit_id == filters.unit_id))
-    items = (await session.scalars(q.options(*ITEM_OPTIONS).order_by(Item.id))).all()
+        where.append(exists().where(Assignment.item_id == Item.id, Assignment.unit_id == filters.unit_id))
+    return where
 
-    summaries = []
-    only_units = not me.has_role("office", "office_head") and not me.has_role("leader")
-    for item in items:
-        s = summarize(item, me, calendar, now)
-        if only_units and not filters.include_closed and s.my_assignment_id is None:
-            continue  # passed on or declined: no longer on this unit's list
-        if filters.light and (s.light is None or s.light.code != filters.light):
-            continue
-        summaries.append(s)
-    summaries.sort(key=lambda s: (
-        -(s.light.rank if s.light else -1), s.due or date.max, s.id,
-    ))
-    start = (page - 1) * page_size
-    return ItemPage(tuple(summaries[start:start + page_size]), len(summaries), page, page_size)
+
+def _list_order(calendar: WorkCalendar, today: date):  # noqa: ANN202
+    """The list's order in SQL: worst light first (``summarize``'s light), then the due date shown.
+
+    The light of an item is that of its earliest due date among the units still owing work, and a
+    light only depends on the due date, so two dates computed here with the working-day calendar
+    (red before ``today``, yellow before the first day with more than YELLOW_DAYS working days
+    left) turn it into a CASE the database can sort and filter by."""
+    yellow_until = today + timedelta(days=1)
+    while calendar.working_days_left(today, yellow_until) <= YELLOW_DAYS:
+        yellow_until += timedelta(days=1)
+    owing_due = (select(func.min(Assignment.due_date))
+                 .where(Assignment.item_id == Item.id, Assignment.state.in_(ACTIVE_ASSIGNMENT_STATES))
+                 .correlate(Item).scalar_subquery())
+    rank = case((owing_due.is_(None), -1), (owing_due < today, LIGHT_RANK["red"]),
+                (owing_due < yellow_until, LIGHT_RANK["yellow"]), else_=LIGHT_RANK["green"])
+    lead_due = (select(Assignment.due_date)
+                .where(Assignment.item_id == Item.id, Assignment.role == "lead", Assignment.state != "transferred")
+                .order_by(Assignment.id).limit(1).correlate(Item).scalar_subquery())
+    return rank, func.coalesce(lead_due, Item.due_date)
 
 
 async def find_item(session: AsyncSession, item_ref: str | int, now: datetime) -> Item:
