@@ -84,7 +84,7 @@ async def _post_init(app: Application) -> None:
         [BotCommand(c.command, c.description) for c in STRANGER_COMMANDS], scope=BotCommandScopeDefault()
     )
     await recover_inbox(app)
-    _in_background(app, refresh_all_menus(app.bot, app.bot_data["services"].db), "menus")
+    _in_background(app, refresh_all_menus(app.bot, app.bot_data["services"].db, app.bot_data), "menus")
 
 
 def _in_background(app: Application, coro: Coroutine, name: str) -> None:

@@ -69,8 +69,13 @@ def requires(*roles: str, what: str, denied: Any = None) -> Callable:
 
 
 async def set_menu(context: Ctx, chat_id: int, person: Person) -> None:
-    """The command menu for this person's chat, matching their roles."""
-    await _set_menu(context.bot, chat_id, person, context.services.db)
+    """The command menu for this person's chat, matching their roles (no call when it does already)."""
+    await _set_menu(context.bot, chat_id, person, context.services.db, _menus(context.bot_data))
+
+
+def _menus(bot_data: dict) -> dict[int, str]:
+    """This process's view of the menu each chat shows: {chat_id: fingerprint}."""
+    return bot_data.setdefault("menus", {})
 
 
 def _menu(person: Person) -> tuple[list[BotCommand], str]:
@@ -81,14 +86,11 @@ def _menu(person: Person) -> tuple[list[BotCommand], str]:
 
 
 async def _set_menu(bot: Bot, chat_id: int, person: Person, db: Database | None = None,
-                    known: str | None = None) -> bool:
-    """Set the menu unless the chat shows it already (``db`` remembers what was set: one read
-    instead of a call to Telegram). ``known``: the fingerprint the caller read already."""
+                    menus: dict[int, str] | None = None) -> bool:
+    """Set the menu unless ``menus`` says the chat shows it already; ``db`` remembers what was
+    set across restarts (one statement, only when the menu changed). True when a call was made."""
     commands, fingerprint = _menu(person)
-    if db is not None and known is None:
-        async with db.session() as s:
-            known = (await store_menus.fingerprints(s, chat_id)).get(chat_id)
-    if known == fingerprint:
+    if menus is not None and menus.get(chat_id) == fingerprint:
         return False
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
@@ -98,17 +100,21 @@ async def _set_menu(bot: Bot, chat_id: int, person: Person, db: Database | None 
     if db is not None:
         async with db.session() as s:
             await store_menus.remember(s, chat_id, fingerprint, db.now())
+    if menus is not None:
+        menus[chat_id] = fingerprint
     return True
 
 
-async def refresh_all_menus(bot: Bot, db: Database) -> int:
+async def refresh_all_menus(bot: Bot, db: Database, bot_data: dict) -> int:
     """In the background after start-up: each bound person's menu matches their roles (they may
     have changed offline). Only chats whose menu differs from the one last set get a call."""
+    menus = _menus(bot_data)
     async with db.session() as s:
         people = (await s.scalars(select(Person).where(Person.active, Person.telegram_id.is_not(None)))).all()
-        known = await store_menus.fingerprints(s)
+        for chat_id, fingerprint in (await store_menus.fingerprints(s)).items():
+            menus.setdefault(chat_id, fingerprint)  # a menu set meanwhile (/start) is newer
     changed = 0
     for person in people:
-        changed += await _set_menu(bot, person.telegram_id, person, db, known.get(person.telegram_id, ""))
+        changed += await _set_menu(bot, person.telegram_id, person, db, menus)
     log.info("event=menus_refreshed people=%d changed=%d", len(people), changed)
     return changed

@@ -11,12 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.models import MenuState
 
 
-async def fingerprints(s: AsyncSession, chat_id: int | None = None) -> dict[int, str]:
-    """{chat_id: fingerprint} of every chat, or of the one chat asked for."""
-    query = select(MenuState.chat_id, MenuState.fingerprint)
-    if chat_id is not None:
-        query = query.where(MenuState.chat_id == chat_id)
-    return dict((await s.execute(query)).all())
+async def fingerprints(s: AsyncSession) -> dict[int, str]:
+    return dict((await s.execute(select(MenuState.chat_id, MenuState.fingerprint))).all())
 
 
 async def remember(s: AsyncSession, chat_id: int, fingerprint: str, now: datetime) -> None:
