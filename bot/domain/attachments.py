@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
+from bot.domain.workflow import drop_controls
 from store.workflow import Attachment
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # Telegram's limit for a bot downloading a file
@@ -102,7 +103,7 @@ def add_attachments(
     validate(files)
     rows = []
     for f in files:
-        name = " ".join((f.file_name or "").split())[:MAX_FILE_NAME] or "附件"
+        name = " ".join(drop_controls(f.file_name or "").split())[:MAX_FILE_NAME] or "附件"
         row = Attachment(
             item_id=item_id,
             assignment_id=assignment_id,
@@ -113,7 +114,7 @@ def add_attachments(
             sha256=f.sha256,
             local_path=str(f.local_path) if f.local_path is not None else None,
             file_name=name,
-            mime_type=(f.mime_type or None) and f.mime_type[:100],
+            mime_type=drop_controls(f.mime_type or "")[:100] or None,
             size=f.size,
             uploaded_by_id=uploaded_by_id,
             created_at=now,

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.directory import person_by_telegram_id, unit_by_name
 from bot.domain.errors import DomainError
 from bot.domain.roles import ROLE_NAMES, UNIT_ROLES
+from bot.domain.workflow import drop_controls
 from store.models import Invitation, Person, PersonRole
 
 MAX_NAME = 50
@@ -39,7 +40,7 @@ class NewInvitation:
 
 
 def validate_name(name: str) -> str:
-    name = " ".join(name.split())
+    name = " ".join(drop_controls(name).split())
     if not name:
         raise DomainError("姓名不能为空")
     if len(name) > MAX_NAME:

@@ -343,9 +343,18 @@ def worst(lights: Iterable[Light | None]) -> Light | None:
 # --------------------------------------------------------------------------------------------
 
 
+# Control characters other than tab and newline: Telegram's clients drop them, PostgreSQL's text
+# cannot hold NUL, and nobody reads them — a tampered client's ones never reach the database.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def drop_controls(text: str) -> str:
+    return _CONTROLS.sub("", text)
+
+
 def clean_text(text: str | None, label: str, limit: int = MAX_TEXT) -> str:
     """Stripped text; empty or longer than ``limit`` characters → a Chinese error naming ``label``."""
-    text = (text or "").strip()
+    text = drop_controls(text or "").strip()
     if not text:
         raise DomainError(f"{label}不能为空")
     if len(text) > limit:

@@ -80,3 +80,23 @@ async def test_an_outbox_page_button_on_a_message_that_is_gone_sends_the_page_an
     before = len(office.inbox)
     await office.forge_tap("ob:p:1", office.last.message_id + 40)
     assert len(office.inbox) == before + 1 and office.last.text == office.inbox[-2].text
+
+
+async def test_control_characters_from_a_tampered_client_never_reach_the_database(demo_county, demo_item):
+    """Telegram's clients drop them; PostgreSQL's text cannot even hold NUL (the suite's PG run)."""
+    from sqlalchemy import select
+
+    from store.workflow import Attachment, Progress
+
+    c = demo_county
+    await demo_item("道路修复")
+    lead = c.liaison("城关镇")
+    notice = next(m for m in reversed(lead.inbox) if "督办通知单" in (m.text or ""))
+    await lead.reply(notice, "进展\x00顺利\x07")
+    assert "进展已记录" in lead.last.text
+    await lead.send_document(b"%PDF", filename="方案\x00.pdf", mime_type="application/pdf\x00", reply_to=notice)
+    assert "进展已记录（附件1个）" in lead.last.text
+    async with c.h.db.session() as s:
+        texts = (await s.scalars(select(Progress.text))).all()
+        files = (await s.execute(select(Attachment.file_name, Attachment.mime_type))).all()
+    assert "进展顺利" in texts and [tuple(f) for f in files] == [("方案.pdf", "application/pdf")]
