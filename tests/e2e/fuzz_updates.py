@@ -29,7 +29,7 @@ ODD_TEXTS = (
     "行一\n行二\n行三", "\r\n", "x" * 60, "督字〔2026〕1号", "督字〔2026〕999号", "督字〔1999〕1号", "〔〕号",
     "/", "//", "/ ", "@duban_test_bot", "#标签", "https://example.com/x", "tg://user?id=1",
 )
-CONTROL = "".join(chr(c) for c in range(1, 32) if chr(c) not in "\n\t\r")
+CONTROL = "".join(chr(c) for c in range(0, 32) if chr(c) not in "\n\t\r")  # NUL too: a tampered client
 WEIRD = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff\u00a0\u3000"
 # Only a tampered client can send these: Telegram refuses a message that is blank (it strips these).
 BLANK_TEXTS = (" ", "　", "\u3000\u3000", "\t", "\n\n", " \u3000 ", "\u00a0")
@@ -49,7 +49,8 @@ ODD_ARGS = (
 )
 FILE_NAMES = (
     "", ".", "..", "../../x", "../../../../etc/passwd", "..\\..\\x.pdf", "/abs/path.pdf", "C:\\x\\y.docx",
-    "no_extension", "a" * 255, "文" * 200 + ".pdf", "文" * 250 + ".docx", "报告.PDF", "照片.JPG", "进展.docx", "表.xlsx", "a.b.c.d",
+    "no_extension", "a" * 255, "文" * 200 + ".pdf", "文" * 250 + ".docx", "报告.PDF", "照片.JPG", "进展.docx",
+    "表.xlsx", "a.b.c.d",
     ".hidden", "trailing.", "名字 带 空格.pdf", "emoji😀.pdf", "\u202eexe.pdf", "evil.exe", "EVIL.EXE",
     "run.bat", "x.sh", "x.apk", "x.js", "x\x00.pdf", "x\n.pdf", "<b>x</b>.pdf", "&.pdf", "CON", "NUL.txt",
     "x" * 64 + ".tar.gz", "مرحبا.pdf",
