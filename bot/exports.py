@@ -1,103 +1,64 @@
-"""Excel files for the office (openpyxl): the year's score table and the item ledger (督办台账).
+"""Excel files for the office: the year's score table and the item ledger (督办台账).
 
 Both are built from the database, never from what a chat showed; headers are Chinese, columns have
 widths, dates are real dates, the header row is frozen. Confidential items appear by number only
 (these files travel through the messenger), marked 涉密. An empty year or range is refused with a
 message rather than producing an empty file.
 
-No telegram here: the chat handler and the CLI (``python -m bot export``) both call these.
+Built to scale (issue 11: 100,000 items): rows are read in keyset batches of plain columns (no ORM
+graph, never the whole ledger at once) and streamed into the file by ``bot.xlsx``. In the bot the
+work runs in a worker thread with its own event loop and database connection (``export_off_loop``),
+so the bot's loop keeps answering; the chat handler then queues the file in the outbox.
+
+No telegram here: the chat handler and the CLI (``python -m bot export``) both call ``write_export``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
+import os
 import re
-from collections import Counter
-from collections.abc import Sequence
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar_store import load_calendar
-from bot.documents import dossier_document, notice_document
 from bot.domain.errors import DomainError
-from bot.domain.ledger import ScoreTable, format_score, score_table, unit_events
-from bot.domain.score import Rule, check_year, finished_dates, finished_on, format_points, rules_with_points, use_rules
-from bot.domain.views import find_item
+from bot.domain.ledger import _HANDLED_STATES, ScoreTable, format_score, score_table
+from bot.domain.score import Rule, active_rules, check_year, finished_on, format_points, rules_with_points, use_rules
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
     ASSIGNMENT_STATES,
     IMPORTANCE,
-    ITEM_OPTIONS,
     ITEM_STATES,
     OFFICE_TZ,
     SOURCES,
     UNIT_ROLES_OF_ASSIGNMENT,
-    item_label,
+    format_number,
     local_date,
 )
+from bot.xlsx import DATE_FORMAT, Book, Column
 from store.db import Database
-from store.workflow import Item, Progress
+from store.models import Person, Unit
+from store.score import ScoreEvent, ScoreYear
+from store.workflow import Assignment, CompletionReport, Item, Progress
+
+__all__ = ["DATE_FORMAT", "Column"]
 
 CONFIDENTIAL = "（涉密事项）"
-DATE_FORMAT = "yyyy-mm-dd"
 MAX_RANGE_DAYS = 3 * 366
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-
-
-@dataclass(frozen=True)
-class Column:
-    title: str
-    width: float
-    wrap: bool = False
-
-
-def _sheet(ws: Worksheet, title: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]],
-           notes: Sequence[str] = ()) -> None:
-    """Fill ``ws``: a bold, frozen header row, set widths, dates formatted as dates, and ``notes``
-    a blank row below the table."""
-    ws.title = title
-    ws.append([c.title for c in columns])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = _HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for row in rows:
-        ws.append(list(row))
-    for i, c in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = c.width
-        for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-            if isinstance(cell.value, (date, datetime)):
-                cell.number_format = DATE_FORMAT
-            if c.wrap:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-    ws.freeze_panes = "A2"
-    if notes:
-        ws.append([])
-        for note in notes:
-            ws.append([note])
-
-
-def _bytes(wb: Workbook) -> bytes:
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def save(data: bytes, path: str | Path) -> Path:
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise DomainError(f"目录 {path.parent} 不存在")
-    path.write_bytes(data)
-    return path
+BATCH = 2000  # items (or score events) per query: bounded memory, few round trips
+KEEP_FILES = timedelta(days=7)  # an exported file waits this long in the outbox's reach
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,40 +106,98 @@ PENDING_COLUMNS = (
 )
 
 
-async def scores_workbook(session: AsyncSession, year: int, *, today: date, office_name: str,
-                          rules: dict[str, Rule] | None = None) -> bytes:
+def _no_scores(year: int) -> DomainError:
+    return DomainError(f"{year}年度没有考核记录（没有单位承办督办事项，也没有加减分记录）")
+
+
+async def check_scores(session: AsyncSession, year: int) -> None:
+    """Refuse a year with nothing to score, cheaply (two EXISTS, not the whole table): the same
+    "handled" as ``ledger.compute_table`` — a unit set up before the year's end that had an item
+    in the year or a score event — or, for an approved year, its stored table."""
+    frozen = await session.get(ScoreYear, year)
+    if frozen is not None:
+        if not any(r["handled"] for r in json.loads(frozen.snapshot)["rows"]):
+            raise _no_scores(year)
+        return
+    start, end = datetime(year, 1, 1, tzinfo=OFFICE_TZ), datetime(year + 1, 1, 1, tzinfo=OFFICE_TZ)
+    unit_then = Unit.created_at < end
+    scored = exists().where(ScoreEvent.year == year, ScoreEvent.unit_id == Unit.id, unit_then)
+    handled = exists().where(
+        Assignment.unit_id == Unit.id, unit_then, Assignment.state.in_(_HANDLED_STATES),
+        Assignment.notified_at.is_not(None), Assignment.notified_at < end,
+        or_(Assignment.done_at.is_(None), Assignment.done_at >= start))
+    if not await session.scalar(select(or_(scored, handled))):
+        raise _no_scores(year)
+
+
+async def write_scores(session: AsyncSession, target: str | Path | BinaryIO, year: int, *, today: date,
+                       office_name: str, rules: dict[str, Rule] | None = None) -> ScoreTable:
     """The year's table (汇总), every event (明细) and, before approval, the pending deductions."""
     table = await score_table(session, year, today, rules)
     if not any(r.handled for r in table.rows):
-        raise DomainError(f"{year}年度没有考核记录（没有单位承办督办事项，也没有加减分记录）")
-    wb = Workbook()
-    rows = [(r.rank, r.unit, float(r.score), r.bonus, r.deduction, r.events, "是" if r.handled else "否",
-             "取消" if r.disqualified else "保留",
-             "" if r.handled else f"当年未承办督办事项，按平均分{table.average_text}计") for r in table.rows]
-    _sheet(wb.active, "考核汇总", SCORE_COLUMNS, rows, notes=_status(table, office_name))
+        raise _no_scores(year)
+    book = Book(target)
+    try:
+        sheet = book.sheet("考核汇总", SCORE_COLUMNS)
+        for r in table.rows:
+            sheet.append((r.rank, r.unit, float(r.score), r.bonus, r.deduction, r.events, "是" if r.handled else "否",
+                          "取消" if r.disqualified else "保留",
+                          None if r.handled else f"当年未承办督办事项，按平均分{table.average_text}计"))
+        sheet.notes(_status(table, office_name))
+        sheet = book.sheet("考核明细", EVENT_COLUMNS)
+        async for row in _event_rows(session, year, table, rules or active_rules()):
+            sheet.append(row)
+        if table.pending:
+            sheet = book.sheet("待结算扣分", PENDING_COLUMNS)
+            for p in table.pending:
+                sheet.append((p.unit_name, p.item_label, UNIT_ROLES_OF_ASSIGNMENT.get(p.role, p.role), p.due,
+                              p.rule.name, p.rule.points))
+    except BaseException:
+        book.abort()
+        raise
+    book.close()
+    return table
 
-    events = []
-    for r in sorted(table.rows, key=lambda r: r.unit_id):
-        for e in await unit_events(session, year, r.unit_id, rules):
-            correction = (f"撤销第{e.reverses_id}号" if e.reverses_id else
-                          f"已被第{e.reversed_by_id}号撤销" if e.reversed_by_id else "")
-            events.append((e.id, local_date(e.at), r.unit, e.rule_name, e.clause, e.points, e.item_label or "",
-                           CONFIDENTIAL if e.confidential else await _title(session, e.item_id),
-                           CONFIDENTIAL if e.confidential else e.reason, "自动" if e.automatic else "人工",
-                           e.recorded_by or "系统", correction))
-    events.sort(key=lambda row: row[0])
-    _sheet(wb.create_sheet(), "考核明细", EVENT_COLUMNS, events)
-    if table.pending:
-        _sheet(wb.create_sheet(), "待结算扣分", PENDING_COLUMNS, [
-            (p.unit_name, p.item_label, UNIT_ROLES_OF_ASSIGNMENT.get(p.role, p.role), p.due, p.rule.name,
-             p.rule.points) for p in table.pending])
-    return _bytes(wb)
+
+async def scores_workbook(session: AsyncSession, year: int, *, today: date, office_name: str,
+                          rules: dict[str, Rule] | None = None) -> bytes:
+    """``write_scores`` into memory (a small table; tests and callers that want bytes)."""
+    buf = io.BytesIO()
+    await write_scores(session, buf, year, today=today, office_name=office_name, rules=rules)
+    return buf.getvalue()
 
 
-async def _title(session: AsyncSession, item_id: int | None) -> str:
-    if item_id is None:
-        return ""
-    return await session.scalar(select(Item.title).where(Item.id == item_id)) or ""
+async def _event_rows(session: AsyncSession, year: int, table: ScoreTable,
+                      rules: dict[str, Rule]) -> AsyncIterator[tuple]:
+    """The 明细 rows of the table's units, oldest event first, as ``ledger.unit_events`` shows them,
+    read in batches with the item and the recorder joined (no query per event)."""
+    units = {r.unit_id: r.unit for r in table.rows}
+    reversed_by = {(unit_id, target): event_id for unit_id, target, event_id in (await session.execute(
+        select(ScoreEvent.unit_id, ScoreEvent.reverses_id, ScoreEvent.id)
+        .where(ScoreEvent.year == year, ScoreEvent.reverses_id.is_not(None)))).all()}
+    q = (select(ScoreEvent.id, ScoreEvent.recorded_at, ScoreEvent.unit_id, ScoreEvent.rule, ScoreEvent.points,
+                ScoreEvent.item_id, ScoreEvent.reason, ScoreEvent.automatic, ScoreEvent.reverses_id,
+                Item.year, Item.number, Item.confidential, Item.title, Person.name)
+         .outerjoin(Item, Item.id == ScoreEvent.item_id).outerjoin(Person, Person.id == ScoreEvent.recorded_by_id)
+         .where(ScoreEvent.year == year).order_by(ScoreEvent.id).limit(BATCH))
+    last = 0
+    while True:
+        batch = (await session.execute(q.where(ScoreEvent.id > last))).all()
+        if not batch:
+            return
+        last = batch[-1].id
+        for (event_id, at, unit_id, code, points, _item_id, reason, automatic, reverses_id,
+             item_year, number, confidential, title, recorder) in batch:
+            if unit_id not in units:  # a unit outside the table (as unit_events per table row)
+                continue
+            rule = rules.get(code)
+            hidden = bool(confidential)  # NULL when the event names no item
+            undone_by = reversed_by.get((unit_id, event_id))
+            yield (event_id, local_date(at), units[unit_id], rule.name if rule else code, rule.clause if rule else "",
+                   points, format_number(item_year, number) or "", CONFIDENTIAL if hidden else (title or ""),
+                   CONFIDENTIAL if hidden else reason,
+                   "自动" if automatic else "人工", recorder or "系统",
+                   f"撤销第{reverses_id}号" if reverses_id else f"已被第{undone_by}号撤销" if undone_by else "")
 
 
 def _status(table: ScoreTable, office_name: str) -> list[str]:
@@ -210,50 +229,233 @@ ITEM_COLUMNS = (
 )
 
 
-async def items_workbook(session: AsyncSession, start: date, end: date, *, today: date, calendar: WorkCalendar,
-                         office_name: str) -> bytes:
+def _under_supervision(start: date, end: date) -> tuple:
+    """Items under supervision at some time in [start, end]: approved by ``end``, not closed before ``start``."""
+    lo = datetime.combine(start, datetime.min.time(), tzinfo=OFFICE_TZ)
+    hi = datetime.combine(end, datetime.max.time(), tzinfo=OFFICE_TZ)
+    return (Item.approved_at.is_not(None), Item.approved_at <= hi, or_(Item.closed_at.is_(None), Item.closed_at >= lo))
+
+
+def _no_items(start: date, end: date) -> DomainError:
+    return DomainError(f"{start.isoformat()}至{end.isoformat()}期间没有督查事项，未生成台账")
+
+
+async def check_items(session: AsyncSession, start: date, end: date) -> None:
+    """Refuse a bad or empty range before any work (one EXISTS)."""
+    check_range(start, end)
+    if not await session.scalar(select(exists().where(*_under_supervision(start, end)))):
+        raise _no_items(start, end)
+
+
+class _ItemRef(NamedTuple):
+    """What ``score.finished_on`` reads of an assignment's item."""
+
+    closed_at: datetime | None
+
+
+class _Share(NamedTuple):
+    """What ``score.finished_on`` reads of an assignment (a plain row, not an ORM object)."""
+
+    id: int
+    state: str
+    done_at: datetime | None
+    item: _ItemRef
+
+
+@dataclass(frozen=True)
+class LedgerCount:
+    items: int
+    rows: int
+
+
+async def _ledger_batches(session: AsyncSession, start: date, end: date) -> AsyncIterator[tuple[list, list, dict, dict]]:
+    """(items, their non-draft assignments, progress counts, finished dates) ``BATCH`` items at a
+    time, in number order: keyset on (year, number), unique for approved items."""
+    items_q = (select(Item.id, Item.year, Item.number, Item.title, Item.source, Item.importance, Item.confidential,
+                      Item.state, Item.closed_at)
+               .where(*_under_supervision(start, end)).order_by(Item.year, Item.number).limit(BATCH))
+    conn = await session.connection()  # Core rows: no ORM bookkeeping per row
+    after = None
+    while True:
+        q = items_q if after is None else items_q.where(tuple_(Item.year, Item.number) > tuple_(*after))
+        items = (await conn.execute(q)).all()
+        if not items:
+            return
+        after = (items[-1].year, items[-1].number)
+        ids = [i.id for i in items]
+        shares = (await conn.execute(
+            select(Assignment.id, Assignment.item_id, Unit.name, Assignment.role, Assignment.state,
+                   Assignment.notified_at, Assignment.acknowledged_at, Assignment.due_date, Assignment.extension_count,
+                   Assignment.redo_count, Assignment.done_at)
+            .join(Unit, Unit.id == Assignment.unit_id)
+            .where(Assignment.item_id.in_(ids), Assignment.state != "draft")
+            .order_by(Assignment.item_id, Assignment.id))).all()
+        of_items = Assignment.item_id.in_(ids)
+        feedback = dict((await conn.execute(
+            select(Progress.assignment_id, func.count()).join(Assignment, Assignment.id == Progress.assignment_id)
+            .where(of_items, Assignment.state != "draft").group_by(Progress.assignment_id))).all())
+        # As score.finished_dates: the approved or pending completion report's day, the last one wins.
+        reported = {share_id: local_date(at) for share_id, at in (await conn.execute(
+            select(CompletionReport.assignment_id, CompletionReport.created_at)
+            .join(Assignment, Assignment.id == CompletionReport.assignment_id)
+            .where(of_items, CompletionReport.status.in_(("approved", "pending")))
+            .order_by(CompletionReport.id))).all()}
+        yield items, shares, feedback, reported
+
+
+async def write_items(session: AsyncSession, target: str | Path | BinaryIO, start: date, end: date, *, today: date,
+                      calendar: WorkCalendar, office_name: str) -> LedgerCount:
     """Every item under supervision at some time in [start, end] (approved by ``end`` and not closed
     before ``start``) with one row per unit: dates, deadline, state, working days overdue (as of
     ``today`` for a share still open) and how many progress reports it sent."""
     check_range(start, end)
-    lo = datetime.combine(start, datetime.min.time(), tzinfo=OFFICE_TZ)
-    hi = datetime.combine(end, datetime.max.time(), tzinfo=OFFICE_TZ)
-    items = (await session.scalars(
-        select(Item).options(*ITEM_OPTIONS)
-        .where(Item.approved_at.is_not(None), Item.approved_at <= hi, or_(Item.closed_at.is_(None), Item.closed_at >= lo))
-        .order_by(Item.year, Item.number)
-    )).all()
-    if not items:
-        raise DomainError(f"{start.isoformat()}至{end.isoformat()}期间没有督查事项，未生成台账")
-    shares = [a for item in items for a in item.assignments if a.state != "draft"]
-    reported = await finished_dates(session, shares)
-    feedback = Counter(dict((await session.execute(
-        select(Progress.assignment_id, func.count()).where(Progress.assignment_id.in_([a.id for a in shares] or [-1]))
-        .group_by(Progress.assignment_id))).all()))
-    rows = []
-    for item in items:
-        for a in item.assignments:
-            if a.state == "draft":
-                continue
-            finished = finished_on(a, reported)
-            overdue = None
-            if a.due_date is not None and a.state not in ("transferred", "declined"):
-                late = calendar.working_days_between(a.due_date, finished or today).days
-                overdue = max(late, 0)
-            rows.append((
-                item_label(item), CONFIDENTIAL if item.confidential else item.title, SOURCES.get(item.source, item.source),
-                IMPORTANCE.get(item.importance, item.importance), a.unit.name,
-                UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role), local_date(a.notified_at) if a.notified_at else None,
-                local_date(a.acknowledged_at) if a.acknowledged_at else None, a.due_date, a.extension_count,
-                finished if a.state == "done" else None, ASSIGNMENT_STATES.get(a.state, a.state), overdue,
-                feedback.get(a.id, 0), a.redo_count, ITEM_STATES.get(item.state, item.state),
-            ))
-    notes = [f"{office_name}　督办事项台账　{start.isoformat()}至{end.isoformat()}",
-             f"共{len(items)}个事项、{len(rows)}条承办记录；逾期工作日：已办结的按办结报告提交日计，未办结的计至{today.isoformat()}",
-             "涉密事项只列编号，内容请到督查室查阅"]
-    wb = Workbook()
-    _sheet(wb.active, "督办台账", ITEM_COLUMNS, rows, notes=notes)
-    return _bytes(wb)
+    book: Book | None = None
+    n_items = n_rows = 0
+    late: dict[tuple[date, date], int] = {}  # (due, finished or today) repeats across thousands of rows
+    try:
+        async for items, shares, feedback, reported in _ledger_batches(session, start, end):
+            if book is None:
+                book = Book(target)
+                sheet = book.sheet("督办台账", ITEM_COLUMNS)
+            n_items += len(items)
+            by_item: dict[int, list] = {}
+            for a in shares:
+                by_item.setdefault(a.item_id, []).append(a)
+            for item in items:
+                label = format_number(item.year, item.number) or f"登记号{item.id}"
+                title = CONFIDENTIAL if item.confidential else item.title
+                source = SOURCES.get(item.source, item.source)
+                importance = IMPORTANCE.get(item.importance, item.importance)
+                state = ITEM_STATES.get(item.state, item.state)
+                ref = _ItemRef(item.closed_at)
+                for (share_id, _, unit, role, share_state, notified_at, acknowledged_at, due, extensions, redos,
+                     done_at) in by_item.get(item.id, ()):
+                    finished = finished_on(_Share(share_id, share_state, done_at, ref), reported)
+                    overdue = None
+                    if due is not None and share_state not in ("transferred", "declined"):
+                        key = (due, finished or today)
+                        overdue = late.get(key)
+                        if overdue is None:
+                            overdue = late[key] = max(calendar.working_days_between(*key).days, 0)
+                    sheet.append((
+                        label, title, source, importance, unit, UNIT_ROLES_OF_ASSIGNMENT.get(role, role),
+                        local_date(notified_at) if notified_at else None,
+                        local_date(acknowledged_at) if acknowledged_at else None, due, extensions,
+                        finished if share_state == "done" else None, ASSIGNMENT_STATES.get(share_state, share_state),
+                        overdue, feedback.get(share_id, 0), redos, state,
+                    ))
+                    n_rows += 1
+        if book is None:
+            raise _no_items(start, end)
+        sheet.notes([f"{office_name}　督办事项台账　{start.isoformat()}至{end.isoformat()}",
+                     f"共{n_items}个事项、{n_rows}条承办记录；逾期工作日：已办结的按办结报告提交日计，"
+                     f"未办结的计至{today.isoformat()}",
+                     "涉密事项只列编号，内容请到督查室查阅"])
+    except BaseException:
+        if book is not None:
+            book.abort()
+        raise
+    book.close()
+    return LedgerCount(n_items, n_rows)
+
+
+async def items_workbook(session: AsyncSession, start: date, end: date, *, today: date, calendar: WorkCalendar,
+                         office_name: str) -> bytes:
+    """``write_items`` into memory (tests and small ranges; the bot and the CLI write to a file)."""
+    buf = io.BytesIO()
+    await write_items(session, buf, start, end, today=today, calendar=calendar, office_name=office_name)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# One export, to a file: the CLI in its own loop, the bot in a worker thread
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """What to export: ``scores`` of ``year``, or ``items`` from ``start`` to ``end``."""
+
+    kind: str
+    today: date
+    office_name: str
+    year: int | None = None
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    size: int
+    frozen: bool = False  # scores: the year's table is approved
+    rows: int = 0  # items: rows of the ledger
+
+
+async def check_export(session: AsyncSession, job: ExportJob) -> None:
+    """The cheap refusals (bad or empty range, a year without records), to answer at once."""
+    if job.kind == "scores":
+        await check_scores(session, job.year)
+    else:
+        await check_items(session, job.start, job.end)
+
+
+async def write_export(database_url: str, job: ExportJob, path: str | Path,
+                       calendar: WorkCalendar | None = None) -> ExportResult:
+    """Write ``job`` to ``path`` with a database connection of its own. The file appears whole or
+    not at all: it is written beside ``path`` and renamed at the end."""
+    path = Path(path)
+    part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    db = Database(database_url)
+    try:
+        async with db.session() as s:
+            if job.kind == "scores":
+                table = await write_scores(s, part, job.year, today=job.today, office_name=job.office_name)
+                frozen, rows = table.frozen, 0
+            else:
+                count = await write_items(s, part, job.start, job.end, today=job.today,
+                                          calendar=calendar or await load_calendar(s), office_name=job.office_name)
+                frozen, rows = False, count.rows
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+        await db.dispose()
+    return ExportResult(path, path.stat().st_size, frozen, rows)
+
+
+# One export at a time in the bot: each holds a batch of rows and a CPU; more would only queue
+# for the same two cores and add their memory up.
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _in_thread(database_url: str, job: ExportJob, path: Path, calendar: WorkCalendar | None) -> ExportResult:
+    with _ONE_AT_A_TIME:
+        return asyncio.run(write_export(database_url, job, path, calendar))
+
+
+async def export_off_loop(database_url: str, job: ExportJob, path: str | Path,
+                          calendar: WorkCalendar | None = None) -> ExportResult:
+    """``write_export`` in a worker thread with its own event loop and connection, so the caller's
+    loop keeps answering: it only waits. A thread rather than a process: nothing to import again
+    (a fresh interpreter with SQLAlchemy takes 2–3 s and ~85 MB before the first row), and the file
+    and its memory are gone with the export; the loop stays responsive because the thread gives the
+    GIL back every few milliseconds and the database waits release it."""
+    return await asyncio.to_thread(_in_thread, database_url, job, Path(path), calendar)
+
+
+def export_path(files_dir: str | os.PathLike[str], suffix: str = ".xlsx", now: float | None = None) -> Path:
+    """A fresh file name under ``files_dir/exports`` for the outbox to send; files older than
+    ``KEEP_FILES`` (long sent, or given up) are removed on the way."""
+    folder = Path(files_dir) / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    cutoff = (now if now is not None else time.time()) - KEEP_FILES.total_seconds()
+    for old in folder.iterdir():
+        try:
+            if old.is_file() and old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:
+            pass  # another export removed it first
+    return folder / f"{uuid.uuid4().hex}{suffix}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,6 +468,9 @@ _SUFFIX = {"scores": ".xlsx", "items": ".xlsx", "notice": ".docx", "dossier": ".
 async def export_command(settings: Any, kind: str, file: str, *, year: int | None, start: str | None,
                          end: str | None, item: str | None, now: datetime, out: Any, err: Any) -> int:
     """Write one export to ``file``; a problem is one Chinese line on ``err`` and status 2."""
+    from bot.documents import dossier_document, notice_document  # python-docx: only for the Word files
+    from bot.domain.views import find_item
+
     path = Path(file)
     try:
         if path.suffix.lower() != _SUFFIX[kind]:
@@ -283,26 +488,26 @@ async def export_command(settings: Any, kind: str, file: str, *, year: int | Non
         db = Database(settings.database.url)
         try:
             await db.upgrade()
-            async with db.session() as s:
-                if kind == "scores":
-                    data = await scores_workbook(s, check_year(year, today), today=today,
-                                                 office_name=settings.office.name)
-                elif kind == "items":
-                    data = await items_workbook(s, parse_date(start, "开始日期"), parse_date(end, "结束日期"),
-                                                today=today, calendar=await load_calendar(s),
-                                                office_name=settings.office.name)
-                else:
+            if kind in ("scores", "items"):
+                job = (ExportJob("scores", today, settings.office.name, year=check_year(year, today))
+                       if kind == "scores" else
+                       ExportJob("items", today, settings.office.name, start=parse_date(start, "开始日期"),
+                                 end=parse_date(end, "结束日期")))
+                size = (await write_export(db.url, job, path)).size
+            else:
+                async with db.session() as s:
                     item_id = (await find_item(s, item, now)).id
                     if kind == "notice":
                         _, data = await notice_document(s, item_id, office_name=settings.office.name,
                                                         files_dir=settings.storage.files_dir)
                     else:
                         _, data = await dossier_document(s, item_id, office_name=settings.office.name, now=now)
+                path.write_bytes(data)
+                size = len(data)
         finally:
             await db.dispose()
-        save(data, path)
     except DomainError as exc:
         print(exc.message, file=err)
         return 2
-    print(f"已导出到 {path}（{len(data) / 1024:.1f} KB）", file=out)
+    print(f"已导出到 {path}（{size / 1024:.1f} KB）", file=out)
     return 0
