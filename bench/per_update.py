@@ -1,0 +1,413 @@
+"""What one update costs: the bot next to a bare python-telegram-bot bot, on the same transport.
+
+    .venv/bin/python bench/per_update.py [--users 200] [--help-updates 2000] [--lists 500] [--runs 3]
+
+Both bots poll an in-process emulator (``EmulatorRequest``, Telegram's flood limits off) in the
+same event loop, each its own, so one idles in its long poll while the other is measured. The
+bot is ``build_application`` as in the end-to-end tests (``start_jobs=False``: no outbox sender
+loop, which these cases do not use), on a temporary SQLite database with the demo county plus
+liaisons up to ``--users`` people, all bound to emulator users, and 10 approved items for 城关镇.
+Its pacing budget is lifted (as the tests do) so Telegram's 30 msg/s cannot be the bottleneck:
+what is measured is the work per update, not the rate limit. The bare bot is a few lines of PTB:
+/help and /items answer a fixed text (the list with a 下一页 button), a tap is answered and the
+message edited.
+
+Three cases, each run ``--runs`` times alternating which bot goes first, medians printed:
+  /help      ``--help-updates`` /help from all users, injected at once;
+  /items     ``--lists`` /items from the people of 城关镇 (a liaison's view: 10 items, 2 pages);
+  tap        下一页 on every list message the /items case produced (answer + edit).
+The clock runs from injecting the updates until the emulator has recorded every answer
+(sendMessage; for a tap answerCallbackQuery and editMessageText), then every answer is checked.
+SQL statements per update are counted on the bot's engine (``before_cursor_execute``), the
+durable inbox's bookkeeping (issue 9) apart from the rest.
+Goals (issue 11): /help <= 1.5x the bare bot, a tap <= 2x, /items <= 3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import os
+import re
+import unicodedata
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiosqlite.core  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update  # noqa: E402
+from telegram.constants import ParseMode  # noqa: E402
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler  # noqa: E402
+
+from bot.app import build_application, start_polling, stop_polling  # noqa: E402
+from bot.clock import Clock  # noqa: E402
+from bot.config import OfficeSettings, Settings, StorageSettings, TelegramSettings  # noqa: E402
+from bot.demo.county import demo_people, demo_units, seed_directory  # noqa: E402
+from bot.domain import items as items_svc  # noqa: E402
+from bot.emulator import Emulator  # noqa: E402
+from bot.emulator.driver import Person as User  # noqa: E402
+from bot.emulator.ptb_request import EmulatorRequest  # noqa: E402
+from bot.pacing import Pacing  # noqa: E402
+from store.audit import Actor  # noqa: E402
+from store.db import Database  # noqa: E402
+from store.models import Person, PersonRole, Unit  # noqa: E402
+
+UNIT = "城关镇"
+ITEMS = 10
+GOALS = {"help": 1.5, "tap": 2.0, "items": 3.0}
+BUDGET = {"help": 1, "tap": 3, "items": 4}  # statements per update, issue 11 item 1
+ISSUE_NOW = {"help": "8.1×", "tap": "20×", "items": "47× (~13 statements/update)"}
+_INBOX = re.compile(r'\b(?:INTO|UPDATE|FROM)\s+"?inbox"?\b', re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------------------------
+# The two bots
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    name: str
+    emu: Emulator
+    app: Application
+    everyone: list[User]
+    unit_people: list[User]
+    stop: Callable[[], Awaitable[None]]
+    taps: list[tuple[int, int, str]] = field(default_factory=list)  # (chat, message, data) to tap next
+
+
+BARE_HELP = ("<b>督办助手</b>\n可用命令：\n/items 查看我的事项\n/item 编号 查看事项详情\n/help 帮助")
+BARE_PAGE = "<b>我的事项</b>（第{page}页/共2页，共10项）\n" + "\n".join(
+    f"🟢 督字〔2026〕{n}号 {UNIT}事项{n}　截止 2026-04-{n:02d}" for n in range(1, 9))
+
+
+def bare_markup(page: int) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(f"🟢 {UNIT}事项{n}", callback_data=f"i:v:{n}")] for n in range(1, 9)]
+    rows.append([InlineKeyboardButton("上一页", callback_data="ls:all:1")] if page == 2
+                else [InlineKeyboardButton("下一页", callback_data="ls:all:2")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def bare_help(update: Update, _context) -> None:  # noqa: ANN001
+    await update.effective_chat.send_message(BARE_HELP, parse_mode=ParseMode.HTML)
+
+
+async def bare_items(update: Update, _context) -> None:  # noqa: ANN001
+    await update.effective_chat.send_message(BARE_PAGE.format(page=1), parse_mode=ParseMode.HTML,
+                                             reply_markup=bare_markup(1))
+
+
+async def bare_tap(update: Update, _context) -> None:  # noqa: ANN001
+    query = update.callback_query
+    await query.answer()
+    await query.edit_message_text(BARE_PAGE.format(page=2), parse_mode=ParseMode.HTML, reply_markup=bare_markup(2))
+
+
+async def start_bare(users: int) -> Target:
+    emu = Emulator(token="654321:BARE-BENCH", bot_username="bare_bench_bot", limits=None)
+    everyone = [emu.person(name) for name in people_names(users)]
+    app = (ApplicationBuilder().token(emu.token)
+           .request(EmulatorRequest(emu)).get_updates_request(EmulatorRequest(emu)).build())
+    app.add_handler(CommandHandler("help", bare_help))
+    app.add_handler(CommandHandler("items", bare_items))
+    app.add_handler(CallbackQueryHandler(bare_tap))
+    await app.initialize()
+    await app.updater.start_polling(poll_interval=0, timeout=5, allowed_updates=Update.ALL_TYPES)
+    await app.start()
+
+    async def stop() -> None:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+    unit_people = [u for u, name in zip(everyone, people_names(users)) if name in unit_names(users)]
+    return Target("bare PTB", emu, app, everyone, unit_people, stop)
+
+
+def extra_people(users: int) -> list[tuple[str, str]]:
+    """(name, unit) of the liaisons added to the demo county to reach ``users`` people."""
+    units = [name for name, _ in demo_units()]
+    return [(f"联络员{i:03d}", units[i % len(units)]) for i in range(users - len(demo_people()))]
+
+
+def people_names(users: int) -> list[str]:
+    return [dp.name for dp in demo_people()] + [name for name, _ in extra_people(users)]
+
+
+def unit_names(users: int) -> set[str]:
+    return ({dp.name for dp in demo_people() if dp.unit == UNIT}
+            | {name for name, unit in extra_people(users) if unit == UNIT})
+
+
+async def start_bot(users: int, tmp: str) -> tuple[Target, Database]:
+    clock = Clock()
+    db = Database(f"sqlite:///{tmp}/bench.sqlite3", now=clock.now)
+    await db.upgrade()
+    emu = Emulator(token="123456:BOT-BENCH", bot_username="bench_bot", limits=None)
+    by_name = {name: emu.person(name) for name in people_names(users)}
+    rows = await seed_directory(db, clock.now(), lambda dp: by_name[dp.name].id)
+    async with db.session(Actor.system("bench"), "bench.seed") as s:
+        units = {u.name: u for u in (await s.scalars(select(Unit))).all()}
+        for name, unit in extra_people(users):
+            s.add(Person(name=name, unit=units[unit], title="联络员", telegram_id=by_name[name].id,
+                         created_at=clock.now(), role_rows=[PersonRole(role="liaison")]))
+    settings = Settings(office=OfficeSettings(name="测试县人民政府督查室"),
+                        storage=StorageSettings(files_dir=f"{tmp}/files"),
+                        telegram=TelegramSettings(token=emu.token))
+    app = build_application(settings, db, clock, request=EmulatorRequest(emu),
+                            get_updates_request=EmulatorRequest(emu), start_jobs=False)
+    services = app.bot_data["services"]
+    services.sender.pacing = Pacing(overall_per_second=1e6, per_chat_burst=10**6)  # the work, not the limit
+    await seed_items(db, services, rows, units[UNIT].id, clock)
+    await start_polling(app, poll_timeout=5)
+    await asyncio.gather(*list(app.bot_data.get("background", ())))  # start-up menus out of the way
+
+    async def stop() -> None:
+        await stop_polling(app)
+
+    names = unit_names(users)
+    target = Target("bot", emu, app, list(by_name.values()), [u for n, u in by_name.items() if n in names], stop)
+    return target, db
+
+
+async def seed_items(db: Database, services, rows: dict, unit_id: int, clock: Clock) -> None:  # noqa: ANN001
+    """Registered, submitted and approved through the domain, as the end-to-end tests' demo_item."""
+    calendar = await services.calendar()
+    for n in range(1, ITEMS + 1):
+        now = clock.now()
+        async with db.session() as s:
+            item = await items_svc.register_item(
+                s, rows["王敏"], title=f"{UNIT}事项{n}", requirements="按要求办理并报送情况。", source="other",
+                importance="important", lead_unit_id=unit_id, leader_ids=[rows["陈志远"].id],
+                calendar=calendar, now=now)
+            await items_svc.submit_item(s, rows["王敏"], item.id, now=now)
+            await items_svc.approve_item(s, rows["赵建国"], item.id, calendar=calendar, now=now)
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------------
+
+
+class Statements:
+    """SQL statements the bot's engine runs while ``on``: (inbox bookkeeping, the rest), and the
+    driver's round-trips: every aiosqlite call is a hop to its worker thread and back (execute,
+    fetch, commit, rollback on returning a connection to the pool, ...)."""
+
+    def __init__(self, db: Database) -> None:
+        self.on = False
+        self.inbox = self.rest = self.hops = 0
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self._count)
+        original = aiosqlite.core.Connection._execute
+
+        async def counted(conn, fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            if self.on:
+                self.hops += 1
+            return await original(conn, fn, *args, **kwargs)
+
+        aiosqlite.core.Connection._execute = counted
+
+    def _count(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if self.on:
+            if _INBOX.search(statement):
+                self.inbox += 1
+            else:
+                self.rest += 1
+
+
+async def until(done: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.perf_counter() + timeout
+    while not done():
+        if time.perf_counter() > deadline:
+            return False
+        await asyncio.sleep(0.002)
+    return True
+
+
+async def timed(t: Target, inject: Callable[[], Awaitable[int]], answers: dict[str, int],
+                timeout: float) -> tuple[float, float]:
+    """Seconds from injecting the updates until the emulator recorded ``answers`` more calls, and
+    the process's CPU seconds meanwhile (all threads: aiosqlite's worker included)."""
+    calls = t.emu.stats.calls
+    base = {m: calls[m] for m in answers}
+    errors = sum(t.emu.stats.errors.values())
+    gc.collect()
+    started, cpu = time.perf_counter(), time.process_time()
+    await inject()
+    if not await until(lambda: all(calls[m] - base[m] >= n for m, n in answers.items()), timeout):
+        got = {m: calls[m] - base[m] for m in answers}
+        raise SystemExit(f"{t.name}: only {got} of {answers} answered within {timeout:.0f} s")
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if sum(t.emu.stats.errors.values()) != errors or t.emu.violations:
+        raise SystemExit(f"{t.name}: the emulator refused calls: {t.emu.stats.errors} {t.emu.violations[:3]}")
+    return elapsed, cpu
+
+
+def last_text(user: User) -> str:
+    mine = user.inbox
+    return mine[-1].text or "" if mine else ""
+
+
+async def case_help(t: Target, n: int) -> tuple[float, float]:
+    async def inject() -> int:
+        for i in range(n):
+            await t.emu.user_sends(t.everyone[i % len(t.everyone)].id, "/help")
+        return n
+
+    elapsed = await timed(t, inject, {"sendMessage": n}, timeout=max(60.0, n * 0.1))
+    assert all("/items" in last_text(u) for u in t.everyone[: min(n, len(t.everyone))]), t.name
+    return elapsed
+
+
+async def case_items(t: Target, n: int) -> tuple[float, float]:
+    before = {u.id: max((m.message_id for m in u.inbox), default=0) for u in t.unit_people}
+
+    async def inject() -> int:
+        for i in range(n):
+            await t.emu.user_sends(t.unit_people[i % len(t.unit_people)].id, "/items")
+        return n
+
+    elapsed = await timed(t, inject, {"sendMessage": n}, timeout=max(60.0, n * 0.2))
+    t.taps = []
+    for u in t.unit_people:
+        for m in u.inbox:
+            if m.message_id > before[u.id]:
+                button = m.button("下一页")
+                assert button is not None and f"{UNIT}事项" in (m.text or ""), (t.name, m.text)
+                t.taps.append((u.id, m.message_id, button["callback_data"]))
+    assert len(t.taps) == n, (t.name, len(t.taps), n)
+    return elapsed
+
+
+async def case_tap(t: Target, n: int) -> tuple[float, float]:
+    taps, t.taps = t.taps, []
+
+    async def inject() -> int:
+        for user_id, message_id, data in taps:
+            await t.emu.press_button(user_id, user_id, message_id, data)
+        return len(taps)
+
+    elapsed = await timed(t, inject, {"answerCallbackQuery": len(taps), "editMessageText": len(taps)},
+                          timeout=max(60.0, n * 0.2))
+    for user_id, message_id, _ in taps:
+        msg = t.emu.chats[user_id].messages[message_id]
+        labels = [b["text"] for row in msg["reply_markup"]["inline_keyboard"] for b in row]
+        assert "上一页" in labels, (t.name, labels)
+    return elapsed
+
+
+@dataclass
+class Figures:
+    seconds: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (case, bot) -> per update
+    cpu: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    statements: dict[str, list[int]] = field(default_factory=dict)  # case -> [inbox, rest, hops, updates]
+
+    def add(self, case: str, who: str, elapsed: float, cpu: float) -> None:
+        self.seconds.setdefault((case, who), []).append(elapsed)
+        self.cpu.setdefault((case, who), []).append(cpu)
+
+
+async def run_target(t: Target, sizes: dict[str, int], figures: Figures, stmts: Statements | None) -> None:
+    runs: list[tuple[str, Callable[[Target, int], Awaitable[tuple[float, float]]]]] = [
+        ("help", case_help), ("items", case_items), ("tap", case_tap)]
+    for case, fn in runs:
+        if stmts is not None:
+            stmts.inbox = stmts.rest = stmts.hops = 0
+            stmts.on = True
+        elapsed, cpu = await fn(t, sizes[case])
+        figures.add(case, t.name, elapsed / sizes[case], cpu / sizes[case])
+        if stmts is not None:
+            stmts.on = False
+            counted = figures.statements.setdefault(case, [0, 0, 0, 0])
+            for i, value in enumerate((stmts.inbox, stmts.rest, stmts.hops, sizes[case])):
+                counted[i] += value
+
+
+async def warm_up(t: Target) -> None:
+    """Every user once, so first-time costs (menus, caches, imports) are not in the figures."""
+    await case_help(t, len(t.everyone))
+    await case_items(t, len(t.unit_people))
+    await case_tap(t, len(t.unit_people))
+
+
+async def main(users: int, help_updates: int, lists: int, runs: int) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    total, load = time.perf_counter(), os.getloadavg()[0]
+    sizes = {"help": help_updates, "items": lists, "tap": lists}
+    with tempfile.TemporaryDirectory() as tmp:
+        bot, db = await start_bot(users, tmp)
+        bare = await start_bare(users)
+        stmts = Statements(db)
+        try:
+            for t in (bot, bare):
+                await warm_up(t)
+            figures = Figures()
+            for i in range(runs):
+                for t in ((bot, bare) if i % 2 == 0 else (bare, bot)):
+                    await run_target(t, sizes, figures, stmts if t is bot else None)
+        finally:
+            await bare.stop()
+            await bot.stop()
+            await db.dispose()
+    report(figures, users, len(bot.unit_people), sizes, runs, (load, os.getloadavg()[0]))
+    print(f"(whole bench {time.perf_counter() - total:.0f} s)")
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` terminal columns (a Chinese character takes two)."""
+    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - shown)
+
+
+def report(figures: Figures, users: int, unit_people: int, sizes: dict[str, int], runs: int,
+           load: tuple[float, float]) -> None:
+    print(f"per-update bench: the bot vs a bare python-telegram-bot bot, each polling an in-process emulator "
+          f"(limits off), SQLite; {users} people bound; median of {runs} runs, alternating which goes first; "
+          f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the start, {load[1]:.1f} at the end")
+    labels = {
+        "help": f"/help, {sizes['help']:,} updates from {users} users",
+        "tap": f"tap 下一页 on a list, {sizes['tap']:,} taps",
+        "items": f"/items, {sizes['items']:,} from the {unit_people} people of {UNIT} ({ITEMS} items)",
+    }
+    width = max(len(pad(v, 0).rstrip()) + sum(unicodedata.east_asian_width(c) in 'WF' for c in v) for v in labels.values())
+    print(f"{pad('wall time per update', width)} │ {'bot ms':>8} {'bare ms':>8} │ {'ratio':>6} {'goal':>6} │ "
+          f"runs: bot / bare (ms)")
+    for case in labels:
+        bot, bare = figures.seconds[(case, "bot")], figures.seconds[(case, "bare PTB")]
+        b, p = statistics.median(bot) * 1000, statistics.median(bare) * 1000
+        ratio, goal = b / p, GOALS[case]
+        runs_text = " ".join(f"{x * 1000:.2f}" for x in bot) + " / " + " ".join(f"{x * 1000:.2f}" for x in bare)
+        print(f"{pad(labels[case], width)} │ {b:>8.2f} {p:>8.2f} │ {ratio:>5.1f}× {'≤' + format(goal, 'g') + '×':>6} │ "
+              f"{runs_text}  {'met' if ratio <= goal else 'NOT met'}")
+    print(f"{pad('CPU time per update (the process, all threads)', width)} │ {'bot ms':>8} {'bare ms':>8} │ {'ratio':>6}")
+    for case in labels:
+        b = statistics.median(figures.cpu[(case, "bot")]) * 1000
+        p = statistics.median(figures.cpu[(case, "bare PTB")]) * 1000
+        print(f"{pad(labels[case], width)} │ {b:>8.2f} {p:>8.2f} │ {b / p:>5.1f}×")
+    print(f"{pad('the bot, per update', width)} │ SQL statements: inbox bookkeeping, the rest │ aiosqlite round-trips")
+    for case in labels:
+        inbox, rest, hops, n = figures.statements[case]
+        print(f"{pad(labels[case], width)} │ {inbox / n:>5.2f} + {rest / n:.2f} (budget: {BUDGET[case]} for the rest)"
+              f"{'':>9}│ {hops / n:>6.1f}")
+    print("issue 11's reference for the old implementation (its machine): "
+          + ", ".join(f"{c} {v}" for c, v in ISSUE_NOW.items()))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=200, help="people bound to emulator users (>= 46)")
+    parser.add_argument("--help-updates", type=int, default=2000)
+    parser.add_argument("--lists", type=int, default=500, help="/items updates, then as many taps")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.users, args.help_updates, args.lists, args.runs))
