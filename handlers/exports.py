@@ -7,10 +7,15 @@
 
 A confidential item's documents never go through the messenger: the answer says how to produce
 them on the office's own computer. Bad input and empty ranges are answered, nothing is sent.
+
+An Excel export can take seconds at county scale: /export answers at once ("正在生成…"), the file
+is written in a worker thread (``bot.exports.export_off_loop``) while the bot goes on answering
+everyone, and it arrives through the outbox.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import date
@@ -20,15 +25,17 @@ from telegram.ext import Application, CommandHandler, filters
 
 from bot.documents import dossier_document, notice_document
 from bot.domain.errors import DomainError
-from bot.domain.ledger import score_table
 from bot.domain.roles import OFFICE_ROLES
 from bot.domain.score import check_year
 from bot.domain.views import find_item
 from bot.domain.workflow import item_label, local_date
-from bot.exports import items_workbook, parse_date, scores_workbook
+from bot.exports import ExportJob, check_export, export_off_loop, export_path, parse_date
+from bot.outbox import enqueue
 from bot.render import render
+from bot.services import Services
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
+from store.models import Person
 
 log = logging.getLogger("duban.exports")
 
@@ -51,15 +58,14 @@ async def export_command(update: Update, context: Ctx) -> None:
     now = svc.clock.now()
     today = local_date(now)
     person = await context.person(update)
+    office = svc.settings.office.name
     try:
         if args[:1] == ["scores"] and len(args) <= 2:
             if len(args) == 2 and not _YEAR.fullmatch(args[1]):
                 raise DomainError(f"年度「{args[1][:10]}」格式不对，应为四位数字，如 /export scores 2026")
             year = check_year(int(args[1]) if len(args) == 2 else today.year, today)
-            async with svc.db.session(actor(person)) as s:
-                data = await scores_workbook(s, year, today=today, office_name=svc.settings.office.name)
-                frozen = (await score_table(s, year, today)).frozen
-            await _send(update, data, f"{year}年度政务督查考核表.xlsx", "scores", year=year, frozen=frozen)
+            job = ExportJob("scores", today, office, year=year)
+            name, caption = f"{year}年度政务督查考核表.xlsx", {"year": year}
         elif args[:1] == ["items"] and len(args) in (2, 3):
             if len(args) == 2 and _YEAR.fullmatch(args[1]):
                 start, end = date(int(args[1]), 1, 1), date(int(args[1]), 12, 31)
@@ -67,18 +73,42 @@ async def export_command(update: Update, context: Ctx) -> None:
                 start, end = parse_date(args[1], "开始日期"), parse_date(args[2], "结束日期")
             else:
                 raise DomainError("请写明时间段，如 /export items 2026-01-01 2026-12-31 或 /export items 2026")
-            async with svc.db.session(actor(person)) as s:
-                data = await items_workbook(s, start, end, today=today, calendar=await svc.calendar(),
-                                            office_name=svc.settings.office.name)
-            await _send(update, data, f"督办台账_{start.isoformat()}_{end.isoformat()}.xlsx", "items",
-                        start=start.isoformat(), end=end.isoformat())
+            job = ExportJob("items", today, office, start=start, end=end)
+            name, caption = f"督办台账_{start.isoformat()}_{end.isoformat()}.xlsx", {
+                "start": start.isoformat(), "end": end.isoformat()}
         else:
             await _say(update, "usage")
             return
+        async with svc.db.session(actor(person)) as s:
+            await check_export(s, job)  # an empty year or range is answered now, not after the work
     except DomainError as exc:
         await _say(update, "error", message=exc.message)
         return
+    await _say(update, "working", file=name)
+    tasks: set[asyncio.Task] = context.bot_data.setdefault("background", set())  # stopped with the bot
+    task = asyncio.create_task(_export_and_send(svc, person, job, name, caption), name=f"export:{person.id}")
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
     log.info("event=export what=%s person=%s", " ".join(args)[:60], person.id)
+
+
+async def _export_and_send(svc: Services, person: Person, job: ExportJob, name: str, caption: dict) -> None:
+    """Write the file off the event loop, then queue it (or what went wrong) for ``person``."""
+    path = export_path(svc.settings.storage.files_dir)
+    calendar = await svc.calendar() if job.kind == "items" else None
+    kind, file_path = "document", str(path)
+    try:
+        result = await export_off_loop(svc.db.url, job, path, calendar)
+        text = render("records/exports.html.j2", step=job.kind, frozen=result.frozen, **caption)
+    except DomainError as exc:  # the data changed since the check
+        kind, file_path, text = "text", None, render("records/exports.html.j2", step="error", message=exc.message)
+    except Exception:  # noqa: BLE001 — logged; the person is told rather than left waiting
+        log.exception("event=export_failed person=%s file=%s", person.id, name)
+        kind, file_path, text = "text", None, render("records/exports.html.j2", step="failed", file=name)
+    async with svc.db.session() as s:
+        # A reply to the person's own request: ahead of broadcasts in the outbox.
+        await enqueue(s, person, text, now=svc.clock.now(), kind=kind, file_path=file_path,
+                      file_name=name if file_path else None, urgent=True)
 
 
 async def _document(update: Update, context: Ctx, kind: str) -> None:

@@ -1,7 +1,11 @@
-"""/export, /notice, /dossier in the chat: the files arrive as documents and open with openpyxl / python-docx."""
+"""/export, /notice, /dossier in the chat: the files arrive as documents and open with openpyxl / python-docx.
+
+/export answers at once and the Excel file, written in a worker thread, comes through the outbox.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import datetime
 
@@ -9,8 +13,27 @@ from docx import Document
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+import handlers.exports
+from bot import exports
 from bot.domain.records import issue_bulletin
-from store.models import Unit
+from store.models import OutboxMessage, Unit
+
+
+async def exports_done(c) -> None:  # noqa: ANN001
+    """Wait for the exports started in the background, then for the outbox to deliver."""
+    tasks = [t for t in c.h.app.bot_data.get("background", ()) if t.get_name().startswith("export:")]
+    await asyncio.gather(*tasks)
+    await c.h.settle()
+
+
+async def export(c, person, command: str):  # noqa: ANN001, ANN201
+    """Send ``command``: answered with "正在生成", then comes the file (or why not)."""
+    seen = len(person.inbox)
+    await person.send(command)
+    await exports_done(c)
+    working, result = person.inbox[seen:]
+    assert "正在生成" in working.text and working.document is None, working.text
+    return result
 
 
 async def test_the_office_exports_the_score_table_and_the_ledger(demo_county, demo_item):
@@ -23,8 +46,7 @@ async def test_the_office_exports_the_score_table_and_the_ledger(demo_county, de
                              now=c.h.clock.now())
     wang = c.people["王敏"]
 
-    await wang.send("/export scores 2026")
-    doc = wang.last
+    doc = await export(c, wang, "/export scores 2026")
     assert doc.document["file_name"] == "2026年度政务督查考核表.xlsx" and "2026年度政务督查考核表" in doc.text
     wb = load_workbook(io.BytesIO(await wang.download(doc)))
     table = wb["考核汇总"]
@@ -34,13 +56,16 @@ async def test_the_office_exports_the_score_table_and_the_ledger(demo_county, de
     assert [table.cell(2, i).value for i in (2, 3)] == ["县交通运输局", 100]
     assert wb["考核明细"].cell(2, 4).value == "民生工程、重点项目进度落后被通报批评"
 
-    await wang.send("/export items 2026-01-01 2026-12-31")
+    await export(c, wang, "/export items 2026-01-01 2026-12-31")
     ledger = load_workbook(io.BytesIO(await wang.download(wang.last)))["督办台账"]
     assert wang.last.document["file_name"] == "督办台账_2026-01-01_2026-12-31.xlsx"
     assert [ledger.cell(r, 5).value for r in (2, 3)] == ["城关镇", "县交通运输局"]
     assert ledger.cell(2, 2).value == "城区主干道破损路面修复" and ledger.cell(2, 9).value == datetime(2026, 3, 19)
-    await wang.send("/export items 2026")
+    await export(c, wang, "/export items 2026")
     assert wang.last.document["file_name"] == "督办台账_2026-01-01_2026-12-31.xlsx"
+    async with c.h.db.session() as s:  # through the outbox, as a reply: sent, ahead of broadcasts
+        sent = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "document"))).all()
+    assert [(m.file_name, m.status, m.urgent) for m in sent][-1] == ("督办台账_2026-01-01_2026-12-31.xlsx", "sent", True)
 
     sent = len(wang.inbox)
     for text, expected in {
@@ -55,7 +80,8 @@ async def test_the_office_exports_the_score_table_and_the_ledger(demo_county, de
     }.items():
         await wang.send(text)
         assert expected in wang.last.text and wang.last.document is None, (text, wang.last.text)
-    assert len(wang.inbox) == sent + 8
+        assert "正在生成" not in wang.last.text
+    assert len(wang.inbox) == sent + 8  # one answer each, at once: nothing started
 
     liaison = c.liaison("城关镇")
     for text in ("/export scores 2026", "/notice 1", "/dossier 1"):
@@ -98,3 +124,51 @@ async def test_notice_and_dossier_as_word_files(demo_county, demo_item):
     assert "没有找到督字〔2026〕9号" in wang.last.text
     await wang.send("/notice")
     assert "用法" in wang.last.text
+
+
+async def test_the_bot_keeps_answering_while_an_export_is_written(demo_county, demo_item):
+    """The export waits in its worker thread (held here by the one-at-a-time lock): meanwhile the
+    office and others get their answers; released, the file arrives."""
+    c = demo_county
+    await demo_item()
+    wang, liaison = c.people["王敏"], c.liaison("城关镇")
+    exports._ONE_AT_A_TIME.acquire()
+    try:
+        await wang.send("/export items 2026")
+        assert "正在生成《督办台账_2026-01-01_2026-12-31.xlsx》" in wang.last.text
+        await liaison.send("/help")
+        assert liaison.last.text and liaison.last.document is None
+        await wang.send("/export")
+        assert "用法" in wang.last.text
+        pending = [t for t in c.h.app.bot_data["background"] if t.get_name().startswith("export:")]
+        assert len(pending) == 1 and not pending[0].done()
+    finally:
+        exports._ONE_AT_A_TIME.release()
+    await exports_done(c)
+    assert wang.last.document["file_name"] == "督办台账_2026-01-01_2026-12-31.xlsx"
+    ledger = load_workbook(io.BytesIO(await wang.download(wang.last)))["督办台账"]
+    assert ledger.cell(2, 1).value == "督字〔2026〕1号"
+
+
+async def test_an_export_that_fails_is_reported_not_left_waiting(demo_county, demo_item, monkeypatch, caplog):
+    c = demo_county
+    await demo_item()
+    wang = c.people["王敏"]
+
+    async def broken(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(exports, "write_items", broken)
+    await export(c, wang, "/export items 2026")
+    assert "生成《督办台账_2026-01-01_2026-12-31.xlsx》时出错" in wang.last.text and wang.last.document is None
+    assert "disk on fire" not in wang.last.text and "export_failed" in caplog.text
+    monkeypatch.undo()
+
+    # The data changed between the check and the work: the refusal comes through the outbox too.
+    async def unchecked(session, job):  # noqa: ANN001, ANN202
+        return None
+
+    monkeypatch.setattr(handlers.exports, "check_export", unchecked)
+    await export(c, wang, "/export items 2025")
+    assert "2025-01-01至2025-12-31期间没有督查事项" in wang.last.text and wang.last.document is None
+    assert list((c.files_dir / "exports").iterdir()) == []  # no file, whole or partial, is left behind
