@@ -4,22 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import os
 import subprocess
+import threading
+import time
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from test_workflow_support import CAL, make_world, register
 
+from bot import exports
 from bot.__main__ import main
 from bot.domain import assignments as asg
 from bot.domain import review
 from bot.domain.errors import DomainError
+from bot.domain.ledger import score_table
 from bot.domain.records import issue_bulletin
 from bot.domain.score import add_manual_event, record_event
 from bot.domain.workflow import DeadlineSpec
-from bot.exports import ITEM_COLUMNS, items_workbook, parse_date, scores_workbook
+from bot.exports import (
+    ITEM_COLUMNS,
+    ExportJob,
+    check_export,
+    export_off_loop,
+    export_path,
+    items_workbook,
+    parse_date,
+    scores_workbook,
+)
+from bot.xlsx import Book, Column
+from store.score import ScoreYear
 
 OFFICE = "固镇县人民政府督查室"
 
@@ -198,3 +216,118 @@ async def test_the_command_line(db, clock, tmp_path, capsys):
         assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.xlsx").exists() and not (tmp_path / "x.docx").exists()
+
+
+def sheets(data: bytes) -> dict[str, list[tuple]]:
+    wb = load_workbook(io.BytesIO(data))
+    return {ws.title: list(ws.iter_rows(values_only=True)) for ws in wb.worksheets}
+
+
+async def test_batches_of_one_give_the_same_files(db, clock, monkeypatch):
+    """Rows are read in keyset batches: batches of one row must give what one batch gives."""
+    await scenario(db, clock)
+    async with db.session() as s:
+        ledger = await items_workbook(s, date(2026, 1, 1), date(2026, 12, 31), today=date(2026, 4, 1), calendar=CAL,
+                                      office_name=OFFICE)
+        table = await scores_workbook(s, 2026, today=date(2026, 4, 1), office_name=OFFICE)
+    monkeypatch.setattr(exports, "BATCH", 1)
+    async with db.session() as s:
+        assert sheets(await items_workbook(s, date(2026, 1, 1), date(2026, 12, 31), today=date(2026, 4, 1),
+                                           calendar=CAL, office_name=OFFICE)) == sheets(ledger)
+        assert sheets(await scores_workbook(s, 2026, today=date(2026, 4, 1), office_name=OFFICE)) == sheets(table)
+    assert len(sheets(table)["考核明细"]) == 4 and len(sheets(ledger)["督办台账"]) == 9
+
+
+async def test_empty_years_and_ranges_are_refused_before_any_work(db, clock):
+    await scenario(db, clock)
+    today = date(2026, 4, 1)
+    async with db.session() as s:
+        await check_export(s, ExportJob("scores", today, OFFICE, year=2026))
+        await check_export(s, ExportJob("items", today, OFFICE, start=date(2026, 3, 1), end=date(2026, 3, 31)))
+        with pytest.raises(DomainError, match="2025年度没有考核记录"):
+            await check_export(s, ExportJob("scores", today, OFFICE, year=2025))
+        with pytest.raises(DomainError, match="2025-01-01至2025-12-31期间没有督查事项"):
+            await check_export(s, ExportJob("items", today, OFFICE, start=date(2025, 1, 1), end=date(2025, 12, 31)))
+        with pytest.raises(DomainError, match="早于开始日期"):
+            await check_export(s, ExportJob("items", today, OFFICE, start=date(2026, 3, 1), end=date(2026, 1, 1)))
+        # An approved year is judged by its stored table, as the export itself does.
+        for year, handled in ((2024, False), (2023, True)):
+            s.add(ScoreYear(year=year, frozen_at=at(1, 5), snapshot=json.dumps({"average": None, "rows": [
+                {"unit_id": 1, "unit": "城关镇", "score": "100", "rank": 1, "disqualified": False, "handled": handled,
+                 "bonus": 0, "deduction": 0, "events": 0}]})))
+        await s.flush()
+        await check_export(s, ExportJob("scores", today, OFFICE, year=2023))
+        with pytest.raises(DomainError, match="2024年度没有考核记录"):
+            await check_export(s, ExportJob("scores", today, OFFICE, year=2024))
+        for year in (2023, 2024):  # the cheap check and the table agree
+            assert any(r.handled for r in (await score_table(s, year, today)).rows) == (year == 2023)
+
+
+async def test_an_export_is_written_whole_in_a_worker_thread(db, clock, tmp_path, monkeypatch):
+    await scenario(db, clock)
+    threads = []
+    write_items = exports.write_items
+
+    async def noting_the_thread(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        threads.append(threading.current_thread())
+        return await write_items(*args, **kwargs)
+
+    monkeypatch.setattr(exports, "write_items", noting_the_thread)
+    job = ExportJob("items", date(2026, 4, 1), OFFICE, start=date(2026, 1, 1), end=date(2026, 12, 31))
+    out = tmp_path / "out"
+    out.mkdir()
+    path = out / "台账.xlsx"
+    result = await export_off_loop(db.url, job, path, CAL)
+    assert threads and threads[0] is not threading.current_thread()
+    assert (result.path, result.rows, result.size) == (path, 4, path.stat().st_size)
+    assert load_workbook(path)["督办台账"].cell(2, 1).value == "督字〔2026〕1号"
+
+    scores = await export_off_loop(db.url, ExportJob("scores", date(2026, 4, 1), OFFICE, year=2026), out / "s.xlsx")
+    assert scores.frozen is False and load_workbook(scores.path).sheetnames == ["考核汇总", "考核明细", "待结算扣分"]
+
+    with pytest.raises(DomainError, match="期间没有督查事项"):
+        await export_off_loop(db.url, ExportJob("items", date(2026, 4, 1), OFFICE, start=date(2025, 1, 1),
+                                                end=date(2025, 12, 31)), out / "empty.xlsx", CAL)
+    assert sorted(p.name for p in out.iterdir()) == ["s.xlsx", "台账.xlsx"]  # nothing partial left
+
+
+def test_exported_files_are_kept_a_week(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    old, recent = folder / "old.xlsx", folder / "recent.xlsx"
+    for p in (old, recent):
+        p.write_bytes(b"x")
+    now = time.time()
+    os.utime(old, (now - 8 * 86400, now - 8 * 86400))
+    os.utime(recent, (now - 6 * 86400, now - 6 * 86400))
+    path = export_path(tmp_path, now=now)
+    assert path.parent == folder and path.suffix == ".xlsx" and not path.exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["recent.xlsx"]
+
+
+def test_the_writer_keeps_text_as_text(tmp_path):
+    """Whatever people typed arrives as typed: no formulas, no broken XML, spaces kept."""
+    columns = (Column("文本", 20), Column("换行", 30, True), Column("数", 8))
+    rows = [
+        ("=SUM(A1:A9)", "a & b < c > d \"q\"", 1),
+        ("  前后空格  ", None, 2.5),
+        ("控制\x01字符\x1f", "多行\n文本", Decimal("98.25")),
+        ("长" * 40000, True, -7),
+        (date(2026, 3, 19), datetime(2026, 3, 19, 12, 0), 0),
+    ]
+    book = Book(tmp_path / "t.xlsx")
+    sheet = book.sheet("表<1>&", columns)
+    for row in rows:
+        sheet.append(row)
+    sheet.notes(["说明 & 备注"])
+    book.close()
+    ws = load_workbook(tmp_path / "t.xlsx")["表<1>&"]
+    got = list(ws.iter_rows(min_row=2, max_row=6, values_only=True))
+    assert got[0] == ("=SUM(A1:A9)", "a & b < c > d \"q\"", 1) and ws["A2"].data_type == "s"
+    assert got[1] == ("  前后空格  ", None, 2.5) and got[2] == ("控制字符", "多行\n文本", 98.25)
+    assert got[3] == ("长" * 32767, True, -7)
+    assert got[4] == (datetime(2026, 3, 19), datetime(2026, 3, 19, 12, 0), 0)
+    assert ws["A6"].number_format == ws["B6"].number_format == "yyyy-mm-dd"
+    assert ws["B3"].alignment.wrap_text and ws["B3"].alignment.vertical == "top" and not ws["A2"].alignment.wrap_text
+    assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb == "00DDEBF7" and ws.freeze_panes == "A2"
+    assert ws.column_dimensions["B"].width == 30 and ws.cell(8, 1).value == "说明 & 备注" and ws.cell(7, 1).value is None
