@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +53,9 @@ class Pacing:
     per_chat_burst: int = 1
     chat_margin: float = 0.05
     reserve: float = 2.0  # overall tokens the sender leaves for direct replies
+    slack: float = 1.0  # one more token of room, so a late wake-up is made up, not lost
     clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests pass a fake clock's pair
     _tokens: float | None = None
     _stamp: float = 0.0
     _chats: dict[int, tuple[float, float]] = field(default_factory=dict)  # chat -> (tokens, stamp)
@@ -61,7 +63,7 @@ class Pacing:
 
     @property
     def capacity(self) -> float:
-        return 1.0 + self.reserve
+        return 1.0 + self.reserve + self.slack
 
     def _overall(self, now: float) -> float:
         if self._tokens is None:
@@ -80,7 +82,7 @@ class Pacing:
     def outbox_wait(self, now: float | None = None) -> float:
         """Seconds until the sender may take an overall slot (it leaves ``reserve`` for replies)."""
         now = self.clock() if now is None else now
-        missing = self.capacity - self._overall(now)
+        missing = 1.0 + self.reserve - self._overall(now)
         return max(0.0, missing / self.overall_per_second)
 
     def direct_wait(self, now: float | None = None) -> float:
@@ -94,7 +96,8 @@ class Pacing:
         now = self.clock() if now is None else now
         held = max(0.0, self._held.get(chat_id, now) - now)
         missing = 1.0 - self._chat(chat_id, now)
-        return max(held, missing * (self.per_chat_interval + self.chat_margin), 0.0)
+        wait = max(held, missing * (self.per_chat_interval + self.chat_margin))
+        return wait if wait > 1e-6 else 0.0  # float dust is not a wait
 
     def cooling(self, now: float | None = None) -> set[int]:
         """Chats that must wait for their slot now; forgets chats whose bucket is full again."""
@@ -153,7 +156,7 @@ class SharedLimiter(BaseRateLimiter[str]):
         for attempt in range(self.max_retries + 1):
             if counted:
                 while (wait := self.pacing.direct_wait()) > 0:
-                    await asyncio.sleep(wait)
+                    await self.pacing.sleep(wait)
                 self.pacing.take(chat_id)
             try:
                 return await callback(*args, **kwargs)
@@ -164,7 +167,7 @@ class SharedLimiter(BaseRateLimiter[str]):
                 if attempt >= self.max_retries:
                     raise
                 log.info("event=reply_rate_limited endpoint=%s chat=%s retry_after=%s", endpoint, chat_id, seconds)
-                await asyncio.sleep(seconds)
+                await self.pacing.sleep(seconds)
         raise AssertionError("unreachable")  # the loop returns or raises
 
 

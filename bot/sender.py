@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError, TimedOut
@@ -165,6 +166,9 @@ class Sender:
     async def step(self) -> float:
         """One pass: send what is due now. Returns how long to wait before the next pass."""
         try:
+            if self.outage.since is not None:
+                await self.release_stale()  # a write: is the database back?
+                self._healthy()
             if self._announce is not None:
                 await self._tell_office(*self._announce)
                 self._announce = None
@@ -182,20 +186,25 @@ class Sender:
         """Send everything due now, paced; returns how many rows were handled."""
         await self.release_stale()
         handled = 0
+        row: OutboxMessage | None = None  # claimed, about to go
         while limit is None or handled < limit:
-            if (wait := self.pacing.outbox_wait()) > 0:
-                await asyncio.sleep(wait)
-            cooling = self.pacing.cooling()
-            row = await self._claim_next(cooling)
+            if row is None:
+                cooling = self.pacing.cooling()
+                row = await self._claim_next(cooling)
             if row is None:
                 waiting = await self._due_chats(cooling) if cooling else []
                 if not waiting:
                     break
                 # Only chats waiting for their slot have due rows: sleep until the first slot.
-                await asyncio.sleep(max(0.001, min(self.pacing.chat_wait(c) for c in waiting)))
+                await self.pacing.sleep(max(0.001, min(self.pacing.chat_wait(c) for c in waiting)))
                 continue
-            await self._deliver(row)
+            if (wait := self.pacing.outbox_wait()) > 0:
+                await self.pacing.sleep(wait)
             handled += 1
+            # The outcome is recorded and the next row claimed in one transaction.
+            row = await self._deliver(row, claim_next=limit is None or handled < limit)
+        if row is not None:  # claimed for the turn after the limit: give it back
+            await self._write(lambda: self._unclaim(row.id))
         return handled
 
     async def drain_all(self, max_rounds: int = 100) -> int:
@@ -241,6 +250,12 @@ class Sender:
         return count
 
     async def _claim_next(self, cooling: set[int]) -> OutboxMessage | None:
+        async with self.db.session() as s:
+            row = await self._claim_in(s, cooling)
+        self._healthy()
+        return row
+
+    async def _claim_in(self, s: AsyncSession, cooling: set[int]) -> OutboxMessage | None:
         """Claim the next due row of a chat whose slot is free: urgent first, then oldest due."""
         now = self.clock.now()
         due = (
@@ -253,16 +268,19 @@ class Sender:
             due = due.where(OutboxMessage.chat_id.not_in(sorted(cooling)))
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
+        return (await s.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == due.scalar_subquery(), OutboxMessage.status == "pending")
+            .values(status="sending", claimed_by=self.token, claimed_at=now)
+            .returning(OutboxMessage)
+            .execution_options(synchronize_session=False)
+        )).first()
+
+    async def _unclaim(self, row_id: int) -> None:
         async with self.db.session() as s:
-            row = (await s.scalars(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == due.scalar_subquery(), OutboxMessage.status == "pending")
-                .values(status="sending", claimed_by=self.token, claimed_at=now)
-                .returning(OutboxMessage)
-                .execution_options(synchronize_session=False)
-            )).first()
-        self._healthy()
-        return row
+            await s.execute(update(OutboxMessage).where(
+                OutboxMessage.id == row_id, OutboxMessage.status == "sending", OutboxMessage.claimed_by == self.token,
+            ).values(status="pending"))
 
     async def _due_chats(self, chats: set[int]) -> list[int]:
         now = self.clock.now()
@@ -274,15 +292,18 @@ class Sender:
             )).all())
 
     # ------------------------------------------------------------------ one message
-    async def _deliver(self, row: OutboxMessage) -> None:
+    async def _deliver(self, row: OutboxMessage, claim_next: bool = False) -> OutboxMessage | None:
+        """Send one claimed row and record the outcome; returns the next claimed row (``claim_next``)."""
         self.pacing.take(row.chat_id)
         outcome = await self._attempt(row)
+        after = self.pacing.cooling() if claim_next else None
         if outcome.status == "unreachable":
-            await self._unreachable(row, outcome.error or "")
-        elif outcome.status == "retry":
-            await self._reschedule(row, seconds=outcome.retry_in, error=outcome.error or "", count=outcome.counts)
-        else:
-            await self._finish(row, outcome.status, message_id=outcome.message_id, error=outcome.error)
+            return await self._unreachable(row, outcome.error or "", claim_next=after)
+        if outcome.status == "retry":
+            return await self._reschedule(row, seconds=outcome.retry_in, error=outcome.error or "",
+                                          count=outcome.counts, claim_next=after)
+        return await self._finish(row, outcome.status, message_id=outcome.message_id, error=outcome.error,
+                                  claim_next=after)
 
     async def _attempt(self, row: OutboxMessage) -> Outcome:
         timeout = SEND_TIMEOUT["file" if row.kind in ("photo", "document") else "text"]
@@ -347,8 +368,8 @@ class Sender:
             self._announce = (ended[0], now, ended[1])
 
     async def _finish(self, row: OutboxMessage, status: str, message_id: int | None = None,
-                      error: str | None = None) -> None:
-        async def write() -> None:
+                      error: str | None = None, claim_next: set[int] | None = None) -> OutboxMessage | None:
+        async def write() -> OutboxMessage | None:
             async with self.db.session() as s:
                 await s.execute(
                     update(OutboxMessage).where(OutboxMessage.id == row.id).values(
@@ -356,20 +377,22 @@ class Sender:
                         telegram_message_id=message_id, last_error=error, attempts=OutboxMessage.attempts + 1,
                     )
                 )
+                return await self._claim_in(s, claim_next) if claim_next is not None else None
 
-        await self._write(write)
+        following = await self._write(write)
         log.info("event=outbox id=%s chat=%s status=%s%s", row.id, row.chat_id, status,
                  f" error={error}" if error else "")
+        return following
 
-    async def _reschedule(self, row: OutboxMessage, seconds: float | None, error: str, count: bool) -> None:
+    async def _reschedule(self, row: OutboxMessage, seconds: float | None, error: str, count: bool,
+                          claim_next: set[int] | None = None) -> OutboxMessage | None:
         attempts = row.attempts + (1 if count else 0)
         if seconds is None:
             if attempts > len(BACKOFF_SECONDS):
-                await self._finish(row, "failed", error=error)
-                return
+                return await self._finish(row, "failed", error=error, claim_next=claim_next)
             seconds = BACKOFF_SECONDS[attempts - 1]
 
-        async def write() -> None:
+        async def write() -> OutboxMessage | None:
             later = self.clock.now() + timedelta(seconds=seconds)
             async with self.db.session() as s:
                 await s.execute(
@@ -384,14 +407,17 @@ class Sender:
                             OutboxMessage.next_attempt_at < later,
                         ).values(next_attempt_at=later).execution_options(synchronize_session=False)
                     )
+                return await self._claim_in(s, claim_next) if claim_next is not None else None
 
-        await self._write(write)
+        following = await self._write(write)
         log.info("event=outbox id=%s chat=%s status=retry in=%ss error=%s", row.id, row.chat_id, seconds, error)
+        return following
 
-    async def _unreachable(self, row: OutboxMessage, error: str) -> None:
+    async def _unreachable(self, row: OutboxMessage, error: str,
+                           claim_next: set[int] | None = None) -> OutboxMessage | None:
         now = self.clock.now()
 
-        async def write() -> None:
+        async def write() -> OutboxMessage | None:
             async with self.db.session(action="person.unreachable") as s:
                 await s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
                     status="unreachable", last_error=f"403 {error}", attempts=OutboxMessage.attempts + 1))
@@ -411,9 +437,11 @@ class Sender:
                     person.unreachable_since = now
                     if self.on_unreachable is not None:
                         await self.on_unreachable(s, person, now)
+                return await self._claim_in(s, claim_next) if claim_next is not None else None
 
-        await self._write(write)
+        following = await self._write(write)
         log.warning("event=outbox id=%s chat=%s status=unreachable", row.id, row.chat_id)
+        return following
 
     # ------------------------------------------------------------------ after an outage
     async def _tell_office(self, since: datetime, until: datetime, reason: str) -> None:

@@ -45,7 +45,7 @@ from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -740,7 +740,10 @@ async def tell_office_delayed(session: AsyncSession, since: datetime, until: dat
                               now: datetime) -> int:
     """The database refused writes from ``since`` to ``until`` and the sender waited: every office
     person is told once what was delayed (it is being sent now). Returns how many were told."""
-    due = (OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= until)
+    # Due by the end of the outage and not sent before it ended (some may have gone out since).
+    due = (OutboxMessage.next_attempt_at <= until, or_(
+        OutboxMessage.status.in_(("pending", "sending")),
+        and_(OutboxMessage.status == "sent", OutboxMessage.sent_at >= until)))
     count = await session.scalar(select(func.count()).select_from(OutboxMessage).where(*due)) or 0
     per_person = (await session.execute(
         select(Person, func.count(OutboxMessage.id)).join(Person, Person.id == OutboxMessage.person_id)

@@ -153,3 +153,82 @@ async def test_two_concurrent_drains_never_send_a_row_twice(db, clock, setup):
     await asyncio.gather(sender.drain_all(), other.drain_all(), sender.drain_all())
     assert all(len(user.inbox) == 1 for _, user in pairs)
     assert {r.status for r in await rows(db)} == {"sent"}
+
+
+# --- pacing against Telegram's limits (issue 11): a fake monotonic clock, nothing sleeps --------
+
+
+class Stamped(EmulatorRequest):
+    """Notes the (fake) time at which the emulator accepted each message, per chat."""
+
+    def __init__(self, emulator, clock) -> None:  # noqa: ANN001
+        super().__init__(emulator)
+        self.clock, self.accepted = clock, []
+
+    async def do_request(self, url, method, request_data=None, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        status, body = await super().do_request(url, method, request_data, *args, **kwargs)
+        if url.endswith("/sendMessage") and status == 200:
+            self.accepted.append((self.clock(), int(request_data.json_parameters["chat_id"])))
+        return status, body
+
+
+@pytest.fixture
+async def limited(db, clock):
+    """The emulator with Telegram's limits on; the sender's pacing and the emulator share one fake
+    monotonic clock, and the pacing's waits move it (and the bot's FakeClock) instead of sleeping."""
+    from bot.emulator import FloodLimits
+    from bot.emulator.limits import FakeClock as Monotonic
+
+    mono = Monotonic()
+    emu = Emulator(token="123456:TEST-TOKEN-sender", bot_username="duban_test_bot", limits=FloodLimits(), clock=mono)
+    transport = Stamped(emu, mono)
+    bot = ExtBot(emu.token, request=transport)
+    await bot.initialize()
+
+    async def wait(seconds: float) -> None:
+        mono.advance(seconds)
+        clock.advance(seconds=seconds)
+
+    sender = Sender(db, bot, clock, pacing=Pacing(clock=mono, sleep=wait))
+    yield emu, sender, transport
+    await bot.shutdown()
+    assert emu.violations == []
+
+
+async def test_a_chat_waiting_for_its_slot_never_delays_the_others_and_no_429(db, clock, limited):
+    emu, sender, transport = limited
+    pairs = await people(db, clock, emu, 41)
+    (busy, busy_user), others = pairs[0], pairs[1:]
+    for i in range(6):  # queued first: the worst place for a busy chat
+        await queue(db, clock, busy, f"第{i}条")
+    for p, _ in others:
+        await queue(db, clock, p, "通知")
+    await sender.drain_all()
+    assert emu.stats.rate_limited == 0
+    assert len(busy_user.inbox) == 6 and all(len(u.inbox) == 1 for _, u in others)
+    busy_times = [t for t, chat in transport.accepted if chat == busy_user.id]
+    other_times = [t for t, chat in transport.accepted if chat != busy_user.id]
+    assert max(other_times) < busy_times[2]  # 40 chats went while the busy one waited its slots
+    assert all(b - a >= 1.0 for a, b in zip(busy_times, busy_times[1:]))  # 1/s, with the margin
+    overall = sorted(busy_times + other_times)
+    assert len(overall) / (overall[-1] - overall[0]) <= 30
+
+
+async def test_after_a_429_only_that_chat_waits(db, clock, limited):
+    emu, sender, transport = limited
+    pairs = await people(db, clock, emu, 4)
+    (busy, busy_user), others = pairs[0], pairs[1:]
+    emu.faults.add("rate_limit", method="sendMessage", chat_id=busy_user.id, retry_after=5)
+    for _ in range(2):
+        await queue(db, clock, busy, "提醒")
+    for p, _ in others:
+        await queue(db, clock, p, "通知")
+    await sender.drain_all()
+    assert busy_user.inbox == [] and all(len(u.inbox) == 1 for _, u in others)
+    async with db.session() as s:
+        waiting = (await s.scalars(select(OutboxMessage.next_attempt_at).where(
+            OutboxMessage.chat_id == busy_user.id))).all()
+    assert len(waiting) == 2 and min(waiting) >= clock.now() + timedelta(seconds=4)  # both rows of that chat wait
+    clock.advance(seconds=5)
+    await sender.drain_all()
+    assert [m.text for m in busy_user.inbox] == ["提醒", "提醒"] and emu.stats.rate_limited == 1
