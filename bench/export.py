@@ -243,11 +243,14 @@ async def measure(url: str, kind: str, path_kind: str) -> dict:
     sampler = Sampler()
     sampler.start()
     tasks = [asyncio.create_task(ticker()), asyncio.create_task(probe())]
-    await asyncio.sleep(0.2)  # the probe's idle round trip first
+    await asyncio.sleep(1.0)  # the same figures with nothing to do: this machine's noise
     idle_probe = max(probes) if probes else 0.0
-    started = time.perf_counter()
+    idle_stall = max(stalls) if stalls else 0.0
+    stalls.clear()
+    probes.clear()
+    started, cpu = time.perf_counter(), time.process_time()
     size = await export()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     done.set()
     await asyncio.gather(*tasks)
     sampler.stop.set()
@@ -257,7 +260,7 @@ async def measure(url: str, kind: str, path_kind: str) -> dict:
     await asyncio.sleep(0.3)
     after = rss_mb()
     await db.dispose()
-    return {"wall": wall, "size": size, "before": before, "peak": peak, "after": after, "exact_peak": exact,
+    return {"wall": wall, "cpu": cpu, "idle_stall_ms": idle_stall * 1000, "size": size, "before": before, "peak": peak, "after": after, "exact_peak": exact,
             "stall_ms": max(stalls) * 1000 if stalls else wall * 1000, "probe_ms": max(probes) * 1000,
             "idle_probe_ms": idle_probe * 1000, "probes": len(probes)}
 
@@ -296,8 +299,9 @@ async def prepare(url: str, n: int) -> tuple[dict, float]:
 
 
 def line(label: str, r: dict) -> str:
-    return (f"  {label:<28} {r['wall']:>7.2f} s {r['peak'] - r['before']:>+8.1f} MB {r['after'] - r['before']:>+8.1f} MB "
-            f"{r['stall_ms']:>9.0f} ms {r['probe_ms']:>9.0f} ms {r['size'] / 1e6:>7.1f} MB")
+    return (f"  {label:<34} {r['wall']:>6.2f} s {r['cpu']:>6.2f} s {r['peak'] - r['before']:>+8.1f} MB "
+            f"{r['after'] - r['before']:>+8.1f} MB {r['stall_ms']:>7.0f} ms {r['probe_ms']:>7.0f} ms "
+            f"{r['size'] / 1e6:>6.1f} MB")
 
 
 def main() -> None:
@@ -315,7 +319,8 @@ def main() -> None:
     pg = os.environ.get("DUBAN_TEST_PG_URL")
     if pg:
         backends.append(("PostgreSQL", pg))
-    print(f"/export at {args.items:,} items, {os.cpu_count()} cores; each export in a fresh process")
+    print(f"/export at {args.items:,} items, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+          "(other work on the machine inflates wall times and stalls; CPU time is the export's own)")
     print(GOAL)
     if not args.baseline:
         print(f"reference — {ISSUE_NOW}")
@@ -329,24 +334,25 @@ def main() -> None:
                 print(f"\n{name}: seeded {counts['items']:,} items, {counts['shares']:,} unit shares, "
                       f"{counts['progress']:,} progress, {counts['reports']:,} reports, {counts['events']:,} score "
                       f"events in {seconds:.1f} s")
-                print(f"  {'export':<28} {'wall':>9} {'peak RSS':>11} {'RSS after':>11} {'max stall':>12} "
-                      f"{'max probe':>12} {'file':>10}")
+                print(f"  {'export':<34} {'wall':>8} {'CPU':>8} {'peak RSS':>11} {'RSS after':>11} {'stall':>10} "
+                      f"{'probe':>10} {'file':>9}")
                 for kind in args.kinds:
                     paths = ["new", "old"] if args.baseline else ["new"]
                     for path_kind in paths:
                         r = run_measure(url, kind, path_kind)
-                        label = f"{kind} ({'now: thread, streamed' if path_kind == 'new' else 'before: on the loop'})"
+                        label = f"{kind} ({'now: worker thread, streamed' if path_kind == 'new' else 'before: on the loop'})"
                         print(line(label, r), flush=True)
-                        if path_kind == "new":
-                            print(f"  {'':<28} (probe idle {r['idle_probe_ms']:.0f} ms, {r['probes']} probes answered "
-                                  f"during the export; RSS before {r['before']:.0f} MB"
-                                  f"{'' if r['exact_peak'] else ', peak sampled'})")
+                        print(f"  {'':<34} idle: stall {r['idle_stall_ms']:.0f} ms, probe {r['idle_probe_ms']:.0f} ms; "
+                              f"{r['probes']} probes answered during the export; RSS before {r['before']:.0f} MB"
+                              f"{'' if r['exact_peak'] else ' (peak sampled)'}; load {os.getloadavg()[0]:.1f}",
+                              flush=True)
             finally:
                 if base is not None:
                     asyncio.run(pg_database(base, pg_name, create=False))
-    print("\npeak RSS = kernel's resident-set peak during the export minus the resident set before it; "
-          "max stall = worst lateness of a 50 ms tick on the bot's loop; max probe = worst round trip of a small "
-          "query through the bot's database handle, every 100 ms during the export")
+    print("\nwall/CPU = the export's elapsed and CPU time (all threads); peak RSS = the kernel's resident-set peak "
+          "during the export minus the resident set before it; stall = worst lateness of a 50 ms tick on the bot's "
+          "loop; probe = worst round trip of a small query through the bot's database handle, every 100 ms; "
+          "idle = the same with no export, just before it")
 
 
 if __name__ == "__main__":

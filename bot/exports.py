@@ -25,11 +25,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from sqlalchemy import exists, func, or_, select, tuple_
+from sqlalchemy import DateTime, exists, func, or_, select, tuple_, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar_store import load_calendar
@@ -268,12 +268,49 @@ class LedgerCount:
     rows: int
 
 
-async def _ledger_batches(session: AsyncSession, start: date, end: date) -> AsyncIterator[tuple[list, list, dict, dict]]:
-    """(items, their non-draft assignments, progress counts, finished dates) ``BATCH`` items at a
-    time, in number order: keyset on (year, number), unique for approved items."""
+# The ledger's three always-shown timestamps are read as stored (naive UTC) and turned into office
+# days by ``_OfficeDays``: the UTCDateTime wrapper per value was a third of the export's reading time.
+_UTC_NAIVE = DateTime()
+
+
+class _OfficeDays:
+    """The office's calendar day of naive UTC datetimes, worked out once per UTC hour (Beijing
+    time's offset has only ever changed on the hour)."""
+
+    def __init__(self) -> None:
+        self._days: dict[int, date] = {}
+
+    def __call__(self, utc: datetime | None) -> date | None:
+        if utc is None:
+            return None
+        hour = utc.toordinal() * 24 + utc.hour
+        day = self._days.get(hour)
+        if day is None:
+            day = self._days[hour] = local_date(utc.replace(tzinfo=UTC))
+        return day
+
+
+async def _ledger_batches(session: AsyncSession, start: date, end: date,
+                          day: _OfficeDays) -> AsyncIterator[tuple[list, list, dict]]:
+    """(items, their non-draft assignments, finished dates) ``BATCH`` items at a time, in number
+    order: keyset on (year, number), unique for approved items. Each assignment row carries its
+    progress count and its finished report's time (correlated subqueries on indexed columns)."""
     items_q = (select(Item.id, Item.year, Item.number, Item.title, Item.source, Item.importance, Item.confidential,
                       Item.state, Item.closed_at)
                .where(*_under_supervision(start, end)).order_by(Item.year, Item.number).limit(BATCH))
+    feedback = (select(func.count()).select_from(Progress).where(Progress.assignment_id == Assignment.id)
+                .scalar_subquery())
+    # As score.finished_dates: the approved or pending completion report, the last one wins.
+    reported_at = (select(CompletionReport.created_at)
+                   .where(CompletionReport.assignment_id == Assignment.id,
+                          CompletionReport.status.in_(("approved", "pending")))
+                   .order_by(CompletionReport.id.desc()).limit(1).scalar_subquery())
+    shares_q = (select(Assignment.id, Assignment.item_id, Unit.name, Assignment.role, Assignment.state,
+                       type_coerce(Assignment.notified_at, _UTC_NAIVE), type_coerce(Assignment.acknowledged_at, _UTC_NAIVE),
+                       Assignment.due_date, Assignment.extension_count, Assignment.redo_count, Assignment.done_at,
+                       feedback, type_coerce(reported_at, _UTC_NAIVE))
+                .join(Unit, Unit.id == Assignment.unit_id)
+                .where(Assignment.state != "draft").order_by(Assignment.item_id, Assignment.id))
     conn = await session.connection()  # Core rows: no ORM bookkeeping per row
     after = None
     while True:
@@ -282,25 +319,9 @@ async def _ledger_batches(session: AsyncSession, start: date, end: date) -> Asyn
         if not items:
             return
         after = (items[-1].year, items[-1].number)
-        ids = [i.id for i in items]
-        shares = (await conn.execute(
-            select(Assignment.id, Assignment.item_id, Unit.name, Assignment.role, Assignment.state,
-                   Assignment.notified_at, Assignment.acknowledged_at, Assignment.due_date, Assignment.extension_count,
-                   Assignment.redo_count, Assignment.done_at)
-            .join(Unit, Unit.id == Assignment.unit_id)
-            .where(Assignment.item_id.in_(ids), Assignment.state != "draft")
-            .order_by(Assignment.item_id, Assignment.id))).all()
-        of_items = Assignment.item_id.in_(ids)
-        feedback = dict((await conn.execute(
-            select(Progress.assignment_id, func.count()).join(Assignment, Assignment.id == Progress.assignment_id)
-            .where(of_items, Assignment.state != "draft").group_by(Progress.assignment_id))).all())
-        # As score.finished_dates: the approved or pending completion report's day, the last one wins.
-        reported = {share_id: local_date(at) for share_id, at in (await conn.execute(
-            select(CompletionReport.assignment_id, CompletionReport.created_at)
-            .join(Assignment, Assignment.id == CompletionReport.assignment_id)
-            .where(of_items, CompletionReport.status.in_(("approved", "pending")))
-            .order_by(CompletionReport.id))).all()}
-        yield items, shares, feedback, reported
+        shares = (await conn.execute(shares_q.where(Assignment.item_id.in_([i.id for i in items])))).all()
+        reported = {a[0]: day(a[-1]) for a in shares if a[-1] is not None}
+        yield items, shares, reported
 
 
 async def write_items(session: AsyncSession, target: str | Path | BinaryIO, start: date, end: date, *, today: date,
@@ -312,8 +333,9 @@ async def write_items(session: AsyncSession, target: str | Path | BinaryIO, star
     book: Book | None = None
     n_items = n_rows = 0
     late: dict[tuple[date, date], int] = {}  # (due, finished or today) repeats across thousands of rows
+    day = _OfficeDays()
     try:
-        async for items, shares, feedback, reported in _ledger_batches(session, start, end):
+        async for items, shares, reported in _ledger_batches(session, start, end, day):
             if book is None:
                 book = Book(target)
                 sheet = book.sheet("督办台账", ITEM_COLUMNS)
@@ -329,7 +351,7 @@ async def write_items(session: AsyncSession, target: str | Path | BinaryIO, star
                 state = ITEM_STATES.get(item.state, item.state)
                 ref = _ItemRef(item.closed_at)
                 for (share_id, _, unit, role, share_state, notified_at, acknowledged_at, due, extensions, redos,
-                     done_at) in by_item.get(item.id, ()):
+                     done_at, feedback, _) in by_item.get(item.id, ()):
                     finished = finished_on(_Share(share_id, share_state, done_at, ref), reported)
                     overdue = None
                     if due is not None and share_state not in ("transferred", "declined"):
@@ -339,10 +361,9 @@ async def write_items(session: AsyncSession, target: str | Path | BinaryIO, star
                             overdue = late[key] = max(calendar.working_days_between(*key).days, 0)
                     sheet.append((
                         label, title, source, importance, unit, UNIT_ROLES_OF_ASSIGNMENT.get(role, role),
-                        local_date(notified_at) if notified_at else None,
-                        local_date(acknowledged_at) if acknowledged_at else None, due, extensions,
+                        day(notified_at), day(acknowledged_at), due, extensions,
                         finished if share_state == "done" else None, ASSIGNMENT_STATES.get(share_state, share_state),
-                        overdue, feedback.get(share_id, 0), redos, state,
+                        overdue, feedback, redos, state,
                     ))
                     n_rows += 1
         if book is None:
