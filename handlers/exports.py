@@ -94,21 +94,25 @@ async def export_command(update: Update, context: Ctx) -> None:
 
 async def _export_and_send(svc: Services, person: Person, job: ExportJob, name: str, caption: dict) -> None:
     """Write the file off the event loop, then queue it (or what went wrong) for ``person``."""
-    path = export_path(svc.settings.storage.files_dir)
-    calendar = await svc.calendar() if job.kind == "items" else None
-    kind, file_path = "document", str(path)
+    kind, file_path = "text", None
     try:
+        path = export_path(svc.settings.storage.files_dir)
+        calendar = await svc.calendar() if job.kind == "items" else None
         result = await export_off_loop(svc.db.url, job, path, calendar)
+        kind, file_path = "document", str(path)
         text = render("records/exports.html.j2", step=job.kind, frozen=result.frozen, **caption)
     except DomainError as exc:  # the data changed since the check
-        kind, file_path, text = "text", None, render("records/exports.html.j2", step="error", message=exc.message)
+        text = render("records/exports.html.j2", step="error", message=exc.message)
     except Exception:  # noqa: BLE001 — logged; the person is told rather than left waiting
         log.exception("event=export_failed person=%s file=%s", person.id, name)
-        kind, file_path, text = "text", None, render("records/exports.html.j2", step="failed", file=name)
-    async with svc.db.session() as s:
-        # A reply to the person's own request: ahead of broadcasts in the outbox.
-        await enqueue(s, person, text, now=svc.clock.now(), kind=kind, file_path=file_path,
-                      file_name=name if file_path else None, urgent=True)
+        text = render("records/exports.html.j2", step="failed", file=name)
+    try:
+        async with svc.db.session() as s:
+            # A reply to the person's own request: ahead of broadcasts in the outbox.
+            await enqueue(s, person, text, now=svc.clock.now(), kind=kind, file_path=file_path,
+                          file_name=name if file_path else None, urgent=True)
+    except Exception:  # noqa: BLE001 — a background task: nobody else would see it
+        log.exception("event=export_not_queued person=%s file=%s", person.id, name)
 
 
 async def _document(update: Update, context: Ctx, kind: str) -> None:
