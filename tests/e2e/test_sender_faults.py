@@ -243,8 +243,8 @@ def _read_only(db, on: dict) -> object:
         cur = dbapi_conn.cursor()
         if db.is_sqlite:
             cur.execute(f"PRAGMA query_only={'ON' if on['ro'] else 'OFF'}")
-        else:
-            cur.execute(f"SET SESSION default_transaction_read_only = {'on' if on['ro'] else 'off'}")
+        elif on["ro"]:  # the driver opens the transaction the session will use: make it read-only
+            cur.execute("SET TRANSACTION READ ONLY")
         cur.close()
 
     event.listen(db.engine.sync_engine, "checkout", checkout)
