@@ -187,7 +187,7 @@ class Sender:
         await self.release_stale()
         handled = 0
         row: OutboxMessage | None = None  # claimed, about to go
-        while limit is None or handled < limit:
+        while (limit is None or handled < limit) and self._running():
             if row is None:
                 cooling = self.pacing.cooling()
                 row = await self._claim_next(cooling)
@@ -203,7 +203,7 @@ class Sender:
             handled += 1
             # The outcome is recorded and the next row claimed in one transaction.
             row = await self._deliver(row, claim_next=limit is None or handled < limit)
-        if row is not None:  # claimed for the turn after the limit: give it back
+        if row is not None:  # claimed for a turn that is not coming (limit, stop): give it back
             await self._write(lambda: self._unclaim(row.id))
         return handled
 
