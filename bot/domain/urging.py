@@ -21,13 +21,15 @@ Rounds and idempotency. A routine reminder is delivered in working hours on a wo
 produced outside them waits for the next start of working hours (``not_before``) and belongs to
 the round of *that* day, so the scheduled round of that morning finds it and adds nothing. Urgent
 items are delivered at once (holidays included). A ``Reminder`` row is one rung reached for one
-assignment, person and round day; it is inserted with ``ON CONFLICT DO NOTHING … RETURNING``, so
-only rungs not reached before produce messages: a sweep run twice with the same ``now`` — or two
-sweeps racing — queues nothing new. ``due_soon``/``due_today`` are sent once per deadline: a rung
-already reached for the same deadline window is skipped (a moved deadline opens a new window).
+assignment, person and round day (unique); only rungs not reached before produce messages, so a
+sweep run twice with the same ``now`` queues nothing new, and two overlapping sweeps are stopped
+by the messages' dedupe keys (see ``escalation_sweep``). ``due_soon``/``due_today`` are sent once
+per deadline: a rung already reached for the same deadline window is skipped (a moved deadline
+opens a new window).
 
 Scale. The sweep reads only live assignments whose deadline is at most a few working days away
-or past (the index ``ix_assignments_state_due``), never all assignments, and writes in bulk.
+or past (the index ``ix_assignments_state_due``), never all assignments, and writes each table
+once, in bulk: the messages, then the rungs carrying their message ids.
 
 Confidential items: a reminder carries their number only.
 """
@@ -45,7 +47,7 @@ from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,7 +68,7 @@ from bot.domain.workflow import (
 from bot.outbox import Keyboard, enqueue
 from bot.render import render
 from store.models import OutboxMessage, Person, PersonRole, Unit
-from store.urging import Reminder
+from store.urging import Reminder, ReminderRow, insert_reminders
 from store.workflow import Assignment, Item, ItemLeader
 
 log = logging.getLogger("duban.urging")
@@ -457,13 +459,31 @@ async def _reached_once_rungs(session: AsyncSession, first_day: date, until: dat
     return {(a, p, lvl): d for a, p, lvl, d in rows}
 
 
-async def escalation_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
-                           settings: Settings) -> SweepResult:
-    """Reach every rung that is due at ``now``; queue one grouped message per person and round.
+async def _reached_overdue_rungs(session: AsyncSession, days: Iterable[date]) -> set[tuple[int, int, date]]:
+    """(assignment, person, round day) of the ``overdue`` rungs already reached on ``days`` — the
+    round's own days (index ``ix_reminders_day``: a round's rows, however long the history)."""
+    days = sorted(set(days))
+    if not days:
+        return set()
+    rows = await session.execute(
+        select(Reminder.assignment_id, Reminder.person_id, Reminder.round_date)
+        .where(Reminder.round_date.in_(days), Reminder.level == OVERDUE)
+    )
+    return {(a, p, d) for a, p, d in rows}
 
-    Idempotent: rungs are rows with a unique round key, so running it again with the same ``now``
-    (or concurrently, under the sweep lock) queues nothing new.
-    """
+
+@dataclass
+class Candidates:
+    """The rungs a round would reach, before the ones reached earlier are taken out."""
+
+    result: SweepResult
+    directory: Directory
+    planned: list[Planned]
+
+
+async def candidates(session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings) -> Candidates:
+    """Every rung due at ``now``, less the ``due_soon``/``due_today`` ones already sent for the
+    same deadline window (those are sent once per deadline)."""
     policy = Policy.from_settings(settings)
     r = policy.reminders
     result = SweepResult("escalation")
@@ -473,60 +493,73 @@ async def escalation_sweep(session: AsyncSession, calendar: WorkCalendar, now: d
     dues = await due_assignments(session, until)
     result.considered = len(dues)
     if not dues:
-        return result
+        return Candidates(result, Directory(), [])
     directory = await load_directory(session, {d.follower_id for d in dues if d.follower_id})
     planned = plan(dues, directory, calendar, policy, now)
-
-    # due_soon / due_today: once per deadline window.
-    first_day = min(today, routine_day)
-    once = await _reached_once_rungs(session, first_day, until)
+    once = await _reached_once_rungs(session, min(today, routine_day), until)
     windows = Windows(calendar, r)
     planned = [
         p for p in planned
         if p.level == OVERDUE
         or once.get((p.due.assignment_id, p.person_id, p.level), date.min) < windows.start(p.level, p.due.due)
     ]
-    if not planned:
-        return result
+    return Candidates(result, directory, planned)
 
-    # Insert the rungs (Core, in bulk); only the ones not reached before come back.
-    conn = await session.connection()
-    table = Reminder.__table__
-    stmt = (_insert(session)(table).on_conflict_do_nothing(
-        index_elements=["assignment_id", "person_id", "level", "round_date"])
-        .returning(table.c.id, table.c.assignment_id, table.c.person_id, table.c.level, table.c.round_date))
-    values = [{"assignment_id": p.due.assignment_id, "person_id": p.person_id, "level": p.level,
-               "round_date": p.round_date, "created_at": now, "outbox_id": None} for p in planned]
-    new: dict[tuple[int, int, str, date], int] = {}
-    for chunk in _chunks(values, 5000):
-        for rid, aid, pid, level, day in (await conn.execute(stmt, chunk)).all():
-            new[(aid, pid, level, day)] = rid
-    fresh = [p for p in planned if (p.due.assignment_id, p.person_id, p.level, p.round_date) in new]
-    result.reminders = len(fresh)
 
-    # One grouped message per person and round, written in bulk; each rung points at its message.
-    rounds = group(fresh)
-    outgoing = []
-    for rnd in rounds:
+def outgoing_rounds(fresh: Iterable[Planned], directory: Directory) -> list[tuple[Round, Outgoing]]:
+    """One grouped message per person and round."""
+    out = []
+    for rnd in group(fresh):
         person = directory.people[rnd.person_id]
         text, buttons = render_round(rnd, person)
-        outgoing.append(Outgoing(person, text, buttons, rnd.key(), rnd.urgent, rnd.deliver_at))
-    queued = await enqueue_many(session, outgoing, now)
-    links = []
-    for rnd, out in zip(rounds, outgoing):
-        outbox_id = queued.get(out.dedupe_key)
-        if outbox_id is None:
-            continue
-        result.messages += 1
-        result.deferred += rnd.deliver_at > now
-        for e in rnd.entries:
-            links.append({"rid": new[(e.due.assignment_id, e.person_id, e.level, e.round_date)], "oid": outbox_id})
-            result.by_level[e.level] = result.by_level.get(e.level, 0) + 1
-    link = update(table).where(table.c.id == bindparam("rid")).values(outbox_id=bindparam("oid"))
-    for chunk in _chunks(links, 5000):
-        await conn.execute(link, chunk)
+        out.append((rnd, Outgoing(person, text, buttons, rnd.key(), rnd.urgent, rnd.deliver_at)))
+    return out
+
+
+def count_queued(result: SweepResult, rnd: Round, now: datetime) -> None:
+    result.messages += 1
+    result.deferred += rnd.deliver_at > now
+    for e in rnd.entries:
+        result.by_level[e.level] = result.by_level.get(e.level, 0) + 1
+
+
+def log_sweep(result: SweepResult) -> None:
     log.info("event=sweep name=escalation considered=%s reminders=%s messages=%s deferred=%s",
              result.considered, result.reminders, result.messages, result.deferred)
+
+
+async def escalation_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
+                           settings: Settings) -> SweepResult:
+    """Reach every rung that is due at ``now``; queue one grouped message per person and round.
+
+    Idempotent: rungs are rows with a unique round key, so running it again with the same ``now``
+    queues nothing new. Sweeps run one at a time (``bot.sweeps``: a process lock and, on
+    PostgreSQL, an advisory lock), so the rungs not reached yet are known by reading; should two
+    rounds still overlap, each message's dedupe key names exactly its rungs, so the second finds
+    it queued and sends nothing, and the rungs' unique key keeps one row each.
+
+    Writes: the messages, then the rungs with their message ids — one bulk insert each (the rungs
+    are thousands at county scale; writing them first and linking them afterwards cost a second
+    bulk UPDATE as large as the insert).
+    """
+    c = await candidates(session, calendar, now, settings)
+    result = c.result
+    if not c.planned:
+        return result
+    reached = await _reached_overdue_rungs(session, (p.round_date for p in c.planned if p.level == OVERDUE))
+    fresh = [p for p in c.planned
+             if p.level != OVERDUE or (p.due.assignment_id, p.person_id, p.round_date) not in reached]
+    result.reminders = len(fresh)
+    rounds = outgoing_rounds(fresh, c.directory)
+    queued = await enqueue_many(session, [out for _, out in rounds], now)
+    rungs: list[ReminderRow] = []
+    for rnd, out in rounds:
+        outbox_id = queued.get(out.dedupe_key)
+        if outbox_id is not None:
+            count_queued(result, rnd, now)
+        rungs.extend((e.due.assignment_id, e.person_id, e.level, e.round_date, outbox_id) for e in rnd.entries)
+    await insert_reminders(session, rungs, now)
+    log_sweep(result)
     return result
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, date, datetime, time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select
 from test_workflow_support import CAL, data_of, make_world, outbox, register, to
 
 from bot.config import ReminderSettings, Settings
@@ -298,3 +299,72 @@ def test_long_lists_are_cut_and_stay_under_telegrams_limit():
     text, buttons = urging.render_round(rnd, P())
     assert len(text.encode("utf-16-le")) // 2 < 4096
     assert "另有174项" in text and len([b for row in buttons for b in row]) == urging.MAX_BUTTONS
+
+
+# ---------------------------------------------------------------------------------- how it writes
+
+
+def writes_to(db, table: str) -> list[str]:
+    """Record the statements that write ``table`` (an executemany counts once, as it is one call)."""
+    seen: list[str] = []
+
+    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        verb = statement.lstrip().split(None, 1)[0].upper()
+        if verb in ("INSERT", "UPDATE", "DELETE") and f" {table} " in f" {statement} ".replace("\n", " "):
+            seen.append(verb)
+
+    return seen
+
+
+async def test_each_rung_is_written_once_already_pointing_at_its_message(db, clock):
+    w = await make_world(db, clock.now())
+    item = await register(db, w, clock.now(), approve=True, deadline=DeadlineSpec.on_date(date(2026, 3, 13)))
+    seen = (await outbox(db))[-1].id
+    writes = writes_to(db, "reminders")
+    result = await sweep(db, at(date(2026, 3, 16)))  # overdue: liaisons, heads, the office
+    assert writes == ["INSERT"]  # one bulk insert; no second pass linking rungs to messages
+    msgs = {m.id: m for m in await outbox(db, seen)}
+    rows = await reminders(db)
+    # 3 units' liaisons, 2 unit heads, 2 office people × 3 assignments; one message per person.
+    assert (len(rows), len(msgs)) == (result.reminders, result.messages) == (3 + 2 + 2 * 3, 7)
+    for r in rows:  # each rung names the message sent to its person about its item
+        m = msgs[r.outbox_id]
+        assert m.person_id == r.person_id and f"i:v:{item.id}" in str(m.buttons)
+    # The same round again reads, finds every rung reached and writes nothing at all.
+    writes.clear()
+    outbox_writes = writes_to(db, "outbox")
+    again = await sweep(db, at(date(2026, 3, 16)))
+    assert (again.reminders, again.messages, writes, outbox_writes) == (0, 0, [], [])
+
+
+async def test_a_message_queued_before_under_the_same_key_is_not_queued_again(db, clock):
+    """Rungs missing but their message on record (its key names exactly those rungs): the rungs
+    are recorded, without a message, and nobody hears it twice."""
+    w = await make_world(db, clock.now())
+    await register(db, w, clock.now(), approve=True, assisting_unit_ids=[],
+                   deadline=DeadlineSpec.on_date(date(2026, 3, 13)))
+    first = await sweep(db, at(date(2026, 3, 16)))
+    before = [m.id for m in await outbox(db)]
+    async with db.session() as s:
+        await s.execute(delete(Reminder))
+    again = await sweep(db, at(date(2026, 3, 16)))
+    assert (again.reminders, again.messages) == (first.reminders, 0) and [m.id for m in await outbox(db)] == before
+    rows = await reminders(db)
+    assert len(rows) == first.reminders and all(r.outbox_id is None for r in rows)
+
+
+async def test_two_overlapping_rounds_send_each_message_once(db, clock):
+    """Sweeps run one at a time (bot.sweeps locks them); should two still overlap on PostgreSQL,
+    the second finds the first's messages by their dedupe keys and sends nothing."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: two rounds cannot overlap")
+    w = await make_world(db, clock.now())
+    await register(db, w, clock.now(), approve=True, deadline=DeadlineSpec.on_date(date(2026, 3, 13)))
+    seen = (await outbox(db))[-1].id
+    results = await asyncio.gather(sweep(db, at(date(2026, 3, 16))), sweep(db, at(date(2026, 3, 16))))
+    msgs = await outbox(db, seen)
+    assert sorted(r.messages for r in results) == [0, len(msgs)] and len(msgs) == 7
+    assert len({m.person_id for m in msgs}) == len(msgs)
+    rows = await reminders(db)
+    assert len({(r.assignment_id, r.person_id, r.level, r.round_date) for r in rows}) == len(rows) == 11
