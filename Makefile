@@ -19,8 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m bot demo
 
+# One pytest worker per core (pytest-xdist); PYTEST_ARGS="-n 0" runs in one process.
 test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n auto $(PYTEST_ARGS)
 
 run: $(STAMP)
 	$(PY) -m bot run --config config.toml
