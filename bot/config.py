@@ -95,7 +95,7 @@ class ReminderSettings:
 class DigestSettings:
     """The daily digest for leaders and the office (see bot.domain.digest)."""
 
-    time: dt_time = dt_time(8, 0)
+    time: dt_time = dt_time(8, 30)  # never before [reminders] work_start: an earlier one is clamped to it
     chart: bool = True
 
 
@@ -384,4 +384,5 @@ def _digest(raw: dict[str, Any], reminders: ReminderSettings, err) -> DigestSett
     at = _clock_time(raw["time"], lambda p: err("digest", "time", p)) if "time" in raw else d.time
     if at >= reminders.work_end:
         raise err("digest", "time", f"应早于 [reminders] work_end（{reminders.work_end:%H:%M}），实际为 {at:%H:%M}")
-    return DigestSettings(time=at, chart=raw.get("chart", d.chart))
+    # Routine messages wait for working hours: a digest time before work_start means work_start.
+    return DigestSettings(time=max(at, reminders.work_start), chart=raw.get("chart", d.chart))

@@ -38,7 +38,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.domain.digest import digest_sweep
+from bot.domain.digest import digest_sweep, digest_time
 from bot.domain.feedback import feedback_sweep
 from bot.domain.urging import Policy, SweepResult, escalation_sweep, is_working_day, tell_office_unreachable
 from bot.domain.workdays import WorkCalendar
@@ -70,15 +70,15 @@ def latest_weekly(calendar: WorkCalendar, settings: Settings, now: datetime) -> 
 
 
 def latest_digest(calendar: WorkCalendar, settings: Settings, now: datetime) -> datetime:
-    """The latest working day's ``[digest] time`` at or before ``now``."""
+    """The latest working day's digest time (``[digest] time``, not before work_start) at or before ``now``."""
     policy = Policy.from_settings(settings)
     day = policy.day(now)
     for _ in range(60):
-        at = policy.at(day, settings.digest.time)
+        at = policy.at(day, digest_time(settings))
         if at <= now and is_working_day(calendar, day):
             return at
         day -= timedelta(days=1)
-    return policy.at(day, settings.digest.time)
+    return policy.at(day, digest_time(settings))
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,23 @@
-"""/digest: the daily digest on demand, for county leaders and the office.
+"""/digest: the daily digest on demand, for county leaders and the office; and its 查看图表 button.
 
 The scheduled digest goes through the outbox (``bot.domain.digest.digest_sweep``); this answers at
-once in the chat with the same text and chart, built for the asking person as of now.
+once in the chat, built for the asking person as of now, as the same one message: the chart with
+the text as its caption, or the text with a 查看图表 button when the text is longer than a caption.
+The button sends the tapping person's own chart as of the tap (the morning's file when nothing
+changed since): nothing in its payload names whose chart, so nobody can ask for another's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import tempfile
 from pathlib import Path
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CommandHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.digest_chart import draw_status_chart
-from bot.domain.digest import build_digest, render_digest
-from bot.domain.urging import item_buttons
+from bot.domain.digest import CHART_BUTTON, Digest, build_digest, chart_files, compose, fitted
+from bot.outbox import Keyboard
 from bot.render import render
 from handlers.common import requires
 from handlers.context import Ctx
@@ -26,37 +26,54 @@ from store.models import Person
 log = logging.getLogger("duban.digest")
 
 
-def _markup(rows) -> InlineKeyboardMarkup | None:  # noqa: ANN001
+def _markup(rows: Keyboard) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])
 
 
-@requires("leader", "office", "office_head", what="/digest")
-async def digest_command(update: Update, context: Ctx) -> None:
+async def _build(context: Ctx, update: Update, *, chart_only: bool = False) -> tuple[Digest, Path | None]:
     svc = context.services
     person = await context.person(update)
-    now = svc.clock.now()
     calendar = await svc.calendar()
     async with svc.db.session() as s:
-        d = await build_digest(s, await s.get(Person, person.id), calendar, now, svc.settings)
+        d = await build_digest(s, await s.get(Person, person.id), calendar, svc.clock.now(), svc.settings,
+                               chart_only=chart_only)
+    return d, (await chart_files(svc.settings, [d]))[d.person_id]
+
+
+@requires("leader", "office", "office_head", what="/digest")
+async def digest_command(update: Update, context: Ctx) -> None:
+    d, chart = await _build(context, update)
+    message = compose(*fitted(d), chart)
     chat = update.effective_chat
-    parts = render_digest(d)
-    markup = _markup(item_buttons(d.buttons_for()))
-    for i, part in enumerate(parts, 1):
-        await chat.send_message(part, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
-                                reply_markup=markup if i == len(parts) else None)
-    if d.chart is None or not d.chart.worth_drawing:
+    if message.photo is not None:
+        with message.photo.open("rb") as fh:
+            await chat.send_photo(fh, caption=message.text, parse_mode=ParseMode.HTML,
+                                  reply_markup=_markup(message.buttons))
         return
-    with tempfile.TemporaryDirectory(prefix="duban-digest-") as tmp:
-        try:
-            path = await asyncio.to_thread(draw_status_chart, d.chart, Path(tmp) / "chart.png")
-        except Exception:  # noqa: BLE001 — the text is already there; the chart is a convenience
-            log.exception("event=chart_failed on_demand=1")
-            return
-        with path.open("rb") as fh:
-            await chat.send_photo(fh, caption=render("digest/chart_caption.html.j2", d=d), parse_mode=ParseMode.HTML)
+    await chat.send_message(message.text, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
+                            reply_markup=_markup(message.buttons))
+
+
+@requires("leader", "office", "office_head", what="查看图表")
+async def chart_tapped(update: Update, context: Ctx) -> None:
+    query = update.callback_query
+    d, chart = await _build(context, update, chart_only=True)
+    if d.chart is None:
+        off = not context.services.settings.digest.chart
+        await query.answer("摘要图表未开启。" if off else "目前没有在办事项，无需图表。", show_alert=True)
+        return
+    if chart is None:
+        await query.answer("图表生成失败，请稍后再试。", show_alert=True)
+        return
+    await query.answer()
+    with chart.open("rb") as fh:
+        await update.effective_chat.send_photo(
+            fh, caption=render("digest/chart_caption.html.j2", d=d, at=context.services.clock.now()),
+            parse_mode=ParseMode.HTML)
 
 
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("digest", digest_command, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CallbackQueryHandler(chart_tapped, pattern=rf"^{CHART_BUTTON}$"))

@@ -9,28 +9,37 @@ delivered. Assignments overdue by ``[reminders] leader_after_days`` working days
 last rung of the 催办 ladder: they are listed for the responsible leader and recorded as
 ``overdue_leader`` reminders.
 
-One message, split at line boundaries under Telegram's 4096 characters, plus a status chart
-(``bot.digest_chart``) sent as a photo when there is something to chart. Sent on working days
-at ``[digest] time``; a scheduled round that finds nothing worth saying sends nothing, ``/digest``
-always answers. Confidential items show their number only.
+One digest is one message. Its lists are shortened (their counts kept) until the text fits
+Telegram's 4096 characters. With a status chart (``bot.digest_chart``), a text that fits a photo
+caption (1024 characters after entity parsing, sendPhoto) goes as the chart with the text under
+it; a longer one goes as the text with a 「查看图表」 button that sends the chart on a tap: a
+leader reading on a phone gets what needs them first, and the picture when they want it.
+
+Sent on working days from ``[digest] time`` (never before ``[reminders] work_start``); a
+scheduled round that finds nothing worth saying sends nothing, ``/digest`` always answers.
+Confidential items show their number only.
+
+Scale: a sweep reads one set of queries for all its recipients (``load_snapshot``) and builds
+each person's digest from it in memory; charts are drawn once per distinct picture (equal charts
+share one file) in a worker thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import re
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from html import unescape
 from pathlib import Path
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.digest_chart import ChartData, UnitBar, draw_status_chart
-from bot.domain.directory import people_with_role
+from bot.digest_chart import ChartData, UnitBar, chart_key, draw_charts
 from bot.domain.urging import (
     OVERDUE_LEADER,
     Policy,
@@ -52,20 +61,22 @@ from bot.domain.workflow import (
     due_text,
     format_number,
 )
-from bot.outbox import enqueue
+from bot.outbox import Button, Keyboard, enqueue
 from bot.render import render
-from store.models import OutboxMessage, Person, Unit
+from store.models import OutboxMessage, Person, PersonRole, Unit
 from store.urging import Reminder
 from store.workflow import Assignment, CompletionReport, ExtensionRequest, Item, ItemLeader, Transfer
 
 log = logging.getLogger("duban.digest")
 
-TELEGRAM_LIMIT = 4096
-MARKER_ROOM = 20  # "\n\n（12/12，完）" after a split
-MAX_LINES = 20  # per list section
+TEXT_LIMIT = 4096  # sendMessage: characters after entity parsing (UTF-16 units)
+CAPTION_LIMIT = 1024  # sendPhoto caption, likewise
+LIST_CAPS = (20, 10, 5, 3, 1, 0)  # lines per list, tried in turn until the text fits
 MAX_UNITS = 15  # units listed under 超期
 MAX_PER_UNIT = 6  # overdue items listed per unit
 LEADER, OFFICE = "leader", "office"
+CHART_BUTTON = "dg:chart"  # 查看图表: the tapping person's own chart, as of the tap
+LISTED_ITEM_STATES = sorted(OPEN_ITEM_STATES - {"draft", "pending"})
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,8 @@ class Waiting:
 
 @dataclass
 class Digest:
+    """One person's digest with its lists whole; ``trimmed`` cuts them for the message."""
+
     person_id: int
     name: str
     audience: str  # leader | office
@@ -115,9 +128,7 @@ class Digest:
     open_counts: dict[str, int]  # green / yellow / red assignments
     new_items: list[Line] = field(default_factory=list)
     due_soon: list[Line] = field(default_factory=list)
-    due_soon_count: int = 0
-    overdue: list[UnitGroup] = field(default_factory=list)
-    overdue_count: int = 0
+    overdue: list[UnitGroup] = field(default_factory=list)  # every unit, most overdue first
     escalated: list[Line] = field(default_factory=list)
     escalated_ids: list[int] = field(default_factory=list)  # assignment ids
     completed: list[Line] = field(default_factory=list)
@@ -125,25 +136,45 @@ class Digest:
     undelivered: list[Undelivered] = field(default_factory=list)
     chart: ChartData | None = None
     leader_after_days: int = 3
+    new_count: int = 0
+    due_soon_count: int = 0
+    overdue_count: int = 0
+    completed_count: int = 0
+    undelivered_count: int = 0
 
     @property
     def empty(self) -> bool:
         """Nothing worth a scheduled message (all open items on track, nothing new)."""
-        return not (self.new_items or self.due_soon or self.overdue or self.completed or self.waiting
-                    or self.undelivered)
+        return not (self.new_count or self.due_soon_count or self.overdue_count or self.completed_count
+                    or self.waiting or self.undelivered_count)
+
+    def trimmed(self, cap: int) -> Digest:
+        """The same digest with at most ``cap`` lines per list (the counts stay whole)."""
+        return replace(
+            self, new_items=self.new_items[:cap], due_soon=self.due_soon[:cap], completed=self.completed[:cap],
+            escalated=self.escalated[:cap], undelivered=self.undelivered[:cap],
+            overdue=[UnitGroup(g.unit, g.count, g.lines[:min(cap, MAX_PER_UNIT)])
+                     for g in self.overdue[:min(cap, MAX_UNITS)]],
+            waiting=[Waiting(w.title, w.lines[:cap], w.count) for w in self.waiting])
 
     def buttons_for(self) -> list[tuple[int, str]]:
         """Items worth opening from the digest: escalated, overdue, due soon, waiting."""
         out = [(x.item_id, x.label) for x in self.escalated]
-        out += [(x.item_id, x.label) for g in self.overdue for x in g.lines]
+        out += [(x.item_id, x.label) for g in self.overdue for x in g.lines[:MAX_PER_UNIT]]
         out += [(x.item_id, x.label) for x in self.due_soon]
         out += [(x.item_id, x.label) for w in self.waiting for x in w.lines]
         return out
 
 
 # --------------------------------------------------------------------------------------------
-# Gathering
+# When
 # --------------------------------------------------------------------------------------------
+
+
+def digest_time(settings: Settings) -> time:
+    """``[digest] time``, never before ``[reminders] work_start`` (the config clamps it too; this
+    holds for settings built in code)."""
+    return max(settings.digest.time, settings.reminders.work_start)
 
 
 def previous_digest_time(calendar: WorkCalendar, policy: Policy, settings: Settings, now: datetime) -> datetime:
@@ -153,95 +184,119 @@ def previous_digest_time(calendar: WorkCalendar, policy: Policy, settings: Setti
         day -= timedelta(days=1)
         if is_working_day(calendar, day):
             break
-    return policy.at(day, settings.digest.time)
+    return policy.at(day, digest_time(settings))
+
+
+# --------------------------------------------------------------------------------------------
+# Gathering: one set of queries for every recipient
+# --------------------------------------------------------------------------------------------
 
 
 def _label(item_id: int, year: int | None, number: int | None) -> str:
     return format_number(year, number) or f"登记号{item_id}"
 
 
-@dataclass
-class _Scope:
-    """What a leader's or the office's digest reads, gathered once and shared by the office staff."""
+@dataclass(frozen=True)
+class Share:
+    """One active assignment of an open item, classified as of today."""
 
-    lines_due: list[tuple[int, Line]]  # (days_left, line)
-    lines_over: list[tuple[int, int, Line]]  # (days_left, assignment_id, line)
-    counts: dict[str, int]
-    bars: list[UnitBar]
+    item_id: int
+    assignment_id: int
+    unit: str
+    light: str  # green | yellow | red
+    left: int  # working days left (negative: overdue)
+    line: Line | None  # None for green (not listed)
+
+
+@dataclass
+class Snapshot:
+    """What any digest of ``day`` reads, loaded once and shared by all its recipients."""
+
+    day: date
+    since: datetime
+    scope: int | None  # the one leader whose items alone were read; None: every item
+    shares: list[Share]  # by due date, item, assignment
+    leaders: dict[int, set[int]]  # leader's person id → their items (open, new or completed)
     new_items: list[Line]
     completed: list[Line]
+    to_review: list[tuple[int, Line]]  # (leader's person id, item) in leader_review
+    to_approve: list[Line]  # items pending the office head's approval
+    office_waiting: list[tuple[str, list[Line]]]
+    undelivered: list[Undelivered]
+    _views: dict = field(default_factory=dict)
 
 
-async def _scope(session: AsyncSession, leader_id: int | None, calendar: WorkCalendar, policy: Policy,
-                 now: datetime, since: datetime) -> _Scope:
+async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings, *,
+                        leader_id: int | None = None, roles: frozenset[str] = frozenset({"leader", "office", "office_head"}),
+                        chart_only: bool = False) -> Snapshot:
+    """Everything the digests of ``now``'s day need: for every recipient (the sweep), or only one
+    leader's items (``leader_id``, /digest); ``roles`` limit the waiting lists read; ``chart_only``
+    reads only the open assignments (the 查看图表 button)."""
+    policy = Policy.from_settings(settings)
     today = policy.day(now)
-    mine = None
-    if leader_id is not None:
-        mine = Item.id.in_(select(ItemLeader.item_id).where(ItemLeader.person_id == leader_id))
+    since = previous_digest_time(calendar, policy, settings, now)
+    mine = None if leader_id is None else Item.id.in_(
+        select(ItemLeader.item_id).where(ItemLeader.person_id == leader_id))
+
+    def scoped(q):  # noqa: ANN001, ANN202
+        return q if mine is None else q.where(mine)
+
     q = (select(Assignment.id, Assignment.role, Assignment.due_date, Assignment.due_provisional, Unit.name,
                 Item.id, Item.year, Item.number, Item.title, Item.confidential)
          .join(Item, Item.id == Assignment.item_id).join(Unit, Unit.id == Assignment.unit_id)
-         .where(Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
-                Item.state.in_(sorted(OPEN_ITEM_STATES - {"draft", "pending"})))
+         .where(Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)), Item.state.in_(LISTED_ITEM_STATES),
+                Assignment.due_date.is_not(None))
          .order_by(Assignment.due_date, Item.id, Assignment.id))
-    if mine is not None:
-        q = q.where(mine)
-    counts = {"green": 0, "yellow": 0, "red": 0}
-    per_unit: dict[str, dict[str, int]] = defaultdict(lambda: {"green": 0, "yellow": 0, "red": 0})
-    due_lines: list[tuple[int, Line]] = []
-    over_lines: list[tuple[int, int, Line]] = []
-    for aid, role, due, prov, unit, iid, year, number, title, conf in await session.execute(q):
-        if due is None:
-            continue
-        left = calendar.working_days_left(today, due)
-        code = "red" if left < 0 else "yellow" if left <= YELLOW_DAYS else "green"
-        counts[code] += 1
-        per_unit[unit][code] += 1
-        if code == "green":
-            continue
-        line = Line(iid, _label(iid, year, number), None if conf else title, unit,
-                    UNIT_ROLES_OF_ASSIGNMENT.get(role, role), due_text(due, bool(prov)),
-                    "今天到期" if left == 0 else days_text("", left))
-        if code == "yellow":
-            due_lines.append((left, line))
-        else:
-            over_lines.append((left, aid, line))
+    left_by_due: dict[date, int] = {}  # a few hundred distinct deadlines among thousands of assignments
+    shares: list[Share] = []
+    for aid, role, due, prov, unit, iid, year, number, title, conf in await session.execute(scoped(q)):
+        left = left_by_due.get(due)
+        if left is None:
+            left = left_by_due[due] = calendar.working_days_left(today, due)
+        light = "red" if left < 0 else "yellow" if left <= YELLOW_DAYS else "green"
+        line = None if light == "green" else Line(
+            iid, _label(iid, year, number), None if conf else title, unit, UNIT_ROLES_OF_ASSIGNMENT.get(role, role),
+            due_text(due, bool(prov)), "今天到期" if left == 0 else days_text("", left))
+        shares.append(Share(iid, aid, unit, light, left, line))
+    snap = Snapshot(today, since, leader_id, shares, {}, [], [], [], [], [], [])
+    if chart_only:
+        return snap
+
+    recent = or_(Item.approved_at >= since, Item.closed_at >= since)
+    leaders: dict[int, set[int]] = defaultdict(set)
+    lq = (select(ItemLeader.person_id, ItemLeader.item_id).join(Item, Item.id == ItemLeader.item_id)
+          .where(or_(Item.state.in_(LISTED_ITEM_STATES), recent)))
+    if leader_id is not None:
+        lq = lq.where(ItemLeader.person_id == leader_id)
+    for pid, iid in await session.execute(lq):
+        leaders[pid].add(iid)
+    snap.leaders = dict(leaders)
 
     items_q = select(Item.id, Item.year, Item.number, Item.title, Item.confidential, Item.due_date,
-                     Item.due_provisional, Item.approved_at, Item.closed_at)
-    if mine is not None:
-        items_q = items_q.where(mine)
-    new_items, completed = [], []
-    for iid, year, number, title, conf, due, prov, approved_at, closed_at in await session.execute(
-            items_q.where(or_(Item.approved_at >= since, Item.closed_at >= since)).order_by(Item.id)):
+                     Item.due_provisional, Item.approved_at, Item.closed_at).where(recent).order_by(Item.id)
+    for iid, year, number, title, conf, due, prov, approved_at, closed_at in await session.execute(scoped(items_q)):
         line = Line(iid, _label(iid, year, number), None if conf else title, due=due_text(due, bool(prov)))
         if approved_at is not None and approved_at >= since:
-            new_items.append(line)
+            snap.new_items.append(line)
         if closed_at is not None and closed_at >= since:
-            completed.append(line)
-    bars = [UnitBar(unit, c["green"], c["yellow"], c["red"]) for unit, c in per_unit.items()]
-    return _Scope(due_lines, over_lines, counts, bars, new_items, completed)
-
-
-async def _waiting(session: AsyncSession, person: Person) -> list[Waiting]:
-    """What waits for this person's decision, by role."""
-    out: list[Waiting] = []
-
-    async def section(title: str, rows) -> None:  # noqa: ANN001
-        lines = [Line(iid, _label(iid, y, n), None if c else t, unit=u, note=note) for iid, y, n, t, c, u, note in rows]
-        if lines:
-            out.append(Waiting(title, lines[:MAX_LINES], len(lines)))
+            snap.completed.append(line)
 
     item_cols = (Item.id, Item.year, Item.number, Item.title, Item.confidential)
-    if person.has_role("leader"):
-        rows = await session.execute(
-            select(*item_cols).join(ItemLeader, ItemLeader.item_id == Item.id)
-            .where(ItemLeader.person_id == person.id, Item.state == "leader_review").order_by(Item.id))
-        await section("待您审阅的办理结果", [(i, y, n, t, c, None, None) for i, y, n, t, c in rows])
-    if person.has_role("office_head"):
+
+    def item_line(iid: int, y: int | None, n: int | None, t: str, c: bool, unit: str | None = None,
+                  note: str | None = None) -> Line:
+        return Line(iid, _label(iid, y, n), None if c else t, unit=unit, note=note)
+
+    if "leader" in roles:
+        rq = (select(ItemLeader.person_id, *item_cols).join(ItemLeader, ItemLeader.item_id == Item.id)
+              .where(Item.state == "leader_review").order_by(Item.id))
+        if leader_id is not None:
+            rq = rq.where(ItemLeader.person_id == leader_id)
+        snap.to_review = [(pid, item_line(*rest)) for pid, *rest in await session.execute(rq)]
+    if "office_head" in roles:
         rows = await session.execute(select(*item_cols).where(Item.state == "pending").order_by(Item.id))
-        await section("待您审批的立项", [(i, y, n, t, c, None, None) for i, y, n, t, c in rows])
-    if person.has_role("office"):
+        snap.to_approve = [item_line(*r) for r in rows]
+    if "office" in roles:
         for title, model, note in (("待审核的办结报告", CompletionReport, "办结报告"),
                                    ("待审批的延期申请", ExtensionRequest, "申请延期"),
                                    ("待审批的转办申请", Transfer, "申请转办")):
@@ -249,60 +304,114 @@ async def _waiting(session: AsyncSession, person: Person) -> list[Waiting]:
                 select(*item_cols, Unit.name).join(Assignment, Assignment.item_id == Item.id)
                 .join(model, model.assignment_id == Assignment.id).join(Unit, Unit.id == Assignment.unit_id)
                 .where(model.status == "pending").order_by(model.id))
-            await section(title, [(i, y, n, t, c, u, note) for i, y, n, t, c, u in rows])
-    return out
+            snap.office_waiting.append((title, [item_line(*r[:5], unit=r[5], note=note) for r in rows]))
+    if roles & {"office", "office_head"}:
+        snap.undelivered = await undelivered(session, since)
+    return snap
 
 
-async def build_digest(session: AsyncSession, person: Person, calendar: WorkCalendar, now: datetime,
-                       settings: Settings, *, cache: dict | None = None) -> Digest | None:
-    """The digest for ``person`` (a leader or office person); None for anyone else."""
-    policy = Policy.from_settings(settings)
+@dataclass
+class _View:
+    """One scope's assignments (the county, or one leader's items) as a digest shows them."""
+
+    counts: dict[str, int]
+    bars: tuple[UnitBar, ...]
+    due_soon: list[Line]
+    overdue: list[tuple[int, int, Line]]  # (days left, assignment id, line), most overdue first
+
+
+def _view(snap: Snapshot, items: set[int] | None) -> _View:
+    key = None if items is None else frozenset(items)
+    if key in snap._views:
+        return snap._views[key]
+    counts = {"green": 0, "yellow": 0, "red": 0}
+    per_unit: dict[str, dict[str, int]] = defaultdict(lambda: {"green": 0, "yellow": 0, "red": 0})
+    due: list[tuple[int, Line]] = []
+    over: list[tuple[int, int, Line]] = []
+    for s in snap.shares:
+        if items is not None and s.item_id not in items:
+            continue
+        counts[s.light] += 1
+        per_unit[s.unit][s.light] += 1
+        if s.light == "yellow":
+            due.append((s.left, s.line))
+        elif s.light == "red":
+            over.append((s.left, s.assignment_id, s.line))
+    # Sorted by unit, so that equal pictures are equal data (and share one chart file).
+    bars = tuple(UnitBar(u, c["green"], c["yellow"], c["red"]) for u, c in sorted(per_unit.items()))
+    view = _View(counts, bars, [line for _, line in sorted(due, key=lambda x: x[0])],
+                 sorted(over, key=lambda x: x[0]))
+    snap._views[key] = view
+    return view
+
+
+def audience_of(person: Person) -> str | None:
     if person.has_role("office", "office_head"):
-        audience, scope_key = OFFICE, None
-    elif person.has_role("leader"):
-        audience, scope_key = LEADER, person.id
-    else:
-        return None
-    since = previous_digest_time(calendar, policy, settings, now)
-    cache = {} if cache is None else cache
-    key = ("scope", scope_key)
-    if key not in cache:
-        cache[key] = await _scope(session, scope_key, calendar, policy, now, since)
-    sc: _Scope = cache[key]
-    r = settings.reminders
-    d = Digest(person.id, person.name, audience, policy.day(now), since, dict(sc.counts),
-               leader_after_days=r.leader_after_days)
-    d.new_items = sc.new_items[:MAX_LINES]
-    d.completed = sc.completed[:MAX_LINES]
-    d.due_soon_count = len(sc.lines_due)
-    d.due_soon = [line for _, line in sorted(sc.lines_due, key=lambda x: x[0])[:MAX_LINES]]
+        return OFFICE
+    if person.has_role("leader"):
+        return LEADER
+    return None
 
-    over = sorted(sc.lines_over, key=lambda x: x[0])  # most overdue first
-    d.overdue_count = len(over)
+
+def digest_from(snap: Snapshot, person: Person, settings: Settings) -> Digest | None:
+    """``person``'s digest (a leader or office person) from the shared snapshot; None for anyone else."""
+    audience = audience_of(person)
+    if audience is None:
+        return None
+    # None: every item the snapshot read (the county's, or only this leader's when it was read for them)
+    items = None if audience == OFFICE or snap.scope == person.id else snap.leaders.get(person.id, set())
+    view = _view(snap, items)
+    r = settings.reminders
+    d = Digest(person.id, person.name, audience, snap.day, snap.since, dict(view.counts),
+               leader_after_days=r.leader_after_days)
+    d.new_items = [x for x in snap.new_items if items is None or x.item_id in items]
+    d.completed = [x for x in snap.completed if items is None or x.item_id in items]
+    d.due_soon = view.due_soon
     by_unit: dict[str, list[Line]] = defaultdict(list)
-    for left, aid, line in over:
+    for left, aid, line in view.overdue:
         esc = leader_escalated(left, r)
         by_unit[line.unit or ""].append(replace(line, escalated=esc))
         if esc:
             d.escalated_ids.append(aid)
-            if len(d.escalated) < MAX_LINES:
-                d.escalated.append(line)
-    units = sorted(by_unit.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    d.overdue = [UnitGroup(unit, len(lines), lines[:MAX_PER_UNIT]) for unit, lines in units[:MAX_UNITS]]
-    d.waiting = await _waiting(session, person)
+            d.escalated.append(line)
+    d.overdue = [UnitGroup(unit, len(lines), lines)
+                 for unit, lines in sorted(by_unit.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    d.waiting = _waiting(snap, person)
     if audience == OFFICE:
-        ukey = ("undelivered",)
-        if ukey not in cache:
-            cache[ukey] = await undelivered(session, since)
-        d.undelivered = cache[ukey][:MAX_LINES]
-    if settings.digest.chart and any(b.total for b in sc.bars):
+        d.undelivered = snap.undelivered
+    d.new_count, d.completed_count, d.due_soon_count = len(d.new_items), len(d.completed), len(d.due_soon)
+    d.overdue_count, d.undelivered_count = len(view.overdue), len(d.undelivered)
+    if settings.digest.chart and any(b.total for b in view.bars):
         title = f"{'全县' if audience == OFFICE else '您负责的'}督办事项状态（{d.day.isoformat()}）"
-        d.chart = ChartData(title, tuple(sc.bars))
+        d.chart = ChartData(title, view.bars)
     return d
 
 
+def _waiting(snap: Snapshot, person: Person) -> list[Waiting]:
+    """What waits for this person's decision, by role."""
+    sections: list[tuple[str, list[Line]]] = []
+    if person.has_role("leader"):
+        sections.append(("待您审阅的办理结果", [line for pid, line in snap.to_review if pid == person.id]))
+    if person.has_role("office_head"):
+        sections.append(("待您审批的立项", snap.to_approve))
+    if person.has_role("office"):
+        sections += snap.office_waiting
+    return [Waiting(title, lines, len(lines)) for title, lines in sections if lines]
+
+
+async def build_digest(session: AsyncSession, person: Person, calendar: WorkCalendar, now: datetime,
+                       settings: Settings, *, chart_only: bool = False) -> Digest | None:
+    """The digest for ``person`` alone (/digest, 查看图表): a leader's reads only their items."""
+    audience = audience_of(person)
+    if audience is None:
+        return None
+    snap = await load_snapshot(session, calendar, now, settings, leader_id=person.id if audience == LEADER else None,
+                               roles=person.roles, chart_only=chart_only)
+    return digest_from(snap, person, settings)
+
+
 # --------------------------------------------------------------------------------------------
-# Rendering
+# Rendering: one message
 # --------------------------------------------------------------------------------------------
 
 
@@ -310,67 +419,73 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Parts under ``limit`` (UTF-16 units, as Telegram counts), cut between sections where possible,
-    else between lines. Every line of our templates closes its own tags, so no cut breaks markup."""
-    parts: list[str] = []
-    current = ""
-    for block in text.split("\n\n"):
-        candidate = f"{current}\n\n{block}" if current else block
-        if utf16_len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            parts.append(current)
-            current = ""
-        if utf16_len(block) <= limit:
-            current = block
-            continue
-        for line in block.split("\n"):
-            if utf16_len(line) > limit:  # cannot happen with our templates; cut plain text safely
-                line = line[: limit // 2]
-            candidate = f"{current}\n{line}" if current else line
-            if utf16_len(candidate) <= limit:
-                current = candidate
-            else:
-                parts.append(current)
-                current = line
-    if current:
-        parts.append(current)
-    return parts
+def plain_len(html_text: str) -> int:
+    """The length Telegram checks: characters (UTF-16 units) after HTML entity parsing."""
+    return utf16_len(unescape(re.sub(r"<[^>]+>", "", html_text)).strip())
 
 
-def render_digest(d: Digest) -> list[str]:
-    """The digest as one or more message parts (each under Telegram's limit)."""
-    text = render("digest/digest.html.j2", d=d)
-    parts = split_message(text, TELEGRAM_LIMIT - MARKER_ROOM)
-    if len(parts) > 1:  # room for the marker was left by the split (TELEGRAM_LIMIT - MARKER_ROOM)
-        parts = [f"{p}\n\n{render('digest/part.html.j2', i=i, n=len(parts))}" for i, p in enumerate(parts, 1)]
-    return parts
+def fitted(d: Digest) -> tuple[Digest, str]:
+    """The digest as one message: its lists shortened (counts kept) until the text fits Telegram's
+    limit; the shortened digest (what the buttons may offer) and its text."""
+    for cap in LIST_CAPS:
+        shown = d.trimmed(cap)
+        text = render("digest/digest.html.j2", d=shown)
+        if plain_len(text) <= TEXT_LIMIT:
+            return shown, text
+    # Only headings and counts left and still too long (it takes thousands of undelivered
+    # recipients): cut between lines; every line of the template closes its own tags.
+    out: list[str] = []
+    for line in text.split("\n"):
+        if plain_len("\n".join([*out, line, "……"])) > TEXT_LIMIT:
+            break
+        out.append(line)
+    return shown, "\n".join([*out, "……"])
 
 
-def chart_path(settings: Settings, d: Digest, now: datetime) -> Path:
-    scope = "office" if d.audience == OFFICE else f"leader-{d.person_id}"
-    stamp = now.strftime("%Y%m%dT%H%M%S")
-    return Path(settings.storage.files_dir) / "digest" / d.day.isoformat() / f"{scope}-{stamp}.png"
+def render_digest(d: Digest) -> str:
+    return fitted(d)[1]
 
 
-async def draw_chart(d: Digest, settings: Settings, now: datetime, cache: dict | None = None) -> Path | None:
-    """The chart file for this digest (drawn in a worker thread; shared by the office staff)."""
-    if d.chart is None or not d.chart.worth_drawing:
-        return None
-    path = chart_path(settings, d, now)
-    key = ("chart", str(path))
-    if cache is not None and key in cache:
-        return cache[key]
-    try:
-        result = await asyncio.to_thread(draw_status_chart, d.chart, path)
-    except Exception:  # noqa: BLE001 — a chart is a convenience; the text still goes
-        log.exception("event=chart_failed path=%s", path)
-        result = None
-    if cache is not None:
-        cache[key] = result
-    return result
+def caption_fits(text: str) -> bool:
+    return plain_len(text) <= CAPTION_LIMIT
+
+
+@dataclass(frozen=True)
+class DigestMessage:
+    """What goes to the person: the chart with the text as its caption, or the text (with a
+    查看图表 button when there is a chart the caption could not carry)."""
+
+    text: str
+    buttons: Keyboard
+    photo: Path | None = None
+
+
+def compose(shown: Digest, text: str, chart: Path | None) -> DigestMessage:
+    """``shown`` and ``text`` as ``fitted`` made them; ``chart`` the drawn file, if any."""
+    buttons = item_buttons(shown.buttons_for())
+    if chart is not None and caption_fits(text):
+        return DigestMessage(text, buttons, chart)
+    if chart is not None:
+        buttons = [[Button("📊 查看图表", CHART_BUTTON)], *buttons]
+    return DigestMessage(text, buttons)
+
+
+# --------------------------------------------------------------------------------------------
+# Charts: one file per distinct picture
+# --------------------------------------------------------------------------------------------
+
+
+def chart_path(settings: Settings, day: date, chart: ChartData) -> Path:
+    return Path(settings.storage.files_dir) / "digest" / day.isoformat() / f"{chart_key(chart)}.png"
+
+
+async def chart_files(settings: Settings, digests: list[Digest]) -> dict[int, Path | None]:
+    """Each digest's chart file by person id (None: no chart, or it could not be drawn); each
+    distinct chart drawn once, off the event loop."""
+    paths = {d.person_id: chart_path(settings, d.day, d.chart) for d in digests if d.chart is not None}
+    drawn = await draw_charts({chart_path(settings, d.day, d.chart): d.chart for d in digests if d.chart is not None})
+    return {d.person_id: path if (path := paths.get(d.person_id)) is not None and drawn[path] else None
+            for d in digests}
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,74 +493,75 @@ async def draw_chart(d: Digest, settings: Settings, now: datetime, cache: dict |
 # --------------------------------------------------------------------------------------------
 
 
-def dedupe_prefix(person_id: int, day: date) -> str:
-    return f"digest:{person_id}:{day.isoformat()}"
+def dedupe_key(person_id: int, day: date) -> str:
+    return f"digest:{person_id}:{day.isoformat()}:1"  # ":1" as before: a digest queued by an older version counts
 
 
-async def queue_digest(session: AsyncSession, person: Person, d: Digest, now: datetime, settings: Settings,
-                       cache: dict | None = None) -> int:
-    """Queue the digest's parts and chart for ``person``; record the leader rung. Returns messages queued."""
-    prefix = dedupe_prefix(person.id, d.day)
-    parts = render_digest(d)
-    queued = 0
-    first_id = None
-    buttons = item_buttons(d.buttons_for())
-    for i, part in enumerate(parts, 1):
-        row = await enqueue(session, person, part, now=now, dedupe_key=f"{prefix}:{i}",
-                            buttons=buttons if i == len(parts) and buttons else None)
-        if row is not None:
-            queued += 1
-            first_id = first_id or row.id
-    path = await draw_chart(d, settings, now, cache)
-    if path is not None:
-        caption = render("digest/chart_caption.html.j2", d=d)
-        row = await enqueue(session, person, caption, now=now, dedupe_key=f"{prefix}:chart", kind="photo",
-                            file_path=str(path), file_name=path.name)
-        queued += row is not None
-    if d.audience == LEADER and d.escalated_ids and first_id is not None:
-        values = [{"assignment_id": aid, "person_id": person.id, "level": OVERDUE_LEADER, "round_date": d.day,
-                   "outbox_id": first_id, "created_at": now} for aid in d.escalated_ids]
-        await session.execute(_insert(session)(Reminder).on_conflict_do_nothing(
-            index_elements=["assignment_id", "person_id", "level", "round_date"]), values)
-    return queued
+async def queue_digest(session: AsyncSession, person: Person, d: Digest, message: DigestMessage,
+                       now: datetime) -> OutboxMessage | None:
+    """Queue the digest as one message; None when it was queued before."""
+    if message.photo is not None:
+        return await enqueue(session, person, message.text, now=now, dedupe_key=dedupe_key(person.id, d.day),
+                             buttons=message.buttons or None, kind="photo", file_path=str(message.photo),
+                             file_name=message.photo.name)
+    return await enqueue(session, person, message.text, now=now, dedupe_key=dedupe_key(person.id, d.day),
+                         buttons=message.buttons or None)
+
+
+RECIPIENT_ROLES = ("leader", "office_head", "office")
 
 
 async def digest_recipients(session: AsyncSession) -> list[Person]:
-    """Leaders, then the office (staff and head), each once."""
-    seen: dict[int, Person] = {}
-    for role in ("leader", "office_head", "office"):
-        for p in await people_with_role(session, role):
-            seen.setdefault(p.id, p)
-    return list(seen.values())
+    """Leaders, then the office (head and staff), each once: active people holding one of those roles."""
+    people = (await session.scalars(
+        select(Person).where(Person.active, Person.id.in_(
+            select(PersonRole.person_id).where(PersonRole.role.in_(RECIPIENT_ROLES)))).order_by(Person.id))).all()
+    return sorted(people, key=lambda p: min(RECIPIENT_ROLES.index(r) for r in p.roles if r in RECIPIENT_ROLES))
+
+
+def in_digest_hours(calendar: WorkCalendar, settings: Settings, now: datetime) -> bool:
+    """Working days, from the digest time (at or after work_start) until the end of working hours."""
+    local = Policy.from_settings(settings).local(now)
+    return is_working_day(calendar, local.date()) and digest_time(settings) <= local.time() < settings.reminders.work_end
 
 
 async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
                        settings: Settings) -> SweepResult:
-    """The scheduled digest: working days only, from ``[digest] time`` until the end of working hours
+    """The scheduled digest: working days only, from the digest time until the end of working hours
     (a digest is a snapshot: a late one is not queued for the next morning, that day's own goes)."""
-    policy = Policy.from_settings(settings)
     result = SweepResult("digest")
-    local = policy.local(now)
-    if not is_working_day(calendar, local.date()) or not (
-            settings.digest.time <= local.time() < settings.reminders.work_end):
+    if not in_digest_hours(calendar, settings, now):
         result.extra["skipped"] = "outside digest hours"
         return result
-    cache: dict = {}
-    day = local.date()
-    for person in await digest_recipients(session):
-        if await session.scalar(select(OutboxMessage.id).where(
-                OutboxMessage.dedupe_key == f"{dedupe_prefix(person.id, day)}:1")) is not None:
+    day = Policy.from_settings(settings).day(now)
+    people = await digest_recipients(session)
+    sent = set(await session.scalars(select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.dedupe_key.in_([dedupe_key(p.id, day) for p in people]))))
+    people = [p for p in people if dedupe_key(p.id, day) not in sent]
+    if not people:
+        return result
+    snap = await load_snapshot(session, calendar, now, settings)
+    digests = [(p, d) for p in people if (d := digest_from(snap, p, settings)) is not None]
+    result.considered = len(digests)
+    digests = [(p, d) for p, d in digests if not d.empty]
+    charts = await chart_files(settings, [d for _, d in digests])
+    result.extra["charts"] = len({p for p in charts.values() if p is not None})
+    rungs = []
+    for person, d in digests:
+        row = await queue_digest(session, person, d, compose(*fitted(d), charts[person.id]), now)
+        if row is None:
             continue
-        d = await build_digest(session, person, calendar, now, settings, cache=cache)
-        if d is None:
-            continue
-        result.considered += 1
-        if d.empty:
-            continue
-        result.messages += await queue_digest(session, person, d, now, settings, cache)
-        result.reminders += len(d.escalated_ids) if d.audience == LEADER else 0
+        result.messages += 1
+        if d.audience == LEADER:
+            rungs += [{"assignment_id": aid, "person_id": person.id, "level": OVERDUE_LEADER, "round_date": d.day,
+                       "outbox_id": row.id, "created_at": now} for aid in d.escalated_ids]
+    if rungs:
+        await session.execute(_insert(session)(Reminder).on_conflict_do_nothing(
+            index_elements=["assignment_id", "person_id", "level", "round_date"]), rungs)
+        result.reminders += len(rungs)
     prune_charts(settings, day)
-    log.info("event=sweep name=digest people=%s messages=%s", result.considered, result.messages)
+    log.info("event=sweep name=digest people=%s messages=%s charts=%s", result.considered, result.messages,
+             result.extra["charts"])
     return result
 
 

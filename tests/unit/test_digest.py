@@ -1,43 +1,57 @@
-"""The daily digest: what a leader and the office read each working morning, split under 4096, with a chart."""
+"""The daily digest: what a leader and the office read each working morning — one message each (the
+chart with the text as its caption, or the text with a 查看图表 button), never before work_start,
+equal charts drawn once, every recipient built from one set of queries."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import warnings
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from test_urging import SETTINGS, at
 from test_workflow_support import CAL, make_world, outbox, register, to
 
 from bot import digest_chart
-from bot.config import StorageSettings
+from bot.config import DigestSettings, StorageSettings
 from bot.domain import assignments as asg
 from bot.domain import review
 from bot.domain.digest import (
+    CAPTION_LIMIT,
+    CHART_BUTTON,
+    TEXT_LIMIT,
     Digest,
     Line,
     UnitGroup,
     build_digest,
+    chart_files,
+    compose,
     digest_sweep,
+    fitted,
+    plain_len,
     render_digest,
-    split_message,
-    utf16_len,
 )
 from bot.domain.workflow import DeadlineSpec
 from store.models import Person
 from store.urging import Reminder
 
+PNG = b"\x89PNG\r\n\x1a\n"
+MORNING = at(date(2026, 3, 24), 8, 30)  # Tuesday, work_start
 
-def settings_in(tmp_path: Path):
-    return dataclasses.replace(SETTINGS, storage=StorageSettings(files_dir=str(tmp_path / "files")))
+
+def settings_in(tmp_path: Path, **digest):
+    return dataclasses.replace(SETTINGS, storage=StorageSettings(files_dir=str(tmp_path / "files")),
+                               digest=DigestSettings(**digest))
+
+
+def buttons_of(m) -> list[str]:
+    return [b["data"] for row in (m.buttons or []) for b in row]
 
 
 async def county(db, clock):
-    """Items in the states a digest talks about, as of Tue 03-24 08:00."""
+    """Items in the states a digest talks about, as of Tue 03-24 08:30."""
     w = await make_world(db, clock.now())
     # 1: leader's, approved 03-10, due 03-19 → overdue 3 working days on 03-24 (escalated).
     one = await register(db, w, clock.now(), approve=True)
@@ -70,44 +84,47 @@ async def county(db, clock):
     return w, (one, two, three, four, five)
 
 
-async def test_the_morning_digest_for_leaders_and_the_office(db, clock, tmp_path):
+async def test_the_morning_digest_is_one_message_per_person_with_its_chart(db, clock, tmp_path):
     settings = settings_in(tmp_path)
     w, (one, two, three, four, five) = await county(db, clock)
     seen = (await outbox(db))[-1].id
     async with db.session() as s:
-        result = await digest_sweep(s, CAL, at(date(2026, 3, 24), 8), settings)
+        result = await digest_sweep(s, CAL, MORNING, settings)
     msgs = await outbox(db, seen)
-    texts = {p: [m for m in to(msgs, getattr(w, p)) if m.kind == "text"] for p in ("leader", "leader2", "office", "head")}
-    photos = [m for m in msgs if m.kind == "photo"]
+    got = {p: to(msgs, getattr(w, p)) for p in ("leader", "leader2", "office", "office2", "head")}
+    assert all(len(m) == 1 for m in got.values()) and len(msgs) == 5 == result.messages
+    (lt,), (l2,), (ot,), (o2,), (ht,) = got.values()
 
-    (lt,) = texts["leader"]
     assert "每日督办摘要" in lt.text and "2026-03-24" in lt.text
     assert "超期3个工作日以上，请您督促" in lt.text and "城区主干道破损路面修复" in lt.text
     assert "待您审阅的办理结果" in lt.text and "农贸市场改造" in lt.text
     assert "已办结（1）" in lt.text and "背街小巷照明" in lt.text
     assert "新立项（1）" in lt.text and "老旧小区加装电梯" in lt.text
     assert "涉密" not in lt.text  # item 2 is leader2's, not theirs
-    (l2,) = texts["leader2"]
     assert "督字〔2026〕2号" in l2.text and "涉密的事项名称" not in l2.text and "3个工作日内到期（1）" in l2.text
-
-    (ot,) = texts["office"]
     assert "全县" in ot.text and "超期事项（按单位" in ot.text and "城关镇" in ot.text
     assert "待审核的办结报告（1）" in ot.text and "县交通运输局" in ot.text
     assert "涉密的事项名称" not in ot.text and "督字〔2026〕2号" in ot.text
     assert "待您审批的立项" not in ot.text
-    (ht,) = texts["head"]
     assert "待您审批的立项（1）" in ht.text and "待审批的事项" in ht.text
 
-    # A chart per leader, one shared by the office; all PNG files that exist.
-    assert {m.person_id for m in photos} >= {w.leader.id, w.leader2.id, w.office.id, w.office2.id, w.head.id}
-    office_photos = {m.file_path for m in photos if m.person_id in (w.office.id, w.office2.id, w.head.id)}
-    assert len(office_photos) == 1
-    for m in photos:
-        assert Path(m.file_path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "状态图" in m.text
+    # The chart is in the message: the photo itself when the text fits a caption, else a button.
+    for m in msgs:
+        if m.kind == "photo":
+            assert plain_len(m.text) <= CAPTION_LIMIT and Path(m.file_path).read_bytes()[:8] == PNG
+            assert CHART_BUTTON not in buttons_of(m)
+        else:
+            assert m.kind == "text" and plain_len(m.text) > CAPTION_LIMIT and CHART_BUTTON in buttons_of(m)
+    assert l2.kind == "photo"  # a short digest: the chart with the text under it
+    # One chart per leader, one shared by the office staff and head: three drawn.
+    files = sorted((tmp_path / "files" / "digest" / "2026-03-24").iterdir())
+    assert result.extra["charts"] == len(files) == 3 and all(f.read_bytes()[:8] == PNG for f in files)
+    office_photos = {m.file_path for m in (ot, o2, ht) if m.kind == "photo"}
+    assert len(office_photos) <= 1
     # Buttons open the items (查看详情).
-    assert any(b["data"] == f"i:v:{one.id}" for row in lt.buttons for b in row)
+    assert f"i:v:{one.id}" in buttons_of(lt)
 
-    # The leader rung of the ladder is recorded.
+    # The leader rung of the ladder is recorded, pointing at the one message.
     async with db.session() as s:
         rungs = (await s.scalars(select(Reminder).where(Reminder.level == "overdue_leader"))).all()
     assert {(r.person_id, r.round_date) for r in rungs} == {(w.leader.id, date(2026, 3, 24))}
@@ -116,10 +133,64 @@ async def test_the_morning_digest_for_leaders_and_the_office(db, clock, tmp_path
     # Idempotent; and a weekend or an evening sends nothing.
     async with db.session() as s:
         assert (await digest_sweep(s, CAL, at(date(2026, 3, 24), 9), settings)).messages == 0
-        assert (await digest_sweep(s, CAL, at(date(2026, 3, 28), 8), settings)).messages == 0
+        assert (await digest_sweep(s, CAL, at(date(2026, 3, 28), 8, 30), settings)).messages == 0
         assert (await digest_sweep(s, CAL, at(date(2026, 3, 25), 19), settings)).messages == 0
-    assert result.messages == len(msgs)
     assert {two.id, three.id, four.id, five.id} == {2, 3, 4, 5}
+
+
+async def test_the_digest_is_not_sent_before_work_start(db, clock, tmp_path):
+    # Settings built in code may say 07:00 (the config file clamps it): still not before 08:30.
+    settings = settings_in(tmp_path, time=time(7, 0))
+    await county(db, clock)
+    seen = (await outbox(db))[-1].id
+    async with db.session() as s:
+        for hh, mm in ((7, 0), (8, 0), (8, 29)):
+            result = await digest_sweep(s, CAL, at(date(2026, 3, 24), hh, mm), settings)
+            assert result.messages == 0 and result.extra["skipped"] == "outside digest hours"
+    assert await outbox(db, seen) == []
+    async with db.session() as s:
+        assert (await digest_sweep(s, CAL, MORNING, settings)).messages == 5
+
+
+async def test_leaders_with_the_same_picture_share_one_chart_file(db, clock, tmp_path):
+    settings = settings_in(tmp_path)
+    w = await make_world(db, clock.now())
+    for title in ("甲事项", "乙事项"):  # both leaders answer for both items: the same chart
+        await register(db, w, clock.now(), approve=True, title=title, leader_ids=[w.leader.id, w.leader2.id])
+    seen = (await outbox(db))[-1].id
+    async with db.session() as s:
+        result = await digest_sweep(s, CAL, MORNING, settings)
+    msgs = await outbox(db, seen)
+    assert result.extra["charts"] == 2  # the leaders' one, the office's one
+    async with db.session() as s:
+        people = [await s.get(Person, getattr(w, p).id) for p in ("leader", "leader2", "office", "head")]
+        digests = [await build_digest(s, p, CAL, MORNING, settings) for p in people]
+    paths = await chart_files(settings, digests)
+    assert paths[w.leader.id] == paths[w.leader2.id] != paths[w.office.id] == paths[w.head.id]
+    photos = {m.person_id: m.file_path for m in msgs if m.kind == "photo"}
+    assert photos[w.leader.id] == photos[w.leader2.id] == str(paths[w.leader.id])
+
+
+async def test_one_set_of_queries_serves_every_recipient(db, clock, tmp_path):
+    """Statements do not grow with the recipients, beyond the one message each is queued with."""
+    settings = settings_in(tmp_path)
+    w, _ = await county(db, clock)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with db.session() as s:
+            result = await digest_sweep(s, CAL, MORNING, settings)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    per_message = [x for x in statements if x.startswith("INSERT INTO outbox") or "outbox.dedupe_key = ?" in x]
+    shared = [x for x in statements if x not in per_message]
+    assert result.messages == 5 and len(per_message) == 2 * result.messages  # each: its dedupe check, its insert
+    # recipients (3), what was sent today (1), the snapshot (9), the leader rungs (1)
+    assert len(shared) <= 14, "\n".join(x.replace("\n", " ")[:100] for x in shared)
 
 
 async def test_nothing_worth_saying_sends_nothing_but_on_demand_answers(db, clock, tmp_path):
@@ -128,13 +199,12 @@ async def test_nothing_worth_saying_sends_nothing_but_on_demand_answers(db, cloc
     await register(db, w, at(date(2026, 3, 5)), approve=True, deadline=DeadlineSpec.on_date(date(2026, 6, 30)))
     seen = (await outbox(db))[-1].id
     async with db.session() as s:
-        assert (await digest_sweep(s, CAL, at(date(2026, 3, 11), 8), settings)).messages == 0
+        assert (await digest_sweep(s, CAL, at(date(2026, 3, 11), 8, 30), settings)).messages == 0
     assert await outbox(db, seen) == []
     async with db.session() as s:
         d = await build_digest(s, await s.get(Person, w.leader.id), CAL, at(date(2026, 3, 11), 8), settings)
         assert d.empty and d.open_counts == {"green": 3, "yellow": 0, "red": 0}
-        (text,) = render_digest(d)
-        assert "今日没有需要特别关注的事项" in text
+        assert "今日没有需要特别关注的事项" in render_digest(d)
         assert await build_digest(s, await s.get(Person, w.lead_liaison.id), CAL, at(date(2026, 3, 11), 8),
                                   settings) is None
 
@@ -142,37 +212,44 @@ async def test_nothing_worth_saying_sends_nothing_but_on_demand_answers(db, cloc
 def _big_digest() -> Digest:
     lines = [Line(i, f"督字〔2026〕{i}号", "很长很长的督查事项名称" * 4, "城关镇", "主办", "2026-03-01",
                   f"已超期{i}个工作日") for i in range(1, 400)]
-    d = Digest(1, "王督查", "office", date(2026, 3, 24), at(date(2026, 3, 23), 8), {"green": 1, "yellow": 2, "red": 399})
-    d.overdue = [UnitGroup(f"单位{i}", 30, lines[i * 6:(i + 1) * 6]) for i in range(15)]
+    d = Digest(1, "王督查", "office", date(2026, 3, 24), at(date(2026, 3, 23), 8), {"green": 1, "yellow": 60, "red": 399})
+    d.overdue = [UnitGroup(f"单位{i}", 30, lines[i * 30:(i + 1) * 30]) for i in range(13)]
     d.overdue_count = 399
-    d.due_soon = lines[:20]
-    d.due_soon_count = 60
-    d.new_items = lines[:20]
-    d.completed = lines[:20]
+    d.due_soon, d.due_soon_count = lines[:60], 60
+    d.new_items, d.new_count = lines[:40], 40
+    d.completed, d.completed_count = lines[:40], 40
     return d
 
 
-def test_a_long_digest_is_split_between_sections_under_4096():
-    parts = render_digest(_big_digest())
-    assert len(parts) > 1
-    assert all(utf16_len(p) <= 4096 for p in parts)
-    assert parts[-1].endswith("，完）") and parts[0].startswith("📋")
-    # Each part closes what it opens (cuts fall between lines).
-    assert all(p.count("<b>") == p.count("</b>") for p in parts)
+def test_a_long_digest_is_one_message_under_4096_with_its_counts_whole():
+    shown, text = fitted(_big_digest())
+    assert plain_len(text) <= TEXT_LIMIT and text.startswith("📋") and text.count("<b>") == text.count("</b>")
+    assert "3个工作日内到期（60）" in text and "新立项（40）" in text and "已办结（40）" in text
+    assert "超期事项（按单位，共399）" in text and "……另有" in text
+    assert len(shown.due_soon) < 60  # shortened to fit
+    # Too long for a caption: the text goes with a 查看图表 button instead of the photo.
+    message = compose(shown, text, Path("/charts/x.png"))
+    assert message.photo is None and message.buttons[0][0].data == CHART_BUTTON
+    assert compose(shown, text, None).buttons[0][0].data != CHART_BUTTON  # no chart: no button
 
 
-def test_split_message_prefers_section_boundaries():
-    a, b = "甲" * 3000, "乙" * 3000
-    assert split_message(f"{a}\n\n{b}") == [a, b]
-    lines = "\n".join(["行" * 100] * 100)
-    parts = split_message(lines)
-    assert all(utf16_len(p) <= 4096 for p in parts) and "\n".join(parts) == lines
-    assert split_message("🔴" * 2100) == ["🔴" * 2048, "🔴" * 52] or all(utf16_len(p) <= 4096 for p in split_message("🔴" * 2100))
+def test_a_short_digest_is_the_chart_with_the_text_as_its_caption():
+    d = Digest(1, "赵县长", "leader", date(2026, 3, 24), at(date(2026, 3, 23), 8, 30), {"green": 2, "yellow": 1, "red": 0})
+    d.due_soon, d.due_soon_count = [Line(7, "督字〔2026〕7号", "&<>标题", "城关镇", "主办", "2026-03-26", "剩余2个工作日")], 1
+    shown, text = fitted(d)
+    assert "&amp;&lt;&gt;标题" in text  # escaped: counted by Telegram as the 3 characters they stand for
+    message = compose(shown, text, Path("/charts/x.png"))
+    assert message.photo == Path("/charts/x.png") and message.text == text
+    assert [b.data for row in message.buttons for b in row] == ["i:v:7"]
 
 
 CHART = digest_chart.ChartData("全县督办事项状态（2026-03-24）", (
     digest_chart.UnitBar("城关镇", 3, 1, 2), digest_chart.UnitBar("县交通运输局", 1, 0, 0)))
 CHART_TEXT = CHART.title + "".join(b.unit for b in CHART.bars) + "".join(digest_chart.LABELS.values()) + "在办事项（按承办单位）"
+
+
+def face_index(found) -> int:  # noqa: ANN001
+    return int(getattr(found, "face_index", 0) or 0)
 
 
 @pytest.fixture
@@ -189,13 +266,11 @@ def fonts(monkeypatch):
     digest_chart.cjk_font()  # re-register the bundled font (addfont also drops matplotlib's lookup cache)
 
 
-def draw_and_catch(path: Path) -> list[str]:
-    """Draw the chart; the glyph warnings matplotlib raised while doing so."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        digest_chart.draw_status_chart(CHART, path)
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    return [str(w.message) for w in caught if "missing from font" in str(w.message)]
+def draw_with(path: Path) -> str:
+    """Draw the chart; the family of the face it was drawn with."""
+    digest_chart.draw_status_chart(CHART, path)
+    assert path.read_bytes()[:8] == PNG
+    return digest_chart._face(*digest_chart.font_source(), 20).getname()[0]
 
 
 def test_the_chart_draws_chinese_with_the_font_the_project_installs(fonts, tmp_path):
@@ -206,7 +281,8 @@ def test_the_chart_draws_chinese_with_the_font_the_project_installs(fonts, tmp_p
     assert Path(found).resolve() == digest_chart.bundled_font_file().resolve()
     face = fonts.get_font(found)
     assert [c for c in CHART_TEXT if face.get_char_index(ord(c)) == 0] == []
-    assert draw_and_catch(tmp_path / "chart.png") == []
+    assert draw_with(tmp_path / "chart.png") == "Noto Sans CJK SC"
+    assert digest_chart.font_source() == (str(digest_chart.bundled_font_file()), face_index(found))
 
 
 def test_a_system_cjk_font_the_cache_does_not_know_is_registered(fonts, monkeypatch, tmp_path):
@@ -215,7 +291,8 @@ def test_a_system_cjk_font_the_cache_does_not_know_is_registered(fonts, monkeypa
     monkeypatch.setattr(digest_chart, "bundled_font_file", lambda: None)
     monkeypatch.setattr(fonts, "findSystemFonts", lambda *a, **k: [str(tmp_path / "DejaVuSans.ttf"), str(system_font)])
     assert digest_chart.cjk_font() == "Noto Sans CJK SC"
-    assert draw_and_catch(tmp_path / "chart.png") == []
+    assert draw_with(tmp_path / "chart.png") == "Noto Sans CJK SC"
+    assert Path(digest_chart.font_source()[0]).resolve() == system_font.resolve()
 
 
 def test_with_no_cjk_font_at_all_the_chart_is_drawn_and_one_warning_says_how_to_fix_it(fonts, monkeypatch,
@@ -224,7 +301,7 @@ def test_with_no_cjk_font_at_all_the_chart_is_drawn_and_one_warning_says_how_to_
     monkeypatch.setattr(fonts, "findSystemFonts", lambda *a, **k: [])
     with caplog.at_level(logging.WARNING, logger="duban.digest_chart"):
         assert digest_chart.cjk_font() is None
-        assert draw_and_catch(tmp_path / "fallback.png") == []  # boxes, but not one warning per glyph
+        assert draw_with(tmp_path / "fallback.png") == "DejaVu Sans"  # boxes for the Chinese, but a chart
         digest_chart.draw_status_chart(CHART, tmp_path / "again.png")
     (record,) = [r for r in caplog.records if "chart_font_missing" in r.getMessage()]
     assert ".venv/bin/pip install noto-cjk-sans-otc" in record.getMessage()

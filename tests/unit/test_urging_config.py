@@ -28,7 +28,7 @@ def test_the_example_file_documents_the_defaults():
     assert (r.work_start, r.work_end, r.round_time) == (time(8, 30), time(18, 0), time(9, 0))
     assert (r.due_soon_days, r.due_day, r.overdue_every_days, r.leader_after_days) == (3, True, 1, 3)
     assert (r.weekly_day, r.weekly_time) == (1, time(9, 0))
-    assert (s.digest.time, s.digest.chart) == (time(8, 0), True)
+    assert (s.digest.time, s.digest.chart) == (time(8, 30), True)
     text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     for key in ("work_start", "work_end", "round_time", "due_soon_days", "due_day", "overdue_every_days",
                 "overdue_office", "leader_after_days", "follower_every_step", "urgent_any_time", "weekly_day",
@@ -42,7 +42,8 @@ def test_friendly_forms(tmp_path):
                    'round_time = "8:45"\n[digest]\ntime = "7:30"\nchart = false\n', encoding="utf-8")
     s = load_settings(cfg, environ={})
     assert (s.reminders.work_start, s.reminders.work_end, s.reminders.round_time) == (time(8), time(17, 30), time(8, 45))
-    assert s.reminders.weekly_day == 5 and s.digest.time == time(7, 30) and s.digest.chart is False
+    # A digest time before work_start (08:00 here) is sent at work_start.
+    assert s.reminders.weekly_day == 5 and s.digest.time == time(8, 0) and s.digest.chart is False
 
 
 @pytest.mark.parametrize(("content", "expected"), [
@@ -78,5 +79,5 @@ def test_schedules():
     assert latest_weekly(CAL, s, at(date(2026, 3, 18), 12)) == at(date(2026, 3, 16), 9)
     assert latest_weekly(CAL, s, at(date(2026, 3, 16), 8)) == at(date(2026, 3, 9), 9)
     # The digest: working days only — Tuesday after 清明 looks back to Friday 04-03.
-    assert latest_digest(CAL, s, at(date(2026, 4, 7), 7)) == at(date(2026, 4, 3), 8)
-    assert latest_digest(CAL, s, at(date(2026, 4, 7), 8)) == at(date(2026, 4, 7), 8)
+    assert latest_digest(CAL, s, at(date(2026, 4, 7), 8, 29)) == at(date(2026, 4, 3), 8, 30)
+    assert latest_digest(CAL, s, at(date(2026, 4, 7), 8, 30)) == at(date(2026, 4, 7), 8, 30)
