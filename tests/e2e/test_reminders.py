@@ -162,8 +162,8 @@ async def test_failed_messages_are_visible_and_can_be_sent_again(harness):
         rows = (await s.execute(select(Person.name, OutboxMessage.status).join(
             Person, Person.id == OutboxMessage.person_id))).all()
     assert ("联络员0", "failed") in rows and ("负责人0", "unbound") in rows
-    # In the office's digest the next morning, and in /outbox.
-    await tick(h, at(date(2026, 3, 17), 8))
+    # In the office's digest the next morning (at work_start), and in /outbox.
+    await tick(h, at(date(2026, 3, 17), 8, 30))
     digest = [t for t in texts(c["王敏"]) if "每日督办摘要" in t][-1]
     assert "未送达的消息" in digest and "联络员0（城关镇 联络员）" in digest and "多次重试仍发送失败" in digest
     assert "负责人0（城关镇 单位负责人）" in digest and "尚未绑定账号" in digest
@@ -405,19 +405,67 @@ async def test_sandbox_hook_runs_the_sweeps_and_sends(harness):
     assert "督办提醒" in c["联络员0"].last.text
 
 
+def new_messages(user, marks: dict) -> list:
+    return [m for m in user.inbox if m.message_id > marks.get(user.id, 0)]
+
+
+DIGEST_READERS = ("王敏", "李强", "赵建国", "陈志远")
+
+
+async def test_the_digest_is_one_message_at_work_start_and_its_chart_comes_on_a_tap(harness):
+    h = harness
+    c = await make_county(h, ["城关镇", "新马桥镇"])
+    await approve(h, c, lead="城关镇", assists=["新马桥镇"], deadline=DeadlineSpec.on_date(date(2026, 3, 13)))
+    users = list(c.users.values())
+    before = mark(users)
+    # Tuesday 08:00 is before work_start (08:30): no digest yet.
+    await tick(h, at(date(2026, 3, 17), 8))
+    assert not any("每日督办摘要" in (m.text or "") for u in users for m in new_messages(u, before))
+    await tick(h, at(date(2026, 3, 17), 8, 30))
+    digests = {n: [m for m in new_messages(c[n], before) if "每日督办摘要" in (m.text or "")] for n in DIGEST_READERS}
+    assert all(len(d) == 1 for d in digests.values())
+    # One message: a short digest is the chart with the text as its caption, and the item's button.
+    (leader,) = digests["陈志远"]
+    assert leader.photo and "您负责审阅的" in leader.text and leader.buttons == ["查看 督字〔2026〕1号"]
+    assert [m.message_id for m in new_messages(c["陈志远"], before) if m.photo] == [leader.message_id]  # no second chart
+    assert not any("每日督办摘要" in (m.text or "") for n, u in c.users.items() if n not in DIGEST_READERS
+                   for m in new_messages(u, before))
+
+    # Many more items due: the office's digest outgrows a caption; the text goes with a button.
+    for n in range(12):
+        await approve(h, c, lead="新马桥镇", assists=["城关镇"], title=f"农村公路养护第{n + 1}段",
+                      deadline=DeadlineSpec.on_date(date(2026, 3, 18)))
+    before = mark(users)
+    await tick(h, at(date(2026, 3, 18), 8, 30))
+    wang = c["王敏"]
+    (office,) = [m for m in new_messages(wang, before) if "每日督办摘要" in (m.text or "")]
+    assert office.photo is None and office.buttons[0] == "📊 查看图表" and len(office.text) > 1024
+    assert not any(m.photo for m in new_messages(wang, before))
+    await wang.tap("📊 查看图表", office)
+    assert wang.last.photo and "全县督办事项状态图（截至 2026-03-18 08:30）" in wang.last.text
+    assert (await wang.download(wang.last))[:8] == b"\x89PNG\r\n\x1a\n"
+    # The button carries no one's name: a liaison forging it is refused and gets no chart.
+    liaison = c["联络员0"]
+    seen = len(liaison.inbox)
+    await liaison.forge_tap("dg:chart")
+    assert liaison.answers[-1]["show_alert"] and "没有权限" in liaison.last_answer and len(liaison.inbox) == seen
+
+
 async def test_digest_on_demand_for_leaders_and_office_only(harness):
     h = harness
     c = await make_county(h, ["城关镇", "新马桥镇"])
     await approve(h, c, lead="城关镇", assists=["新马桥镇"], deadline=DeadlineSpec.on_date(date(2026, 3, 13)))
     h.clock.set(at(date(2026, 3, 18), 15))
     leader = c["陈志远"]
+    seen = len(leader.inbox)
     await leader.send("/digest")
-    texts_ = [m for m in leader.inbox if m.text and "每日督办摘要" in m.text]
-    assert texts_ and "超期3个工作日以上，请您督促" in texts_[-1].text
-    assert texts_[-1].buttons == ["查看 督字〔2026〕1号"]
-    assert leader.last.photo and "状态图" in leader.last.text
+    (answer,) = leader.inbox[seen:]  # one message: the chart, the text as its caption
+    assert answer.photo and "每日督办摘要" in answer.text and "超期3个工作日以上，请您督促" in answer.text
+    assert answer.buttons == ["查看 督字〔2026〕1号"]
+    seen = len(c["王敏"].inbox)
     await c["王敏"].send("/digest")
-    assert c["王敏"].last.photo and any("全县" in (m.text or "") for m in c["王敏"].inbox[-2:])
+    (answer,) = c["王敏"].inbox[seen:]
+    assert answer.photo and "全县" in answer.text
     await c["联络员0"].send("/digest")
     assert "每日督办摘要" not in c["联络员0"].last.text
     await c["联络员0"].send("/outbox")
