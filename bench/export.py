@@ -186,6 +186,7 @@ def load_baseline():  # noqa: ANN201
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("exports_baseline", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
 
@@ -260,7 +261,8 @@ async def measure(url: str, kind: str, path_kind: str) -> dict:
     await asyncio.sleep(0.3)
     after = rss_mb()
     await db.dispose()
-    return {"wall": wall, "cpu": cpu, "idle_stall_ms": idle_stall * 1000, "size": size, "before": before, "peak": peak, "after": after, "exact_peak": exact,
+    return {"wall": wall, "cpu": cpu, "idle_stall_ms": idle_stall * 1000, "size": size, "before": before,
+            "peak": peak, "after": after, "exact_peak": exact,
             "stall_ms": max(stalls) * 1000 if stalls else wall * 1000, "probe_ms": max(probes) * 1000,
             "idle_probe_ms": idle_probe * 1000, "probes": len(probes)}
 
@@ -340,7 +342,8 @@ def main() -> None:
                     paths = ["new", "old"] if args.baseline else ["new"]
                     for path_kind in paths:
                         r = run_measure(url, kind, path_kind)
-                        label = f"{kind} ({'now: worker thread, streamed' if path_kind == 'new' else 'before: on the loop'})"
+                        how = "now: worker thread, streamed" if path_kind == "new" else "before: on the loop"
+                        label = f"{kind} ({how})"
                         print(line(label, r), flush=True)
                         print(f"  {'':<34} idle: stall {r['idle_stall_ms']:.0f} ms, probe {r['idle_probe_ms']:.0f} ms; "
                               f"{r['probes']} probes answered during the export; RSS before {r['before']:.0f} MB"

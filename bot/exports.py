@@ -306,8 +306,8 @@ async def _ledger_batches(session: AsyncSession, start: date, end: date,
                           CompletionReport.status.in_(("approved", "pending")))
                    .order_by(CompletionReport.id.desc()).limit(1).scalar_subquery())
     shares_q = (select(Assignment.id, Assignment.item_id, Unit.name, Assignment.role, Assignment.state,
-                       type_coerce(Assignment.notified_at, _UTC_NAIVE), type_coerce(Assignment.acknowledged_at, _UTC_NAIVE),
-                       Assignment.due_date, Assignment.extension_count, Assignment.redo_count, Assignment.done_at,
+                       type_coerce(Assignment.notified_at, _UTC_NAIVE),
+                       type_coerce(Assignment.acknowledged_at, _UTC_NAIVE), Assignment.due_date, Assignment.extension_count, Assignment.redo_count, Assignment.done_at,
                        feedback, type_coerce(reported_at, _UTC_NAIVE))
                 .join(Unit, Unit.id == Assignment.unit_id)
                 .where(Assignment.state != "draft").order_by(Assignment.item_id, Assignment.id))
@@ -344,7 +344,7 @@ async def write_items(session: AsyncSession, target: str | Path | BinaryIO, star
             for a in shares:
                 by_item.setdefault(a.item_id, []).append(a)
             for item in items:
-                label = format_number(item.year, item.number) or f"登记号{item.id}"
+                label = format_number(item.year, item.number) or f"登记号{item.id}"  # as workflow.item_label
                 title = CONFIDENTIAL if item.confidential else item.title
                 source = SOURCES.get(item.source, item.source)
                 importance = IMPORTANCE.get(item.importance, item.importance)
@@ -352,7 +352,9 @@ async def write_items(session: AsyncSession, target: str | Path | BinaryIO, star
                 ref = _ItemRef(item.closed_at)
                 for (share_id, _, unit, role, share_state, notified_at, acknowledged_at, due, extensions, redos,
                      done_at, feedback, _) in by_item.get(item.id, ()):
-                    finished = finished_on(_Share(share_id, share_state, done_at, ref), reported)
+                    finished = reported.get(share_id)  # finished_on's first rule, without building a _Share
+                    if finished is None and share_state == "done":
+                        finished = finished_on(_Share(share_id, share_state, done_at, ref), reported)
                     overdue = None
                     if due is not None and share_state not in ("transferred", "declined"):
                         key = (due, finished or today)

@@ -174,7 +174,8 @@ class Sheet:
         self._buffer.append(f'<row r="{self._row}"/>')
         for line in lines:
             self._row += 1
-            self._buffer.append(f'<row r="{self._row}"><c r="A{self._row}" t="inlineStr"><is>{_text(line)}</is></c></row>')
+            r = self._row
+            self._buffer.append(f'<row r="{r}"><c r="A{r}" t="inlineStr"><is>{_text(line)}</is></c></row>')
 
     def _flush(self) -> None:
         self._stream.write("".join(self._buffer).encode())
