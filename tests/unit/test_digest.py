@@ -186,7 +186,8 @@ async def test_one_set_of_queries_serves_every_recipient(db, clock, tmp_path):
             result = await digest_sweep(s, CAL, MORNING, settings)
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", count)
-    per_message = [x for x in statements if x.startswith("INSERT INTO outbox") or "outbox.dedupe_key = ?" in x]
+    # The dedupe check's parameter is "?" on SQLite and "$1::VARCHAR" on PostgreSQL.
+    per_message = [x for x in statements if x.startswith("INSERT INTO outbox") or "outbox.dedupe_key = " in x]
     shared = [x for x in statements if x not in per_message]
     assert result.messages == 5 and len(per_message) == 2 * result.messages  # each: its dedupe check, its insert
     # recipients (3), what was sent today (1), the snapshot (9), the leader rungs (1)
