@@ -127,8 +127,9 @@ def _top(bars: Sequence[UnitBar]) -> list[UnitBar]:
 
 
 def chart_key(data: ChartData) -> str:
-    """A name for the picture ``data`` makes: digests with equal charts share one file."""
-    return hashlib.sha256(repr(data).encode()).hexdigest()[:20]
+    """A name for the picture ``data`` makes (its title and the bars drawn): equal pictures share one file."""
+    drawn = "\n".join(f"{b.unit}\t{b.green}\t{b.yellow}\t{b.red}" for b in _top(data.bars))
+    return hashlib.sha256(f"{data.title}\n{drawn}".encode()).hexdigest()[:20]
 
 
 # Layout in pixels (Telegram shows a photo about 400–600 px wide on a phone; drawn at 880).

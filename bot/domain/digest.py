@@ -26,6 +26,7 @@ share one file) in a worker thread.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import shutil
@@ -216,6 +217,7 @@ class Snapshot:
     since: datetime
     scope: int | None  # the one leader whose items alone were read; None: every item
     shares: list[Share]  # by due date, item, assignment
+    by_item: dict[int, list[int]]  # item id → positions in ``shares``
     leaders: dict[int, set[int]]  # leader's person id → their items (open, new or completed)
     new_items: list[Line]
     completed: list[Line]
@@ -249,6 +251,7 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
          .order_by(Assignment.due_date, Item.id, Assignment.id))
     left_by_due: dict[date, int] = {}  # a few hundred distinct deadlines among thousands of assignments
     shares: list[Share] = []
+    by_item: dict[int, list[int]] = defaultdict(list)
     for aid, role, due, prov, unit, iid, year, number, title, conf in await session.execute(scoped(q)):
         left = left_by_due.get(due)
         if left is None:
@@ -256,9 +259,11 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
         light = "red" if left < 0 else "yellow" if left <= YELLOW_DAYS else "green"
         line = None if light == "green" else Line(
             iid, _label(iid, year, number), None if conf else title, unit, UNIT_ROLES_OF_ASSIGNMENT.get(role, role),
-            due_text(due, bool(prov)), "今天到期" if left == 0 else days_text("", left))
+            due_text(due, bool(prov)), "今天到期" if left == 0 else days_text("", left),
+            escalated=leader_escalated(left, settings.reminders))
+        by_item[iid].append(len(shares))
         shares.append(Share(iid, aid, unit, light, left, line))
-    snap = Snapshot(today, since, leader_id, shares, {}, [], [], [], [], [], [])
+    snap = Snapshot(today, since, leader_id, shares, dict(by_item), {}, [], [], [], [], [], [])
     if chart_only:
         return snap
 
@@ -312,35 +317,49 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
 
 @dataclass
 class _View:
-    """One scope's assignments (the county, or one leader's items) as a digest shows them."""
+    """One scope's assignments (the county, or one leader's items) as a digest shows them; shared by
+    every recipient of that scope (the office's staff and head)."""
 
     counts: dict[str, int]
-    bars: tuple[UnitBar, ...]
     due_soon: list[Line]
-    overdue: list[tuple[int, int, Line]]  # (days left, assignment id, line), most overdue first
+    overdue: list[UnitGroup]  # by unit, most overdue units first, most overdue items first
+    overdue_count: int
+    escalated: list[Line]  # overdue by leader_after_days or more
+    escalated_ids: list[int]  # their assignment ids
+    chart: ChartData | None
 
 
-def _view(snap: Snapshot, items: set[int] | None) -> _View:
+def _view(snap: Snapshot, items: set[int] | None, title: str | None) -> _View:
+    """``title``: the chart's, or None for no chart."""
     key = None if items is None else frozenset(items)
     if key in snap._views:
         return snap._views[key]
+    shares = snap.shares if items is None else [
+        snap.shares[i] for i in sorted(i for item in items for i in snap.by_item.get(item, ()))]
     counts = {"green": 0, "yellow": 0, "red": 0}
     per_unit: dict[str, dict[str, int]] = defaultdict(lambda: {"green": 0, "yellow": 0, "red": 0})
     due: list[tuple[int, Line]] = []
     over: list[tuple[int, int, Line]] = []
-    for s in snap.shares:
-        if items is not None and s.item_id not in items:
-            continue
+    for s in shares:
         counts[s.light] += 1
         per_unit[s.unit][s.light] += 1
         if s.light == "yellow":
             due.append((s.left, s.line))
         elif s.light == "red":
             over.append((s.left, s.assignment_id, s.line))
-    # Sorted by unit, so that equal pictures are equal data (and share one chart file).
-    bars = tuple(UnitBar(u, c["green"], c["yellow"], c["red"]) for u, c in sorted(per_unit.items()))
-    view = _View(counts, bars, [line for _, line in sorted(due, key=lambda x: x[0])],
-                 sorted(over, key=lambda x: x[0]))
+    over.sort(key=lambda x: x[0])  # most overdue first
+    by_unit: dict[str, list[Line]] = defaultdict(list)
+    for _, _, line in over:
+        by_unit[line.unit or ""].append(line)
+    escalated = [(aid, line) for _, aid, line in over if line.escalated]
+    chart = None
+    if title is not None and any(per_unit.values()):
+        # Sorted by unit, so that equal pictures are equal data (and share one chart file).
+        chart = ChartData(title, tuple(UnitBar(u, c["green"], c["yellow"], c["red"]) for u, c in sorted(per_unit.items())))
+    view = _View(counts, [line for _, line in sorted(due, key=lambda x: x[0])],
+                 [UnitGroup(unit, len(lines), lines) for unit, lines in sorted(by_unit.items(),
+                                                                                key=lambda kv: (-len(kv[1]), kv[0]))],
+                 len(over), [line for _, line in escalated], [aid for aid, _ in escalated], chart)
     snap._views[key] = view
     return view
 
@@ -360,30 +379,21 @@ def digest_from(snap: Snapshot, person: Person, settings: Settings) -> Digest | 
         return None
     # None: every item the snapshot read (the county's, or only this leader's when it was read for them)
     items = None if audience == OFFICE or snap.scope == person.id else snap.leaders.get(person.id, set())
-    view = _view(snap, items)
-    r = settings.reminders
+    title = None
+    if settings.digest.chart:
+        title = f"{'全县' if audience == OFFICE else '您负责的'}督办事项状态（{snap.day.isoformat()}）"
+    view = _view(snap, items, title)
     d = Digest(person.id, person.name, audience, snap.day, snap.since, dict(view.counts),
-               leader_after_days=r.leader_after_days)
+               leader_after_days=settings.reminders.leader_after_days, chart=view.chart,
+               due_soon=view.due_soon, overdue=view.overdue, escalated=view.escalated,
+               escalated_ids=view.escalated_ids)
     d.new_items = [x for x in snap.new_items if items is None or x.item_id in items]
     d.completed = [x for x in snap.completed if items is None or x.item_id in items]
-    d.due_soon = view.due_soon
-    by_unit: dict[str, list[Line]] = defaultdict(list)
-    for left, aid, line in view.overdue:
-        esc = leader_escalated(left, r)
-        by_unit[line.unit or ""].append(replace(line, escalated=esc))
-        if esc:
-            d.escalated_ids.append(aid)
-            d.escalated.append(line)
-    d.overdue = [UnitGroup(unit, len(lines), lines)
-                 for unit, lines in sorted(by_unit.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
     d.waiting = _waiting(snap, person)
     if audience == OFFICE:
         d.undelivered = snap.undelivered
     d.new_count, d.completed_count, d.due_soon_count = len(d.new_items), len(d.completed), len(d.due_soon)
-    d.overdue_count, d.undelivered_count = len(view.overdue), len(d.undelivered)
-    if settings.digest.chart and any(b.total for b in view.bars):
-        title = f"{'全县' if audience == OFFICE else '您负责的'}督办事项状态（{d.day.isoformat()}）"
-        d.chart = ChartData(title, view.bars)
+    d.overdue_count, d.undelivered_count = view.overdue_count, len(d.undelivered)
     return d
 
 
@@ -427,11 +437,17 @@ def plain_len(html_text: str) -> int:
 def fitted(d: Digest) -> tuple[Digest, str]:
     """The digest as one message: its lists shortened (counts kept) until the text fits Telegram's
     limit; the shortened digest (what the buttons may offer) and its text."""
-    for cap in LIST_CAPS:
+    cap = LIST_CAPS[0]
+    while True:
         shown = d.trimmed(cap)
         text = render("digest/digest.html.j2", d=shown)
-        if plain_len(text) <= TEXT_LIMIT:
-            return shown, text
+        length = plain_len(text)
+        if length <= TEXT_LIMIT or cap == LIST_CAPS[-1]:
+            break
+        # Lists make most of a long text: go straight to the largest cap that may fit.
+        cap = next(c for c in LIST_CAPS if c < cap and (c <= cap * TEXT_LIMIT / length or c == LIST_CAPS[-1]))
+    if length <= TEXT_LIMIT:
+        return shown, text
     # Only headings and counts left and still too long (it takes thousands of undelivered
     # recipients): cut between lines; every line of the template closes its own tags.
     out: list[str] = []
@@ -482,8 +498,12 @@ def chart_path(settings: Settings, day: date, chart: ChartData) -> Path:
 async def chart_files(settings: Settings, digests: list[Digest]) -> dict[int, Path | None]:
     """Each digest's chart file by person id (None: no chart, or it could not be drawn); each
     distinct chart drawn once, off the event loop."""
-    paths = {d.person_id: chart_path(settings, d.day, d.chart) for d in digests if d.chart is not None}
-    drawn = await draw_charts({chart_path(settings, d.day, d.chart): d.chart for d in digests if d.chart is not None})
+    by_chart: dict[int, Path] = {}  # recipients of one scope share one ChartData object: its name is made once
+    for d in digests:
+        if d.chart is not None and id(d.chart) not in by_chart:
+            by_chart[id(d.chart)] = chart_path(settings, d.day, d.chart)
+    paths = {d.person_id: by_chart[id(d.chart)] for d in digests if d.chart is not None}
+    drawn = await draw_charts({by_chart[id(d.chart)]: d.chart for d in digests if d.chart is not None})
     return {d.person_id: path if (path := paths.get(d.person_id)) is not None and drawn[path] else None
             for d in digests}
 
@@ -544,11 +564,17 @@ async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datet
     digests = [(p, d) for p in people if (d := digest_from(snap, p, settings)) is not None]
     result.considered = len(digests)
     digests = [(p, d) for p, d in digests if not d.empty]
-    charts = await chart_files(settings, [d for _, d in digests])
+    # The charts are drawn in a worker thread while the texts are rendered here.
+    drawing = asyncio.create_task(chart_files(settings, [d for _, d in digests]))
+    texts = {}
+    for person, d in digests:
+        texts[person.id] = fitted(d)
+        await asyncio.sleep(0)  # let other updates in between recipients
+    charts = await drawing
     result.extra["charts"] = len({p for p in charts.values() if p is not None})
     rungs = []
     for person, d in digests:
-        row = await queue_digest(session, person, d, compose(*fitted(d), charts[person.id]), now)
+        row = await queue_digest(session, person, d, compose(*texts[person.id], charts[person.id]), now)
         if row is None:
             continue
         result.messages += 1
@@ -556,7 +582,7 @@ async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datet
             rungs += [{"assignment_id": aid, "person_id": person.id, "level": OVERDUE_LEADER, "round_date": d.day,
                        "outbox_id": row.id, "created_at": now} for aid in d.escalated_ids]
     if rungs:
-        await session.execute(_insert(session)(Reminder).on_conflict_do_nothing(
+        await session.execute(_insert(session)(Reminder.__table__).on_conflict_do_nothing(
             index_elements=["assignment_id", "person_id", "level", "round_date"]), rungs)
         result.reminders += len(rungs)
     prune_charts(settings, day)
