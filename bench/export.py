@@ -242,7 +242,8 @@ async def measure(url: str, kind: str, path_kind: str) -> dict:
     before = rss_mb()
     exact = reset_peak()
     sampler = Sampler()
-    sampler.start()
+    if not exact:  # a thread waking every 5 ms would itself compete for the GIL: only when needed
+        sampler.start()
     tasks = [asyncio.create_task(ticker()), asyncio.create_task(probe())]
     await asyncio.sleep(1.0)  # the same figures with nothing to do: this machine's noise
     idle_probe = max(probes) if probes else 0.0
@@ -255,7 +256,8 @@ async def measure(url: str, kind: str, path_kind: str) -> dict:
     done.set()
     await asyncio.gather(*tasks)
     sampler.stop.set()
-    sampler.join()
+    if not exact:
+        sampler.join()
     peak = rss_mb("VmHWM") if exact else sampler.peak
     gc.collect()
     await asyncio.sleep(0.3)
@@ -267,11 +269,14 @@ async def measure(url: str, kind: str, path_kind: str) -> dict:
             "idle_probe_ms": idle_probe * 1000, "probes": len(probes)}
 
 
-def run_measure(url: str, kind: str, path_kind: str) -> dict:
+def run_measure(url: str, kind: str, path_kind: str) -> dict | str:
+    """The figures, or the error that ended the export (the old code on PostgreSQL passes one
+    parameter per share, past asyncpg's 32,767)."""
     done = subprocess.run([sys.executable, __file__, "--measure", url, kind, path_kind], capture_output=True,
                           text=True, cwd=ROOT)
     if done.returncode != 0:
-        raise SystemExit(f"measuring {kind}/{path_kind} failed:\n{done.stderr}")
+        errors = [ln for ln in done.stderr.splitlines() if "Error" in ln and not ln.startswith(" ")]
+        return (errors[-1] if errors else done.stderr.strip().splitlines()[-1])[:160]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -342,6 +347,9 @@ def main() -> None:
                     paths = ["new", "old"] if args.baseline else ["new"]
                     for path_kind in paths:
                         r = run_measure(url, kind, path_kind)
+                        if isinstance(r, str):
+                            print(f"  {kind} ({path_kind} code) failed: {r}", flush=True)
+                            continue
                         how = "now: worker thread, streamed" if path_kind == "new" else "before: on the loop"
                         label = f"{kind} ({how})"
                         print(line(label, r), flush=True)
