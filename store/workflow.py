@@ -68,6 +68,10 @@ class Item(Base):
     # The deadline as fixed at approval (assignments carry their own, which extensions move).
     due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What /items sorts by, kept by database triggers on assignments (migration 0009), never
+    # written here: the earliest due date still owed (the item's light) and the lead unit's.
+    owing_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    lead_due: Mapped[date | None] = mapped_column(Date, nullable=True)
     state: Mapped[str] = mapped_column(String(20), index=True)
     follower_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import ARRAY, Integer, and_, any_, case, cast, exists, func, or_, select, union
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import joinedload, raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -207,26 +207,21 @@ async def open_items_for(
     filters = filters or ItemFilters()
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
     page = max(1, int(page))
-    where = _list_conditions(me, filters)
+    where = _list_conditions(me, filters, _id_in(session))
     if where is None:
         return ItemPage((), 0, page, page_size)
     rank, shown_due = _list_order(calendar, local_date(now))
     if filters.light:
         where.append(rank == LIGHT_RANK[filters.light])
-    # One statement for the page and the total (a window count); the page's items in a second.
-    rows = (await session.execute(
-        select(Item.id, func.count().over()).where(*where)
+    # Two statements: the page's items with their assignments and units (the ORDER BY and LIMIT
+    # apply to the items; SQLAlchemy joins the assignments onto that page), and the total.
+    items = (await session.scalars(
+        select(Item).where(*where).options(*LIST_OPTIONS)
         .order_by(rank.desc(), shown_due.is_(None), shown_due, Item.id)
         .limit(page_size).offset((page - 1) * page_size)
-    )).all()
-    if rows:
-        total = rows[0][1]
-    else:  # past the last page (the list shrank): only the total is needed
-        total = await session.scalar(select(func.count()).select_from(Item).where(*where)) or 0
-    items = {item.id: item for item in (await session.scalars(
-        select(Item).where(Item.id.in_([r[0] for r in rows])).options(*LIST_OPTIONS))).unique()}
-    summaries = tuple(summarize(items[r[0]], me, calendar, now) for r in rows)
-    return ItemPage(summaries, total, page, page_size)
+    )).unique().all()
+    total = await session.scalar(select(func.count()).select_from(Item).where(*where)) or 0
+    return ItemPage(tuple(summarize(item, me, calendar, now) for item in items), total, page, page_size)
 
 
 # A list shows the items' assignments and units, nothing else: one statement, and any other
@@ -246,18 +241,39 @@ async def viewer(session: AsyncSession, person: Person, action: str) -> Person:
     return person
 
 
-def _list_conditions(me: Person, filters: ItemFilters) -> list | None:
+def _id_in(session: AsyncSession):  # noqa: ANN202
+    """``Item.id IN (ids)`` as each database plans it best for a few thousand ids out of many.
+
+    PostgreSQL estimates an IN (subquery) as a join and often scans every item; ``= ANY`` of the
+    ids gathered first (one InitPlan) makes it look the items up by primary key."""
+    if session.get_bind().dialect.name == "postgresql":
+        # The cast makes ANY read one array value, not the rows of a subquery.
+        def id_in(ids):  # noqa: ANN001, ANN202
+            found = ids.subquery()
+            return Item.id == any_(cast(select(func.array_agg(found.c[0])).scalar_subquery(), ARRAY(Integer)))
+
+        return id_in
+    return lambda ids: Item.id.in_(ids)
+
+
+def _list_conditions(me: Person, filters: ItemFilters, id_in) -> list | None:  # noqa: ANN001
     """The WHERE of a list (None: this person sees no item at all)."""
     visible = _visible(me)
     if visible is False:
         return None
-    where = [] if visible is None else [visible]
+    unit_only = not me.has_role("office", "office_head", "leader")
+    if unit_only and not filters.include_closed:
+        # The unit's open list: items it still owes or has reported work on (passed on or
+        # declined ones are off it). Stricter than ``_visible``, and read from the unit's index.
+        where = [id_in(select(Assignment.item_id).where(
+            Assignment.unit_id == me.unit_id, Assignment.state.in_(LIVE_ASSIGNMENT_STATES)))]
+    else:
+        where = [] if visible is None else [visible]
+        scope = _visible_item_ids(me)
+        if scope is not None:  # lets the database start from the person's own items, by index
+            where.append(id_in(scope))
     if not filters.include_closed:
         where.append(Item.state.in_(OPEN_ITEM_STATES))
-        if not me.has_role("office", "office_head", "leader"):
-            # Passed on or declined: no longer on this unit's list.
-            where.append(exists().where(Assignment.item_id == Item.id, Assignment.unit_id == me.unit_id,
-                                        Assignment.state.in_(LIVE_ASSIGNMENT_STATES)))
     if filters.states:
         where.append(Item.state.in_(filters.states))
     if filters.importance:
@@ -271,25 +287,32 @@ def _list_conditions(me: Person, filters: ItemFilters) -> list | None:
     return where
 
 
+def _visible_item_ids(me: Person):  # noqa: ANN202
+    """The ids a person's list can draw from (a superset of ``_visible``; None: every item)."""
+    if me.has_role("office", "office_head"):
+        return None
+    ids = []
+    if me.has_role("leader"):
+        ids.append(select(ItemLeader.item_id).where(ItemLeader.person_id == me.id))
+    if me.has_role("liaison", "unit_head") and me.unit_id is not None:
+        ids.append(select(Assignment.item_id).where(Assignment.unit_id == me.unit_id))
+    return union(*ids) if len(ids) > 1 else ids[0] if ids else select(Item.id).where(False)
+
+
 def _list_order(calendar: WorkCalendar, today: date):  # noqa: ANN202
     """The list's order in SQL: worst light first (``summarize``'s light), then the due date shown.
 
     The light of an item is that of its earliest due date among the units still owing work, and a
     light only depends on the due date, so two dates computed here with the working-day calendar
     (red before ``today``, yellow before the first day with more than YELLOW_DAYS working days
-    left) turn it into a CASE the database can sort and filter by."""
+    left) turn it into a CASE the database can sort and filter by. ``owing_due`` and ``lead_due``
+    are kept on the item by triggers (migration 0009)."""
     yellow_until = today + timedelta(days=1)
     while calendar.working_days_left(today, yellow_until) <= YELLOW_DAYS:
         yellow_until += timedelta(days=1)
-    owing_due = (select(func.min(Assignment.due_date))
-                 .where(Assignment.item_id == Item.id, Assignment.state.in_(ACTIVE_ASSIGNMENT_STATES))
-                 .correlate(Item).scalar_subquery())
-    rank = case((owing_due.is_(None), -1), (owing_due < today, LIGHT_RANK["red"]),
-                (owing_due < yellow_until, LIGHT_RANK["yellow"]), else_=LIGHT_RANK["green"])
-    lead_due = (select(Assignment.due_date)
-                .where(Assignment.item_id == Item.id, Assignment.role == "lead", Assignment.state != "transferred")
-                .order_by(Assignment.id).limit(1).correlate(Item).scalar_subquery())
-    return rank, func.coalesce(lead_due, Item.due_date)
+    rank = case((Item.owing_due.is_(None), -1), (Item.owing_due < today, LIGHT_RANK["red"]),
+                (Item.owing_due < yellow_until, LIGHT_RANK["yellow"]), else_=LIGHT_RANK["green"])
+    return rank, func.coalesce(Item.lead_due, Item.due_date)
 
 
 async def find_item(session: AsyncSession, item_ref: str | int, now: datetime) -> Item:
