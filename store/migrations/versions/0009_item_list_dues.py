@@ -17,32 +17,37 @@ depends_on = None
 # item's assignments; stored on the item, the list is a plain indexed read. Triggers keep them,
 # so every writer (the domain's ORM, bulk statements, migrations, the sandbox) stays correct
 # without knowing about them.
+# ``{plus}`` is SQLite's unary + on a column: it keeps the planner on the item_id index (without
+# statistics it may pick ix_assignments_state_due and scan every open assignment per row).
 REFRESH = """
 UPDATE items SET
   owing_due = (SELECT min(due_date) FROM assignments
-               WHERE item_id = {id} AND state IN ('assigned', 'in_progress')),
+               WHERE item_id = {id} AND {plus}state IN ('assigned', 'in_progress')),
   lead_due = (SELECT min(due_date) FROM assignments
-              WHERE item_id = {id} AND role = 'lead' AND state <> 'transferred')
+              WHERE item_id = {id} AND {plus}role = 'lead' AND {plus}state <> 'transferred')
 WHERE id = {id}
 """
 WATCHED = "state, due_date, role, item_id"
 
 
 def _sqlite_triggers() -> list[str]:
+    refresh = REFRESH.replace("{plus}", "+")
     return [
         f"CREATE TRIGGER trg_assignments_dues_insert AFTER INSERT ON assignments BEGIN "
-        f"{REFRESH.format(id='NEW.item_id')}; END",
+        f"{refresh.format(id='NEW.item_id')}; END",
         f"CREATE TRIGGER trg_assignments_dues_update AFTER UPDATE OF {WATCHED} ON assignments BEGIN "
-        f"{REFRESH.format(id='OLD.item_id')}; {REFRESH.format(id='NEW.item_id')}; END",
+        f"{refresh.format(id='OLD.item_id')}; END",
+        f"CREATE TRIGGER trg_assignments_dues_moved AFTER UPDATE OF item_id ON assignments "
+        f"WHEN NEW.item_id IS NOT OLD.item_id BEGIN {refresh.format(id='NEW.item_id')}; END",
         f"CREATE TRIGGER trg_assignments_dues_delete AFTER DELETE ON assignments BEGIN "
-        f"{REFRESH.format(id='OLD.item_id')}; END",
+        f"{refresh.format(id='OLD.item_id')}; END",
     ]
 
 
 def _postgresql_triggers() -> list[str]:
     return [
         f"CREATE FUNCTION items_refresh_dues(iid integer) RETURNS void LANGUAGE sql AS $$"
-        f"{REFRESH.format(id='iid')}$$",
+        f"{REFRESH.replace('{plus}', '').format(id='iid')}$$",
         "CREATE FUNCTION assignments_dues_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         "IF TG_OP <> 'INSERT' THEN PERFORM items_refresh_dues(OLD.item_id); END IF; "
         "IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.item_id IS DISTINCT FROM OLD.item_id) THEN "
@@ -60,12 +65,13 @@ def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     for statement in _sqlite_triggers() if sqlite else _postgresql_triggers():
         op.execute(statement)
-    op.execute(REFRESH.format(id='items.id').replace("WHERE id = items.id", ""))
+    refresh = REFRESH.replace("{plus}", "+" if sqlite else "")
+    op.execute(refresh.format(id='items.id').replace("WHERE id = items.id", ""))
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        for name in ("insert", "update", "delete"):
+        for name in ("insert", "update", "moved", "delete"):
             op.execute(f"DROP TRIGGER trg_assignments_dues_{name}")
     else:
         op.execute("DROP TRIGGER trg_assignments_dues ON assignments")
