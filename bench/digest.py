@@ -32,7 +32,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import replace
@@ -43,14 +42,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import delete, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from bench.scratch_db import Backend, analyze  # noqa: E402
 from bot.config import Settings, StorageSettings  # noqa: E402
 from bot.domain.digest import digest_sweep  # noqa: E402
 from bot.domain.workdays import WorkCalendar  # noqa: E402
 from bot.domain.workflow import OFFICE_TZ  # noqa: E402
-from store.db import Database, async_url  # noqa: E402
+from store.db import Database  # noqa: E402
 from store.models import OutboxMessage, Person, PersonRole, Unit  # noqa: E402
 from store.urging import Reminder  # noqa: E402
 from store.workflow import (  # noqa: E402
@@ -151,45 +149,7 @@ async def seed(db: Database, units: int, items: int, leaders: int) -> None:
             if rows:
                 await s.execute(insert(model), rows)
         await s.execute(insert(ItemCounter), [{"year": YEAR, "last_number": items}])
-    async with db.engine.connect() as conn:
-        if not db.is_sqlite:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("ANALYZE"))
-        if db.is_sqlite:
-            await conn.commit()
-
-
-class Backend:
-    """A fresh, migrated database: a SQLite file, or a PostgreSQL database of this bench's own."""
-
-    def __init__(self, name: str, pg_url: str | None = None) -> None:
-        self.name, self.pg_url = name, pg_url
-        self.tmp = tempfile.TemporaryDirectory()
-        self._db_name: str | None = None
-
-    async def open(self) -> Database:
-        if self.pg_url is None:
-            db = Database(f"sqlite:///{self.tmp.name}/bench.sqlite3", now=lambda: NOW)
-        else:
-            self._db_name = f"duban_bench_digest_{os.getpid()}"
-            await self._admin(f'DROP DATABASE IF EXISTS "{self._db_name}"')
-            await self._admin(f'CREATE DATABASE "{self._db_name}"')
-            url = make_url(async_url(self.pg_url)).set(database=self._db_name)
-            db = Database(url.render_as_string(hide_password=False), now=lambda: NOW)
-        await db.upgrade()
-        return db
-
-    async def close(self, db: Database) -> None:
-        await db.dispose()
-        self.tmp.cleanup()
-        if self._db_name is not None:
-            await self._admin(f'DROP DATABASE IF EXISTS "{self._db_name}" WITH (FORCE)')
-
-    async def _admin(self, sql: str) -> None:
-        engine = create_async_engine(make_url(async_url(self.pg_url)), isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-        await engine.dispose()
+    await analyze(db)
 
 
 async def one_run(db: Database, settings: Settings, calendar: WorkCalendar) -> tuple[float, float, dict]:
@@ -246,7 +206,8 @@ async def run_backend(backend: Backend, args: argparse.Namespace) -> None:
 async def main(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     pg_url = os.environ.get("DUBAN_TEST_PG_URL")
-    backends = [Backend("SQLite")] + ([Backend("PostgreSQL", pg_url)] if pg_url else [])
+    backends = [Backend("SQLite", bench="digest", now=lambda: NOW)] + (
+        [Backend("PostgreSQL", pg_url, bench="digest", now=lambda: NOW)] if pg_url else [])
     print(f"digest bench: bot.domain.digest.digest_sweep for every recipient; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     for backend in backends:

@@ -32,24 +32,22 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
+from bench.scratch_db import Backend, analyze  # noqa: E402
 from bot.calendar_store import load_calendar  # noqa: E402
 from bot.demo.county import demo_units  # noqa: E402
 from bot.domain.directory import person_by_telegram_id  # noqa: E402
 from bot.domain.views import ItemFilters, ItemPage, open_items_for  # noqa: E402
 from bot.domain.workdays import WorkCalendar  # noqa: E402
 from bot.domain.workflow import local_date  # noqa: E402
-from store.db import Database, async_url  # noqa: E402
+from store.db import Database  # noqa: E402
 from store.models import Person, PersonRole, Unit  # noqa: E402
 from store.workflow import Assignment, Item, ItemCounter, ItemLeader  # noqa: E402
 
@@ -126,60 +124,6 @@ class Seeder:
             await s.execute(ItemCounter.__table__.delete())
             await s.execute(insert(ItemCounter), [{"year": YEAR, "last_number": self.next_id - 1}])
         await analyze(self.db)
-
-
-async def analyze(db: Database) -> None:
-    async with db.engine.connect() as conn:
-        if not db.is_sqlite:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("ANALYZE"))
-        if db.is_sqlite:
-            await conn.commit()
-
-
-# --------------------------------------------------------------------------------------------
-# Backends
-# --------------------------------------------------------------------------------------------
-
-
-class Backend:
-    """A fresh, migrated database: a SQLite file, or a PostgreSQL database of this bench's own."""
-
-    def __init__(self, name: str, pg_url: str | None = None) -> None:
-        self.name, self.pg_url = name, pg_url
-        self._tmp: tempfile.TemporaryDirectory | None = None
-        self._db_name: str | None = None
-
-    async def open(self) -> Database:
-        if self.pg_url is None:
-            self._tmp = tempfile.TemporaryDirectory()
-            db = Database(f"sqlite:///{self._tmp.name}/bench.sqlite3", now=lambda: NOW)
-        else:
-            self._db_name = f"duban_bench_paging_{os.getpid()}"
-            await self._admin(f'DROP DATABASE IF EXISTS "{self._db_name}"')
-            await self._admin(f'CREATE DATABASE "{self._db_name}"')
-            url = make_url(async_url(self.pg_url)).set(database=self._db_name)
-            db = Database(url.render_as_string(hide_password=False), now=lambda: NOW)
-        await db.upgrade()
-        return db
-
-    async def close(self, db: Database) -> None:
-        await db.dispose()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-        if self._db_name is not None:
-            await self._admin(f'DROP DATABASE IF EXISTS "{self._db_name}" WITH (FORCE)')
-
-    async def _admin(self, sql: str) -> None:
-        engine = create_async_engine(make_url(async_url(self.pg_url)), isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-        await engine.dispose()
-
-
-# --------------------------------------------------------------------------------------------
-# Measuring
-# --------------------------------------------------------------------------------------------
 
 
 def rss_mb() -> float:
@@ -275,7 +219,8 @@ async def run_backend(backend: Backend, total: int, runs: int) -> None:
 async def main(total: int, runs: int) -> None:
     started = time.perf_counter()
     pg_url = os.environ.get("DUBAN_TEST_PG_URL")
-    backends = [Backend("SQLite")] + ([Backend("PostgreSQL", pg_url)] if pg_url else [])
+    backends = [Backend("SQLite", bench="paging", now=lambda: NOW)] + (
+        [Backend("PostgreSQL", pg_url, bench="paging", now=lambda: NOW)] if pg_url else [])
     print(f"paging bench: bot.domain.views.open_items_for, as /items calls it; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     for backend in backends:
