@@ -56,8 +56,9 @@ class Inbox:
         delay, failing = 1.0, False
         while True:
             try:
-                async with self.db.session() as s:
-                    new = await store_inbox.record(s, update.update_id, payload, self.db.now())
+                # A plain connection, not an ORM session: this runs for every update.
+                async with self.db.engine.begin() as conn:
+                    new = await store_inbox.record(conn, update.update_id, payload, self.db.now())
             except _DB_ERRORS as exc:
                 if not failing:  # once per outage, not once per retry
                     log.error("event=inbox_unavailable update_id=%s error=%s", update.update_id,
@@ -73,7 +74,7 @@ class Inbox:
     async def mark_handled(self, update_id: int) -> None:
         now = self.db.now()
         try:
-            async with self.db.session() as s:
+            async with self.db.engine.begin() as s:
                 await store_inbox.mark_handled(s, update_id, now)
                 if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                     self._pruned_at = now

@@ -10,16 +10,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store.models import InboxUpdate
 
 RECEIVED, HANDLED, ABANDONED = "received", "handled", "abandoned"
 
 
-async def record(s: AsyncSession, update_id: int, payload: str, now: datetime) -> bool:
+async def record(s: AsyncConnection, update_id: int, payload: str, now: datetime) -> bool:
     """Write the update as received; False when its id is known already (a redelivery)."""
-    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = postgresql if s.dialect.name == "postgresql" else sqlite
     stmt = (dialect.insert(InboxUpdate)
             .values(update_id=update_id, payload=payload, status=RECEIVED, attempts=0, received_at=now)
             .on_conflict_do_nothing(index_elements=["update_id"])
@@ -27,7 +27,7 @@ async def record(s: AsyncSession, update_id: int, payload: str, now: datetime) -
     return (await s.execute(stmt)).first() is not None
 
 
-async def mark_handled(s: AsyncSession, update_id: int, now: datetime) -> None:
+async def mark_handled(s: AsyncConnection | AsyncSession, update_id: int, now: datetime) -> None:
     await s.execute(update(InboxUpdate).where(InboxUpdate.update_id == update_id)
                     .values(status=HANDLED, handled_at=now))
 
@@ -51,7 +51,7 @@ async def take_unhandled(s: AsyncSession, now: datetime, max_attempts: int = 1) 
     return list(payloads), sorted(abandoned)
 
 
-async def prune(s: AsyncSession, now: datetime, keep: timedelta) -> int:
+async def prune(s: AsyncConnection | AsyncSession, now: datetime, keep: timedelta) -> int:
     """Forget finished rows older than ``keep`` (by then Telegram no longer redelivers them)."""
     result = await s.execute(delete(InboxUpdate).where(InboxUpdate.status != RECEIVED,
                                                        InboxUpdate.handled_at < now - keep))
