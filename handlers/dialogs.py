@@ -76,10 +76,9 @@ def command_args(update: Update) -> list[str]:
 
 
 def _dialogs(app: Application) -> list[Dialog]:
-    found = app.bot_data.get("_dialogs")
-    if found is None:
-        found = app.bot_data["_dialogs"] = [h for hs in app.handlers.values() for h in hs if isinstance(h, Dialog)]
-    return found
+    # A few dozen handlers: read each time rather than cached in bot_data, which a persistence
+    # would try to store.
+    return [h for hs in app.handlers.values() for h in hs if isinstance(h, Dialog)]
 
 
 def _applies(update: object) -> bool:
