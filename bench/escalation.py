@@ -1,7 +1,7 @@
 """The escalation sweep's time at 1k, 10k and 100k open assignments, on SQLite and — when
 ``DUBAN_TEST_PG_URL`` is set — on PostgreSQL, next to the write path it replaced.
 
-    .venv/bin/python bench/escalation.py [--sizes 1000 10000 100000] [--runs 5] [--explain]
+    .venv/bin/python bench/escalation.py [--sizes 1000 10000 100000] [--runs 7] [--explain]
     DUBAN_TEST_PG_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python bench/escalation.py
 
 Data is generated with bulk inserts: 100 units (a liaison and a head each), 3 office people,
@@ -13,13 +13,18 @@ sweep reads and writes next to a realistic history, not into empty tables.
 Each size is timed for the day's first round (every rung new: reminders and grouped messages
 written) and for a second run with the same ``now`` (nothing new). Every timed first round is a
 real, committed transaction; between runs its rows are deleted (and, on PostgreSQL, the tables
-vacuumed) so the next one starts from the same state. Medians of ``--runs``. A warm-up round on
-a small database runs first (imports, template compilation, statement caches).
+vacuumed) so the next one starts from the same state. Printed: the median of ``--runs`` and, in
+brackets, the best run. A warm-up on a small database runs first (imports, template compilation),
+and each database gets one untimed round per path (its connections, statement caches, plans).
 
-"now" is ``bot.domain.urging.escalation_sweep``: messages written, then the rungs with their
-message ids (two bulk inserts). "before" is the path it replaced, kept below as
-``two_write_sweep``: rungs inserted with RETURNING, messages written, then every rung linked to
-its message by a bulk UPDATE. Both read and plan alike.
+"now" is ``bot.domain.urging.escalation_sweep``: the round's reached rungs read, messages
+written, then the rungs with their message ids (one insert each). "before" is the write path it
+replaced, kept below as ``two_write_sweep``: rungs inserted with RETURNING, messages written,
+then every rung linked to its message by a bulk UPDATE. Both plan alike and run on the same
+(current) schema; both must produce the same rungs and messages.
+
+Absolute times depend on the machine and on what else runs on it (the load average is printed);
+the ratio between the two paths, measured alternately in one run, is the comparison that holds.
 
 A last line puts 100k open assignments behind the same number of due ones as the 1k case: the
 sweep reads through the index ``ix_assignments_state_due`` only what is near its deadline, so its
@@ -188,18 +193,18 @@ async def populate(db: Database, n: int, due_count: int) -> int:
                    for pid in (liaison_of(units[i]), liaison_of(units[i]) + 1, *OFFICE)]
         for chunk in _chunks(history, batch):
             await s.execute(insert(Reminder), list(chunk))
-    await analyze(db)
+    await analyze(db, "")  # as autovacuum would have left a database that old: hint bits and statistics set
     return len(history)
 
 
-async def analyze(db: Database, vacuum: bool = False) -> None:
+async def analyze(db: Database, tables: str = "reminders, outbox") -> None:
     if db.is_sqlite:
         async with db.engine.begin() as conn:
             await conn.execute(text("ANALYZE"))
         return
     async with db.engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("VACUUM ANALYZE reminders, outbox" if vacuum else "ANALYZE"))
+        await conn.execute(text(f"VACUUM ANALYZE {tables}"))
 
 
 async def undo_round(db: Database) -> None:
@@ -207,7 +212,7 @@ async def undo_round(db: Database) -> None:
     async with db.session() as s:
         await s.execute(delete(Reminder).where(Reminder.round_date >= TODAY))
         await s.execute(delete(OutboxMessage))
-    await analyze(db, vacuum=True)
+    await analyze(db)
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,6 +270,10 @@ class Case:
     def median(self, key: str) -> float:
         return statistics.median(self.times[key])
 
+    def cell(self, key: str) -> str:
+        """Median, and in brackets the best run (what the work costs when nothing else competes)."""
+        return f"{self.median(key):.3f} ({min(self.times[key]):.3f})"
+
 
 async def timed(db: Database, fn: SweepFn) -> tuple[float, SweepResult]:
     settings = Settings()
@@ -282,6 +291,9 @@ async def measure(backend: Backend, n: int, due_count: int, runs: int, explain: 
             await print_plan(db)
         times: dict[str, list[float]] = {k: [] for k in ("first now", "first before", "again now", "again before")}
         first: SweepResult | None = None
+        for path in PATHS:  # untimed: this database's connections, statement caches and plans warm
+            await timed(db, PATHS[path])
+            await undo_round(db)
         for i in range(runs):  # alternate the paths so neither always runs on a just-vacuumed table
             for path in (("now", "before") if i % 2 == 0 else ("before", "now")):
                 elapsed, result = await timed(db, PATHS[path])
@@ -301,9 +313,8 @@ async def measure(backend: Backend, n: int, due_count: int, runs: int, explain: 
 
 
 async def print_plan(db: Database) -> None:
-    query = ("SELECT reminders.assignment_id FROM reminders JOIN assignments ON assignments.id = reminders.assignment_id "
-             "WHERE assignments.state IN ('assigned', 'in_progress') AND assignments.due_date <= '2026-03-19' "
-             "AND reminders.level = 'overdue' AND reminders.round_date IN ('2026-03-16')")
+    query = ("SELECT assignment_id, person_id, round_date FROM reminders "
+             "WHERE round_date IN ('2026-03-16') AND level = 'overdue'")
     async with db.engine.connect() as conn:
         if db.is_sqlite:
             rows = await conn.execute(text(f"EXPLAIN QUERY PLAN {query}"))
@@ -320,9 +331,9 @@ async def warm_up(backend: Backend) -> None:
 async def run_backend(backend: Backend, sizes: list[int], runs: int, explain: bool) -> Case | None:
     await warm_up(backend)
     print(f"\nescalation sweep on {backend.name} — one round (Mon 09:00), 100 units, 3 office staff; "
-          f"median of {runs} committed runs")
+          f"seconds, median of {runs} committed runs (best)")
     print(f"{'open':>9} {'due read':>9} {'history':>8} {'new rungs':>10} {'messages':>9} │ "
-          f"{'first round: now':>16} {'before':>8} │ {'same again: now':>15} {'before':>8}")
+          f"{'first round: now':>16} {'before':>13} │ {'same again: now':>15} {'before':>13}")
     cases = [(n, max(1, n // 50)) for n in sizes]
     if sizes:
         cases.append((max(sizes), max(1, min(sizes) // 50)))
@@ -331,8 +342,8 @@ async def run_backend(backend: Backend, sizes: list[int], runs: int, explain: bo
         c = await measure(backend, n, due_count, runs, explain)
         r = c.first
         print(f"{n:>9,} {r.considered:>9,} {c.history:>8,} {r.reminders:>10,} {r.messages:>9,} │ "
-              f"{c.median('first now'):>14.3f} s {c.median('first before'):>6.3f} s │ "
-              f"{c.median('again now'):>13.3f} s {c.median('again before'):>6.3f} s")
+              f"{c.cell('first now'):>16} {c.cell('first before'):>13} │ "
+              f"{c.cell('again now'):>15} {c.cell('again before'):>13}")
         if n == max(sizes) and largest is None:
             largest = c
     return largest
@@ -340,6 +351,7 @@ async def run_backend(backend: Backend, sizes: list[int], runs: int, explain: bo
 
 async def main(sizes: list[int], runs: int, explain: bool) -> None:
     total = time.perf_counter()
+    print(f"load average at start: {load()} ({os.cpu_count()} CPUs)")
     pg_url = os.environ.get("DUBAN_TEST_PG_URL")
     backends = [Backend("SQLite")] + ([Backend("PostgreSQL", pg_url)] if pg_url else [])
     largest = {b.name: await run_backend(b, sizes, runs, explain) for b in backends}
@@ -351,20 +363,24 @@ async def main(sizes: list[int], runs: int, explain: bool) -> None:
         now, before = c.median("first now"), c.median("first before")
         goal = f"goal <= {GOAL_S} s on PostgreSQL: {'met' if now <= GOAL_S else 'NOT met'}" if name == "PostgreSQL" \
             else "the goal is set for PostgreSQL"
-        print(f"{name}, {n:,} open assignments, first round: now {now:.3f} s, before {before:.3f} s "
-              f"({before / now:.1f}×) — {goal}")
+        print(f"{name}, {n:,} open assignments, first round: now {now:.3f} s (best {min(c.times['first now']):.3f}), "
+              f"before {before:.3f} s ({before / now:.1f}× as fast now) — {goal}")
     if "PostgreSQL" not in largest:
         print("PostgreSQL not measured (set DUBAN_TEST_PG_URL); issue's reference for the old path: "
               f"{ISSUE_REFERENCE}")
     else:
         print(f"issue's reference for the old path on its machine: {ISSUE_REFERENCE}")
-    print(f"(whole bench {time.perf_counter() - total:.0f} s)")
+    print(f"(whole bench {time.perf_counter() - total:.0f} s; load average at the end: {load()})")
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per path and case (median printed)")
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per path and case (median and best printed)")
     parser.add_argument("--explain", action="store_true", help="print the plan of the reached-rungs query")
     args = parser.parse_args()
     asyncio.run(main(args.sizes, args.runs, args.explain))
