@@ -383,27 +383,15 @@ def days_text(level: str, days_left: int) -> str:
     return f"剩余{days_left}个工作日"
 
 
-@dataclass(frozen=True, slots=True)
-class EntryView:
-    """One line of a reminder. Attributes, not a dict: Jinja resolves ``e.label`` by getattr first,
-    and a dict made that fail (an exception) for every field of thousands of lines in a round."""
-
-    label: str
-    confidential: bool
-    title: str = ""
-    unit: str = ""
-    role: str = ""
-    due: str = ""
-    days: str = ""
-    urgent: bool = False
-
-
-def entry_view(due: DueAssignment, level: str, days_left: int) -> EntryView:
+def entry_view(due: DueAssignment, level: str, days_left: int) -> dict[str, Any]:
     """What a message may show of one assignment: only the number for a confidential item."""
     if due.confidential:
-        return EntryView(due.label, True)
-    return EntryView(due.label, False, due.title, due.unit_name, UNIT_ROLES_OF_ASSIGNMENT.get(due.role, due.role),
-                     due_text(due.due, due.provisional), days_text(level, days_left), due.urgent)
+        return {"label": due.label, "confidential": True}
+    return {
+        "label": due.label, "confidential": False, "title": due.title, "unit": due.unit_name,
+        "role": UNIT_ROLES_OF_ASSIGNMENT.get(due.role, due.role), "due": due_text(due.due, due.provisional),
+        "days": days_text(level, days_left), "urgent": due.urgent,
+    }
 
 
 def item_buttons(entries: Iterable[tuple[int, str]], limit: int = MAX_BUTTONS) -> Keyboard:
