@@ -30,12 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from telegram.request import RequestData  # noqa: E402
 
-from bot.app import build_application, start_polling, stop_polling  # noqa: E402
-from bot.clock import Clock  # noqa: E402
-from bot.config import OfficeSettings, Settings, StorageSettings, TelegramSettings  # noqa: E402
+from bot.runtime.app import build_application, start_polling, stop_polling  # noqa: E402
+from bot.kernel.clock import Clock  # noqa: E402
+from bot.kernel.config import OfficeSettings, Settings, StorageSettings, TelegramSettings  # noqa: E402
 from bot.emulator import Emulator, FloodLimits  # noqa: E402
 from bot.emulator.ptb_request import EmulatorRequest  # noqa: E402
-from bot.outbox import enqueue  # noqa: E402
+from bot.outbox.queue import enqueue  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.models import Person  # noqa: E402
 

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import delete, insert, select, text  # noqa: E402
 
 from bench.scratch_db import Backend, analyze  # noqa: E402
-from bot.config import Settings, StorageSettings  # noqa: E402
+from bot.kernel.config import Settings, StorageSettings  # noqa: E402
 from bot.domain.digest import digest_sweep  # noqa: E402
 from bot.domain.workdays import WorkCalendar  # noqa: E402
 from bot.domain.workflow import OFFICE_TZ  # noqa: E402

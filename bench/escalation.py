@@ -54,7 +54,7 @@ from sqlalchemy import bindparam, delete, insert, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine  # noqa: E402
 
-from bot.config import Settings  # noqa: E402
+from bot.kernel.config import Settings  # noqa: E402
 from bot.domain.urging import (  # noqa: E402
     OVERDUE,
     SweepResult,

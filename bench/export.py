@@ -192,7 +192,7 @@ def load_baseline():  # noqa: ANN201
 
 
 async def measure(url: str, kind: str, path_kind: str) -> dict:
-    from bot import exports
+    from bot.documents import excel as exports
     from bot.calendar_store import load_calendar
 
     db = Database(url)  # the bot's own handle: the probe answers through it

@@ -49,15 +49,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update  # noqa:
 from telegram.constants import ParseMode  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler  # noqa: E402
 
-from bot.app import build_application, start_polling, stop_polling  # noqa: E402
-from bot.clock import Clock  # noqa: E402
-from bot.config import OfficeSettings, Settings, StorageSettings, TelegramSettings  # noqa: E402
+from bot.runtime.app import build_application, start_polling, stop_polling  # noqa: E402
+from bot.kernel.clock import Clock  # noqa: E402
+from bot.kernel.config import OfficeSettings, Settings, StorageSettings, TelegramSettings  # noqa: E402
 from bot.demo.county import demo_people, demo_units, seed_directory  # noqa: E402
 from bot.domain import items as items_svc  # noqa: E402
 from bot.emulator import Emulator  # noqa: E402
 from bot.emulator.driver import Person as User  # noqa: E402
 from bot.emulator.ptb_request import EmulatorRequest  # noqa: E402
-from bot.pacing import Pacing  # noqa: E402
+from bot.outbox.pacing import Pacing  # noqa: E402
 from store.audit import Actor  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.models import Person, PersonRole, Unit  # noqa: E402

@@ -11,8 +11,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.logs import protect_secrets, redact
+from bot.kernel.config import ConfigError, Settings, load_settings
+from bot.kernel.logs import protect_secrets, redact
 
 DEFAULT_CONFIG = "config.toml"
 
@@ -36,7 +36,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bot.runner import run
+    from bot.runtime.runner import run
 
     return run(_settings(args))
 
@@ -83,7 +83,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_invite(args: argparse.Namespace) -> int:
-    from bot.invite_cli import invite
+    from bot.cli.invite import invite
 
     return asyncio.run(invite(_settings(args), args.role, args.unit, args.name, sys.stdout, sys.stderr))
 
@@ -103,8 +103,8 @@ def _cmd_workdays(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from bot.clock import Clock
-    from bot.exports import export_command
+    from bot.kernel.clock import Clock
+    from bot.documents.excel import export_command
 
     return asyncio.run(export_command(_settings(args), args.kind, args.file, year=args.year, start=args.start,
                                       end=args.end, item=args.item, now=Clock().now(), out=sys.stdout, err=sys.stderr))
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 def _fault(exc: Exception, settings: Settings | None) -> int:
     """A known fault is one Chinese line and status 2; anything else is a bug: its traceback
     (without secrets) for the maintainers, status 1."""
-    from bot.fatal import explain
+    from bot.kernel.fatal import explain
 
     line = explain(exc, settings)
     if line is not None:

@@ -8,10 +8,10 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.kernel.config import Settings
 from bot.domain.items import recompute_provisional
 from bot.domain.workdays import ScheduleError, WorkCalendar, YearSchedule, parse_schedule
-from bot.workdays_cli import main as workdays_main, schedule_summary
+from bot.cli.workdays import main as workdays_main, schedule_summary
 from store.audit import Actor
 from store.db import Database
 from store.models import CalendarYear

@@ -7,7 +7,7 @@ text message, or a reply to the prompt); ``i:sub`` 提交审批 — a draft, e.g
 
 from __future__ import annotations
 
-from bot.documents import on_item_approved
+from bot.documents.word import on_item_approved
 from bot.domain import items as items_svc
 from bot.domain.workflow import item_label
 from handlers.flow import Ask, Direct

@@ -13,13 +13,13 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, filters
 
-from bot.documents import on_item_archived
+from bot.documents.word import on_item_archived
 from bot.domain import items as items_svc
 from bot.domain.dossier import DossierAttachment, dossier
 from bot.domain.errors import DomainError
 from bot.domain.views import find_item
 from bot.domain.workflow import AlreadyHandled
-from bot.render import render
+from bot.kernel.render import render
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
 from handlers.flow import PHOTO_PREFIX, Direct, env_of

@@ -14,8 +14,8 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from bot.commands import commands_for
-from bot.render import render
+from bot.domain.commands import commands_for
+from bot.kernel.render import render
 from handlers.context import Ctx
 from store.db import Database
 from store import menus as store_menus

@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.domain.directory import ensure_admin, person_by_telegram_id
-from bot.services import Services
+from bot.runtime.services import Services
 from store.audit import Actor
 from store.models import Person
 

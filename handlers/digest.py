@@ -17,8 +17,8 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.domain.digest import CHART_BUTTON, Digest, build_digest, chart_files, compose, fitted
-from bot.outbox import Keyboard
-from bot.render import render
+from bot.outbox.queue import Keyboard
+from bot.kernel.render import render
 from handlers.common import requires
 from handlers.context import Ctx
 from store.models import Person

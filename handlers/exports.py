@@ -9,7 +9,7 @@ A confidential item's documents never go through the messenger: the answer says 
 them on the office's own computer. Bad input and empty ranges are answered, nothing is sent.
 
 An Excel export can take seconds at county scale: /export answers at once ("正在生成…"), the file
-is written in a worker thread (``bot.exports.export_off_loop``) while the bot goes on answering
+is written in a worker thread (``bot.documents.excel.export_off_loop``) while the bot goes on answering
 everyone, and it arrives through the outbox.
 """
 
@@ -23,16 +23,16 @@ from datetime import date
 from telegram import Update
 from telegram.ext import Application, CommandHandler, filters
 
-from bot.documents import dossier_document, notice_document
+from bot.documents.word import dossier_document, notice_document
 from bot.domain.errors import DomainError
 from bot.domain.roles import OFFICE_ROLES
 from bot.domain.score import check_year
 from bot.domain.views import find_item
 from bot.domain.workflow import item_label, local_date
-from bot.exports import ExportJob, check_export, export_off_loop, export_path, parse_date
-from bot.outbox import enqueue
-from bot.render import render
-from bot.services import Services
+from bot.documents.excel import ExportJob, check_export, export_off_loop, export_path, parse_date
+from bot.outbox.queue import enqueue
+from bot.kernel.render import render
+from bot.runtime.services import Services
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
 from store.models import Person

@@ -56,8 +56,8 @@ from bot.domain.directory import find_units
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import MAX_TEXT, OFFICE_TZ, AlreadyHandled, InvalidState, format_number
-from bot.render import render
-from bot.services import Services
+from bot.kernel.render import render
+from bot.runtime.services import Services
 from handlers.common import reply
 from handlers.dialogs import Dialog, TimedConversation  # noqa: F401 (TimedConversation: re-exported)
 from handlers.context import Ctx, actor
@@ -217,7 +217,7 @@ def view_button(label: str, item_id: int) -> InlineKeyboardButton:
 
 
 def markup_of(rows: list[list[Any]] | None) -> InlineKeyboardMarkup | None:
-    """``bot.outbox.Button`` rows (what the domain builds) → an inline keyboard."""
+    """``bot.outbox.queue.Button`` rows (what the domain builds) → an inline keyboard."""
     if not rows:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])

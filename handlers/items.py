@@ -46,7 +46,7 @@ from bot.domain.workflow import (
     fix_deadline,
     local_date,
 )
-from bot.render import render
+from bot.kernel.render import render
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog

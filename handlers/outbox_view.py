@@ -17,7 +17,7 @@ from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, filters
 
 from bot.domain.urging import UNDELIVERED_STATES, person_blocked, person_unblocked, retry_failed, undelivered
-from bot.render import render
+from bot.kernel.render import render
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
 from handlers.flow import edit_tapped

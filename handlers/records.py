@@ -42,7 +42,7 @@ from bot.domain.attachments import MAX_ATTACHMENTS
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.score import active_rules, format_points
 from bot.domain.workflow import AlreadyHandled, InvalidState, clean_text, item_label, load_item, local_date
-from bot.render import render
+from bot.kernel.render import render
 from handlers.common import reply
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog

@@ -45,7 +45,7 @@ from bot.domain.score import (
 )
 from bot.domain.views import find_item
 from bot.domain.workflow import AlreadyHandled, clean_text, item_label, local_date
-from bot.render import render
+from bot.kernel.render import render
 from handlers.common import reply
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog, command_args

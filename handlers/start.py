@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.ext import Application, CommandHandler, filters
 
-from bot.commands import commands_for
+from bot.domain.commands import commands_for
 from bot.domain.errors import DomainError
 from bot.domain.onboarding import redeem
 from bot.domain.roles import ROLE_NAMES

@@ -16,7 +16,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.domain.dossier import dossier
 from bot.domain.errors import DomainError
 from bot.domain.views import ItemFilters, item_detail, open_items_for
-from bot.render import render
+from bot.kernel.render import render
 from handlers.common import reply
 from handlers.context import Ctx
 from handlers.flow import env_of, markup_of, parse_tap, refuse_tap, view_button

@@ -168,7 +168,7 @@ class OutboxMessage(Base):
 
 
 class InboxUpdate(Base):
-    """An update received from Telegram, written before it is handled (``bot.inbox``).
+    """An update received from Telegram, written before it is handled (``bot.runtime.inbox``).
 
     PTB confirms updates to Telegram when it fetches the next batch, before handling them; this
     row is what lets a restart handle what a crash left behind, and ``update_id`` makes "this

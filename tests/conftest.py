@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.clock import FakeClock
+from bot.kernel.clock import FakeClock
 from store.db import Database, async_url
 
 PG_URL = os.environ.get("DUBAN_TEST_PG_URL")

@@ -16,15 +16,15 @@ import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.app import build_application, start_polling, stop_polling
-from bot.clock import OffsetClock
-from bot.config import DatabaseSettings, OfficeSettings, Settings, StorageSettings, TelegramSettings
+from bot.runtime.app import build_application, start_polling, stop_polling
+from bot.kernel.clock import OffsetClock
+from bot.kernel.config import DatabaseSettings, OfficeSettings, Settings, StorageSettings, TelegramSettings
 from bot.calendar_store import load_calendar
 from bot.demo.county import OFFICE_NAME, DemoPerson, seed_directory
 from bot.demo.items import seed_items
 from bot.emulator import Emulator, FloodLimits
 from bot.emulator.http import EmulatorServer
-from bot.logs import setup_logging
+from bot.kernel.logs import setup_logging
 from store.db import Database
 
 DEMO_TOKEN = "424242:DEMO-sandbox-token-not-a-secret"
@@ -68,7 +68,7 @@ class Sandbox:
     async def after_clock_change(self) -> None:
         """The page moved the clock: run the sweeps that fell due (催办 round, weekly feedback,
         digest) and send what they queued, so the chats show it at once."""
-        from bot.sweeps import run_due
+        from bot.runtime.sweeps import run_due
 
         services = self.app.bot_data["services"]
         await run_due(services, self.clock.now())

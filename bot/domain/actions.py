@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from bot.domain.errors import DomainError
-from bot.outbox import Button
+from bot.outbox.queue import Button
 
 MAX_DATA_BYTES = 64
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database

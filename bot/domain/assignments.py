@@ -47,7 +47,7 @@ from bot.domain.workflow import (
     require_liaison_of,
     require_role,
 )
-from bot.outbox import Keyboard
+from bot.outbox.queue import Keyboard
 from store.models import Person, Unit
 from store.workflow import (
     Assignment,

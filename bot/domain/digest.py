@@ -10,7 +10,7 @@ last rung of the 催办 ladder: they are listed for the responsible leader and r
 ``overdue_leader`` reminders.
 
 One digest is one message. Its lists are shortened (their counts kept) until the text fits
-Telegram's 4096 characters. With a status chart (``bot.digest_chart``), a text that fits a photo
+Telegram's 4096 characters. With a status chart (``bot.documents.chart``), a text that fits a photo
 caption (1024 characters after entity parsing, sendPhoto) goes as the chart with the text under
 it; a longer one goes as the text with a 「查看图表」 button that sends the chart on a tap: a
 leader reading on a phone gets what needs them first, and the picture when they want it.
@@ -39,8 +39,8 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.digest_chart import ChartData, UnitBar, chart_key, draw_charts
+from bot.kernel.config import Settings
+from bot.documents.chart import ChartData, UnitBar, chart_key, draw_charts
 from bot.domain.urging import (
     OVERDUE_LEADER,
     Policy,
@@ -62,8 +62,8 @@ from bot.domain.workflow import (
     due_text,
     format_number,
 )
-from bot.outbox import Button, Keyboard, enqueue
-from bot.render import render
+from bot.outbox.queue import Button, Keyboard, enqueue
+from bot.kernel.render import render
 from store.models import OutboxMessage, Person, PersonRole, Unit
 from store.urging import Reminder
 from store.workflow import Assignment, CompletionReport, ExtensionRequest, Item, ItemLeader, Transfer

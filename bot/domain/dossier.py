@@ -32,7 +32,7 @@ from bot.domain.workflow import (
     item_label,
     load_item,
 )
-from bot.render import render
+from bot.kernel.render import render
 from store.models import AuditEntry, Person
 from store.records import Bulletin, SupervisionRecord
 from store.workflow import (

@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.kernel.config import Settings
 from bot.domain.actions import button
 from bot.domain.errors import DomainError
 from bot.domain.score import record_event
@@ -39,8 +39,8 @@ from bot.domain.urging import (
 )
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import ACTIVE_ASSIGNMENT_STATES, OPEN_ITEM_STATES, UNIT_ROLES_OF_ASSIGNMENT, due_text, format_number
-from bot.outbox import Keyboard, enqueue
-from bot.render import render
+from bot.outbox.queue import Keyboard, enqueue
+from bot.kernel.render import render
 from store.models import Unit
 from store.urging import FeedbackWeek
 from store.workflow import Assignment, CompletionReport, Item, Progress

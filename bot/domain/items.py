@@ -50,7 +50,7 @@ from bot.domain.workflow import (
     require_role,
     unit_heads,
 )
-from bot.outbox import Keyboard
+from bot.outbox.queue import Keyboard
 from store.models import Person, Unit
 from store.workflow import Assignment, Item, ItemApproval, ItemCounter, ItemLeader
 

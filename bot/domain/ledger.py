@@ -41,8 +41,8 @@ from bot.domain.workflow import (
     office_staff,
     require_role,
 )
-from bot.outbox import enqueue
-from bot.render import render
+from bot.outbox.queue import enqueue
+from bot.kernel.render import render
 from store.models import Person, Unit
 from store.score import ScoreEvent, ScoreYear
 from store.workflow import Assignment, Item

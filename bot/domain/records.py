@@ -53,8 +53,8 @@ from bot.domain.workflow import (
     require_role,
     unit_heads,
 )
-from bot.outbox import Keyboard, enqueue
-from bot.render import render
+from bot.outbox.queue import Keyboard, enqueue
+from bot.kernel.render import render
 from store.models import Person
 from store.records import Bulletin, SupervisionRecord
 from store.workflow import Assignment, Item

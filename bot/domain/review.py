@@ -33,7 +33,7 @@ from bot.domain.workflow import (
     optional_text,
     require_role,
 )
-from bot.outbox import Keyboard
+from bot.outbox.queue import Keyboard
 from store.models import Person
 from store.workflow import CompletionReport, LeaderReview, Review
 

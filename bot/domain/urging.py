@@ -52,7 +52,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import ReminderSettings, Settings
+from bot.kernel.config import ReminderSettings, Settings
 from bot.domain.actions import button
 from bot.domain.roles import ROLE_NAMES
 from bot.domain.workdays import WorkCalendar
@@ -65,8 +65,8 @@ from bot.domain.workflow import (
     format_number,
     office_staff,
 )
-from bot.outbox import Keyboard, enqueue
-from bot.render import render
+from bot.outbox.queue import Keyboard, enqueue
+from bot.kernel.render import render
 from store.models import OutboxMessage, Person, PersonRole, Unit
 from store.urging import Reminder, ReminderRow, insert_reminders
 from store.workflow import Assignment, Item, ItemLeader
@@ -533,7 +533,7 @@ async def escalation_sweep(session: AsyncSession, calendar: WorkCalendar, now: d
     """Reach every rung that is due at ``now``; queue one grouped message per person and round.
 
     Idempotent: rungs are rows with a unique round key, so running it again with the same ``now``
-    queues nothing new. Sweeps run one at a time (``bot.sweeps``: a process lock and, on
+    queues nothing new. Sweeps run one at a time (``bot.runtime.sweeps``: a process lock and, on
     PostgreSQL, an advisory lock), so the rungs not reached yet are known by reading; should two
     rounds still overlap, each message's dedupe key names exactly its rungs, so the second finds
     it queued and sends nothing, and the rungs' unique key keeps one row each.
@@ -574,14 +574,14 @@ class Outgoing:
 
 
 def _status(person: Person) -> str:
-    """As ``bot.outbox.enqueue`` decides it: not bound yet, blocked, or ready to send."""
+    """As ``bot.outbox.queue.enqueue`` decides it: not bound yet, blocked, or ready to send."""
     if person.telegram_id is None:
         return "unbound"
     return "pending" if person.unreachable_since is None else "unreachable"
 
 
 async def enqueue_many(session: AsyncSession, messages: Sequence[Outgoing], now: datetime) -> dict[str, int]:
-    """``bot.outbox.enqueue`` for many messages in one statement (a round may address hundreds):
+    """``bot.outbox.queue.enqueue`` for many messages in one statement (a round may address hundreds):
     INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING. Returns dedupe key → outbox id for the
     rows written; a key queued before is left out, exactly as ``enqueue`` returns None for it."""
     if not messages:

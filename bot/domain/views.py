@@ -45,7 +45,7 @@ from bot.domain.workflow import (
     parse_item_ref,
     worst,
 )
-from bot.outbox import Button, Keyboard
+from bot.outbox.queue import Button, Keyboard
 from store.audit import Actor
 from store.models import Person
 from store.workflow import Assignment, CompletionReport, ExtensionRequest, Item, ItemLeader, Transfer

@@ -20,7 +20,7 @@ Conventions every service follows:
   flushes before returning, so every row it wrote is audited under that name and actor.
 * An action that the record has already moved past (签收 twice, approving an approved item, a
   second leader answering after the first) raises ``AlreadyHandled`` and changes nothing.
-* Every message goes through ``bot.outbox.enqueue`` in the same transaction, rendered from
+* Every message goes through ``bot.outbox.queue.enqueue`` in the same transaction, rendered from
   ``templates/notices/``; for a confidential item only ``notices/confidential.html.j2`` is used.
 """
 
@@ -41,8 +41,8 @@ from bot.domain.directory import people_with_role
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.roles import ROLE_NAMES
 from bot.domain.workdays import WorkCalendar
-from bot.outbox import Keyboard, enqueue
-from bot.render import render
+from bot.outbox.queue import Keyboard, enqueue
+from bot.kernel.render import render
 from store.audit import Actor
 from store.models import Base, Person
 from store.workflow import Assignment, Item, ItemLeader, Milestone, Plan

@@ -10,12 +10,12 @@ import dataclasses
 
 import pytest
 
-from bot.app import build_application, start_polling, stop_polling
-from bot.config import OfficeSettings, Settings, StorageSettings, TelegramSettings
+from bot.runtime.app import build_application, start_polling, stop_polling
+from bot.kernel.config import OfficeSettings, Settings, StorageSettings, TelegramSettings
 from bot.emulator import Emulator
 from bot.emulator.http import EmulatorServer
 from bot.emulator.ptb_request import EmulatorRequest
-from bot.sender import Pacing, Sender
+from bot.outbox.sender import Pacing, Sender
 
 ADMIN_ID = 9001
 
@@ -113,7 +113,7 @@ class DemoCounty:
 
 
 async def seed_demo_county(h: Harness, files_dir) -> DemoCounty:  # noqa: ANN001
-    from bot.config import StorageSettings
+    from bot.kernel.config import StorageSettings
     from bot.demo.county import demo_people, seed_directory
 
     people = {dp.name: h.emu.person(dp.name) for dp in demo_people()}

@@ -8,10 +8,10 @@ import json
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
-from bot.app import build_application, start_polling
-from bot.config import OfficeSettings, Settings, StorageSettings, TelegramSettings
+from bot.runtime.app import build_application, start_polling
+from bot.kernel.config import OfficeSettings, Settings, StorageSettings, TelegramSettings
 from bot.emulator.ptb_request import EmulatorRequest
-from bot.sender import Pacing
+from bot.outbox.sender import Pacing
 
 
 class HeldRequest(BaseRequest):

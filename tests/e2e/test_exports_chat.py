@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 import handlers.exports
-from bot import exports
+from bot.documents import excel as exports
 from bot.domain.records import issue_bulletin
 from store.models import OutboxMessage, Unit
 

@@ -2,7 +2,7 @@
 
 import logging
 
-from bot.logs import RedactTokens
+from bot.kernel.logs import RedactTokens
 from tests.e2e.conftest import ADMIN_ID
 
 

@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import func, select, text
 from telegram.ext import ExtBot
 
-from bot.config import Settings
+from bot.kernel.config import Settings
 from bot.domain import items as items_svc
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import OFFICE_TZ, DeadlineSpec
 from bot.emulator.ptb_request import EmulatorRequest
-from bot.sender import Pacing, Sender
-from bot.services import Services
-from bot.sweeps import SWEEPS, run_due, run_sweep
+from bot.outbox.sender import Pacing, Sender
+from bot.runtime.services import Services
+from bot.runtime.sweeps import SWEEPS, run_due, run_sweep
 from store.audit import Actor
 from store.db import Database
 from store.models import OutboxMessage, Person, PersonRole, Unit

@@ -16,9 +16,9 @@ from telegram.ext import ExtBot
 from bot.domain import items as items_svc
 from bot.domain.workflow import OFFICE_TZ, DeadlineSpec
 from bot.emulator.ptb_request import EmulatorRequest
-from bot.jobs import schedule_jobs
-from bot.sender import STALE_CLAIM, Pacing, Sender
-from bot.sweeps import SWEEPS, run_due, run_sweep
+from bot.runtime.jobs import schedule_jobs
+from bot.outbox.sender import STALE_CLAIM, Pacing, Sender
+from bot.runtime.sweeps import SWEEPS, run_due, run_sweep
 from store.audit import Actor
 from store.models import OutboxMessage, Person, PersonRole, Unit
 from store.urging import Reminder, SweepRun
@@ -508,7 +508,7 @@ async def test_a_person_who_binds_later_gets_what_waited_on_request(harness):
 
 
 async def test_a_chart_file_that_vanished_fails_visibly_instead_of_looping(harness, tmp_path):
-    from bot.outbox import enqueue
+    from bot.outbox.queue import enqueue
 
     h = harness
     c = await make_county(h, ["城关镇"])

@@ -11,8 +11,8 @@ from telegram.ext import ExtBot
 
 from bot.emulator import Emulator
 from bot.emulator.ptb_request import EmulatorRequest
-from bot.outbox import Button, enqueue
-from bot.sender import Pacing, Sender
+from bot.outbox.queue import Button, enqueue
+from bot.outbox.sender import Pacing, Sender
 from store.models import OutboxMessage, Person
 
 

@@ -20,9 +20,9 @@ from telegram.request import RequestData
 from bot.domain.urging import undelivered
 from bot.emulator import Emulator
 from bot.emulator.ptb_request import EmulatorRequest
-from bot.outbox import enqueue
-from bot.pacing import Pacing
-from bot.sender import BACKOFF_SECONDS, STALE_CLAIM, Sender
+from bot.outbox.queue import enqueue
+from bot.outbox.pacing import Pacing
+from bot.outbox.sender import BACKOFF_SECONDS, STALE_CLAIM, Sender
 from store.audit import Actor
 from store.models import OutboxMessage, Person, PersonRole
 

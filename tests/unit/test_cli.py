@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.config import TOKEN_ENV
+from bot.kernel.config import TOKEN_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS, PEOPLE = str(ROOT / "docs/examples/units.csv"), str(ROOT / "docs/examples/people.csv")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.config import TOKEN_ENV, ConfigError, load_settings
+from bot.kernel.config import TOKEN_ENV, ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

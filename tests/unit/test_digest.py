@@ -14,8 +14,8 @@ from sqlalchemy import event, select
 from test_urging import SETTINGS, at
 from test_workflow_support import CAL, make_world, outbox, register, to
 
-from bot import digest_chart
-from bot.config import DigestSettings, StorageSettings
+from bot.documents import chart as digest_chart
+from bot.kernel.config import DigestSettings, StorageSettings
 from bot.domain import assignments as asg
 from bot.domain import review
 from bot.domain.digest import (

@@ -9,7 +9,7 @@ from docx import Document
 from sqlalchemy import select
 from test_workflow_support import make_world, register
 
-from bot.documents import (
+from bot.documents.word import (
     dossier_document,
     notice_document,
     on_item_approved,

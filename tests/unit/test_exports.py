@@ -17,7 +17,7 @@ import pytest
 from openpyxl import load_workbook
 from test_workflow_support import CAL, make_world, register
 
-from bot import exports
+from bot.documents import excel as exports
 from bot.__main__ import main
 from bot.domain import assignments as asg
 from bot.domain import review
@@ -26,7 +26,7 @@ from bot.domain.ledger import score_table
 from bot.domain.records import issue_bulletin
 from bot.domain.score import add_manual_event, record_event
 from bot.domain.workflow import DeadlineSpec
-from bot.exports import (
+from bot.documents.excel import (
     ITEM_COLUMNS,
     ExportJob,
     check_export,
@@ -36,7 +36,7 @@ from bot.exports import (
     parse_date,
     scores_workbook,
 )
-from bot.xlsx import Book, Column
+from bot.documents.xlsx import Book, Column
 from store.score import ScoreYear
 
 OFFICE = "固镇县人民政府督查室"

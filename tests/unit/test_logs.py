@@ -8,7 +8,7 @@ import logging
 import pytest
 from telegram.error import InvalidToken
 
-from bot.logs import RedactingFormatter, protect_secrets, redact
+from bot.kernel.logs import RedactingFormatter, protect_secrets, redact
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SECRET = "webhook-secret-not-token-shaped"

@@ -1,4 +1,4 @@
-"""The shared sending budget (bot.pacing): per-chat slots with a margin, the overall rate, replies
+"""The shared sending budget (bot.outbox.pacing): per-chat slots with a margin, the overall rate, replies
 first, and a 429 that holds only its own chat. Time is a fake monotonic clock."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from telegram.error import RetryAfter
 
 from bot.emulator.limits import FakeClock
-from bot.pacing import OUTBOX_CALL, Pacing, SharedLimiter, puts_message
+from bot.outbox.pacing import OUTBOX_CALL, Pacing, SharedLimiter, puts_message
 
 
 def paced(**kw) -> tuple[Pacing, FakeClock]:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from test_workflow_support import counts, make_world, register
 
-from bot.config import ConfigError, load_settings
+from bot.kernel.config import ConfigError, load_settings
 from bot.domain import assignments as asg
 from bot.domain import review
 from bot.domain.errors import DomainError, NotAllowed

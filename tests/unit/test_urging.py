@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, event, func, select
 from test_workflow_support import CAL, data_of, make_world, outbox, register, to
 
-from bot.config import ReminderSettings, Settings
+from bot.kernel.config import ReminderSettings, Settings
 from bot.domain import assignments as asg
 from bot.domain import urging
 from bot.domain.urging import DUE_SOON, DUE_TODAY, OVERDUE, Policy, Windows, escalation_sweep, step_for
@@ -355,7 +355,7 @@ async def test_a_message_queued_before_under_the_same_key_is_not_queued_again(db
 
 
 async def test_two_overlapping_rounds_send_each_message_once(db, clock):
-    """Sweeps run one at a time (bot.sweeps locks them); should two still overlap on PostgreSQL,
+    """Sweeps run one at a time (bot.runtime.sweeps locks them); should two still overlap on PostgreSQL,
     the second finds the first's messages by their dedupe keys and sends nothing."""
     if db.is_sqlite:
         pytest.skip("SQLite has one writer at a time: two rounds cannot overlap")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, ReminderSettings, load_settings
+from bot.kernel.config import ConfigError, ReminderSettings, load_settings
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import OFFICE_TZ
-from bot.sweeps import latest_daily, latest_digest, latest_weekly
+from bot.runtime.sweeps import latest_daily, latest_digest, latest_weekly
 
 ROOT = Path(__file__).resolve().parents[2]
 CAL = WorkCalendar()

@@ -1,4 +1,4 @@
-"""Chinese working-day deadlines: bot.domain.workdays and bot.workdays_cli.
+"""Chinese working-day deadlines: bot.domain.workdays and bot.cli.workdays.
 
 Expected dates are derived by hand from the State Council's 2026 notice
 (国办发明电〔2025〕7号), then cross-checked against chinese_calendar:
@@ -36,7 +36,7 @@ from bot.domain.workdays import (
     builtin_years,
     parse_schedule,
 )
-from bot.workdays_cli import main, schedule_summary
+from bot.cli.workdays import main, schedule_summary
 
 D = date.fromisoformat
 EXAMPLE_2027 = "docs/schedule-example-2027.toml"
@@ -551,7 +551,7 @@ def test_cli_default_streams(cal, capsys):
 
 def test_no_telegram_or_database_imports():
     code = (
-        "import sys, bot.domain.workdays, bot.workdays_cli\n"
+        "import sys, bot.domain.workdays, bot.cli.workdays\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('telegram', 'sqlalchemy', 'aiosqlite', 'asyncpg', 'store', 'handlers')]\n"
         "assert not bad, bad\n"

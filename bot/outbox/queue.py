@@ -1,7 +1,7 @@
 """Durable outgoing messages.
 
 ``enqueue`` writes a row in the caller's transaction, so a message exists exactly when the change
-that caused it was committed. The one sender (``bot.sender``) drains the rows. Nothing here knows
+that caused it was committed. The one sender (``bot.outbox.sender``) drains the rows. Nothing here knows
 Telegram: buttons are plain ``Button`` data.
 """
 

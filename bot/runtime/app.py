@@ -12,16 +12,16 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 import handlers
-from bot.clock import Clock
-from bot.commands import STRANGER_COMMANDS
-from bot.config import Settings
-from bot.jobs import schedule_jobs
-from bot.pacing import SharedLimiter
-from bot.inbox import InboxApplication, InboxQueue, attach_inbox, recover_inbox
-from bot.logs import LoggedRequest
-from bot.sender import Sender
-from bot.services import Services
-from bot.sweeps import unreachable_hook
+from bot.kernel.clock import Clock
+from bot.domain.commands import STRANGER_COMMANDS
+from bot.kernel.config import Settings
+from bot.runtime.jobs import schedule_jobs
+from bot.outbox.pacing import SharedLimiter
+from bot.runtime.inbox import InboxApplication, InboxQueue, attach_inbox, recover_inbox
+from bot.kernel.logs import LoggedRequest
+from bot.outbox.sender import Sender
+from bot.runtime.services import Services
+from bot.runtime.sweeps import unreachable_hook
 from handlers.common import refresh_all_menus
 from handlers.context import Ctx
 from store.db import Database
@@ -59,7 +59,7 @@ def build_application(
         .post_stop(_post_stop)
     )
     if rate_limiter:
-        # One budget with the sender (bot.pacing): replies first, no second limiter fighting it.
+        # One budget with the sender (bot.outbox.pacing): replies first, no second limiter fighting it.
         builder = builder.rate_limiter(SharedLimiter(max_retries=2))
     app = builder.build()
     services = app.bot_data["services"] = Services(settings=settings, db=db, clock=clock,

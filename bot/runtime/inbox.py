@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import Application
 
-from bot.logs import LoggedApplication
+from bot.kernel.logs import LoggedApplication
 from store import inbox as store_inbox
 from store.db import Database
 

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bot.clock import Clock
-from bot.config import Settings
+from bot.kernel.clock import Clock
+from bot.kernel.config import Settings
 from bot.domain.workdays import WorkCalendar
-from bot.sender import Sender
+from bot.outbox.sender import Sender
 from store.db import Database
 from store.models import CalendarYear
 

@@ -1,10 +1,10 @@
 """The clock: the sender's loop and the sweeps, both run through PTB's JobQueue.
 
 * ``outbox``: started once, half a second after start-up, and runs until the Application stops:
-  ``Sender.run`` sends whatever is due continuously, paced per chat (``bot.pacing``), and looks
+  ``Sender.run`` sends whatever is due continuously, paced per chat (``bot.outbox.pacing``), and looks
   for new rows every half second when idle. ``Application.stop`` waits for it (it checks
   ``application.running``).
-* ``sweeps`` every minute, the first one a few seconds after start-up: ``bot.sweeps.run_due``
+* ``sweeps`` every minute, the first one a few seconds after start-up: ``bot.runtime.sweeps.run_due``
   decides from the database which sweep (催办 round, weekly feedback, daily digest) is due and
   runs it once. The first tick is the start-up catch-up: a round missed while the bot was off
   runs once, now, grouped.
@@ -22,9 +22,9 @@ import logging
 
 from telegram.ext import Application, ContextTypes
 
-from bot.sender import DB_ERRORS, Outage
-from bot.services import Services
-from bot.sweeps import run_due
+from bot.outbox.sender import DB_ERRORS, Outage
+from bot.runtime.services import Services
+from bot.runtime.sweeps import run_due
 
 log = logging.getLogger("duban.jobs")
 

@@ -36,8 +36,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError, TimedOut
 
-from bot.clock import Clock
-from bot.pacing import OUTBOX_CALL, Pacing, SharedLimiter, retry_seconds
+from bot.kernel.clock import Clock
+from bot.outbox.pacing import OUTBOX_CALL, Pacing, SharedLimiter, retry_seconds
 from store.db import Database
 from store.models import OutboxMessage, Person
 

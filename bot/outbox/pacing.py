@@ -1,7 +1,7 @@
 """One budget for everything the bot sends, so Telegram never has to say 429.
 
 Telegram documents about 30 messages/second overall and about 1/second in one chat. ``Pacing``
-holds that budget as token buckets on the monotonic clock; the outbox sender (``bot.sender``)
+holds that budget as token buckets on the monotonic clock; the outbox sender (``bot.outbox.sender``)
 and the direct replies of handlers (through ``SharedLimiter``, PTB's rate limiter hook) draw
 from the same buckets, so there is no second limiter fighting the sender's own pacing.
 

@@ -1,6 +1,6 @@
 """Runs the sweeps: which is due, each in its own transaction, under a lock, recording SweepRun.
 
-The scheduler (``bot.jobs``) is only a clock: every tick calls ``run_due(services)``. Whether a
+The scheduler (``bot.runtime.jobs``) is only a clock: every tick calls ``run_due(services)``. Whether a
 sweep is due is decided here, from the database: its latest scheduled time at or before ``now``
 (config ``[reminders]`` / ``[digest]``) is later than ``SweepRun.last_run_at``. So
 
@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.kernel.config import Settings
 from bot.domain.digest import digest_sweep, digest_time
 from bot.domain.feedback import feedback_sweep
 from bot.domain.urging import Policy, SweepResult, escalation_sweep, is_working_day, tell_office_unreachable

@@ -8,11 +8,11 @@ import sys
 
 from telegram import Bot, Update
 
-from bot.app import build_application
-from bot.clock import Clock
-from bot.config import TOKEN_ENV, Settings
-from bot.inbox import KEEP as INBOX_KEEP
-from bot.logs import setup_logging
+from bot.runtime.app import build_application
+from bot.kernel.clock import Clock
+from bot.kernel.config import TOKEN_ENV, Settings
+from bot.runtime.inbox import KEEP as INBOX_KEEP
+from bot.kernel.logs import setup_logging
 from store.db import Database
 from store.inbox import prune as prune_inbox
 

@@ -6,7 +6,7 @@ widths, dates are real dates, the header row is frozen. Confidential items appea
 message rather than producing an empty file.
 
 Built to scale (issue 11: 100,000 items): rows are read in keyset batches of plain columns (no ORM
-graph, never the whole ledger at once) and streamed into the file by ``bot.xlsx``. In the bot the
+graph, never the whole ledger at once) and streamed into the file by ``bot.documents.xlsx``. In the bot the
 work runs in a worker thread with its own event loop and database connection (``export_off_loop``),
 so the bot's loop keeps answering; the chat handler then queues the file in the outbox.
 
@@ -47,7 +47,7 @@ from bot.domain.workflow import (
     format_number,
     local_date,
 )
-from bot.xlsx import DATE_FORMAT, Book, Column
+from bot.documents.xlsx import DATE_FORMAT, Book, Column
 from store.db import Database
 from store.models import Person, Unit
 from store.score import ScoreEvent, ScoreYear
@@ -491,7 +491,7 @@ _SUFFIX = {"scores": ".xlsx", "items": ".xlsx", "notice": ".docx", "dossier": ".
 async def export_command(settings: Any, kind: str, file: str, *, year: int | None, start: str | None,
                          end: str | None, item: str | None, now: datetime, out: Any, err: Any) -> int:
     """Write one export to ``file``; a problem is one Chinese line on ``err`` and status 2."""
-    from bot.documents import dossier_document, notice_document  # python-docx: only for the Word files
+    from bot.documents.word import dossier_document, notice_document  # python-docx: only for the Word files
     from bot.domain.views import find_item
 
     path = Path(file)

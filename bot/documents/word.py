@@ -29,8 +29,8 @@ from bot.domain.attachments import write_atomically
 from bot.domain.dossier import Dossier, dossier
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.workflow import OFFICE_TZ, can_view, item_card, item_label, load_item
-from bot.outbox import enqueue
-from bot.render import render
+from bot.outbox.queue import enqueue
+from bot.kernel.render import render
 from store.models import Person
 from store.workflow import Item
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from telegram.error import InvalidToken, NetworkError
 
-from bot.config import TOKEN_ENV, Settings
+from bot.kernel.config import TOKEN_ENV, Settings
 
 _FOLDER_PROBLEMS = {
     errno.ENOTDIR: "路径中有一段是文件而不是文件夹",
