@@ -14,6 +14,7 @@ import store.workflow  # noqa: F401,E402
 import store.score  # noqa: F401,E402
 import store.urging  # noqa: F401,E402
 import store.records  # noqa: F401,E402
+import store.report  # noqa: F401,E402
 
 target_metadata = Base.metadata
 config = context.config
