@@ -16,6 +16,7 @@ import store.urging  # noqa: F401,E402
 import store.records  # noqa: F401,E402
 import store.report  # noqa: F401,E402
 import store.dialog_state  # noqa: F401,E402
+import store.events  # noqa: F401,E402
 
 target_metadata = Base.metadata
 config = context.config
