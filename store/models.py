@@ -142,7 +142,11 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # A reply to a bot message finds the row it was sent as (and the items it was about).
+        Index("ix_outbox_chat_message", "chat_id", "telegram_message_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -165,6 +169,13 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The items the message is about (a reply to it records progress on the one, or asks which).
+    item_ids: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # A routine part waiting (status "held") to be sent in one message with the person's other
+    # parts: "notice" (an event notice) or "round" (催办/weekly reminders); see bot.outbox.bundles.
+    bundle: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # A part merged into another row's message (status "bundled").
+    bundled_into: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class InboxUpdate(Base):
