@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -17,13 +18,66 @@ from bot.kernel.logs import protect_secrets, redact
 DEFAULT_CONFIG = "config.toml"
 
 
-class _Parser(argparse.ArgumentParser):
+# argparse's own messages (Python 3.11–3.13 wording) → Chinese; anything unknown is kept as is.
+_ARGPARSE_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p, r in (
+    (r"argument command: invalid choice: '?([^']*)'? \(choose from (.*)\)", "未知的命令「\\1」（可用的命令：\\2）"),
+    (r"argument (\S+): invalid choice: '?([^']*)'? \(choose from (.*)\)", "参数 \\1 的取值「\\2」无效（可选：\\3）"),
+    (r"argument (\S+): invalid int value: '?([^']*)'?", "参数 \\1 应为整数，收到「\\2」"),
+    (r"argument (\S+): invalid (\w+) value: '?([^']*)'?", "参数 \\1 的取值「\\3」无效"),
+    (r"argument (\S+): expected one argument", "参数 \\1 后缺少取值"),
+    (r"argument (\S+): expected at most one argument", "参数 \\1 最多接受一个取值"),
+    (r"argument (\S+): expected at least one argument", "参数 \\1 至少需要一个取值"),
+    (r"argument (\S+): expected (\d+) arguments?", "参数 \\1 需要 \\2 个取值"),
+    (r"argument (\S+): ignored explicit argument '?([^']*)'?", "选项 \\1 不接受取值「\\2」"),
+    (r"argument (\S+): not allowed with argument (\S+)", "参数 \\1 不能与 \\2 同时使用"),
+    (r"the following arguments are required: (.*)", "缺少必填的参数：\\1"),
+    (r"one of the arguments (.*) is required", "以下参数须填写其一：\\1"),
+    (r"unrecognized arguments: (.*)", "无法识别的参数：\\1"),
+    (r"ambiguous option: (\S+) could match (.*)", "选项 \\1 有歧义，可能是：\\2"),
+))
+
+
+def chinese_message(message: str) -> str:
+    """One of argparse's English messages in Chinese (choices listed with 、, without quotes)."""
+    for pattern, replacement in _ARGPARSE_MESSAGES:
+        m = pattern.fullmatch(message.strip())
+        if m:
+            text = m.expand(replacement)
+            return re.sub(r"'([^']*)'", r"\1", text).replace(", ", "、")
+    return message
+
+
+class _ChineseHelpFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):  # noqa: ANN001, ANN201
+        return super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
+
+
+class ChineseArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser that speaks Chinese: usage, headings, -h and its errors (one line, status 2).
+
+    argparse's texts come from its own gettext catalogue, which has no Chinese; translating at the
+    edges (headings, the help option, ``error``) keeps argparse itself untouched."""
+
+    def __init__(self, *args, add_help: bool = True, **kwargs) -> None:  # noqa: ANN002, ANN003
+        kwargs.setdefault("formatter_class", _ChineseHelpFormatter)
+        super().__init__(*args, add_help=False, **kwargs)
+        self._positionals.title = "位置参数"
+        self._optionals.title = "选项"
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help="显示本帮助并退出")
+
     def error(self, message: str) -> None:  # argparse's own errors, in one line with status 2
-        self.exit(2, f"命令行参数有误：{message}（使用 --help 查看用法）\n")
+        self.exit(2, f"命令行参数有误：{chinese_message(message)}（使用 --help 查看用法）\n")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    """The named config file, else ./config.toml if present, else the built-in defaults."""
+_Parser = ChineseArgumentParser
+
+
+def _settings(args: argparse.Namespace, *, may_create_database: bool = False) -> Settings:
+    """The named config file, else ./config.toml if present, else the built-in defaults.
+
+    A SQLite file that does not exist is created only by ``db upgrade`` or in a fresh folder (a
+    first start): see ``missing_database``."""
     if args.config:
         settings = load_settings(args.config)
     elif Path(DEFAULT_CONFIG).exists():
@@ -32,7 +86,56 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings = load_settings(None)
     protect_secrets(settings.telegram.token, settings.telegram.webhook.secret)
     args.settings = settings  # for explaining a fault later
+    if not may_create_database:
+        problem = missing_database(settings)
+        if problem is not None:
+            raise ConfigError(problem)
     return settings
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file a ``sqlite://`` URL names; None for PostgreSQL, in-memory databases or a bad URL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def missing_database(settings: Settings) -> str | None:
+    """Why a SQLite file that does not exist must not be created silently, or None.
+
+    A typo in ``[database] url`` would otherwise start the bot on a new, empty database. A missing
+    file is suspect when its folder already holds another SQLite database, or when the files
+    folder already holds files (the bot ran here before); a fresh folder is a first start, and
+    ``python -m bot db upgrade`` always creates the file."""
+    path = _sqlite_path(settings.database.url)
+    if path is None or path.exists():
+        return None
+    folder = path.parent
+    others = sorted(p for p in folder.iterdir() if p.is_file() and _is_sqlite_file(p)) if folder.is_dir() else []
+    files_dir = Path(settings.storage.files_dir)
+    if others:
+        why = f"而同一文件夹中已有数据库文件 {others[0].name}"
+    elif files_dir.is_dir() and any(files_dir.iterdir()):
+        why = f"而附件文件夹 {files_dir.resolve()} 中已有文件（机器人在此运行过）"
+    else:
+        return None
+    return (f"启动失败：SQLite 数据库文件 {path.resolve()} 不存在，{why}。请检查配置文件 [database] url 的路径"
+            "是否写错；如确需新建空数据库，请先运行 python -m bot db upgrade。")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -50,7 +153,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_db(args: argparse.Namespace) -> int:
     from store.db import Database
 
-    settings = _settings(args)
+    settings = _settings(args, may_create_database=True)  # the one command that creates a database
 
     async def upgrade() -> str | None:
         db = Database(settings.database.url)
@@ -89,9 +192,12 @@ def _cmd_invite(args: argparse.Namespace) -> int:
 
 
 def _cmd_workdays(args: argparse.Namespace) -> int:
-    from bot.calendar_store import workdays_command
+    from bot.cli.workdays import USAGE, workdays_command
 
     rest = list(args.rest)
+    if "-h" in rest or "--help" in rest:  # help needs no settings and no database
+        print(USAGE)
+        return 0
     if "--config" in rest:  # REMAINDER swallows options written after the date
         i = rest.index("--config")
         if i + 1 >= len(rest):
@@ -157,7 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None) == "workdays":
+        args.rest = [*extra, *args.rest]  # options before the date (``workdays --help``) are its own
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except ConfigError as exc:

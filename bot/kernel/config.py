@@ -8,6 +8,7 @@ The schema below is the single list of keys: an unknown key is an error, not sil
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -198,6 +199,40 @@ def _type_name(value: Any) -> str:
     return _TOML_TYPE_NAMES.get(type(value), type(value).__name__)
 
 
+# tomllib's messages (Python 3.11–3.13) → Chinese; an unknown one is named as "格式不符合 TOML 规范".
+_TOML_MESSAGES: tuple[tuple[str, str], ...] = (
+    (r"Expected ']' at the end of a table declaration", "表名的方括号 ] 没有闭合"),
+    (r"Expected ']]' at the end of an array declaration", "表数组的 ]] 没有闭合"),
+    (r"Expected '=' after a key in a key/value pair", "键后面缺少等号 ="),
+    (r"Expected newline or end of document after a statement", "一行只能写一项，其后应换行"),
+    (r"Unterminated string", "字符串的引号没有闭合"),
+    (r"Unclosed array", "列表的方括号 ] 没有闭合"),
+    (r"Unclosed inline table", "内联表的花括号 } 没有闭合"),
+    (r"Expected ',' or ']' after an array element", "列表元素之间应以英文逗号分隔"),
+    (r"Expected ',' or '}' after inline table value", "内联表的值之间应以英文逗号分隔"),
+    (r"Invalid value", "取值无效（字符串须加英文双引号）"),
+    (r"Invalid statement", "无法识别的语句"),
+    (r"Invalid initial character for a key part", "键名以无效字符开头"),
+    (r"Cannot (?:declare|overwrite|mutate) .*", "同一个键或表重复出现"),
+    (r"Illegal character '\\n'", "字符串的引号在行尾没有闭合"),
+    (r"(?:Illegal|Found invalid) character .*", "含有不允许的字符（请使用英文半角符号）"),
+    (r"Invalid date or datetime", "日期或时间无效"),
+    (r"Unescaped '\\' in a string", "字符串中的反斜杠 \\ 须写成 \\\\"),
+    (r"Unterminated .*", "引号或括号没有闭合"),
+)
+
+
+def toml_problem(exc: tomllib.TOMLDecodeError) -> str:
+    """``（第 3 行第 9 列附近：表名的方括号 ] 没有闭合）`` from tomllib's English message."""
+    text = str(exc)
+    m = re.search(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$", text)
+    message = text[: m.start()] if m else text
+    what = next((zh for en, zh in _TOML_MESSAGES if re.fullmatch(en, message.strip())), "格式不符合 TOML 规范")
+    if m and m.group(1):
+        return f"（第 {m.group(1)} 行第 {m.group(2)} 列附近：{what}）"
+    return f"（文件末尾：{what}）" if m else f"（{what}）"
+
+
 def load_settings(path: str | os.PathLike[str] | None, environ: dict[str, str] | None = None) -> Settings:
     """Read and validate the file; ``None`` means defaults only (the demo and tests use that)."""
     environ = os.environ if environ is None else environ
@@ -215,7 +250,7 @@ def load_settings(path: str | os.PathLike[str] | None, environ: dict[str, str] |
         except UnicodeDecodeError:
             raise ConfigError(f"配置错误 {source}：文件不是 UTF-8 编码") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"配置错误 {source}：TOML 格式有误（{exc}）") from None
+            raise ConfigError(f"配置错误 {source}：TOML 格式有误{toml_problem(exc)}") from None
     values = _validate(raw, source)
     return _build(values, source, environ)
 
