@@ -47,7 +47,7 @@ from bench.scratch_db import Backend, analyze  # noqa: E402
 from bot.kernel.config import Settings, StorageSettings  # noqa: E402
 from bot.domain.digest import digest_sweep  # noqa: E402
 from bot.domain.workdays import WorkCalendar  # noqa: E402
-from bot.domain.workflow import OFFICE_TZ  # noqa: E402
+from bot.kernel.clock import OFFICE_TZ  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.models import OutboxMessage, Person, PersonRole, Unit  # noqa: E402
 from store.urging import Reminder  # noqa: E402

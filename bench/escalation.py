@@ -68,7 +68,7 @@ from bot.domain.urging import (  # noqa: E402
     outgoing_rounds,
 )
 from bot.domain.workdays import WorkCalendar  # noqa: E402
-from bot.domain.workflow import OFFICE_TZ  # noqa: E402
+from bot.kernel.clock import OFFICE_TZ  # noqa: E402
 from store.db import Database, async_url  # noqa: E402
 from store.models import OutboxMessage, Person, PersonRole, Unit  # noqa: E402
 from store.urging import Reminder  # noqa: E402

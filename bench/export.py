@@ -44,7 +44,7 @@ from sqlalchemy import insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from bot.domain.workflow import OFFICE_TZ  # noqa: E402
+from bot.kernel.clock import OFFICE_TZ  # noqa: E402
 from store.db import Database, async_url  # noqa: E402
 from store.models import Person, PersonRole, Unit  # noqa: E402
 from store.score import ScoreEvent  # noqa: E402
@@ -193,7 +193,7 @@ def load_baseline():  # noqa: ANN201
 
 async def measure(url: str, kind: str, path_kind: str) -> dict:
     from bot.documents import excel as exports
-    from bot.calendar_store import load_calendar
+    from bot.domain.schedules import load_calendar
 
     db = Database(url)  # the bot's own handle: the probe answers through it
     async with db.session() as s:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert  # noqa: E402
 
 from bench.scratch_db import Backend, analyze  # noqa: E402
-from bot.calendar_store import load_calendar  # noqa: E402
+from bot.domain.schedules import load_calendar  # noqa: E402
 from bot.demo.county import demo_units  # noqa: E402
 from bot.domain.directory import person_by_telegram_id  # noqa: E402
 from bot.domain.views import ItemFilters, ItemPage, open_items_for  # noqa: E402

@@ -53,7 +53,7 @@ async def _issue(update: Update, context: Ctx, role: str, unit_name: str | None,
         return False
     await reply(
         update, "messages/invite_created.html.j2",
-        person=inv.person, role=inv.role, link=deep_link(context.bot.username, inv.code), expires_at=inv.expires_at,
+        person=inv.person, role_name=inv.role_name, link=deep_link(context.bot.username, inv.code), expires_at=inv.expires_at,
     )
     return True
 

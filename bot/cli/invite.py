@@ -52,6 +52,6 @@ async def invite(settings: Settings, role_text: str, unit: str | None, name: str
     if username is None:
         print("（未配置 [telegram] bot_username，且无法连接 Telegram 查询，链接中的 <机器人用户名> 请替换为实际用户名）", file=err)
         username = "<机器人用户名>"
-    out.write(render("cli/invite_created.txt.j2", person=inv.person, role=inv.role,
+    out.write(render("cli/invite_created.txt.j2", person=inv.person, role_name=inv.role_name,
                      link=deep_link(username, inv.code), expires_at=inv.expires_at) + "\n")
     return 0

@@ -1,8 +1,8 @@
 """Working-day query commands: ``python -m bot workdays ...``.
 
-``main`` receives the arguments *after* ``workdays``; the ``load FILE``
-subcommand is wired elsewhere (it needs the database) and must be dispatched
-before calling ``main``.
+``workdays_command`` is the entry point: it opens the database, dispatches
+``load FILE`` and hands every other query to ``main`` (the arguments *after*
+``workdays`` and the calendar, no database: the unit tests call it directly).
 
 Commands
 --------
@@ -29,18 +29,25 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Sequence
 from datetime import date
-from typing import Sequence, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from bot.domain.workdays import (
     ADJUSTED_WORKDAY,
     HOLIDAY,
     WEEKEND,
+    ScheduleError,
     WorkCalendar,
     YearSchedule,
 )
+from bot.kernel.config import Settings
 
-__all__ = ["main", "USAGE", "provisional_note", "unknown_year_message", "schedule_summary"]
+if TYPE_CHECKING:
+    from store.db import Database
+
+__all__ = ["main", "workdays_command", "USAGE", "provisional_note", "unknown_year_message", "schedule_summary"]
 
 LOAD_COMMAND = "python -m bot workdays load FILE"
 
@@ -194,3 +201,46 @@ def main(
     except _UsageError as exc:
         print(f"错误：{exc}", file=err)
         return 2
+
+
+async def workdays_command(settings: Settings, argv: list[str], out: TextIO, err: TextIO) -> int:
+    """``python -m bot workdays ...``: ``load FILE`` writes the database, the rest only reads it."""
+    # The database is imported here, not with the module: the queries stay importable without it.
+    from bot.domain.schedules import load_calendar
+    from store.db import Database
+
+    db = Database(settings.database.url)
+    try:
+        await db.upgrade()
+        if argv[:1] == ["load"]:
+            return await _load(db, argv[1:], out, err)
+        async with db.session() as s:
+            calendar = await load_calendar(s)
+        return main(argv, calendar, out, err)
+    finally:
+        await db.dispose()
+
+
+async def _load(db: Database, argv: list[str], out: TextIO, err: TextIO) -> int:
+    from bot.domain.schedules import load_schedule
+    from store.audit import Actor
+
+    if len(argv) != 1:
+        print(f"错误：用法为 {LOAD_COMMAND}", file=err)
+        return 2
+    path = Path(argv[0])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"错误：无法读取文件 {path}（{exc.__class__.__name__}）", file=err)
+        return 2
+    try:
+        async with db.session(Actor.system("cli"), "calendar.load") as s:
+            schedule, changed = await load_schedule(s, text, "cli", db.now())
+    except ScheduleError as exc:
+        print(f"错误：{path}：{exc}", file=err)
+        return 2
+    print(f"已载入{schedule_summary(schedule)}", file=out)
+    if changed:
+        print(f"已重新计算 {changed} 个暂定期限，并通知相关单位。", file=out)
+    return 0

@@ -19,7 +19,7 @@ from pathlib import Path
 from bot.runtime.app import build_application, start_polling, stop_polling
 from bot.kernel.clock import OffsetClock
 from bot.kernel.config import DatabaseSettings, OfficeSettings, Settings, StorageSettings, TelegramSettings
-from bot.calendar_store import load_calendar
+from bot.domain.schedules import load_calendar
 from bot.demo.county import OFFICE_NAME, DemoPerson, seed_directory
 from bot.demo.items import seed_items
 from bot.emulator import Emulator, FloodLimits

@@ -41,9 +41,10 @@ import tornado.iostream
 import tornado.web
 from sqlalchemy import select
 
-from bot.calendar_store import load_calendar
+from bot.domain.schedules import load_calendar
 from bot.domain.roles import ROLE_NAMES, UNIT_ROLES
 from bot.domain.workdays import ADJUSTED_WORKDAY, HOLIDAY, WEEKEND
+from bot.kernel.clock import OFFICE_TZ
 from store.models import Person as DbPerson
 
 __all__ = ["mount", "WebHub", "sanitize_telegram_html", "text_to_html"]
@@ -51,7 +52,6 @@ __all__ = ["mount", "WebHub", "sanitize_telegram_html", "text_to_html"]
 log = logging.getLogger("duban.demo.web")
 
 STATIC_DIR = Path(__file__).with_name("static")
-DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 MAX_TEXT = 4096  # what Telegram accepts from a user in one message
 MAX_ADVANCE_HOURS = 24 * 366
@@ -271,7 +271,7 @@ class WebHub:
         try:
             return self.sandbox.app.bot_data["services"].settings.office.tz
         except (AttributeError, KeyError):
-            return DEFAULT_TZ
+            return OFFICE_TZ
 
     def attach(self) -> None:
         emu = self.emu

@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, NamedTuple
 from sqlalchemy import DateTime, exists, func, or_, select, tuple_, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.calendar_store import load_calendar
+from bot.domain.schedules import load_calendar
 from bot.domain.errors import DomainError
 from bot.domain.ledger import _HANDLED_STATES, ScoreTable, format_score, score_table
 from bot.domain.score import Rule, active_rules, check_year, finished_on, format_points, rules_with_points, use_rules
@@ -41,12 +41,12 @@ from bot.domain.workflow import (
     ASSIGNMENT_STATES,
     IMPORTANCE,
     ITEM_STATES,
-    OFFICE_TZ,
     SOURCES,
     UNIT_ROLES_OF_ASSIGNMENT,
     format_number,
     local_date,
 )
+from bot.kernel.clock import OFFICE_TZ
 from bot.documents.xlsx import DATE_FORMAT, Book, Column
 from store.db import Database
 from store.models import Person, Unit

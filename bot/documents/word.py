@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.attachments import write_atomically
 from bot.domain.dossier import Dossier, dossier
 from bot.domain.errors import DomainError, NotAllowed
-from bot.domain.workflow import OFFICE_TZ, can_view, item_card, item_label, load_item
+from bot.domain.workflow import can_view, item_card, item_label, load_item
+from bot.kernel.clock import OFFICE_TZ
 from bot.outbox.queue import enqueue
 from bot.kernel.render import render
 from store.models import Person

@@ -26,7 +26,6 @@ from bot.domain.items import send_notice, set_deadline
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
     MAX_TITLE,
-    OFFICE_TZ,
     AlreadyHandled,
     DeadlineSpec,
     FixedDeadline,
@@ -47,6 +46,7 @@ from bot.domain.workflow import (
     require_liaison_of,
     require_role,
 )
+from bot.kernel.clock import OFFICE_TZ
 from bot.outbox.queue import Keyboard
 from store.models import Person, Unit
 from store.workflow import (

@@ -33,7 +33,6 @@ from bot.domain.score import (
     settle_year,
 )
 from bot.domain.workflow import (
-    OFFICE_TZ,
     AlreadyHandled,
     act,
     format_number,
@@ -41,6 +40,7 @@ from bot.domain.workflow import (
     office_staff,
     require_role,
 )
+from bot.kernel.clock import OFFICE_TZ
 from bot.outbox.queue import enqueue
 from bot.kernel.render import render
 from store.models import Person, Unit

@@ -38,6 +38,10 @@ class NewInvitation:
     role: str
     expires_at: datetime
 
+    @property
+    def role_name(self) -> str:
+        return ROLE_NAMES[self.role]
+
 
 def validate_name(name: str) -> str:
     name = " ".join(drop_controls(name).split())

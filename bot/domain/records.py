@@ -36,7 +36,6 @@ from bot.domain.score import COMMENDATION, CRITICISM_RULES, Rule, active_rules, 
 from bot.domain.views import find_item
 from bot.domain.workflow import (
     NO_ACCESS,
-    OFFICE_TZ,
     SOURCES,
     AlreadyHandled,
     InvalidState,
@@ -53,6 +52,7 @@ from bot.domain.workflow import (
     require_role,
     unit_heads,
 )
+from bot.kernel.clock import OFFICE_TZ
 from bot.outbox.queue import Keyboard, enqueue
 from bot.kernel.render import render
 from store.models import Person

@@ -52,6 +52,8 @@ Details:
 * A 调休 working day must be a Saturday or Sunday, and no date may be both
   a day off and a working day, nor belong to two holidays (write a combined
   name such as "国庆节、中秋节" instead).
+* ``example = true`` marks a file whose dates are fictional (the format example in ``docs/``):
+  it parses, and whoever loads it is warned (``YearSchedule.example``).
 * Any other key is an error. All errors raise ``ScheduleError`` with a
   Chinese message naming the offending key and value.
 
@@ -129,6 +131,8 @@ class YearSchedule:
     workdays: frozenset[date] = frozenset()
     holiday_names: Mapping[date, str] = field(default_factory=dict, hash=False)
     source: str | None = None
+    # ``example = true`` in the file: fictional dates that only show the format (loading warns).
+    example: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.year, bool) or not isinstance(self.year, int):
@@ -164,6 +168,8 @@ class YearSchedule:
         lines = [f"year = {self.year}"]
         if self.source:
             lines.append(f"source = {_toml_str(self.source)}")
+        if self.example:
+            lines.append("example = true")
         lines += ["", "[holidays]"]
         by_name: dict[str, list[date]] = {}
         for d in sorted(self.holidays):
@@ -223,7 +229,7 @@ class DayInfo:
 # --------------------------------------------------------------------------
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TOP_KEYS = ("year", "source", "holidays", "workdays")
+_TOP_KEYS = ("year", "source", "example", "holidays", "workdays")
 
 
 def _in_schedule_window(d: date, year: int) -> bool:
@@ -323,7 +329,7 @@ def parse_schedule(text: str) -> YearSchedule:
 
     for key in doc:
         if key not in _TOP_KEYS:
-            raise ScheduleError(f"未知的配置项 {_q(key)}，只允许 year、source、[holidays]、[workdays]")
+            raise ScheduleError(f"未知的配置项 {_q(key)}，只允许 year、source、example、[holidays]、[workdays]")
 
     if "year" not in doc:
         raise ScheduleError("缺少 year（年份），例如：year = 2027")
@@ -334,6 +340,9 @@ def parse_schedule(text: str) -> YearSchedule:
     source = doc.get("source")
     if source is not None and not isinstance(source, str):
         raise ScheduleError(f"source 应为文字（加引号），实际为 {_q(source)}")
+    example = doc.get("example", False)
+    if not isinstance(example, bool):
+        raise ScheduleError(f"example 应为 true 或 false（不加引号），实际为 {_q(example)}")
 
     holidays_tbl = doc.get("holidays")
     if holidays_tbl is None:
@@ -385,6 +394,7 @@ def parse_schedule(text: str) -> YearSchedule:
         workdays=frozenset(workdays),
         holiday_names=names,
         source=source,
+        example=example,
     )
 
 

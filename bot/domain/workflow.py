@@ -31,7 +31,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -42,6 +41,7 @@ from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.roles import ROLE_NAMES
 from bot.domain.workdays import WorkCalendar
 from bot.outbox.queue import Keyboard, enqueue
+from bot.kernel.clock import OFFICE_TZ
 from bot.kernel.render import render
 from store.audit import Actor
 from store.models import Base, Person
@@ -109,7 +109,6 @@ MAX_TEXT = 2000
 MAX_DEADLINE_DAYS = 250  # about a working year; more is a typo
 IMPORTANT_DEFAULT_DAYS = 7  # regulation §9(4): important items are done within 7 working days
 
-OFFICE_TZ = ZoneInfo("Asia/Shanghai")
 NUMBER_PREFIX = "督字"
 
 

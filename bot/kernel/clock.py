@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+# The office keeps Beijing time (government time everywhere in China): deadlines, numbering years,
+# dates in notices and documents. The configuration accepts only zones equal to it.
+OFFICE_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class Clock:

@@ -9,19 +9,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from bot.domain.roles import ROLE_NAMES
+from bot.kernel.clock import OFFICE_TZ
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
-DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _local(value: datetime | date, fmt: str) -> str:
     if isinstance(value, datetime):
-        value = value.astimezone(DISPLAY_TZ)
+        value = value.astimezone(OFFICE_TZ)
     return value.strftime(fmt)
 
 
@@ -36,7 +34,6 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters["role"] = lambda code: ROLE_NAMES.get(code, code)
     env.filters["datetime"] = lambda v: _local(v, "%Y-%m-%d %H:%M")
     env.filters["date"] = lambda v: _local(v, "%Y-%m-%d")
     return env

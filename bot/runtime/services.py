@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
+from bot.domain.schedules import load_calendar
+from bot.domain.workdays import WorkCalendar
 from bot.kernel.clock import Clock
 from bot.kernel.config import Settings
-from bot.domain.workdays import WorkCalendar
 from bot.outbox.sender import Sender
+from store.calendar import schedules_stamp
 from store.db import Database
-from store.models import CalendarYear
 
 
 @dataclass
@@ -22,7 +21,7 @@ class Services:
     clock: Clock
     sender: Sender
     _calendar: WorkCalendar | None = field(default=None, repr=False)
-    _calendar_stamp: tuple | None = field(default=None, repr=False)
+    _calendar_stamp: tuple[int, datetime | None] | None = field(default=None, repr=False)
     _calendar_checked: datetime | None = field(default=None, repr=False)
 
     async def calendar(self) -> WorkCalendar:
@@ -32,16 +31,13 @@ class Services:
         from the database (one small aggregate), but at most once per CALENDAR_RECHECK of the
         bot's clock: not on every update.
         """
-        from bot.calendar_store import load_calendar
-
         now = self.clock.now()
         if (self._calendar is not None and self._calendar_checked is not None
                 and timedelta(0) <= now - self._calendar_checked < CALENDAR_RECHECK):
             return self._calendar
         self._calendar_checked = now
         async with self.db.session() as s:
-            stamp = tuple((await s.execute(
-                select(func.count(), func.max(CalendarYear.loaded_at)).select_from(CalendarYear))).one())
+            stamp = await schedules_stamp(s)
             if self._calendar is None or stamp != self._calendar_stamp:
                 self._calendar, self._calendar_stamp = await load_calendar(s), stamp
         return self._calendar

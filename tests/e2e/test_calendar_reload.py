@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bot.calendar_store import save_schedule
+from bot.domain.schedules import save_schedule
 
 
 async def test_a_year_loaded_while_the_bot_runs_is_used_at_once(harness):

@@ -18,7 +18,8 @@ from telegram.ext import ExtBot
 from bot.kernel.config import Settings
 from bot.domain import items as items_svc
 from bot.domain.workdays import WorkCalendar
-from bot.domain.workflow import OFFICE_TZ, DeadlineSpec
+from bot.domain.workflow import DeadlineSpec
+from bot.kernel.clock import OFFICE_TZ
 from bot.emulator.ptb_request import EmulatorRequest
 from bot.outbox.sender import Pacing, Sender
 from bot.runtime.services import Services

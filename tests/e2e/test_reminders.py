@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from telegram.ext import ExtBot
 
 from bot.domain import items as items_svc
-from bot.domain.workflow import OFFICE_TZ, DeadlineSpec
+from bot.domain.workflow import DeadlineSpec
+from bot.kernel.clock import OFFICE_TZ
 from bot.emulator.ptb_request import EmulatorRequest
 from bot.runtime.jobs import schedule_jobs
 from bot.outbox.sender import STALE_CLAIM, Pacing, Sender

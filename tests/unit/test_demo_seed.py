@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from bot.calendar_store import load_calendar
+from bot.domain.schedules import load_calendar
 from bot.demo.county import seed_directory
 from bot.demo.items import seed_items
 from bot.domain.workflow import light_for, local_date

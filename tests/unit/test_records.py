@@ -10,7 +10,8 @@ from test_workflow_support import counts, data_of, make_world, outbox, register,
 
 from bot.domain import records as rec
 from bot.domain.errors import DomainError, NotAllowed
-from bot.domain.workflow import OFFICE_TZ, AlreadyHandled, InvalidState
+from bot.domain.workflow import AlreadyHandled, InvalidState
+from bot.kernel.clock import OFFICE_TZ
 from store.models import Person
 from store.workflow import Item
 

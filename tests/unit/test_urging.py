@@ -14,7 +14,8 @@ from bot.kernel.config import ReminderSettings, Settings
 from bot.domain import assignments as asg
 from bot.domain import urging
 from bot.domain.urging import DUE_SOON, DUE_TODAY, OVERDUE, Policy, Windows, escalation_sweep, step_for
-from bot.domain.workflow import OFFICE_TZ, DeadlineSpec
+from bot.domain.workflow import DeadlineSpec
+from bot.kernel.clock import OFFICE_TZ
 from store.urging import Reminder
 from store.workflow import Assignment
 

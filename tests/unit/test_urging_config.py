@@ -10,7 +10,7 @@ import pytest
 
 from bot.kernel.config import ConfigError, ReminderSettings, load_settings
 from bot.domain.workdays import WorkCalendar
-from bot.domain.workflow import OFFICE_TZ
+from bot.kernel.clock import OFFICE_TZ
 from bot.runtime.sweeps import latest_daily, latest_digest, latest_weekly
 
 ROOT = Path(__file__).resolve().parents[2]
