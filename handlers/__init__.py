@@ -9,6 +9,7 @@ from telegram.ext import Application
 from handlers import archive, dialogs, flow, gate, invite, items, start, views
 from handlers import digest, outbox_view
 from handlers import exports, records, score
+from handlers import find, people
 
 
 def register(app: Application) -> None:
@@ -20,12 +21,14 @@ def register(app: Application) -> None:
     flow.register(app)
     records.register(app)  # /call /visit /bulletin dialog, 确认 / 有异议 (before invite's /cancel too)
     score.register(app)  # /score and its add dialog; puts [score.points] in force
+    people.register(app)  # /people (office): deactivate, roles, unit, liaison hand-over (before invite's /cancel)
     invite.register(app)
     views.register(app)
     archive.register(app)
     digest.register(app)  # /digest (leaders, office)
     outbox_view.register(app)  # /outbox (office), blocked/unblocked
     exports.register(app)  # /export /notice /dossier (office)
+    find.register(app)  # /find 关键词 (everyone, what they may see)
     items.register_last(app)
     flow.register_last(app)  # workflow buttons, replies to notices, stale buttons
     gate.register_fallbacks(app)

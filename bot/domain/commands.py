@@ -19,6 +19,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", "查看可用命令", _ALL),
     Command("items", "督查事项清单（红黄绿灯）", _ALL),
     Command("item", "事项详情与办理，如 /item 3", _ALL),
+    Command("find", "查找事项，如 /find 道路 或 /find 城关镇", _ALL),
     Command("new", "登记督查事项（立项）", frozenset({"office"})),
     Command("archive", "归档已办结事项，如 /archive 3", frozenset({"office"})),
     Command("digest", "每日督办摘要", frozenset({"leader", "office", "office_head"})),
@@ -31,6 +32,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("notice", "督办通知单（Word），如 /notice 3", _OFFICE),
     Command("dossier", "事项卷宗（Word），如 /dossier 3", _OFFICE),
     Command("invite", "生成邀请链接（督查室）", _OFFICE),
+    Command("people", "人员管理：停用、角色、单位、移交联络员", _OFFICE),
     Command("cancel", "取消当前操作", _ALL),
 )
 
