@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
+from bot.kernel.config import SCORE_RULES
 from bot.domain.workflow import (
     AlreadyHandled,
     act,
@@ -55,18 +56,11 @@ class Rule:
     disqualifies: bool = False
 
 
-DEFAULT_RULES: dict[str, Rule] = {r.code: r for r in (
-    Rule("criticism.decision", -5, "重要工作部署落实不到位被通报批评", "第八条（一）"),
-    Rule("criticism.project", -5, "民生工程、重点项目进度落后被通报批评", "第八条（二）"),
-    Rule("criticism.meeting", -5, "重要会议决定事项未落实到位被通报批评", "第八条（三）"),
-    Rule("late.leader_or_superior", -5, "上级或领导交办事项办理不及时或处理不到位", "第八条（四）"),
-    Rule("late.npc_cppcc.lead", -2, "人大建议、政协提案未按时办结（主办）", "第八条（五）"),
-    Rule("late.npc_cppcc.assist", -1, "人大建议、政协提案未按时办结（协办）", "第八条（五）"),
-    Rule("criticism.other", -5, "其他督办事项无正当理由未落实到位", "第八条（六）"),
-    Rule("late_feedback", -2, "未按要求及时反馈办理结果", "第八条（七）"),
-    Rule("commendation", 5, "办理情况得到县政府领导肯定并通报表扬", "第八条（八）"),
-    Rule("fraud", 0, "瞒报、谎报、弄虚作假（取消评先评优资格）", "第八条（九）", disqualifies=True),
-)}
+# The table itself is data in the configuration module, which checks [score.points] against it.
+DEFAULT_RULES: dict[str, Rule] = {
+    code: Rule(code, points, name, clause, disqualifies)
+    for code, (points, name, clause, disqualifies) in SCORE_RULES.items()
+}
 COMMENDATION = "commendation"
 # The rules a criticism bulletin may count under (the office chooses one).
 CRITICISM_RULES = tuple(code for code in DEFAULT_RULES if code.startswith("criticism."))

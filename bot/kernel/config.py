@@ -100,6 +100,23 @@ class DigestSettings:
     chart: bool = True
 
 
+# The score's rules (regulation §8) as data: code → (default points, name, clause, disqualifies).
+# [score.points] is checked against it here; bot.domain.score makes its Rule objects from it and
+# the runtime's Services holds them with the county's points.
+SCORE_RULES: dict[str, tuple[int, str, str, bool]] = {
+    "criticism.decision": (-5, "重要工作部署落实不到位被通报批评", "第八条（一）", False),
+    "criticism.project": (-5, "民生工程、重点项目进度落后被通报批评", "第八条（二）", False),
+    "criticism.meeting": (-5, "重要会议决定事项未落实到位被通报批评", "第八条（三）", False),
+    "late.leader_or_superior": (-5, "上级或领导交办事项办理不及时或处理不到位", "第八条（四）", False),
+    "late.npc_cppcc.lead": (-2, "人大建议、政协提案未按时办结（主办）", "第八条（五）", False),
+    "late.npc_cppcc.assist": (-1, "人大建议、政协提案未按时办结（协办）", "第八条（五）", False),
+    "criticism.other": (-5, "其他督办事项无正当理由未落实到位", "第八条（六）", False),
+    "late_feedback": (-2, "未按要求及时反馈办理结果", "第八条（七）", False),
+    "commendation": (5, "办理情况得到县政府领导肯定并通报表扬", "第八条（八）", False),
+    "fraud": (0, "瞒报、谎报、弄虚作假（取消评先评优资格）", "第八条（九）", True),
+}
+
+
 @dataclass(frozen=True)
 class ScoreSettings:
     """考核: the points of each rule (bot.domain.score); only the ones the county changed."""
@@ -362,11 +379,8 @@ def _build(values: dict[str, dict[str, Any]], source: str, environ: dict[str, st
 
 
 def _score_codes() -> dict[str, int]:
-    """The score rules' codes and default points. Imported when first needed, not with this module:
-    the domain imports the configuration, never the other way round at import time."""
-    from bot.domain.score import DEFAULT_RULES
-
-    return {code: rule.points for code, rule in DEFAULT_RULES.items()}
+    """The score rules' codes and default points."""
+    return {code: row[0] for code, row in SCORE_RULES.items()}
 
 
 def _score(raw: dict[str, Any], err) -> ScoreSettings:  # noqa: ANN001
