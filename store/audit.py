@@ -4,6 +4,10 @@ Every flush records, for each row it inserts, updates or deletes, who did it, wh
 record, and the values before and after. Doing it in mapper hooks (rather than in each service)
 means no ORM write path can forget it. Services name the action (``session.info["action"]``) and
 the actor (``session.info["actor"]``) through ``Database.session``.
+
+Core statements (bulk INSERT/UPDATE) pass by the hooks: their callers write the row themselves
+with ``audit_write`` (one row per record) or ``audit_bulk`` (one summarised row per statement,
+for the sweeps' thousands of rows, where a row each would double the writes).
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, inspect, insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import object_session
 
+from store.events import ItemEvent
 from store.models import AuditEntry, Base, OutboxMessage
 
-# Technical tables whose rows are not business records (the outbox is its own log).
-NOT_AUDITED: set[str] = {AuditEntry.__tablename__, OutboxMessage.__tablename__}
+# Tables that are logs themselves: the audit log, the outbox (what was sent, tried, answered) and
+# an item's append-only business history (written with the same actor as the change it tells).
+NOT_AUDITED: set[str] = {AuditEntry.__tablename__, OutboxMessage.__tablename__, ItemEvent.__tablename__}
 
 
 @dataclass(frozen=True)
@@ -72,21 +79,35 @@ def _write(connection, target, verb: str, before: dict | None, after: dict | Non
         return
     session = object_session(target)
     info = session.info if session is not None else {}
+    connection.execute(insert(AuditEntry), _entry(info, table, _row_id(state), info.get("action") or f"{table}.{verb}",
+                                                  before, after))
+
+
+def _entry(info: dict, entity: str, entity_id: str, action: str, before: dict | None, after: dict | None) -> dict:
     actor: Actor = info.get("actor") or Actor.system()
     now_fn = info.get("now_fn") or (lambda: dt.datetime.now(dt.UTC))
-    connection.execute(
-        insert(AuditEntry),
-        {
-            "at": now_fn(),
-            "actor_id": actor.person_id,
-            "actor_label": actor.label,
-            "action": info.get("action") or f"{table}.{verb}",
-            "entity": table,
-            "entity_id": _row_id(state),
-            "before": before,
-            "after": after,
-        },
-    )
+    return {"at": now_fn(), "actor_id": actor.person_id, "actor_label": actor.label, "action": action,
+            "entity": entity, "entity_id": entity_id, "before": before, "after": after}
+
+
+async def audit_write(session: AsyncSession, entity: str, entity_id: object, before: dict | None,
+                      after: dict | None, *, verb: str = "update") -> None:
+    """The audit row of one record written by a Core statement, as the session's actor and action."""
+    action = session.info.get("action") or f"{entity}.{verb}"
+    await session.execute(insert(AuditEntry), _entry(session.info, entity, str(entity_id), action,
+                                                     _jsonable(before), _jsonable(after)))
+
+
+BULK_ID = "*"  # the entity_id of a summarised row: many records, described in ``after``
+
+
+async def audit_bulk(session: AsyncSession, entity: str, action: str, rows: int, **facts: Any) -> None:
+    """One audit row for a bulk statement that wrote ``rows`` rows of ``entity``: how many, and
+    ``facts`` enough to find them (e.g. the round's day). Nothing is written for 0 rows."""
+    if rows <= 0:
+        return
+    await session.execute(insert(AuditEntry), _entry(session.info, entity, BULK_ID, session.info.get("action") or action,
+                                                     None, _jsonable({"rows": rows, **facts})))
 
 
 # Mapper events fire for every row the flush really writes, including orphans removed from a

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.actions import button
 from bot.domain.attachments import AttachmentIn, add_attachments, validate
 from bot.domain.errors import DomainError
+from bot.domain.events import record_item_event
 from bot.domain.items import send_notice, set_deadline
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
@@ -85,6 +86,7 @@ async def _ensure_acknowledged(session: AsyncSession, me: Person, a: Assignment,
     if a.state == "assigned":
         session.info["action"] = "assignment.acknowledge"
         _ack(me, a, now)
+        await record_item_event(session, "acknowledge", a.item_id, now, actor_id=me.id, assignment_id=a.id)
         await session.flush()
         session.info["action"] = action
     check_assignment(a, action)
@@ -97,6 +99,7 @@ async def acknowledge(session: AsyncSession, person: Person, assignment_id: int,
         local = a.acknowledged_at.astimezone(OFFICE_TZ).strftime("%m-%d %H:%M")
         raise AlreadyHandled(f"本单位已于{local}签收{item_label(a.item)}，无需重复签收。")
     _ack(me, a, now)
+    await record_item_event(session, "acknowledge", a.item_id, now, actor_id=me.id, assignment_id=a.id)
     await session.flush()
     return a
 
@@ -124,6 +127,7 @@ async def add_progress(
     row = Progress(assignment_id=a.id, text=body, created_by_id=me.id, created_at=now)
     session.add(row)
     await session.flush()
+    await record_item_event(session, "progress", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=row)
     add_attachments(session, attachments, item_id=a.item_id, assignment_id=a.id, owner_kind="progress",
                     owner_id=row.id, uploaded_by_id=me.id, now=now)
     await session.flush()
@@ -188,6 +192,7 @@ async def submit_plan(
     plan = Plan(assignment_id=a.id, text=body, created_by_id=me.id, created_at=now, milestones=steps)
     session.add(plan)
     await session.flush()
+    await record_item_event(session, "plan", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=plan)
     add_attachments(session, attachments, item_id=a.item_id, assignment_id=a.id, owner_kind="plan",
                     owner_id=plan.id, uploaded_by_id=me.id, now=now)
     await session.flush()
@@ -204,6 +209,7 @@ async def complete_milestone(session: AsyncSession, person: Person, milestone_id
         raise AlreadyHandled("该节点已标记完成，无需重复操作。")
     check_assignment(a, "milestone.done")
     m.done_at, m.done_by_id = now, me.id
+    await record_item_event(session, "milestone", item.id, now, actor_id=me.id, assignment_id=a.id, ref=m)
     await session.flush()
     return m
 
@@ -230,6 +236,7 @@ async def submit_report(
     report = CompletionReport(assignment_id=a.id, text=body, status="pending", created_by_id=me.id, created_at=now)
     session.add(report)
     await session.flush()
+    await record_item_event(session, "report", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=report)
     files = add_attachments(session, attachments, item_id=a.item_id, assignment_id=a.id, owner_kind="report",
                             owner_id=report.id, uploaded_by_id=me.id, now=now)
     buttons: Keyboard = [[button("r:ok", report.id), button("r:no", report.id)]]
@@ -267,6 +274,7 @@ async def request_extension(
                            requested_by_id=me.id, requested_at=now)
     session.add(req)
     await session.flush()
+    await record_item_event(session, "extension_request", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=req)
     buttons: Keyboard = [[button("x:ok", req.id), button("x:no", req.id)]]
     await notify_many(
         session, await office_staff(session), "notices/extension_request.html.j2", item=a.item, now=now,
@@ -290,6 +298,7 @@ async def request_transfer(
     t = Transfer(assignment_id=a.id, reason=reason, status="pending", requested_by_id=me.id, requested_at=now)
     session.add(t)
     await session.flush()
+    await record_item_event(session, "transfer_request", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=t)
     buttons: Keyboard = [[button("t:ok", t.id), button("t:no", t.id)]]
     await notify_many(
         session, await office_staff(session), "notices/transfer_request.html.j2", item=a.item, now=now,
@@ -312,6 +321,7 @@ async def decline_assist(
     reason = clean_text(reason, "无法协办的理由")
     move_assignment(a, "assignment.decline")
     a.declined_at, a.declined_reason = now, reason
+    await record_item_event(session, "decline", a.item_id, now, actor_id=me.id, assignment_id=a.id)
     people = list(await office_staff(session))
     for lead in (x for x in a.item.assignments if x.role == "lead" and x.state in ("assigned", "in_progress", "reported")):
         people += await liaisons(session, lead.unit_id)
@@ -348,6 +358,7 @@ async def approve_extension(
     check_assignment(a, "extension.approve")
     note = optional_text(note, "审批意见")
     req.status, req.decided_by_id, req.decided_at, req.decision_note = "approved", me.id, now, note
+    await record_item_event(session, "extension_decision", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=req)
     set_deadline(a, FixedDeadline(req.new_due, False, None, None))
     a.extension_count += 1
     await notify_many(
@@ -366,6 +377,7 @@ async def reject_extension(
     me, req, a = await _decide(session, person, ExtensionRequest, request_id, "extension.reject", "审批延期申请")
     reason = clean_text(reason, "不同意的理由")
     req.status, req.decided_by_id, req.decided_at, req.decision_note = "rejected", me.id, now, reason
+    await record_item_event(session, "extension_decision", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=req)
     await notify_many(
         session, await liaisons(session, a.unit_id), "notices/extension_decided.html.j2", item=a.item, now=now,
         label="延期申请未同意", dedupe=f"ext-dec:{req.id}", approved=False, unit=a.unit.name,
@@ -421,6 +433,9 @@ async def approve_transfer(
         select(ExtensionRequest).where(ExtensionRequest.assignment_id == a.id, ExtensionRequest.status == "pending")
     )).all():
         req.status, req.decided_at, req.decided_by_id = "cancelled", now, me.id
+        await record_item_event(session, "extension_decision", item.id, now, actor_id=me.id, assignment_id=a.id, ref=req)
+    await record_item_event(session, "transfer_decision", item.id, now, actor_id=me.id, assignment_id=a.id, ref=t)
+    await record_item_event(session, "notice", item.id, now, actor_id=me.id, assignment_id=new.id)
     await session.flush()
 
     await notify_many(
@@ -443,6 +458,7 @@ async def reject_transfer(session: AsyncSession, person: Person, transfer_id: in
     me, t, a = await _decide(session, person, Transfer, transfer_id, "transfer.reject", "审批转办申请")
     reason = clean_text(reason, "不同意的理由")
     t.status, t.decided_by_id, t.decided_at, t.decision_note = "rejected", me.id, now, reason
+    await record_item_event(session, "transfer_decision", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=t)
     await notify_many(
         session, await liaisons(session, a.unit_id), "notices/transfer_decided.html.j2", item=a.item, now=now,
         label="转办申请未同意", dedupe=f"trf-dec:{t.id}", approved=False, unit=a.unit.name, to_unit=None,

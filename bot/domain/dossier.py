@@ -1,6 +1,7 @@
 """The dossier (卷宗) of an item: every record in time order, with who, when and what, and its files.
 
-``dossier`` builds it from the rows (and, for submissions, from the audit log); ``render_dossier``
+``dossier`` builds it from the item's events (``bot.domain.events``: what happened, when, by whom)
+and the rows they name (what was said, the files); ``render_dossier``
 renders it from ``templates/notices/dossier.html.j2``. A later issue produces Word files from the
 same ``Dossier``. The dossier holds the full content, confidential or not: it is for the archive.
 Rendered for the messenger, a confidential item shows only its number unless
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.attachments import OWNER_KINDS
 from bot.domain.errors import NotAllowed
+from bot.domain.events import KINDS, item_events
 from bot.domain.records import BULLETIN_KINDS, VISIT_OWNER_KIND, VISIT_OWNER_LABEL
 from bot.domain.score import DEFAULT_RULES
 from bot.domain.workflow import (
@@ -33,7 +35,7 @@ from bot.domain.workflow import (
     load_item,
 )
 from bot.kernel.render import render
-from store.models import AuditEntry, Person
+from store.models import Person
 from store.records import Bulletin, SupervisionRecord
 from store.workflow import (
     Attachment,
@@ -139,21 +141,13 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         hidden = {r.id for r in records if r.unannounced}
         records = [r for r in records if r.id not in hidden]
         files = [f for f in files if not (f.owner_kind == VISIT_OWNER_KIND and f.owner_id in hidden)]
-    submissions = (await session.scalars(
-        select(AuditEntry).where(AuditEntry.entity == "items", AuditEntry.entity_id == str(item.id),
-                                 AuditEntry.action == "item.submit").order_by(AuditEntry.id)
-    )).all()
+    # The timeline is the item's events (bot.domain.events); the rows above hold their content.
+    events = await item_events(session, item.id)
+    milestones = {m.id: (m, p) for p in plans for m in p.milestones}
 
     person_ids = {item.created_by_id, item.archived_by_id, item.approved_by_id}
-    person_ids |= {a.acknowledged_by_id for a in assignments.values()}
-    person_ids |= {r.decided_by_id for r in approvals} | {p.created_by_id for p in plans}
-    person_ids |= {m.done_by_id for p in plans for m in p.milestones}
-    person_ids |= {p.created_by_id for p in progress} | {r.created_by_id for r in reports}
-    person_ids |= {x.requested_by_id for x in [*extensions, *transfers]} | {x.decided_by_id for x in [*extensions, *transfers]}
-    person_ids |= {r.reviewed_by_id for r in reviews} | {r.leader_id for r in leader_reviews}
-    person_ids |= {f.uploaded_by_id for f in files} | {s.actor_id for s in submissions}
-    person_ids |= {r.recorded_by_id for r in records} | {r.confirmed_by_id for r in records}
-    person_ids |= {b.issued_by_id for b in bulletins}
+    person_ids |= {ev.actor_id for ev in events}
+    person_ids |= {f.uploaded_by_id for f in files}
     person_ids.discard(None)
     people = {p.id: p for p in (await session.scalars(select(Person).where(Person.id.in_(person_ids or {-1})))).all()}
 
@@ -183,92 +177,103 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
     def files_of(kind: str, owner_id: int) -> tuple[DossierAttachment, ...]:
         return tuple(attached.get((kind, owner_id), ()))
 
-    e: list[DossierEntry] = [DossierEntry(item.created_at, "register", "登记立项", who(item.created_by_id), None, None)]
-    e += [DossierEntry(s.at, "submit", "提交审批", who(s.actor_id) or s.actor_label, None, None)
-          for s in submissions if (s.after or {}).get("state") == "pending"]
-    for r in approvals:
-        e.append(DossierEntry(r.decided_at, "approve" if r.approved else "reject",
-                              "审批同意" if r.approved else "退回立项申请", who(r.decided_by_id), None, r.reason,
-                              f"编号{format_number(item.year, item.number)}" if r.approved and item.number else None))
     # The deadline a notice carried: before the first granted extension, if any.
     first_due = {}
     for x in extensions:
         if x.status == "approved" and x.assignment_id not in first_due:
             first_due[x.assignment_id] = x.old_due
-    for a in assignments.values():
-        role = UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role)
-        if a.notified_at:
-            due = first_due.get(a.id, a.due_date)
-            e.append(DossierEntry(a.notified_at, "notice", f"下发督办通知单（{role}）", None, a.unit.name, None,
-                                  f"办结时限：{due_text(due, a.due_provisional and a.id not in first_due)}"
-                                  if due else None))
-        if a.acknowledged_at:
-            e.append(DossierEntry(a.acknowledged_at, "acknowledge", "签收", who(a.acknowledged_by_id), a.unit.name, None))
-        if a.declined_at:
-            e.append(DossierEntry(a.declined_at, "decline", "报告无法协办", None, a.unit.name, a.declined_reason))
-    for p in plans:
-        steps = "；".join(f"{m.due_date.isoformat()} {m.title}" for m in p.milestones) or None
-        e.append(DossierEntry(p.created_at, "plan", "提交工作方案", who(p.created_by_id), unit_of(p.assignment_id),
-                              p.text, f"时间节点：{steps}" if steps else None, files_of("plan", p.id)))
-        for m in p.milestones:
-            if m.done_at:
-                e.append(DossierEntry(m.done_at, "milestone", "时间节点完成", who(m.done_by_id),
-                                      unit_of(p.assignment_id), m.title))
-    for p in progress:
-        e.append(DossierEntry(p.created_at, "progress", "反馈进展", who(p.created_by_id), unit_of(p.assignment_id),
-                              p.text or None, None, files_of("progress", p.id)))
-    for x in extensions:
-        e.append(DossierEntry(x.requested_at, "extension_request", "申请延期", who(x.requested_by_id),
-                              unit_of(x.assignment_id), x.reason,
-                              f"原期限 {x.old_due.isoformat() if x.old_due else '未定'}，申请延至 {x.new_due.isoformat()}"))
-        if x.decided_at:
-            label = {"approved": "同意延期", "rejected": "不同意延期", "cancelled": "延期申请撤销（已转办）"}[x.status]
-            e.append(DossierEntry(x.decided_at, "extension_decision", label, who(x.decided_by_id),
-                                  unit_of(x.assignment_id), x.decision_note,
-                                  f"新期限 {x.new_due.isoformat()}" if x.status == "approved" else None))
-    for t in transfers:
-        e.append(DossierEntry(t.requested_at, "transfer_request", "申请转办", who(t.requested_by_id),
-                              unit_of(t.assignment_id), t.reason))
-        if t.decided_at:
-            approved = t.status == "approved"
-            e.append(DossierEntry(t.decided_at, "transfer_decision", "同意转办" if approved else "不同意转办",
-                                  who(t.decided_by_id), unit_of(t.assignment_id), t.decision_note,
-                                  f"转至{t.to_unit.name}" if approved and t.to_unit else None))
-    for r in reports:
-        e.append(DossierEntry(r.created_at, "report", "提交办结报告", who(r.created_by_id), unit_of(r.assignment_id),
-                              r.text, None, files_of("report", r.id)))
+
+    by_id = {
+        "item_approvals": {r.id: r for r in approvals}, "plans": {p.id: p for p in plans},
+        "progress": {p.id: p for p in progress}, "extension_requests": {x.id: x for x in extensions},
+        "transfers": {t.id: t for t in transfers}, "completion_reports": {r.id: r for r in reports},
+        "reviews": {v.id: v for v in reviews}, "leader_reviews": {r.id: r for r in leader_reviews},
+        "supervision_records": {r.id: r for r in records}, "bulletins": {b.id: b for b in bulletins},
+    }
     report_unit = {r.id: unit_of(r.assignment_id) for r in reports}
-    for v in reviews:
-        e.append(DossierEntry(v.reviewed_at, "review", "审核通过" if v.approved else "退回重办", who(v.reviewed_by_id),
-                              report_unit.get(v.report_id), v.reason,
-                              f"现场核验：{v.site_note}" if v.site_note else None))
-    for r in records:
-        if r.form == "phone":
-            note = "；".join(x for x in (f"通话对象：{r.contact}" if r.contact else None,
-                                        f"对方承诺：{r.promise}" if r.promise else None,
-                                        "联络员尚未确认" if r.confirmation == "pending" else None) if x)
-            e.append(DossierEntry(r.occurred_at, "call", "电话督查", who(r.recorded_by_id), r.unit.name, r.summary,
-                                  note or None))
-            if r.confirmed_at:
-                disputed = r.confirmation == "disputed"
-                e.append(DossierEntry(r.confirmed_at, "call_answer", "对电话督查记录有异议" if disputed else "确认电话督查记录",
-                                      who(r.confirmed_by_id), r.unit.name, r.dispute if disputed else None))
-        else:
-            e.append(DossierEntry(r.occurred_at, "visit", "实地督查（暗访）" if r.unannounced else "实地督查",
-                                  who(r.recorded_by_id), r.unit.name, r.summary,
-                                  f"现场接待：{r.contact}" if r.contact else None, files_of(VISIT_OWNER_KIND, r.id)))
-    for b in bulletins:
-        rule = DEFAULT_RULES.get(b.rule)
-        e.append(DossierEntry(b.issued_at, "bulletin", BULLETIN_KINDS.get(b.kind, b.kind), who(b.issued_by_id),
-                              b.unit.name, b.text, f"计入考核：{rule.name}" if rule else None))
-    for lr in leader_reviews:
-        e.append(DossierEntry(lr.created_at, "leader_review", "领导批示" if lr.decision == "instruct" else "领导审阅同意",
-                              who(lr.leader_id), None, lr.instruction))
-    if item.closed_at:
-        e.append(DossierEntry(item.closed_at, "close", "办结", None, None, None))
-    if item.archived_at:
-        e.append(DossierEntry(item.archived_at, "archive", "归档", who(item.archived_by_id), None, None))
-    e.sort(key=lambda x: (x.at, KIND_ORDER.index(x.kind)))
+
+    def entry(ev) -> DossierEntry | None:  # noqa: ANN001, C901, PLR0911, PLR0912 — one case per kind
+        k, at, actor = ev.kind, ev.at, who(ev.actor_id)
+        if k == "milestone":
+            m, p = milestones.get(ev.ref_id, (None, None))
+            return m and DossierEntry(at, k, "时间节点完成", actor, unit_of(p.assignment_id), m.title)
+        row = by_id[KINDS[k]].get(ev.ref_id) if KINDS[k] else None
+        if KINDS[k] and row is None:
+            return None  # its record is not shown to this reader (an unannounced visit)
+        a = assignments.get(ev.assignment_id) if ev.assignment_id is not None else None
+        if k == "register":
+            return DossierEntry(at, k, "登记立项", actor, None, None)
+        if k == "submit":
+            return DossierEntry(at, k, "提交审批", actor, None, None)
+        if k in ("approve", "reject"):
+            return DossierEntry(at, k, "审批同意" if row.approved else "退回立项申请", actor, None, row.reason,
+                                f"编号{format_number(item.year, item.number)}" if row.approved and item.number else None)
+        if k == "notice":
+            role = UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role)
+            due = first_due.get(a.id, a.due_date)
+            return DossierEntry(at, k, f"下发督办通知单（{role}）", None, a.unit.name, None,
+                                f"办结时限：{due_text(due, a.due_provisional and a.id not in first_due)}"
+                                if due else None)
+        if k == "acknowledge":
+            return DossierEntry(at, k, "签收", actor, a.unit.name, None)
+        if k == "decline":
+            return DossierEntry(at, k, "报告无法协办", None, a.unit.name, a.declined_reason)
+        if k == "plan":
+            steps = "；".join(f"{m.due_date.isoformat()} {m.title}" for m in row.milestones) or None
+            return DossierEntry(at, k, "提交工作方案", actor, unit_of(row.assignment_id), row.text,
+                                f"时间节点：{steps}" if steps else None, files_of("plan", row.id))
+        if k == "progress":
+            return DossierEntry(at, k, "反馈进展", actor, unit_of(row.assignment_id), row.text or None, None,
+                                files_of("progress", row.id))
+        if k == "extension_request":
+            return DossierEntry(at, k, "申请延期", actor, unit_of(row.assignment_id), row.reason,
+                                f"原期限 {row.old_due.isoformat() if row.old_due else '未定'}，申请延至 {row.new_due.isoformat()}")
+        if k == "extension_decision":
+            label = {"approved": "同意延期", "rejected": "不同意延期", "cancelled": "延期申请撤销（已转办）"}[row.status]
+            return DossierEntry(at, k, label, actor, unit_of(row.assignment_id), row.decision_note,
+                                f"新期限 {row.new_due.isoformat()}" if row.status == "approved" else None)
+        if k == "transfer_request":
+            return DossierEntry(at, k, "申请转办", actor, unit_of(row.assignment_id), row.reason)
+        if k == "transfer_decision":
+            approved = row.status == "approved"
+            return DossierEntry(at, k, "同意转办" if approved else "不同意转办", actor, unit_of(row.assignment_id),
+                                row.decision_note, f"转至{row.to_unit.name}" if approved and row.to_unit else None)
+        if k == "report":
+            return DossierEntry(at, k, "提交办结报告", actor, unit_of(row.assignment_id), row.text, None,
+                                files_of("report", row.id))
+        if k == "review":
+            return DossierEntry(at, k, "审核通过" if row.approved else "退回重办", actor, report_unit.get(row.report_id),
+                                row.reason, f"现场核验：{row.site_note}" if row.site_note else None)
+        if k == "call":
+            note = "；".join(x for x in (f"通话对象：{row.contact}" if row.contact else None,
+                                        f"对方承诺：{row.promise}" if row.promise else None,
+                                        "联络员尚未确认" if row.confirmation == "pending" else None) if x)
+            return DossierEntry(at, k, "电话督查", actor, row.unit.name, row.summary, note or None)
+        if k == "call_answer":
+            disputed = row.confirmation == "disputed"
+            return DossierEntry(at, k, "对电话督查记录有异议" if disputed else "确认电话督查记录", actor, row.unit.name,
+                                row.dispute if disputed else None)
+        if k == "visit":
+            return DossierEntry(at, k, "实地督查（暗访）" if row.unannounced else "实地督查", actor, row.unit.name,
+                                row.summary, f"现场接待：{row.contact}" if row.contact else None,
+                                files_of(VISIT_OWNER_KIND, row.id))
+        if k == "bulletin":
+            rule = DEFAULT_RULES.get(row.rule)
+            return DossierEntry(at, k, BULLETIN_KINDS.get(row.kind, row.kind), actor, row.unit.name, row.text,
+                                f"计入考核：{rule.name}" if rule else None)
+        if k == "leader_review":
+            return DossierEntry(at, k, "领导批示" if row.decision == "instruct" else "领导审阅同意", actor, None,
+                                row.instruction)
+        if k == "close":
+            return DossierEntry(at, k, "办结", None, None, None)
+        if k == "archive":
+            return DossierEntry(at, k, "归档", actor, None, None)
+        raise ValueError(f"no dossier entry for an event {k!r}")
+
+    order = {k: i for i, k in enumerate(KIND_ORDER)}
+    timeline = sorted(((ev, x) for ev in events if (x := entry(ev)) is not None),
+                      key=lambda pair: (pair[1].at, order[pair[1].kind], pair[0].id))
+    e = [x for _, x in timeline]
 
     return Dossier(
         item_id=item.id, number=format_number(item.year, item.number), label=item_label(item),

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
 from bot.domain.errors import DomainError
+from bot.domain.events import record_item_event
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
     IMPORTANCE,
@@ -51,6 +52,7 @@ from bot.domain.workflow import (
     unit_heads,
 )
 from bot.outbox.queue import Keyboard
+from store.audit import audit_write
 from store.models import Person, Unit
 from store.workflow import Assignment, Item, ItemApproval, ItemCounter, ItemLeader
 
@@ -106,6 +108,8 @@ async def register_item(
         leader_ids=leader_ids,
     )
     session.add(item)
+    await session.flush()
+    await record_item_event(session, "register", item.id, now, actor_id=me.id)
     await session.flush()
     return item
 
@@ -271,6 +275,7 @@ async def submit_item(session: AsyncSession, person: Person, item_id: int, *, no
     move_item(item, "item.submit")
     item.submission_count += 1
     item.submitted_at = now
+    await record_item_event(session, "submit", item.id, now, actor_id=me.id)
     buttons: Keyboard = [[button("i:ok", item.id), button("i:no", item.id)]]
     await notify_many(
         session, heads, "notices/approval_request.html.j2", item=item, now=now, label="立项审批",
@@ -307,13 +312,17 @@ async def approve_item(
     fixed = fix_deadline(calendar, spec, today)
     item.due_date, item.due_provisional = fixed.due, fixed.provisional
     item.approved_at, item.approved_by_id = now, me.id
-    session.add(ItemApproval(item_id=item.id, approved=True, decided_by_id=me.id, decided_at=now))
+    approval = ItemApproval(item_id=item.id, approved=True, decided_by_id=me.id, decided_at=now)
+    session.add(approval)
     move_item(item, "item.approve")
     for a in item.assignments:
         move_assignment(a, "item.approve")
         set_deadline(a, fixed)
         a.notified_at = now
     await session.flush()
+    await record_item_event(session, "approve", item.id, now, actor_id=me.id, ref=approval)
+    for a in item.assignments:
+        await record_item_event(session, "notice", item.id, now, actor_id=me.id, assignment_id=a.id)
 
     missing = []
     for a in item.assignments:
@@ -341,12 +350,15 @@ async def reject_item(session: AsyncSession, person: Person, item_id: int, *, re
     item = await load_item(session, item_id, lock=True)
     _check_decision(item, "item.reject")
     reason = clean_text(reason, "退回理由")
-    session.add(ItemApproval(item_id=item.id, approved=False, reason=reason, decided_by_id=me.id, decided_at=now))
+    approval = ItemApproval(item_id=item.id, approved=False, reason=reason, decided_by_id=me.id, decided_at=now)
+    session.add(approval)
     move_item(item, "item.reject")
     await notify(
         session, item.created_by, "notices/item_rejected.html.j2", item=item, now=now, label="立项申请被退回",
         dedupe=f"rejected:{item.id}:{item.submission_count}", approver=me.name, reason=reason,
     )
+    await session.flush()
+    await record_item_event(session, "reject", item.id, now, actor_id=me.id, ref=approval)
     await session.flush()
     return item
 
@@ -364,10 +376,13 @@ async def _next_number(session: AsyncSession, year: int) -> int:
         )
         number = result.scalar_one_or_none()
         if number is not None:
+            # A Core UPDATE: the mapper hooks do not see it, so its audit row is written here.
+            await audit_write(session, "item_counters", year, {"last_number": number - 1}, {"last_number": number})
             return number
         try:
             async with session.begin_nested():
                 await session.execute(insert(ItemCounter).values(year=year, last_number=1))
+            await audit_write(session, "item_counters", year, None, {"year": year, "last_number": 1})
             return 1
         except IntegrityError:
             continue
@@ -428,6 +443,7 @@ async def archive_item(session: AsyncSession, person: Person, item_id: int, *, n
     item = await load_item(session, item_id, lock=True)
     move_item(item, "item.archive")
     item.archived_at, item.archived_by_id = now, me.id
+    await record_item_event(session, "archive", item.id, now, actor_id=me.id)
     await session.flush()
     return item
 

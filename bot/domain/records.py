@@ -32,6 +32,7 @@ from bot.domain.actions import button
 from bot.domain.attachments import AttachmentIn, add_attachments, validate
 from bot.domain.directory import people_with_role
 from bot.domain.errors import DomainError, NotAllowed
+from bot.domain.events import record_item_event
 from bot.domain.score import COMMENDATION, CRITICISM_RULES, Rule, active_rules, record_event
 from bot.domain.views import find_item
 from bot.domain.workflow import (
@@ -196,6 +197,7 @@ async def record_call(
     )
     session.add(record)
     await session.flush()
+    await record_item_event(session, "call", item.id, occurred_at, actor_id=me.id, assignment_id=a.id, ref=record)
     told = await notify_many(
         session, await liaisons(session, a.unit_id), "records/call_record.html.j2", item=item, now=now,
         label="电话督查记录（请到督查室查阅确认）" if item.confidential else "电话督查记录",
@@ -227,6 +229,8 @@ async def confirm_record(session: AsyncSession, person: Person, record_id: int, 
     """确认 (the unit's liaison): the phone record is confirmed as written."""
     me, record, _ = await _own_phone_record(session, person, record_id, "record.confirm", "确认电话督查记录")
     record.confirmation, record.confirmed_by_id, record.confirmed_at = "confirmed", me.id, now
+    await record_item_event(session, "call_answer", record.item_id, now, actor_id=me.id,
+                            assignment_id=record.assignment_id, ref=record)
     await session.flush()
     return record
 
@@ -239,6 +243,8 @@ async def dispute_record(
     reason = clean_text(reason, "异议内容")
     record.confirmation, record.confirmed_by_id, record.confirmed_at = "disputed", me.id, now
     record.dispute = reason
+    await record_item_event(session, "call_answer", record.item_id, now, actor_id=me.id,
+                            assignment_id=record.assignment_id, ref=record)
     await session.flush()
     recorder = record.recorded_by
     people = [recorder] if recorder.active and recorder.has_role("office") else await office_staff(session)
@@ -301,6 +307,7 @@ async def record_visit(
     )
     session.add(record)
     await session.flush()
+    await record_item_event(session, "visit", item.id, occurred_at, actor_id=me.id, assignment_id=a.id, ref=record)
     add_attachments(session, photos, item_id=item.id, assignment_id=a.id, owner_kind=VISIT_OWNER_KIND,
                     owner_id=record.id, uploaded_by_id=me.id, now=now)
     told = 0
@@ -411,6 +418,7 @@ async def issue_bulletin(
                  issued_by_id=me.id, issued_at=now)
     session.add(b)
     await session.flush()
+    await record_item_event(session, "bulletin", d.item.id, now, actor_id=me.id, assignment_id=d.assignment.id, ref=b)
     seq = await bulletin_seq(session, b)
     event = await record_event(
         session, year=local_date(now).year, unit_id=b.unit_id, rule_code=d.rule.code, now=now,

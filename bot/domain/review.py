@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
 from bot.domain.errors import NotAllowed
+from bot.domain.events import record_item_event
 from bot.domain.score import record_late_closure
 from bot.domain.workflow import (
     LIVE_ASSIGNMENT_STATES,
@@ -66,6 +67,7 @@ async def approve_report(
     if a.role == "lead":
         move_item(item, "report.approve")
     await session.flush()
+    await record_item_event(session, "review", item.id, now, actor_id=me.id, assignment_id=a.id, ref=review)
 
     await notify_many(
         session, await liaisons(session, a.unit_id), "notices/report_reviewed.html.j2", item=item, now=now,
@@ -108,6 +110,7 @@ async def return_report(
     if a.role == "lead":
         move_item(item, "report.return")
     await session.flush()
+    await record_item_event(session, "review", item.id, now, actor_id=me.id, assignment_id=a.id, ref=review)
     await notify_many(
         session, await liaisons(session, a.unit_id), "notices/report_reviewed.html.j2", item=item, now=now,
         label="办结报告退回重办", dedupe=f"review:{report.id}", approved=False, unit=a.unit.name,
@@ -147,6 +150,9 @@ async def _leader_decides(
         session, [*await office_staff(session), *told], "notices/item_closed.html.j2", item=item, now=now,
         label="事项已办结", dedupe=f"closed:{item.id}", leader=me.name, instruction=instruction,
     )
+    await session.flush()
+    await record_item_event(session, "leader_review", item.id, now, actor_id=me.id, ref=review)
+    await record_item_event(session, "close", item.id, now, actor_id=me.id)
     await session.flush()
     return review
 
