@@ -22,6 +22,7 @@ def register(app: Application) -> None:
     records.register(app)  # /call /visit /bulletin dialog, 确认 / 有异议 (before invite's /cancel too)
     score.register(app)  # /score and its add dialog; puts [score.points] in force
     people.register(app)  # /people (office): deactivate, roles, unit, liaison hand-over (before invite's /cancel)
+    report.register(app)  # /report: 督查工作情况报告, 同意报送 / 退回 dialog (before invite's /cancel)
     invite.register(app)
     views.register(app)
     archive.register(app)
