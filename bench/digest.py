@@ -45,7 +45,7 @@ from sqlalchemy import delete, insert, select, text  # noqa: E402
 
 from bench.scratch_db import Backend, analyze  # noqa: E402
 from bot.kernel.config import Settings, StorageSettings  # noqa: E402
-from bot.domain.digest import digest_sweep  # noqa: E402
+from bot.runtime.sweeps import run_digest as digest_sweep  # noqa: E402  (with its charts, as the clock runs it)
 from bot.domain.workdays import WorkCalendar  # noqa: E402
 from bot.kernel.clock import OFFICE_TZ  # noqa: E402
 from store.db import Database  # noqa: E402

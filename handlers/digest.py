@@ -16,7 +16,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.domain.digest import CHART_BUTTON, Digest, build_digest, chart_files, compose, fitted
+from bot.documents.chart import chart_files
+from bot.domain.digest import CHART_BUTTON, Digest, build_digest, compose, fitted
 from bot.outbox.queue import Keyboard
 from bot.kernel.render import render
 from handlers.common import requires

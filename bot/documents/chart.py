@@ -22,12 +22,18 @@ import hashlib
 import logging
 import math
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
+
+from bot.domain.digest import ChartData, Digest, UnitBar
+from bot.kernel.config import Settings
+
+__all__ = ["ChartData", "UnitBar", "chart_files", "chart_key", "draw_charts", "draw_status_chart", "prune_charts"]
 
 log = logging.getLogger("duban.digest_chart")
 
@@ -38,28 +44,6 @@ CJK_FAMILIES = (
 COLORS = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828"}
 LABELS = {"green": "正常推进", "yellow": "临期（3个工作日内）", "red": "已超期"}
 MAX_UNITS = 15
-
-
-@dataclass(frozen=True)
-class UnitBar:
-    unit: str
-    green: int
-    yellow: int
-    red: int
-
-    @property
-    def total(self) -> int:
-        return self.green + self.yellow + self.red
-
-
-@dataclass(frozen=True)
-class ChartData:
-    title: str
-    bars: tuple[UnitBar, ...]
-
-    @property
-    def worth_drawing(self) -> bool:
-        return any(b.total for b in self.bars)
 
 
 # System font files worth registering when matplotlib's cache predates them (file-name fragments).
@@ -264,3 +248,45 @@ async def draw_charts(jobs: dict[Path, ChartData]) -> dict[Path, bool]:
     todo = {path: data for path, data in jobs.items() if not path.is_file()}
     drawn = await asyncio.to_thread(_draw_each, todo) if todo else {}
     return {path: drawn.get(path, True) for path in jobs}
+
+
+# --------------------------------------------------------------------------------------------
+# The digest's chart files: one per distinct picture, a month kept
+# --------------------------------------------------------------------------------------------
+
+
+def chart_path(settings: Settings, day: date, chart: ChartData) -> Path:
+    return Path(settings.storage.files_dir) / "digest" / day.isoformat() / f"{chart_key(chart)}.png"
+
+
+async def chart_files(settings: Settings, digests: list[Digest]) -> dict[int, Path | None]:
+    """Each digest's chart file by person id (None: no chart, or it could not be drawn); each
+    distinct chart drawn once, off the event loop."""
+    by_chart: dict[int, Path] = {}  # recipients of one scope share one ChartData object: its name is made once
+    for d in digests:
+        if d.chart is not None and id(d.chart) not in by_chart:
+            by_chart[id(d.chart)] = chart_path(settings, d.day, d.chart)
+    paths = {d.person_id: by_chart[id(d.chart)] for d in digests if d.chart is not None}
+    drawn = await draw_charts({by_chart[id(d.chart)]: d.chart for d in digests if d.chart is not None})
+    return {d.person_id: path if (path := paths.get(d.person_id)) is not None and drawn[path] else None
+            for d in digests}
+
+
+KEEP_CHARTS_DAYS = 30
+
+
+def prune_charts(settings: Settings, today: date) -> int:
+    """Remove chart files of digests older than a month (long sent); returns the days removed."""
+    root = Path(settings.storage.files_dir) / "digest"
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for folder in root.iterdir():
+        try:
+            day = date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        if folder.is_dir() and (today - day).days > KEEP_CHARTS_DAYS:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed

@@ -10,7 +10,8 @@ last rung of the 催办 ladder: they are listed for the responsible leader and r
 ``overdue_leader`` reminders.
 
 One digest is one message. Its lists are shortened (their counts kept) until the text fits
-Telegram's 4096 characters. With a status chart (``bot.documents.chart``), a text that fits a photo
+Telegram's 4096 characters. With a status chart (the domain says what it shows, ``ChartData``;
+``bot.documents.chart`` draws it, handed in by the sweep's runner), a text that fits a photo
 caption (1024 characters after entity parsing, sendPhoto) goes as the chart with the text under
 it; a longer one goes as the text with a 「查看图表」 button that sends the chart on a tap: a
 leader reading on a phone gets what needs them first, and the picture when they want it.
@@ -29,8 +30,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import shutil
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from html import unescape
@@ -40,7 +41,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.kernel.config import Settings
-from bot.documents.chart import ChartData, UnitBar, chart_key, draw_charts
 from bot.domain.urging import (
     OVERDUE_LEADER,
     Policy,
@@ -78,6 +78,33 @@ MAX_PER_UNIT = 6  # overdue items listed per unit
 LEADER, OFFICE = "leader", "office"
 CHART_BUTTON = "dg:chart"  # 查看图表: the tapping person's own chart, as of the tap
 LISTED_ITEM_STATES = sorted(OPEN_ITEM_STATES - {"draft", "pending"})
+
+
+# --------------------------------------------------------------------------------------------
+# The status chart, as data: the documents side draws it (bot.documents.chart)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitBar:
+    unit: str
+    green: int
+    yellow: int
+    red: int
+
+    @property
+    def total(self) -> int:
+        return self.green + self.yellow + self.red
+
+
+@dataclass(frozen=True)
+class ChartData:
+    title: str
+    bars: tuple[UnitBar, ...]
+
+    @property
+    def worth_drawing(self) -> bool:
+        return any(b.total for b in self.bars)
 
 
 @dataclass(frozen=True)
@@ -487,28 +514,6 @@ def compose(shown: Digest, text: str, chart: Path | None) -> DigestMessage:
 
 
 # --------------------------------------------------------------------------------------------
-# Charts: one file per distinct picture
-# --------------------------------------------------------------------------------------------
-
-
-def chart_path(settings: Settings, day: date, chart: ChartData) -> Path:
-    return Path(settings.storage.files_dir) / "digest" / day.isoformat() / f"{chart_key(chart)}.png"
-
-
-async def chart_files(settings: Settings, digests: list[Digest]) -> dict[int, Path | None]:
-    """Each digest's chart file by person id (None: no chart, or it could not be drawn); each
-    distinct chart drawn once, off the event loop."""
-    by_chart: dict[int, Path] = {}  # recipients of one scope share one ChartData object: its name is made once
-    for d in digests:
-        if d.chart is not None and id(d.chart) not in by_chart:
-            by_chart[id(d.chart)] = chart_path(settings, d.day, d.chart)
-    paths = {d.person_id: by_chart[id(d.chart)] for d in digests if d.chart is not None}
-    drawn = await draw_charts({by_chart[id(d.chart)]: d.chart for d in digests if d.chart is not None})
-    return {d.person_id: path if (path := paths.get(d.person_id)) is not None and drawn[path] else None
-            for d in digests}
-
-
-# --------------------------------------------------------------------------------------------
 # Queueing
 # --------------------------------------------------------------------------------------------
 
@@ -545,10 +550,21 @@ def in_digest_hours(calendar: WorkCalendar, settings: Settings, now: datetime) -
     return is_working_day(calendar, local.date()) and digest_time(settings) <= local.time() < settings.reminders.work_end
 
 
+async def _no_charts(digests: list[tuple[Person, Digest]]) -> dict[int, Path | None]:
+    return {person.id: None for person, _ in digests}
+
+
+# Draws the digests' charts: each one's file by person id (None: no chart, or it could not be drawn).
+ChartFiles = Callable[[Settings, list["Digest"]], Awaitable[dict[int, Path | None]]]
+
+
 async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
-                       settings: Settings) -> SweepResult:
+                       settings: Settings, *, charts: ChartFiles | None = None) -> SweepResult:
     """The scheduled digest: working days only, from the digest time until the end of working hours
-    (a digest is a snapshot: a late one is not queued for the next morning, that day's own goes)."""
+    (a digest is a snapshot: a late one is not queued for the next morning, that day's own goes).
+
+    ``charts`` draws the status charts (the runtime passes ``bot.documents.chart.chart_files``);
+    without it every digest goes as text."""
     result = SweepResult("digest")
     if not in_digest_hours(calendar, settings, now):
         result.extra["skipped"] = "outside digest hours"
@@ -565,7 +581,7 @@ async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datet
     result.considered = len(digests)
     digests = [(p, d) for p, d in digests if not d.empty]
     # The charts are drawn in a worker thread while the texts are rendered here.
-    drawing = asyncio.create_task(chart_files(settings, [d for _, d in digests]))
+    drawing = asyncio.create_task(charts(settings, [d for _, d in digests]) if charts else _no_charts(digests))
     texts = {}
     for person, d in digests:
         texts[person.id] = fitted(d)
@@ -585,27 +601,6 @@ async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datet
         await session.execute(_insert(session)(Reminder.__table__).on_conflict_do_nothing(
             index_elements=["assignment_id", "person_id", "level", "round_date"]), rungs)
         result.reminders += len(rungs)
-    prune_charts(settings, day)
     log.info("event=sweep name=digest people=%s messages=%s charts=%s", result.considered, result.messages,
              result.extra["charts"])
     return result
-
-
-KEEP_CHARTS_DAYS = 30
-
-
-def prune_charts(settings: Settings, today: date) -> int:
-    """Remove chart files of digests older than a month (long sent); returns the days removed."""
-    root = Path(settings.storage.files_dir) / "digest"
-    removed = 0
-    if not root.is_dir():
-        return 0
-    for folder in root.iterdir():
-        try:
-            day = date.fromisoformat(folder.name)
-        except ValueError:
-            continue
-        if folder.is_dir() and (today - day).days > KEEP_CHARTS_DAYS:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
-    return removed

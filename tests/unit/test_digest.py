@@ -26,14 +26,14 @@ from bot.domain.digest import (
     Line,
     UnitGroup,
     build_digest,
-    chart_files,
     compose,
-    digest_sweep,
     fitted,
     plain_len,
     render_digest,
 )
 from bot.domain.workflow import DeadlineSpec
+from bot.documents.chart import chart_files
+from bot.runtime.sweeps import run_digest as digest_sweep  # the sweep as the clock runs it: charts drawn
 from store.models import Person
 from store.urging import Reminder
 
@@ -316,7 +316,7 @@ def test_many_units_collapse_into_others():
 
 
 def test_old_chart_files_are_pruned(tmp_path):
-    from bot.domain.digest import prune_charts
+    from bot.documents.chart import prune_charts
 
     settings = settings_in(tmp_path)
     root = tmp_path / "files" / "digest"
