@@ -6,10 +6,11 @@ Thin by rule: parse the update, find out who is asking (from the database), call
 
 from telegram.ext import Application
 
-from handlers import archive, dialogs, flow, gate, invite, items, start, views
+from handlers import archive, buttons, dialogs, gate, invite, items, replies, start, views
 from handlers import digest, outbox_view
 from handlers import exports, records, score
-from handlers import find, people
+from handlers import report, schedule
+from handlers import find, people, stats
 
 
 def register(app: Application) -> None:
@@ -18,11 +19,12 @@ def register(app: Application) -> None:
     start.register(app)
     # Issue 3's dialogs come before invite: its stand-alone /cancel would otherwise take theirs.
     items.register(app)
-    flow.register(app)
+    buttons.register(app)  # the dialog of the workflow buttons that ask (bot.domain.buttons)
     records.register(app)  # /call /visit /bulletin dialog, 确认 / 有异议 (before invite's /cancel too)
     score.register(app)  # /score and its add dialog; puts [score.points] in force
     people.register(app)  # /people (office): deactivate, roles, unit, liaison hand-over (before invite's /cancel)
     report.register(app)  # /report: 督查工作情况报告, 同意报送 / 退回 dialog (before invite's /cancel)
+    schedule.register(app)  # a .toml holiday schedule uploaded by the office: preview → 载入
     invite.register(app)
     views.register(app)
     archive.register(app)
@@ -30,6 +32,8 @@ def register(app: Application) -> None:
     outbox_view.register(app)  # /outbox (office), blocked/unblocked
     exports.register(app)  # /export /notice /dossier (office)
     find.register(app)  # /find 关键词 (everyone, what they may see)
+    stats.register(app)  # /stats by unit, leader, source; 导出Excel (office, leaders)
     items.register_last(app)
-    flow.register_last(app)  # workflow buttons, replies to notices, stale buttons
+    buttons.register_last(app)  # workflow buttons that act at once, stale buttons
+    replies.register(app)  # replies to a notice: progress
     gate.register_fallbacks(app)

@@ -19,7 +19,9 @@ from bot.domain.views import ItemFilters, item_detail, open_items_for
 from bot.kernel.render import render
 from handlers.common import reply
 from handlers.context import Ctx
-from handlers.flow import env_of, markup_of, parse_tap, refuse_tap, view_button
+from handlers.env import env_of
+from handlers.keyboards import markup_of, view_button
+from handlers.taps import parse_tap, refuse_tap
 from store.models import Person
 
 log = logging.getLogger("duban.views")
@@ -39,7 +41,13 @@ FILTERS: dict[str, tuple[str, ItemFilters]] = {
     "pnd": ("待审批", ItemFilters(states=frozenset({"pending"}))),
     "rpt": ("待审核", ItemFilters(states=frozenset({"reported"}))),
     "lrv": ("待审阅", ItemFilters(states=frozenset({"leader_review"}))),
+    "cls": ("已办结", ItemFilters(states=frozenset({"closed"}), include_closed=True)),
+    "arc": ("已归档", ItemFilters(states=frozenset({"archived"}), include_closed=True)),
 }
+# Closed and archived items (issue 12): everyone, by ``/items 已办结`` or ``/items 已归档``; their
+# lists show these two filters as a second row (the open list's rows stay as they were).
+DONE_FILTERS = ("cls", "arc")
+FILTER_WORDS = {"已办结": "cls", "办结": "cls", "已归档": "arc", "归档": "arc", "全部": "all"}
 _LIST_DATA = re.compile(r"ls:([a-z]{3}):([1-9][0-9]{0,3})")
 
 
@@ -66,6 +74,9 @@ async def _list(context: Ctx, person: Person, code: str, page: int) -> tuple[str
     codes = filters_for(person)
     rows = [[InlineKeyboardButton(f"·{FILTERS[c][0]}·" if c == code else FILTERS[c][0], callback_data=f"ls:{c}:1")
              for c in codes[i:i + 5]] for i in range(0, len(codes), 5)]
+    if code in DONE_FILTERS:
+        rows.append([InlineKeyboardButton(f"·{FILTERS[c][0]}·" if c == code else FILTERS[c][0],
+                                          callback_data=f"ls:{c}:1") for c in DONE_FILTERS])
     buttons = [view_button(f"{s.light.emoji if s.light else '⚪'} {s.label}", s.id) for s in result.items]
     rows += [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     nav = []
@@ -80,7 +91,11 @@ async def _list(context: Ctx, person: Person, code: str, page: int) -> tuple[str
 
 async def items_command(update: Update, context: Ctx) -> None:
     person = await context.person(update)
-    text, markup = await _list(context, person, "all", 1)
+    word = " ".join(context.args or []).strip()
+    if word and word not in FILTER_WORDS:
+        await reply(update, "chat/usage.html.j2", command="items")
+        return
+    text, markup = await _list(context, person, FILTER_WORDS.get(word, "all"), 1)
     await update.effective_chat.send_message(text, reply_markup=markup, disable_web_page_preview=True)
 
 
@@ -88,7 +103,7 @@ async def list_page(update: Update, context: Ctx) -> None:
     query = update.callback_query
     person = await context.person(update)
     m = _LIST_DATA.fullmatch(query.data or "")
-    if m is None or m.group(1) not in filters_for(person):
+    if m is None or m.group(1) not in (*filters_for(person), *DONE_FILTERS):
         log.warning("event=action_refused what=%r user=%s person=%s kind=bad_list_button",
                     (query.data or "")[:80], update.effective_user.id, person.id)
         await query.answer("按钮已失效，请重新发送 /items", show_alert=True)
