@@ -9,6 +9,7 @@ from telegram.ext import Application
 from handlers import archive, buttons, dialogs, gate, invite, items, replies, start, views
 from handlers import digest, outbox_view
 from handlers import exports, records, score
+from handlers import report
 from handlers import report, schedule
 from handlers import find, people, stats
 
