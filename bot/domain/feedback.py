@@ -186,7 +186,9 @@ async def feedback_sweep(session: AsyncSession, calendar: WorkCalendar, now: dat
                       week_end=this_week + timedelta(days=6))
         row_ = await enqueue(session, person, text, now=now, buttons=buttons,
                              dedupe_key=f"weekly:{person.id}:{this_week.isoformat()}",
-                             not_before=deliver_at if deliver_at > now else None)
+                             not_before=deliver_at if deliver_at > now else None,
+                             # held, to go out in one message with the same morning's 催办 round
+                             item_ids=list(dict.fromkeys(r[7] for r in rows)), bundle="round")
         if row_ is not None:
             result.messages += 1
             result.deferred += deliver_at > now

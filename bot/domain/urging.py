@@ -234,6 +234,7 @@ class DueAssignment:
     confidential: bool
     urgent: bool
     follower_id: int | None
+    registrant_id: int | None = None  # who registered the item: its office follower by default
 
 
 async def due_assignments(session: AsyncSession, until: date) -> list[DueAssignment]:
@@ -241,7 +242,7 @@ async def due_assignments(session: AsyncSession, until: date) -> list[DueAssignm
     rows = await session.execute(
         select(Assignment.id, Assignment.item_id, Assignment.unit_id, Unit.name, Assignment.role,
                Assignment.due_date, Assignment.due_provisional, Item.year, Item.number, Item.title,
-               Item.confidential, Item.importance, Item.follower_id)
+               Item.confidential, Item.importance, Item.follower_id, Item.created_by_id)
         .join(Item, Item.id == Assignment.item_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .where(Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)), Assignment.due_date <= until,
@@ -250,8 +251,8 @@ async def due_assignments(session: AsyncSession, until: date) -> list[DueAssignm
     )
     return [
         DueAssignment(aid, iid, uid, uname, role, due, bool(prov), format_number(year, number) or f"登记号{iid}",
-                      title, bool(conf), importance == "urgent", follower)
-        for aid, iid, uid, uname, role, due, prov, year, number, title, conf, importance, follower in rows
+                      title, bool(conf), importance == "urgent", follower, registrant)
+        for aid, iid, uid, uname, role, due, prov, year, number, title, conf, importance, follower, registrant in rows
     ]
 
 
@@ -264,13 +265,23 @@ class Directory:
     office: list[Person] = field(default_factory=list)
     people: dict[int, Person] = field(default_factory=dict)
 
+    def office_for(self, due: DueAssignment) -> list[Person]:
+        """The item's office follower (named, else its registrant) when they are active office
+        staff; every office person only when nobody follows it (issue 13: the others see it in
+        their digest)."""
+        office = {p.id: p for p in self.office}
+        for pid in (due.follower_id, due.registrant_id):
+            if pid is not None and pid in office:
+                return [office[pid]]
+        return self.office
+
     def recipients(self, role: str, due: DueAssignment) -> list[Person]:
         if role == LIAISON:
             return self.liaisons.get(due.unit_id, [])
         if role == UNIT_HEAD:
             return self.heads.get(due.unit_id, [])
         if role == OFFICE:
-            return self.office
+            return self.office_for(due)
         if role == FOLLOWER and due.follower_id is not None:
             p = self.people.get(due.follower_id)
             return [p] if p is not None else []
@@ -512,7 +523,8 @@ def outgoing_rounds(fresh: Iterable[Planned], directory: Directory) -> list[tupl
     for rnd in group(fresh):
         person = directory.people[rnd.person_id]
         text, buttons = render_round(rnd, person)
-        out.append((rnd, Outgoing(person, text, buttons, rnd.key(), rnd.urgent, rnd.deliver_at)))
+        items = list(dict.fromkeys(e.due.item_id for e in rnd.entries))
+        out.append((rnd, Outgoing(person, text, buttons, rnd.key(), rnd.urgent, rnd.deliver_at, items)))
     return out
 
 
@@ -549,6 +561,7 @@ async def escalation_sweep(session: AsyncSession, calendar: WorkCalendar, now: d
     reached = await _reached_overdue_rungs(session, (p.round_date for p in c.planned if p.level == OVERDUE))
     fresh = [p for p in c.planned
              if p.level != OVERDUE or (p.due.assignment_id, p.person_id, p.round_date) not in reached]
+    fresh = await nothing_for_nothing(session, fresh, calendar, Policy.from_settings(settings))
     result.reminders = len(fresh)
     rounds = outgoing_rounds(fresh, c.directory)
     queued = await enqueue_many(session, [out for _, out in rounds], now)
@@ -563,6 +576,92 @@ async def escalation_sweep(session: AsyncSession, calendar: WorkCalendar, now: d
     return result
 
 
+# --------------------------------------------------------------------------------------------
+# Nothing repeated for nothing (issue 13)
+# --------------------------------------------------------------------------------------------
+
+QUIET_AFTER_NOTICE = timedelta(hours=1)  # no reminder about an item within an hour of a message about it
+PROGRESS_WORKING_DAYS = 2  # 即将到期 is not sent for an item with progress in the last 2 working days
+
+
+def previous_working_day(calendar: WorkCalendar, day: date) -> date:
+    for _ in range(60):
+        day -= timedelta(days=1)
+        if is_working_day(calendar, day):
+            return day
+    raise RuntimeError("no working day within 60 days")
+
+
+def days_off_before(calendar: WorkCalendar, day: date) -> list[date]:
+    """The days off just before ``day`` back to the last working day (empty after a working day)."""
+    out = []
+    d = day - timedelta(days=1)
+    while not is_working_day(calendar, d) and len(out) < 60:
+        out.append(d)
+        d -= timedelta(days=1)
+    return out
+
+
+async def nothing_for_nothing(session: AsyncSession, fresh: list[Planned], calendar: WorkCalendar,
+                              policy: Policy) -> list[Planned]:
+    """Take out the rungs that would only repeat what the person knows:
+
+    * an urgent overdue item on a day off: reminded on the first day off only (the count of
+      overdue working days does not change until the next working day);
+    * 即将到期 for an assignment with progress in the last ``PROGRESS_WORKING_DAYS`` working days;
+    * anything about an item the person got a message about within the hour.
+    A rung taken out is not recorded: a later round reaches it if it is still due then.
+    """
+    if not fresh:
+        return fresh
+    # Urgent overdue on days off: reached on an earlier day of the same run of days off?
+    off = [p for p in fresh if p.level == OVERDUE and not is_working_day(calendar, p.round_date)]
+    earlier: set[tuple[int, int, date]] = set()
+    if off:
+        days = {d for p in off for d in days_off_before(calendar, p.round_date)}
+        earlier = await _reached_overdue_rungs(session, days)
+    repeated = {id(p) for p in off
+                if any((p.due.assignment_id, p.person_id, d) in earlier for d in days_off_before(calendar, p.round_date))}
+    # Recent progress silences 即将到期.
+    soon = [p for p in fresh if p.level == DUE_SOON]
+    progressed: set[int] = set()
+    if soon:
+        day = min(p.round_date for p in soon)
+        since_day = day
+        for _ in range(PROGRESS_WORKING_DAYS):
+            since_day = previous_working_day(calendar, since_day)
+        from store.workflow import Progress  # the ladder reads progress only here
+
+        progressed = set((await session.scalars(select(Progress.assignment_id).where(
+            Progress.assignment_id.in_(sorted({p.due.assignment_id for p in soon})),
+            Progress.created_at >= policy.at(since_day, time(0))))).all())
+    # A message about the same item within the hour (a notice just before the round).
+    earliest = min(p.deliver_at for p in fresh) - QUIET_AFTER_NOTICE
+    recent = (await session.execute(
+        select(OutboxMessage.person_id, OutboxMessage.item_ids, OutboxMessage.next_attempt_at, OutboxMessage.sent_at)
+        .where(OutboxMessage.person_id.in_(sorted({p.person_id for p in fresh})),
+               OutboxMessage.created_at >= earliest - timedelta(days=1),
+               OutboxMessage.item_ids.is_not(None),
+               # the rounds' own messages are not notices (a round run again must find its rungs)
+               or_(OutboxMessage.dedupe_key.is_(None), ~OutboxMessage.dedupe_key.startswith("urge:")),
+               OutboxMessage.status.in_(("pending", "sending", "sent", "held"))))).all()
+    told: dict[tuple[int, int], list[datetime]] = defaultdict(list)
+    for pid, item_ids, due_at, sent_at in recent:
+        for i in item_ids or []:
+            told[(pid, i)].append(sent_at or due_at)
+    out = []
+    for p in fresh:
+        if id(p) in repeated:
+            continue
+        if p.level == DUE_SOON and p.due.assignment_id in progressed:
+            continue
+        if any(p.deliver_at - QUIET_AFTER_NOTICE <= at <= p.deliver_at
+               for at in told.get((p.person_id, p.due.item_id), ())):
+            continue
+        out.append(p)
+    return out
+
+
 @dataclass(frozen=True)
 class Outgoing:
     person: Person
@@ -571,13 +670,17 @@ class Outgoing:
     dedupe_key: str
     urgent: bool
     deliver_at: datetime
+    item_ids: list[int] | None = None
 
 
-def _status(person: Person) -> str:
-    """As ``bot.outbox.queue.enqueue`` decides it: not bound yet, blocked, or ready to send."""
+def _status(person: Person, urgent: bool = True) -> str:
+    """As ``bot.outbox.queue.enqueue`` decides it: not bound yet, blocked, or ready to send — a
+    routine round held to go out with the person's other parts of the morning (bot.domain.notices)."""
     if person.telegram_id is None:
         return "unbound"
-    return "pending" if person.unreachable_since is None else "unreachable"
+    if person.unreachable_since is not None:
+        return "unreachable"
+    return "pending" if urgent else "held"
 
 
 async def enqueue_many(session: AsyncSession, messages: Sequence[Outgoing], now: datetime) -> dict[str, int]:
@@ -590,7 +693,8 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[Outgoing], now:
         "created_at": now, "person_id": m.person.id, "chat_id": m.person.telegram_id, "kind": "text", "text": m.text,
         "buttons": [[{"text": b.text, "data": b.data} for b in row] for row in m.buttons] if m.buttons else None,
         "file_path": None, "file_name": None, "dedupe_key": m.dedupe_key, "urgent": m.urgent,
-        "status": _status(m.person), "attempts": 0, "next_attempt_at": max(m.deliver_at, now),
+        "status": _status(m.person, m.urgent), "attempts": 0, "next_attempt_at": max(m.deliver_at, now),
+        "item_ids": m.item_ids or None, "bundle": None if m.urgent else "round",
     } for m in messages]
     stmt = (_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(OutboxMessage.id, OutboxMessage.dedupe_key))

@@ -551,10 +551,15 @@ async def notify(
     ``label`` is a content-free headline (e.g. "督办通知"); it is all a confidential item's message
     says besides its number and "请到督查室查阅". Urgent items' messages are urgent by default.
     """
+    from bot.domain.notices import hears_about, held  # issue 13: who hears, and when
+
+    if not hears_about(session, person, item):
+        return
     if item.confidential:
         text = render("notices/confidential.html.j2", number=item_label(item), label=label)
     else:
         text = render(template, item=item_card(item), label=label, **context)
+    urgent = item.importance == "urgent" if urgent is None else urgent
     await enqueue(
         session,
         person,
@@ -562,7 +567,9 @@ async def notify(
         now=now,
         buttons=buttons,
         dedupe_key=f"wf:{dedupe}:{person.id}" if dedupe else None,
-        urgent=item.importance == "urgent" if urgent is None else urgent,
+        urgent=urgent,
+        item_ids=[item.id],
+        bundle="notice" if held(session, person, urgent) else None,
     )
 
 

@@ -90,6 +90,10 @@ class ReminderSettings:
     urgent_any_time: bool = True
     weekly_day: int = 1  # 1 = Monday … 7 = Sunday
     weekly_time: dt_time = dt_time(9, 0)
+    # In working hours, notices that only inform wait for this time and go out as one message a
+    # day (bot.domain.notices); None: they go at once. Outside working hours every routine
+    # notice waits for the next morning round either way.
+    bundle_time: dt_time | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,7 @@ _SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
         "urgent_any_time": (bool, "布尔值（true 或 false）"),
         "weekly_day": ((int, str), "整数 1–7 或“周一”等"),
         "weekly_time": ((str, dt_time), "时间（如 \"09:00\"）"),
+        "bundle_time": ((str, dt_time), "时间（如 \"16:00\"）"),
     },
     "digest": {
         "time": ((str, dt_time), "时间（如 \"08:00\"）"),
@@ -425,6 +430,7 @@ def _reminders(raw: dict[str, Any], err) -> ReminderSettings:  # noqa: ANN001
         weekly_day=_weekday(raw["weekly_day"], lambda p: err("reminders", "weekly_day", p))
         if "weekly_day" in raw else d.weekly_day,
         weekly_time=when("weekly_time", d.weekly_time),
+        bundle_time=when("bundle_time", d.bundle_time) if "bundle_time" in raw else None,
     )
 
 

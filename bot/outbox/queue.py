@@ -38,15 +38,24 @@ async def enqueue(
     kind: str = "text",
     file_path: str | None = None,
     file_name: str | None = None,
+    item_ids: list[int] | None = None,
+    bundle: str | None = None,
 ) -> OutboxMessage | None:
     """Queue ``text`` (HTML, already rendered) for ``person``; None if ``dedupe_key`` was queued before.
 
     A person not bound to Telegram yet gets an ``unbound`` row: the office can see who missed what.
+    ``item_ids`` names the items the message is about (a reply to it lands on them). ``bundle``
+    ("notice") holds the row until ``bot.domain.notices.release_due`` sends it, bundled with the
+    person's other parts, in working hours.
     """
     if dedupe_key is not None:
         existing = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
         if existing is not None:
             return None
+    status = "pending" if person.telegram_id is not None and person.unreachable_since is None else (
+        "unbound" if person.telegram_id is None else "unreachable")
+    if status == "pending" and bundle is not None and not urgent:
+        status = "held"
     row = OutboxMessage(
         created_at=now,
         person_id=person.id,
@@ -58,10 +67,11 @@ async def enqueue(
         file_name=file_name,
         dedupe_key=dedupe_key,
         urgent=urgent,
-        status="pending" if person.telegram_id is not None and person.unreachable_since is None else (
-            "unbound" if person.telegram_id is None else "unreachable"),
+        status=status,
         attempts=0,
         next_attempt_at=not_before or now,
+        item_ids=list(item_ids) if item_ids else None,
+        bundle=bundle if status == "held" else None,
     )
     session.add(row)
     await session.flush()

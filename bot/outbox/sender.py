@@ -134,6 +134,8 @@ class Sender:
         self.outage = Outage("outbox")
         self._announce: tuple[datetime, datetime, str] | None = None
         self._running: Callable[[], bool] = lambda: True
+        # Makes held routine parts due now ``pending`` (bot.domain.notices), before each pass.
+        self.release_held: Callable[[], Awaitable[object]] | None = None
 
     @property
     def pacing(self) -> Pacing:
@@ -185,6 +187,8 @@ class Sender:
     async def drain(self, limit: int | None = None) -> int:
         """Send everything due now, paced; returns how many rows were handled."""
         await self.release_stale()
+        if self.release_held is not None:
+            await self.release_held()
         handled = 0
         row: OutboxMessage | None = None  # claimed, about to go
         while (limit is None or handled < limit) and self._running():

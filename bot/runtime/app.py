@@ -22,6 +22,7 @@ from bot.kernel.logs import LoggedRequest
 from bot.outbox.sender import Sender
 from bot.runtime.services import Services
 from bot.runtime.sweeps import unreachable_hook
+from bot.runtime.bundling import release_hook
 from handlers.common import refresh_all_menus
 from handlers.context import Ctx
 from store.db import Database
@@ -66,6 +67,8 @@ def build_application(
                                                    sender=Sender(db, app.bot, clock))
     # A person who blocked the bot: the office is told once, with who and which items.
     services.sender.on_unreachable = unreachable_hook(services)
+    # Routine notices held for working hours go out bundled, one message per person (issue 13).
+    services.sender.release_held = release_hook(services)
     attach_inbox(app, db)
     handlers.register(app)
     if start_jobs:

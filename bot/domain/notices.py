@@ -1,0 +1,162 @@
+"""When routine event notices go out, and bundled how (issue 13: respect for people's time).
+
+An event notice (a new 督办通知单, a review result, an approval, a closure …) is queued by
+``bot.domain.workflow.notify`` as a *held* outbox part (``bundle="notice"``) unless it is urgent
+or answers the acting person's own action. ``release_due`` (run by the sender before each pass)
+decides when each held part may go and sends each person's due parts as one message:
+
+* caused outside working hours (evening, weekend, holiday): with the next working day's morning
+  round (``morning``: the later of ``work_start`` and ``round_time``);
+* caused in working hours and asking the person to act (it carries action buttons): at once;
+* caused in working hours and only for information: at ``[reminders] bundle_time`` (16:00 in
+  config.example.toml), all of the day's in one message; after that time, with the next morning
+  round; without a bundle_time, at once;
+* whenever a person gets a message anyway, the parts still waiting for a later time of the same
+  working day ride along in it (fewer messages, nothing later than it would have been).
+
+A part whose time has not come gets that time written to ``next_attempt_at``, so the sender's
+pass only reads the parts that are due.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.urging import Policy, in_working_hours, is_working_day, next_working_day
+from bot.domain.workdays import WorkCalendar
+from bot.kernel.config import Settings
+from bot.outbox.bundles import merge_parts
+from store.models import OutboxMessage, Person
+from store.workflow import Item
+
+HELD = "held"
+
+
+def bundle_time(settings: Settings) -> time | None:
+    return getattr(settings.reminders, "bundle_time", None)
+
+
+def morning_time(settings: Settings) -> time:
+    """The morning round: held notices join it, so a person's morning is one message."""
+    r = settings.reminders
+    return max(r.work_start, r.round_time) if r.round_time < r.work_end else r.work_start
+
+
+def morning(calendar: WorkCalendar, policy: Policy, settings: Settings, at: datetime) -> datetime:
+    """The first morning round at or after ``at``."""
+    day = policy.day(at)
+    t = morning_time(settings)
+    if is_working_day(calendar, day) and policy.local(at).time() <= t:
+        return policy.at(day, t)
+    return policy.at(next_working_day(calendar, day), t)
+
+
+def actionable(buttons: list | None) -> bool:
+    """A notice that asks its reader to act: it carries a button other than 查看详情."""
+    return any(not str(b.get("data", "")).startswith("i:v:") for row in buttons or [] for b in row)
+
+
+def slot(calendar: WorkCalendar, policy: Policy, settings: Settings, created_at: datetime, buttons: list | None) -> datetime:
+    """When a notice caused at ``created_at`` may be delivered (see the module docstring)."""
+    if not in_working_hours(calendar, policy, created_at):
+        return morning(calendar, policy, settings, created_at)
+    daily = bundle_time(settings)
+    if actionable(buttons) or daily is None:
+        return created_at
+    at = policy.at(policy.day(created_at), daily)
+    if policy.local(created_at).time() < daily and in_working_hours(calendar, policy, at):
+        return at
+    return morning(calendar, policy, settings, created_at)
+
+
+async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: Settings, now: datetime) -> int:
+    """Send (as ``pending``) every person's held parts that are due at ``now``, one message each;
+    returns how many messages were released. Idempotent: a released part is no longer held."""
+    policy = Policy.from_settings(settings)
+    rows = (await session.scalars(
+        select(OutboxMessage).where(OutboxMessage.status == HELD, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.person_id, OutboxMessage.id)
+    )).all()
+    if not rows:
+        return 0
+    due: dict[int | None, list[OutboxMessage]] = defaultdict(list)
+    for row in rows:
+        # A round's part (催办, weekly reminders) already carries its time; a notice's is computed.
+        at = row.next_attempt_at if row.bundle == "round" else slot(calendar, policy, settings, row.created_at,
+                                                                      row.buttons)
+        if at > now:
+            row.next_attempt_at = at  # looked at again only when it is due
+        else:
+            due[row.person_id].append(row)
+    if not due:
+        await session.flush()
+        return 0
+    # Parts of the same people still waiting for later today ride along.
+    end_of_day = policy.at(policy.day(now), settings.reminders.work_end)
+    later = (await session.scalars(
+        select(OutboxMessage).where(OutboxMessage.status == HELD, OutboxMessage.person_id.in_(
+            [p for p in due if p is not None]), OutboxMessage.next_attempt_at > now,
+            OutboxMessage.next_attempt_at <= end_of_day).order_by(OutboxMessage.id)
+    )).all() if in_working_hours(calendar, policy, now) else []
+    for row in later:
+        if row not in due[row.person_id]:
+            due[row.person_id].append(row)
+    tags = await _tags(session, [r for parts in due.values() for r in parts if r.buttons and r.item_ids])
+    released = 0
+    for parts in due.values():
+        parts.sort(key=lambda r: r.id)
+        for group in merge_parts(parts, tags):
+            head, rest = group.rows[0], group.rows[1:]
+            head.text, head.buttons, head.item_ids = group.text, group.buttons, group.item_ids
+            head.status, head.next_attempt_at = "pending", now
+            head.urgent = any(r.urgent for r in group.rows)
+            for r in rest:
+                r.status, r.bundled_into = "bundled", head.id
+            released += 1
+    await session.flush()
+    return released
+
+
+
+async def _tags(session: AsyncSession, rows: list[OutboxMessage]) -> dict[int, str]:
+    """A short name of each part's item ("3号"), put before its buttons in a bundle."""
+    ids = {r.item_ids[0] for r in rows}
+    if not ids:
+        return {}
+    numbers = dict((await session.execute(select(Item.id, Item.number).where(Item.id.in_(ids)))).all())
+    return {r.id: f"{numbers[r.item_ids[0]]}号" if numbers.get(r.item_ids[0]) else f"登记号{r.item_ids[0]}"
+            for r in rows}
+
+
+def _actor_id(session: AsyncSession) -> int | None:
+    actor = session.info.get("actor")
+    return getattr(actor, "id", None)
+
+
+def held(session: AsyncSession, person: Person, urgent: bool) -> bool:
+    """A notice waits for working hours and its bundle unless it is urgent or answers the
+    person's own action (they are looking at the chat right now)."""
+    return not urgent and _actor_id(session) != person.id
+
+
+def follower_id(item: Item) -> int | None:
+    """The office person who follows ``item`` (跟踪专人): the named follower, else its registrant."""
+    for p in (item.follower, item.created_by):
+        if p is not None and p.active and p.has_role("office"):
+            return p.id
+    return None
+
+
+def hears_about(session: AsyncSession, person: Person, item: Item) -> bool:
+    """Office staff other than the item's follower do not get its event notices: they see the
+    item in their digest (issue 13: no message to every staff member for every event)."""
+    if not person.has_role("office") or person.has_role("office_head", "leader", "liaison", "unit_head"):
+        return True
+    if _actor_id(session) == person.id:
+        return True
+    follower = follower_id(item)
+    return follower is None or follower == person.id
