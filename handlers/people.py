@@ -160,7 +160,7 @@ async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, cont
         c = await svc_people.person_card(s, me, pid)
         if not c.active:
             raise DomainError(f"{c.name}的账号已经停用，无需重复操作")
-        return _confirm(render("people/confirm.html.j2", what="off", c=c), "确认停用", f"pp:offy:{pid}", pid)
+        return _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what="off", c=c), "确认停用", f"pp:offy:{pid}", pid)
     if verb == "offy" and arg is None:
         out = await svc_people.deactivate(s, me, pid, now=now)
         return _card_text(out.person, _done("off", out)), _card_markup(out.person), out
@@ -172,7 +172,7 @@ async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, cont
         return _card_text(c, "请选择要增加或取消的角色："), InlineKeyboardMarkup(rows), None
     if verb in ("ad", "rm") and role:
         c = await svc_people.person_card(s, me, pid)
-        return _confirm(render("people/confirm.html.j2", what=verb, c=c, role=role),
+        return _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what=verb, c=c, role=role),
                         "确认增加" if verb == "ad" else "确认取消", f"pp:{verb}y:{pid}:{role}", pid)
     if verb in ("ady", "rmy") and role:
         call = svc_people.add_role if verb == "ady" else svc_people.remove_role
@@ -181,7 +181,7 @@ async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, cont
     if verb == "ho" and arg is None:
         c, successors = await svc_people.liaison_successors(s, me, pid)
         if not successors:
-            return (_card_text(c, render("people/confirm.html.j2", what="no_successor", c=c)),
+            return (_card_text(c, render("people/confirm.html.j2", role_names=ROLE_NAMES, what="no_successor", c=c)),
                     InlineKeyboardMarkup([[_b("返回", f"pp:v:{pid}")]]), None)
         rows = [[_b(f"{o.name}（{o.role_names}）", f"pp:hto:{pid}:{o.id}")] for o in successors[:10]]
         rows.append([_b("返回", f"pp:v:{pid}")])
@@ -191,7 +191,7 @@ async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, cont
         new = next((o for o in successors if o.id == other), None)
         if new is None:
             raise DomainError("该人员不在本单位或已停用，请重新选择")
-        return _confirm(render("people/confirm.html.j2", what="ho", c=c, new=new), "确认移交",
+        return _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what="ho", c=c, new=new), "确认移交",
                         f"pp:htoy:{pid}:{other}", pid)
     if verb == "htoy" and other:
         out = await svc_people.hand_over(s, me, pid, other, now=now)
@@ -205,21 +205,21 @@ async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, cont
         return _card_text(c, "重新邀请：请选择角色（将生成新的一次性邀请链接，旧链接作废）："), InlineKeyboardMarkup(rows), None
     if verb == "rir" and role:
         c = await svc_people.person_card(s, me, pid)
-        return _confirm(render("people/confirm.html.j2", what="ri", c=c, role=role), "确认生成链接",
+        return _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what="ri", c=c, role=role), "确认生成链接",
                         f"pp:riry:{pid}:{role}", pid)
     if verb == "riry" and role:
         role, unit_name, name = await svc_people.reinvite_target(s, me, pid, role)
         await svc_people.revoke_for_reinvite(s, pid, now)
         inv = await create_invitation(s, role=role, name=name, unit_name=unit_name, created_by=me, now=now,
                                       ttl_days=context.services.settings.invitations.ttl_days)
-        text = render("messages/invite_created.html.j2", person=inv.person, role=inv.role,
+        text = render("messages/invite_created.html.j2", person=inv.person, role_name=ROLE_NAMES[inv.role],
                       link=deep_link(context.bot.username, inv.code), expires_at=inv.expires_at)
         return text, None, None
     return None
 
 
 def _done(what: str, out: svc_people.Outcome, role: str | None = None) -> str:
-    return render("people/done.html.j2", what=what, c=out.person, role=role, warning=out.warning, briefed=out.briefed)
+    return render("people/done.html.j2", role_names=ROLE_NAMES, what=what, c=out.person, role=role, warning=out.warning, briefed=out.briefed)
 
 
 # --- moving a person to another unit: a short dialog ---------------------------------------------
@@ -300,7 +300,7 @@ async def unit_tapped(update: Update, context: Ctx) -> None:
                 unit = await s.get(Unit, unit_id)
                 if unit is None or not unit.active:
                     raise DomainError("找不到该单位，或该单位已停用")
-                text, markup, _ = _confirm(render("people/confirm.html.j2", what="un", c=c, unit=unit.name),
+                text, markup, _ = _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what="un", c=c, unit=unit.name),
                                            "确认更改", f"pp:ucy:{pid}:{unit_id}", pid)
             else:
                 outcome = await svc_people.change_unit(s, me, pid, unit_id, now=svc.clock.now())

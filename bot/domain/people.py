@@ -107,7 +107,7 @@ async def person_card(session: AsyncSession, me: Person, person_id: int) -> Pers
 
 
 async def _tell(session: AsyncSession, person: Person, kind: str, now: datetime, **context: object) -> None:
-    await enqueue(session, person, render("people/changed.html.j2", kind=kind, person=person, **context), now=now)
+    await enqueue(session, person, render("people/changed.html.j2", role_names=ROLE_NAMES, kind=kind, person=person, **context), now=now)
 
 
 async def _revoke_invitations(session: AsyncSession, person: Person, now: datetime) -> int:
@@ -191,7 +191,7 @@ async def add_role(session: AsyncSession, me: Person, person_id: int, role: str,
     person.role_rows.append(PersonRole(role=role))
     await session.flush()
     briefed = 0
-    headline = render("people/changed.html.j2", kind="role_added", person=person, role=role)
+    headline = render("people/changed.html.j2", role_names=ROLE_NAMES, kind="role_added", person=person, role=role)
     if role == "liaison":
         briefed = await brief_liaison(session, person, person.unit.name, now=now, headline=headline, always=True)
     else:
@@ -239,7 +239,7 @@ async def change_unit(session: AsyncSession, me: Person, person_id: int, unit_id
     person.unit_id = unit.id
     await session.flush()
     await session.refresh(person, ["unit"])
-    headline = render("people/changed.html.j2", kind="unit_changed", person=person, old_unit=old_unit,
+    headline = render("people/changed.html.j2", role_names=ROLE_NAMES, kind="unit_changed", person=person, old_unit=old_unit,
                       new_unit=unit.name)
     briefed = 0
     if person.has_role("liaison"):
@@ -280,7 +280,7 @@ async def hand_over(session: AsyncSession, me: Person, from_id: int, to_id: int,
         new.role_rows.append(PersonRole(role="liaison"))
     old.role_rows = [r for r in old.role_rows if r.role != "liaison"]
     await session.flush()
-    headline = render("people/changed.html.j2", kind="took_over", person=new, unit=unit_name, old=old.name)
+    headline = render("people/changed.html.j2", role_names=ROLE_NAMES, kind="took_over", person=new, unit=unit_name, old=old.name)
     briefed = await brief_liaison(session, new, unit_name, now=now, headline=headline, always=True)
     chat_id = old.telegram_id
     if old.role_rows:
