@@ -5,6 +5,7 @@ Unique keys make every sweep idempotent: a round that runs twice finds its rows 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -15,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from store.audit import audit_bulk
 from store.models import Base
 from store.types import UTCDateTime
 
@@ -52,9 +54,14 @@ async def insert_reminders(session: AsyncSession, rows: Sequence[ReminderRow], c
     PostgreSQL gets one ``INSERT … SELECT unnest(arrays)``: one statement and one plan for the
     thousands of rungs of a county's round, where a row-by-row executemany cost about half as
     much again. SQLite runs an executemany in-process, which is as fast.
+
+    The mapper hooks do not see a Core insert: one audit row sums the statement up (rows written,
+    the rungs asked for, per level, and the round days). A row per rung would double what a county's round writes.
     """
     if not rows:
         return
+    levels = Counter(row[2] for row in rows)
+    days = sorted({row[3].isoformat() for row in rows})
     table = Reminder.__table__
     columns = [*REMINDER_KEY, "outbox_id"]
     conn = await session.connection()
@@ -63,11 +70,14 @@ async def insert_reminders(session: AsyncSession, rows: Sequence[ReminderRow], c
         types = (Integer, Integer, String, Date, Integer)
         source = select(*(func.unnest(bindparam(f"p_{c}", list(a), ARRAY(t))) for c, a, t in zip(columns, arrays, types)),
                         literal(created_at, UTCDateTime))
-        await conn.execute(pg_insert(table).from_select([*columns, "created_at"], source)
-                           .on_conflict_do_nothing(index_elements=REMINDER_KEY))
-        return
-    stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=REMINDER_KEY)
-    await conn.execute(stmt, [{**dict(zip(columns, row)), "created_at": created_at} for row in rows])
+        result = await conn.execute(pg_insert(table).from_select([*columns, "created_at"], source)
+                                    .on_conflict_do_nothing(index_elements=REMINDER_KEY))
+    else:
+        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=REMINDER_KEY)
+        result = await conn.execute(stmt, [{**dict(zip(columns, row)), "created_at": created_at} for row in rows])
+    written = result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+    await audit_bulk(session, "reminders", "reminders.insert", written, planned=len(rows), levels=dict(levels),
+                     days=days)
 
 
 class FeedbackWeek(Base):

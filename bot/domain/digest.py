@@ -64,6 +64,7 @@ from bot.domain.workflow import (
 )
 from bot.outbox.queue import Button, Keyboard, enqueue
 from bot.kernel.render import render
+from store.audit import audit_bulk
 from store.models import OutboxMessage, Person, PersonRole, Unit
 from store.urging import Reminder
 from store.workflow import Assignment, CompletionReport, ExtensionRequest, Item, ItemLeader, Transfer
@@ -601,6 +602,9 @@ async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datet
         await session.execute(_insert(session)(Reminder.__table__).on_conflict_do_nothing(
             index_elements=["assignment_id", "person_id", "level", "round_date"]), rungs)
         result.reminders += len(rungs)
+        # A Core insert, unseen by the audit hooks: one row sums it up.
+        await audit_bulk(session, "reminders", "reminders.insert", len(rungs), levels={OVERDUE_LEADER: len(rungs)},
+                         days=sorted({r["round_date"].isoformat() for r in rungs}))
     log.info("event=sweep name=digest people=%s messages=%s charts=%s", result.considered, result.messages,
              result.extra["charts"])
     return result

@@ -67,6 +67,7 @@ from bot.domain.workflow import (
 )
 from bot.outbox.queue import Keyboard, enqueue
 from bot.kernel.render import render
+from store.audit import audit_bulk
 from store.models import OutboxMessage, Person, PersonRole, Unit
 from store.urging import Reminder, ReminderRow, insert_reminders
 from store.workflow import Assignment, Item, ItemLeader
@@ -866,7 +867,10 @@ async def retry_failed(session: AsyncSession, since: datetime, now: datetime) ->
         .values(**again, chat_id=select(Person.telegram_id).where(Person.id == OutboxMessage.person_id)
                 .scalar_subquery(), last_error="对方已绑定账号，重新发送")
         .execution_options(synchronize_session=False))
-    return sum(r.rowcount or 0 for r in (failed, unblocked, bound))
+    counts = {"failed": failed.rowcount or 0, "unreachable": unblocked.rowcount or 0, "unbound": bound.rowcount or 0}
+    # Bulk UPDATEs pass by the mapper hooks: the office's decision is audited here, summed up.
+    await audit_bulk(session, "outbox", "outbox.retry", sum(counts.values()), since=since, by_status=counts)
+    return sum(counts.values())
 
 
 OUTAGE_REASONS = {"readonly": "数据库处于只读状态", "locked": "数据库被占用（锁定）", "unavailable": "数据库无法访问"}
