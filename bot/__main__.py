@@ -178,11 +178,22 @@ def _cmd_import(args: argparse.Namespace) -> int:
         db = Database(settings.database.url)
         try:
             await db.upgrade()
-            return await run_import(db, args.kind, Path(args.file), sys.stdout, sys.stderr)
+            return await run_import(db, args.kind, Path(args.file), sys.stdout, sys.stderr, full=args.full,
+                                    confirm=_confirm_leaving(args.yes), keep_telegram_ids=settings.office.admins)
         finally:
             await db.dispose()
 
     return asyncio.run(go())
+
+
+def _confirm_leaving(yes: bool):  # noqa: ANN202
+    """How a full import asks before marking people as leaving: --yes, or "y" typed at a terminal
+    (None: there is nobody to ask, the import refuses)."""
+    if yes:
+        return lambda: True
+    if not sys.stdin.isatty():
+        return None
+    return lambda: input("确认将以上人员标记为离岗？输入 y 确认，其他任意键取消：").strip().lower() in ("y", "yes", "是")
 
 
 def _cmd_invite(args: argparse.Namespace) -> int:
@@ -238,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp = with_config(sub.add_parser("import", help="从 Excel/CSV 导入单位或人员"))
     imp.add_argument("kind", choices=["units", "people"], help="units：单位；people：人员")
     imp.add_argument("file", help=".xlsx 或 .csv 文件")
+    imp.add_argument("--full", action="store_true",
+                     help="完整名单（仅人员）：不在文件中的在岗人员标记为离岗，先列出名单请您确认")
+    imp.add_argument("--yes", action="store_true", help="与 --full 同用：已核对名单，不再询问")
     imp.set_defaults(func=_cmd_import)
 
     inv = with_config(sub.add_parser("invite", help="生成一次性邀请链接"))

@@ -33,7 +33,13 @@ Rules
 * Likewise an empty optional cell (or an absent optional column) means "not given": the stored
   value is kept, it is not cleared. Defaults (状态 = 启用) apply to new rows only.
 * Units and people absent from the file are left alone; a person's 启用 state and Telegram link
-  are never touched by an import.
+  are never touched by an import — except by a FULL import of people (``--full``): the file is
+  then the whole directory, and the active people missing from it are leaving. They are listed
+  first and only marked once the office confirms (``--yes``, or "y" at the prompt): deactivated
+  as in /people (``bot.domain.people.leave``: told once, links revoked, nothing more sent),
+  audited as ``person.leave_import``. The confirmation is checked against a second reading: if
+  the list changed in between, nothing is written. Office admins listed in the configuration
+  (``[office] admins``) are never marked.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -100,13 +106,17 @@ class ImportResult:
     unchanged: int = 0
     # Chinese, one line per problem. Non-empty means nothing was written.
     errors: list[str] = field(default_factory=list)
+    # A full import: the active people missing from the file, "姓名（单位，角色）" each.
+    leaving: list[str] = field(default_factory=list)
+    left: int = 0  # of them, marked as leaving
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     def summary(self) -> str:
-        return f"导入完成：新增 {self.created}，更新 {self.updated}，未变 {self.unchanged}"
+        text = f"导入完成：新增 {self.created}，更新 {self.updated}，未变 {self.unchanged}"
+        return text + (f"，标记离岗 {self.left}" if self.left else "")
 
 
 class ImportFileError(DomainError):
@@ -498,8 +508,18 @@ def _close_unit_names(name: str, units: Iterable[Unit]) -> list[str]:
     return sorted((u.name for u in units if probe and probe in u.name), key=len)[:5]
 
 
-async def import_people(session: AsyncSession, rows: Sequence[Row], now: datetime) -> ImportResult:
-    """Create or update the people of the file (roles only added); with any error, write nothing."""
+def _describe(person: Person) -> str:
+    roles = "、".join(ROLE_NAMES[r] for r in ROLE_NAMES if r in person.roles) or "无角色"
+    return f"{person.name}（{person.unit.name + '，' if person.unit else ''}{roles}）"
+
+
+async def import_people(session: AsyncSession, rows: Sequence[Row], now: datetime, *, full: bool = False,
+                        keep_telegram_ids: Iterable[int] = (), confirmed: Sequence[str] | None = None) -> ImportResult:
+    """Create or update the people of the file (roles only added); with any error, write nothing.
+
+    ``full``: the file is the whole directory. ``result.leaving`` lists the active people missing
+    from it; they are marked as leaving only when ``confirmed`` is that very list (what the office
+    saw and confirmed), otherwise nothing about them is written."""
     result = ImportResult()
     result.errors = _check_headers(rows, PEOPLE_COLUMNS, PEOPLE_REQUIRED, "人员")
     if result.errors:
@@ -533,6 +553,25 @@ async def import_people(session: AsyncSession, rows: Sequence[Row], now: datetim
     if errors:
         result.errors = sorted(errors, key=_error_order)
         return result
+
+    if full:
+        listed = {id(p) for _, _, p in resolved if p is not None}
+        keep = set(keep_telegram_ids)
+        missing = [p for group in people.values() for p in group
+                   if p.active and id(p) not in listed and (p.telegram_id is None or p.telegram_id not in keep)]
+        missing.sort(key=lambda p: (p.unit.name if p.unit else "", p.name, p.id))
+        result.leaving = [_describe(p) for p in missing]
+        if confirmed is not None and list(confirmed) != result.leaving:
+            result.errors = ["名单在确认期间发生了变化，请重新运行并核对要标记离岗的人员"]
+            return result
+        if missing and confirmed is not None:
+            from bot.domain.people import leave  # the same departure as /people's 停用
+
+            session.info["action"] = "person.leave_import"
+            for p in missing:
+                await leave(session, p, now=now, reason="import")
+            session.info["action"] = "people.import"
+            result.left = len(missing)
 
     for spec, unit, person in resolved:
         if person is None:
@@ -595,18 +634,59 @@ def _report_errors(errors: Sequence[str], err: TextIO) -> int:
     return 2
 
 
-async def run_import(db, kind: str, path: str | Path, out: TextIO, err: TextIO) -> int:  # noqa: ANN001
-    """``python -m bot import units|people FILE``: 0 when imported, 2 when nothing was (errors on ``err``)."""
+class _DryRun(Exception):
+    def __init__(self, result: ImportResult) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+async def _leaving(db, rows: Sequence[Row], keep: Sequence[int]) -> ImportResult:  # noqa: ANN001
+    """A full import's first reading, always rolled back: its errors, or who would be leaving."""
+    try:
+        async with db.session(Actor.system("import"), "people.import") as session:
+            raise _DryRun(await import_people(session, rows, db.now(), full=True, keep_telegram_ids=keep))
+    except _DryRun as dry:
+        return dry.result
+
+
+async def run_import(db, kind: str, path: str | Path, out: TextIO, err: TextIO, *, full: bool = False,  # noqa: ANN001
+                     confirm: Callable[[], bool] | None = None, keep_telegram_ids: Sequence[int] = ()) -> int:
+    """``python -m bot import units|people FILE [--full [--yes]]``: 0 when imported, 2 when nothing
+    was (errors on ``err``), 1 when the office did not confirm a full import's departures.
+
+    ``confirm`` asks whether the listed people are leaving (None: nobody can be asked)."""
     if kind not in KINDS:
         return _report_errors([f"未知的导入类型「{kind}」（可选：units 单位、people 人员）"], err)
+    if full and kind != "people":
+        return _report_errors(["完整导入（--full）只适用于人员名单：单位不会因为不在文件中而停用"], err)
     try:
         rows = read_rows(path)
     except ImportFileError as exc:
         return _report_errors(exc.errors, err)
-    importer = import_units if kind == "units" else import_people
+    confirmed: list[str] | None = None
+    if full:
+        first = await _leaving(db, rows, keep_telegram_ids)
+        if first.errors:
+            return _report_errors(first.errors, err)
+        if first.leaving:
+            print(f"以下{len(first.leaving)}人不在本次完整名单中，确认后将标记为离岗"
+                  "（账号停用、邀请链接作废、不再发送消息，并通知本人）：", file=out)
+            for line in first.leaving:
+                print(f"  {line}", file=out)
+            if confirm is None:
+                print("未导入任何数据：完整导入需要确认。请核对以上名单，无误后加 --yes 重新运行。", file=err)
+                return 2
+            if not confirm():
+                print("已取消，未导入任何数据。", file=out)
+                return 1
+        confirmed = first.leaving
     try:
         async with db.session(Actor.system("import"), f"{kind}.import") as session:
-            result = await importer(session, rows, db.now())
+            if kind == "units":
+                result = await import_units(session, rows, db.now())
+            else:
+                result = await import_people(session, rows, db.now(), full=full, keep_telegram_ids=keep_telegram_ids,
+                                             confirmed=confirmed)
             if result.errors:
                 raise _Rollback(result)
     except _Rollback as failed:

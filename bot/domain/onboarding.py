@@ -119,6 +119,7 @@ async def redeem(session: AsyncSession, code: str, telegram_id: int, now: dateti
 
     invitation.used_at = now
     invitation.used_by_telegram_id = telegram_id
+    new_liaison = invitation.role == "liaison" and not (person.active and person.has_role("liaison"))
     # A new phone replaces the old binding: the invitation is the office's word that this is them.
     person.telegram_id = telegram_id
     person.active = True
@@ -126,4 +127,8 @@ async def redeem(session: AsyncSession, code: str, telegram_id: int, now: dateti
     if not person.has_role(invitation.role):
         person.role_rows.append(PersonRole(role=invitation.role))
     await session.flush()
+    if new_liaison and person.unit is not None:
+        from bot.domain.briefing import brief_liaison  # issue 12: a new liaison gets the unit's open items
+
+        await brief_liaison(session, person, person.unit.name, now=now)
     return person

@@ -153,8 +153,15 @@ async def deactivate(session: AsyncSession, me: Person, person_id: int, *, now: 
     if not person.active:
         raise DomainError(f"{person.name}的账号已经停用，无需重复操作")
     warning = _only_liaison_warning(person, await _other_liaisons(session, person))
+    chat_id = await leave(session, person, now=now, reason=reason)
+    return Outcome(card(person), chat_id, warning)
+
+
+async def leave(session: AsyncSession, person: Person, *, now: datetime, reason: str) -> int | None:
+    """Deactivate ``person`` (the caller names the audit action and checks who may): cancel what
+    the outbox still holds for them, tell them once, revoke their links, unbind the account.
+    Returns the chat they had (its menu is the caller's to clear)."""
     chat_id = person.telegram_id
-    # Whatever was still queued for them is cancelled first, then they are told (once).
     await session.execute(update(OutboxMessage).where(
         OutboxMessage.person_id == person.id, OutboxMessage.status.in_(("pending", "unbound")))
         .values(status=CANCELLED, last_error="人员已停用"))
@@ -163,7 +170,7 @@ async def deactivate(session: AsyncSession, me: Person, person_id: int, *, now: 
     person.active = False
     person.telegram_id = None
     await session.flush()
-    return Outcome(card(person), chat_id, warning)
+    return chat_id
 
 
 def _check_role_fits(person: Person, role: str) -> None:
