@@ -9,7 +9,7 @@ from telegram.ext import Application
 from handlers import archive, buttons, dialogs, gate, invite, items, replies, start, views
 from handlers import digest, outbox_view
 from handlers import exports, records, score
-from handlers import report
+from handlers import report, schedule
 from handlers import report, schedule
 from handlers import find, people, stats
 
@@ -25,6 +25,7 @@ def register(app: Application) -> None:
     score.register(app)  # /score and its add dialog; puts [score.points] in force
     people.register(app)  # /people (office): deactivate, roles, unit, liaison hand-over (before invite's /cancel)
     report.register(app)  # /report: 督查工作情况报告, 同意报送 / 退回 dialog (before invite's /cancel)
+    schedule.register(app)  # a .toml holiday schedule uploaded by the office: preview → 载入
     schedule.register(app)  # a .toml holiday schedule uploaded by the office: preview → 载入
     invite.register(app)
     views.register(app)

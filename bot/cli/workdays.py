@@ -241,6 +241,9 @@ async def _load(db: Database, argv: list[str], out: TextIO, err: TextIO) -> int:
         print(f"错误：{path}：{exc}", file=err)
         return 2
     print(f"已载入{schedule_summary(schedule)}", file=out)
+    if schedule.example:  # docs/schedule-example-2027.toml: fictional dates, loaded on purpose or by mistake
+        print(f"警告：{path} 是示例文件（example = true），日期是虚构的，不是国务院公布的{schedule.year}年放假安排；"
+              "请按官方通知改写并删去 example 一行后重新载入。", file=err)
     if changed:
         print(f"已重新计算 {changed} 个暂定期限，并通知相关单位。", file=out)
     return 0

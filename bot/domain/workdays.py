@@ -307,8 +307,10 @@ def _parse_list(value: Any, where: str, year: int) -> list[date]:
 
 
 def _toml_position(exc: tomllib.TOMLDecodeError) -> str:
-    m = re.search(r"line (\d+), column (\d+)", str(exc))
-    return f"（第 {m.group(1)} 行第 {m.group(2)} 列附近）" if m else ""
+    """Where and what, in Chinese (the same reading as the configuration file's errors)."""
+    from bot.kernel.config import toml_problem
+
+    return toml_problem(exc)
 
 
 def parse_schedule(text: str) -> YearSchedule:

@@ -42,5 +42,9 @@ class Services:
                 self._calendar, self._calendar_stamp = await load_calendar(s), stamp
         return self._calendar
 
+    def calendar_changed(self) -> None:
+        """A schedule was loaded in this process (the chat): read it at the next ``calendar()``."""
+        self._calendar_checked = None
+
 
 CALENDAR_RECHECK = timedelta(seconds=60)
