@@ -1,4 +1,4 @@
-"""归档 (office): ``i:arc`` on a closed item, or ``/archive N``. The dossier goes to the person who
+"""归档 (office): ``i:arc`` on a closed item (declared in ``bot.domain.buttons``), or ``/archive N``. The dossier goes to the person who
 archived as one HTML document, followed by the item's attachments (by their Telegram file id, or
 uploaded from local storage when Telegram no longer has them). ``/archive N`` on an item already
 archived sends the dossier again. A confidential item's dossier never goes through the messenger.
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, filters
 
-from bot.documents.word import on_item_archived
-from bot.domain import items as items_svc
+from bot.domain.actions import ACTIONS, Answer
 from bot.domain.dossier import DossierAttachment, dossier
 from bot.domain.errors import DomainError
 from bot.domain.views import find_item
@@ -22,19 +22,18 @@ from bot.domain.workflow import AlreadyHandled
 from bot.kernel.render import render
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
-from handlers.flow import PHOTO_PREFIX, Direct, env_of
-from store.models import Person
+from handlers.env import env_of
+from handlers.uploads import PHOTO_PREFIX
+
+if TYPE_CHECKING:
+    from store.models import Person
 
 log = logging.getLogger("duban.archive")
 
 
 async def _archive(s, me, item_id, env):  # noqa: ANN001, ANN202
-    item = await items_svc.archive_item(s, me, item_id, now=env.now)
-    # The printable dossier (.docx) is filed and queued to the archivist; the HTML one below reads
-    # well on a phone.
-    await on_item_archived(s, item_id, person=me, files_dir=env.services.settings.storage.files_dir,
-                           office_name=env.services.settings.office.name, now=env.now)
-    return item
+    # The button's own service call: archive and file the printable dossier (bot.domain.buttons).
+    return await ACTIONS["i:arc"].run(s, me, item_id, Answer(), env)
 
 
 async def send_dossier(update: Update, context: Ctx, person: Person, item_id: int, _result: object = None,
@@ -100,11 +99,6 @@ async def archive_command(update: Update, context: Ctx) -> None:
         return
     log.info("event=action code=/archive target=%s person=%s again=%s", item_id, person.id, again)
     await send_dossier(update, context, person, item_id, again=again)
-
-
-DIRECTS = (
-    Direct("i:arc", _archive, toast="已归档，卷宗随后发送", outcome="🗄 已归档 · 查看", after=send_dossier),
-)
 
 
 def register(app: Application) -> None:

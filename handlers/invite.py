@@ -9,7 +9,6 @@ from __future__ import annotations
 import warnings
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.warnings import PTBUserWarning
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -18,6 +17,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.domain.actions import parse_id
 from bot.domain.directory import find_units
@@ -27,7 +27,7 @@ from bot.domain.roles import OFFICE_ROLES, ROLE_NAMES, UNIT_ROLES, parse_role
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog, command_args
-from handlers.flow import clear_tapped_keyboard, edit_tapped
+from handlers.keyboards import clear_tapped_keyboard, edit_tapped
 from store.models import Unit
 
 # The dialog is per user and chat on purpose (buttons live on several messages); PTB warns about that.

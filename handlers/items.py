@@ -32,6 +32,7 @@ from telegram.ext import (
 
 from bot.domain import items as items_svc
 from bot.domain.actions import parse_id
+from bot.domain.dates import parse_date
 from bot.domain.directory import find_units, people_with_role
 from bot.domain.errors import DomainError
 from bot.domain.workflow import (
@@ -50,14 +51,9 @@ from bot.kernel.render import render
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
-from handlers.flow import (
-    clear_tapped_keyboard,
-    edit_tapped,
-    env_of,
-    parse_date,
-    set_keyboard,
-    timeout_notice,
-)
+from handlers.env import env_of
+from handlers.keyboards import clear_tapped_keyboard, edit_tapped, set_keyboard
+from handlers.widgets import timeout_notice
 from store.models import Person, Unit
 
 log = logging.getLogger("duban.new_item")
@@ -72,7 +68,7 @@ _DAYS = re.compile(r"(\d{1,4})\s*(?:个)?\s*(?:工作日|天)?")
 
 
 def parse_deadline(text: str, today) -> DeadlineSpec:  # noqa: ANN001
-    """``7`` / ``7个工作日`` → 7 working days; a date as ``handlers.flow.parse_date`` reads it."""
+    """``7`` / ``7个工作日`` → 7 working days; a date as ``bot.domain.dates.parse_date`` reads it."""
     s = (text or "").strip()
     m = _DAYS.fullmatch(s)
     spec = DeadlineSpec.working_days(int(m.group(1))) if m else DeadlineSpec.on_date(parse_date(s, today))

@@ -20,7 +20,7 @@ from bot.domain.urging import UNDELIVERED_STATES, person_blocked, person_unblock
 from bot.kernel.render import render
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
-from handlers.flow import edit_tapped
+from handlers.keyboards import edit_tapped
 from store.audit import Actor
 from store.models import OutboxMessage
 

@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -46,17 +45,10 @@ from bot.kernel.render import render
 from handlers.common import reply
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
-from handlers.flow import (
-    Env,
-    clear_tapped_keyboard,
-    download_attachment,
-    dry_run,
-    edit_tapped,
-    env_of,
-    set_keyboard,
-    show_outcome,
-    timeout_notice,
-)
+from handlers.env import Env, dry_run, env_of
+from handlers.keyboards import clear_tapped_keyboard, edit_tapped, set_keyboard, show_outcome
+from handlers.uploads import download_attachment
+from handlers.widgets import timeout_notice
 from store.models import Person
 from store.records import SupervisionRecord
 

@@ -49,7 +49,9 @@ from bot.kernel.render import render
 from handlers.common import reply
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog, command_args
-from handlers.flow import clear_tapped_keyboard, dry_run, edit_tapped, env_of, timeout_notice
+from handlers.env import dry_run, env_of
+from handlers.keyboards import clear_tapped_keyboard, edit_tapped
+from handlers.widgets import timeout_notice
 from store.models import Unit
 
 log = logging.getLogger("duban.score")

@@ -34,6 +34,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.domain.dates import parse_iso_date
+from bot.domain.errors import DomainError
 from bot.domain.workdays import (
     ADJUSTED_WORKDAY,
     HOLIDAY,
@@ -60,7 +62,6 @@ USAGE = f"""用法：
 若涉及尚未载入放假安排的年份，默认报错（退出码 2）；
 加 --provisional 则在该年只按周末计算，结果照常输出，另在标准错误输出“（暂定：…年放假安排未载入）”。"""
 
-_DATE_RE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 
 
 class _UsageError(Exception):
@@ -93,13 +94,10 @@ def _build_parser() -> _Parser:
 
 
 def _parse_date(text: str) -> date:
-    if _DATE_RE.fullmatch(text.strip()):
-        y, m, d = (int(x) for x in text.strip().split("-"))
-        try:
-            return date(y, m, d)
-        except ValueError:
-            raise _UsageError(f"日期“{text}”不存在，请检查年月日") from None
-    raise _UsageError(f"日期“{text}”格式不正确，应为 YYYY-MM-DD，例如 2026-09-28")
+    try:
+        return parse_iso_date(text)
+    except DomainError as exc:
+        raise _UsageError(exc.message) from None
 
 
 def _parse_days(text: str) -> int:

@@ -19,7 +19,6 @@ import asyncio
 import io
 import json
 import os
-import re
 import threading
 import time
 import uuid
@@ -32,9 +31,11 @@ from typing import Any, BinaryIO, NamedTuple
 from sqlalchemy import DateTime, exists, func, or_, select, tuple_, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.schedules import load_calendar
+from bot.documents.xlsx import DATE_FORMAT, Book, Column
+from bot.domain.dates import parse_full_date as parse_date  # the exports' date reader
 from bot.domain.errors import DomainError
 from bot.domain.ledger import _HANDLED_STATES, ScoreTable, format_score, score_table
+from bot.domain.schedules import load_calendar
 from bot.domain.score import Rule, active_rules, check_year, finished_on, format_points, rules_with_points, use_rules
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
@@ -47,7 +48,6 @@ from bot.domain.workflow import (
     local_date,
 )
 from bot.kernel.clock import OFFICE_TZ
-from bot.documents.xlsx import DATE_FORMAT, Book, Column
 from store.db import Database
 from store.models import Person, Unit
 from store.score import ScoreEvent, ScoreYear
@@ -59,25 +59,6 @@ CONFIDENTIAL = "（涉密事项）"
 MAX_RANGE_DAYS = 3 * 366
 BATCH = 2000  # items (or score events) per query: bounded memory, few round trips
 KEEP_FILES = timedelta(days=7)  # an exported file waits this long in the outbox's reach
-
-
-# --------------------------------------------------------------------------------------------
-# Dates as people type them
-# --------------------------------------------------------------------------------------------
-
-_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
-
-
-def parse_date(text: str | None, label: str = "日期") -> date:
-    """``2026-01-01``, ``2026/1/1``, ``2026年1月1日``."""
-    s = (text or "").strip()
-    m = _DATE.fullmatch(s)
-    try:
-        if m is None:
-            raise ValueError
-        return date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        raise DomainError(f"{label}「{s[:20]}」格式不对，应为 YYYY-MM-DD，如 2026-01-01") from None
 
 
 def check_range(start: date, end: date) -> None:

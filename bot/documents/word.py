@@ -28,10 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.attachments import write_atomically
 from bot.domain.dossier import Dossier, dossier
 from bot.domain.errors import DomainError, NotAllowed
-from bot.domain.workflow import can_view, item_card, item_label, load_item
+from bot.domain.workflow import UNIT_ROLES_OF_ASSIGNMENT, can_view, item_card, item_label, load_item
 from bot.kernel.clock import OFFICE_TZ
-from bot.outbox.queue import enqueue
 from bot.kernel.render import render
+from bot.outbox.queue import enqueue
 from store.models import Person
 from store.workflow import Item
 
@@ -145,7 +145,7 @@ def notice_docx(item: Item, *, office_name: str, approved_by: str | None = None)
     _paragraph(doc, "")
     _paragraph(doc, "签收栏", size=12, bold=True)
     receipts = [
-        (a.unit.name, "主办" if a.role == "lead" else "协办", _local(a.acknowledged_at), "")
+        (a.unit.name, UNIT_ROLES_OF_ASSIGNMENT[a.role], _local(a.acknowledged_at), "")
         for a in item.assignments if a.state not in ("draft", "transferred")
     ]
     _table(doc, ("承办单位", "承办方式", "签收时间", "签收人（签字）"), receipts, (5.2, 2.2, 4.2, 4.2))

@@ -2,76 +2,157 @@
 
 Every button carries ``"<scope>:<verb>:<id>"`` — ASCII, at most 64 bytes (Telegram's limit), e.g.
 ``a:ack:17`` (acknowledge assignment 17) or ``i:ok:3`` (approve item 3). ``parse_action`` accepts
-exactly the codes below with a positive decimal id and refuses everything else with
+exactly the declared codes with a positive decimal id and refuses everything else with
 ``MalformedAction``. A payload only says what the person *asked* for: every service re-checks in
 the database who the person is and whether they may act on that record.
 
-``needs`` tells the UI what to ask before calling the service:
-``None`` — call at once; ``"text"`` — a reason or instruction; ``"text_files"`` — text and/or
-attachments; ``"date_text"`` — a new date and a reason; ``"unit"`` — the unit to transfer to;
-``"plan"`` — plan text and milestones (dates with titles).
+The codes and what each button does are declared once, in ``bot.domain.buttons`` (an
+``ActionSpec`` per button: its transition, who may, what it asks, what it calls, its templates).
+That module imports the services, and the services import this one for ``button``; so the
+registry ``ACTIONS`` is read from there on first use, never at import time.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.domain.attachments import AttachmentIn
 from bot.domain.errors import DomainError
 from bot.outbox.queue import Button
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.domain.workdays import WorkCalendar
+    from bot.domain.workflow import Transition
+    from store.models import Person
+
 MAX_DATA_BYTES = 64
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+PLACEHOLDER = "（预检）"  # the text a dry run passes where the person's reason will go
+ASKS = ("text", "optional", "collect", "date_text", "unit")  # what a button may ask before it acts
+EDITS = ("row", "button", "all", "none")  # what of the tapped keyboard the outcome replaces
 
 
 class MalformedAction(DomainError):
     """A callback payload that is not ours, is truncated or was tampered with."""
 
 
+# --------------------------------------------------------------------------------------------
+# What a declaration's service call receives
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    """What the person gave before the service is called (empty for a button that acts at once)."""
+
+    text: str | None = None
+    files: list[AttachmentIn] = field(default_factory=list)
+    day: date | None = None
+    unit_id: int | None = None
+
+
+class Filing(Protocol):
+    """Files the printable documents an action produces (``bot.documents.word``, given by the caller:
+    the domain writes no files)."""
+
+    async def notice(self, session: AsyncSession, item_id: int) -> None: ...
+
+    async def dossier(self, session: AsyncSession, item_id: int, person: Person, now: datetime) -> None: ...
+
+
+class ActionEnv(Protocol):
+    """What a service call needs besides the person, the record and the answer."""
+
+    @property
+    def calendar(self) -> WorkCalendar: ...
+
+    @property
+    def now(self) -> datetime: ...
+
+    @property
+    def filing(self) -> Filing: ...
+
+
+Run = Callable[["AsyncSession", "Person", int, Answer, ActionEnv], Awaitable[Any]]
+Probe = Callable[["AsyncSession", "Person", int, ActionEnv], Awaitable[Any]]
+Outcome = str | Callable[[Any], str]
+
+
 @dataclass(frozen=True)
 class ActionSpec:
+    """One button, declared once (``bot.domain.buttons``).
+
+    ``run`` calls the service; ``step`` names the workflow transition it makes (``ITEM_FLOW`` /
+    ``ASSIGNMENT_FLOW`` in ``bot.domain.workflow``), which says who may make it and from which
+    states; ``who`` is given only for an action without a transition. ``asks`` is None for a
+    button that acts at once, else what the chat asks first; such a button has its prompt and
+    its confirmation in ``templates/<template>``. ``toast`` answers a tap that acted at once;
+    ``outcome`` labels the "✅ …" button that replaces the used one (``edit``: the button, its row,
+    all of the keyboard, or none). ``probe`` is the dry run at the tap (default: ``run`` with a
+    placeholder text); ``summary`` adds to the confirmation's context from the service's result.
+    ``handled_by`` names the handler module of a button that has its own handler (no ``run``).
+    """
+
     code: str  # "<scope>:<verb>"
-    target: str  # which record the id names
+    target: str  # which record the id names: item | assignment | milestone | extension | ...
     label: str  # the Chinese button text
-    needs: str | None  # what the UI must collect first (see the module docstring)
-    service: str  # the service the handler calls
+    run: Run | None = None
+    step: str | None = None
+    who: str | None = None
+    asks: str | None = None
+    toast: str = ""
+    outcome: Outcome = ""
+    edit: str = "row"
+    probe: Probe | None = None
+    summary: Callable[[Any], dict] | None = None
+    handled_by: str | None = None
+
+    @property
+    def template(self) -> str:
+        """Its prompt and confirmation (``step`` = prompt | reason | done): ``actions/a_ext.html.j2``."""
+        return f"actions/{self.code.replace(':', '_')}.html.j2"
+
+    @property
+    def transitions(self) -> tuple[Transition, ...]:
+        """The transition ``step`` names, on the item and/or the assignment."""
+        from bot.domain.workflow import ASSIGNMENT_FLOW, ITEM_FLOW
+
+        if self.step is None:
+            return ()
+        return tuple(flow[self.step] for flow in (ITEM_FLOW, ASSIGNMENT_FLOW) if self.step in flow)
+
+    @property
+    def who_may(self) -> str:
+        """The role that may press it (the service checks it in the database)."""
+        return self.who or self.transitions[0].who
+
+    def outcome_label(self, result: Any) -> str:
+        return self.outcome(result) if callable(self.outcome) else self.outcome
 
 
-_SPECS = (
-    # Items (office head: approve; office: submit, archive; anyone allowed: view)
-    ActionSpec("i:ok", "item", "同意", None, "items.approve_item"),
-    ActionSpec("i:no", "item", "退回", "text", "items.reject_item"),
-    ActionSpec("i:sub", "item", "提交审批", None, "items.submit_item"),
-    ActionSpec("i:arc", "item", "归档", None, "items.archive_item"),
-    ActionSpec("i:v", "item", "查看详情", None, "views.item_detail"),
-    # A unit's assignment (its own liaison)
-    ActionSpec("a:ack", "assignment", "签收", None, "assignments.acknowledge"),
-    ActionSpec("a:prg", "assignment", "反馈进展", "text_files", "assignments.add_progress"),
-    ActionSpec("a:pln", "assignment", "工作方案", "plan", "assignments.submit_plan"),
-    ActionSpec("a:ext", "assignment", "申请延期", "date_text", "assignments.request_extension"),
-    ActionSpec("a:rpt", "assignment", "提交办结报告", "text_files", "assignments.submit_report"),
-    ActionSpec("a:trf", "assignment", "申请转办", "text", "assignments.request_transfer"),
-    ActionSpec("a:dec", "assignment", "无法协办", "text", "assignments.decline_assist"),
-    ActionSpec("m:ok", "milestone", "节点已完成", None, "assignments.complete_milestone"),
-    # Requests decided by the office
-    ActionSpec("x:ok", "extension", "同意延期", None, "assignments.approve_extension"),
-    ActionSpec("x:no", "extension", "不同意延期", "text", "assignments.reject_extension"),
-    ActionSpec("t:ok", "transfer", "同意转办", "unit", "assignments.approve_transfer"),
-    ActionSpec("t:no", "transfer", "不同意转办", "text", "assignments.reject_transfer"),
-    # Completion reports (office review)
-    ActionSpec("r:ok", "report", "审核通过", None, "review.approve_report"),
-    ActionSpec("r:no", "report", "退回重办", "text", "review.return_report"),
-    # Responsible leader
-    ActionSpec("l:ok", "item", "同意", None, "review.leader_agree"),
-    ActionSpec("l:ins", "item", "批示", "text", "review.leader_instruct"),
-    # A phone supervision record (电话督查), answered by the unit's liaison
-    ActionSpec("c:ok", "record", "确认", None, "records.confirm_record"),
-    ActionSpec("c:no", "record", "有异议", "text", "records.dispute_record"),
-    # The year's score table (the id is the year), approved by the office head in two steps
-    ActionSpec("y:ask", "year", "审定年度考核结果", None, "ledger.check_approvable"),
-    ActionSpec("y:ok", "year", "确认审定", None, "ledger.approve_year"),
-)
-ACTIONS: dict[str, ActionSpec] = {s.code: s for s in _SPECS}
+def __getattr__(name: str) -> Any:
+    if name == "ACTIONS":  # the declarations import the services, which import this module
+        from bot.domain.buttons import ACTIONS
+
+        return ACTIONS
+    raise AttributeError(name)
+
+
+def spec_of(code: str) -> ActionSpec | None:
+    from bot.domain.buttons import ACTIONS
+
+    return ACTIONS.get(code)
+
+
+# --------------------------------------------------------------------------------------------
+# Callback data
+# --------------------------------------------------------------------------------------------
 
 _DATA = re.compile(r"([a-z]{1,3}):([a-z]{1,4}):([1-9][0-9]{0,9})")
 
@@ -92,7 +173,7 @@ class Action:
 
 def action_data(code: str, target_id: int) -> str:
     """The callback data for ``code`` on record ``target_id``."""
-    if code not in ACTIONS:
+    if spec_of(code) is None:
         raise ValueError(f"unknown action code {code!r}")
     if isinstance(target_id, bool) or not isinstance(target_id, int) or not 1 <= target_id <= MAX_ID:
         raise ValueError(f"bad target id {target_id!r}")
@@ -112,7 +193,10 @@ def parse_id(text: str | None) -> int | None:
 
 
 def button(code: str, target_id: int, label: str | None = None) -> Button:
-    return Button(label or ACTIONS[code].label, action_data(code, target_id))
+    spec = spec_of(code)
+    if spec is None:
+        raise ValueError(f"unknown action code {code!r}")
+    return Button(label or spec.label, action_data(code, target_id))
 
 
 def parse_action(data: str | bytes | None) -> Action:
@@ -127,7 +211,7 @@ def parse_action(data: str | bytes | None) -> Action:
     m = _DATA.fullmatch(data)
     if m is None:
         raise MalformedAction("按钮已失效，请重新打开事项后再操作")
-    spec = ACTIONS.get(f"{m.group(1)}:{m.group(2)}")
+    spec = spec_of(f"{m.group(1)}:{m.group(2)}")
     target_id = int(m.group(3))
     if spec is None or target_id > MAX_ID:
         raise MalformedAction("按钮已失效，请重新打开事项后再操作")

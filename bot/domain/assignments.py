@@ -27,6 +27,7 @@ from bot.domain.items import send_notice, set_deadline
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
     MAX_TITLE,
+    UNIT_ROLES_OF_ASSIGNMENT,
     AlreadyHandled,
     DeadlineSpec,
     FixedDeadline,
@@ -37,8 +38,8 @@ from bot.domain.workflow import (
     fix_deadline,
     item_label,
     liaisons,
-    locked,
     local_date,
+    locked,
     move_assignment,
     move_item,
     notify_many,
@@ -243,7 +244,7 @@ async def submit_report(
     await notify_many(
         session, await office_staff(session), "notices/report_submitted.html.j2", item=a.item, now=now,
         label="办结报告待审核", dedupe=f"report:{report.id}", buttons=buttons,
-        unit=a.unit.name, role="主办" if a.role == "lead" else "协办", text=body,
+        unit=a.unit.name, role=UNIT_ROLES_OF_ASSIGNMENT[a.role], text=body,
         attachment_names=[f.file_name for f in files], redo_count=a.redo_count, by=me.name,
     )
     await session.flush()
@@ -303,7 +304,7 @@ async def request_transfer(
     await notify_many(
         session, await office_staff(session), "notices/transfer_request.html.j2", item=a.item, now=now,
         label="转办申请", dedupe=f"trf-req:{t.id}", buttons=buttons, unit=a.unit.name,
-        role="主办" if a.role == "lead" else "协办", reason=reason, by=me.name,
+        role=UNIT_ROLES_OF_ASSIGNMENT[a.role], reason=reason, by=me.name,
     )
     await session.flush()
     return t

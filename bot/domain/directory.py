@@ -68,3 +68,13 @@ async def people_with_role(session: AsyncSession, role: str, unit_id: int | None
 
 async def count_units(session: AsyncSession) -> int:
     return await session.scalar(select(func.count()).select_from(Unit)) or 0
+
+
+async def unit_by_id(session: AsyncSession, unit_id: int | None, *, active: bool = False) -> Unit | None:
+    """The unit a dialog button names (with ``active``, only if it is active); None otherwise."""
+    unit = await session.get(Unit, unit_id) if unit_id is not None else None
+    return unit if unit is not None and (unit.active or not active) else None
+
+
+async def person_by_id(session: AsyncSession, person_id: int | None) -> Person | None:
+    return await session.get(Person, person_id) if person_id is not None else None

@@ -29,6 +29,7 @@ from bot.domain.workflow import (
     IMPORTANCE,
     IMPORTANT_DEFAULT_DAYS,
     SOURCES,
+    UNIT_ROLES_OF_ASSIGNMENT,
     AlreadyHandled,
     DeadlineSpec,
     FixedDeadline,
@@ -414,7 +415,7 @@ async def send_notice(session: AsyncSession, item: Item, a: Assignment, *, now: 
     """The 督办通知单 for one unit: liaisons with action buttons, unit heads for information.
 
     Returns False when the unit has no liaison (the office must follow up)."""
-    role = "主办" if a.role == "lead" else "协办"
+    role = UNIT_ROLES_OF_ASSIGNMENT[a.role]
     ctx = {"unit": a.unit.name, "role": role, "due": due_text(a.due_date, a.due_provisional),
            "due_provisional": a.due_provisional}
     people = await liaisons(session, a.unit_id)

@@ -20,16 +20,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
 from bot.domain.attachments import AttachmentIn, add_attachments, validate
+from bot.domain.dates import FUTURE_SLACK, WHEN_HELP, parse_when  # noqa: F401 (read where they always were)
 from bot.domain.directory import people_with_role
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.events import record_item_event
@@ -45,8 +45,8 @@ from bot.domain.workflow import (
     item_label,
     liaisons,
     load_item,
-    locked,
     local_date,
+    locked,
     notify_many,
     office_staff,
     optional_text,
@@ -54,8 +54,8 @@ from bot.domain.workflow import (
     unit_heads,
 )
 from bot.kernel.clock import OFFICE_TZ
-from bot.outbox.queue import Keyboard, enqueue
 from bot.kernel.render import render
+from bot.outbox.queue import Keyboard, enqueue
 from store.models import Person
 from store.records import Bulletin, SupervisionRecord
 from store.workflow import Assignment, Item
@@ -68,50 +68,6 @@ BULLETIN_KINDS = {"criticism": "通报批评", "commendation": "通报表扬"}
 MAX_CONTACT = 100
 # The office supervises an item from its notice until it is archived.
 RECORDABLE_STATES = frozenset({"assigned", "in_progress", "reported", "leader_review", "closed"})
-MAX_PAST = timedelta(days=366)
-FUTURE_SLACK = timedelta(minutes=10)
-
-
-# --------------------------------------------------------------------------------------------
-# Times as people type them
-# --------------------------------------------------------------------------------------------
-
-_NOW_WORDS = {"现在", "刚才", "刚刚", "now"}
-_TIME = r"(\d{1,2})\s*[:：点时]\s*(\d{1,2})?\s*分?"
-_RE_TIME = re.compile(rf"(今天|昨天|前天)?\s*{_TIME}")
-_RE_MONTH_DAY = re.compile(rf"(\d{{1,2}})\s*[-/月.]\s*(\d{{1,2}})\s*[日号]?\s*{_TIME}")
-_RE_FULL = re.compile(rf"(\d{{4}})\s*[-/年.]\s*(\d{{1,2}})\s*[-/月.]\s*(\d{{1,2}})\s*[日号]?\s*{_TIME}")
-WHEN_HELP = "请输入如“现在”“14:30”“昨天 9:00”“3月9日 14:30”或“2026-03-09 14:30”"
-
-
-def parse_when(text: str | None, now: datetime) -> datetime:
-    """When a call or visit took place, as typed (office time); not in the future, within a year."""
-    s = " ".join((text or "").split())
-    today = local_date(now)
-    if s in _NOW_WORDS:
-        return now
-    day: date | None = None
-    hour = minute = None
-    try:
-        if m := _RE_FULL.fullmatch(s):
-            day = date(int(m[1]), int(m[2]), int(m[3]))
-            hour, minute = int(m[4]), int(m[5] or 0)
-        elif m := _RE_MONTH_DAY.fullmatch(s):
-            day = date(today.year, int(m[1]), int(m[2]))
-            hour, minute = int(m[3]), int(m[4] or 0)
-        elif m := _RE_TIME.fullmatch(s):
-            day = today - timedelta(days={"昨天": 1, "前天": 2}.get(m[1] or "", 0))
-            hour, minute = int(m[2]), int(m[3] or 0)
-        if day is None:
-            raise ValueError
-        when = datetime.combine(day, time(hour, minute), tzinfo=OFFICE_TZ)
-    except ValueError:
-        raise DomainError(f"时间「{s[:30]}」看不懂。{WHEN_HELP}") from None
-    if when > now + FUTURE_SLACK:
-        raise DomainError(f"时间 {when.strftime('%Y-%m-%d %H:%M')} 晚于现在，请输入已发生的时间")
-    if when < now - MAX_PAST:
-        raise DomainError(f"时间 {when.strftime('%Y-%m-%d %H:%M')} 已超过一年，请检查是否写错")
-    return when
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,8 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
-from bot.kernel.config import SCORE_RULES
 from bot.domain.workflow import (
+    UNIT_ROLES_OF_ASSIGNMENT,
     AlreadyHandled,
     act,
     clean_text,
@@ -37,6 +37,7 @@ from bot.domain.workflow import (
     local_date,
     require_role,
 )
+from bot.kernel.config import SCORE_RULES
 from store.models import Person, Unit
 from store.score import ScoreEvent, ScoreYear
 from store.workflow import Assignment, CompletionReport, Item
@@ -325,7 +326,7 @@ async def _audited_as(session: AsyncSession, action: str) -> AsyncIterator[None]
 
 
 def _late_reason(p: PendingDeduction) -> str:
-    role = "主办" if p.role == "lead" else "协办"
+    role = UNIT_ROLES_OF_ASSIGNMENT[p.role]
     when = f"{p.finished.isoformat()}办结" if p.finished else "年度结算时仍未办结"
     return f"{p.item_label}（{role}）办结时限{p.due.isoformat()}，{when}，逾期"
 

@@ -1,0 +1,194 @@
+"""Every button of the workflow, declared once.
+
+A declaration (``ActionSpec``, ``bot.domain.actions``) is all the chat needs to offer a button:
+its code and label (the notices put it on their keyboards with ``actions.button``), the workflow
+transition it makes (so who may press it and from which states), what it asks first (nothing, a
+text, text and files, a date and a reason, a unit), the service it calls, the toast or the
+confirmation after it, and the "✅ …" label left in place of the used button. ``handlers.buttons``
+turns these into Telegram handlers; nothing else has to be registered.
+
+A button that asks has one template, ``templates/actions/<scope>_<verb>.html.j2``, with its
+prompt (``step == "prompt"``) and its confirmation (``step == "done"``).
+
+To add a button: write (or reuse) the service, add one ``ActionSpec`` below, its template when it
+asks, and an e2e test that taps it (``tests/e2e/test_lifecycle.py`` shows how). README, "For
+developers", walks through one.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import assignments as asg
+from bot.domain import items as items_svc
+from bot.domain import review as review_svc
+from bot.domain.actions import ASKS, EDITS, PLACEHOLDER, ActionEnv, ActionSpec, Answer
+from bot.domain.assignments import MilestoneIn
+from bot.domain.dates import ANY_DATE, parse_date
+from bot.domain.roles import ROLE_NAMES
+from bot.domain.workflow import item_label, local_date
+from bot.kernel.clock import OFFICE_TZ
+from store.models import Person
+from store.workflow import Assignment
+
+# --------------------------------------------------------------------------------------------
+# The service calls (one small adapter per button: the services take keyword arguments)
+# --------------------------------------------------------------------------------------------
+
+
+async def _approve_item(s: AsyncSession, me: Person, item_id: int, _: Answer, env: ActionEnv) -> Any:
+    item = await items_svc.approve_item(s, me, item_id, calendar=env.calendar, now=env.now)
+    await env.filing.notice(s, item_id)  # the printable 督办通知单 (.docx), kept exactly as issued
+    return item
+
+
+async def _archive_item(s: AsyncSession, me: Person, item_id: int, _: Answer, env: ActionEnv) -> Any:
+    item = await items_svc.archive_item(s, me, item_id, now=env.now)
+    # The printable dossier (.docx) is filed and queued to the archivist (the chat also sends an
+    # HTML one that reads well on a phone: handlers.archive).
+    await env.filing.dossier(s, item_id, me, env.now)
+    return item
+
+
+_MILESTONE = re.compile(rf"\s*({ANY_DATE})\s*[：:，,、]?\s*(\S.*)")
+
+
+def split_plan(text: str | None, today: Any) -> tuple[str, list[MilestoneIn]]:
+    """Plan text and its milestones: each line that starts with a date is a milestone."""
+    lines, steps = [], []
+    for line in (text or "").splitlines():
+        m = _MILESTONE.fullmatch(line)
+        if m:
+            steps.append(MilestoneIn(parse_date(m.group(1), today), m.group(2).strip()))
+        elif line.strip():
+            lines.append(line.strip())
+    return "\n".join(lines), steps
+
+
+async def _plan(s: AsyncSession, me: Person, aid: int, answer: Answer, env: ActionEnv) -> Any:
+    text, steps = split_plan(answer.text, local_date(env.now))
+    return await asg.submit_plan(s, me, aid, text=text, milestones=steps, attachments=answer.files, now=env.now)
+
+
+async def _extension(s: AsyncSession, me: Person, aid: int, answer: Answer, env: ActionEnv) -> Any:
+    return await asg.request_extension(s, me, aid, new_due=answer.day, reason=answer.text, now=env.now)
+
+
+async def _extension_probe(s: AsyncSession, me: Person, aid: int, env: ActionEnv) -> Any:
+    """A date that passes the date checks, so the dry run meets the permission and state checks."""
+    due = await s.scalar(select(Assignment.due_date).where(Assignment.id == aid))
+    day = max(due or local_date(env.now), local_date(env.now)) + timedelta(days=1)
+    return await _extension(s, me, aid, Answer(text=PLACEHOLDER, day=day), env)
+
+
+async def _approve_transfer_probe(s: AsyncSession, me: Person, tid: int, env: ActionEnv) -> Any:
+    # The same checks as approving (office, request still pending), without a unit chosen yet.
+    return await asg.reject_transfer(s, me, tid, reason=PLACEHOLDER, now=env.now)
+
+
+# --------------------------------------------------------------------------------------------
+# The buttons
+# --------------------------------------------------------------------------------------------
+
+_SPECS = (
+    # Items: the office head approves or returns; the office submits a draft and archives.
+    ActionSpec(
+        "i:ok", "item", "同意", step="item.approve", run=_approve_item,
+        toast="已同意立项，督办通知单已下发", outcome=lambda item: f"✅ 已同意（{item_label(item)}）· 查看"),
+    ActionSpec(
+        "i:no", "item", "退回", step="item.reject", asks="text", outcome="↩️ 已退回 · 查看",
+        run=lambda s, me, i, a, env: items_svc.reject_item(s, me, i, reason=a.text, now=env.now)),
+    ActionSpec(
+        "i:sub", "item", "提交审批", step="item.submit", toast="已提交督查室负责人审批", outcome="📤 已提交审批 · 查看",
+        run=lambda s, me, i, a, env: items_svc.submit_item(s, me, i, now=env.now)),
+    ActionSpec(
+        "i:arc", "item", "归档", step="item.archive", run=_archive_item, toast="已归档，卷宗随后发送",
+        outcome="🗄 已归档 · 查看"),
+    ActionSpec("i:v", "item", "查看详情", who="anyone allowed to see the item", handled_by="handlers.views"),
+    # A unit's assignment (its own liaison).
+    ActionSpec(
+        "a:ack", "assignment", "签收", step="assignment.acknowledge", toast="已签收，签收时间已记录",
+        outcome=lambda a: f"✅ 已签收 {a.acknowledged_at.astimezone(OFFICE_TZ):%m-%d %H:%M} · 查看",
+        run=lambda s, me, i, a, env: asg.acknowledge(s, me, i, now=env.now)),
+    ActionSpec(
+        "a:prg", "assignment", "反馈进展", step="progress.add", asks="collect", edit="none",
+        run=lambda s, me, i, a, env: asg.add_progress(s, me, i, text=a.text, attachments=a.files, now=env.now)),
+    ActionSpec(
+        "a:pln", "assignment", "工作方案", step="plan.submit", asks="collect", edit="none", run=_plan,
+        summary=lambda plan: {"milestones": [(m.due_date, m.title) for m in plan.milestones]}),
+    ActionSpec(
+        "a:ext", "assignment", "申请延期", step="extension.request", asks="date_text", edit="button",
+        run=_extension, probe=_extension_probe, outcome="⏳ 已申请延期 · 查看"),
+    ActionSpec(
+        "a:rpt", "assignment", "提交办结报告", step="report.submit", asks="collect", edit="all",
+        outcome="📨 已提交办结报告 · 查看",
+        run=lambda s, me, i, a, env: asg.submit_report(s, me, i, text=a.text, attachments=a.files, now=env.now)),
+    ActionSpec(
+        "a:trf", "assignment", "申请转办", step="transfer.request", asks="text", edit="button",
+        outcome="🔀 已申请转办 · 查看",
+        run=lambda s, me, i, a, env: asg.request_transfer(s, me, i, reason=a.text, now=env.now)),
+    ActionSpec(
+        "a:dec", "assignment", "无法协办", step="assignment.decline", asks="text", edit="all",
+        outcome="⚠️ 已报告无法协办 · 查看",
+        run=lambda s, me, i, a, env: asg.decline_assist(s, me, i, reason=a.text, now=env.now)),
+    ActionSpec(
+        "m:ok", "milestone", "节点已完成", step="milestone.done", toast="已标记该节点完成", outcome="✅ 节点已完成",
+        edit="button", run=lambda s, me, i, a, env: asg.complete_milestone(s, me, i, now=env.now)),
+    # Requests decided by the office.
+    ActionSpec(
+        "x:ok", "extension", "同意延期", step="extension.approve", toast="已同意延期，已通知该单位",
+        outcome=lambda r: f"✅ 已同意延期至{r.new_due:%m-%d} · 查看",
+        run=lambda s, me, i, a, env: asg.approve_extension(s, me, i, now=env.now)),
+    ActionSpec(
+        "x:no", "extension", "不同意延期", who="office", asks="text", outcome="❌ 未同意延期 · 查看",
+        run=lambda s, me, i, a, env: asg.reject_extension(s, me, i, reason=a.text, now=env.now)),
+    ActionSpec(
+        "t:ok", "transfer", "同意转办", step="transfer.approve", asks="unit", probe=_approve_transfer_probe,
+        outcome=lambda t: f"🔀 已转办至{t.unit.name} · 查看", summary=lambda t: {"unit": t.unit.name},
+        run=lambda s, me, i, a, env: asg.approve_transfer(s, me, i, to_unit_id=a.unit_id, calendar=env.calendar,
+                                                          now=env.now)),
+    ActionSpec(
+        "t:no", "transfer", "不同意转办", who="office", asks="text", outcome="❌ 未同意转办 · 查看",
+        run=lambda s, me, i, a, env: asg.reject_transfer(s, me, i, reason=a.text, now=env.now)),
+    # Completion reports (office review).
+    ActionSpec(
+        "r:ok", "report", "审核通过", step="report.approve", asks="optional", outcome="✅ 审核通过 · 查看",
+        run=lambda s, me, i, a, env: review_svc.approve_report(s, me, i, site_note=a.text, now=env.now)),
+    ActionSpec(
+        "r:no", "report", "退回重办", step="report.return", asks="text", outcome="↩️ 已退回重办 · 查看",
+        run=lambda s, me, i, a, env: review_svc.return_report(s, me, i, reason=a.text, now=env.now)),
+    # The responsible leader.
+    ActionSpec(
+        "l:ok", "item", "同意", step="leader.agree", toast="已审阅同意，事项办结", outcome="✅ 已审阅同意 · 查看",
+        run=lambda s, me, i, a, env: review_svc.leader_agree(s, me, i, now=env.now)),
+    ActionSpec(
+        "l:ins", "item", "批示", step="leader.instruct", asks="text", outcome="✅ 已批示 · 查看",
+        run=lambda s, me, i, a, env: review_svc.leader_instruct(s, me, i, instruction=a.text, now=env.now)),
+    # A phone supervision record (电话督查), answered by the unit's liaison (its own dialog).
+    ActionSpec("c:ok", "record", "确认", who="liaison", handled_by="handlers.records"),
+    ActionSpec("c:no", "record", "有异议", who="liaison", handled_by="handlers.records"),
+    # The year's score table (the id is the year), approved by the office head in two steps.
+    ActionSpec("y:ask", "year", "审定年度考核结果", who="office_head", handled_by="handlers.score"),
+    ActionSpec("y:ok", "year", "确认审定", who="office_head", handled_by="handlers.score"),
+)
+ACTIONS: dict[str, ActionSpec] = {s.code: s for s in _SPECS}
+
+
+def _check(specs: tuple[ActionSpec, ...]) -> None:
+    """A declaration that cannot work fails at import, not at the first tap."""
+    assert len(ACTIONS) == len(specs), "an action code is declared twice"
+    for s in specs:
+        assert (s.run is None) != (s.handled_by is None), f"{s.code}: a run or a handler module, not both"
+        assert s.asks is None or s.asks in ASKS, f"{s.code}: asks {s.asks!r}"
+        assert s.edit in EDITS, f"{s.code}: edit {s.edit!r}"
+        assert s.step is None or s.transitions, f"{s.code}: no transition {s.step!r} in bot.domain.workflow"
+        assert s.step is not None or s.who, f"{s.code}: say who may press it (a step or who)"
+        assert s.who_may in ROLE_NAMES or s.handled_by, f"{s.code}: who {s.who_may!r}"
+
+
+_check(_SPECS)
