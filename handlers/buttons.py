@@ -36,6 +36,7 @@ from telegram.ext import (
 from bot.domain.actions import ACTIONS, PLACEHOLDER, ActionSpec, Answer, MalformedAction, parse_id
 from bot.domain.attachments import MAX_ATTACHMENTS
 from bot.domain.dates import parse_date
+from bot.domain.deadlines import example_date
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.targets import item_ref
 from bot.domain.workflow import MAX_TEXT, AlreadyHandled, InvalidState, local_date
@@ -159,8 +160,10 @@ async def ask_start(update: Update, context: Ctx) -> int | None:
         "chat": update.effective_chat.id, "texts": [], "files": [], "day": None,
         "keyboards": [],  # the dialog's messages that still carry 完成/跳过/取消 or unit buttons
     }
+    svc = context.services  # the example date a prompt shows: next month's last working day
+    example = example_date(await svc.calendar(), local_date(svc.clock.now()))
     prompt = await _send(update, "chat/ask_prompt.html.j2", _prompt_keyboard(spec.asks), action_template=spec.template,
-                         step="prompt", label=ref.label if ref else "", replaced=busy)
+                         step="prompt", label=ref.label if ref else "", replaced=busy, example=example.isoformat())
     context.chat_data["ask"]["keyboards"].append(prompt.message_id)
     return _STATE_OF[spec.asks]
 

@@ -33,6 +33,7 @@ from telegram.ext import (
 from bot.domain import items as items_svc
 from bot.domain.actions import parse_id
 from bot.domain.dates import parse_date
+from bot.domain.deadlines import day_off, example_date, weekday_name
 from bot.domain.directory import find_units, people_with_role
 from bot.domain.errors import DomainError
 from bot.domain.workflow import (
@@ -248,8 +249,9 @@ async def assist_toggled(update: Update, context: Ctx) -> int | None:
         await query.answer()
         names = list(st["assist"].values())
         await _chosen(update, "协办单位", "、".join(names) if names else "无")
+        env = await env_of(context)
         await _send(update, "deadline", _deadline_keyboard(st), default_days=IMPORTANT_DEFAULT_DAYS,
-                    important=st["importance"] == "important")
+                    important=st["importance"] == "important", example=example_date(env.calendar, local_date(env.now)))
         return DEADLINE
     unit = await _active_unit(context, raw)
     if unit is None or unit.id == st["lead"][0]:
@@ -312,6 +314,39 @@ async def deadline_typed(update: Update, context: Ctx) -> int | None:
     env = await env_of(context)
     try:
         spec = parse_deadline(update.message.text, local_date(env.now))
+    except DomainError as exc:
+        await reply(update, "chat/error.html.j2", message=exc.message, again=True)
+        return None
+    off = day_off(env.calendar, spec.on, local_date(env.now)) if spec.on else None
+    if off is not None:  # a Saturday or a holiday: the office decides, knowingly (bot.domain.deadlines)
+        _state(context)["day_off"] = off.day.isoformat()
+        choices = [[InlineKeyboardButton(f"改为 {off.previous.isoformat()}（{weekday_name(off.previous)}）",
+                                         callback_data="new:dl:prev")]] if off.previous else []
+        choices.append([InlineKeyboardButton(f"仍用 {off.day.isoformat()}", callback_data="new:dl:keep")])
+        await _send(update, "day_off", InlineKeyboardMarkup(choices), day=off.day.isoformat(), what=off.what,
+                    previous=off.previous.isoformat() if off.previous else None)
+        return None
+    return await _after_deadline(update, context, spec)
+
+
+@requires("office", what="/new")
+async def day_off_chosen(update: Update, context: Ctx) -> int | None:
+    """改为 the working day before, or 仍用 the day off as typed."""
+    query = update.callback_query
+    st = _state(context)
+    typed = st.pop("day_off", None)
+    if typed is None:
+        await query.answer("请重新输入办结时限", show_alert=True)
+        return None
+    await query.answer()
+    env = await env_of(context)
+    chosen = date.fromisoformat(typed)
+    off = day_off(env.calendar, chosen, local_date(env.now))
+    if _tail(query.data) == "prev" and off is not None and off.previous is not None:
+        chosen = off.previous
+    await _chosen(update, "办结时限", chosen.isoformat())
+    try:
+        spec = DeadlineSpec.on_date(chosen).validate(local_date(env.now))
     except DomainError as exc:
         await reply(update, "chat/error.html.j2", message=exc.message, again=True)
         return None
@@ -513,7 +548,8 @@ def register(app: Application) -> None:
             LEAD: [MessageHandler(text, lead_typed), tap(lead_chosen, "lead")],
             ASSIST: [MessageHandler(text, assist_typed), tap(assist_toggled, "as")],
             DEADLINE: [MessageHandler(text, deadline_typed), CallbackQueryHandler(deadline_default,
-                                                                                  pattern=r"^new:dl:def$")],
+                                                                                  pattern=r"^new:dl:def$"),
+                       CallbackQueryHandler(day_off_chosen, pattern=r"^new:dl:(prev|keep)$")],
             CONFIDENTIAL: [tap(confidential_chosen, "conf")],
             WEEKLY: [tap(weekly_chosen, "wk")],
             FOLLOWER: [tap(follower_chosen, "fol")],

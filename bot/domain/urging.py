@@ -426,9 +426,11 @@ def render_round(rnd: Round, person: Person) -> tuple[str, Keyboard]:
         room = max(0, MAX_LISTED - listed)
         shown = entries[:room]
         listed += len(shown)
+        # Items, as the headline counts them (「您有1项…」): an item with two units is one 项, listed per unit.
+        items = {e.due.item_id for e in entries}
         sections.append({"level": level, "title": LEVEL_TITLES[level], "emoji": LEVEL_EMOJI[level],
-                         "count": len(entries), "entries": [entry_view(e.due, e.level, e.days_left) for e in shown],
-                         "more": len(entries) - len(shown)})
+                         "count": len(items), "entries": [entry_view(e.due, e.level, e.days_left) for e in shown],
+                         "more": len(items - {e.due.item_id for e in shown})})
     distinct = len({e.due.item_id for e in rnd.entries})
     levels = {e.level for e in rnd.entries}
     text = render(

@@ -366,7 +366,11 @@ def optional_text(text: str | None, label: str, limit: int = MAX_TEXT) -> str | 
 
 
 def clean_title(title: str | None) -> str:
-    return clean_text(" ".join((title or "").split()), "事项名称", MAX_TITLE)
+    """Stripped; refused when it has no letter or Chinese character at all (「。」, 「123」)."""
+    text = clean_text(" ".join((title or "").split()), "事项名称", MAX_TITLE)
+    if not any(ch.isalpha() for ch in text):  # CJK characters are letters to str.isalpha
+        raise DomainError(f"事项名称要有文字，「{text[:20]}」不能作为事项名称，请输入如“城区主干道破损路面修复”")
+    return text
 
 
 def choice(value: str | None, options: dict[str, str], label: str) -> str:

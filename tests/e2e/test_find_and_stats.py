@@ -139,7 +139,7 @@ async def test_stats_in_chat_and_as_a_workbook(demo_county, demo_item):
     table = office.last
     text = table.text
     assert text.splitlines()[0] == "📊 2026年度督查事项统计（按承办单位）"
-    assert "事项3件，已办结1件，按时办结率100%，逾期未办结1件" in text
+    assert "事项3件，已办结1件，按时办结率100%，超期未办结1件" in text
     lines = [line.split() for line in text.splitlines()]
     assert ["城关镇", "2", "1", "100%", "1"] in lines  # two shares, one done on time, one overdue
     assert ["县交通运输局", "1", "0", "—", "1"] in lines

@@ -375,7 +375,7 @@ async def test_the_clock_job_catches_up_at_start_up(harness):
         lead = (jobs["sweeps"].next_t - datetime.now(UTC)).total_seconds()
         assert 0 < lead <= 5  # the start-up catch-up comes seconds after start, not a minute later
         assert jobs["outbox"].job.coalesce is True
-        assert set(SWEEPS) == {"escalation", "weekly_feedback", "digest"}
+        assert set(SWEEPS) == {"escalation", "weekly_feedback", "digest", "monthly_report"}
     finally:
         for j in jobs.values():
             j.schedule_removal()

@@ -20,7 +20,7 @@ async def test_the_office_list_has_lights_filters_and_pages_edited_in_place(demo
     listing = office.last
     lines = listing.text.splitlines()
     assert lines[0] == "📋 督查事项（全部）：共5件"
-    assert lines[1].startswith("🔴 督字〔2026〕1号 道路修复") and "逾期1个工作日" in lines[2]
+    assert lines[1].startswith("🔴 督字〔2026〕1号 道路修复") and "超期1个工作日" in lines[2]
     assert lines[3].startswith("🟡 督字〔2026〕2号 路灯维修") and "剩3个工作日" in lines[4]
     assert lines[5].startswith("🟢 督字〔2026〕3号 公园绿化")
     assert "⚪ 登记号4 菜市场改造" in listing.text and "待审批" in listing.text and "⚪ 登记号5 停车场规划" in listing.text
