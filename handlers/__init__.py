@@ -12,6 +12,7 @@ from handlers import exports, records, score
 from handlers import report, schedule
 from handlers import report, schedule
 from handlers import find, people, stats
+from handlers import audit
 
 
 def register(app: Application) -> None:
@@ -35,6 +36,7 @@ def register(app: Application) -> None:
     exports.register(app)  # /export /notice /dossier (office)
     find.register(app)  # /find 关键词 (everyone, what they may see)
     stats.register(app)  # /stats by unit, leader, source; 导出Excel (office, leaders)
+    audit.register(app)  # /audit N (office head): who changed what on an item
     items.register_last(app)
     buttons.register_last(app)  # workflow buttons that act at once, stale buttons
     replies.register(app)  # replies to a notice: progress

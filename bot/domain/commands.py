@@ -32,6 +32,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("export", "导出考核表、督办台账（Excel）", _OFFICE),
     Command("notice", "督办通知单（Word），如 /notice 3", _OFFICE),
     Command("dossier", "事项卷宗（Word），如 /dossier 3", _OFFICE),
+    Command("audit", "事项变更记录（谁在何时改了什么），如 /audit 3", frozenset({"office_head"})),
     Command("invite", "生成邀请链接（督查室）", _OFFICE),
     Command("report", "督查工作情况报告（月报，送审后报县领导）", _OFFICE),
     Command("people", "人员管理：停用、角色、单位、移交联络员", _OFFICE),
