@@ -10,23 +10,22 @@ from handlers import archive, buttons, dialogs, gate, invite, items, replies, st
 from handlers import digest, outbox_view
 from handlers import exports, records, score
 from handlers import report, schedule
-from handlers import report, schedule
 from handlers import find, people, stats
 from handlers import audit
 
 
 def register(app: Application) -> None:
-    gate.register(app)  # group -2: strangers, groups, edits, forged chats stop here
-    dialogs.register(app)  # group -1: one open dialog per person
+    # Groups: -2 the gate (strangers, groups, edits, forged chats stop here); -1 the dialogs, behind
+    # their guard (one open dialog per chat, /cancel); 0 commands and buttons, gate's fallbacks last.
+    gate.register(app)
+    dialogs.register(app)
     start.register(app)
-    # Issue 3's dialogs come before invite: its stand-alone /cancel would otherwise take theirs.
     items.register(app)
-    buttons.register(app)  # the dialog of the workflow buttons that ask (bot.domain.buttons)
-    records.register(app)  # /call /visit /bulletin dialog, 确认 / 有异议 (before invite's /cancel too)
+    buttons.register(app)  # every workflow button declared in bot.domain.buttons
+    records.register(app)  # /call /visit /bulletin dialog, 确认 / 有异议
     score.register(app)  # /score and its add dialog; puts [score.points] in force
-    people.register(app)  # /people (office): deactivate, roles, unit, liaison hand-over (before invite's /cancel)
-    report.register(app)  # /report: 督查工作情况报告, 同意报送 / 退回 dialog (before invite's /cancel)
-    schedule.register(app)  # a .toml holiday schedule uploaded by the office: preview → 载入
+    people.register(app)  # /people (office): deactivate, roles, unit, liaison hand-over
+    report.register(app)  # /report: 督查工作情况报告, 同意报送 / 退回 dialog
     schedule.register(app)  # a .toml holiday schedule uploaded by the office: preview → 载入
     invite.register(app)
     views.register(app)
@@ -37,7 +36,5 @@ def register(app: Application) -> None:
     find.register(app)  # /find 关键词 (everyone, what they may see)
     stats.register(app)  # /stats by unit, leader, source; 导出Excel (office, leaders)
     audit.register(app)  # /audit N (office head): who changed what on an item
-    items.register_last(app)
-    buttons.register_last(app)  # workflow buttons that act at once, stale buttons
     replies.register(app)  # replies to a notice: progress
     gate.register_fallbacks(app)

@@ -33,7 +33,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.domain.actions import ACTIONS, PLACEHOLDER, ActionSpec, Answer, MalformedAction, parse_id
+from bot.domain.actions import ACTIONS, PLACEHOLDER, ActionSpec, Answer, MalformedAction, parse_action, parse_id
 from bot.domain.attachments import MAX_ATTACHMENTS
 from bot.domain.dates import parse_date
 from bot.domain.deadlines import example_date
@@ -45,6 +45,7 @@ from handlers.archive import send_dossier
 from handlers.common import reply
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
+from handlers.dialogs import add as add_dialog
 from handlers.env import dry_run, env_of
 from handlers.keyboards import drop_keyboard, remember_outcome, show_outcome
 from handlers.taps import log_refusal, parse_tap, ref_for, refuse_tap
@@ -135,7 +136,7 @@ def _spec(st: dict) -> ActionSpec:
 async def ask_start(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
     person = await context.person(update)
-    busy = "ask" in context.chat_data
+    busy = context.chat_data.answers("ask") is not None
     keep = None if busy else END  # a refused tap leaves a dialog already open as it was
     action = await parse_tap(update, person)
     if action is None:
@@ -150,28 +151,28 @@ async def ask_start(update: Update, context: Ctx) -> int | None:
     ref = await ref_for(context, spec.target, action.target_id)
     await query.answer()
     if busy:  # the new button replaces the dialog still open
-        await _drop_keyboards(context, context.chat_data["ask"])
+        await _drop_keyboards(context, context.chat_data.answers("ask"))
     message = query.message if isinstance(query.message, Message) else None
-    context.chat_data["ask"] = {
-        "code": action.code, "id": action.target_id, "label": ref.label if ref else "",
-        "item_id": ref.item_id if ref else None, "data": query.data,
-        "chat_id": message.chat.id if message else None, "message_id": message.message_id if message else None,
-        "markup": message.reply_markup if message else None,
-        "chat": update.effective_chat.id, "texts": [], "files": [], "day": None,
-        "keyboards": [],  # the dialog's messages that still carry 完成/跳过/取消 or unit buttons
-    }
+    st = context.chat_data.open(
+        "ask", code=action.code, id=action.target_id, label=ref.label if ref else "",
+        item_id=ref.item_id if ref else None, data=query.data,
+        chat_id=message.chat.id if message else None, message_id=message.message_id if message else None,
+        markup=message.reply_markup if message else None,
+        chat=update.effective_chat.id, texts=[], files=[], day=None,
+        keyboards=[],  # the dialog's messages that still carry 完成/跳过/取消 or unit buttons
+    )
     svc = context.services  # the example date a prompt shows: next month's last working day
     example = example_date(await svc.calendar(), local_date(svc.clock.now()))
     prompt = await _send(update, "chat/ask_prompt.html.j2", _prompt_keyboard(spec.asks), action_template=spec.template,
                          step="prompt", label=ref.label if ref else "", replaced=busy, example=example.isoformat())
-    context.chat_data["ask"]["keyboards"].append(prompt.message_id)
+    st["keyboards"].append(prompt.message_id)
     return _STATE_OF[spec.asks]
 
 
 async def _moved_on(update: Update, context: Ctx, st: dict, person: Person | None, exc: DomainError) -> int:
     """The record moved on while the person typed: the dialog ends with the reason."""
     log_refusal(update, person, st["data"], exc)
-    context.chat_data.pop("ask", None)
+    context.chat_data.close("ask")
     await _drop_keyboards(context, st)
     await reply(update, "chat/error.html.j2", message=exc.message, again=False)
     return END
@@ -179,7 +180,7 @@ async def _moved_on(update: Update, context: Ctx, st: dict, person: Person | Non
 
 async def _finish(update: Update, context: Ctx, answer: Answer) -> int | None:
     """Call the service for real; a bad answer is explained and asked again (None: stay)."""
-    st = context.chat_data.get("ask")
+    st = context.chat_data.answers("ask")
     if st is None:
         return END
     spec = _spec(st)
@@ -196,7 +197,7 @@ async def _finish(update: Update, context: Ctx, answer: Answer) -> int | None:
         await reply(update, "chat/error.html.j2", message=exc.message, again=True)
         return None
     log.info("event=action code=%s target=%s person=%s", st["code"], st["id"], person.id)
-    context.chat_data.pop("ask", None)
+    context.chat_data.close("ask")
     await _drop_keyboards(context, st)
     await reply(update, spec.template, step="done", label=st["label"], answer=answer, **extra)
     if st["chat_id"] is not None:
@@ -207,7 +208,7 @@ async def _finish(update: Update, context: Ctx, answer: Answer) -> int | None:
 
 
 async def got_text(update: Update, context: Ctx) -> int | None:
-    st = context.chat_data.get("ask")
+    st = context.chat_data.answers("ask")
     if st is None:
         return END
     return await _finish(update, context, Answer(text=update.message.text, day=st.get("day")))
@@ -219,7 +220,7 @@ async def skipped(update: Update, context: Ctx) -> int | None:
 
 
 async def got_date(update: Update, context: Ctx) -> int | None:
-    st = context.chat_data.get("ask")
+    st = context.chat_data.answers("ask")
     if st is None:
         return END
     try:
@@ -233,7 +234,7 @@ async def got_date(update: Update, context: Ctx) -> int | None:
     exc = await dry_run(context, lambda s: spec.run(s, person, st["id"], Answer(text=PLACEHOLDER, day=day), env))
     if exc is not None:
         if isinstance(exc, (NotAllowed, AlreadyHandled, InvalidState)):
-            context.chat_data.pop("ask", None)
+            context.chat_data.close("ask")
             await _drop_keyboards(context, st)
             await reply(update, "chat/error.html.j2", message=exc.message, again=False)
             return END
@@ -250,7 +251,7 @@ async def got_date(update: Update, context: Ctx) -> int | None:
 async def got_unit_text(update: Update, context: Ctx) -> int | None:
     message_id = await unit_choices(update, context, "ask:unit", cancel_data="ask:x")
     if message_id is not None:
-        context.chat_data["ask"]["keyboards"].append(message_id)
+        context.chat_data.answers("ask")["keyboards"].append(message_id)
     return None
 
 
@@ -263,7 +264,7 @@ async def unit_chosen(update: Update, context: Ctx) -> int | None:
 
 async def got_piece(update: Update, context: Ctx) -> int | None:
     """One more message for a progress entry, plan or report being collected."""
-    st = context.chat_data.get("ask")
+    st = context.chat_data.answers("ask")
     if st is None:
         return END
     message = update.message
@@ -295,7 +296,7 @@ async def got_piece(update: Update, context: Ctx) -> int | None:
 
 async def collect_done(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
-    st = context.chat_data.get("ask")
+    st = context.chat_data.answers("ask")
     await query.answer()
     if st is None:
         return END
@@ -323,7 +324,7 @@ ask_timed_out = timeout_notice("ask", "chat/timeout.html.j2", cleanup=_drop_dial
 
 
 async def wrong_kind(update: Update, context: Ctx) -> None:
-    st = context.chat_data.get("ask")
+    st = context.chat_data.answers("ask")
     await reply(update, "chat/wrong_input.html.j2", kind=_spec(st).asks if st else None)
 
 
@@ -333,7 +334,7 @@ async def _dialog_over(update: Update, context: Ctx) -> None:
 
 def _ask_label(context: Ctx) -> str:
     """The open dialog as the person knows it: 「督字〔2026〕1号·退回重办」."""
-    st = context.chat_data.get("ask") or {}
+    st = context.chat_data.answers("ask") or {}
     what = ACTIONS[st["code"]].label if st.get("code") in ACTIONS else "办理操作"
     return "·".join(p for p in (st.get("label"), what) if p)
 
@@ -343,39 +344,43 @@ def _ask_label(context: Ctx) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _unknown_in_our_scopes(data: object) -> bool:
+    """A payload in a workflow scope that names no declared button (an unknown verb, a bad id)."""
+    if not isinstance(data, str) or re.match(SCOPES, data) is None:
+        return False
+    try:
+        parse_action(data)
+    except MalformedAction:
+        return True
+    return False
+
+
 def register(app: Application) -> None:
-    """The dialog of the buttons that ask."""
+    """The dialog of the buttons that ask; the buttons that act at once; stale and unknown ones."""
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
     content = ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL | filters.VIDEO) & private
-    cancel_button = CallbackQueryHandler(ask_cancel, pattern=r"^ask:x$")
-    codes = "|".join(re.escape(c) for c in sorted(_runs(asks=True)))
-    app.add_handler(Dialog(
-        entry_points=[CallbackQueryHandler(ask_start, pattern=rf"^(?:{codes}):")],
+    asking = "|".join(re.escape(c) for c in sorted(_runs(asks=True)))
+    add_dialog(app, Dialog(
+        entry_points=[CallbackQueryHandler(ask_start, pattern=rf"^(?:{asking}):")],
         states={
-            TEXT: [MessageHandler(text, got_text), cancel_button],
-            OPTIONAL: [MessageHandler(text, got_text), CallbackQueryHandler(skipped, pattern=r"^ask:skip$"),
-                       cancel_button],
-            COLLECT: [MessageHandler(content, got_piece), CallbackQueryHandler(collect_done, pattern=r"^ask:ok$"),
-                      cancel_button],
-            DATE: [MessageHandler(text, got_date), cancel_button],
-            UNIT: [MessageHandler(text, got_unit_text),
-                   CallbackQueryHandler(unit_chosen, pattern=r"^ask:unit:\d{1,10}$"), cancel_button],
+            TEXT: [MessageHandler(text, got_text)],
+            OPTIONAL: [MessageHandler(text, got_text), CallbackQueryHandler(skipped, pattern=r"^ask:skip$")],
+            COLLECT: [MessageHandler(content, got_piece), CallbackQueryHandler(collect_done, pattern=r"^ask:ok$")],
+            DATE: [MessageHandler(text, got_date)],
+            UNIT: [MessageHandler(text, got_unit_text), CallbackQueryHandler(unit_chosen, pattern=r"^ask:unit:\d{1,10}$")],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, ask_timed_out)],
         },
-        fallbacks=[CommandHandler("cancel", ask_cancel), MessageHandler(~filters.COMMAND & private, wrong_kind)],
+        fallbacks=[MessageHandler(~filters.COMMAND & private, wrong_kind)],
         allow_reentry=True,
         timeout=lambda: ASK_TIMEOUT_SECONDS,
         name="ask",
         label=_ask_label,
         cancel_data="ask:x",
+        cancel=ask_cancel,
     ))
-
-
-def register_last(app: Application) -> None:
-    """Buttons that act at once, and buttons nobody else took (before gate's fallbacks)."""
-    codes = "|".join(re.escape(c) for c in sorted(_runs(asks=False)))
-    app.add_handler(CallbackQueryHandler(on_direct, pattern=rf"^(?:{codes}):"))
-    app.add_handler(CallbackQueryHandler(_dialog_over, pattern=r"^ask:"))
+    at_once = "|".join(re.escape(c) for c in sorted(_runs(asks=False)))
+    app.add_handler(CallbackQueryHandler(on_direct, pattern=rf"^(?:{at_once}):"))
+    app.add_handler(CallbackQueryHandler(_dialog_over, pattern=r"^ask:"))  # the dialog has ended
     # Our scopes with an unknown verb or a bad id: refused like any malformed payload.
-    app.add_handler(CallbackQueryHandler(on_direct, pattern=SCOPES))
+    app.add_handler(CallbackQueryHandler(on_direct, pattern=_unknown_in_our_scopes))

@@ -15,7 +15,50 @@ from store.models import Person
 _UNSET = object()
 
 
-class Ctx(CallbackContext[ExtBot, dict, dict, dict]):
+class DialogSlot:
+    """The open dialog's answers so far: which dialog (``name``) and what it has collected."""
+
+    def __init__(self, name: str, answers: dict[str, Any]) -> None:
+        self.name = name
+        self.answers = answers
+
+    def __eq__(self, other: object) -> bool:  # the persistence compares what it read with what it wrote
+        return isinstance(other, DialogSlot) and (self.name, self.answers) == (other.name, other.answers)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class ChatData(dict):
+    """``context.chat_data``: what the bot keeps about one chat between updates.
+
+    The answers of the dialog open in this chat live in ONE slot (``handlers.dialogs`` lets at most
+    one dialog be open): ``open`` starts a dialog's answers (dropping any other's), ``answers(name)``
+    reads them while that dialog is open, ``close(name)`` ends them. Besides: the outcomes recently
+    shown on tapped keyboards (``handlers.keyboards``) and the latest album (``handlers.replies``).
+    Kept as dict items of plain classes, so a persistence can pickle and copy it like a dict.
+    """
+
+    def open(self, name: str, **answers: Any) -> dict[str, Any]:
+        self["dialog"] = DialogSlot(name, answers)
+        return answers
+
+    def answers(self, name: str) -> dict[str, Any] | None:
+        slot = self.get("dialog")
+        return slot.answers if isinstance(slot, DialogSlot) and slot.name == name else None
+
+    def close(self, name: str) -> dict[str, Any] | None:
+        answers = self.answers(name)
+        if answers is not None:
+            del self["dialog"]
+        return answers
+
+    @property
+    def open_dialog(self) -> str | None:
+        slot = self.get("dialog")
+        return slot.name if isinstance(slot, DialogSlot) else None
+
+
+class Ctx(CallbackContext[ExtBot, dict, ChatData, dict]):
     """One per update, shared by every handler group that sees it: the person is looked up once."""
 
     def __init__(self, application: Application, chat_id: int | None = None, user_id: int | None = None) -> None:

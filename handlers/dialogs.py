@@ -1,28 +1,44 @@
-"""Dialogs: one open dialog per person, one /cancel for whichever it is.
+"""Dialogs: one open dialog per chat, one guard at every dialog's entry, one /cancel.
 
 Every multi-step dialog (/new, /call|/visit|/bulletin and 有异议, /score add, /invite, the
-buttons that ask for a reason or progress) is a ``Dialog``. The guard runs before the dialogs
-(group -1, after the gate): while one dialog is open, an update that would open *another* is not
-passed on — the person is told which dialog is open and offered a button to cancel it. Without
-it, two dialogs would be open at once and the next text would go to whichever was registered
-first (``/new`` then ``/call`` then ``1`` made ``1`` the new item's title).
+buttons that ask for a reason or progress, …) is a ``Dialog``, registered with ``add`` in
+``DIALOG_GROUP`` — after the gate, before every other handler:
 
+* the guard (``DialogGuard``, first in that group): while one dialog is open, an update that
+  would open *another* is not passed on — the person is told which dialog is open and offered a
+  button to cancel it (without it, ``/new`` then ``/call`` then ``1`` made ``1`` the new item's
+  title); ``/cancel`` with no dialog open is answered here too;
+* a dialog that takes an update is the only handler to answer it (``Dialog.handle_update`` stops
+  the later groups), so the commands, buttons and "this button has expired" answers of group 0
+  never see a dialog's updates, whatever order the modules register in.
+
+A dialog keeps its answers in the chat's one dialog slot (``handlers.context.ChatData``).
 Re-entering the same dialog (``/new`` during ``/new``) restarts it, as the person asked. Since at
-most one dialog is open, the ``/cancel`` fallback of that dialog is the one that ends it.
+most one dialog is open, the ``/cancel`` of that dialog (``Dialog(cancel=…)`` wires /cancel and
+its 取消 button) is the one that ends it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, ApplicationHandlerStop, ConversationHandler, TypeHandler
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+)
 
 from handlers.common import reply
 from handlers.context import Ctx
 
-GUARD_GROUP = -1
+DIALOG_GROUP = -1  # after the gate (-2), before the commands and buttons (0)
+GUARD_GROUP = DIALOG_GROUP  # the guard is the first handler of the dialogs' group
 
 
 class TimedConversation(ConversationHandler):
@@ -42,16 +58,21 @@ def _entry_matches(dialog: ConversationHandler, update: Update) -> bool:
 
 
 class Dialog(TimedConversation):
-    """A dialog the guard knows: its name for people, its cancel button, what really opens it.
+    """A dialog the guard knows: its name for people, its cancel, what really opens it.
 
-    ``label`` names the open dialog for the person (it may read the dialog's chat_data);
-    ``cancel_data`` is the callback data its own cancel button handles in every state;
-    ``opens`` narrows the entry points to the updates that really start a dialog (``/score``
-    alone shows a table, only ``/score add`` asks questions).
+    ``label`` names the open dialog for the person (it may read the dialog's answers);
+    ``cancel_data`` is the callback data of its 取消 button; ``cancel``, when given, is wired to
+    /cancel and to that button in every state; ``opens`` narrows the entry points to the updates
+    that really start a dialog (``/score`` alone shows a table, only ``/score add`` asks questions).
     """
 
     def __init__(self, *args: Any, label: str | Callable[[Ctx], str], cancel_data: str,
+                 cancel: Callable[[Update, Ctx], Any] | None = None,
                  opens: Callable[[Update], bool] | None = None, **kwargs: Any) -> None:
+        if cancel is not None:
+            kwargs["fallbacks"] = [CommandHandler("cancel", cancel),
+                                   CallbackQueryHandler(cancel, pattern=rf"^{re.escape(cancel_data)}$"),
+                                   *kwargs.get("fallbacks", [])]
         super().__init__(*args, **kwargs)
         self._label = label
         self.cancel_data = cancel_data
@@ -67,6 +88,11 @@ class Dialog(TimedConversation):
 
     def opens(self, update: Update) -> bool:
         return _entry_matches(self, update) and (self._opens is None or self._opens(update))
+
+    async def handle_update(self, update: Any, application: Any, check_result: Any, context: Any) -> object:
+        """A dialog that took an update answers it alone: the later groups do not see it."""
+        await super().handle_update(update, application, check_result, context)
+        raise ApplicationHandlerStop
 
 
 def command_args(update: Update) -> list[str]:
@@ -86,24 +112,54 @@ def _applies(update: object) -> bool:
             and (update.message is not None or update.callback_query is not None))
 
 
-async def one_dialog_at_a_time(update: Update, context: Ctx) -> None:
-    if not _applies(update):
-        return
-    dialogs = _dialogs(context.application)
-    current = next((d for d in dialogs if d.is_open(update)), None)
-    if current is None:
-        return
-    if not any(d is not current and d.opens(update) for d in dialogs):
-        return
-    label = current.label(context)
-    if update.callback_query is not None:
-        await update.callback_query.answer(
-            f"您正在进行「{label}」，尚未完成。请先完成，或发送 /cancel 取消后再操作。", show_alert=True)
-    else:
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(f"取消「{label}」", callback_data=current.cancel_data)]])
-        await reply(update, "chat/busy.html.j2", reply_markup=keyboard, label=label, what="开始新的操作")
-    raise ApplicationHandlerStop
+def _is_cancel(update: Update) -> bool:
+    return update.message is not None and (update.message.text or "").split("@")[0].strip() == "/cancel"
+
+
+class DialogGuard(BaseHandler[Update, Ctx, None]):
+    """First in the dialogs' group: takes an update only to refuse a second dialog, or to answer a
+    /cancel when there is nothing to cancel; everything else goes on to the dialogs."""
+
+    def __init__(self, app: Application) -> None:
+        super().__init__(self._refuse)
+        self._app = app
+
+    def check_update(self, update: object) -> object:
+        if not isinstance(update, Update) or not _applies(update):
+            return None
+        dialogs = _dialogs(self._app)
+        current = next((d for d in dialogs if d.is_open(update)), None)
+        if current is None:
+            return "nothing to cancel" if _is_cancel(update) else None
+        if any(d is not current and d.opens(update) for d in dialogs):
+            return current
+        return None
+
+    async def handle_update(self, update: Update, application: Any, check_result: object, context: Any) -> None:
+        await self._answer(update, context, check_result)
+        raise ApplicationHandlerStop
+
+    async def _refuse(self, update: Update, context: Ctx) -> None:  # the callback PTB requires; unused
+        return None
+
+    async def _answer(self, update: Update, context: Ctx, current: object) -> None:
+        if not isinstance(current, Dialog):
+            await reply(update, "chat/cancelled.html.j2", what="nothing")
+            return
+        label = current.label(context)
+        if update.callback_query is not None:
+            await update.callback_query.answer(
+                f"您正在进行「{label}」，尚未完成。请先完成，或发送 /cancel 取消后再操作。", show_alert=True)
+        else:
+            keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(f"取消「{label}」",
+                                                                   callback_data=current.cancel_data)]])
+            await reply(update, "chat/busy.html.j2", reply_markup=keyboard, label=label, what="开始新的操作")
+
+
+def add(app: Application, dialog: Dialog) -> None:
+    """Register a dialog where the guard and the other dialogs are (before commands and buttons)."""
+    app.add_handler(dialog, group=DIALOG_GROUP)
 
 
 def register(app: Application) -> None:
-    app.add_handler(TypeHandler(Update, one_dialog_at_a_time), group=GUARD_GROUP)
+    app.add_handler(DialogGuard(app), group=DIALOG_GROUP)

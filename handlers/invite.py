@@ -15,20 +15,20 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.domain.actions import parse_id
-from bot.domain.directory import find_units
 from bot.domain.errors import DomainError
 from bot.domain.onboarding import create_invitation, deep_link
 from bot.domain.roles import OFFICE_ROLES, ROLE_NAMES, UNIT_ROLES, parse_role
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog, command_args
-from handlers.keyboards import clear_tapped_keyboard, edit_tapped
-from store.models import Unit
+from handlers.dialogs import add as add_dialog
+from handlers.keyboards import edit_tapped
+from handlers.widgets import cancel_handler, tapped_unit, timeout_notice, unit_buttons
 
 # The dialog is per user and chat on purpose (buttons live on several messages); PTB warns about that.
 warnings.filterwarnings("ignore", message=r".*per_message=False.*CallbackQueryHandler", category=PTBUserWarning)
@@ -88,7 +88,7 @@ async def role_chosen(update: Update, context: Ctx) -> int:
         await query.answer("无效的选择", show_alert=True)
         return CHOOSE_ROLE
     await query.answer()
-    context.chat_data["invite"] = {"role": role}
+    context.chat_data.open("invite", role=role)
     await edit_tapped(update, f"角色：{ROLE_NAMES[role]}")
     if role in UNIT_ROLES:
         await update.effective_chat.send_message("请输入所属单位名称（可只输入其中几个字）：")
@@ -100,23 +100,19 @@ async def role_chosen(update: Update, context: Ctx) -> int:
 @requires(*OFFICE_ROLES, what="/invite")
 async def unit_typed(update: Update, context: Ctx) -> int:
     text = update.message.text.strip()
-    async with context.services.db.session() as s:
-        units = await find_units(s, text[:50])
-    if not units:
+    rows, _ = await unit_buttons(context, text, "inv:unit")
+    if not rows:
         await update.effective_chat.send_message(f"没有名称包含「{text[:50]}」的单位，请重新输入：")
         return CHOOSE_UNIT
-    buttons = [[InlineKeyboardButton(u.name, callback_data=f"inv:unit:{u.id}")] for u in units]
-    await update.effective_chat.send_message("请选择单位：", reply_markup=InlineKeyboardMarkup(buttons))
+    await update.effective_chat.send_message("请选择单位：", reply_markup=InlineKeyboardMarkup(rows))
     return CHOOSE_UNIT
 
 
 @requires(*OFFICE_ROLES, what="/invite")
 async def unit_chosen(update: Update, context: Ctx) -> int:
     query = update.callback_query
-    state = context.chat_data.get("invite")
-    unit_id = parse_id(query.data.removeprefix("inv:unit:"))
-    async with context.services.db.session() as s:
-        unit = await s.get(Unit, unit_id) if unit_id is not None else None
+    state = context.chat_data.answers("invite")
+    unit = await tapped_unit(context, query.data)
     if state is None or unit is None:
         await query.answer("无效的选择", show_alert=True)
         return CHOOSE_UNIT
@@ -129,32 +125,18 @@ async def unit_chosen(update: Update, context: Ctx) -> int:
 
 @requires(*OFFICE_ROLES, what="/invite")
 async def name_entered(update: Update, context: Ctx) -> int:
-    state = context.chat_data.get("invite") or {}
+    state = context.chat_data.answers("invite") or {}
     if "role" not in state:
         return ConversationHandler.END
     if await _issue(update, context, state["role"], state.get("unit"), update.message.text):
-        context.chat_data.pop("invite", None)
+        context.chat_data.close("invite")
         return ConversationHandler.END
     await update.effective_chat.send_message("请重新输入姓名，或发送 /cancel 取消：")
     return ENTER_NAME
 
 
-async def cancel(update: Update, context: Ctx) -> int:
-    context.chat_data.pop("invite", None)
-    if update.callback_query:
-        await update.callback_query.answer("已取消")
-        await clear_tapped_keyboard(update, context)
-    await update.effective_chat.send_message("已取消。")
-    return ConversationHandler.END
-
-
-async def nothing_to_cancel(update: Update, context: Ctx) -> None:
-    await update.effective_chat.send_message("当前没有进行中的操作。")
-
-
-async def timed_out(update: Update, context: Ctx) -> None:
-    context.chat_data.pop("invite", None)
-    await context.bot.send_message(update.effective_chat.id, "邀请操作已超时取消，如需继续请重新发送 /invite。")
+cancel = cancel_handler("invite", "chat/cancelled.html.j2", what="invite")
+timed_out = timeout_notice("invite", "chat/timeout.html.j2", what="invite")
 
 
 async def not_text(update: Update, context: Ctx) -> int | None:
@@ -165,7 +147,8 @@ async def not_text(update: Update, context: Ctx) -> int | None:
 def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
-    app.add_handler(
+    add_dialog(
+        app,
         Dialog(
             entry_points=[CommandHandler("invite", invite_start, filters=private)],
             states={
@@ -175,19 +158,14 @@ def register(app: Application) -> None:
                     CallbackQueryHandler(unit_chosen, pattern=r"^inv:unit:"),
                 ],
                 ENTER_NAME: [MessageHandler(text, name_entered)],
-                ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, timed_out),
-                                              CallbackQueryHandler(timed_out)],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
             },
-            fallbacks=[
-                CommandHandler("cancel", cancel),
-                CallbackQueryHandler(cancel, pattern=r"^inv:x$"),
-                MessageHandler(~filters.COMMAND & private, not_text),
-            ],
+            fallbacks=[MessageHandler(~filters.COMMAND & private, not_text)],
             timeout=lambda: TIMEOUT_SECONDS,
             name="invite",
             label="生成邀请链接（/invite）",
             cancel_data="inv:x",
+            cancel=cancel,
             opens=lambda update: not command_args(update),
-        )
+        ),
     )
-    app.add_handler(CommandHandler("cancel", nothing_to_cancel, filters=private))

@@ -34,7 +34,7 @@ from bot.domain import items as items_svc
 from bot.domain.actions import parse_id
 from bot.domain.dates import parse_date
 from bot.domain.deadlines import day_off, example_date, weekday_name
-from bot.domain.directory import find_units, people_with_role
+from bot.domain.directory import people_with_role, person_by_id
 from bot.domain.errors import DomainError
 from bot.domain.workflow import (
     IMPORTANCE,
@@ -52,10 +52,10 @@ from bot.kernel.render import render
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
+from handlers.dialogs import add as add_dialog
 from handlers.env import env_of
 from handlers.keyboards import clear_tapped_keyboard, edit_tapped, set_keyboard
-from handlers.widgets import timeout_notice
-from store.models import Person, Unit
+from handlers.widgets import cancel_handler, tapped_unit, timeout_notice, unit_buttons
 
 log = logging.getLogger("duban.new_item")
 
@@ -77,7 +77,8 @@ def parse_deadline(text: str, today) -> DeadlineSpec:  # noqa: ANN001
 
 
 def _state(context: Ctx) -> dict:
-    return context.chat_data.setdefault("new", {})
+    st = context.chat_data.answers("new")
+    return st if st is not None else context.chat_data.open("new")
 
 
 async def _send(update: Update, step: str, markup: InlineKeyboardMarkup | None = None, **ctx: object) -> None:
@@ -110,7 +111,7 @@ async def new_start(update: Update, context: Ctx) -> int:
         log.warning("event=denied what=/new user=%s person=%s", update.effective_user.id, person.id if person else None)
         await reply(update, "messages/not_allowed.html.j2", what="/new")
         return END
-    context.chat_data["new"] = {}
+    context.chat_data.open("new")
     await _send(update, "title")
     return TITLE
 
@@ -168,47 +169,21 @@ async def importance_chosen(update: Update, context: Ctx) -> int | None:
     return LEAD
 
 
-MAX_UNIT_BUTTONS = 10
-
-
-async def _unit_buttons(context: Ctx, text: str, prefix: str, exclude: set[int], selected: dict | None = None
-                        ) -> tuple[list[Unit], InlineKeyboardMarkup | None, bool]:
-    """Up to ten units whose name contains ``text`` as buttons; True when there were more."""
-    async with context.services.db.session() as s:
-        found = [u for u in await find_units(s, text[:50], limit=MAX_UNIT_BUTTONS + 1 + len(exclude))
-                 if u.id not in exclude]
-    units = found[:MAX_UNIT_BUTTONS]
-    if not units:
-        return [], None, False
-    rows = [[InlineKeyboardButton(("✅ " if selected and str(u.id) in selected else "") + u.name,
-                                  callback_data=f"new:{prefix}:{u.id}")] for u in units]
-    return units, InlineKeyboardMarkup(rows), len(found) > MAX_UNIT_BUTTONS
-
-
 @requires("office", what="/new")
 async def lead_typed(update: Update, context: Ctx) -> int | None:
     text = update.message.text.strip()
-    units, markup, more = await _unit_buttons(context, text, "lead", set())
-    if not units:
+    rows, more = await unit_buttons(context, text, "new:lead")
+    if not rows:
         await reply(update, "chat/unit_search.html.j2", query=text[:50], found=False, more=False)
         return None
-    await _send(update, "pick_lead", markup, more=more)
+    await _send(update, "pick_lead", InlineKeyboardMarkup(rows), more=more)
     return None
-
-
-async def _active_unit(context: Ctx, raw: str) -> Unit | None:
-    unit_id = parse_id(raw)
-    if unit_id is None:
-        return None
-    async with context.services.db.session() as s:
-        unit = await s.get(Unit, unit_id)
-    return unit if unit is not None and unit.active else None
 
 
 @requires("office", what="/new")
 async def lead_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
-    unit = await _active_unit(context, _tail(query.data))
+    unit = await tapped_unit(context, query.data, active=True)
     if unit is None:
         await query.answer("该单位不存在或已停用，请重新选择", show_alert=True)
         return None
@@ -231,11 +206,11 @@ def _assist_done_keyboard(st: dict) -> InlineKeyboardMarkup:
 async def assist_typed(update: Update, context: Ctx) -> int | None:
     st = _state(context)
     text = update.message.text.strip()
-    units, markup, more = await _unit_buttons(context, text, "as", {st["lead"][0]}, st["assist"])
-    if not units:
+    rows, more = await unit_buttons(context, text, "new:as", exclude={st["lead"][0]}, selected=st["assist"])
+    if not rows:
         await reply(update, "chat/unit_search.html.j2", query=text[:50], found=False, more=False)
         return None
-    rows = [*markup.inline_keyboard, *_assist_done_keyboard(st).inline_keyboard]
+    rows += _assist_done_keyboard(st).inline_keyboard
     await _send(update, "pick_assist", InlineKeyboardMarkup(rows), selected=list(st["assist"].values()), more=more)
     return None
 
@@ -253,7 +228,7 @@ async def assist_toggled(update: Update, context: Ctx) -> int | None:
         await _send(update, "deadline", _deadline_keyboard(st), default_days=IMPORTANT_DEFAULT_DAYS,
                     important=st["importance"] == "important", example=example_date(env.calendar, local_date(env.now)))
         return DEADLINE
-    unit = await _active_unit(context, raw)
+    unit = await tapped_unit(context, query.data, active=True)
     if unit is None or unit.id == st["lead"][0]:
         await query.answer("该单位不能选为协办单位", show_alert=True)
         return None
@@ -398,10 +373,8 @@ async def weekly_chosen(update: Update, context: Ctx) -> int | None:
 @requires("office", what="/new")
 async def follower_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
-    person_id, person = parse_id(_tail(query.data)), None
-    if person_id is not None:
-        async with context.services.db.session() as s:
-            person = await s.get(Person, person_id)
+    async with context.services.db.session() as s:
+        person = await person_by_id(s, parse_id(_tail(query.data)))
     if person is None or not person.active or not person.has_role("office"):
         await query.answer("跟踪专人须为督查室工作人员", show_alert=True)
         return None
@@ -422,7 +395,7 @@ async def _ask_leaders(update: Update, context: Ctx) -> int:
     async with context.services.db.session() as s:
         leaders = [(p.id, p.name) for p in await people_with_role(s, "leader")]
     if not leaders:
-        context.chat_data.pop("new", None)
+        context.chat_data.close("new")
         await reply(update, "chat/error.html.j2", message="尚未登记县领导，无法立项。请先用 /invite 邀请县领导。",
                     again=False)
         return END
@@ -472,7 +445,7 @@ async def leader_toggled(update: Update, context: Ctx) -> int | None:
 @requires("office", what="/new")
 async def confirmed(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
-    st = context.chat_data.get("new")
+    st = context.chat_data.answers("new")
     if not st or "leaders" not in st:
         await query.answer("该立项操作已结束，请重新发送 /new", show_alert=True)
         return END
@@ -495,7 +468,7 @@ async def confirmed(update: Update, context: Ctx) -> int | None:
     except DomainError as exc:
         await reply(update, "chat/error.html.j2", message=exc.message, again=False)
         return None  # stay: the person may read the error and tap 取消
-    context.chat_data.pop("new", None)
+    context.chat_data.close("new")
     await clear_tapped_keyboard(update, context)
     problem = None
     try:
@@ -509,15 +482,7 @@ async def confirmed(update: Update, context: Ctx) -> int | None:
     return END
 
 
-async def cancel(update: Update, context: Ctx) -> int:
-    context.chat_data.pop("new", None)
-    if update.callback_query:
-        await update.callback_query.answer("已取消")
-        await clear_tapped_keyboard(update, context)
-    await reply(update, "chat/cancelled.html.j2", what="new")
-    return END
-
-
+cancel = cancel_handler("new", "chat/cancelled.html.j2", what="new")
 timed_out = timeout_notice("new", "chat/timeout.html.j2", what="new", label="")
 
 
@@ -530,15 +495,14 @@ async def stale_button(update: Update, context: Ctx) -> None:
 
 
 def register(app: Application) -> None:
-    """Registered before handlers.invite, whose stand-alone /cancel would otherwise take ours."""
+    """The /new dialog, and the answer to the buttons of one that has ended (cancelled, timed out, done)."""
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
 
     def tap(callback, prefix: str) -> CallbackQueryHandler:  # noqa: ANN001
         return CallbackQueryHandler(callback, pattern=rf"^new:{prefix}:[a-z0-9]{{1,12}}$")
 
-    cancel_button = CallbackQueryHandler(cancel, pattern=r"^new:x$")
-    app.add_handler(Dialog(
+    add_dialog(app, Dialog(
         entry_points=[CommandHandler("new", new_start, filters=private)],
         states={
             TITLE: [MessageHandler(text, got_title)],
@@ -554,19 +518,15 @@ def register(app: Application) -> None:
             WEEKLY: [tap(weekly_chosen, "wk")],
             FOLLOWER: [tap(follower_chosen, "fol")],
             LEADERS: [tap(leader_toggled, "ldr")],
-            CONFIRM: [CallbackQueryHandler(confirmed, pattern=r"^new:ok$"), cancel_button],
+            CONFIRM: [CallbackQueryHandler(confirmed, pattern=r"^new:ok$")],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
         },
-        fallbacks=[CommandHandler("cancel", cancel), cancel_button,
-                   MessageHandler(~filters.COMMAND & private, not_text)],
+        fallbacks=[MessageHandler(~filters.COMMAND & private, not_text)],
         allow_reentry=True,
         timeout=lambda: TIMEOUT_SECONDS,
         name="new_item",
         label="登记督查事项（/new）",
         cancel_data="new:x",
+        cancel=cancel,
     ))
-
-
-def register_last(app: Application) -> None:
-    """Buttons of a /new dialog that has ended (cancelled, timed out, done)."""
     app.add_handler(CallbackQueryHandler(stale_button, pattern=r"^new:"))

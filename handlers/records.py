@@ -40,17 +40,25 @@ from bot.domain.actions import MalformedAction, parse_action
 from bot.domain.attachments import MAX_ATTACHMENTS
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.score import active_rules, format_points
-from bot.domain.workflow import AlreadyHandled, InvalidState, clean_text, item_label, load_item, local_date
+from bot.domain.targets import item_ref
+from bot.domain.workflow import (
+    UNIT_ROLES_OF_ASSIGNMENT,
+    AlreadyHandled,
+    InvalidState,
+    clean_text,
+    item_label,
+    local_date,
+)
 from bot.kernel.render import render
 from handlers.common import reply
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
+from handlers.dialogs import add as add_dialog
 from handlers.env import Env, dry_run, env_of
 from handlers.keyboards import clear_tapped_keyboard, edit_tapped, set_keyboard, show_outcome
 from handlers.uploads import download_attachment
-from handlers.widgets import timeout_notice
+from handlers.widgets import cancel_handler, timeout_notice
 from store.models import Person
-from store.records import SupervisionRecord
 
 log = logging.getLogger("duban.records")
 
@@ -68,7 +76,8 @@ PLACEHOLDER = "（预检）"
 
 
 def _st(context: Ctx) -> dict[str, Any]:
-    return context.chat_data.setdefault("rec", {})
+    st = context.chat_data.answers("rec")
+    return st if st is not None else context.chat_data.open("rec")
 
 
 async def _say(update: Update, step: str, markup: InlineKeyboardMarkup | None = None, **ctx: Any) -> Message:
@@ -149,7 +158,7 @@ async def start(update: Update, context: Ctx) -> int:
     form = update.message.text.split()[0].lstrip("/").split("@")[0]
     if await _office(update, context) is None:
         return END
-    context.chat_data["rec"] = {"form": form}
+    context.chat_data.open("rec", form=form)
     ref = " ".join(context.args or []).strip()
     if ref:
         return await _take_item(update, context, ref)
@@ -170,7 +179,7 @@ async def _take_item(update: Update, context: Ctx, ref: str) -> int:
     try:
         async with env.services.db.session(actor(person)) as s:
             item = await rec.item_for_supervision(s, person, ref, what=WHAT[st["form"]], now=env.now)
-            units = [(a.unit_id, f"{a.unit.name}（{'主办' if a.role == 'lead' else '协办'}）", a.unit.name)
+            units = [(a.unit_id, f"{a.unit.name}（{UNIT_ROLES_OF_ASSIGNMENT[a.role]}）", a.unit.name)
                      for a in rec.units_of(item)]
             st.update(item_id=item.id, number=item_label(item), confidential=item.confidential,
                       item_title=None if item.confidential else item.title)
@@ -292,7 +301,7 @@ async def _save_call(update: Update, context: Ctx, promise: str | None) -> int |
         summary=st["summary"], promise=promise, now=env.now))
     log.info("event=action code=/call target=%s user=%s record=%s", st["item_id"], update.effective_user.id,
              sent.record.id)
-    context.chat_data.pop("rec", None)
+    context.chat_data.close("rec")
     await _say(update, "call_done", number=st["number"], unit=st["unit"], told=sent.told,
                confidential=st["confidential"])
     return END
@@ -302,7 +311,7 @@ async def _answer_refusal(update: Update, context: Ctx, exc: DomainError) -> int
     """A bad answer is asked again; a refusal that typing cannot fix ends the dialog."""
     if isinstance(exc, (NotAllowed, AlreadyHandled, InvalidState)):
         log.info("event=action_refused what=records user=%s reason=%s", update.effective_user.id, exc.message)
-        context.chat_data.pop("rec", None)
+        context.chat_data.close("rec")
         await _error(update, exc, again=False)
         return END
     await _error(update, exc)
@@ -325,7 +334,7 @@ async def got_plan(update: Update, context: Ctx) -> int | None:
     st = _st(context)
     told = await _service(update, context, lambda s, me, env: rec.announce_visit(
         s, me, item_id=st["item_id"], unit_id=st["unit_id"], planned=update.message.text, now=env.now))
-    context.chat_data.pop("rec", None)
+    context.chat_data.close("rec")
     await _say(update, "plan_done", unit=st["unit"], told=told)
     return END
 
@@ -373,7 +382,7 @@ async def photos_done(update: Update, context: Ctx) -> int | None:
         unannounced=secret, photos=st["files"], now=env.now))
     log.info("event=action code=/visit target=%s user=%s record=%s", st["item_id"], update.effective_user.id,
              sent.record.id)
-    context.chat_data.pop("rec", None)
+    context.chat_data.close("rec")
     await _say(update, "visit_done", number=st["number"], unit=st["unit"], secret=secret, told=sent.told,
                photos=len(st["files"]))
     return END
@@ -441,7 +450,7 @@ async def publish(update: Update, context: Ctx) -> int | None:
     issued, seq = await _service(update, context, issue)
     log.info("event=action code=/bulletin target=%s user=%s bulletin=%s", st["item_id"], update.effective_user.id,
              issued.bulletin.id)
-    context.chat_data.pop("rec", None)
+    context.chat_data.close("rec")
     rule = active_rules()[st["rule"]]
     await _say(update, "bulletin_done", year=local_date(issued.bulletin.issued_at).year, seq=seq, told=issued.told,
                unit=st["unit"], points=format_points(rule.points), rule=rule.name)
@@ -455,11 +464,8 @@ async def publish(update: Update, context: Ctx) -> int | None:
 
 async def _record_item(context: Ctx, record_id: int) -> tuple[int | None, str]:
     async with context.services.db.session() as s:
-        record = await s.get(SupervisionRecord, record_id)
-        if record is None:
-            return None, ""
-        item = await load_item(s, record.item_id)
-        return item.id, item_label(item)
+        ref = await item_ref(s, "record", record_id)
+    return (ref.item_id, ref.label) if ref else (None, "")
 
 
 async def _tap(update: Update, context: Ctx):  # noqa: ANN202
@@ -506,7 +512,7 @@ async def on_confirm(update: Update, context: Ctx) -> None:
 async def dispute_start(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
     action = await _tap(update, context)
-    busy = END if "rec" not in context.chat_data else None
+    busy = END if context.chat_data.answers("rec") is None else None
     if action is None:
         return busy
     person = await context.person(update)
@@ -519,10 +525,10 @@ async def dispute_start(update: Update, context: Ctx) -> int | None:
     await query.answer()
     _, number = await _record_item(context, action.target_id)
     message = query.message if isinstance(query.message, Message) else None
-    context.chat_data["rec"] = {"form": "dispute", "record_id": action.target_id, "data": query.data,
-                                "chat_id": message.chat.id if message else None,
-                                "message_id": message.message_id if message else None,
-                                "markup": message.reply_markup if message else None}
+    context.chat_data.open("rec", form="dispute", record_id=action.target_id, data=query.data,
+                           chat_id=message.chat.id if message else None,
+                           message_id=message.message_id if message else None,
+                           markup=message.reply_markup if message else None)
     await _say(update, "ask_dispute", number=number)
     return DISPUTE
 
@@ -534,7 +540,7 @@ async def got_dispute(update: Update, context: Ctx) -> int | None:
         s, me, st["record_id"], reason=update.message.text, now=env.now))
     item_id = record.item_id
     log.info("event=action code=c:no target=%s user=%s", st["record_id"], update.effective_user.id)
-    context.chat_data.pop("rec", None)
+    context.chat_data.close("rec")
     await _say(update, "dispute_done")
     if st["chat_id"] is not None:
         await show_outcome(context, st["chat_id"], st["message_id"], st["markup"], st["data"], "row", "⚠️ 已提出异议",
@@ -547,16 +553,7 @@ async def got_dispute(update: Update, context: Ctx) -> int | None:
 # --------------------------------------------------------------------------------------------
 
 
-async def cancel(update: Update, context: Ctx) -> int:
-    st = context.chat_data.pop("rec", None) or {}
-    if update.callback_query:
-        await update.callback_query.answer("已取消")
-        await clear_tapped_keyboard(update, context)
-    await _drop_status(update, context, st)
-    await _say(update, "cancelled")
-    return END
-
-
+cancel = cancel_handler("rec", "records/chat.html.j2", cleanup=_drop_status, step="cancelled")
 timed_out = timeout_notice("rec", "records/chat.html.j2", step="timeout")
 
 
@@ -569,42 +566,40 @@ async def stale_button(update: Update, context: Ctx) -> None:
 
 
 def register(app: Application) -> None:
-    """The dialog (before handlers.invite, whose stand-alone /cancel would take ours) and the buttons."""
+    """The dialog and the buttons."""
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
     media = (filters.PHOTO | filters.Document.ALL | filters.VIDEO) & private
-    cancel_button = CallbackQueryHandler(cancel, pattern=r"^rec:x$")
-
     def texts(callback):  # noqa: ANN001, ANN202
-        return [MessageHandler(text, callback), cancel_button]
+        return [MessageHandler(text, callback)]
 
-    app.add_handler(Dialog(
+    add_dialog(app, Dialog(
         entry_points=[CommandHandler(["call", "visit", "bulletin"], start, filters=private),
                       CallbackQueryHandler(dispute_start, pattern=r"^c:no:")],
         states={
             ITEM: texts(got_item),
-            UNIT: [CallbackQueryHandler(unit_chosen, pattern=r"^rec:unit:\d{1,10}$"), cancel_button],
+            UNIT: [CallbackQueryHandler(unit_chosen, pattern=r"^rec:unit:\d{1,10}$")],
             CONTACT: texts(got_contact),
             WHEN: [*texts(got_when), CallbackQueryHandler(when_now, pattern=r"^rec:now$")],
             SUMMARY: texts(got_summary),
             PROMISE: [*texts(got_promise), CallbackQueryHandler(no_promise, pattern=r"^rec:skip$")],
-            MODE: [CallbackQueryHandler(mode_chosen, pattern=r"^rec:m:(open|secret|plan)$"), cancel_button],
+            MODE: [CallbackQueryHandler(mode_chosen, pattern=r"^rec:m:(open|secret|plan)$")],
             PLAN: texts(got_plan),
-            PHOTOS: [MessageHandler(media, got_photo), CallbackQueryHandler(photos_done, pattern=r"^rec:ok$"),
-                     cancel_button],
-            KIND: [CallbackQueryHandler(kind_chosen, pattern=r"^rec:k:(criticism|commendation)$"), cancel_button],
-            RULE: [CallbackQueryHandler(rule_chosen, pattern=r"^rec:r:[a-z_.]{1,40}$"), cancel_button],
+            PHOTOS: [MessageHandler(media, got_photo), CallbackQueryHandler(photos_done, pattern=r"^rec:ok$")],
+            KIND: [CallbackQueryHandler(kind_chosen, pattern=r"^rec:k:(criticism|commendation)$")],
+            RULE: [CallbackQueryHandler(rule_chosen, pattern=r"^rec:r:[a-z_.]{1,40}$")],
             TEXT: texts(got_text),
-            PREVIEW: [CallbackQueryHandler(publish, pattern=r"^rec:ok$"), cancel_button],
+            PREVIEW: [CallbackQueryHandler(publish, pattern=r"^rec:ok$")],
             DISPUTE: texts(got_dispute),
             ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
         },
-        fallbacks=[CommandHandler("cancel", cancel), MessageHandler(~filters.COMMAND & private, wrong_input)],
+        fallbacks=[MessageHandler(~filters.COMMAND & private, wrong_input)],
         allow_reentry=True,
         timeout=lambda: TIMEOUT_SECONDS,
         name="records",
-        label=lambda context: DIALOG_LABELS.get((context.chat_data.get("rec") or {}).get("form"), "督查记录"),
+        label=lambda context: DIALOG_LABELS.get((context.chat_data.answers("rec") or {}).get("form"), "督查记录"),
         cancel_data="rec:x",
+        cancel=cancel,
     ))
     app.add_handler(CallbackQueryHandler(on_confirm, pattern=r"^c:ok:"))
     app.add_handler(CallbackQueryHandler(stale_button, pattern=r"^rec:"))

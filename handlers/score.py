@@ -32,7 +32,7 @@ from telegram.ext import (
 
 from bot.domain import ledger
 from bot.domain.actions import MalformedAction, action_data, parse_action, parse_id
-from bot.domain.directory import find_units, unit_by_name
+from bot.domain.directory import unit_by_name
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.score import (
     active_rules,
@@ -49,10 +49,10 @@ from bot.kernel.render import render
 from handlers.common import reply
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog, command_args
+from handlers.dialogs import add as add_dialog
 from handlers.env import dry_run, env_of
 from handlers.keyboards import clear_tapped_keyboard, edit_tapped
-from handlers.widgets import timeout_notice
-from store.models import Unit
+from handlers.widgets import cancel_handler, cancel_row, tapped_unit, timeout_notice, unit_buttons
 
 log = logging.getLogger("duban.score")
 
@@ -87,7 +87,7 @@ async def _alert(update: Update, exc: DomainError) -> None:
 
 async def score_command(update: Update, context: Ctx) -> int:
     """Every /score: the table or a unit, or the office's sub-commands (add starts a dialog)."""
-    context.chat_data.pop("score_add", None)  # a new /score ends an unfinished one
+    context.chat_data.close("score_add")  # a new /score ends an unfinished one
     person = await context.person(update)
     if person is None or not person.has_role(*VIEW_ROLES):
         await reply(update, "messages/not_allowed.html.j2", what="/score")
@@ -261,7 +261,7 @@ async def _add(update: Update, context: Ctx, args: list[str]) -> int:
             return END
         args = args[1:]
     if not args:
-        context.chat_data["score_add"] = st
+        context.chat_data.open("score_add", **st)
         await _say(update, "add_unit", year=st.get("year"))
         return UNIT
     if len(args) < 4:
@@ -305,26 +305,23 @@ def _item_ref(ref: str, year: int | None) -> str:
 
 
 def _st(context: Ctx) -> dict[str, Any]:
-    return context.chat_data.setdefault("score_add", {})
+    st = context.chat_data.answers("score_add")
+    return st if st is not None else context.chat_data.open("score_add")
 
 
 async def got_unit_text(update: Update, context: Ctx) -> int | None:
     query = update.message.text.strip()[:50]
-    async with context.services.db.session() as s:
-        units = await find_units(s, query)
-    if not units:
+    rows, _ = await unit_buttons(context, query, "sa:u")
+    if not rows:
         await _say(update, "units", found=False, query=query)
         return None
-    rows = [[InlineKeyboardButton(u.name, callback_data=f"sa:u:{u.id}")] for u in units]
-    rows.append([InlineKeyboardButton("取消", callback_data="sa:x")])
+    rows.append(cancel_row("sa:x"))
     await _say(update, "units", InlineKeyboardMarkup(rows), found=True, query=query)
     return None
 
 
 async def unit_chosen(update: Update, context: Ctx) -> int:
-    unit_id = parse_id(update.callback_query.data.rsplit(":", 1)[1])
-    async with context.services.db.session() as s:
-        unit = await s.get(Unit, unit_id) if unit_id is not None else None
+    unit = await tapped_unit(context, update.callback_query.data)
     if unit is None:
         await update.callback_query.answer("找不到该单位", show_alert=True)
         return UNIT
@@ -333,7 +330,7 @@ async def unit_chosen(update: Update, context: Ctx) -> int:
     await edit_tapped(update, render("score/chat.html.j2", step="unit_chosen", unit=unit.name))
     rows = [[InlineKeyboardButton(f"{r.clause} {format_points(r.points)}分 {r.name}"[:60], callback_data=f"sa:r:{r.code}")]
             for r in active_rules().values()]
-    rows.append([InlineKeyboardButton("取消", callback_data="sa:x")])
+    rows.append(cancel_row("sa:x"))
     await _say(update, "add_rule", InlineKeyboardMarkup(rows))
     return RULE
 
@@ -393,19 +390,11 @@ async def got_reason(update: Update, context: Ctx) -> int | None:
 async def confirmed(update: Update, context: Ctx) -> int | None:
     await update.callback_query.answer()
     await clear_tapped_keyboard(update, context)
-    await _record(update, context, context.chat_data.pop("score_add", {}))
+    await _record(update, context, context.chat_data.close("score_add") or {})
     return END
 
 
-async def add_cancel(update: Update, context: Ctx) -> int:
-    context.chat_data.pop("score_add", None)
-    if update.callback_query:
-        await update.callback_query.answer("已取消")
-        await clear_tapped_keyboard(update, context)
-    await _say(update, "cancelled")
-    return END
-
-
+add_cancel = cancel_handler("score_add", "score/chat.html.j2", step="cancelled", points=format_points)
 add_timed_out = timeout_notice("score_add", "score/chat.html.j2", step="timeout")
 
 
@@ -418,29 +407,28 @@ async def stale_button(update: Update, context: Ctx) -> None:
 
 
 def register(app: Application) -> None:
-    """/score (with the add dialog, before handlers.invite's stand-alone /cancel) and its buttons."""
+    """/score (with the add dialog) and its buttons."""
     settings = app.bot_data["services"].settings
     use_rules(rules_with_points(settings.score.points))
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
-    cancel_button = CallbackQueryHandler(add_cancel, pattern=r"^sa:x$")
-    app.add_handler(Dialog(
+    add_dialog(app, Dialog(
         entry_points=[CommandHandler("score", score_command, filters=private)],
         states={
-            UNIT: [MessageHandler(text, got_unit_text), CallbackQueryHandler(unit_chosen, pattern=r"^sa:u:\d{1,10}$"),
-                   cancel_button],
-            RULE: [CallbackQueryHandler(rule_chosen, pattern=r"^sa:r:[a-z_.]{1,40}$"), cancel_button],
-            ITEM: [MessageHandler(text, got_item), cancel_button],
-            REASON: [MessageHandler(text, got_reason), cancel_button],
-            CONFIRM: [CallbackQueryHandler(confirmed, pattern=r"^sa:ok$"), cancel_button],
+            UNIT: [MessageHandler(text, got_unit_text), CallbackQueryHandler(unit_chosen, pattern=r"^sa:u:\d{1,10}$")],
+            RULE: [CallbackQueryHandler(rule_chosen, pattern=r"^sa:r:[a-z_.]{1,40}$")],
+            ITEM: [MessageHandler(text, got_item)],
+            REASON: [MessageHandler(text, got_reason)],
+            CONFIRM: [CallbackQueryHandler(confirmed, pattern=r"^sa:ok$")],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, add_timed_out)],
         },
-        fallbacks=[CommandHandler("cancel", add_cancel), MessageHandler(~filters.COMMAND & private, wrong_input)],
+        fallbacks=[MessageHandler(~filters.COMMAND & private, wrong_input)],
         allow_reentry=True,
         timeout=lambda: TIMEOUT_SECONDS,
         name="score_add",
         label="考核加减分登记（/score add）",
         cancel_data="sa:x",
+        cancel=add_cancel,
         opens=lambda update: command_args(update)[:1] == ["add"],
     ))
     app.add_handler(CallbackQueryHandler(unit_tapped, pattern=r"^sc:u:\d{4}:\d{1,10}$"))

@@ -78,7 +78,7 @@ def cancel_handler(slot: str, template: str, *, clear_tapped: bool = True, clean
     """The dialog's 取消 button and /cancel: forget its answers, take the buttons off, say so."""
 
     async def cancel(update: Update, context: Ctx) -> int:
-        st = context.chat_data.pop(slot, None)
+        st = context.chat_data.close(slot)
         if update.callback_query:
             await update.callback_query.answer("已取消")
             if clear_tapped:
@@ -96,7 +96,7 @@ def timeout_notice(slot: str, template: str, *, cleanup: Cleanup | None = None,
     """The TIMEOUT handler of a dialog: forget its answers and tell the person it was dropped."""
 
     async def timed_out(update: Update, context: Ctx) -> None:
-        st = context.chat_data.pop(slot, None)
+        st = context.chat_data.close(slot)
         if cleanup is not None and st is not None:
             await cleanup(update, context, st)
         if update.effective_chat is not None:

@@ -24,7 +24,7 @@ from bot.runtime.services import Services
 from bot.runtime.sweeps import unreachable_hook
 from bot.runtime.bundling import release_hook
 from handlers.common import refresh_all_menus
-from handlers.context import Ctx
+from handlers.context import ChatData, Ctx
 from store.db import Database
 
 log = logging.getLogger("duban.app")
@@ -54,7 +54,7 @@ def build_application(
         .base_file_url(settings.telegram.base_file_url)
         .request(LoggedRequest(request))
         .get_updates_request(get_updates_request)
-        .context_types(ContextTypes(context=Ctx))
+        .context_types(ContextTypes(context=Ctx, chat_data=ChatData))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.office.tz))
         .post_init(_post_init)
         .post_stop(_post_stop)
