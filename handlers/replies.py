@@ -13,10 +13,12 @@ from telegram.ext import Application, MessageHandler, filters
 from bot.domain import assignments as asg
 from bot.domain.actions import ACTIONS, PLACEHOLDER, Answer
 from bot.domain.errors import DomainError
-from bot.domain.targets import item_ref, notice_assignment
+from bot.domain.replies import reply_target
+from bot.domain.targets import item_ref
 from handlers.common import reply
 from handlers.context import Ctx, actor
 from handlers.env import dry_run, env_of
+from handlers.keyboards import markup_of
 from handlers.taps import log_refusal
 from handlers.uploads import download_attachment
 
@@ -44,12 +46,17 @@ async def on_reply(update: Update, context: Ctx) -> None:
     replied = message.reply_to_message
     datas = [b.callback_data for r in (replied.reply_markup.inline_keyboard if replied.reply_markup else ())
              for b in r if b.callback_data]
+    person = await context.person(update)
     async with context.services.db.session() as s:
-        assignment_id = await notice_assignment(s, update.effective_chat.id, replied.message_id, datas)
-    if assignment_id is None:
+        target = await reply_target(s, person, update.effective_chat.id, replied.message_id, datas)
+    if target is None:
         await reply(update, "chat/reply_hint.html.j2")
         return
-    person = await context.person(update)
+    if target.assignment_id is None:  # the message names several items: ask, never guess (issue 13)
+        await reply(update, "chat/reply_which.html.j2", reply_markup=markup_of(target.keyboard()),
+                    choices=target.choices)
+        return
+    assignment_id = target.assignment_id
     albums: dict = context.chat_data.setdefault("albums", {})
     group = message.media_group_id
     env = await env_of(context)

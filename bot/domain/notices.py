@@ -14,8 +14,10 @@ decides when each held part may go and sends each person's due parts as one mess
 * whenever a person gets a message anyway, the parts still waiting for a later time of the same
   working day ride along in it (fewer messages, nothing later than it would have been).
 
-A part whose time has not come gets that time written to ``next_attempt_at``, so the sender's
-pass only reads the parts that are due.
+Parts are queued ``pending`` with ``bundle`` set; the running bot's sender claims only rows
+without ``bundle`` (a sender without this hook, as in tools and some tests, sends them as
+before). A part whose time has not come becomes ``held`` with that time in ``next_attempt_at``,
+so the sender's pass only reads the parts that are due.
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: S
     returns how many messages were released. Idempotent: a released part is no longer held."""
     policy = Policy.from_settings(settings)
     rows = (await session.scalars(
-        select(OutboxMessage).where(OutboxMessage.status == HELD, OutboxMessage.next_attempt_at <= now)
+        select(OutboxMessage).where(OutboxMessage.status.in_(("pending", HELD)), OutboxMessage.bundle.is_not(None),
+                                    OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.person_id, OutboxMessage.id)
     )).all()
     if not rows:
@@ -89,7 +92,7 @@ async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: S
         at = row.next_attempt_at if row.bundle == "round" else slot(calendar, policy, settings, row.created_at,
                                                                       row.buttons)
         if at > now:
-            row.next_attempt_at = at  # looked at again only when it is due
+            row.status, row.next_attempt_at = HELD, at  # looked at again only when it is due
         else:
             due[row.person_id].append(row)
     if not due:
@@ -112,7 +115,7 @@ async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: S
         for group in merge_parts(parts, tags):
             head, rest = group.rows[0], group.rows[1:]
             head.text, head.buttons, head.item_ids = group.text, group.buttons, group.item_ids
-            head.status, head.next_attempt_at = "pending", now
+            head.status, head.next_attempt_at, head.bundle = "pending", now, None
             head.urgent = any(r.urgent for r in group.rows)
             for r in rest:
                 r.status, r.bundled_into = "bundled", head.id

@@ -676,14 +676,11 @@ class Outgoing:
     item_ids: list[int] | None = None
 
 
-def _status(person: Person, urgent: bool = True) -> str:
-    """As ``bot.outbox.queue.enqueue`` decides it: not bound yet, blocked, or ready to send — a
-    routine round held to go out with the person's other parts of the morning (bot.domain.notices)."""
+def _status(person: Person) -> str:
+    """As ``bot.outbox.queue.enqueue`` decides it: not bound yet, blocked, or ready to send."""
     if person.telegram_id is None:
         return "unbound"
-    if person.unreachable_since is not None:
-        return "unreachable"
-    return "pending" if urgent else "held"
+    return "pending" if person.unreachable_since is None else "unreachable"
 
 
 async def enqueue_many(session: AsyncSession, messages: Sequence[Outgoing], now: datetime) -> dict[str, int]:
@@ -696,8 +693,9 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[Outgoing], now:
         "created_at": now, "person_id": m.person.id, "chat_id": m.person.telegram_id, "kind": "text", "text": m.text,
         "buttons": [[{"text": b.text, "data": b.data} for b in row] for row in m.buttons] if m.buttons else None,
         "file_path": None, "file_name": None, "dedupe_key": m.dedupe_key, "urgent": m.urgent,
-        "status": _status(m.person, m.urgent), "attempts": 0, "next_attempt_at": max(m.deliver_at, now),
-        "item_ids": m.item_ids or None, "bundle": None if m.urgent else "round",
+        "status": _status(m.person), "attempts": 0, "next_attempt_at": max(m.deliver_at, now),
+        # a routine round goes out with the person's other parts of the morning (bot.domain.notices)
+        "item_ids": m.item_ids or None, "bundle": "round" if not m.urgent and _status(m.person) == "pending" else None,
     } for m in messages]
     stmt = (_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(OutboxMessage.id, OutboxMessage.dedupe_key))

@@ -45,8 +45,9 @@ async def enqueue(
 
     A person not bound to Telegram yet gets an ``unbound`` row: the office can see who missed what.
     ``item_ids`` names the items the message is about (a reply to it lands on them). ``bundle``
-    ("notice") holds the row until ``bot.domain.notices.release_due`` sends it, bundled with the
-    person's other parts, in working hours.
+    ("notice", "round") marks a routine part: the running bot's sender sends it only after
+    ``bot.domain.notices.release_due`` has looked at it (now, or held for working hours and sent
+    with the person's other parts).
     """
     if dedupe_key is not None:
         existing = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
@@ -54,8 +55,6 @@ async def enqueue(
             return None
     status = "pending" if person.telegram_id is not None and person.unreachable_since is None else (
         "unbound" if person.telegram_id is None else "unreachable")
-    if status == "pending" and bundle is not None and not urgent:
-        status = "held"
     row = OutboxMessage(
         created_at=now,
         person_id=person.id,
@@ -71,7 +70,7 @@ async def enqueue(
         attempts=0,
         next_attempt_at=not_before or now,
         item_ids=list(item_ids) if item_ids else None,
-        bundle=bundle if status == "held" else None,
+        bundle=bundle if status == "pending" and not urgent else None,
     )
     session.add(row)
     await session.flush()

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -270,6 +270,8 @@ class Sender:
         )
         if cooling:
             due = due.where(OutboxMessage.chat_id.not_in(sorted(cooling)))
+        if self.release_held is not None:  # routine parts go once the hook has looked at them
+            due = due.where(OutboxMessage.bundle.is_(None))
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
         return (await s.scalars(
@@ -292,7 +294,8 @@ class Sender:
             return list((await s.scalars(
                 select(OutboxMessage.chat_id).distinct()
                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
-                       OutboxMessage.chat_id.in_(sorted(chats)))
+                       OutboxMessage.chat_id.in_(sorted(chats)),
+                       OutboxMessage.bundle.is_(None) if self.release_held is not None else true())
             )).all())
 
     # ------------------------------------------------------------------ one message

@@ -18,6 +18,7 @@ from store.audit import Actor
 from store.urging import SweepRun
 
 MAX_WAIT = timedelta(minutes=10)
+ROUND_SWEEPS = ("escalation", "weekly_feedback")  # the sweeps that write routine parts
 
 
 def release_hook(services) -> Callable[[], Awaitable[int]]:  # noqa: ANN001
@@ -27,7 +28,8 @@ def release_hook(services) -> Callable[[], Awaitable[int]]:  # noqa: ANN001
         calendar = await services.calendar()
         now = services.clock.now()
         async with services.db.session(Actor.system("outbox:bundles"), "outbox.bundle") as s:
-            runs = dict((await s.execute(select(SweepRun.name, SweepRun.last_run_at))).all())
+            runs = dict((await s.execute(select(SweepRun.name, SweepRun.last_run_at)
+                                         .where(SweepRun.name.in_(ROUND_SWEEPS)))).all())
             for name, last in runs.items():
                 sweep = SWEEPS.get(name)
                 due = sweep.latest(calendar, services.settings, now) if sweep is not None else None

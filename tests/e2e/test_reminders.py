@@ -138,7 +138,8 @@ async def test_the_round_reaches_everyone_through_429s_5xx_timeouts_and_a_block(
     assert set(statuses) <= {"sent", "unreachable"} and statuses["unreachable"] >= 1
     # Everyone reachable got the round exactly once; a lost answer (timeout, delivered) costs one duplicate.
     rounds = {name: [t for t in new(u, before) if "督办提醒" in t] for name, u in c.users.items()}
-    expected = {f"联络员{i}" for i in range(3)} | {f"负责人{i}" for i in range(4)} | {"王敏", "李强"}
+    # The office side: the item's follower (its registrant 王敏) only; 李强 sees it in the digest.
+    expected = {f"联络员{i}" for i in range(3)} | {f"负责人{i}" for i in range(4)} | {"王敏"}
     assert {n for n, r in rounds.items() if r} == expected
     assert sum(len(r) for r in rounds.values()) in (len(expected), len(expected) + 1)
     assert all("已超期" in r[0] for n, r in rounds.items() if r)
@@ -359,8 +360,8 @@ async def test_a_sweep_that_dies_midway_leaves_nothing_and_runs_again(harness, m
     assert await count(h.db, SweepRun, SweepRun.name == "escalation") == 0
     monkeypatch.setattr(urging, "enqueue_many", real)
     done = await run_due(services(h))
-    assert done["escalation"].messages == 6  # 2 liaisons, 2 heads, 2 office
-    assert await count(h.db, OutboxMessage, urge) == 6
+    assert done["escalation"].messages == 5  # 2 liaisons, 2 heads, the item's office follower
+    assert await count(h.db, OutboxMessage, urge) == 5
 
 
 async def test_the_clock_job_catches_up_at_start_up(harness):
@@ -390,7 +391,7 @@ async def test_forced_runs_and_reruns_are_harmless(harness):
     first = await run_sweep(services(h), "escalation", now)
     again = await run_sweep(services(h), "escalation", now)
     forced = await run_sweep(services(h), "escalation", now, force=True)
-    assert first.messages == 4 and again is None and forced.messages == 0
+    assert first.messages == 3 and again is None and forced.messages == 0  # liaison, head, the office follower
 
 
 async def test_sandbox_hook_runs_the_sweeps_and_sends(harness):

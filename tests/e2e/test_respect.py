@@ -1,0 +1,147 @@
+"""Issue 13, respect for people's time, end to end through the emulator on a controlled clock:
+an action after hours reaches people with the next morning round; information notices bundled
+once a day; the Monday round and weekly reminder as one message; an urgent overdue item reminded
+once over a holiday; a reply to a reminder lands on its item, or the bot asks which."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, time
+
+from sqlalchemy import select
+from test_reminders import approve, at, count, make_county, mark, new, services, tick
+
+from bot.domain.workflow import DeadlineSpec
+from store.models import OutboxMessage
+from store.workflow import Assignment, Progress
+
+
+def _bundle_at(h, hh: int, mm: int = 0) -> None:
+    s = services(h)
+    s.settings = dataclasses.replace(s.settings, reminders=dataclasses.replace(s.settings.reminders,
+                                                                               bundle_time=time(hh, mm)))
+
+
+async def test_an_approval_in_the_evening_reaches_the_unit_with_the_next_morning_round(harness):
+    h = harness
+    c = await make_county(h, ["城关镇"])
+    h.clock.set(at(date(2026, 3, 10), 20, 30))  # Tuesday evening: the office head approves from home
+    users = list(c.users.values())
+    before = mark(users)
+    await approve(h, c, lead="城关镇", deadline=DeadlineSpec.working_days(7))
+    await tick(h, at(date(2026, 3, 10), 23))
+    await tick(h, at(date(2026, 3, 11), 7))
+    await tick(h, at(date(2026, 3, 11), 8, 45))
+    # Nobody is woken up; the office's daily digest comes at work_start, as ever.
+    assert [t for u in users for t in new(u, before) if "每日督办摘要" not in t] == []
+    await tick(h, at(date(2026, 3, 11), 9))  # Wednesday's morning round
+    (notice,) = new(c["联络员0"], before)
+    assert "督办通知单" in notice
+    assert any("督办通知单" in t for t in new(c["负责人0"], before))
+    assert any("立项已审批" in t for t in new(c["王敏"], before))  # the registrant: she did not act
+    assert not any(t.startswith("📋 督办通知单") for t in new(c["赵建国"], before))  # he approved: answered in his chat
+    assert [t for t in new(c["李强"], before) if "每日督办摘要" not in t] == []  # not his item
+    # Sent at 09:00, not before.
+    async with h.db.session() as s:
+        sent = (await s.scalars(select(OutboxMessage.sent_at).where(
+            OutboxMessage.status == "sent", OutboxMessage.dedupe_key.not_like("digest%")))).all()
+    assert sent and min(sent) == at(date(2026, 3, 11), 9)
+
+
+async def test_information_notices_of_a_day_come_as_one_message_at_the_bundle_time(harness):
+    h = harness
+    _bundle_at(h, 16)
+    c = await make_county(h, ["城关镇", "新马桥镇"])
+    users = list(c.users.values())
+    before = mark(users)
+    h.clock.set(at(date(2026, 3, 10), 10))
+    await approve(h, c, lead="城关镇", title="城区主干道破损路面修复")
+    h.clock.set(at(date(2026, 3, 10), 11))
+    await approve(h, c, lead="新马桥镇", title="农贸市场消防通道整治")
+    # The notices asking a unit to act went at once; the registrant's 立项已审批 wait.
+    assert any("督办通知单" in t for t in new(c["联络员0"], before))
+    assert any("督办通知单" in t for t in new(c["联络员1"], before))
+    assert new(c["王敏"], before) == []
+    await tick(h, at(date(2026, 3, 10), 15, 59))
+    before = mark(users)  # (the digest's catch-up came with this first tick)
+    await tick(h, at(date(2026, 3, 10), 15, 59))
+    assert new(c["王敏"], before) == []
+    await tick(h, at(date(2026, 3, 10), 16))
+    (bundle,) = new(c["王敏"], before)
+    assert bundle.count("立项已审批") == 2 and "城区主干道" in bundle and "农贸市场" in bundle
+
+
+async def test_monday_round_and_weekly_reminder_are_one_message(harness):
+    h = harness
+    c = await make_county(h, ["城关镇"])
+    h.clock.set(at(date(2026, 3, 10), 10))  # Tuesday; due Thursday next week, weekly feedback on
+    await approve(h, c, lead="城关镇", weekly_feedback=True, deadline=DeadlineSpec.on_date(date(2026, 3, 19)))
+    await tick(h, at(date(2026, 3, 13), 9))
+    users = list(c.users.values())
+    before = mark(users)
+    await tick(h, at(date(2026, 3, 16), 9))  # Monday: 3 working days left, and the week opens
+    (morning,) = new(c["联络员0"], before)
+    assert "督办提醒" in morning and "即将到期" in morning and "每周反馈提醒" in morning
+
+
+async def test_an_urgent_overdue_item_is_reminded_once_over_national_day(harness):
+    h = harness
+    c = await make_county(h, ["城关镇"])
+    h.clock.set(at(date(2026, 9, 21), 10))
+    await approve(h, c, lead="城关镇", title="防汛隐患排查", importance="urgent", follower_id=c.people["李强"].id,
+                  deadline=DeadlineSpec.on_date(date(2026, 9, 29)))
+    await tick(h, at(date(2026, 9, 30), 9))  # Wednesday: overdue by one working day
+    users = list(c.users.values())
+    before = mark(users)
+    for day in range(1, 8):  # 国庆 10-01 … 10-07, the sweeps at 09:00 and in the evening
+        await tick(h, at(date(2026, 10, day), 9))
+        await tick(h, at(date(2026, 10, day), 21))
+    for name in ("联络员0", "负责人0", "李强"):
+        reminders = [t for t in new(c[name], before) if "防汛隐患排查" in t]
+        assert len(reminders) == 1, (name, reminders)  # on 10-01 only
+    assert new(c["王敏"], before) == []  # 李强 follows it
+    await tick(h, at(date(2026, 10, 8), 9))  # the first working day: the count moved, reminded again
+    assert len([t for t in new(c["联络员0"], before) if "督办提醒" in t and "防汛隐患排查" in t]) == 2
+
+
+async def test_a_reply_to_a_one_item_reminder_is_recorded_on_that_item(harness):
+    h = harness
+    c = await make_county(h, ["城关镇"])
+    item = await approve(h, c, lead="城关镇", deadline=DeadlineSpec.on_date(date(2026, 3, 19)))
+    await tick(h, at(date(2026, 3, 16), 9))  # 即将到期
+    liaison = c["联络员0"]
+    reminder = next(m for m in reversed(liaison.inbox) if "督办提醒" in (m.text or ""))
+    await liaison.reply(reminder, "路面修复已完成八成，本周内完工。")
+    assert "进展已记录" in liaison.last.text
+    async with h.db.session() as s:
+        (text,) = (await s.scalars(select(Progress.text).join(Assignment, Assignment.id == Progress.assignment_id)
+                                   .where(Assignment.item_id == item.id))).all()
+    assert text == "路面修复已完成八成，本周内完工。"
+
+
+async def test_a_reply_to_a_reminder_about_two_items_asks_which_and_records_nothing(harness):
+    h = harness
+    c = await make_county(h, ["城关镇"])
+    first = await approve(h, c, lead="城关镇", title="城区主干道破损路面修复",
+                          deadline=DeadlineSpec.on_date(date(2026, 3, 19)))
+    second = await approve(h, c, lead="城关镇", title="农贸市场消防通道整治",
+                           deadline=DeadlineSpec.on_date(date(2026, 3, 18)))
+    await tick(h, at(date(2026, 3, 16), 9))
+    liaison = c["联络员0"]
+    reminder = next(m for m in reversed(liaison.inbox) if "督办提醒" in (m.text or ""))
+    assert "城区主干道" in reminder.text and "农贸市场" in reminder.text  # one message, two items
+    await liaison.send_photo(b"\xff\xd8\xff\xe0 fake jpeg", caption="现场照片", reply_to=reminder)
+    ask = liaison.last
+    assert "涉及2项督办事项，请选择" in ask.text and "未记录" in ask.text
+    labels = ask.buttons
+    assert len(labels) == 2 and all(label.startswith("反馈进展 督字〔2026〕") for label in labels)
+    assert await count(h.db, Progress) == 0  # never guessed
+    # Choosing one opens 反馈进展 for that item's assignment.
+    await liaison.tap(labels[1], ask)
+    await liaison.send("消防通道已清理完毕。")
+    await liaison.tap("完成")
+    async with h.db.session() as s:
+        rows = (await s.execute(select(Assignment.item_id, Progress.text)
+                                .join(Assignment, Assignment.id == Progress.assignment_id))).all()
+    chosen = {first.id: "督字〔2026〕1号", second.id: "督字〔2026〕2号"}
+    assert [(chosen[i], t) for i, t in rows] == [(labels[1].removeprefix("反馈进展 "), "消防通道已清理完毕。")]
