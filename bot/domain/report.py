@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
@@ -302,12 +302,14 @@ def _totals(rows, period: Period) -> tuple[int, int, int, int, int, list[SourceL
     return new, closed, still_open, year_new, year_closed, lines
 
 
-async def _shares(session: AsyncSession, end: datetime) -> list[Assignment]:
-    """Every counted unit's share assigned before the month ended, with its item and unit."""
+async def _shares(session: AsyncSession, end: datetime, jan1: datetime) -> list[Assignment]:
+    """Every counted unit's share assigned before the month ended and not done before the year
+    began (a share done earlier counts in no figure of this report), with its item and unit."""
     return list((await session.scalars(
         select(Assignment).join(Item, Item.id == Assignment.item_id)
         .where(Assignment.state.in_(COUNTED_STATES), Assignment.notified_at.is_not(None),
-               Assignment.notified_at < end, Assignment.due_date.is_not(None))
+               Assignment.notified_at < end, Assignment.due_date.is_not(None),
+               or_(Assignment.done_at.is_(None), Assignment.done_at >= jan1))
         .order_by(Assignment.item_id, Assignment.id)
     )).all())
 
@@ -353,7 +355,7 @@ async def report_data(session: AsyncSession, period: Period, calendar: WorkCalen
     end = _start(period.next().first)
     new, closed, still_open, year_new, year_closed, by_source = _totals(await _item_rows(session, end), period)
 
-    shares = await _shares(session, end)
+    shares = await _shares(session, end, _start(date(period.year, 1, 1)))
     finished = await finished_dates(session, shares)
     month = [0, 0]
     year = [0, 0]
