@@ -24,7 +24,7 @@ from store.models import Person
 log = logging.getLogger("duban.find")
 
 PAGE_SIZE = 8
-_PAGE_DATA = re.compile(r"fd:([1-9][0-9]{0,3}):(.{1,%d})" % MAX_KEYWORD, re.S)
+_PAGE_DATA = re.compile(rf"fd:([1-9][0-9]{{0,3}}):(.{{1,{MAX_KEYWORD}}})", re.S)
 
 
 async def _page(context: Ctx, person: Person, keyword: str, page: int) -> tuple[str, InlineKeyboardMarkup | None]:

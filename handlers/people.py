@@ -149,7 +149,7 @@ def _confirm(text: str, yes: str, yes_data: str, back: int) -> tuple[str, Inline
     return text, InlineKeyboardMarkup([[_b(yes, yes_data), _b("取消", f"pp:v:{back}")]]), None
 
 
-async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, context: Ctx):  # noqa: ANN001, ANN202, C901
+async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, context: Ctx):  # noqa: ANN001, ANN202
     """(text, keyboard, outcome of a change or None); None for a payload that is not ours."""
     role = arg if arg in ROLE_NAMES else None
     other = parse_id(arg) if arg and arg.isdigit() else None

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from test_workflow_support import CAL, PEOPLE, UNITS, make_world, outbox, register
 
 from bot.domain import assignments, people, review
 from bot.domain.directory import person_by_telegram_id
@@ -18,9 +19,8 @@ from bot.domain.search import clean_keyword, find_items
 from bot.domain.stats import fit, table_lines, width, year_stats
 from bot.domain.workflow import local_date
 from bot.outbox.queue import enqueue
-from store.models import AuditEntry, Invitation, OutboxMessage, Person
+from store.models import AuditEntry, Invitation, Person
 from store.workflow import Assignment, CompletionReport
-from test_workflow_support import CAL, PEOPLE, UNITS, make_world, outbox, register
 
 # --- people -------------------------------------------------------------------------------------
 
@@ -172,7 +172,7 @@ async def test_a_redeemed_liaison_invitation_briefs_only_a_new_liaison(db, clock
 # --- a full directory import --------------------------------------------------------------------
 
 
-async def _full(db, path, confirm, keep=()):  # noqa: ANN001, ANN202
+async def _full(db, path, confirm, keep=()):
     out, err = io.StringIO(), io.StringIO()
     code = await run_import(db, "people", path, out, err, full=True, confirm=confirm, keep_telegram_ids=keep)
     return code, out.getvalue(), err.getvalue()
@@ -246,7 +246,7 @@ async def test_find_by_title_number_and_unit_within_what_the_person_may_see(db, 
                            assisting_unit_ids=[])
     draft = await register(db, w, now, title="草稿事项")
 
-    async def ids(person, keyword):  # noqa: ANN001, ANN202
+    async def ids(person, keyword):
         async with db.session() as s:
             return {i.id for i in (await find_items(s, person, keyword, calendar=CAL, now=now)).items}
 
@@ -276,7 +276,7 @@ def test_keywords():
 # --- statistics ----------------------------------------------------------------------------------
 
 
-async def _finish(db, w, item, now, *, at):  # noqa: ANN001, ANN202
+async def _finish(db, w, item, now, *, at):
     """The lead unit reports at ``at``; the office approves, the leader agrees."""
     async with db.session() as s:
         a = await s.scalar(select(Assignment).where(Assignment.item_id == item.id, Assignment.role == "lead"))
@@ -294,7 +294,7 @@ async def test_year_stats_by_unit_leader_and_source(db, clock):
     on_time = await register(db, w, now, approve=True, deadline=None, assisting_unit_ids=[])
     late = await register(db, w, now, approve=True, lead_unit_id=w.unit("water").id, assisting_unit_ids=[],
                           source="proposal", leader_ids=[w.leader.id, w.leader2.id])
-    overdue = await register(db, w, now, approve=True, assisting_unit_ids=[w.unit("a1").id])
+    await register(db, w, now, approve=True, assisting_unit_ids=[w.unit("a1").id])
     await register(db, w, now, title="草稿不计")
     await _finish(db, w, on_time, now, at=now + timedelta(days=1))
     await _finish(db, w, late, now, at=now + timedelta(days=30))
