@@ -44,6 +44,7 @@ def pages_of(trail: Trail) -> list[list[str]]:
 async def _page(update: Update, context: Ctx, ref: str | int, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
     svc = context.services
     person = await context.person(update)
+    assert person is not None  # @requires let only a bound office head in
     async with svc.db.session(actor(person)) as s:
         trail = await item_trail(s, person, ref, now=svc.clock.now())
     pages = pages_of(trail)
@@ -68,13 +69,20 @@ async def audit_command(update: Update, context: Ctx) -> None:
     except DomainError as exc:
         await reply(update, "audit/error.html.j2", message=exc.message)
         return
-    await update.effective_chat.send_message(text, reply_markup=markup, disable_web_page_preview=True)
+    await _send(update, text, markup)
+
+
+async def _send(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    if update.effective_chat is not None:
+        await update.effective_chat.send_message(text, reply_markup=markup, disable_web_page_preview=True)
 
 
 @requires("office_head", what="/audit")
 async def audit_tap(update: Update, context: Ctx) -> None:
     query = update.callback_query
-    m = _PAGE_DATA.fullmatch(query.data or "")
+    m = _PAGE_DATA.fullmatch(query.data or "") if query is not None else None
+    if query is None or m is None:  # the handler's pattern lets only page buttons in
+        return
     try:
         text, markup = await _page(update, context, int(m.group(1)), int(m.group(2)))
     except DomainError as exc:
@@ -87,7 +95,7 @@ async def audit_tap(update: Update, context: Ctx) -> None:
             return
     except TelegramError as exc:  # gone, too old or unchanged: send the page instead
         log.info("event=audit_page_not_edited error=%s", exc)
-    await update.effective_chat.send_message(text, reply_markup=markup, disable_web_page_preview=True)
+    await _send(update, text, markup)
 
 
 def register(app: Application) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +23,9 @@ from bot.domain.events import KINDS, item_events
 from bot.domain.records import BULLETIN_KINDS, VISIT_OWNER_KIND, VISIT_OWNER_LABEL
 from bot.domain.score import DEFAULT_RULES
 from bot.domain.workflow import (
-    NO_ACCESS,
     IMPORTANCE,
     ITEM_STATES,
+    NO_ACCESS,
     SOURCES,
     UNIT_ROLES_OF_ASSIGNMENT,
     can_view,
@@ -122,7 +123,7 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
     assignments = {a.id: a for a in item.assignments}
     ids = list(assignments) or [-1]
 
-    async def rows(model, *where):  # noqa: ANN001, ANN202
+    async def rows(model, *where):  # noqa: ANN001, ANN002, ANN202
         return (await session.scalars(select(model).where(*where).order_by(model.id))).all()
 
     approvals = await rows(ItemApproval, ItemApproval.item_id == item.id)
@@ -192,15 +193,16 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
     }
     report_unit = {r.id: unit_of(r.assignment_id) for r in reports}
 
-    def entry(ev) -> DossierEntry | None:  # noqa: ANN001, C901, PLR0911, PLR0912 — one case per kind
+    def entry(ev) -> DossierEntry | None:  # noqa: ANN001 — one case per kind
         k, at, actor = ev.kind, ev.at, who(ev.actor_id)
         if k == "milestone":
             m, p = milestones.get(ev.ref_id, (None, None))
             return m and DossierEntry(at, k, "时间节点完成", actor, unit_of(p.assignment_id), m.title)
-        row = by_id[KINDS[k]].get(ev.ref_id) if KINDS[k] else None
-        if KINDS[k] and row is None:
+        table = KINDS[k]
+        row: Any = by_id[table].get(ev.ref_id) if table else None
+        if table and row is None:
             return None  # its record is not shown to this reader (an unannounced visit)
-        a = assignments.get(ev.assignment_id) if ev.assignment_id is not None else None
+        a: Any = assignments.get(ev.assignment_id) if ev.assignment_id is not None else None
         if k == "register":
             return DossierEntry(at, k, "登记立项", actor, None, None)
         if k == "submit":

@@ -256,7 +256,7 @@ async def item_trail(session: AsyncSession, person: Person, item_ref: str | int,
         verb = "新建" if not before else "删除" if not after else "修改"
         record = RECORDS.get(r.entity, r.entity)
         if r.entity == "assignments":
-            unit = units.get(int(r.entity_id)) or names.units.get((before or after).get("unit_id"))
+            unit = units.get(int(r.entity_id)) or names.units.get(int((before or after).get("unit_id") or 0))
             record = f"{record}（{unit}）" if unit else record
         changes = []
         for field in (after if after else before):

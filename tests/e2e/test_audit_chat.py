@@ -50,7 +50,7 @@ async def test_the_office_head_reads_who_changed_what_on_an_item(demo_county, de
     assert len(shown) == len("　· 内容：") + MAX_VALUE and shown.endswith("…")
 
 
-async def _lead_assignment(s, item_id: int) -> int:  # noqa: ANN001
+async def _lead_assignment(s, item_id: int) -> int:
     from bot.domain.workflow import load_item
 
     item = await load_item(s, item_id)

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from test_workflow_support import CAL, make_world, register
 
-from bot.domain import items as items_svc
 from bot.domain.urging import escalation_sweep, retry_failed
 from bot.domain.workflow import DeadlineSpec
 from bot.kernel.config import Settings
@@ -25,7 +24,7 @@ def at(day: date, hh: int = 9) -> datetime:
     return datetime.combine(day, time(hh), tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)
 
 
-async def audit_rows(db, entity: str) -> list[AuditEntry]:  # noqa: ANN001
+async def audit_rows(db, entity: str) -> list[AuditEntry]:
     async with db.session() as s:
         return list((await s.scalars(select(AuditEntry).where(AuditEntry.entity == entity)
                                      .order_by(AuditEntry.id))).all())

@@ -24,14 +24,14 @@ from store.workflow import Assignment, Item, Progress
 MIGRATION = Path(__file__).resolve().parents[2] / "store/migrations/versions/0011_item_events.py"
 
 
-def _backfill():  # noqa: ANN202 — the migration's own function, loaded from its file
+def _backfill():
     spec = importlib.util.spec_from_file_location("migration_0011", MIGRATION)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.backfill
 
 
-async def _a_full_life(db, clock) -> tuple:  # noqa: ANN001
+async def _a_full_life(db, clock) -> tuple:
     """Returned once, approved, worked on by two units (one passes it on), closed and archived."""
     w = await make_world(db, clock.now())
     item = await register(db, w, clock.now(), submit=True, assisting_unit_ids=[w.unit("a1").id])
