@@ -7,19 +7,20 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from bot.domain.commands import commands_for
+from bot.domain.commands import commands_for, menu_fingerprints, remember_menu
+from bot.domain.directory import bound_people
 from bot.kernel.render import render
 from handlers.context import Ctx
-from store.db import Database
-from store import menus as store_menus
-from store.models import Person
+
+if TYPE_CHECKING:
+    from store.db import Database
+    from store.models import Person
 
 log = logging.getLogger("duban.handlers")
 
@@ -99,7 +100,7 @@ async def _set_menu(bot: Bot, chat_id: int, person: Person, db: Database | None 
         return False
     if db is not None:
         async with db.session() as s:
-            await store_menus.remember(s, chat_id, fingerprint, db.now())
+            await remember_menu(s, chat_id, fingerprint, db.now())
     if menus is not None:
         menus[chat_id] = fingerprint
     return True
@@ -110,8 +111,8 @@ async def refresh_all_menus(bot: Bot, db: Database, bot_data: dict) -> int:
     have changed offline). Only chats whose menu differs from the one last set get a call."""
     menus = _menus(bot_data)
     async with db.session() as s:
-        people = (await s.scalars(select(Person).where(Person.active, Person.telegram_id.is_not(None)))).all()
-        for chat_id, fingerprint in (await store_menus.fingerprints(s)).items():
+        people = await bound_people(s)
+        for chat_id, fingerprint in (await menu_fingerprints(s)).items():
             menus.setdefault(chat_id, fingerprint)  # a menu set meanwhile (/start) is newer
     changed = 0
     for person in people:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.domain.acting import person_actor, system_actor
 from bot.domain.directory import ensure_admin, person_by_telegram_id
 from bot.runtime.services import Services
-from store.audit import Actor
-from store.models import Person
+
+if TYPE_CHECKING:
+    from store.audit import Actor
+    from store.models import Person
 
 _UNSET = object()
 
@@ -77,7 +80,7 @@ class Ctx(CallbackContext[ExtBot, dict, ChatData, dict]):
             if user is not None:
                 svc = self.services
                 if user.id in svc.settings.office.admins:
-                    async with svc.db.session(Actor.system("config:admins"), "person.admin_from_config") as s:
+                    async with svc.db.session(system_actor("config:admins"), "person.admin_from_config") as s:
                         self._person = await ensure_admin(s, user.id, user.full_name, svc.clock.now())
                 else:
                     async with svc.db.session() as s:
@@ -90,4 +93,4 @@ class Ctx(CallbackContext[ExtBot, dict, ChatData, dict]):
 
 
 def actor(person: Person) -> Actor:
-    return Actor(person.id, person.name)
+    return person_actor(person)

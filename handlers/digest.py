@@ -18,11 +18,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.documents.chart import chart_files
 from bot.domain.digest import CHART_BUTTON, Digest, build_digest, compose, fitted
-from bot.outbox.queue import Keyboard
+from bot.domain.directory import person_by_id
 from bot.kernel.render import render
+from bot.outbox.queue import Keyboard
 from handlers.common import requires
 from handlers.context import Ctx
-from store.models import Person
 
 log = logging.getLogger("duban.digest")
 
@@ -38,7 +38,7 @@ async def _build(context: Ctx, update: Update, *, chart_only: bool = False) -> t
     person = await context.person(update)
     calendar = await svc.calendar()
     async with svc.db.session() as s:
-        d = await build_digest(s, await s.get(Person, person.id), calendar, svc.clock.now(), svc.settings,
+        d = await build_digest(s, await person_by_id(s, person.id), calendar, svc.clock.now(), svc.settings,
                                chart_only=chart_only)
     return d, (await chart_files(svc.settings, [d]))[d.person_id]
 

@@ -19,23 +19,26 @@ import asyncio
 import logging
 import re
 from datetime import date
+from typing import TYPE_CHECKING
 
 from telegram import Update
 from telegram.ext import Application, CommandHandler, filters
 
+from bot.documents.excel import ExportJob, check_export, export_off_loop, export_path, parse_date
 from bot.documents.word import dossier_document, notice_document
 from bot.domain.errors import DomainError
 from bot.domain.roles import OFFICE_ROLES
 from bot.domain.score import check_year
 from bot.domain.views import find_item
 from bot.domain.workflow import item_label, local_date
-from bot.documents.excel import ExportJob, check_export, export_off_loop, export_path, parse_date
-from bot.outbox.queue import enqueue
 from bot.kernel.render import render
+from bot.outbox.queue import enqueue
 from bot.runtime.services import Services
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
-from store.models import Person
+
+if TYPE_CHECKING:
+    from store.models import Person
 
 log = logging.getLogger("duban.exports")
 

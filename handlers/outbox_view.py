@@ -12,17 +12,21 @@ import logging
 import re
 from datetime import timedelta
 
-from sqlalchemy import func, select
 from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, filters
 
-from bot.domain.urging import UNDELIVERED_STATES, person_blocked, person_unblocked, retry_failed, undelivered
+from bot.domain.urging import (
+    UNDELIVERED_STATES,
+    pending_count,
+    person_blocked,
+    person_unblocked,
+    retry_failed,
+    undelivered,
+)
 from bot.kernel.render import render
 from handlers.common import reply, requires
 from handlers.context import Ctx, actor
 from handlers.keyboards import edit_tapped
-from store.audit import Actor
-from store.models import OutboxMessage
 
 log = logging.getLogger("duban.outbox_view")
 
@@ -38,8 +42,7 @@ async def _page(context: Ctx, page: int) -> tuple[str, InlineKeyboardMarkup | No
     since = svc.clock.now() - WINDOW
     async with svc.db.session() as s:
         rows = await undelivered(s, since)
-        pending = await s.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.status.in_(("pending", "sending")))) or 0
+        pending = await pending_count(s)
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     first = (page - 1) * PAGE_SIZE
@@ -105,7 +108,7 @@ async def membership(update: Update, context: Ctx) -> None:
         return
     svc = context.services
     old, new = change.old_chat_member.status, change.new_chat_member.status
-    async with svc.db.session(Actor(person.id, person.name), "person.membership") as s:
+    async with svc.db.session(actor(person), "person.membership") as s:
         if new in (ChatMember.BANNED, ChatMember.LEFT):
             if await person_blocked(s, person.id, svc.clock.now(), calendar=await svc.calendar(),
                                     settings=svc.settings):

@@ -20,7 +20,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -58,7 +58,9 @@ from handlers.env import Env, dry_run, env_of
 from handlers.keyboards import clear_tapped_keyboard, edit_tapped, set_keyboard, show_outcome
 from handlers.uploads import download_attachment
 from handlers.widgets import cancel_handler, timeout_notice
-from store.models import Person
+
+if TYPE_CHECKING:
+    from store.models import Person
 
 log = logging.getLogger("duban.records")
 

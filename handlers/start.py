@@ -7,13 +7,13 @@ import logging
 from telegram import Update
 from telegram.ext import Application, CommandHandler, filters
 
+from bot.domain.acting import account_actor
 from bot.domain.commands import commands_for
 from bot.domain.errors import DomainError
 from bot.domain.onboarding import redeem
 from bot.domain.roles import ROLE_NAMES
 from handlers.common import reply, set_menu
 from handlers.context import Ctx
-from store.audit import Actor
 
 log = logging.getLogger("duban.onboarding")
 
@@ -35,7 +35,7 @@ async def start(update: Update, context: Ctx) -> None:
         await reply(update, "messages/welcome_back.html.j2", person=person, role_names=_role_names(person))
         return
     try:
-        async with svc.db.session(Actor(None, f"telegram:{user.id}"), "invitation.redeem") as s:
+        async with svc.db.session(account_actor(user.id), "invitation.redeem") as s:
             person = await redeem(s, code, user.id, svc.clock.now())
     except DomainError as exc:
         log.info("event=invitation_refused user=%s reason=%s", user.id, exc.message)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
@@ -22,7 +23,9 @@ from handlers.context import Ctx
 from handlers.env import env_of
 from handlers.keyboards import markup_of, view_button
 from handlers.taps import parse_tap, refuse_tap
-from store.models import Person
+
+if TYPE_CHECKING:
+    from store.models import Person
 
 log = logging.getLogger("duban.views")
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store import menus as store_menus
 
 
 @dataclass(frozen=True)
@@ -45,3 +50,16 @@ STRANGER_COMMANDS: tuple[Command, ...] = (Command("start", "开始使用（需�
 
 def commands_for(roles: frozenset[str]) -> list[Command]:
     return [c for c in COMMANDS if c.roles is None or c.roles & roles]
+
+
+# --------------------------------------------------------------------------------------------
+# The menu each chat shows (remembered across restarts: start-up re-sends only changed ones)
+# --------------------------------------------------------------------------------------------
+
+
+async def menu_fingerprints(session: AsyncSession) -> dict[int, str]:
+    return await store_menus.fingerprints(session)
+
+
+async def remember_menu(session: AsyncSession, chat_id: int, fingerprint: str, now: datetime) -> None:
+    await store_menus.remember(session, chat_id, fingerprint, now)

@@ -78,3 +78,8 @@ async def unit_by_id(session: AsyncSession, unit_id: int | None, *, active: bool
 
 async def person_by_id(session: AsyncSession, person_id: int | None) -> Person | None:
     return await session.get(Person, person_id) if person_id is not None else None
+
+
+async def bound_people(session: AsyncSession) -> list[Person]:
+    """The active people with a Telegram account (whose menus the bot keeps up to date)."""
+    return list((await session.scalars(select(Person).where(Person.active, Person.telegram_id.is_not(None)))).all())

@@ -900,3 +900,9 @@ async def tell_office_delayed(session: AsyncSession, since: datetime, until: dat
                             dedupe_key=f"outage:{since.isoformat()}:{staff.id}")
         told += row is not None
     return told
+
+
+async def pending_count(session: AsyncSession) -> int:
+    """Messages still waiting in the outbox (queued or being sent)."""
+    return await session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.status.in_(("pending", "sending")))) or 0
