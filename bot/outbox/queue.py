@@ -55,6 +55,8 @@ async def enqueue(
             return None
     status = "pending" if person.telegram_id is not None and person.unreachable_since is None else (
         "unbound" if person.telegram_id is None else "unreachable")
+    if person.active is False:  # a person who left (bot.domain.people) is sent nothing more
+        status = "cancelled"
     row = OutboxMessage(
         created_at=now,
         person_id=person.id,

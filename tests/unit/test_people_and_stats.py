@@ -325,3 +325,14 @@ def test_the_chat_table_is_fixed_width_with_cjk_names():
     assert lines[1] == "城关镇            2    1   100%    1"
     assert lines[2] == "县住房和城乡…    10    0      —    0"
     assert len({width(line) for line in lines}) == 1
+
+
+async def test_nothing_is_queued_for_a_person_who_left(db, clock):
+    """Whatever still names them (an item's follower, its registrant, an old list) sends nothing."""
+    now = clock.now()
+    w = await make_world(db, now)
+    async with db.session() as s:
+        await people.deactivate(s, w.office, w.office2.id, now=now)
+    async with db.session() as s:
+        row = await enqueue(s, await s.get(Person, w.office2.id), "事项已办结", now=now)
+    assert row.status == "cancelled" and row.chat_id is None
