@@ -29,6 +29,7 @@ async def test_office_deactivates_a_liaison_who_is_refused_at_once(demo_county, 
     assert card.button_rows == [["重新邀请"]]
     assert "督查室已停用您在督办助手的账号" in liaison.last.text and "不能再查看或办理事项" in liaison.last.text
 
+    assert set(liaison.commands) == {"start"}  # the menu is a stranger's again
     await liaison.send("/items")
     assert "仅供受邀人员使用" in liaison.last.text
     notice = next(m for m in liaison.inbox if "签收" in m.buttons)
@@ -107,6 +108,7 @@ async def test_roles_and_unit_change_with_confirmation(demo_county, demo_item):
     assert "确认为" in card.text and "增加角色「联络员」" in card.text
     await office.tap("确认增加", card)
     assert "✅ 已增加角色「联络员」" in card.text and "角色：联络员、单位负责人" in card.text
+    assert "people" not in head.commands and "items" in head.commands  # the menu follows the roles
     assert "督查室已为您增加角色「联络员」" in head.last.text and "本单位目前没有在办事项" in head.last.text
 
     await office.tap("更改单位", card)
