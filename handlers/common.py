@@ -81,7 +81,14 @@ def _menus(bot_data: dict) -> dict[int, str]:
 
 def _menu(person: Person) -> tuple[list[BotCommand], str]:
     """The commands for this person's roles and their fingerprint (what the chat should show)."""
-    commands = [BotCommand(c.command, c.description) for c in commands_for(person.roles)]
+    commands, fingerprint = _menu_for(person.roles)
+    return list(commands), fingerprint
+
+
+@functools.lru_cache(maxsize=64)
+def _menu_for(roles: frozenset[str]) -> tuple[tuple[BotCommand, ...], str]:
+    # Per role set, not per update: /help checks the menu every time (BotCommands are immutable).
+    commands = tuple(BotCommand(c.command, c.description) for c in commands_for(roles))
     text = json.dumps([[c.command, c.description] for c in commands], ensure_ascii=False)
     return commands, hashlib.sha256(text.encode()).hexdigest()
 

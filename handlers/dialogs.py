@@ -123,11 +123,19 @@ class DialogGuard(BaseHandler[Update, Ctx, None]):
     def __init__(self, app: Application) -> None:
         super().__init__(self._refuse)
         self._app = app
+        self._found: tuple[tuple[int, ...], list[Dialog]] = ((), [])
+
+    def _dialogs(self) -> list[Dialog]:
+        # Scanning every handler costs more than the rest of the check: only when they changed.
+        shape = tuple(len(hs) for hs in self._app.handlers.values())
+        if self._found[0] != shape:
+            self._found = (shape, _dialogs(self._app))
+        return self._found[1]
 
     def check_update(self, update: object) -> object:
         if not isinstance(update, Update) or not _applies(update):
             return None
-        dialogs = _dialogs(self._app)
+        dialogs = self._dialogs()
         current = next((d for d in dialogs if d.is_open(update)), None)
         if current is None:
             return "nothing to cancel" if _is_cancel(update) else None

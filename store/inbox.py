@@ -1,7 +1,8 @@
 """The inbox table's queries: record an incoming update once, mark it handled, recover, prune.
 
-Core statements rather than ORM objects: these run for every update (one INSERT, one UPDATE)
-and are bookkeeping, not business records, so they stay out of the audit trail.
+Core statements rather than ORM objects: these run for every update (under load, one INSERT per
+getUpdates batch and one UPDATE per handful of updates) and are bookkeeping, not business records,
+so they stay out of the audit trail.
 """
 
 from __future__ import annotations
@@ -27,8 +28,22 @@ async def record(s: AsyncConnection, update_id: int, payload: str, now: datetime
     return (await s.execute(stmt)).first() is not None
 
 
-async def mark_handled(s: AsyncConnection | AsyncSession, update_id: int, now: datetime) -> None:
-    await s.execute(update(InboxUpdate).where(InboxUpdate.update_id == update_id)
+async def record_many(s: AsyncConnection, updates: list[tuple[int, str]], now: datetime) -> set[int]:
+    """Write a batch of (update_id, payload) as received in one INSERT; the ids that were new."""
+    if not updates:
+        return set()
+    dialect = postgresql if s.dialect.name == "postgresql" else sqlite
+    stmt = (dialect.insert(InboxUpdate)
+            .values([{"update_id": i, "payload": p, "status": RECEIVED, "attempts": 0, "received_at": now}
+                     for i, p in updates])
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(InboxUpdate.update_id))
+    return set((await s.scalars(stmt)).all())
+
+
+async def mark_handled(s: AsyncConnection | AsyncSession, update_ids: int | list[int], now: datetime) -> None:
+    ids = [update_ids] if isinstance(update_ids, int) else update_ids
+    await s.execute(update(InboxUpdate).where(InboxUpdate.update_id.in_(ids))
                     .values(status=HANDLED, handled_at=now))
 
 

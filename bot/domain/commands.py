@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,7 +50,13 @@ STRANGER_COMMANDS: tuple[Command, ...] = (Command("start", "开始使用（需�
 
 
 def commands_for(roles: frozenset[str]) -> list[Command]:
-    return [c for c in COMMANDS if c.roles is None or c.roles & roles]
+    return list(_commands_for(frozenset(roles)))
+
+
+@functools.lru_cache(maxsize=64)
+def _commands_for(roles: frozenset[str]) -> tuple[Command, ...]:
+    # Once per role set: /help and the menu check ask on every update.
+    return tuple(c for c in COMMANDS if c.roles is None or c.roles & roles)
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -14,10 +14,14 @@ from store.models import Person, PersonRole, Unit
 UNIT_KINDS = ("乡镇", "部门", "直属单位", "驻固单位", "开发区", "其他")
 
 
+# Built once: constructing and keying the statement cost as much as running it (per update).
+_BY_TELEGRAM_ID = (select(Person).where(Person.telegram_id == bindparam("telegram_id"), Person.active)
+                   .options(joinedload(Person.role_rows)))
+
+
 async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
     """The active person on this account, with unit and roles in one statement (run per update)."""
-    result = await session.execute(select(Person).where(Person.telegram_id == telegram_id, Person.active)
-                                   .options(joinedload(Person.role_rows)))
+    result = await session.execute(_BY_TELEGRAM_ID, {"telegram_id": telegram_id})
     return result.unique().scalar_one_or_none()
 
 

@@ -145,7 +145,7 @@ class LoggedApplication(Application):
             outcome = "error"
             raise
         finally:
-            if isinstance(update, Update):
+            if isinstance(update, Update) and update_log.isEnabledFor(logging.INFO):
                 fields = describe_update(update)
                 fields["outcome"] = outcome
                 fields["ms"] = round((time.perf_counter() - started) * 1000, 1)

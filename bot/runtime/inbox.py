@@ -2,17 +2,26 @@
 
 PTB confirms updates to Telegram too early for a crash: the Updater advances the getUpdates
 offset as soon as a batch is in the Application's queue, and a webhook answers 200 as soon as
-the update is queued — both before any handler ran. ``InboxQueue`` is that queue: its ``put``
-writes the update first (one INSERT), so Telegram is only ever told "received" about updates the
-database holds. ``InboxApplication`` marks each one handled afterwards (one UPDATE), and
-``recover_inbox`` queues at start-up what a crash left unfinished, before polling starts.
+the update is queued — both before any handler ran. So every update is written first:
+
+* polling: ``RecordingRequest`` wraps the getUpdates transport and writes the whole batch in one
+  INSERT before PTB even parses it; PTB confirms a batch with its *next* getUpdates call, which it
+  cannot make before this one returned, so Telegram is only ever told "received" about updates the
+  database holds;
+* anything else (a webhook, a test) goes through ``InboxQueue.put``, which writes the update
+  itself (one INSERT) before queueing it.
+
+``InboxApplication`` marks updates handled afterwards: at once when nothing else waits in the
+queue (one UPDATE, the usual case), else together with the next ones, in one UPDATE for up to
+``MARK_BATCH`` of them (a burst). ``recover_inbox`` queues at start-up what a crash left unfinished,
+before polling starts.
 
 What this guarantees: nothing received is lost; an update Telegram delivers again (it resends
 unconfirmed ones after a restart) is dropped, because its id is known; an update is handled at
-most twice, and only one can be: the one being handled at the moment of the crash (PTB handles
-updates one at a time) is handled again after the restart — a repeated answer is better than a
-lost one. A row re-queued once and still not finished is abandoned and logged (a poison update
-must not crash every restart).
+most twice: after a crash the update being handled is handled again, and so, during a burst, are
+the ones handled just before it whose mark was still held (at most ``MARK_BATCH - 1``) — a repeated
+answer is better than a lost one. A row re-queued once and still not finished is abandoned and
+logged (a poison update must not crash every restart).
 
 Several instances (issue 14): only the instance that polls may call ``recover_inbox``.
 """
@@ -28,6 +37,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import Application
+from telegram.request import BaseRequest, RequestData
 
 from bot.kernel.logs import LoggedApplication
 from store import inbox as store_inbox
@@ -37,6 +47,7 @@ log = logging.getLogger("duban.inbox")
 
 KEEP = timedelta(days=7)  # Telegram keeps unconfirmed updates 24 h; a week is ample for "known"
 PRUNE_EVERY = timedelta(hours=1)
+MARK_BATCH = 16  # marks held at most during a burst: the most a crash can make handled twice
 _DB_ERRORS = (SQLAlchemyError, OSError)
 
 
@@ -45,42 +56,83 @@ class Inbox:
         self.db = db
         self._sleep = sleep  # tests pass a fake: a database outage is waited out, not slept through
         self._pruned_at: datetime | None = None
+        # update_id -> new? for the updates of the last getUpdates batch, written already
+        self.recorded: dict[int, bool] = {}
+        self._handled: list[int] = []  # handled, not yet marked (a burst)
 
-    async def record(self, update: Update) -> bool:
-        """Write the update; False when it is known already. Waits while the database is down.
+    async def _write(self, what: str, write: Callable[[], Awaitable[object]]) -> object:
+        """Run ``write`` until it succeeds; waits while the database is down.
 
-        Waiting is safe: until this returns, the Updater does not confirm the batch (or the
-        webhook does not answer), so Telegram keeps the update and sends it again.
+        Waiting is safe: until the update is written, the Updater does not confirm the batch (or
+        the webhook does not answer), so Telegram keeps the update and sends it again.
         """
-        payload = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
         delay, failing = 1.0, False
         while True:
             try:
-                # A plain connection, not an ORM session: this runs for every update.
-                async with self.db.engine.begin() as conn:
-                    new = await store_inbox.record(conn, update.update_id, payload, self.db.now())
+                result = await write()
             except _DB_ERRORS as exc:
                 if not failing:  # once per outage, not once per retry
-                    log.error("event=inbox_unavailable update_id=%s error=%s", update.update_id,
-                              type(exc).__name__)
+                    log.error("event=inbox_unavailable update_id=%s error=%s", what, type(exc).__name__)
                 failing = True
                 await self._sleep(delay)
                 delay = min(delay * 2, 30.0)
                 continue
             if failing:
-                log.warning("event=inbox_available update_id=%s", update.update_id)
-            return new
+                log.warning("event=inbox_available update_id=%s", what)
+            return result
 
-    async def mark_handled(self, update_id: int) -> None:
+    async def record(self, update: Update) -> bool:
+        """Write the update; False when it is known already. Waits while the database is down."""
+        known = self.recorded.pop(update.update_id, None)
+        if known is not None:  # written with its getUpdates batch
+            return known
+        payload = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+        async def write() -> bool:
+            # A plain connection, not an ORM session: this runs for every update.
+            async with self.db.engine.begin() as conn:
+                return await store_inbox.record(conn, update.update_id, payload, self.db.now())
+
+        return bool(await self._write(str(update.update_id), write))
+
+    async def record_batch(self, updates: list[dict]) -> None:
+        """Write a getUpdates batch (Telegram's own JSON) in one INSERT, before PTB parses it."""
+        rows = [(u["update_id"], json.dumps(u, ensure_ascii=False, separators=(",", ":")))
+                for u in updates if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+        self.recorded.clear()  # the previous batch is queued by now (or was not parseable)
+        if not rows:
+            return
+
+        async def write() -> set[int]:
+            async with self.db.engine.begin() as conn:
+                return await store_inbox.record_many(conn, rows, self.db.now())
+
+        new = await self._write(f"{rows[0][0]}..{rows[-1][0]}", write)
+        self.recorded.update((i, i in new) for i, _ in rows)  # type: ignore[operator]
+
+    async def handled(self, update_id: int, more_waiting: bool) -> None:
+        """Mark handled: now, or — while more updates wait and few marks are held — with the next."""
+        self._handled.append(update_id)
+        if not more_waiting or len(self._handled) >= MARK_BATCH:
+            await self.flush()
+
+    async def flush(self) -> None:
+        ids, self._handled = self._handled, []
+        if not ids:
+            return
         now = self.db.now()
         try:
             async with self.db.engine.begin() as s:
-                await store_inbox.mark_handled(s, update_id, now)
+                await store_inbox.mark_handled(s, ids, now)
                 if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                     self._pruned_at = now
                     await store_inbox.prune(s, now, KEEP)
-        except _DB_ERRORS as exc:  # the answer went out; a restart would at worst repeat it once
-            log.error("event=inbox_mark_failed update_id=%s error=%s", update_id, type(exc).__name__)
+        except _DB_ERRORS as exc:  # the answers went out; a restart would at worst repeat them once
+            log.error("event=inbox_mark_failed update_ids=%s error=%s", ",".join(map(str, ids)),
+                      type(exc).__name__)
+
+    async def mark_handled(self, update_id: int) -> None:
+        await self.handled(update_id, more_waiting=False)
 
     async def take_unhandled(self) -> list[str]:
         now = self.db.now()
@@ -93,12 +145,58 @@ class Inbox:
         return payloads
 
 
+class RecordingRequest(BaseRequest):
+    """The getUpdates transport, writing each batch to the inbox before PTB sees it."""
+
+    def __init__(self, inner: BaseRequest, inbox: Inbox) -> None:
+        self._inner = inner
+        self.inbox = inbox
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self._inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self._inner.shutdown()
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout=BaseRequest.DEFAULT_NONE, write_timeout=BaseRequest.DEFAULT_NONE,
+                         connect_timeout=BaseRequest.DEFAULT_NONE, pool_timeout=BaseRequest.DEFAULT_NONE,
+                         ) -> tuple[int, bytes]:
+        status, payload = await self._inner.do_request(
+            url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
+            connect_timeout=connect_timeout, pool_timeout=pool_timeout)
+        if status == 200 and url.endswith("/getUpdates"):
+            try:
+                body = json.loads(payload)
+            except ValueError:
+                return status, payload  # PTB reports it; nothing of it will be queued
+            if isinstance(body, dict) and body.get("ok") and isinstance(body.get("result"), list):
+                await self.inbox.record_batch(body["result"])
+        return status, payload
+
+
 class InboxQueue(asyncio.Queue):
     """The Application's update queue; ``put`` (Updater and webhook alike) records first."""
 
     def __init__(self) -> None:
         super().__init__()
         self.inbox: Inbox | None = None
+        self.updates_waiting = 0  # Updates only: PTB's stop signal does not count
+
+    def _put(self, item: object) -> None:
+        if isinstance(item, Update):
+            self.updates_waiting += 1
+        super()._put(item)
+
+    def _get(self) -> object:
+        item = super()._get()
+        if isinstance(item, Update):
+            self.updates_waiting -= 1
+        return item
 
     async def put(self, item: object) -> None:
         if self.inbox is not None and isinstance(item, Update):
@@ -127,13 +225,23 @@ class InboxApplication(LoggedApplication):
 
     async def _done(self, update: object) -> None:
         if self.inbox is not None and isinstance(update, Update):
-            await self.inbox.mark_handled(update.update_id)
+            queue = self.update_queue
+            waiting = isinstance(queue, InboxQueue) and queue.updates_waiting > 0
+            await self.inbox.handled(update.update_id, more_waiting=waiting)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self.inbox is not None:
+            await self.inbox.flush()  # marks held for a burst the stop cut short
 
 
 def attach_inbox(app: Application, db: Database) -> Inbox:
     inbox = Inbox(db)
     app.inbox = inbox  # type: ignore[attr-defined]
     app.update_queue.inbox = inbox  # type: ignore[attr-defined]
+    # PTB keeps (getUpdates' transport, everything else's) in Bot._request; the first records.
+    get_updates_request, request = app.bot._request  # noqa: SLF001
+    app.bot._request = (RecordingRequest(get_updates_request, inbox), request)  # noqa: SLF001
     return inbox
 
 
