@@ -181,7 +181,7 @@ ACTIONS: dict[str, ActionSpec] = {s.code: s for s in _SPECS}
 
 def _check(specs: tuple[ActionSpec, ...]) -> None:
     """A declaration that cannot work fails at import, not at the first tap."""
-    assert len(ACTIONS) == len(specs), "an action code is declared twice"
+    assert len({s.code for s in specs}) == len(specs), "an action code is declared twice"
     for s in specs:
         assert (s.run is None) != (s.handled_by is None), f"{s.code}: a run or a handler module, not both"
         assert s.asks is None or s.asks in ASKS, f"{s.code}: asks {s.asks!r}"
