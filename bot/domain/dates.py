@@ -92,7 +92,7 @@ def parse_when(text: str | None, now: datetime) -> datetime:
     if s in _NOW_WORDS:
         return now
     day: date | None = None
-    hour = minute = None
+    hour = minute = 0
     try:
         if m := _RE_FULL.fullmatch(s):
             day = date(int(m[1]), int(m[2]), int(m[3]))

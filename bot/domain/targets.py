@@ -4,6 +4,7 @@ button and the item's number in a prompt), and the assignment a sent notice is a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,7 @@ def _item_id_of(target: str, record_id: int) -> Select:
                 .join(Milestone, Milestone.plan_id == Plan.id).where(Milestone.id == record_id))
     if target == "record":
         return select(SupervisionRecord.item_id).where(SupervisionRecord.id == record_id)
-    model = {"report": CompletionReport, "extension": ExtensionRequest, "transfer": Transfer}[target]
+    model: Any = {"report": CompletionReport, "extension": ExtensionRequest, "transfer": Transfer}[target]
     return select(Assignment.item_id).join(model, model.assignment_id == Assignment.id).where(model.id == record_id)
 
 

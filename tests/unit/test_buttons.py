@@ -53,7 +53,7 @@ def test_the_extension_asks_the_date_then_the_reason():
 
 
 def test_a_declaration_that_cannot_work_fails_at_import():
-    async def run(s, me, i, a, env):  # noqa: ANN001, ANN202
+    async def run(s, me, i, a, env):
         return None
 
     good = ActionSpec("z:ok", "item", "好", run=run, step="item.approve")
