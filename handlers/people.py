@@ -22,7 +22,7 @@ from bot.domain import people as svc_people
 from bot.domain.actions import parse_id
 from bot.domain.directory import find_units
 from bot.domain.errors import DomainError
-from bot.domain.onboarding import create_invitation, deep_link
+from bot.domain.onboarding import deep_link
 from bot.domain.roles import OFFICE_ROLES, ROLE_NAMES
 from bot.kernel.render import render
 from handlers.common import _menus, _set_menu, reply, requires
@@ -208,10 +208,8 @@ async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, cont
         return _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what="ri", c=c, role=role), "确认生成链接",
                         f"pp:riry:{pid}:{role}", pid)
     if verb == "riry" and role:
-        role, unit_name, name = await svc_people.reinvite_target(s, me, pid, role)
-        await svc_people.revoke_for_reinvite(s, pid, now)
-        inv = await create_invitation(s, role=role, name=name, unit_name=unit_name, created_by=me, now=now,
-                                      ttl_days=context.services.settings.invitations.ttl_days)
+        inv = await svc_people.reinvite(s, me, pid, role, now=now,
+                                        ttl_days=context.services.settings.invitations.ttl_days)
         text = render("messages/invite_created.html.j2", person=inv.person, role_name=ROLE_NAMES[inv.role],
                       link=deep_link(context.bot.username, inv.code), expires_at=inv.expires_at)
         return text, None, None

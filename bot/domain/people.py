@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.briefing import brief_liaison
 from bot.domain.errors import DomainError, NotAllowed
+from bot.domain.onboarding import NewInvitation, create_invitation
 from bot.domain.roles import OFFICE_ROLES, ROLE_NAMES, UNIT_ROLES
 from bot.domain.workflow import act, drop_controls
 from bot.kernel.render import render
@@ -297,15 +298,17 @@ async def hand_over(session: AsyncSession, me: Person, from_id: int, to_id: int,
     return Outcome(card(old), chat_id, None, briefed)
 
 
-async def reinvite_target(session: AsyncSession, me: Person, person_id: int, role: str) -> tuple[str, str | None, str]:
-    """(role, unit name, person name) for ``onboarding.create_invitation``; older unused links
-    for the person are revoked by the caller's ``revoke_for_reinvite``."""
-    await _office(session, me, "invitation.create")
+async def reinvite(session: AsyncSession, me: Person, person_id: int, role: str, *, now: datetime,
+                   ttl_days: int) -> NewInvitation:
+    """A new one-time link for the person in ``role`` (a departed person comes back with it, an
+    active one binds a new phone): their older unused links are revoked, and an active, bound
+    person is told that the office issued one (so a link they did not ask for is noticed)."""
+    office = await _office(session, me, "invitation.create")
     person = await _person(session, person_id)
     _check_role_fits(person, role)
-    return role, person.unit.name if person.unit else None, person.name
-
-
-async def revoke_for_reinvite(session: AsyncSession, person_id: int, now: datetime) -> int:
-    """A new link supersedes the person's older unused ones."""
-    return await _revoke_invitations(session, await _person(session, person_id), now)
+    await _revoke_invitations(session, person, now)
+    inv = await create_invitation(session, role=role, name=person.name, unit_name=person.unit.name if person.unit else None,
+                                  created_by=office, now=now, ttl_days=ttl_days)
+    if person.active and person.telegram_id is not None:
+        await _tell(session, person, "reinvited", now, role=role)
+    return inv

@@ -336,3 +336,22 @@ async def test_nothing_is_queued_for_a_person_who_left(db, clock):
     async with db.session() as s:
         row = await enqueue(s, await s.get(Person, w.office2.id), "事项已办结", now=now)
     assert row.status == "cancelled" and row.chat_id is None
+
+
+async def test_reinvite_revokes_older_links_and_tells_a_bound_person(db, clock):
+    now = clock.now()
+    w = await make_world(db, now)
+    async with db.session() as s:
+        first = await people.reinvite(s, w.office, w.lead_liaison.id, "liaison", now=now, ttl_days=7)
+    async with db.session() as s:
+        second = await people.reinvite(s, w.office, w.lead_liaison.id, "liaison", now=now, ttl_days=7)
+    async with db.session() as s:
+        with pytest.raises(DomainError, match="过期"):
+            await redeem(s, first.code, 777, now)
+    async with db.session() as s:
+        assert (await redeem(s, second.code, 777, now)).id == w.lead_liaison.id
+    told = [m for m in await outbox(db) if m.person_id == w.lead_liaison.id]
+    assert len(told) == 2 and "督查室为您生成了新的邀请链接（角色「联络员」）" in told[0].text
+    async with db.session() as s:
+        with pytest.raises(DomainError, match="不属于任何单位，不能担任联络员"):
+            await people.reinvite(s, w.office, w.leader.id, "liaison", now=now, ttl_days=7)
