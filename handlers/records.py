@@ -36,7 +36,6 @@ from telegram.ext import (
 )
 
 from bot.domain import records as rec
-from bot.domain.actions import MalformedAction, parse_action
 from bot.domain.attachments import MAX_ATTACHMENTS
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.score import active_rules, format_points
@@ -56,6 +55,7 @@ from handlers.dialogs import Dialog
 from handlers.dialogs import add as add_dialog
 from handlers.env import Env, dry_run, env_of
 from handlers.keyboards import clear_tapped_keyboard, edit_tapped, set_keyboard, show_outcome
+from handlers.taps import parse_tap, refuse_tap
 from handlers.uploads import download_attachment
 from handlers.widgets import cancel_handler, timeout_notice
 
@@ -470,59 +470,18 @@ async def _record_item(context: Ctx, record_id: int) -> tuple[int | None, str]:
     return (ref.item_id, ref.label) if ref else (None, "")
 
 
-async def _tap(update: Update, context: Ctx):  # noqa: ANN202
-    query = update.callback_query
-    try:
-        return parse_action(query.data)
-    except MalformedAction as exc:
-        await query.answer(exc.message, show_alert=True)
-        return None
-
-
-async def _refuse_tap(update: Update, context: Ctx, action: Any, exc: DomainError) -> None:
-    query = update.callback_query
-    level = logging.WARNING if isinstance(exc, NotAllowed) else logging.INFO
-    log.log(level, "event=action_refused what=%s user=%s reason=%s", query.data, update.effective_user.id, exc.message)
-    await query.answer(exc.message[:200], show_alert=True)
-    if isinstance(exc, AlreadyHandled) and isinstance(query.message, Message):
-        item_id, _ = await _record_item(context, action.target_id)
-        await show_outcome(context, query.message.chat.id, query.message.message_id, query.message.reply_markup,
-                           query.data, "row", "☑️ 已处理", item_id)
-
-
-async def on_confirm(update: Update, context: Ctx) -> None:
-    query = update.callback_query
-    action = await _tap(update, context)
-    if action is None:
-        return
-    person = await context.person(update)
-    env = await env_of(context)
-    try:
-        async with env.services.db.session(actor(person)) as s:
-            await rec.confirm_record(s, person, action.target_id, now=env.now)
-    except DomainError as exc:
-        await _refuse_tap(update, context, action, exc)
-        return
-    log.info("event=action code=c:ok target=%s person=%s", action.target_id, person.id)
-    await query.answer("已确认")
-    item_id, _ = await _record_item(context, action.target_id)
-    if isinstance(query.message, Message):
-        await show_outcome(context, query.message.chat.id, query.message.message_id, query.message.reply_markup,
-                           query.data, "row", "✅ 已确认", item_id)
-
-
 async def dispute_start(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
-    action = await _tap(update, context)
+    person = await context.person(update)
+    action = await parse_tap(update, person)
     busy = END if context.chat_data.answers("rec") is None else None
     if action is None:
         return busy
-    person = await context.person(update)
     env = await env_of(context)
     exc = await dry_run(context, lambda s: rec.dispute_record(s, person, action.target_id, reason=PLACEHOLDER,
                                                               now=env.now))
     if exc is not None:
-        await _refuse_tap(update, context, action, exc)
+        await refuse_tap(update, context, person, action, exc)
         return busy
     await query.answer()
     _, number = await _record_item(context, action.target_id)
@@ -603,6 +562,5 @@ def register(app: Application) -> None:
         cancel_data="rec:x",
         cancel=cancel,
     ))
-    app.add_handler(CallbackQueryHandler(on_confirm, pattern=r"^c:ok:"))
     app.add_handler(CallbackQueryHandler(stale_button, pattern=r"^rec:"))
 

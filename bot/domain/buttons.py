@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import assignments as asg
 from bot.domain import items as items_svc
+from bot.domain import records as records_svc
 from bot.domain import review as review_svc
 from bot.domain.actions import ASKS, EDITS, PLACEHOLDER, ActionEnv, ActionSpec, Answer
 from bot.domain.assignments import MilestoneIn
@@ -169,9 +170,11 @@ _SPECS = (
     ActionSpec(
         "l:ins", "item", "批示", step="leader.instruct", asks="text", outcome="✅ 已批示 · 查看",
         run=lambda s, me, i, a, env: review_svc.leader_instruct(s, me, i, instruction=a.text, now=env.now)),
-    # A phone supervision record (电话督查), answered by the unit's liaison (its own dialog).
-    ActionSpec("c:ok", "record", "确认", who="liaison", handled_by="handlers.records"),
-    ActionSpec("c:no", "record", "有异议", who="liaison", handled_by="handlers.records"),
+    # A phone supervision record (电话督查), answered by the unit's liaison (有异议: the records dialog).
+    ActionSpec(
+        "c:ok", "record", "确认", who="liaison", toast="已确认", outcome="✅ 已确认",
+        run=lambda s, me, i, a, env: records_svc.confirm_record(s, me, i, now=env.now)),
+    ActionSpec("c:no", "record", "有异议", who="liaison", handled_by="handlers.records"),  # in the records dialog
     # The year's score table (the id is the year), approved by the office head in two steps.
     ActionSpec("y:ask", "year", "审定年度考核结果", who="office_head", handled_by="handlers.score"),
     ActionSpec("y:ok", "year", "确认审定", who="office_head", handled_by="handlers.score"),
