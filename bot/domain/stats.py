@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import DateTime, select, type_coerce
+from sqlalchemy import DateTime, and_, case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
@@ -78,27 +78,20 @@ class Stats:
         return {"unit": self.by_unit, "leader": self.by_leader, "source": self.by_source}[kind]
 
 
-def _finished(report_at: datetime | None, state: str, done_at: datetime | None,
-              closed_at: datetime | None) -> date | None:
-    """As ``score.finished_on``, from plain row values (naive UTC)."""
-    if report_at is not None:
-        return local_date(report_at.replace(tzinfo=UTC))
-    if state == "done":
-        at = done_at or closed_at
-        return local_date(at.replace(tzinfo=UTC)) if at else None
-    return None
+class _OfficeDays:
+    """The office's calendar day of naive UTC datetimes, worked out once per UTC hour."""
 
+    def __init__(self) -> None:
+        self._days: dict[int, date] = {}
 
-def _count(row: StatRow, done: bool, finished: date | None, due: date | None, overdue_open: bool) -> None:
-    row.total += 1
-    if done:
-        row.done += 1
-        if due is None or (finished is not None and finished <= due):
-            row.on_time += 1
-        else:
-            row.late_done += 1
-    elif overdue_open:
-        row.overdue_open += 1
+    def __call__(self, utc: datetime | None) -> date | None:
+        if utc is None:
+            return None
+        hour = utc.toordinal() * 24 + utc.hour
+        day = self._days.get(hour)
+        if day is None:
+            day = self._days[hour] = local_date(utc.replace(tzinfo=UTC))
+        return day
 
 
 def _order(rows: Iterable[StatRow]) -> list[StatRow]:
@@ -106,33 +99,58 @@ def _order(rows: Iterable[StatRow]) -> list[StatRow]:
     return sorted(rows, key=lambda r: (-r.overdue_open, r.rate if r.rate is not None else 2.0, -r.total, r.name))
 
 
-@dataclass
-class _ItemAcc:
-    source: str
-    done: bool
-    lead_finished: date | None = None
-    lead_due: date | None = None
-    overdue: bool = False
+def _flag(condition) -> object:  # noqa: ANN001
+    return func.sum(case((condition, 1), else_=0))
 
 
 async def year_stats(session: AsyncSession, year: int, today: date) -> Stats:
-    """The year's figures as of ``today``."""
+    """The year's figures as of ``today``.
+
+    Counts are GROUP BYs in the database; only the finished shares are read row by row, to tell
+    on time from late on the office's calendar day (one timestamp and one date per row)."""
     if not 2000 <= year <= 2100:
         raise DomainError(f"年度「{year}」不对，应为四位年份，如 2026")
     stats = Stats(year, today)
-    reported_at = (select(type_coerce(CompletionReport.created_at, _NAIVE))
-                   .where(CompletionReport.assignment_id == Assignment.id,
-                          CompletionReport.status.in_(("approved", "pending")))
-                   .order_by(CompletionReport.id.desc()).limit(1).scalar_subquery())
-    q = (select(Assignment.id, Assignment.item_id, Assignment.unit_id, Assignment.role, Assignment.state,
-                Assignment.due_date, type_coerce(Assignment.done_at, _NAIVE), Item.state, Item.source,
-                type_coerce(Item.closed_at, _NAIVE), reported_at)
-         .join(Item, Item.id == Assignment.item_id)
-         .where(Item.year == year, Item.number.is_not(None),
-                Assignment.state.not_in(("draft", "transferred", "declined")))
-         .order_by(Assignment.id).limit(BATCH))
+    in_year = (Item.year == year, Item.number.is_not(None))
+    counted = Assignment.state.not_in(("draft", "transferred", "declined"))
+    share_late = and_(Assignment.state.in_(ACTIVE_ASSIGNMENT_STATES), Assignment.due_date < today)
+    item_done = Item.state.in_(DONE_ITEM_STATES)
+    item_late = and_(~item_done, Item.owing_due < today)
+
     units: dict[int, StatRow] = {}
-    items: dict[int, _ItemAcc] = {}
+    for unit_id, name, total, done, late in (await session.execute(
+            select(Assignment.unit_id, Unit.name, func.count(), _flag(Assignment.state == "done"), _flag(share_late))
+            .join(Item, Item.id == Assignment.item_id).join(Unit, Unit.id == Assignment.unit_id)
+            .where(*in_year, counted).group_by(Assignment.unit_id, Unit.name))).all():
+        units[unit_id] = StatRow(name, total, int(done or 0), overdue_open=int(late or 0))
+
+    item_figures = (func.count(), _flag(item_done), _flag(item_late))
+    sources: dict[str, StatRow] = {}
+    for source, total, done, late in (await session.execute(
+            select(Item.source, *item_figures).where(*in_year).group_by(Item.source))).all():
+        sources[source] = StatRow(SOURCES.get(source, source), total, int(done or 0), overdue_open=int(late or 0))
+    leaders: dict[int, StatRow] = {}
+    for person_id, name, total, done, late in (await session.execute(
+            select(ItemLeader.person_id, Person.name, *item_figures).join(Item, Item.id == ItemLeader.item_id)
+            .join(Person, Person.id == ItemLeader.person_id).where(*in_year)
+            .group_by(ItemLeader.person_id, Person.name))).all():
+        leaders[person_id] = StatRow(name, total, int(done or 0), overdue_open=int(late or 0))
+    total, done, late = (await session.execute(select(*item_figures).where(*in_year))).one()
+    stats.items = StatRow("全部事项", total, int(done or 0), overdue_open=int(late or 0))
+
+    # On time or late: the finished shares, in keyset batches. Finished = the last completion
+    # report sent (approved or pending), else when the share was closed with the item.
+    reports = (select(CompletionReport.assignment_id.label("assignment_id"),
+                      func.max(CompletionReport.created_at).label("at"))
+               .where(CompletionReport.status.in_(("approved", "pending")))
+               .group_by(CompletionReport.assignment_id).subquery())
+    finished_at = type_coerce(func.coalesce(reports.c.at, Assignment.done_at, Item.closed_at), _NAIVE)
+    q = (select(Assignment.id, Assignment.unit_id, Assignment.role, Assignment.item_id, Assignment.due_date,
+                finished_at, Item.state, Item.source)
+         .join(Item, Item.id == Assignment.item_id).outerjoin(reports, reports.c.assignment_id == Assignment.id)
+         .where(*in_year, Assignment.state == "done").order_by(Assignment.id).limit(BATCH))
+    day = _OfficeDays()
+    late_items: set[int] = set()
     conn = await session.connection()
     last = 0
     while True:
@@ -140,43 +158,36 @@ async def year_stats(session: AsyncSession, year: int, today: date) -> Stats:
         if not batch:
             break
         last = batch[-1][0]
-        for (_aid, item_id, unit_id, role, state, due, done_at, item_state, source, closed_at, report_at) in batch:
-            finished = _finished(report_at, state, done_at, closed_at)
-            owing_late = state in ACTIVE_ASSIGNMENT_STATES and due is not None and due < today
-            row = units.get(unit_id)
-            if row is None:
-                row = units[unit_id] = StatRow("")
-            _count(row, state == "done", finished, due, owing_late)
-            acc = items.get(item_id)
-            if acc is None:
-                acc = items[item_id] = _ItemAcc(source, item_state in DONE_ITEM_STATES)
-            acc.overdue = acc.overdue or owing_late
-            if role == "lead":
-                acc.lead_finished, acc.lead_due = finished, due
-    if units:
-        names = dict((await session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(list(units))))).all())
-        for unit_id, row in units.items():
-            row.name = names.get(unit_id, f"单位{unit_id}")
-    stats.by_unit = _order(units.values())
+        for _aid, unit_id, role, item_id, due, at, item_state, source in batch:
+            finished = day(at)
+            on_time = due is None or (finished is not None and finished <= due)
+            _tally(units[unit_id], on_time)
+            if role == "lead" and item_state in DONE_ITEM_STATES:
+                _tally(stats.items, on_time)
+                _tally(sources[source], on_time)
+                if not on_time:
+                    late_items.add(item_id)
+    for person_id, item_id in (await session.execute(
+            select(ItemLeader.person_id, ItemLeader.item_id).join(Item, Item.id == ItemLeader.item_id)
+            .where(*in_year, item_done))).all():
+        leaders[person_id].late_done += item_id in late_items
+    # An item done without a finished lead share (not possible today) counts as on time, like a
+    # share without a deadline: nothing says it was late.
+    for row in (stats.items, *sources.values(), *leaders.values()):
+        row.on_time = row.done - row.late_done
 
-    sources = {code: StatRow(name) for code, name in SOURCES.items()}
-    leaders: dict[int, StatRow] = {}
-    leader_rows = (await session.execute(
-        select(ItemLeader.item_id, ItemLeader.person_id, Person.name).join(Person, Person.id == ItemLeader.person_id)
-        .join(Item, Item.id == ItemLeader.item_id).where(Item.year == year, Item.number.is_not(None)))).all()
-    leaders_of: dict[int, list[int]] = {}
-    for item_id, person_id, name in leader_rows:
-        leaders_of.setdefault(item_id, []).append(person_id)
-        leaders.setdefault(person_id, StatRow(name))
-    for item_id, acc in items.items():
-        figures = (acc.done, acc.lead_finished, acc.lead_due, acc.overdue)
-        _count(stats.items, *figures)
-        _count(sources.setdefault(acc.source, StatRow(SOURCES.get(acc.source, acc.source))), *figures)
-        for person_id in leaders_of.get(item_id, ()):
-            _count(leaders[person_id], *figures)
-    stats.by_source = [r for r in sources.values() if r.total]
+    stats.by_unit = _order(units.values())
     stats.by_leader = _order(r for r in leaders.values() if r.total)
+    stats.by_source = [sources[code] for code in SOURCES if code in sources] + [
+        r for code, r in sources.items() if code not in SOURCES]
     return stats
+
+
+def _tally(row: StatRow, on_time: bool) -> None:
+    if on_time:
+        row.on_time += 1
+    else:
+        row.late_done += 1
 
 
 # --- a compact table for the chat ----------------------------------------------------------------
