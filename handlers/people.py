@@ -162,7 +162,7 @@ async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, cont
             raise DomainError(f"{c.name}的账号已经停用，无需重复操作")
         return _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what="off", c=c), "确认停用", f"pp:offy:{pid}", pid)
     if verb == "offy" and arg is None:
-        out = await svc_people.deactivate(s, me, pid, now=now)
+        out = await svc_people.deactivate(s, me, pid, now=now, admins=context.services.settings.office.admins)
         return _card_text(out.person, _done("off", out)), _card_markup(out.person), out
     if verb == "rl" and arg is None:
         c = await svc_people.person_card(s, me, pid)

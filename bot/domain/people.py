@@ -21,6 +21,7 @@ were, and a re-invitation restores them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -145,12 +146,17 @@ class Outcome:
 
 
 async def deactivate(session: AsyncSession, me: Person, person_id: int, *, now: datetime,
-                     action: str = "person.deactivate", reason: str = "office") -> Outcome:
-    """The person leaves: no access from the next update on, nothing more is sent to them."""
+                     action: str = "person.deactivate", reason: str = "office", admins: Iterable[int] = ()) -> Outcome:
+    """The person leaves: no access from the next update on, nothing more is sent to them.
+
+    ``admins``: the Telegram ids of ``[office] admins``, office staff by configuration — they
+    would be made office staff again on their next message, so they are taken off there."""
     office = await _office(session, me, action)
     person = await _person(session, person_id)
     if person.id == office.id:
         raise DomainError("不能停用自己的账号")
+    if person.telegram_id is not None and person.telegram_id in set(admins):
+        raise DomainError(f"{person.name}是配置文件中的管理员（[office] admins），请先从配置中删除后再停用")
     if not person.active:
         raise DomainError(f"{person.name}的账号已经停用，无需重复操作")
     warning = _only_liaison_warning(person, await _other_liaisons(session, person))

@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from store.models import AuditEntry, OutboxMessage, Person
 from store.workflow import Assignment
+from tests.conftest import time_out_dialogs
+from tests.e2e.conftest import ADMIN_ID
 
 
 async def test_office_deactivates_a_liaison_who_is_refused_at_once(demo_county, demo_item):
@@ -176,8 +178,21 @@ async def test_people_bad_input_and_forged_taps(demo_county):
     assert "没有权限" in liaison.last_answer
     await office.forge_tap(f"pp:offy:{c.row('王敏').id}", office.last)
     assert "不能停用自己的账号" in office.last_answer
+    admin = c.h.emu.person("管理员", user_id=ADMIN_ID)
+    await admin.send("/help")  # [office] admins: office staff from the first message
+    await office.send("/people 管理员")
+    await office.tap("停用（离岗）", office.last)
+    await office.tap("确认停用", office.last)
+    assert "配置文件中的管理员" in office.last_answer
     await office.forge_tap("pp:offy:99999", office.last)
     assert "找不到该人员" in office.last_answer
+    await office.send(f"/people {liaison.name}")
+    await office.tap("更改单位", office.last)
+    await office.send("/cancel")
+    assert office.last.text == "已取消。"
+    await office.tap("更改单位", office.inbox[-3])
+    assert await time_out_dialogs(c.h.app) == 1
+    assert "更改单位已超时取消" in office.last.text
     await office.forge_tap("pp:zz:1", office.last)
     assert "按钮已失效" in office.last_answer
     await office.forge_tap(f"pp:ady:{c.row(liaison.name).id}:leader", office.last)
