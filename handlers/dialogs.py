@@ -46,6 +46,14 @@ class TimedConversation(ConversationHandler):
 
     def __init__(self, *args: Any, timeout: Callable[[], float], **kwargs: Any) -> None:
         self._timeout_of = timeout
+        # Persistent (issue 14, bot.runtime.persistence): the state is kept under the name, so the
+        # name must be the same in every process; without one it is derived from the entry points.
+        kwargs.setdefault("persistent", True)
+        if kwargs.get("persistent") and not kwargs.get("name"):
+            entry = kwargs.get("entry_points", args[0] if args else [])
+            kwargs["name"] = "dialog:" + "|".join(
+                ",".join(sorted(getattr(h, "commands", ()))) or str(getattr(getattr(h, "pattern", None), "pattern", ""))
+                or type(h).__name__ for h in entry)[:56]
         super().__init__(*args, conversation_timeout=timeout(), **kwargs)
 
     @property

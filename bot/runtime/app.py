@@ -17,12 +17,13 @@ from bot.domain.commands import STRANGER_COMMANDS
 from bot.kernel.config import Settings
 from bot.runtime.jobs import schedule_jobs
 from bot.outbox.pacing import SharedLimiter
-from bot.runtime.inbox import InboxApplication, InboxQueue, attach_inbox, recover_inbox
+from bot.runtime.inbox import InboxQueue, attach_inbox, recover_inbox
+from bot.runtime.leader import Leadership
+from bot.runtime.persistence import DbPersistence, DialogStateApplication, forget_timeouts
 from bot.kernel.logs import LoggedRequest
 from bot.outbox.sender import Sender
 from bot.runtime.services import Services
 from bot.runtime.sweeps import unreachable_hook
-from bot.runtime.bundling import release_hook
 from handlers.common import refresh_all_menus
 from handlers.context import ChatData, Ctx
 from store.db import Database
@@ -38,16 +39,23 @@ def build_application(
     get_updates_request: BaseRequest | None = None,
     rate_limiter: bool = True,
     start_jobs: bool = True,
+    shared_updates: bool | None = None,
 ) -> Application:
     """The Application with every handler; ``request`` lets tests and the sandbox swap the transport.
 
     ``start_jobs=False`` leaves the clock off: tests drive the sender and sweeps themselves.
+    ``shared_updates``: other instances may handle this bot's updates at the same time (webhook
+    mode behind a proxy; default: in webhook mode), so dialog state is re-read before each update
+    (``bot.runtime.persistence``).
     """
+    if shared_updates is None:
+        shared_updates = settings.telegram.mode == "webhook"
     request = request or HTTPXRequest(connection_pool_size=16)
     get_updates_request = get_updates_request or HTTPXRequest(read_timeout=40)
     builder = (
         ApplicationBuilder()
-        .application_class(InboxApplication)
+        .application_class(DialogStateApplication)
+        .persistence(DbPersistence(db, shared=shared_updates))
         .update_queue(InboxQueue())
         .token(settings.telegram.token)
         .base_url(settings.telegram.base_url)
@@ -67,8 +75,6 @@ def build_application(
                                                    sender=Sender(db, app.bot, clock))
     # A person who blocked the bot: the office is told once, with who and which items.
     services.sender.on_unreachable = unreachable_hook(services)
-    # Routine notices held for working hours go out bundled, one message per person (issue 13).
-    services.sender.release_held = release_hook(services)
     attach_inbox(app, db)
     handlers.register(app)
     if start_jobs:
@@ -120,6 +126,80 @@ async def _on_error(update: object, context: Ctx) -> None:
                                                      parse_mode=None)
         except Exception:  # noqa: BLE001 — the error is already logged; the apology is best effort
             pass
+
+
+# ---------------------------------------------------------------------- several instances (issue 14)
+
+
+def lead(app: Application, leadership: Leadership, polling: bool = True, poll_timeout: int = 10) -> Leadership:
+    """Wire the Application to an election: the leader polls (``polling``) and drains the outbox.
+
+    Elected: after ``settle_seconds`` (the old leader's last writes), dialog state reloaded (nobody
+    else handles updates now), what the inbox holds unfinished queued, polling started, menus refreshed. Deposed: polling stops at once, updates
+    queued but not started are dropped (they stay unfinished in the inbox: the next leader takes
+    them), dialog timeouts of this process are forgotten. The sender follows ``is_leader``.
+    """
+    app.bot_data["leadership"] = leadership
+
+    async def elected() -> None:
+        # A deposed leader notices within its heartbeat and stops; what it recorded until then is
+        # in the inbox before we look (a kill -9 leaves nothing running: the wait is only margin).
+        await asyncio.sleep(getattr(leadership, "settle_seconds", 0.0))
+        persistence = app.persistence
+        if isinstance(persistence, DbPersistence) and not persistence.shared:
+            await persistence.reload(app)
+        await recover_inbox(app)
+        if polling and not app.updater.running:
+            await app.updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
+        _in_background(app, refresh_all_menus(app.bot, app.bot_data["services"].db, app.bot_data), "menus")
+
+    async def deposed() -> None:
+        if polling and app.updater.running:
+            await app.updater.stop()
+        dropped = _drop_queued(app)
+        timeouts = forget_timeouts(app)
+        log.warning("event=standby dropped_updates=%d dialog_timeouts=%d", dropped, timeouts)
+
+    leadership.on_elected, leadership.on_deposed = elected, deposed
+    return leadership
+
+
+def _drop_queued(app: Application) -> int:
+    queue = app.update_queue
+    dropped = 0
+    while not queue.empty():
+        queue.get_nowait()
+        queue.task_done()
+        dropped += 1
+    return dropped
+
+
+def is_leader(app: Application) -> bool:
+    leadership: Leadership | None = app.bot_data.get("leadership")
+    return leadership is None or leadership.is_leader
+
+
+async def start_instance(app: Application, leadership: Leadership, polling: bool = True,
+                         poll_timeout: int = 10) -> None:
+    """Start one of several instances: handle what is queued, stand for election (the runner, tests)."""
+    lead(app, leadership, polling=polling, poll_timeout=poll_timeout)
+    await app.initialize()
+    await app.bot.set_my_commands(
+        [BotCommand(c.command, c.description) for c in STRANGER_COMMANDS], scope=BotCommandScopeDefault()
+    )
+    await app.start()
+    leadership.start()
+
+
+async def stop_instance(app: Application) -> None:
+    leadership: Leadership | None = app.bot_data.get("leadership")
+    if leadership is not None:
+        await leadership.stop()
+    if app.updater.running:
+        await app.updater.stop()
+    await app.stop()
+    await _post_stop(app)
+    await app.shutdown()
 
 
 async def start_polling(app: Application, poll_timeout: int = 10) -> None:

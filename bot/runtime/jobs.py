@@ -3,7 +3,9 @@
 * ``outbox``: started once, half a second after start-up, and runs until the Application stops:
   ``Sender.run`` sends whatever is due continuously, paced per chat (``bot.outbox.pacing``), and looks
   for new rows every half second when idle. ``Application.stop`` waits for it (it checks
-  ``application.running``).
+  ``application.running``). With several instances only the elected leader sends
+  (``bot.runtime.leader``): one pace for the bot, never two instances' 29/s added up; a standby
+  waits and starts sending when it is elected.
 * ``sweeps`` every minute, the first one a few seconds after start-up: ``bot.runtime.sweeps.run_due``
   decides from the database which sweep (催办 round, weekly feedback, daily digest) is due and
   runs it once. The first tick is the start-up catch-up: a round missed while the bot was off
@@ -18,7 +20,9 @@ starts failing and once when it works again, not with a traceback every minute.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 
 from telegram.ext import Application, ContextTypes
 
@@ -35,12 +39,30 @@ _SENDER_JOB_KWARGS = {"max_instances": 1, "misfire_grace_time": None}
 _SWEEP_JOB_KWARGS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 
 
+STANDBY_CHECK_SECONDS = 0.5
+
+
 async def sender_loop(context: ContextTypes.DEFAULT_TYPE) -> None:
     services: Services = context.bot_data["services"]
     app = context.application
-    log.info("event=sender_started")
-    await services.sender.run(lambda: app.running)
-    log.info("event=sender_stopped")
+    await run_sender_while_leading(services, lambda: app.running, lambda: _leading(context))
+
+
+def _leading(context: ContextTypes.DEFAULT_TYPE) -> bool:
+    leadership = context.bot_data.get("leadership")
+    return leadership is None or leadership.is_leader
+
+
+async def run_sender_while_leading(services: Services, running: Callable[[], bool],
+                                   leading: Callable[[], bool]) -> None:
+    """The sender runs while this instance leads; a standby looks again every half second."""
+    while running():
+        if not leading():
+            await asyncio.sleep(STANDBY_CHECK_SECONDS)
+            continue
+        log.info("event=sender_started")
+        await services.sender.run(lambda: running() and leading())
+        log.info("event=sender_stopped")
 
 
 async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:

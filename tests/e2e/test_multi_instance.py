@@ -8,6 +8,7 @@ apart; the unique round keys make any overlap harmless.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from datetime import UTC, date, datetime, time
 
@@ -21,7 +22,8 @@ from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import DeadlineSpec
 from bot.kernel.clock import OFFICE_TZ
 from bot.emulator.ptb_request import EmulatorRequest
-from bot.outbox.sender import Pacing, Sender
+from bot.outbox.pacing import Pacing
+from bot.outbox.sender import Sender
 from bot.runtime.services import Services
 from bot.runtime.sweeps import SWEEPS, run_due, run_sweep
 from store.audit import Actor
@@ -128,5 +130,256 @@ async def test_a_sweep_held_by_one_instance_is_skipped_by_the_other(db, clock, e
     first = await run_sweep(b, "escalation", now)
     assert first is not None and first.messages > 0
     assert await run_sweep(a, "escalation", now) is None  # done: A finds the round complete
+    async with a.db.session() as s:
+        queued = await s.scalar(select(func.count()).select_from(OutboxMessage))
     forced = await asyncio.gather(*(run_sweep(x, "escalation", now, force=True) for x in (a, b, a, b)))
-    assert all(r is None or r.messages == 0 for r in forced)
+    # Forced again, concurrently: whichever instance gets the lock, the round is not sent twice.
+    assert sum(r.messages for r in forced if r is not None) == 0
+    async with a.db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(OutboxMessage)) == queued
+
+
+# --- Issue 14: one poller elected, hot standby, dialogs that survive, one pace -------------------
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from telegram import Update  # noqa: E402
+
+from bot.demo.county import demo_people, seed_directory  # noqa: E402
+from bot.emulator import Emulator  # noqa: E402
+from bot.emulator.limits import FloodLimits  # noqa: E402
+from bot.outbox.queue import enqueue  # noqa: E402
+from bot.runtime import single  # noqa: E402
+from bot.runtime.inbox import Inbox  # noqa: E402
+from store.dialog_state import DialogState  # noqa: E402
+from store.models import InboxUpdate  # noqa: E402
+from store.workflow import Item  # noqa: E402
+from tests.e2e import instances as inst  # noqa: E402
+
+
+def pg_only(db) -> None:  # noqa: ANN001
+    if db.is_sqlite:
+        pytest.skip("several instances need PostgreSQL (SQLite: one process, see the refusal test)")
+
+
+async def demo(db, clock, emu) -> dict:  # noqa: ANN001
+    people = {dp.name: emu.person(dp.name) for dp in demo_people()}
+    await seed_directory(db, clock.now(), lambda dp: people[dp.name].id)
+    return people
+
+
+@pytest.fixture
+async def pair(db, clock, emu, tmp_path):
+    """Two instances polling for one bot on one PostgreSQL database, the demo county seeded."""
+    pg_only(db)
+    people = await demo(db, clock, emu)
+    both = [await inst.start(name, db.url, emu, clock, tmp_path / "files") for name in "AB"]
+    inst.settle_all(emu, both)
+    yield both, people
+    for one in both:
+        await inst.stop(one)
+
+
+def others(both: list, one) -> object:  # noqa: ANN001
+    return next(x for x in both if x is not one)
+
+
+async def test_one_instance_polls_and_every_update_is_answered_once(pair, emu):
+    both, people = pair
+    leader = await inst.leader_of(both)
+    standby = others(both, leader)
+    assert leader.polling and not standby.polling and standby.leadership.role == "standby"
+    liaisons = [p for name, p in people.items() if name in {dp.name for dp in demo_people() if "liaison" in dp.roles}]
+    for person in liaisons:  # a burst: two commands each, not waiting for the answers
+        await emu.user_sends(person.id, "/help")
+        await emu.user_sends(person.id, "/help")
+    await emu.settle()
+    for person in liaisons:
+        assert [m.text for m in person.inbox].count(person.last.text) == 2 and "/items" in person.last.text
+    assert emu.stats.errors[409] == 0  # nobody else polled
+    async with leader.db.session() as s:
+        statuses = Counter((await s.scalars(select(InboxUpdate.status))).all())
+    assert statuses == {"handled": 2 * len(liaisons)}
+
+
+async def test_a_dialog_started_on_the_leader_is_finished_on_the_standby_after_a_kill(pair, emu, db):
+    both, people = pair
+    office = people["王敏"]
+    leader = await inst.leader_of(both)
+    await office.send("/new")
+    await office.send("城区主干道破损路面修复")
+    assert "办理要求" in office.last.text
+    async with db.session() as s:  # written through at once, not at PTB's next interval
+        assert await s.scalar(select(func.count()).select_from(DialogState).where(DialogState.scope == "conversation"))
+
+    await inst.kill(leader)
+    standby = others(both, leader)
+    taken_over = await inst.wait_for(lambda: standby.polling, timeout=10)
+    assert taken_over < 10
+
+    await office.send("两周内完成城区主干道破损路面修复，并报送修复前后照片。")
+    assert office.last.buttons[0] == "县政府重要工作部署"  # the next step, on the other instance
+    await office.tap("县政府重要工作部署")
+    assert office.last.buttons == ["一般", "重要", "紧急"]
+    await office.send("/cancel")
+    async with db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Item)) == 0
+
+
+async def test_killing_the_leader_mid_stream_loses_nothing_and_repeats_at_most_one(pair, emu):
+    both, people = pair
+    leader = await inst.leader_of(both)
+    standby = others(both, leader)
+    crowd = [people[dp.name] for dp in demo_people() if "liaison" in dp.roles]
+    for person in crowd:
+        await emu.user_sends(person.id, "/help")
+    # The leader is killed while it works through the burst.
+    await inst.wait_for(lambda: sum(len(p.inbox) for p in crowd) >= 2)
+    await inst.kill(leader)
+    assert await inst.wait_for(lambda: standby.polling, timeout=10) < 10
+    for person in crowd:
+        await emu.user_sends(person.id, "/help")
+    await emu.settle()
+    answers = [len(p.inbox) for p in crowd]
+    assert min(answers) >= 2  # nothing lost: both commands of everyone answered
+    assert sum(answers) - 2 * len(crowd) <= 1  # at most the one being handled at the kill, again
+
+
+async def test_a_leader_that_loses_its_lock_connection_stops_polling_and_the_standby_takes_over(pair, emu, db):
+    both, people = pair
+    leader = await inst.leader_of(both)
+    standby = others(both, leader)
+    pid = await leader.leadership.connection.fetchval("SELECT pg_backend_pid()")
+    async with db.engine.connect() as conn:  # as a PostgreSQL restart or a network cut would
+        await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    await inst.wait_for(lambda: not leader.polling and standby.polling, timeout=10)
+    assert leader.leadership.role == "standby" and standby.leadership.role == "leader"
+    office = people["王敏"]
+    await office.send("/help")
+    assert len(office.inbox) == 1
+
+
+async def test_webhook_mode_every_instance_receives_and_a_dialog_moves_between_them(db, clock, emu, tmp_path):
+    """Behind a reverse proxy every instance gets updates: each step of /new on the other one."""
+    pg_only(db)
+    people = await demo(db, clock, emu)
+    both = [await inst.start(name, db.url, emu, clock, tmp_path / "files", polling=False, shared_updates=True)
+            for name in "AB"]
+    inst.settle_all(emu, both)
+    handled: list[str] = []
+    for one in both:
+        original = one.app.process_update
+
+        async def tracked(update, _one=one, _original=original):  # noqa: ANN001
+            handled.append(_one.name)
+            await _original(update)
+
+        one.app.process_update = tracked
+
+    async def proxy() -> None:  # round robin, as a reverse proxy in front of two webhook instances
+        offset, n = None, 0
+        while True:
+            reply = await emu.request("getUpdates", {"offset": offset, "timeout": 1} if offset else {"timeout": 1})
+            for raw in reply.body["result"]:
+                target = both[n % 2].app
+                n += 1
+                await target.update_queue.put(Update.de_json(raw, target.bot))
+                offset = raw["update_id"] + 1
+
+    task = asyncio.create_task(proxy())
+    try:
+        office = people["王敏"]
+        await office.send("/new")
+        await office.send("城区主干道破损路面修复")
+        await office.send("两周内完成城区主干道破损路面修复，并报送修复前后照片。")
+        await office.tap("县政府重要工作部署")
+        await office.tap("重要")
+        await office.send("城关")
+        await office.tap("城关镇")
+        await office.tap("无协办单位，下一步")
+        await office.tap("默认：7个工作日")
+        await office.tap("不涉密")
+        await office.tap("需要每周反馈（默认）")
+        await office.tap("陈志远")
+        await office.tap("完成（已选1位）")
+        assert "审阅领导：陈志远" in office.last.text
+        await office.tap("提交审批")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for one in both:
+            await inst.stop(one)
+    assert set(handled) == {"A", "B"} and handled[:4] == ["A", "B", "A", "B"]
+    async with db.session() as s:
+        items = (await s.scalars(select(Item))).all()
+    assert [i.title for i in items] == ["城区主干道破损路面修复"]
+
+
+async def test_two_instances_send_at_one_pace_with_no_429(db, clock, tmp_path):
+    """Both run their sender loop; only the leader sends, within Telegram's 30/s (emulator's limits on)."""
+    pg_only(db)
+    limited = Emulator(token="123456:TEST-TOKEN-e2e", bot_username="duban_test_bot", limits=FloodLimits())
+    people = [limited.person(f"收件人{i:03d}") for i in range(75)]
+    async with db.session(Actor.system("test"), "test.setup") as s:
+        rows = [Person(name=p.name, telegram_id=p.id, created_at=clock.now()) for p in people]
+        s.add_all(rows)
+        await s.flush()
+        for row in rows:
+            await enqueue(s, row, f"通知：{row.name}", now=clock.now())
+    both = [await inst.start(name, db.url, limited, clock, tmp_path / "files") for name in "AB"]
+    try:
+        for one in both:
+            one.run_sender(Pacing())  # the production budget: 29/s overall
+        async def all_sent() -> bool:
+            async with db.session() as s:
+                return await s.scalar(select(func.count()).select_from(OutboxMessage)
+                                      .where(OutboxMessage.status != "sent")) == 0
+        for _ in range(400):
+            if await all_sent():
+                break
+            await asyncio.sleep(0.05)
+        leader = next(one for one in both if one.leadership.is_leader)
+        async with db.session() as s:
+            senders = set((await s.scalars(select(OutboxMessage.claimed_by))).all())
+    finally:
+        for one in both:
+            await inst.stop(one)
+    assert await all_sent()
+    assert limited.stats.rate_limited == 0 and limited.stats.calls["sendMessage"] == len(people)
+    assert senders == {leader.sender.token}
+
+
+async def test_two_instances_record_one_update_once(db, clock, emu):
+    pg_only(db)
+    second = Database(db.url, now=clock.now)
+    try:
+        person = emu.person("王敏")
+        raw = await emu.user_sends(person.id, "/help")
+        update = Update.de_json(emu.pending_updates[-1], None)
+        assert raw is not None
+        results = await asyncio.gather(*(Inbox(d).record(update) for d in (db, second, db, second)))
+    finally:
+        await second.dispose()
+    assert sorted(results) == [False, False, False, True]
+
+
+def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path):
+    path = tmp_path / "duban.sqlite3"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[telegram]\ntoken = "123456:TEST"\n[database]\nurl = "sqlite:///{path}"\n'
+                      f'[storage]\nfiles_dir = "{tmp_path / "files"}"\n', encoding="utf-8")
+    held = single.hold(str(path))  # the first bot process
+    try:
+        done = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(config)],
+                              capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    finally:
+        single.release(held)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"启动失败：SQLite 数据库文件 {path.resolve()} 已由另一个机器人进程使用（进程号 {os.getpid()}）。"
+        "同一个 SQLite 文件只能由一个进程运行；如需同时运行多个实例，请改用 PostgreSQL。"]

@@ -1,0 +1,250 @@
+"""Dialog state in the database: python-telegram-bot's ``BasePersistence`` on our own store.
+
+What is kept (table ``dialog_state``, ``store.dialog_state``): the state of every named
+ConversationHandler per conversation key, ``chat_data`` and ``user_data`` (pickles of plain
+values). Not ``bot_data`` (it holds the live services) and not callback data.
+
+PTB's own model does not fit several instances: it reads everything once (``get_*`` at
+``initialize``), keeps it in memory and writes what changed every ``update_interval`` seconds.
+So this persistence is driven per update by ``DialogStateApplication``:
+
+* **Write-through.** After every update, what it changed is written at once, in one transaction
+  (``Application.update_persistence`` collects the changes, ``DbPersistence`` buffers them and
+  ``write_pending`` writes them). Data that did not change (a /help touches chat_data without
+  changing it) is not written: each row's last written bytes are remembered.
+* **Fresh before use.** An instance whose memory may be stale reloads before it handles:
+  - ``shared=False`` (polling: only the elected leader handles updates, ``bot.runtime.leader``):
+    everything is reloaded when this instance becomes the leader (``reload``); while it leads,
+    nobody else writes, so memory is the truth and an update costs no extra statement;
+  - ``shared=True`` (webhook mode: every instance may receive updates): before each update, one
+    SELECT reads that update's chat_data, user_data and the states of its conversation keys
+    (``refresh_for``), so a dialog started on instance A continues on B.
+
+Known limits: a conversation's timeout is a job in the process that handled its latest step and
+is not persisted — a dialog restored after a restart or a fail-over gets its timeout again at its
+next step. A deposed leader drops its timeout jobs (``forget_timeouts``) so it cannot end a dialog
+the new leader continues. In webhook mode two updates of one person that reach two instances at
+the same instant race (the later write wins); people type seconds apart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from copy import deepcopy
+
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import Update
+from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
+
+from bot.runtime.inbox import InboxApplication
+from bot.kernel.logs import LoggedApplication
+from store import dialog_state as rows
+from store.db import Database
+
+log = logging.getLogger("duban.persistence")
+
+Row = rows.Row
+_DB_ERRORS = (SQLAlchemyError, OSError)
+
+
+def conversation_key(key: Iterable[object]) -> str:
+    return json.dumps(list(key), separators=(",", ":"))
+
+
+def _parse_key(text: str) -> tuple:
+    return tuple(json.loads(text))
+
+
+class DbPersistence(BasePersistence):
+    def __init__(self, db: Database, shared: bool = False) -> None:
+        # update_interval: PTB's periodic flush is only a safety net; updates write through.
+        super().__init__(store_data=PersistenceInput(bot_data=False, chat_data=True, user_data=True,
+                                                     callback_data=False), update_interval=60)
+        self.db = db
+        self.shared = shared
+        self._pending: dict[Row, object | None] = {}
+        self._written: dict[Row, bytes | None] = {}  # what the database holds, as far as we know
+
+    # ------------------------------------------------------------------ PTB's reads (initialize)
+    async def _all(self, scope: str) -> list[tuple[str, str, str, object]]:
+        async with self.db.engine.connect() as conn:
+            found = await rows.load(conn, scope)
+        for s, n, k, value in found:
+            self._written[(s, n, k)] = rows.dumps(value)
+        return found
+
+    async def get_chat_data(self) -> dict[int, dict]:
+        return {int(k): v for _, _, k, v in await self._all(rows.CHAT)}
+
+    async def get_user_data(self) -> dict[int, dict]:
+        return {int(k): v for _, _, k, v in await self._all(rows.USER)}
+
+    async def get_conversations(self, name: str) -> dict:
+        return {_parse_key(k): v for _, n, k, v in await self._all(rows.CONVERSATION) if n == name}
+
+    async def get_bot_data(self) -> dict:
+        return {}
+
+    async def get_callback_data(self) -> None:
+        return None
+
+    # ------------------------------------------------------------------ PTB's writes: buffered
+    def _note(self, row: Row, value: object | None) -> None:
+        empty = value is None or value == {}
+        data = None if empty else rows.dumps(value)
+        if self._written.get(row) == data and row not in self._pending:
+            return  # unchanged: no statement
+        self._pending[row] = None if empty else value
+
+    async def update_conversation(self, name: str, key: tuple, new_state: object | None) -> None:
+        self._note((rows.CONVERSATION, name, conversation_key(key)), new_state)
+
+    async def update_chat_data(self, chat_id: int, data: dict) -> None:
+        self._note((rows.CHAT, "", str(chat_id)), data)
+
+    async def update_user_data(self, user_id: int, data: dict) -> None:
+        self._note((rows.USER, "", str(user_id)), data)
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        self._note((rows.CHAT, "", str(chat_id)), None)
+
+    async def drop_user_data(self, user_id: int) -> None:
+        self._note((rows.USER, "", str(user_id)), None)
+
+    async def update_bot_data(self, data: dict) -> None:
+        pass
+
+    async def update_callback_data(self, data: object) -> None:
+        pass
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: dict) -> None:
+        pass  # done for the whole update at once, before any handler (refresh_for)
+
+    async def refresh_user_data(self, user_id: int, user_data: dict) -> None:
+        pass
+
+    async def refresh_bot_data(self, bot_data: dict) -> None:
+        pass
+
+    async def flush(self) -> None:
+        await self.write_pending()
+
+    async def write_pending(self) -> None:
+        """Write what the last updates changed, in one transaction."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        try:
+            async with self.db.engine.begin() as conn:
+                await rows.save(conn, pending, self.db.now())
+        except _DB_ERRORS as exc:  # kept for the next write; the answer already went out
+            self._pending = {**pending, **self._pending}
+            log.error("event=dialog_state_write_failed rows=%d error=%s", len(pending), type(exc).__name__)
+            return
+        for row, value in pending.items():
+            self._written[row] = None if value is None else rows.dumps(value)
+
+    # ------------------------------------------------------------------ freshness
+    async def refresh_for(self, app: Application, update: Update) -> None:
+        """Load this update's chat_data, user_data and conversation states (one SELECT)."""
+        chat, user = update.effective_chat, update.effective_user
+        wanted: set[tuple[str, str]] = set()
+        if chat is not None:
+            wanted.add((rows.CHAT, str(chat.id)))
+        if user is not None:
+            wanted.add((rows.USER, str(user.id)))
+        keys: dict[ConversationHandler, tuple] = {}
+        for handler in persistent_conversations(app):
+            try:
+                keys[handler] = handler._get_key(update)  # noqa: SLF001 — PTB's key for this update
+            except RuntimeError:
+                continue  # the update has no key for it (no chat, no callback query)
+            wanted.add((rows.CONVERSATION, conversation_key(keys[handler])))
+        if not wanted:
+            return
+        async with self.db.engine.connect() as conn:
+            found = {(s, n, k): v for s, n, k, v in await rows.load(conn, keys=wanted)}
+        for s, n, k in [(s, "", k) for s, k in wanted if s != rows.CONVERSATION] + [
+                (rows.CONVERSATION, h.name, conversation_key(key)) for h, key in keys.items()]:
+            self._written[(s, n, k)] = rows.dumps(found[(s, n, k)]) if (s, n, k) in found else None
+        if chat is not None:
+            _replace(app._chat_data[chat.id], found.get((rows.CHAT, "", str(chat.id))))  # noqa: SLF001
+        if user is not None:
+            _replace(app._user_data[user.id], found.get((rows.USER, "", str(user.id))))  # noqa: SLF001
+        for handler, key in keys.items():
+            _set_state(handler, key, found.get((rows.CONVERSATION, handler.name, conversation_key(key))))
+
+    async def reload(self, app: Application) -> None:
+        """Everything again (this instance has just become the one that handles updates)."""
+        self._written.clear()
+        chats, users = await self.get_chat_data(), await self.get_user_data()
+        conversations = await self._all(rows.CONVERSATION)
+        app._chat_data.clear()  # noqa: SLF001
+        app._chat_data.update(chats)  # noqa: SLF001
+        app._user_data.clear()  # noqa: SLF001
+        app._user_data.update(users)  # noqa: SLF001
+        for handler in persistent_conversations(app):
+            handler._conversations.data.clear()  # noqa: SLF001
+            handler._conversations.update_no_track(  # noqa: SLF001
+                {_parse_key(k): v for _, n, k, v in conversations if n == handler.name})
+        log.info("event=dialog_state_reloaded conversations=%d chats=%d users=%d",
+                 len(conversations), len(chats), len(users))
+
+
+def _replace(target: dict, value: object | None) -> None:
+    target.clear()
+    if isinstance(value, dict):
+        target.update(deepcopy(value))
+
+
+def _set_state(handler: ConversationHandler, key: tuple, state: object | None) -> None:
+    states = handler._conversations  # noqa: SLF001 — the TrackingDict PTB persists
+    if state is None:
+        states.data.pop(key, None)  # not a write: the database already has no row
+    else:
+        states.update_no_track({key: state})
+
+
+def persistent_conversations(app: Application) -> list[ConversationHandler]:
+    return [h for hs in app.handlers.values() for h in hs
+            if isinstance(h, ConversationHandler) and h.persistent and h.name]
+
+
+def forget_timeouts(app: Application) -> int:
+    """Drop this process's dialog timeout jobs (it no longer handles updates: another instance does)."""
+    dropped = 0
+    for handler in persistent_conversations(app):
+        for job in list(handler.timeout_jobs.values()):
+            job.schedule_removal()
+            dropped += 1
+        handler.timeout_jobs.clear()
+    return dropped
+
+
+class _DialogState(LoggedApplication):
+    """Refreshes the dialog state before an update (``shared``) and writes it through after."""
+
+    async def process_update(self, update: object) -> None:
+        persistence = self.persistence
+        if not isinstance(persistence, DbPersistence):
+            await super().process_update(update)
+            return
+        if persistence.shared and isinstance(update, Update):
+            await persistence.refresh_for(self, update)
+        try:
+            await super().process_update(update)
+        except Exception:
+            await self.update_persistence()
+            raise
+        await self.update_persistence()  # not when cancelled: the state stays as it was
+
+    async def update_persistence(self) -> None:
+        await super().update_persistence()
+        if isinstance(self.persistence, DbPersistence):
+            await self.persistence.write_pending()
+
+
+class DialogStateApplication(InboxApplication, _DialogState):
+    """The bot's Application: the update is marked handled (inbox) after its state is written."""
