@@ -35,7 +35,7 @@ WEIRD = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u206
 BLANK_TEXTS = (" ", "　", "\u3000\u3000", "\t", "\n\n", " \u3000 ", "\u00a0")
 
 COMMANDS = ("start", "help", "items", "item", "new", "archive", "digest", "outbox", "call", "visit", "bulletin",
-            "score", "export", "notice", "dossier", "invite", "cancel")
+            "score", "export", "notice", "dossier", "invite", "cancel", "report")
 ODD_ARGS = (
     "", "abc", "-1", "0", "1", "2", "3", "4", "5", "6", "7", "99999999999999999999", "1.5", "1e3", "0x10",
     "页=x", "督字〔2026〕1号", "督字〔2026〕2号", "督字〔1999〕1号", "督字〔9999〕1号", "〔2026〕", "2026",
@@ -65,6 +65,8 @@ DIALOG_DATA = ("new:x", "new:ok", "new:src:other", "new:imp:urgent", "new:lead:1
                "sa:x", "sa:ok", "sa:u:1", "sa:r:c8.criticism", "sc:x", "sc:u:2026:1", "sc:u:1999:1",
                "inv:role:office", "inv:role:liaison", "inv:unit:1", "ask:x", "ask:ok", "ask:skip", "ask:unit:1",
                "ls:all:1", "ls:red:2", "ls:xxx:1", "ls:all:0", "ls:all:9999", "ls:all:99999",
+               "rp:ok:1", "rp:no:1", "rp:x", "rp:mk:202603", "rp:mk:209912", "rp:mk:202613", "sch:ok", "sch:x",
+               "new:dl:prev", "new:dl:keep", "rp:ok:999999999",
                # ids past 32 bits, which the database's integer columns cannot hold
                "new:lead:999999999999", "new:as:999999999999", "new:fol:999999999999", "new:ldr:999999999999",
                "rec:unit:9999999999", "sa:u:9999999999", "sc:u:2026:9999999999", "inv:unit:99999999999",
