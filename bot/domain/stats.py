@@ -15,8 +15,9 @@ What counts (the same rules as the score, ``bot.domain.score``):
   an item is done once closed or archived; overdue while open with any unit past its deadline.
 * 按时办结率 = finished on time / done; 逾期未办结 = still owing work past the deadline today.
 
-Read in keyset batches of plain rows (no ORM objects, never all assignments at once); what is
-kept per item is a few numbers.
+Everything is counted by the database (GROUP BY unit, leader, source), the on-time test too
+(the moment the office's day ends, ``_day_end``): no row is read one by one, whatever the year's
+size (bench/find_stats.py).
 """
 
 from __future__ import annotations
@@ -24,22 +25,20 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import DateTime, and_, case, func, select, type_coerce
+from sqlalchemy import Interval, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
-from bot.domain.workflow import ACTIVE_ASSIGNMENT_STATES, SOURCES, local_date
+from bot.domain.workflow import ACTIVE_ASSIGNMENT_STATES, OFFICE_TZ, SOURCES
 from store.models import Person, Unit
 from store.workflow import Assignment, CompletionReport, Item, ItemLeader
 
-BATCH = 2000
 DONE_ITEM_STATES = frozenset({"closed", "archived"})
 KINDS = {"unit": "承办单位", "leader": "责任领导", "source": "事项来源"}
 KIND_WORDS = {"单位": "unit", "按单位": "unit", "领导": "leader", "按领导": "leader", "来源": "source",
               "按来源": "source", "unit": "unit", "leader": "leader", "source": "source"}
-_NAIVE = DateTime()
 
 
 @dataclass
@@ -78,22 +77,6 @@ class Stats:
         return {"unit": self.by_unit, "leader": self.by_leader, "source": self.by_source}[kind]
 
 
-class _OfficeDays:
-    """The office's calendar day of naive UTC datetimes, worked out once per UTC hour."""
-
-    def __init__(self) -> None:
-        self._days: dict[int, date] = {}
-
-    def __call__(self, utc: datetime | None) -> date | None:
-        if utc is None:
-            return None
-        hour = utc.toordinal() * 24 + utc.hour
-        day = self._days.get(hour)
-        if day is None:
-            day = self._days[hour] = local_date(utc.replace(tzinfo=UTC))
-        return day
-
-
 def _order(rows: Iterable[StatRow]) -> list[StatRow]:
     """Most overdue first, then the lowest on-time rate, then by name: what needs attention on top."""
     return sorted(rows, key=lambda r: (-r.overdue_open, r.rate if r.rate is not None else 2.0, -r.total, r.name))
@@ -103,11 +86,19 @@ def _flag(condition) -> object:  # noqa: ANN001
     return func.sum(case((condition, 1), else_=0))
 
 
-async def year_stats(session: AsyncSession, year: int, today: date) -> Stats:
-    """The year's figures as of ``today``.
+def _day_end(session: AsyncSession, due):  # noqa: ANN001, ANN202
+    """The UTC moment the office's day ``due`` ends, as the database stores timestamps (naive
+    UTC): a share finished before it finished on time. Beijing time has had no daylight saving
+    since 1991, so the day ends at a fixed UTC hour (16:00)."""
+    hours = 24 - int(OFFICE_TZ.utcoffset(datetime(2000, 1, 1)).total_seconds() // 3600)
+    if session.get_bind().dialect.name == "sqlite":
+        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff': text order is time order.
+        return func.strftime("%Y-%m-%d %H:%M:%S", due, f"+{hours} hours")
+    return due + literal(timedelta(hours=hours), Interval)
 
-    Counts are GROUP BYs in the database; only the finished shares are read row by row, to tell
-    on time from late on the office's calendar day (one timestamp and one date per row)."""
+
+async def year_stats(session: AsyncSession, year: int, today: date) -> Stats:
+    """The year's figures as of ``today``: a few GROUP BYs, nothing read row by row."""
     if not 2000 <= year <= 2100:
         raise DomainError(f"年度「{year}」不对，应为四位年份，如 2026")
     stats = Stats(year, today)
@@ -116,78 +107,55 @@ async def year_stats(session: AsyncSession, year: int, today: date) -> Stats:
     share_late = and_(Assignment.state.in_(ACTIVE_ASSIGNMENT_STATES), Assignment.due_date < today)
     item_done = Item.state.in_(DONE_ITEM_STATES)
     item_late = and_(~item_done, Item.owing_due < today)
-
-    units: dict[int, StatRow] = {}
-    for unit_id, name, total, done, late in (await session.execute(
-            select(Assignment.unit_id, Unit.name, func.count(), _flag(Assignment.state == "done"), _flag(share_late))
-            .join(Item, Item.id == Assignment.item_id).join(Unit, Unit.id == Assignment.unit_id)
-            .where(*in_year, counted).group_by(Assignment.unit_id, Unit.name))).all():
-        units[unit_id] = StatRow(name, total, int(done or 0), overdue_open=int(late or 0))
-
-    item_figures = (func.count(), _flag(item_done), _flag(item_late))
-    sources: dict[str, StatRow] = {}
-    for source, total, done, late in (await session.execute(
-            select(Item.source, *item_figures).where(*in_year).group_by(Item.source))).all():
-        sources[source] = StatRow(SOURCES.get(source, source), total, int(done or 0), overdue_open=int(late or 0))
-    leaders: dict[int, StatRow] = {}
-    for person_id, name, total, done, late in (await session.execute(
-            select(ItemLeader.person_id, Person.name, *item_figures).join(Item, Item.id == ItemLeader.item_id)
-            .join(Person, Person.id == ItemLeader.person_id).where(*in_year)
-            .group_by(ItemLeader.person_id, Person.name))).all():
-        leaders[person_id] = StatRow(name, total, int(done or 0), overdue_open=int(late or 0))
-    total, done, late = (await session.execute(select(*item_figures).where(*in_year))).one()
-    stats.items = StatRow("全部事项", total, int(done or 0), overdue_open=int(late or 0))
-
-    # On time or late: the finished shares, in keyset batches. Finished = the last completion
-    # report sent (approved or pending), else when the share was closed with the item.
+    # Finished: the last completion report sent (approved or pending), else when the share was
+    # closed with the item (an assisting unit without a report of its own).
     reports = (select(CompletionReport.assignment_id.label("assignment_id"),
                       func.max(CompletionReport.created_at).label("at"))
                .where(CompletionReport.status.in_(("approved", "pending")))
                .group_by(CompletionReport.assignment_id).subquery())
-    finished_at = type_coerce(func.coalesce(reports.c.at, Assignment.done_at, Item.closed_at), _NAIVE)
-    q = (select(Assignment.id, Assignment.unit_id, Assignment.role, Assignment.item_id, Assignment.due_date,
-                finished_at, Item.state, Item.source)
-         .join(Item, Item.id == Assignment.item_id).outerjoin(reports, reports.c.assignment_id == Assignment.id)
-         .where(*in_year, Assignment.state == "done").order_by(Assignment.id).limit(BATCH))
-    day = _OfficeDays()
-    late_items: set[int] = set()
-    conn = await session.connection()
-    last = 0
-    while True:
-        batch = (await conn.execute(q.where(Assignment.id > last))).all()
-        if not batch:
-            break
-        last = batch[-1][0]
-        for _aid, unit_id, role, item_id, due, at, item_state, source in batch:
-            finished = day(at)
-            on_time = due is None or (finished is not None and finished <= due)
-            _tally(units[unit_id], on_time)
-            if role == "lead" and item_state in DONE_ITEM_STATES:
-                _tally(stats.items, on_time)
-                _tally(sources[source], on_time)
-                if not on_time:
-                    late_items.add(item_id)
-    for person_id, item_id in (await session.execute(
-            select(ItemLeader.person_id, ItemLeader.item_id).join(Item, Item.id == ItemLeader.item_id)
-            .where(*in_year, item_done))).all():
-        leaders[person_id].late_done += item_id in late_items
-    # An item done without a finished lead share (not possible today) counts as on time, like a
-    # share without a deadline: nothing says it was late.
-    for row in (stats.items, *sources.values(), *leaders.values()):
-        row.on_time = row.done - row.late_done
+    finished = func.coalesce(reports.c.at, Assignment.done_at, Item.closed_at)
+    on_time = or_(Assignment.due_date.is_(None), finished < _day_end(session, Assignment.due_date))
+
+    units: dict[int, StatRow] = {}
+    for unit_id, name, total, done, in_time, late in (await session.execute(
+            select(Assignment.unit_id, Unit.name, func.count(), _flag(Assignment.state == "done"),
+                   _flag(and_(Assignment.state == "done", on_time)), _flag(share_late))
+            .join(Item, Item.id == Assignment.item_id).join(Unit, Unit.id == Assignment.unit_id)
+            .outerjoin(reports, reports.c.assignment_id == Assignment.id)
+            .where(*in_year, counted).group_by(Assignment.unit_id, Unit.name))).all():
+        units[unit_id] = StatRow(name, total, int(done or 0), int(in_time or 0), overdue_open=int(late or 0))
+
+    # Items: each once, with its lead unit's finish (an item done without one counts as on time,
+    # like a share without a deadline: nothing says it was late).
+    lead = (select(Assignment.item_id.label("item_id"), case((on_time, 1), else_=0).label("on_time"))
+            .join(Item, Item.id == Assignment.item_id).outerjoin(reports, reports.c.assignment_id == Assignment.id)
+            .where(*in_year, Assignment.role == "lead", Assignment.state == "done").subquery())
+    figures = (func.count(), _flag(item_done), _flag(and_(item_done, func.coalesce(lead.c.on_time, 1) == 1)),
+               _flag(item_late))
+
+    def items_by(*keys):  # noqa: ANN002, ANN202
+        return select(*keys, *figures).select_from(Item).outerjoin(lead, lead.c.item_id == Item.id).where(*in_year)
+
+    sources: dict[str, StatRow] = {}
+    for source, total, done, in_time, late in (await session.execute(
+            items_by(Item.source).group_by(Item.source))).all():
+        sources[source] = StatRow(SOURCES.get(source, source), total, int(done or 0), int(in_time or 0),
+                                  overdue_open=int(late or 0))
+    leaders: list[StatRow] = [
+        StatRow(name, total, int(done or 0), int(in_time or 0), overdue_open=int(late or 0))
+        for _pid, name, total, done, in_time, late in (await session.execute(
+            items_by(ItemLeader.person_id, Person.name).join(ItemLeader, ItemLeader.item_id == Item.id)
+            .join(Person, Person.id == ItemLeader.person_id).group_by(ItemLeader.person_id, Person.name))).all()]
+    total, done, in_time, late = (await session.execute(items_by())).one()
+    stats.items = StatRow("全部事项", total, int(done or 0), int(in_time or 0), overdue_open=int(late or 0))
+    for row in (*units.values(), *sources.values(), *leaders, stats.items):
+        row.late_done = row.done - row.on_time
 
     stats.by_unit = _order(units.values())
-    stats.by_leader = _order(r for r in leaders.values() if r.total)
+    stats.by_leader = _order(leaders)
     stats.by_source = [sources[code] for code in SOURCES if code in sources] + [
         r for code, r in sources.items() if code not in SOURCES]
     return stats
-
-
-def _tally(row: StatRow, on_time: bool) -> None:
-    if on_time:
-        row.on_time += 1
-    else:
-        row.late_done += 1
 
 
 # --- a compact table for the chat ----------------------------------------------------------------

@@ -355,3 +355,23 @@ async def test_reinvite_revokes_older_links_and_tells_a_bound_person(db, clock):
     async with db.session() as s:
         with pytest.raises(DomainError, match="不属于任何单位，不能担任联络员"):
             await people.reinvite(s, w.office, w.leader.id, "liaison", now=now, ttl_days=7)
+
+
+async def test_on_time_is_decided_on_the_offices_calendar_day(db, clock):
+    """A report at 23:59 Beijing time on the deadline is on time; one at 00:00 the next day is late."""
+    from datetime import UTC, datetime
+
+    now = clock.now()
+    w = await make_world(db, now)
+    on_day = await register(db, w, now, approve=True, assisting_unit_ids=[])
+    next_day = await register(db, w, now, approve=True, assisting_unit_ids=[], title="第二件")
+    async with db.session() as s:
+        due = await s.scalar(select(Assignment.due_date).where(Assignment.item_id == on_day.id))
+    end = datetime(due.year, due.month, due.day, 16, 0, tzinfo=UTC)  # 00:00 the next day in Beijing
+    await _finish(db, w, on_day, now, at=end - timedelta(minutes=1))
+    await _finish(db, w, next_day, now, at=end)
+    async with db.session() as s:
+        stats = await year_stats(s, 2026, local_date(end))
+    row = next(r for r in stats.by_unit if r.name == "城关镇")
+    assert (row.done, row.on_time, row.late_done) == (2, 1, 1)
+    assert (stats.items.done, stats.items.on_time, stats.items.late_done) == (2, 1, 1)
