@@ -144,7 +144,7 @@ async def test_visits_announced_and_unannounced(demo_county, demo_item):
     await wang.send("东段路面平整，西段仍有三处坑槽未修补。")
     assert "请发送现场照片" in wang.last.text
     await wang.send("这是文字")
-    assert "请发送照片或文件" in wang.last.text or "请按提示" in wang.last.text
+    assert wang.last.text == "请按提示输入文字或点选按钮，或发送 /cancel 取消。"
     await wang.send_photo(PHOTO)
     await wang.send_photo(PHOTO + b"2")
     assert "已收到2个附件" in wang.last.text

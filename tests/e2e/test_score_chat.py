@@ -81,7 +81,7 @@ async def test_a_unit_sees_only_its_own(demo_county, demo_item):
     await liaison.forge_tap(f"sc:u:2026:{jt}")
     assert "您只能查看本单位的考核情况" in liaison.last_answer
     await liaison.send("/score 2026 县交通运输局")
-    assert "用法" in liaison.last.text or "只能查看本单位" in liaison.last.text
+    assert liaison.last.text == "⚠️ 您只能查看本单位的考核情况"
     await liaison.send("/score add")
     assert "没有权限" in liaison.last.text
     await c.people["陈志远"].send("/score add")
