@@ -32,10 +32,12 @@ from bot.domain.urging import Policy, in_working_hours, is_working_day, next_wor
 from bot.domain.workdays import WorkCalendar
 from bot.kernel.config import Settings
 from bot.outbox.bundles import merge_parts
-from store.models import OutboxMessage, Person
+from store.models import OutboxMessage, Person, PersonRole
 from store.workflow import Item
 
 HELD = "held"
+DESK_MIDDAY = time(11, 30)
+DESK_ROLES = ("office", "office_head", "leader")
 
 
 def bundle_time(settings: Settings) -> time | None:
@@ -62,11 +64,25 @@ def actionable(buttons: list | None) -> bool:
     return any(not str(b.get("data", "")).startswith("i:v:") for row in buttons or [] for b in row)
 
 
-def slot(calendar: WorkCalendar, policy: Policy, settings: Settings, created_at: datetime, buttons: list | None) -> datetime:
+def desk_times(settings: Settings) -> list[time]:
+    """When people at a desk (the office, its head, leaders) get their requests, with bundling on:
+    the morning round, late morning and the bundle time — with the digest, four messages a day."""
+    daily = bundle_time(settings)
+    return sorted({morning_time(settings), DESK_MIDDAY, *([daily] if daily else [])})
+
+
+def slot(calendar: WorkCalendar, policy: Policy, settings: Settings, created_at: datetime, buttons: list | None,
+         desk: bool = False) -> datetime:
     """When a notice caused at ``created_at`` may be delivered (see the module docstring)."""
     if not in_working_hours(calendar, policy, created_at):
         return morning(calendar, policy, settings, created_at)
     daily = bundle_time(settings)
+    if desk and daily is not None:
+        for t in desk_times(settings):
+            at = policy.at(policy.day(created_at), t)
+            if at >= created_at and in_working_hours(calendar, policy, at):
+                return at
+        return morning(calendar, policy, settings, created_at)
     if actionable(buttons) or daily is None:
         return created_at
     at = policy.at(policy.day(created_at), daily)
@@ -75,9 +91,11 @@ def slot(calendar: WorkCalendar, policy: Policy, settings: Settings, created_at:
     return morning(calendar, policy, settings, created_at)
 
 
-async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: Settings, now: datetime) -> int:
+async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: Settings, now: datetime, *,
+                      hold_rounds: bool = False) -> int:
     """Send (as ``pending``) every person's held parts that are due at ``now``, one message each;
-    returns how many messages were released. Idempotent: a released part is no longer held."""
+    returns how many messages were released. Idempotent: a released part is no longer held.
+    ``hold_rounds``: routine round parts wait (the weekly reminder is about to join them)."""
     policy = Policy.from_settings(settings)
     rows = (await session.scalars(
         select(OutboxMessage).where(OutboxMessage.status.in_(("pending", HELD)), OutboxMessage.bundle.is_not(None),
@@ -86,11 +104,16 @@ async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: S
     )).all()
     if not rows:
         return 0
+    desk = set((await session.scalars(select(PersonRole.person_id).where(
+        PersonRole.person_id.in_({r.person_id for r in rows if r.person_id is not None}),
+        PersonRole.role.in_(DESK_ROLES)))).all()) if bundle_time(settings) else set()
     due: dict[int | None, list[OutboxMessage]] = defaultdict(list)
     for row in rows:
+        if hold_rounds and row.bundle == "round" and not row.urgent:
+            continue
         # A round's part (催办, weekly reminders) already carries its time; a notice's is computed.
         at = row.next_attempt_at if row.bundle == "round" else slot(calendar, policy, settings, row.created_at,
-                                                                      row.buttons)
+                                                                      row.buttons, row.person_id in desk)
         if at > now:
             row.status, row.next_attempt_at = HELD, at  # looked at again only when it is due
         else:

@@ -695,7 +695,8 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[Outgoing], now:
         "file_path": None, "file_name": None, "dedupe_key": m.dedupe_key, "urgent": m.urgent,
         "status": _status(m.person), "attempts": 0, "next_attempt_at": max(m.deliver_at, now),
         # a routine round goes out with the person's other parts of the morning (bot.domain.notices)
-        "item_ids": m.item_ids or None, "bundle": "round" if not m.urgent and _status(m.person) == "pending" else None,
+        # (an urgent one goes at once, and takes along the person's routine parts due then)
+        "item_ids": m.item_ids or None, "bundle": "round" if _status(m.person) == "pending" else None,
     } for m in messages]
     stmt = (_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(OutboxMessage.id, OutboxMessage.dedupe_key))

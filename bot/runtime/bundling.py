@@ -9,7 +9,7 @@ database (tests that drive the domain directly) does not hold anything back.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -18,7 +18,17 @@ from store.audit import Actor
 from store.urging import SweepRun
 
 MAX_WAIT = timedelta(minutes=10)
+WEEKLY_LOOKAHEAD = timedelta(hours=1)
 ROUND_SWEEPS = ("escalation", "weekly_feedback")  # the sweeps that write routine parts
+
+
+def weekly_coming(calendar, settings, now: datetime, last: datetime | None) -> bool:  # noqa: ANN001
+    """The weekly feedback sweep runs within the hour (e.g. 09:00 on Monday): round parts due
+    before it (the weekend's round, held for 08:30) wait and go out with it, as one message."""
+    from bot.runtime.sweeps import latest_weekly
+
+    upcoming = latest_weekly(calendar, settings, now + WEEKLY_LOOKAHEAD)
+    return upcoming > now and (last is None or last < upcoming)
 
 
 def release_hook(services) -> Callable[[], Awaitable[int]]:  # noqa: ANN001
@@ -36,6 +46,7 @@ def release_hook(services) -> Callable[[], Awaitable[int]]:  # noqa: ANN001
                 # A sweep that keeps failing holds nothing back for more than a few minutes.
                 if due is not None and last < due and now - due < MAX_WAIT:
                     return 0  # a round is being written: its parts go out together, at the next pass
-            return await release_due(s, calendar, services.settings, now)
+            return await release_due(s, calendar, services.settings, now,
+                                     hold_rounds=weekly_coming(calendar, services.settings, now, runs.get("weekly_feedback")))
 
     return release

@@ -11,9 +11,10 @@ from datetime import date, time
 from sqlalchemy import select
 from test_reminders import approve, at, count, make_county, mark, new, services, tick
 
+from bot.domain import assignments as asg
 from bot.domain.workflow import DeadlineSpec
 from store.models import OutboxMessage
-from store.workflow import Assignment, Progress
+from store.workflow import Assignment, ExtensionRequest, Progress
 
 
 def _bundle_at(h, hh: int, mm: int = 0) -> None:
@@ -48,27 +49,52 @@ async def test_an_approval_in_the_evening_reaches_the_unit_with_the_next_morning
     assert sent and min(sent) == at(date(2026, 3, 11), 9)
 
 
-async def test_information_notices_of_a_day_come_as_one_message_at_the_bundle_time(harness):
+async def test_with_bundling_on_a_days_notices_come_bundled(harness):
+    """``bundle_time`` 16:00: a unit's information notices of the day come as one message at 16:00;
+    the office's requests come at its desk times (morning round, 11:30, 16:00), bundled too."""
     h = harness
     _bundle_at(h, 16)
-    c = await make_county(h, ["城关镇", "新马桥镇"])
+    c = await make_county(h, ["城关镇"])
+    h.clock.set(at(date(2026, 3, 10), 9, 15))
+    first = await approve(h, c, lead="城关镇", title="城区主干道破损路面修复")
+    second = await approve(h, c, lead="城关镇", title="农贸市场消防通道整治")
+    await tick(h, at(date(2026, 3, 10), 9, 30))
+    liaison, office = c["联络员0"], c["王敏"]
+    # The notices asking the unit to act went at once.
+    assert len([m for m in liaison.inbox if "督办通知单" in (m.text or "")]) == 2
     users = list(c.users.values())
     before = mark(users)
-    h.clock.set(at(date(2026, 3, 10), 10))
-    await approve(h, c, lead="城关镇", title="城区主干道破损路面修复")
-    h.clock.set(at(date(2026, 3, 10), 11))
-    await approve(h, c, lead="新马桥镇", title="农贸市场消防通道整治")
-    # The notices asking a unit to act went at once; the registrant's 立项已审批 wait.
-    assert any("督办通知单" in t for t in new(c["联络员0"], before))
-    assert any("督办通知单" in t for t in new(c["联络员1"], before))
-    assert new(c["王敏"], before) == []
+    async with h.db.session() as s:
+        aids = (await s.scalars(select(Assignment.id).where(Assignment.item_id.in_([first.id, second.id]))
+                                .order_by(Assignment.item_id))).all()
+    for n, aid in enumerate(aids):  # the liaison asks for two extensions in the morning
+        h.clock.set(at(date(2026, 3, 10), 10, 15 * n))
+        async with h.db.session() as s:
+            await asg.request_extension(s, c.people["联络员0"], aid, new_due=date(2026, 3, 31),
+                                        reason="需协调资金，申请延期。", now=h.clock.now())
+        await h.settle()
+    assert new(office, before) == []
+    await tick(h, at(date(2026, 3, 10), 11, 29))
+    assert new(office, before) == []
+    await tick(h, at(date(2026, 3, 10), 11, 30))  # the office's late-morning bundle: both requests
+    (requests,) = new(office, before)
+    assert requests.count("延期申请") >= 2 and "城区主干道" in requests and "农贸市场" in requests
+    ask = office.inbox[-1]
+    assert [b.startswith(("1号", "2号")) for b in ask.buttons] == [True] * 4  # 同意/不同意 name their item
+    # The office grants both after lunch: the unit hears at 16:00, in one message.
+    async with h.db.session() as s:
+        reqs = (await s.scalars(select(ExtensionRequest.id).order_by(ExtensionRequest.id))).all()
+    for n, req in enumerate(reqs):
+        h.clock.set(at(date(2026, 3, 10), 13 + n))
+        async with h.db.session() as s:
+            await asg.approve_extension(s, c.people["王敏"], req, now=h.clock.now())
+        await h.settle()
+    before = mark(users)
     await tick(h, at(date(2026, 3, 10), 15, 59))
-    before = mark(users)  # (the digest's catch-up came with this first tick)
-    await tick(h, at(date(2026, 3, 10), 15, 59))
-    assert new(c["王敏"], before) == []
+    assert new(liaison, before) == []
     await tick(h, at(date(2026, 3, 10), 16))
-    (bundle,) = new(c["王敏"], before)
-    assert bundle.count("立项已审批") == 2 and "城区主干道" in bundle and "农贸市场" in bundle
+    (bundle,) = new(liaison, before)
+    assert bundle.count("延期申请已同意") == 2 and "城区主干道" in bundle and "农贸市场" in bundle
 
 
 async def test_monday_round_and_weekly_reminder_are_one_message(harness):
