@@ -18,7 +18,7 @@ from bot.kernel.config import Settings
 from bot.runtime.jobs import schedule_jobs
 from bot.outbox.pacing import SharedLimiter
 from bot.runtime.inbox import InboxQueue, attach_inbox, recover_inbox
-from bot.runtime.leader import Leadership
+from bot.runtime.leader import Leadership, PgLeadership
 from bot.runtime.persistence import DbPersistence, DialogStateApplication, forget_timeouts
 from bot.kernel.logs import LoggedRequest
 from bot.outbox.sender import Sender
@@ -140,6 +140,9 @@ def lead(app: Application, leadership: Leadership, polling: bool = True, poll_ti
     them), dialog timeouts of this process are forgotten. The sender follows ``is_leader``.
     """
     app.bot_data["leadership"] = leadership
+    if isinstance(leadership, PgLeadership):
+        # A fail-over repeats at most the update being handled at the kill, not a burst's held marks.
+        app.inbox.mark_batch = 1  # type: ignore[attr-defined]
 
     async def elected() -> None:
         # A deposed leader notices within its heartbeat and stops; what it recorded until then is

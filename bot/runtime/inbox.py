@@ -56,6 +56,8 @@ class Inbox:
         self.db = db
         self._sleep = sleep  # tests pass a fake: a database outage is waited out, not slept through
         self._pruned_at: datetime | None = None
+        # Several instances (issue 14) set 1: a killed leader then repeats at most one update.
+        self.mark_batch = MARK_BATCH
         # update_id -> new? for the updates of the last getUpdates batch, written already
         self.recorded: dict[int, bool] = {}
         self._handled: list[int] = []  # handled, not yet marked (a burst)
@@ -113,7 +115,7 @@ class Inbox:
     async def handled(self, update_id: int, more_waiting: bool) -> None:
         """Mark handled: now, or — while more updates wait and few marks are held — with the next."""
         self._handled.append(update_id)
-        if not more_waiting or len(self._handled) >= MARK_BATCH:
+        if not more_waiting or len(self._handled) >= self.mark_batch:
             await self.flush()
 
     async def flush(self) -> None:

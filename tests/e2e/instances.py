@@ -59,13 +59,14 @@ def settings_for(emu: Emulator, files_dir, mode: str = "polling") -> Settings:  
 
 
 async def start(name: str, url: str, emu: Emulator, clock, files_dir, *, polling: bool = True,  # noqa: ANN001
-                shared_updates: bool = False, pacing: Pacing | None = None) -> Instance:
+                shared_updates: bool = False, pacing: Pacing | None = None, retry_seconds: float = RETRY_SECONDS,
+                heartbeat_seconds: float = RETRY_SECONDS) -> Instance:
     db = Database(url, now=clock.now)
     app = build_application(settings_for(emu, files_dir), db, clock, request=EmulatorRequest(emu),
                             get_updates_request=EmulatorRequest(emu), start_jobs=False,
                             shared_updates=shared_updates)
     app.bot_data["services"].sender.pacing = pacing or Pacing(overall_per_second=1000, per_chat_burst=1000)
-    leadership = PgLeadership(db.url, retry_seconds=RETRY_SECONDS, heartbeat_seconds=RETRY_SECONDS)
+    leadership = PgLeadership(db.url, retry_seconds=retry_seconds, heartbeat_seconds=heartbeat_seconds)
     await start_instance(app, leadership, polling=polling, poll_timeout=2)
     return Instance(name, db, app, leadership)
 
