@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ARRAY, Integer, and_, any_, case, cast, exists, func, or_, select, union
+from sqlalchemy import ARRAY, Date, Integer, and_, any_, bindparam, case, cast, exists, func, or_, select, union
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import joinedload, raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -207,21 +207,66 @@ async def open_items_for(
     filters = filters or ItemFilters()
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
     page = max(1, int(page))
-    where = _list_conditions(me, filters, _id_in(session))
-    if where is None:
+    statements = _list_statements(session.get_bind().dialect.name, me, filters)
+    if statements is None:
         return ItemPage((), 0, page, page_size)
-    rank, shown_due = _list_order(calendar, local_date(now))
-    if filters.light:
-        where.append(rank == LIGHT_RANK[filters.light])
+    today = local_date(now)
+    params = {"me_id": me.id, "me_unit_id": me.unit_id, "today": today,
+              "yellow_until": _yellow_until(calendar, today), "limit": page_size, "offset": (page - 1) * page_size}
     # Two statements: the page's items with their assignments and units (the ORDER BY and LIMIT
     # apply to the items; SQLAlchemy joins the assignments onto that page), and the total.
-    items = (await session.scalars(
-        select(Item).where(*where).options(*LIST_OPTIONS)
-        .order_by(rank.desc(), shown_due.is_(None), shown_due, Item.id)
-        .limit(page_size).offset((page - 1) * page_size)
-    )).unique().all()
-    total = await session.scalar(select(func.count()).select_from(Item).where(*where)) or 0
+    page_stmt, count_stmt = statements
+    items = (await session.scalars(page_stmt, params)).unique().all()
+    total = await session.scalar(count_stmt, params) or 0
     return ItemPage(tuple(summarize(item, me, calendar, now) for item in items), total, page, page_size)
+
+
+@dataclass(frozen=True)
+class _Asker:
+    """Who asks, as far as a list's SQL depends on it: the roles, and the ids as parameters."""
+
+    roles: frozenset[str]
+    has_unit: bool
+
+    def has_role(self, *roles: str) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def id(self):  # noqa: ANN201
+        return bindparam("me_id")
+
+    @property
+    def unit_id(self):  # noqa: ANN201
+        return bindparam("me_unit_id") if self.has_unit else None
+
+
+_LIST_STATEMENTS: dict[tuple, tuple | None] = {}
+
+
+def _list_statements(dialect: str, me: Person, filters: ItemFilters) -> tuple | None:
+    """The page and count statements of a list, built once per shape (dialect, roles, filters) with
+    the person, the day and the page as parameters: building and keying them cost more than the
+    database's work on a liaison's list (they run for every /items and every page turned)."""
+    asker = _Asker(me.roles, me.unit_id is not None)
+    key = (dialect, asker, filters)
+    if key not in _LIST_STATEMENTS:
+        if len(_LIST_STATEMENTS) > 512:  # filters by unit could make many; they are cheap to rebuild
+            _LIST_STATEMENTS.clear()
+        _LIST_STATEMENTS[key] = _build_list_statements(dialect, asker, filters)
+    return _LIST_STATEMENTS[key]
+
+
+def _build_list_statements(dialect: str, asker: _Asker, filters: ItemFilters) -> tuple | None:
+    where = _list_conditions(asker, filters, _id_in_for(dialect))  # type: ignore[arg-type]
+    if where is None:
+        return None
+    rank, shown_due = _order_keys(bindparam("today", type_=Date), bindparam("yellow_until", type_=Date))
+    if filters.light:
+        where.append(rank == LIGHT_RANK[filters.light])
+    page = (select(Item).where(*where).options(*LIST_OPTIONS)
+            .order_by(rank.desc(), shown_due.is_(None), shown_due, Item.id)
+            .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
+    return page, select(func.count()).select_from(Item).where(*where)
 
 
 # A list shows the items' assignments and units, nothing else: one statement, and any other
@@ -246,7 +291,11 @@ def _id_in(session: AsyncSession):  # noqa: ANN202
 
     PostgreSQL estimates an IN (subquery) as a join and often scans every item; ``= ANY`` of the
     ids gathered first (one InitPlan) makes it look the items up by primary key."""
-    if session.get_bind().dialect.name == "postgresql":
+    return _id_in_for(session.get_bind().dialect.name)
+
+
+def _id_in_for(dialect: str):  # noqa: ANN202
+    if dialect == "postgresql":
         # The cast makes ANY read one array value, not the rows of a subquery.
         def id_in(ids):  # noqa: ANN001, ANN202
             found = ids.subquery()
@@ -307,9 +356,18 @@ def _list_order(calendar: WorkCalendar, today: date):  # noqa: ANN202
     (red before ``today``, yellow before the first day with more than YELLOW_DAYS working days
     left) turn it into a CASE the database can sort and filter by. ``owing_due`` and ``lead_due``
     are kept on the item by triggers (migration 0009)."""
+    return _order_keys(today, _yellow_until(calendar, today))
+
+
+def _yellow_until(calendar: WorkCalendar, today: date) -> date:
+    """The first day whose due date shows green: more than YELLOW_DAYS working days left."""
     yellow_until = today + timedelta(days=1)
     while calendar.working_days_left(today, yellow_until) <= YELLOW_DAYS:
         yellow_until += timedelta(days=1)
+    return yellow_until
+
+
+def _order_keys(today, yellow_until):  # noqa: ANN001, ANN202 — dates or bound parameters
     rank = case((Item.owing_due.is_(None), -1), (Item.owing_due < today, LIGHT_RANK["red"]),
                 (Item.owing_due < yellow_until, LIGHT_RANK["yellow"]), else_=LIGHT_RANK["green"])
     return rank, func.coalesce(Item.lead_due, Item.due_date)
