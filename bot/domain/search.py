@@ -89,13 +89,22 @@ async def find_items(session: AsyncSession, person: Person, keyword: str, page: 
     if where is None:
         return ItemPage((), 0, page, page_size)
     where = [*where, _match(keyword, local_date(now).year)]
-    total = await session.scalar(select(func.count()).select_from(Item).where(*where)) or 0
-    pages = max(1, -(-total // page_size))
-    page = min(page, pages)
-    items = (await session.scalars(
-        select(Item).where(*where).options(*LIST_OPTIONS)
-        .order_by(Item.year.is_(None).desc(), Item.year.desc(), Item.number.desc(), Item.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)
-    )).unique().all()
+
+    async def page_of(n: int) -> list[Item]:
+        return list((await session.scalars(
+            select(Item).where(*where).options(*LIST_OPTIONS)
+            .order_by(Item.year.is_(None).desc(), Item.year.desc(), Item.number.desc(), Item.id.desc())
+            .limit(page_size).offset((n - 1) * page_size)
+        )).unique().all())
+
+    items = await page_of(page)
+    if page == 1 and len(items) < page_size:
+        total = len(items)  # the usual search: a few hits, one statement
+    else:
+        total = await session.scalar(select(func.count()).select_from(Item).where(*where)) or 0
+        pages = max(1, -(-total // page_size))
+        if page > pages:  # a page past the end (the list shrank, or a forged button): the last one
+            page = pages
+            items = await page_of(page)
     return ItemPage(tuple(summarize(item, me, calendar, now) for item in items), total, page, page_size)
 
