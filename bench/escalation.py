@@ -40,7 +40,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -51,8 +50,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import bindparam, delete, insert, text, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
 from bot.kernel.config import Settings  # noqa: E402
 from bot.domain.urging import (  # noqa: E402
@@ -69,7 +67,8 @@ from bot.domain.urging import (  # noqa: E402
 )
 from bot.domain.workdays import WorkCalendar  # noqa: E402
 from bot.kernel.clock import OFFICE_TZ  # noqa: E402
-from store.db import Database, async_url  # noqa: E402
+from bench.scratch_db import Backend  # noqa: E402
+from store.db import Database  # noqa: E402
 from store.models import OutboxMessage, Person, PersonRole, Unit  # noqa: E402
 from store.urging import Reminder  # noqa: E402
 from store.workflow import Assignment, Item  # noqa: E402
@@ -216,46 +215,6 @@ async def undo_round(db: Database) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Backends
-# --------------------------------------------------------------------------------------------
-
-
-class Backend:
-    """A fresh, migrated database per case: a SQLite file, or a PostgreSQL database of its own."""
-
-    def __init__(self, name: str, pg_url: str | None = None) -> None:
-        self.name, self.pg_url = name, pg_url
-        self._tmp: tempfile.TemporaryDirectory | None = None
-        self._db_name: str | None = None
-
-    async def open(self) -> Database:
-        if self.pg_url is None:
-            self._tmp = tempfile.TemporaryDirectory()
-            db = Database(f"sqlite:///{self._tmp.name}/bench.sqlite3", now=lambda: NOW)
-        else:
-            self._db_name = f"duban_bench_{os.getpid()}"
-            await self._admin(f'DROP DATABASE IF EXISTS "{self._db_name}"')
-            await self._admin(f'CREATE DATABASE "{self._db_name}"')
-            url = make_url(async_url(self.pg_url)).set(database=self._db_name)
-            db = Database(url.render_as_string(hide_password=False), now=lambda: NOW)
-        await db.upgrade()
-        return db
-
-    async def close(self, db: Database) -> None:
-        await db.dispose()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-        if self._db_name is not None:
-            await self._admin(f'DROP DATABASE IF EXISTS "{self._db_name}" WITH (FORCE)')
-
-    async def _admin(self, sql: str) -> None:
-        engine = create_async_engine(make_url(async_url(self.pg_url)), isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-        await engine.dispose()
-
-
-# --------------------------------------------------------------------------------------------
 # Measuring
 # --------------------------------------------------------------------------------------------
 
@@ -353,7 +312,8 @@ async def main(sizes: list[int], runs: int, explain: bool) -> None:
     total = time.perf_counter()
     print(f"load average at start: {load()} ({os.cpu_count()} CPUs)")
     pg_url = os.environ.get("DUBAN_TEST_PG_URL")
-    backends = [Backend("SQLite")] + ([Backend("PostgreSQL", pg_url)] if pg_url else [])
+    backends = [Backend("SQLite", bench="escalation", now=lambda: NOW)] + (
+        [Backend("PostgreSQL", pg_url, bench="escalation", now=lambda: NOW)] if pg_url else [])
     largest = {b.name: await run_backend(b, sizes, runs, explain) for b in backends}
     print()
     n = max(sizes)

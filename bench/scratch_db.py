@@ -16,13 +16,18 @@ from store.db import Database, async_url
 
 
 class Backend:
+    """Open, measure, close; a bench may open it again for a fresh database per case."""
+
     def __init__(self, name: str, pg_url: str | None = None, *, bench: str = "bench",
                  now: Callable[[], datetime] | None = None) -> None:
         self.name, self.pg_url, self.bench, self.now = name, pg_url, bench, now
         self.tmp = tempfile.TemporaryDirectory()  # the SQLite file, and any files the bench writes
         self._db_name: str | None = None
+        self._closed = False
 
     async def open(self) -> Database:
+        if self._closed:  # opened again: a new folder (and database) for the next case
+            self.tmp, self._closed = tempfile.TemporaryDirectory(), False
         if self.pg_url is None:
             db = Database(f"sqlite:///{self.tmp.name}/bench.sqlite3", now=self.now)
         else:
@@ -37,8 +42,10 @@ class Backend:
     async def close(self, db: Database) -> None:
         await db.dispose()
         self.tmp.cleanup()
+        self._closed = True
         if self._db_name is not None:
             await self._admin(f'DROP DATABASE IF EXISTS "{self._db_name}" WITH (FORCE)')
+            self._db_name = None
 
     async def _admin(self, sql: str) -> None:
         engine = create_async_engine(make_url(async_url(self.pg_url)), isolation_level="AUTOCOMMIT")
