@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
@@ -65,10 +65,8 @@ def _match(keyword: str, this_year: int):  # noqa: ANN202
     # Every word must match somewhere: "城关镇 道路" finds the town's road items.
     per_word = []
     for word in words:
-        # The units' items through the assignments' unit index, not a look-up per item.
-        unit_hit = Item.id.in_(select(Assignment.item_id).where(
-            Assignment.unit_id.in_(select(Unit.id).where(Unit.name.contains(word, autoescape=True))),
-            Assignment.state != "draft"))
+        unit_hit = exists().where(Assignment.item_id == Item.id, Assignment.state != "draft",
+                                  Assignment.unit_id.in_(select(Unit.id).where(Unit.name.contains(word, autoescape=True))))
         options = [and_(Item.confidential.is_(False), Item.title.contains(word, autoescape=True)), unit_hit]
         by_number = _number_condition(word, this_year)
         if by_number is not None:
