@@ -119,7 +119,10 @@ async def redeem(session: AsyncSession, code: str, telegram_id: int, now: dateti
 
     invitation.used_at = now
     invitation.used_by_telegram_id = telegram_id
-    new_liaison = invitation.role == "liaison" and not (person.active and person.has_role("liaison"))
+    # A liaison's first binding (made liaison before they had the bot, e.g. by a hand-over) or a
+    # new liaison role: the unit's open items follow (bot.domain.briefing).
+    new_liaison = invitation.role == "liaison" and (
+        person.telegram_id is None or not (person.active and person.has_role("liaison")))
     # A new phone replaces the old binding: the invitation is the office's word that this is them.
     person.telegram_id = telegram_id
     person.active = True
