@@ -44,7 +44,7 @@ from bot.domain.score import (
     use_rules,
 )
 from bot.domain.views import find_item
-from bot.domain.workflow import AlreadyHandled, clean_text, item_label, local_date
+from bot.domain.workflow import UNIT_ROLES_OF_ASSIGNMENT, AlreadyHandled, clean_text, item_label, local_date
 from bot.kernel.render import render
 from handlers.common import reply
 from handlers.context import Ctx, actor
@@ -141,7 +141,7 @@ async def _show_table(update: Update, context: Ctx, year: int) -> None:
     if approvable:
         rows.append([InlineKeyboardButton(f"审定{year}年度考核结果", callback_data=action_data("y:ask", year))])
     await reply(update, "score/table.html.j2", InlineKeyboardMarkup(rows) if rows else None, t=table,
-                buttons=bool(units), points=format_points)
+                buttons=bool(units), points=format_points, unit_roles=UNIT_ROLES_OF_ASSIGNMENT)
 
 
 async def _show_unit(update: Update, context: Ctx, year: int, unit_id: int) -> None:
@@ -158,7 +158,8 @@ async def _show_unit(update: Update, context: Ctx, year: int, unit_id: int) -> N
     if update.callback_query:
         await update.callback_query.answer()
     await reply(update, "score/unit.html.j2", t=v.table, row=v.row, unit=v.unit, total=v.table.units,
-                events=v.events, pending=v.pending, points=format_points)
+                events=v.events, pending=v.pending, points=format_points,
+                unit_roles=UNIT_ROLES_OF_ASSIGNMENT)
 
 
 async def unit_tapped(update: Update, context: Ctx) -> None:
@@ -218,7 +219,8 @@ async def approve(update: Update, context: Ctx) -> None:
     await update.callback_query.answer("已审定")
     await clear_tapped_keyboard(update, context)
     await _say(update, "approved", t=table)
-    await reply(update, "score/table.html.j2", t=table, buttons=False, points=format_points)
+    await reply(update, "score/table.html.j2", t=table, buttons=False, points=format_points,
+                unit_roles=UNIT_ROLES_OF_ASSIGNMENT)
 
 
 async def approve_cancelled(update: Update, context: Ctx) -> None:
