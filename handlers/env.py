@@ -17,6 +17,7 @@ from bot.runtime.services import Services
 from handlers.context import Ctx
 
 if TYPE_CHECKING:
+    from bot.domain.score import Rules
     from store.models import Person
 
 
@@ -47,6 +48,10 @@ class Env:
     @property
     def filing(self) -> DocumentFiling:
         return DocumentFiling(self.services)
+
+    @property
+    def score_rules(self) -> Rules:
+        return self.services.score_rules
 
 
 async def env_of(context: Ctx) -> Env:

@@ -67,7 +67,7 @@ async def export_command(update: Update, context: Ctx) -> None:
             if len(args) == 2 and not _YEAR.fullmatch(args[1]):
                 raise DomainError(f"年度「{args[1][:10]}」格式不对，应为四位数字，如 /export scores 2026")
             year = check_year(int(args[1]) if len(args) == 2 else today.year, today)
-            job = ExportJob("scores", today, office, year=year)
+            job = ExportJob("scores", today, office, year=year, rules=svc.score_rules)
             name, caption = f"{year}年度政务督查考核表.xlsx", {"year": year}
         elif args[:1] == ["items"] and len(args) in (2, 3):
             if len(args) == 2 and _YEAR.fullmatch(args[1]):

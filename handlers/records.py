@@ -38,7 +38,7 @@ from telegram.ext import (
 from bot.domain import records as rec
 from bot.domain.attachments import MAX_ATTACHMENTS
 from bot.domain.errors import DomainError, NotAllowed
-from bot.domain.score import active_rules, format_points
+from bot.domain.score import format_points
 from bot.domain.targets import item_ref
 from bot.domain.workflow import (
     UNIT_ROLES_OF_ASSIGNMENT,
@@ -400,7 +400,7 @@ async def kind_chosen(update: Update, context: Ctx) -> int:
     kind = update.callback_query.data.rsplit(":", 1)[1]
     st["kind"] = kind
     await _answered(update, "kind_chosen", kind=rec.BULLETIN_KINDS[kind])
-    rules = rec.bulletin_rules(kind, active_rules())
+    rules = rec.bulletin_rules(kind, context.services.score_rules)
     if kind == "commendation":
         st["rule"] = rules[0].code
         await _say(update, "ask_text")
@@ -413,7 +413,7 @@ async def kind_chosen(update: Update, context: Ctx) -> int:
 async def rule_chosen(update: Update, context: Ctx) -> int | None:
     st = _st(context)
     code = update.callback_query.data.split(":", 2)[2]
-    rule = next((r for r in rec.bulletin_rules(st["kind"], active_rules()) if r.code == code), None)
+    rule = next((r for r in rec.bulletin_rules(st["kind"], context.services.score_rules) if r.code == code), None)
     if rule is None:
         await update.callback_query.answer("无效的选择", show_alert=True)
         return None
@@ -429,9 +429,9 @@ async def got_text(update: Update, context: Ctx) -> int | None:
     text = update.message.text
     preview = await _service(update, context, lambda s, me, env: rec.preview_bulletin(
         s, me, item_id=st["item_id"], unit_id=st["unit_id"], kind=st["kind"], rule_code=st["rule"], text=text,
-        office_name=env.services.settings.office.name, now=env.now))
+        office_name=env.services.settings.office.name, now=env.now, rules=env.score_rules))
     st["text"] = text
-    rule = active_rules()[st["rule"]]
+    rule = context.services.score_rules[st["rule"]]
     await _say(update, "preview", _buttons([("发布", "rec:ok"), ("取消", "rec:x")]), preview=preview, unit=st["unit"],
                points=format_points(rule.points))
     return PREVIEW
@@ -446,14 +446,14 @@ async def publish(update: Update, context: Ctx) -> int | None:
     async def issue(s: AsyncSession, me: Person, env: Env) -> tuple[rec.Issued, int]:
         issued = await rec.issue_bulletin(
             s, me, item_id=st["item_id"], unit_id=st["unit_id"], kind=st["kind"], rule_code=st["rule"],
-            text=st["text"], office_name=env.services.settings.office.name, now=env.now)
+            text=st["text"], office_name=env.services.settings.office.name, now=env.now, rules=env.score_rules)
         return issued, await rec.bulletin_seq(s, issued.bulletin)
 
     issued, seq = await _service(update, context, issue)
     log.info("event=action code=/bulletin target=%s user=%s bulletin=%s", st["item_id"], update.effective_user.id,
              issued.bulletin.id)
     context.chat_data.close("rec")
-    rule = active_rules()[st["rule"]]
+    rule = context.services.score_rules[st["rule"]]
     await _say(update, "bulletin_done", year=local_date(issued.bulletin.issued_at).year, seq=seq, told=issued.told,
                unit=st["unit"], points=format_points(rule.points), rule=rule.name)
     return END

@@ -35,13 +35,10 @@ from bot.domain.actions import MalformedAction, action_data, parse_action, parse
 from bot.domain.directory import unit_by_name
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.score import (
-    active_rules,
     add_manual_event,
     check_year,
     format_points,
     reverse_event,
-    rules_with_points,
-    use_rules,
 )
 from bot.domain.views import find_item
 from bot.domain.workflow import UNIT_ROLES_OF_ASSIGNMENT, AlreadyHandled, clean_text, item_label, local_date
@@ -98,7 +95,7 @@ async def score_command(update: Update, context: Ctx) -> int:
             await reply(update, "messages/not_allowed.html.j2", what=f"/score {args[0]}")
             return END
         if args[0] == "rules":
-            await _say(update, "rules", rules=list(active_rules().values()))
+            await _say(update, "rules", rules=list(context.services.score_rules.values()))
             return END
         if args[0] == "undo":
             await _undo(update, context, args[1:])
@@ -131,7 +128,7 @@ async def _show_table(update: Update, context: Ctx, year: int) -> None:
         return
     try:
         async with context.services.db.session(actor(person)) as s:
-            table = await ledger.view_table(s, person, year, now=now)
+            table = await ledger.view_table(s, person, year, now=now, rules=context.services.score_rules)
             approvable = person.has_role("office_head") and await ledger.approvable(s, year, local_date(now))
     except DomainError as exc:
         await _error(update, exc)
@@ -148,7 +145,8 @@ async def _show_unit(update: Update, context: Ctx, year: int, unit_id: int) -> N
     person = await context.person(update)
     try:
         async with context.services.db.session(actor(person)) as s:
-            v = await ledger.view_unit(s, person, year, unit_id, now=context.services.clock.now())
+            v = await ledger.view_unit(s, person, year, unit_id, now=context.services.clock.now(),
+                                     rules=context.services.score_rules)
     except DomainError as exc:
         if update.callback_query:
             await _alert(update, exc)
@@ -191,7 +189,7 @@ async def approve_ask(update: Update, context: Ctx) -> None:
             if not person.has_role("office_head"):
                 raise NotAllowed("只有督查室负责人才能审定年度考核结果")
             await ledger.check_approvable(s, check_year(year, local_date(now)), local_date(now))
-            table = await ledger.view_table(s, person, year, now=now)
+            table = await ledger.view_table(s, person, year, now=now, rules=context.services.score_rules)
     except DomainError as exc:
         await _alert(update, exc)
         return
@@ -208,7 +206,8 @@ async def approve(update: Update, context: Ctx) -> None:
     person = await context.person(update)
     try:
         async with context.services.db.session(actor(person)) as s:
-            table = await ledger.approve_year(s, person, year, now=context.services.clock.now())
+            table = await ledger.approve_year(s, person, year, now=context.services.clock.now(),
+                                              rules=context.services.score_rules)
     except DomainError as exc:
         await _alert(update, exc)
         return
@@ -241,12 +240,12 @@ async def _record(update: Update, context: Ctx, st: dict) -> bool:
         async with env.services.db.session(actor(person)) as s:
             event = await add_manual_event(s, person, unit_id=st["unit_id"], rule_code=st["rule"],
                                            item_id=st["item_id"], reason=st["reason"], year=st.get("year"),
-                                           now=env.now)
+                                           now=env.now, rules=context.services.score_rules)
     except DomainError as exc:
         await _error(update, exc)
         return False
     log.info("event=action code=score.add event=%s person=%s", event.id, person.id)
-    rule = active_rules()[event.rule]
+    rule = context.services.score_rules[event.rule]
     await _say(update, "added", e=event, unit=st["unit"], rule=rule.name)
     return True
 
@@ -331,7 +330,7 @@ async def unit_chosen(update: Update, context: Ctx) -> int:
     await update.callback_query.answer()
     await edit_tapped(update, render("score/chat.html.j2", step="unit_chosen", unit=unit.name))
     rows = [[InlineKeyboardButton(f"{r.clause} {format_points(r.points)}分 {r.name}"[:60], callback_data=f"sa:r:{r.code}")]
-            for r in active_rules().values()]
+            for r in context.services.score_rules.values()]
     rows.append(cancel_row("sa:x"))
     await _say(update, "add_rule", InlineKeyboardMarkup(rows))
     return RULE
@@ -339,7 +338,7 @@ async def unit_chosen(update: Update, context: Ctx) -> int:
 
 async def rule_chosen(update: Update, context: Ctx) -> int:
     code = update.callback_query.data.split(":", 2)[2]
-    rule = active_rules().get(code)
+    rule = context.services.score_rules.get(code)
     if rule is None:
         await update.callback_query.answer("无效的选择", show_alert=True)
         return RULE
@@ -365,7 +364,7 @@ async def got_item(update: Update, context: Ctx) -> int | None:
     # Everything but the reason is checked now, not after the reason was typed.
     exc = await dry_run(context, lambda s: add_manual_event(
         s, person, unit_id=st["unit_id"], rule_code=st["rule"], item_id=st["item_id"], reason="（预检）",
-        year=st.get("year"), now=env.now))
+        year=st.get("year"), now=env.now, rules=context.services.score_rules))
     if exc is not None:
         await _error(update, exc, again=True)
         return None
@@ -380,7 +379,7 @@ async def got_reason(update: Update, context: Ctx) -> int | None:
     except DomainError as exc:
         await _error(update, exc, again=True)
         return None
-    rule = active_rules()[st["rule"]]
+    rule = context.services.score_rules[st["rule"]]
     year = st.get("year") or local_date(context.services.clock.now()).year
     await _say(update, "add_confirm", InlineKeyboardMarkup([[InlineKeyboardButton("保存", callback_data="sa:ok"),
                                                              InlineKeyboardButton("取消", callback_data="sa:x")]]),
@@ -410,8 +409,6 @@ async def stale_button(update: Update, context: Ctx) -> None:
 
 def register(app: Application) -> None:
     """/score (with the add dialog) and its buttons."""
-    settings = app.bot_data["services"].settings
-    use_rules(rules_with_points(settings.score.points))
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
     add_dialog(app, Dialog(

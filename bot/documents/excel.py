@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -36,7 +36,7 @@ from bot.domain.dates import parse_full_date as parse_date  # the exports' date 
 from bot.domain.errors import DomainError
 from bot.domain.ledger import _HANDLED_STATES, ScoreTable, format_score, score_table
 from bot.domain.schedules import load_calendar
-from bot.domain.score import Rule, active_rules, check_year, finished_on, format_points, rules_with_points, use_rules
+from bot.domain.score import DEFAULT_RULES, Rules, check_year, finished_on, format_points, rules_with_points
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
     ASSIGNMENT_STATES,
@@ -112,7 +112,7 @@ async def check_scores(session: AsyncSession, year: int) -> None:
 
 
 async def write_scores(session: AsyncSession, target: str | Path | BinaryIO, year: int, *, today: date,
-                       office_name: str, rules: dict[str, Rule] | None = None) -> ScoreTable:
+                       office_name: str, rules: Rules = DEFAULT_RULES) -> ScoreTable:
     """The year's table (汇总), every event (明细) and, before approval, the pending deductions."""
     table = await score_table(session, year, today, rules)
     if not any(r.handled for r in table.rows):
@@ -126,7 +126,7 @@ async def write_scores(session: AsyncSession, target: str | Path | BinaryIO, yea
                           None if r.handled else f"当年未承办督办事项，按平均分{table.average_text}计"))
         sheet.notes(_status(table, office_name))
         sheet = book.sheet("考核明细", EVENT_COLUMNS)
-        async for row in _event_rows(session, year, table, rules or active_rules()):
+        async for row in _event_rows(session, year, table, rules):
             sheet.append(row)
         if table.pending:
             sheet = book.sheet("待结算扣分", PENDING_COLUMNS)
@@ -141,7 +141,7 @@ async def write_scores(session: AsyncSession, target: str | Path | BinaryIO, yea
 
 
 async def scores_workbook(session: AsyncSession, year: int, *, today: date, office_name: str,
-                          rules: dict[str, Rule] | None = None) -> bytes:
+                          rules: Rules = DEFAULT_RULES) -> bytes:
     """``write_scores`` into memory (a small table; tests and callers that want bytes)."""
     buf = io.BytesIO()
     await write_scores(session, buf, year, today=today, office_name=office_name, rules=rules)
@@ -149,7 +149,7 @@ async def scores_workbook(session: AsyncSession, year: int, *, today: date, offi
 
 
 async def _event_rows(session: AsyncSession, year: int, table: ScoreTable,
-                      rules: dict[str, Rule]) -> AsyncIterator[tuple]:
+                      rules: Rules) -> AsyncIterator[tuple]:
     """The 明细 rows of the table's units, oldest event first, as ``ledger.unit_events`` shows them,
     read in batches with the item and the recorder joined (no query per event)."""
     units = {r.unit_id: r.unit for r in table.rows}
@@ -386,6 +386,7 @@ class ExportJob:
     year: int | None = None
     start: date | None = None
     end: date | None = None
+    rules: Rules = field(default_factory=lambda: DEFAULT_RULES)  # the deployment's (Services.score_rules)
 
 
 @dataclass(frozen=True)
@@ -414,7 +415,8 @@ async def write_export(database_url: str, job: ExportJob, path: str | Path,
     try:
         async with db.session() as s:
             if job.kind == "scores":
-                table = await write_scores(s, part, job.year, today=job.today, office_name=job.office_name)
+                table = await write_scores(s, part, job.year, today=job.today, office_name=job.office_name,
+                                           rules=job.rules)
                 frozen, rows = table.frozen, 0
             else:
                 count = await write_items(s, part, job.start, job.end, today=job.today,
@@ -487,13 +489,13 @@ async def export_command(settings: Any, kind: str, file: str, *, year: int | Non
             raise DomainError("导出督办台账须指定时间段，例如 --from 2026-01-01 --to 2026-12-31")
         if kind in ("notice", "dossier") and not item:
             raise DomainError("须指定事项编号，例如 --item 2026-3")
-        use_rules(rules_with_points(settings.score.points))
+        rules = rules_with_points(settings.score.points)
         today = now.astimezone(OFFICE_TZ).date()
         db = Database(settings.database.url)
         try:
             await db.upgrade()
             if kind in ("scores", "items"):
-                job = (ExportJob("scores", today, settings.office.name, year=check_year(year, today))
+                job = (ExportJob("scores", today, settings.office.name, year=check_year(year, today), rules=rules)
                        if kind == "scores" else
                        ExportJob("items", today, settings.office.name, start=parse_date(start, "开始日期"),
                                  end=parse_date(end, "结束日期")))

@@ -27,6 +27,7 @@ from bot.outbox.queue import Button
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from bot.domain.score import Rules
     from bot.domain.workdays import WorkCalendar
     from bot.domain.workflow import Transition
     from store.models import Person
@@ -77,6 +78,9 @@ class ActionEnv(Protocol):
 
     @property
     def filing(self) -> Filing: ...
+
+    @property
+    def score_rules(self) -> Rules: ...
 
 
 Run = Callable[["AsyncSession", "Person", int, Answer, ActionEnv], Awaitable[Any]]

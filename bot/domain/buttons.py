@@ -166,10 +166,11 @@ _SPECS = (
     # The responsible leader.
     ActionSpec(
         "l:ok", "item", "同意", step="leader.agree", toast="已审阅同意，事项办结", outcome="✅ 已审阅同意 · 查看",
-        run=lambda s, me, i, a, env: review_svc.leader_agree(s, me, i, now=env.now)),
+        run=lambda s, me, i, a, env: review_svc.leader_agree(s, me, i, now=env.now, rules=env.score_rules)),
     ActionSpec(
         "l:ins", "item", "批示", step="leader.instruct", asks="text", outcome="✅ 已批示 · 查看",
-        run=lambda s, me, i, a, env: review_svc.leader_instruct(s, me, i, instruction=a.text, now=env.now)),
+        run=lambda s, me, i, a, env: review_svc.leader_instruct(s, me, i, instruction=a.text, now=env.now,
+                                                                         rules=env.score_rules)),
     # A phone supervision record (电话督查), answered by the unit's liaison (有异议: the records dialog).
     ActionSpec(
         "c:ok", "record", "确认", who="liaison", toast="已确认", outcome="✅ 已确认",

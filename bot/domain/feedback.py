@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.kernel.config import Settings
 from bot.domain.actions import button
 from bot.domain.errors import DomainError
-from bot.domain.score import record_event
+from bot.domain.score import DEFAULT_RULES, Rules, record_event, rules_with_points
 from bot.domain.urging import (
     Policy,
     SweepResult,
@@ -76,7 +76,7 @@ async def _feedback_times(session: AsyncSession, assignment_ids: list[int], sinc
 
 
 async def close_weeks(session: AsyncSession, policy: Policy, this_week: date, now: datetime,
-                      result: SweepResult) -> None:
+                      result: SweepResult, rules: Rules = DEFAULT_RULES) -> None:
     rows = (await session.execute(
         select(FeedbackWeek, Assignment.state, Assignment.unit_id, Assignment.item_id, Item.year, Item.number, Item.id)
         .join(Assignment, Assignment.id == FeedbackWeek.assignment_id)
@@ -104,7 +104,7 @@ async def close_weeks(session: AsyncSession, policy: Policy, this_week: date, no
                     session, year=last_day.year, unit_id=unit_id, rule_code="late_feedback",
                     reason=f"{label}：{week.week_start.isoformat()}至{last_day.isoformat()}一周未按要求反馈办理进展",
                     now=now, item_id=item_id, assignment_id=week.assignment_id, automatic=True,
-                    dedupe_key=late_key(week.assignment_id, week.week_start),
+                    dedupe_key=late_key(week.assignment_id, week.week_start), rules=rules,
                 )
             except DomainError as exc:  # e.g. the year's score was already approved: recorded, not scored
                 log.warning("event=late_feedback_not_scored assignment=%s week=%s reason=%s",
@@ -142,7 +142,8 @@ async def feedback_sweep(session: AsyncSession, calendar: WorkCalendar, now: dat
     policy = Policy.from_settings(settings)
     result = SweepResult("weekly_feedback")
     this_week = week_start(policy.day(now))
-    await close_weeks(session, policy, this_week, now, result)
+    # The deployment's points: the rules are a function of the settings the sweep is given.
+    await close_weeks(session, policy, this_week, now, result, rules_with_points(settings.score.points))
     owed = await open_week(session, policy, this_week, now)
     result.considered = len(owed)
 

@@ -24,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.score import (
     BASE_SCORE,
+    DEFAULT_RULES,
     PendingDeduction,
     Rule,
-    active_rules,
+    Rules,
     check_year,
     is_frozen,
     pending_deductions,
@@ -147,7 +148,7 @@ def _in_force(events: list[ScoreEvent]) -> list[ScoreEvent]:
 
 
 async def compute_table(session: AsyncSession, year: int, today: date,
-                        rules: dict[str, Rule] | None = None) -> ScoreTable:
+                        rules: Rules = DEFAULT_RULES) -> ScoreTable:
     """The table as the events make it now (ignores a snapshot; see ``score_table``)."""
     start, end = _bounds(year)
     events = await _events(session, year)
@@ -177,7 +178,7 @@ async def compute_table(session: AsyncSession, year: int, today: date,
     rows = [r if r.handled else ScoreRow(r.unit_id, r.unit, average if average is not None else Decimal(BASE_SCORE),
                                          0, r.disqualified, False, r.bonus, r.deduction, r.events)
             for r in raw]
-    pending = await pending_deductions(session, year, today, rules or active_rules())
+    pending = await pending_deductions(session, year, today, rules)
     return ScoreTable(year, tuple(rank_rows(rows)), average, False, None, None, tuple(pending), len(rows))
 
 
@@ -199,7 +200,7 @@ def _from_snapshot(row: ScoreYear, approved_by: str | None) -> ScoreTable:
 
 
 async def score_table(session: AsyncSession, year: int, today: date,
-                      rules: dict[str, Rule] | None = None) -> ScoreTable:
+                      rules: Rules = DEFAULT_RULES) -> ScoreTable:
     """The approved table of a frozen year, else the table as it stands with pending deductions."""
     frozen = await session.get(ScoreYear, year)
     if frozen is not None:
@@ -209,9 +210,8 @@ async def score_table(session: AsyncSession, year: int, today: date,
 
 
 async def unit_events(session: AsyncSession, year: int, unit_id: int,
-                      rules: dict[str, Rule] | None = None) -> list[EventView]:
+                      rules: Rules = DEFAULT_RULES) -> list[EventView]:
     """Every event of a unit in a year, reversals included, oldest first."""
-    rules = rules or active_rules()
     events = await _events(session, year, unit_id)
     reversed_by = {e.reverses_id: e.id for e in events if e.reverses_id is not None}
     items = {i.id: i for i in (await session.scalars(
@@ -250,7 +250,7 @@ def sees_all(me: Person) -> bool:
 
 
 async def view_table(session: AsyncSession, person: Person, year: int, *, now: datetime,
-                     rules: dict[str, Rule] | None = None) -> ScoreTable:
+                     rules: Rules = DEFAULT_RULES) -> ScoreTable:
     """The table for ``person``: whole for the office and leaders, else only their own unit's row
     (with its rank) and its pending deductions."""
     me = await _viewer(session, person)
@@ -272,7 +272,7 @@ class UnitView:
 
 
 async def view_unit(session: AsyncSession, person: Person, year: int, unit_id: int, *, now: datetime,
-                    rules: dict[str, Rule] | None = None) -> UnitView:
+                    rules: Rules = DEFAULT_RULES) -> UnitView:
     """One unit's row and events; a liaison or unit head may ask only for their own unit."""
     me = await _viewer(session, person)
     if not sees_all(me) and me.unit_id != unit_id:
@@ -307,7 +307,7 @@ async def approvable(session: AsyncSession, year: int, today: date) -> bool:
 
 
 async def approve_year(session: AsyncSession, person: Person, year: int, *, now: datetime,
-                       rules: dict[str, Rule] | None = None) -> ScoreTable:
+                       rules: Rules = DEFAULT_RULES) -> ScoreTable:
     """审定 (office head): the year's pending deductions are recorded, the table is stored as it
     stands and the year is frozen. Office staff are told."""
     me = await act(session, person, "score.approve")
@@ -315,7 +315,6 @@ async def approve_year(session: AsyncSession, person: Person, year: int, *, now:
     today = local_date(now)
     year = check_year(year, today)
     await check_approvable(session, year, today)
-    rules = rules or active_rules()
     await settle_year(session, year, now, rules)
     table = await compute_table(session, year, today, rules)
     session.add(ScoreYear(year=year, frozen_at=now, approved_by_id=me.id, snapshot=_snapshot(table)))

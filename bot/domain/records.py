@@ -33,7 +33,7 @@ from bot.domain.dates import FUTURE_SLACK, WHEN_HELP, parse_when  # noqa: F401 (
 from bot.domain.directory import people_with_role
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.events import record_item_event
-from bot.domain.score import COMMENDATION, CRITICISM_RULES, Rule, active_rules, record_event
+from bot.domain.score import COMMENDATION, CRITICISM_RULES, DEFAULT_RULES, Rule, Rules, record_event
 from bot.domain.views import find_item
 from bot.domain.workflow import (
     NO_ACCESS,
@@ -282,9 +282,8 @@ async def record_visit(
 # --------------------------------------------------------------------------------------------
 
 
-def bulletin_rules(kind: str, rules: dict[str, Rule] | None = None) -> list[Rule]:
+def bulletin_rules(kind: str, rules: Rules = DEFAULT_RULES) -> list[Rule]:
     """The rules a bulletin of ``kind`` may count under: the criticism rules, or commendation."""
-    rules = rules or active_rules()
     if kind == "criticism":
         return [rules[c] for c in CRITICISM_RULES if c in rules]
     if kind == "commendation":
@@ -302,7 +301,7 @@ class BulletinDraft:
 
 
 async def _prepare_bulletin(session: AsyncSession, me: Person, *, item_id: int, unit_id: int, kind: str,
-                            rule_code: str | None, text: str, rules: dict[str, Rule]) -> BulletinDraft:
+                            rule_code: str | None, text: str, rules: Rules) -> BulletinDraft:
     require_role(me, "office", "发布通报")
     allowed = bulletin_rules(kind, rules)
     if kind == "commendation" and rule_code is None:
@@ -329,11 +328,11 @@ def _bulletin_text(d: BulletinDraft, *, office_name: str, seq: int | None, issue
 
 async def preview_bulletin(session: AsyncSession, person: Person, *, item_id: int, unit_id: int, kind: str,
                            rule_code: str | None, text: str, office_name: str, now: datetime,
-                           rules: dict[str, Rule] | None = None) -> str:
+                           rules: Rules = DEFAULT_RULES) -> str:
     """The bulletin as it would go out (checks everything, changes nothing)."""
     me = await act(session, person, "bulletin.preview")
     draft = await _prepare_bulletin(session, me, item_id=item_id, unit_id=unit_id, kind=kind, rule_code=rule_code,
-                                    text=text, rules=rules or active_rules())
+                                    text=text, rules=rules)
     return _bulletin_text(draft, office_name=office_name, seq=None, issued_at=now)
 
 
@@ -363,11 +362,10 @@ async def issue_bulletin(
     text: str,
     office_name: str,
     now: datetime,
-    rules: dict[str, Rule] | None = None,
+    rules: Rules = DEFAULT_RULES,
 ) -> Issued:
     """通报 (office): stored, broadcast to every liaison and the unit's heads, and scored."""
     me = await act(session, person, "bulletin.issue")
-    rules = rules or active_rules()
     d = await _prepare_bulletin(session, me, item_id=item_id, unit_id=unit_id, kind=kind, rule_code=rule_code,
                                 text=text, rules=rules)
     b = Bulletin(kind=kind, item_id=d.item.id, unit_id=d.assignment.unit_id, rule=d.rule.code, text=d.text,

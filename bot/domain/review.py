@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.actions import button
 from bot.domain.errors import NotAllowed
 from bot.domain.events import record_item_event
-from bot.domain.score import record_late_closure
+from bot.domain.score import DEFAULT_RULES, Rules, record_late_closure
 from bot.domain.workflow import (
     LIVE_ASSIGNMENT_STATES,
     AlreadyHandled,
@@ -121,7 +121,8 @@ async def return_report(
 
 
 async def _leader_decides(
-    session: AsyncSession, person: Person, item_id: int, action: str, instruction: str | None, now: datetime
+    session: AsyncSession, person: Person, item_id: int, action: str, instruction: str | None, now: datetime,
+    rules: Rules,
 ) -> LeaderReview:
     me = await act(session, person, action)
     item = await load_item(session, item_id, lock=True)
@@ -145,7 +146,7 @@ async def _leader_decides(
         if a.state == "done":
             told += await liaisons(session, a.unit_id)
     # Leader/superior items and NPC/CPPCC proposals: units that finished late lose points (§8(4)(5)).
-    await record_late_closure(session, item, now)
+    await record_late_closure(session, item, now, rules)
     await notify_many(
         session, [*await office_staff(session), *told], "notices/item_closed.html.j2", item=item, now=now,
         label="事项已办结", dedupe=f"closed:{item.id}", leader=me.name, instruction=instruction,
@@ -157,13 +158,15 @@ async def _leader_decides(
     return review
 
 
-async def leader_agree(session: AsyncSession, person: Person, item_id: int, *, now: datetime) -> LeaderReview:
-    """审阅同意 (a responsible leader): the item is closed."""
-    return await _leader_decides(session, person, item_id, "leader.agree", None, now)
+async def leader_agree(session: AsyncSession, person: Person, item_id: int, *, now: datetime,
+                       rules: Rules = DEFAULT_RULES) -> LeaderReview:
+    """审阅同意 (a responsible leader): the item is closed (``rules``: the deployment's score rules)."""
+    return await _leader_decides(session, person, item_id, "leader.agree", None, now, rules)
 
 
 async def leader_instruct(
-    session: AsyncSession, person: Person, item_id: int, *, instruction: str, now: datetime
+    session: AsyncSession, person: Person, item_id: int, *, instruction: str, now: datetime,
+    rules: Rules = DEFAULT_RULES,
 ) -> LeaderReview:
     """批示 (a responsible leader): the instruction is recorded and sent with the closing notice."""
-    return await _leader_decides(session, person, item_id, "leader.instruct", instruction, now)
+    return await _leader_decides(session, person, item_id, "leader.instruct", instruction, now, rules)

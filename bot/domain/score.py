@@ -18,7 +18,7 @@ Where events come from:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -77,7 +77,13 @@ LATE_RULES: dict[str, tuple[str, str]] = {
 _COUNTED_STATES = ("assigned", "in_progress", "reported", "done")
 
 
-def rules_with_points(overrides: dict[str, int] | None) -> dict[str, Rule]:
+# The rules a service records and shows with. The deployment's (``[score.points]``) are built once
+# at start-up and held by the runtime (``Services.score_rules``), which passes them down; a caller
+# that passes none (a test, the sandbox's seed) gets the regulation's defaults.
+Rules = Mapping[str, Rule]
+
+
+def rules_with_points(overrides: Mapping[str, int] | None) -> dict[str, Rule]:
     """The default rules with the deployment's points (config ``[score.points]``)."""
     rules = dict(DEFAULT_RULES)
     for code, points in (overrides or {}).items():
@@ -85,22 +91,6 @@ def rules_with_points(overrides: dict[str, int] | None) -> dict[str, Rule]:
             raise DomainError(f"未知的考核规则「{code}」（可选：{'、'.join(rules)}）")
         rules[code] = Rule(code, points, rules[code].name, rules[code].clause, rules[code].disqualifies)
     return rules
-
-
-_active: dict[str, Rule] = DEFAULT_RULES
-
-
-def use_rules(rules: dict[str, Rule]) -> None:
-    """Make ``rules`` (the configured points) the ones every service records with.
-
-    Called once at start-up from the configuration (``handlers.score.register``); services that
-    are not handed rules explicitly — the closing step, the urging sweep — use these."""
-    global _active
-    _active = dict(rules)
-
-
-def active_rules() -> dict[str, Rule]:
-    return _active
 
 
 def rule_label(rule: Rule) -> str:
@@ -129,10 +119,9 @@ async def record_event(
     recorded_by_id: int | None = None,
     automatic: bool = False,
     dedupe_key: str | None = None,
-    rules: dict[str, Rule] | None = None,
+    rules: Rules = DEFAULT_RULES,
 ) -> ScoreEvent | None:
     """Append an event; None when ``dedupe_key`` was recorded before. Refuses frozen years."""
-    rules = rules or active_rules()
     rule = rules.get(rule_code)
     if rule is None:
         raise DomainError(f"未知的考核规则「{rule_code}」（可选：{'、'.join(rules)}）")
@@ -176,13 +165,12 @@ async def add_manual_event(
     reason: str | None,
     now: datetime,
     year: int | None = None,
-    rules: dict[str, Rule] | None = None,
+    rules: Rules = DEFAULT_RULES,
 ) -> ScoreEvent:
     """An event the office records by hand (e.g. 处理不到位, 弄虚作假): unit, rule, item and reason
     are all required; the unit must have been assigned the item. ``year`` defaults to this year."""
     me = await act(session, person, "score.add")
     require_role(me, "office", "增加考核记录")
-    rules = rules or active_rules()
     if rule_code not in rules:
         raise DomainError(f"考核规则「{rule_code}」不在本县配置的规则内")
     reason = clean_text(reason, "考核理由")
@@ -289,7 +277,7 @@ def finished_on(a: Assignment, reported: dict[int, date]) -> date | None:
 
 
 async def _late(session: AsyncSession, rows: list[Assignment], today: date,
-                rules: dict[str, Rule]) -> list[PendingDeduction]:
+                rules: Rules) -> list[PendingDeduction]:
     """The shares among ``rows`` finished after, or still open past, their deadline, not yet recorded."""
     rows = [a for a in rows if a.state in _COUNTED_STATES and a.due_date is not None
             and late_rule(a.item.source, a.role) is not None]
@@ -333,7 +321,7 @@ def _late_reason(p: PendingDeduction) -> str:
 
 
 async def _record_late(session: AsyncSession, p: PendingDeduction, year: int, now: datetime,
-                       rules: dict[str, Rule]) -> ScoreEvent | None:
+                       rules: Rules) -> ScoreEvent | None:
     return await record_event(
         session, year=year, unit_id=p.unit_id, rule_code=p.rule.code, reason=_late_reason(p), now=now,
         item_id=p.item_id, assignment_id=p.assignment_id, automatic=True, dedupe_key=late_key(p.assignment_id),
@@ -342,13 +330,12 @@ async def _record_late(session: AsyncSession, p: PendingDeduction, year: int, no
 
 
 async def record_late_closure(session: AsyncSession, item: Item, now: datetime,
-                              rules: dict[str, Rule] | None = None) -> list[ScoreEvent]:
+                              rules: Rules = DEFAULT_RULES) -> list[ScoreEvent]:
     """When an item closes: each unit that finished its share after its deadline loses points
     (leader/superior items: every late unit; NPC/CPPCC proposals: lead −2, assisting −1).
 
     The event counts in the year of the missed deadline; if that year's table is already approved,
     in the current year. Never raises for the score's sake: closing the item must not fail."""
-    rules = rules or active_rules()
     if item.source not in LATE_RULES:
         return []
     events = []
@@ -367,10 +354,9 @@ async def record_late_closure(session: AsyncSession, item: Item, now: datetime,
 
 
 async def pending_deductions(session: AsyncSession, year: int, today: date,
-                             rules: dict[str, Rule] | None = None) -> list[PendingDeduction]:
+                             rules: Rules = DEFAULT_RULES) -> list[PendingDeduction]:
     """Shares whose deadline fell in ``year`` and passed before ``today`` that are still open, or
     were finished late while their item has not closed yet: what ``settle_year`` would record."""
-    rules = rules or active_rules()
     last = min(date(year, 12, 31), today - timedelta(days=1))
     if last < date(year, 1, 1):
         return []
@@ -412,9 +398,8 @@ async def pending_deductions(session: AsyncSession, year: int, today: date,
 
 
 async def settle_year(session: AsyncSession, year: int, now: datetime,
-                      rules: dict[str, Rule] | None = None) -> list[ScoreEvent]:
+                      rules: Rules = DEFAULT_RULES) -> list[ScoreEvent]:
     """Record every pending deduction of ``year`` (run when the office head approves the table)."""
-    rules = rules or active_rules()
     events = []
     async with _audited_as(session, "score.settle"):
         for p in await pending_deductions(session, year, local_date(now), rules):

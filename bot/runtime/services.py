@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.schedules import load_calendar
+from bot.domain.score import Rule, rules_with_points
 from bot.domain.workdays import WorkCalendar
 from bot.kernel.clock import Clock
 from bot.kernel.config import Settings
@@ -20,9 +21,15 @@ class Services:
     db: Database
     clock: Clock
     sender: Sender
+    # The score rules with the county's points ([score.points]), built once; handlers and jobs pass
+    # them to the domain (the configuration already checked the codes and signs).
+    score_rules: dict[str, Rule] = field(init=False, repr=False)
     _calendar: WorkCalendar | None = field(default=None, repr=False)
     _calendar_stamp: tuple[int, datetime | None] | None = field(default=None, repr=False)
     _calendar_checked: datetime | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.score_rules = rules_with_points(self.settings.score.points)
 
     async def calendar(self) -> WorkCalendar:
         """The working-day calendar: built-in years plus those the office loaded.

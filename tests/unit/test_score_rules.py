@@ -3,6 +3,7 @@ reversals, lateness (who is late, which year, once only) and who may see what.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from test_workflow_support import counts, make_world, register
 
-from bot.kernel.config import ConfigError, load_settings
+from bot.kernel.config import ConfigError, ScoreSettings, Settings, load_settings
+from bot.runtime.services import Services
 from bot.domain import assignments as asg
 from bot.domain import review
 from bot.domain.errors import DomainError, NotAllowed
@@ -18,14 +20,12 @@ from bot.domain.ledger import approve_year, compute_table, view_table, view_unit
 from bot.domain.records import issue_bulletin
 from bot.domain.score import (
     DEFAULT_RULES,
-    active_rules,
     add_manual_event,
     pending_deductions,
     record_event,
     reverse_event,
     rules_with_points,
     settle_year,
-    use_rules,
 )
 from bot.domain.workflow import AlreadyHandled, DeadlineSpec
 from store.models import AuditEntry
@@ -38,16 +38,6 @@ DAYS7 = DeadlineSpec.working_days(7)
 
 def at(y: int, m: int, d: int, hour: int = 2) -> datetime:
     return datetime(y, m, d, hour, tzinfo=UTC)
-
-
-@pytest.fixture
-def configured():
-    """Put configured points in force for a test, and the defaults back afterwards."""
-    def use(points: dict[str, int]) -> None:
-        use_rules(rules_with_points(points))
-
-    yield use
-    use_rules(DEFAULT_RULES)
 
 
 async def all_events(db) -> list[ScoreEvent]:
@@ -90,22 +80,27 @@ def test_bad_points_name_file_and_key(tmp_path, content, expected):
     assert str(info.value).startswith(f"配置错误 {cfg}：") and expected in str(info.value)
 
 
-async def test_services_record_with_the_configured_points(db, clock, configured):
-    configured({"late_feedback": -3, "criticism.project": -4, "commendation": 6})
+async def test_services_hold_the_configured_points_and_the_domain_records_with_them(db, clock):
+    settings = replace(Settings(), score=ScoreSettings(points={"late_feedback": -3, "criticism.project": -4,
+                                                               "commendation": 6}))
+    rules = Services(settings=settings, db=db, clock=clock, sender=None).score_rules
+    assert {code: rule.points for code, rule in rules.items() if rule.points != DEFAULT_RULES[code].points} == {
+        "late_feedback": -3, "criticism.project": -4, "commendation": 6}
     w = await make_world(db, clock.now())
     item = await register(db, w, clock.now(), approve=True)
     cg = w.unit("lead").id
     async with db.session() as s:
-        # the urging sweep calls record_event without rules: the configured points still apply
         await record_event(s, year=2026, unit_id=cg, rule_code="late_feedback", reason="未反馈", now=clock.now(),
-                           item_id=item.id)
+                           item_id=item.id, rules=rules)
         await issue_bulletin(s, w.office, item_id=item.id, unit_id=cg, kind="criticism", rule_code="criticism.project",
-                             text="进度落后。", office_name=OFFICE, now=clock.now())
+                             text="进度落后。", office_name=OFFICE, now=clock.now(), rules=rules)
         await issue_bulletin(s, w.office, item_id=item.id, unit_id=cg, kind="commendation", rule_code=None,
-                             text="成效明显。", office_name=OFFICE, now=clock.now())
+                             text="成效明显。", office_name=OFFICE, now=clock.now(), rules=rules)
+        # Nothing global: a caller that passes no rules records the regulation's points.
+        await record_event(s, year=2026, unit_id=cg, rule_code="late_feedback", reason="又未反馈", now=clock.now(),
+                           item_id=item.id)
     assert [(e.rule, e.points) for e in await all_events(db)] == [
-        ("late_feedback", -3), ("criticism.project", -4), ("commendation", 6)]
-    assert active_rules()["late_feedback"].points == -3
+        ("late_feedback", -3), ("criticism.project", -4), ("commendation", 6), ("late_feedback", -2)]
 
 
 # --------------------------------------------------------------------------------------------
