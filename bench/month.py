@@ -191,10 +191,12 @@ class Plot:
         if kind in ("ignored", "urgent_ignored"):
             return
         due = after(cal, a_day, days)
-        ack_day = a_day if approve_at.astimezone(OFFICE_TZ).hour < 16 else after(cal, a_day, 1)
-        if not cal.is_working_day(ack_day, provisional=True):
-            ack_day = after(cal, ack_day, 1)
-        self.liaison_act(ack_day, lead, "ack", ids)
+        # 签收 within the hour when the notice came in working hours, else the next working morning.
+        ack_at = approve_at + timedelta(minutes=45)
+        if not (cal.is_working_day(a_day, provisional=True) and approve_at.astimezone(OFFICE_TZ).hour < 16):
+            ack_at = local(after(cal, a_day, 1), 9, rng.choice((30, 45)) )
+        ack_day = ack_at.astimezone(OFFICE_TZ).date()
+        self.liaison_act(ack_day, lead, "ack", ids, at=ack_at)
         if assist:
             self.liaison_act(after(cal, ack_day, 1), assist, "ack", ids, share="assist")
             self.liaison_act(after(cal, a_day, 4), assist, "report", ids, share="assist")
@@ -211,13 +213,16 @@ class Plot:
             self.liaison_act(after(cal, ack_day, 2), lead, "progress", ids)
             report_day = {"late": after(cal, due, 2), "extended": after(cal, due, 3)}.get(kind, after(cal, a_day, max(1, days - 2)))
             if kind == "extended":
-                self.liaison_act(after(cal, a_day, days - 1), lead, "extend", ids, new_due=due + timedelta(days=10))
-                self.office_act(after(cal, a_day, days - 1), office, "approve_extension", ids)
+                ask_day = after(cal, a_day, days - 1)
+                self.liaison_act(ask_day, lead, "extend", ids, new_due=due + timedelta(days=10), at=local(ask_day, 10))
+                self.office_act(ask_day, office, "approve_extension", ids,
+                                at=local(ask_day, *rng.choice(((14, 30), (19, 41)))))
             self.liaison_act(report_day, lead, "report", ids)
             self.office_act(after(cal, report_day, 1), office, "approve_report", ids)
             self.leader_act(after(cal, report_day, 2), self.w.people[LEADERS[n % 3]], ids)
 
-    def liaison_act(self, day: date, unit: str, what: str, ids: dict, share: str = "lead", **kw) -> None:
+    def liaison_act(self, day: date, unit: str, what: str, ids: dict, share: str = "lead",
+                    at: datetime | None = None, **kw) -> None:
         if day > self.end:
             return
         person = self.w.liaison(unit)
@@ -235,9 +240,9 @@ class Plot:
                     await asg.request_extension(s, person, aid, new_due=kw["new_due"], reason="需协调多个部门，申请延期。",
                                                 now=now)
 
-        self.script.add(self.when(day), f"{unit} {what}", act)
+        self.script.add(at or self.when(day), f"{unit} {what}", act)
 
-    def office_act(self, day: date, office: Person, what: str, ids: dict) -> None:
+    def office_act(self, day: date, office: Person, what: str, ids: dict, at: datetime | None = None) -> None:
         if day > self.end:
             return
 
@@ -254,7 +259,7 @@ class Plot:
                         CompletionReport.assignment_id == ids.get(share), CompletionReport.status == "pending"))
                     await review.approve_report(s, office, rep, now=now)
 
-        self.script.add(self.when(day, 0.2), f"office {what}", act)
+        self.script.add(at or self.when(day, 0.2), f"office {what}", act)
 
     def leader_act(self, day: date, leader: Person, ids: dict) -> None:
         if day > self.end:

@@ -12,6 +12,7 @@ from handlers import exports, records, score
 from handlers import report, schedule
 from handlers import find, people, stats
 from handlers import audit
+from handlers import follow
 
 
 def register(app: Application) -> None:
@@ -36,5 +37,6 @@ def register(app: Application) -> None:
     find.register(app)  # /find 关键词 (everyone, what they may see)
     stats.register(app)  # /stats by unit, leader, source; 导出Excel (office, leaders)
     audit.register(app)  # /audit N (office head): who changed what on an item
+    follow.register(app)  # /follow N [姓名] (office): the item's 跟踪专人 gets its notices
     replies.register(app)  # replies to a notice: progress
     gate.register_fallbacks(app)

@@ -28,6 +28,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("find", "查找事项，如 /find 道路 或 /find 城关镇", _ALL),
     Command("new", "登记督查事项（立项）", frozenset({"office"})),
     Command("archive", "归档已办结事项，如 /archive 3", frozenset({"office"})),
+    Command("follow", "设置事项跟踪专人，如 /follow 3 或 /follow 3 李强", frozenset({"office"})),
     Command("digest", "每日督办摘要", frozenset({"leader", "office", "office_head"})),
     Command("outbox", "未送达的消息（督查室）", _OFFICE),
     Command("call", "记录电话督查", frozenset({"office"})),

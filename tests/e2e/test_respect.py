@@ -171,3 +171,28 @@ async def test_a_reply_to_a_reminder_about_two_items_asks_which_and_records_noth
                                 .join(Assignment, Assignment.id == Progress.assignment_id))).all()
     chosen = {first.id: "督字〔2026〕1号", second.id: "督字〔2026〕2号"}
     assert [(chosen[i], t) for i, t in rows] == [(labels[1].removeprefix("反馈进展 "), "消防通道已清理完毕。")]
+
+
+async def test_an_office_person_takes_over_an_item_and_its_notices_follow(harness):
+    h = harness
+    c = await make_county(h, ["城关镇"])
+    item = await approve(h, c, lead="城关镇")  # registered by 王敏: she follows it
+    li, wang, liaison = c["李强"], c["王敏"], c["联络员0"]
+    await li.send("/follow 1 张三")
+    assert "督查室没有名为「张三」的在职工作人员" in li.last.text
+    await liaison.send("/follow 1")
+    assert "您没有权限使用 设置跟踪专人" in liaison.last.text
+    await li.send("/follow")
+    assert "用法：/follow 事项编号" in li.last.text
+    await li.send("/follow 1")
+    assert "已将李强设为<b>督字〔2026〕1号</b>的跟踪专人" in li.last.html
+    before = mark(list(c.users.values()))
+    async with h.db.session() as s:
+        aid = await s.scalar(select(Assignment.id).where(Assignment.item_id == item.id))
+        await asg.submit_report(s, c.people["联络员0"], aid, text="已办结。", now=h.clock.now())
+    await h.settle()
+    assert any("办结报告待审核" in t for t in new(li, before))
+    assert new(wang, before) == []
+    # Handing it back tells 王敏.
+    await li.send("/follow 1 王敏")
+    assert any("将您设为" in t and "跟踪专人" in t for t in new(wang, before))
