@@ -1,21 +1,24 @@
-"""When routine event notices go out, and bundled how (issue 13: respect for people's time).
+"""When routine messages go out, and bundled how (issue 13: respect for people's time).
 
 An event notice (a new 督办通知单, a review result, an approval, a closure …) is queued by
-``bot.domain.workflow.notify`` as a *held* outbox part (``bundle="notice"``) unless it is urgent
-or answers the acting person's own action. ``release_due`` (run by the sender before each pass)
-decides when each held part may go and sends each person's due parts as one message:
+``bot.domain.workflow.notify`` as a routine *part* (``bundle="notice"``) unless it is urgent or
+answers the acting person's own action; the 催办 round and the weekly reminder queue theirs as
+``bundle="round"`` (due at their delivery time). ``release_due`` (the sender's hook, before each
+pass) decides when each part may go and sends each person's due parts as one message:
 
-* caused outside working hours (evening, weekend, holiday): with the next working day's morning
-  round (``morning``: the later of ``work_start`` and ``round_time``);
+* a notice caused outside working hours (evening, weekend, holiday): with the next working
+  day's morning round (``morning``: the later of ``work_start`` and ``round_time``);
 * caused in working hours and asking the person to act (it carries action buttons): at once;
-* caused in working hours and only for information: at ``[reminders] bundle_time`` (16:00 in
-  config.example.toml), all of the day's in one message; after that time, with the next morning
-  round; without a bundle_time, at once;
+* caused in working hours and only for information: at once, or, with ``[reminders]
+  bundle_time`` set, at that time (all of the day's in one message; after it, with the next
+  morning round);
+* with ``bundle_time`` set, people at a desk (the office, its head, leaders) get every notice at
+  the next desk time (``desk_times``: the morning round, 11:30, the bundle time);
 * whenever a person gets a message anyway, the parts still waiting for a later time of the same
   working day ride along in it (fewer messages, nothing later than it would have been).
 
 Parts are queued ``pending`` with ``bundle`` set; the running bot's sender claims only rows
-without ``bundle`` (a sender without this hook, as in tools and some tests, sends them as
+without ``bundle`` (a sender without the hook, as in tools and some tests, sends them as
 before). A part whose time has not come becomes ``held`` with that time in ``next_attempt_at``,
 so the sender's pass only reads the parts that are due.
 """
