@@ -11,14 +11,20 @@ No telegram here.
 
 from __future__ import annotations
 
+import copy
 import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.documents.word import TITLE_FONT, _bytes, _new_document, _paragraph, _table
+from bot.documents.word import FONT, TITLE_FONT, _bytes, _new_document, _paragraph
 from bot.domain.attachments import write_atomically
 from bot.domain.report import (
     Period,
@@ -35,6 +41,7 @@ from store.models import Person
 from store.report import UpwardReport
 
 MAX_ROWS = 200  # rows per table in the document; more are counted, not listed
+CELL_STYLE = "报告表格"
 
 
 def _heading(doc, text: str) -> None:  # noqa: ANN001
@@ -45,6 +52,47 @@ def _capped(rows: list[tuple], doc) -> list[tuple]:  # noqa: ANN001
     if len(rows) > MAX_ROWS:
         _paragraph(doc, f"共{len(rows)}项，以下列出前{MAX_ROWS}项。", size=10.5)
     return rows[:MAX_ROWS]
+
+
+def _table(doc, header: tuple[str, ...] | None, rows: list[tuple], widths: tuple[float, ...]) -> None:  # noqa: ANN001
+    """As ``bot.documents.word._table``, fast for long tables: one row is laid out (widths, the
+    cell style, a run) and copied for every row, its texts then set. python-docx's own way finds a
+    row's cells by walking the whole table and sets each run's font element by element: about a
+    millisecond a cell, seconds for a county's overdue list."""
+    table = doc.add_table(rows=1, cols=len(widths))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    style_id = _cell_style(doc).style_id
+    for c, cell in enumerate(table.rows[0].cells):
+        cell.width = Cm(widths[c])
+        paragraph = cell.paragraphs[0]
+        paragraph._p.style = style_id  # noqa: SLF001
+        paragraph.add_run("-")
+    template = table.rows[0]._tr  # noqa: SLF001
+    tbl = table._tbl  # noqa: SLF001
+    tbl.remove(template)
+    for r, values in enumerate([header, *rows] if header else rows):
+        tr = copy.deepcopy(template)
+        for t, value in zip(tr.iter(qn("w:t")), values):
+            t.text = "" if value is None else str(value)
+        if header and r == 0:
+            for run in tr.iter(qn("w:r")):
+                rpr = OxmlElement("w:rPr")
+                rpr.append(OxmlElement("w:b"))
+                run.insert(0, rpr)
+        tbl.append(tr)
+
+
+def _cell_style(doc):  # noqa: ANN001, ANN202
+    """A paragraph style for table cells: 宋体 10.5 pt (made once per document)."""
+    if CELL_STYLE in [s.name for s in doc.styles]:
+        return doc.styles[CELL_STYLE]
+    style = doc.styles.add_style(CELL_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    style.base_style = doc.styles["Normal"]
+    style.font.size = Pt(10.5)
+    style.font.name = FONT
+    style.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), FONT)
+    return style
 
 
 def report_docx(d: ReportData, *, office_name: str) -> bytes:

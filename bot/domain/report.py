@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
 from bot.domain.ledger import score_table
-from bot.domain.score import finished_dates, finished_on
+from bot.domain.score import finished_dates
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
     OFFICE_TZ,
@@ -42,6 +42,7 @@ from bot.domain.workflow import (
     AlreadyHandled,
     act,
     clean_text,
+    format_number,
     item_label,
     local_date,
     office_heads,
@@ -51,7 +52,7 @@ from bot.domain.workflow import (
 from bot.domain.directory import people_with_role
 from bot.kernel.render import render
 from bot.outbox.queue import Button, enqueue
-from store.models import Person
+from store.models import Person, Unit
 from store.records import Bulletin, SupervisionRecord
 from store.report import UpwardReport
 from store.workflow import Assignment, ExtensionRequest, Item, Progress
@@ -302,16 +303,48 @@ def _totals(rows, period: Period) -> tuple[int, int, int, int, int, list[SourceL
     return new, closed, still_open, year_new, year_closed, lines
 
 
-async def _shares(session: AsyncSession, end: datetime, jan1: datetime) -> list[Assignment]:
+@dataclass(frozen=True)
+class _Share:
+    """What the report reads of a unit's share: plain columns, no ORM graph (a city has 10,000s)."""
+
+    id: int
+    item_id: int
+    role: str
+    state: str
+    due_date: date
+    due_provisional: bool
+    done_at: datetime | None
+    closed_at: datetime | None
+    unit: str
+    label: str
+    title: str
+
+
+async def _shares(session: AsyncSession, end: datetime, jan1: datetime) -> list[_Share]:
     """Every counted unit's share assigned before the month ended and not done before the year
-    began (a share done earlier counts in no figure of this report), with its item and unit."""
-    return list((await session.scalars(
-        select(Assignment).join(Item, Item.id == Assignment.item_id)
+    began (a share done earlier counts in no figure of this report)."""
+    rows = (await session.execute(
+        select(Assignment.id, Assignment.item_id, Assignment.role, Assignment.state, Assignment.due_date,
+               Assignment.due_provisional, Assignment.done_at, Item.closed_at, Unit.name, Item.year, Item.number,
+               Item.title, Item.confidential)
+        .join(Item, Item.id == Assignment.item_id).join(Unit, Unit.id == Assignment.unit_id)
         .where(Assignment.state.in_(COUNTED_STATES), Assignment.notified_at.is_not(None),
                Assignment.notified_at < end, Assignment.due_date.is_not(None),
                or_(Assignment.done_at.is_(None), Assignment.done_at >= jan1))
         .order_by(Assignment.item_id, Assignment.id)
-    )).all())
+    )).all()
+    return [_Share(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
+                   format_number(r[9], r[10]) or f"登记号{r[1]}", CONFIDENTIAL if r[12] else r[11]) for r in rows]
+
+
+def _finished_on(a: _Share, reported: dict[int, date]) -> date | None:
+    """As ``bot.domain.score.finished_on`` reads it: the approved (or pending) report's day, else
+    the day an assisting share was closed with its item."""
+    if a.id in reported:
+        return reported[a.id]
+    if a.state == "done" and (a.done_at or a.closed_at):
+        return local_date(a.done_at or a.closed_at)
+    return None
 
 
 async def _reasons(session: AsyncSession, ids: list[int]) -> dict[int, str]:
@@ -337,12 +370,11 @@ async def _reasons(session: AsyncSession, ids: list[int]) -> dict[int, str]:
     return reasons
 
 
-def _line(a: Assignment, calendar: WorkCalendar, until: date, finished: date | None, reason: str) -> OverdueLine:
+def _line(a: _Share, calendar: WorkCalendar, until: date, finished: date | None, reason: str) -> OverdueLine:
     count = calendar.working_days_between(a.due_date, until)
     return OverdueLine(
-        label=item_label(a.item), title=CONFIDENTIAL if a.item.confidential else a.item.title, unit=a.unit.name,
-        role=UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role), due=a.due_date, days_over=max(1, count.days),
-        finished=finished, reason=reason,
+        label=a.label, title=a.title, unit=a.unit, role=UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role), due=a.due_date,
+        days_over=max(1, count.days), finished=finished, reason=reason,
     )
 
 
@@ -360,12 +392,12 @@ async def report_data(session: AsyncSession, period: Period, calendar: WorkCalen
     month = [0, 0]
     year = [0, 0]
     per_unit: dict[str, list[int]] = {}
-    overdue_shares: list[tuple[Assignment, date | None]] = []
-    late: list[tuple[Assignment, date]] = []
+    overdue_shares: list[tuple[_Share, date | None]] = []
+    late: list[tuple[_Share, date]] = []
     provisional = False
     for a in shares:
-        done = finished_on(a, finished)
-        unit = per_unit.setdefault(a.unit.name, [0, 0, 0])
+        done = _finished_on(a, finished)
+        unit = per_unit.setdefault(a.unit, [0, 0, 0])
         if done is not None and period.first <= done <= period.last:
             month[0] += 1
             unit[0] += 1
