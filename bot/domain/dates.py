@@ -25,6 +25,14 @@ _SHORT = re.compile(MONTH_DAY)
 _ISO = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 
 
+def _example(today: date) -> str:
+    """An example in the format, never in the past: next month's last working day."""
+    from bot.domain.deadlines import example_date
+    from bot.domain.workdays import WorkCalendar
+
+    return example_date(WorkCalendar(), today).isoformat()
+
+
 def parse_date(text: str | None, today: date) -> date:
     """A day typed in a chat: ``2026-04-30``, ``2026/4/30``, ``2026年4月30日``; ``4月30日`` or
     ``4-30`` is this year's (next year's when that day has passed)."""
@@ -36,7 +44,7 @@ def parse_date(text: str | None, today: date) -> date:
     else:
         m = _SHORT.fullmatch(s)
         if m is None:
-            raise DomainError(f"日期「{s[:30]}」格式不对，请按“2026-04-30”的格式输入")
+            raise DomainError(f"日期「{s[:30]}」格式不对，请按“{_example(today)}”的格式输入")
         month, day = (int(g) for g in m.groups())
     try:
         if year is None:

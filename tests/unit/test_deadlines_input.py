@@ -49,3 +49,12 @@ def test_a_title_without_letters_is_refused(title):
 @pytest.mark.parametrize("title", ["修路", "G312改造", "5G基站建设"])
 def test_titles_with_words_pass(title):
     assert clean_title(title) == title
+
+
+def test_a_date_typed_wrong_is_answered_with_an_example_from_today():
+    from bot.domain.dates import parse_date
+
+    with pytest.raises(DomainError, match="请按“2026-04-30”的格式输入"):
+        parse_date("下周五", date(2026, 3, 10))
+    with pytest.raises(DomainError, match="请按“2027-01-29”的格式输入"):
+        parse_date("下周五", date(2026, 12, 1))
