@@ -25,22 +25,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import delete  # noqa: E402
+from sqlalchemy import delete
 
-from bench.digest import NOW, seed  # noqa: E402
-from bench.scratch_db import Backend  # noqa: E402
-from bot.documents.report import report_docx  # noqa: E402
-from bot.domain.report import Period, report_data  # noqa: E402
-from bot.domain.workdays import WorkCalendar  # noqa: E402
-from bot.kernel.config import Settings, StorageSettings  # noqa: E402
-from bot.runtime.sweeps import run_digest  # noqa: E402
-from store.models import OutboxMessage  # noqa: E402
-from store.urging import Reminder  # noqa: E402
+from bench.digest import NOW, seed
+from bench.scratch_db import Backend
+from bot.documents.report import report_docx
+from bot.domain.report import Period, report_data
+from bot.domain.workdays import WorkCalendar
+from bot.kernel.config import Settings, StorageSettings
+from bot.runtime.sweeps import run_digest
+from store.models import OutboxMessage
+from store.urging import Reminder
 
 GOAL_S = 5.0
 
 
-async def report_once(db, calendar: WorkCalendar, period: Period) -> tuple[float, float, int, dict]:  # noqa: ANN001
+async def report_once(db, calendar: WorkCalendar, period: Period) -> tuple[float, float, int, dict]:
     t0 = time.perf_counter()
     async with db.session() as s:
         data = await report_data(s, period, calendar, NOW)
@@ -50,7 +50,7 @@ async def report_once(db, calendar: WorkCalendar, period: Period) -> tuple[float
     return t1 - t0, t2 - t1, len(docx), data.summary()
 
 
-async def digest_once(db, settings: Settings, calendar: WorkCalendar) -> float:  # noqa: ANN001
+async def digest_once(db, settings: Settings, calendar: WorkCalendar) -> float:
     shutil.rmtree(Path(settings.storage.files_dir) / "digest", ignore_errors=True)
     async with db.session() as s:
         await s.execute(delete(Reminder).where(Reminder.level == "overdue_leader"))

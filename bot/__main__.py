@@ -48,7 +48,7 @@ def chinese_message(message: str) -> str:
 
 
 class _ChineseHelpFormatter(argparse.HelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):  # noqa: ANN001, ANN201
+    def add_usage(self, usage, actions, groups, prefix=None) -> None:  # noqa: ANN001
         return super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
 
 
@@ -220,8 +220,8 @@ def _cmd_workdays(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from bot.kernel.clock import Clock
     from bot.documents.excel import export_command
+    from bot.kernel.clock import Clock
 
     return asyncio.run(export_command(_settings(args), args.kind, args.file, year=args.year, start=args.start,
                                       end=args.end, item=args.item, now=Clock().now(), out=sys.stdout, err=sys.stderr))

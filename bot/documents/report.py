@@ -73,7 +73,7 @@ def _table(doc, header: tuple[str, ...] | None, rows: list[tuple], widths: tuple
     tbl.remove(template)
     for r, values in enumerate([header, *rows] if header else rows):
         tr = copy.deepcopy(template)
-        for t, value in zip(tr.iter(qn("w:t")), values):
+        for t, value in zip(tr.iter(qn("w:t")), values, strict=True):
             t.text = "" if value is None else str(value)
         if header and r == 0:
             for run in tr.iter(qn("w:r")):

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.directory import people_with_role
 from bot.domain.errors import DomainError
 from bot.domain.ledger import score_table
 from bot.domain.score import finished_dates
@@ -49,7 +50,6 @@ from bot.domain.workflow import (
     office_staff,
     require_role,
 )
-from bot.domain.directory import people_with_role
 from bot.kernel.render import render
 from bot.outbox.queue import Button, enqueue
 from store.models import Person, Unit

@@ -26,7 +26,7 @@ def document_text(path: str) -> str:
     return "\n".join([p.text for p in doc.paragraphs] + cells)
 
 
-async def march_with_two_late_items(c, demo_item) -> None:  # noqa: ANN001
+async def march_with_two_late_items(c, demo_item) -> None:
     """Two items given out on Tue 2026-03-10: the road (城关镇, 7 working days → 03-19) with a
     progress report, the bridge (县交通运输局, 3 working days → 03-13) with none. Nobody finishes."""
     await demo_item("城区主干道破损路面修复", lead="城关镇", days=7)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from store.workflow import Assignment
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "docs/schedule-example-2027.toml").read_bytes()
-REAL = EXAMPLE.replace("example = true\n".encode(), b"").replace("示例，非官方通知".encode(), "国办发明电〔2026〕7号".encode())
+REAL = EXAMPLE.replace(b"example = true\n", b"").replace("示例，非官方通知".encode(), "国办发明电〔2026〕7号".encode())
 
 
 async def test_office_uploads_a_schedule_previews_it_and_loads_it(demo_county, demo_item):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import build_parser, main
-from bot.kernel.config import ConfigError, TOKEN_ENV, load_settings
+from bot.kernel.config import TOKEN_ENV, ConfigError, load_settings
 
 
 @pytest.fixture(autouse=True)
