@@ -32,7 +32,7 @@ async def test_a_burst_is_written_in_one_insert_and_marked_in_groups(emu, db, cl
         await emu.user_sends(p.id, "/help")
     statements: list[str] = []
 
-    def listen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+    def listen(_conn, _cursor, statement, *_args) -> None:
         if statement.startswith("INSERT INTO inbox"):
             statements.append("INSERT")
         elif statement.startswith("UPDATE inbox") and "update_id IN" in statement:  # marks, not recovery
@@ -66,7 +66,7 @@ async def test_a_known_update_in_a_batch_is_dropped_and_the_rest_handled(emu, db
     # Telegram delivers the handled update again (a restart before it was confirmed), in one
     # batch with a new one: the known one is dropped, the new one answered.
     await emu.user_sends(second.id, "/help")
-    emu._pending.insert(0, json.loads(row.payload))  # noqa: SLF001 — a redelivery, as Telegram would
+    emu._pending.insert(0, json.loads(row.payload))
     b = build(emu, db, clock, tmp_path)
     await start(b)
     await emu.settle()
@@ -89,7 +89,7 @@ async def test_a_webhook_style_put_still_records_the_update_itself(harness, db):
     assert len(someone.inbox) == 2
     assert await count(db, "handled") == 2
     assert fresh.to_dict() == Update.de_json(json.loads(
-        (await _payload(db, row.update_id + 1000))), harness.app.bot).to_dict()
+        await _payload(db, row.update_id + 1000)), harness.app.bot).to_dict()
 
 
 async def _payload(db, update_id: int) -> str:
