@@ -106,7 +106,7 @@ async def _export_and_send(svc: Services, person: Person, job: ExportJob, name: 
         text = render("records/exports.html.j2", step=job.kind, frozen=result.frozen, **caption)
     except DomainError as exc:  # the data changed since the check
         text = render("records/exports.html.j2", step="error", message=exc.message)
-    except Exception:  # noqa: BLE001 — logged; the person is told rather than left waiting
+    except Exception:  # logged; the person is told rather than left waiting
         log.exception("event=export_failed person=%s file=%s", person.id, name)
         text = render("records/exports.html.j2", step="failed", file=name)
     try:
@@ -114,7 +114,7 @@ async def _export_and_send(svc: Services, person: Person, job: ExportJob, name: 
             # A reply to the person's own request: ahead of broadcasts in the outbox.
             await enqueue(s, person, text, now=svc.clock.now(), kind=kind, file_path=file_path,
                           file_name=name if file_path else None, urgent=True)
-    except Exception:  # noqa: BLE001 — a background task: nobody else would see it
+    except Exception:  # a background task: nobody else would see it
         log.exception("event=export_not_queued person=%s file=%s", person.id, name)
 
 

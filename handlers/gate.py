@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (

@@ -66,15 +66,15 @@ async def insert_reminders(session: AsyncSession, rows: Sequence[ReminderRow], c
     columns = [*REMINDER_KEY, "outbox_id"]
     conn = await session.connection()
     if conn.dialect.name == "postgresql":
-        arrays = list(zip(*rows))
+        arrays = list(zip(*rows, strict=True))
         types = (Integer, Integer, String, Date, Integer)
-        source = select(*(func.unnest(bindparam(f"p_{c}", list(a), ARRAY(t))) for c, a, t in zip(columns, arrays, types)),
+        source = select(*(func.unnest(bindparam(f"p_{c}", list(a), ARRAY(t))) for c, a, t in zip(columns, arrays, types, strict=True)),
                         literal(created_at, UTCDateTime))
         result = await conn.execute(pg_insert(table).from_select([*columns, "created_at"], source)
                                     .on_conflict_do_nothing(index_elements=REMINDER_KEY))
     else:
         stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=REMINDER_KEY)
-        result = await conn.execute(stmt, [{**dict(zip(columns, row)), "created_at": created_at} for row in rows])
+        result = await conn.execute(stmt, [{**dict(zip(columns, row, strict=True)), "created_at": created_at} for row in rows])
     written = result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
     await audit_bulk(session, "reminders", "reminders.insert", written, planned=len(rows), levels=dict(levels),
                      days=days)

@@ -7,11 +7,11 @@ from typing import TextIO
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.kernel.clock import Clock
-from bot.kernel.config import Settings
 from bot.domain.errors import DomainError
 from bot.domain.onboarding import create_invitation, deep_link
 from bot.domain.roles import parse_role
+from bot.kernel.clock import Clock
+from bot.kernel.config import Settings
 from bot.kernel.render import render
 from store.audit import Actor
 from store.db import Database

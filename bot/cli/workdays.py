@@ -32,7 +32,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from bot.domain.dates import parse_iso_date
 from bot.domain.errors import DomainError
@@ -71,7 +71,7 @@ class _UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors become Chinese one-liners (no exit, no usage dump)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         m = re.match(r"argument (\S+): ignored explicit argument (.+)", message)
         if m:
             raise _UsageError(f"选项 {m.group(1)} 不接受取值：{m.group(2)}")
@@ -80,7 +80,7 @@ class _Parser(argparse.ArgumentParser):
             raise _UsageError(f"无法识别的参数：{m.group(1)}")
         raise _UsageError(f"命令行参数有误（{message}）")
 
-    def exit(self, status: int = 0, message: str | None = None):  # type: ignore[override]
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         raise _UsageError(message.strip() if message else "命令行参数有误")
 
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from store.db import Database
 from store.audit import Actor
+from store.db import Database
 from store.models import Person, PersonRole, Unit
 
 OFFICE_NAME = "固镇县人民政府督查室"

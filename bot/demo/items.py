@@ -7,14 +7,16 @@ the notices they caused are in the outbox and reach the demo people's chats at s
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
 
 from bot.domain import assignments, items, review
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import DeadlineSpec, local_date
+from store.audit import Actor
 from store.db import Database
 from store.models import Person, Unit
-from store.audit import Actor
-from sqlalchemy import select
 
 
 def working_days_ago(calendar: WorkCalendar, now: datetime, n: int) -> datetime:
@@ -36,7 +38,7 @@ async def seed_items(db: Database, calendar: WorkCalendar, now: datetime, people
     def liaison(unit: str) -> Person:
         return next(p for p in people.values() if p.unit and p.unit.name == unit and p.has_role("liaison"))
 
-    async def step(actor: Person, action: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202
+    async def step(actor: Person, action: str, fn, *args: Any, **kwargs: Any):  # noqa: ANN001, ANN202
         async with db.session(Actor(actor.id, actor.name), action) as s:
             return await fn(s, actor, *args, **kwargs)
 

@@ -16,15 +16,15 @@ import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.runtime.app import build_application, start_polling, stop_polling
-from bot.kernel.clock import OffsetClock
-from bot.kernel.config import DatabaseSettings, OfficeSettings, Settings, StorageSettings, TelegramSettings
-from bot.domain.schedules import load_calendar
 from bot.demo.county import OFFICE_NAME, DemoPerson, seed_directory
 from bot.demo.items import seed_items
+from bot.domain.schedules import load_calendar
 from bot.emulator import Emulator, FloodLimits
 from bot.emulator.http import EmulatorServer
+from bot.kernel.clock import OffsetClock
+from bot.kernel.config import DatabaseSettings, OfficeSettings, Settings, StorageSettings, TelegramSettings
 from bot.kernel.logs import setup_logging
+from bot.runtime.app import build_application, start_polling, stop_polling
 from store.db import Database
 
 DEMO_TOKEN = "424242:DEMO-sandbox-token-not-a-secret"

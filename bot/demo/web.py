@@ -41,8 +41,8 @@ import tornado.iostream
 import tornado.web
 from sqlalchemy import select
 
-from bot.domain.schedules import load_calendar
 from bot.domain.roles import ROLE_NAMES, UNIT_ROLES
+from bot.domain.schedules import load_calendar
 from bot.domain.workdays import ADJUSTED_WORKDAY, HOLIDAY, WEEKEND
 from bot.kernel.clock import OFFICE_TZ
 from store.models import Person as DbPerson
@@ -311,7 +311,7 @@ class WebHub:
         async for event in sub:
             try:
                 out = self._translate(emu, event)
-            except Exception:  # noqa: BLE001 — one odd event must not stop the live view
+            except Exception:  # one odd event must not stop the live view
                 log.exception("event=sandbox_event_failed kind=%s", event.kind)
                 continue
             if out is not None:
@@ -741,7 +741,7 @@ class _Events(_Api):
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self.write(": keep-alive\n\n")
                     await self.flush()
                     continue

@@ -210,7 +210,7 @@ def _legend(draw, font, y: int) -> None:  # noqa: ANN001
     keys = ("red", "yellow", "green")
     widths = [18 + 8 + draw.textlength(LABELS[k], font=font) for k in keys]
     x = (WIDTH - sum(widths) - 28 * (len(keys) - 1)) / 2
-    for key, width in zip(keys, widths):
+    for key, width in zip(keys, widths, strict=True):
         draw.rectangle([(x, y - 9), (x + 18, y + 9)], fill=COLORS[key])
         draw.text((x + 26, y), LABELS[key], font=font, fill=INK, anchor="lm")
         x += width + 28
@@ -237,7 +237,7 @@ def _draw_each(jobs: dict[Path, ChartData]) -> dict[Path, bool]:
         try:
             draw_status_chart(data, path)
             done[path] = True
-        except Exception:  # noqa: BLE001 — a chart is a convenience; the digest's text still goes
+        except Exception:  # a chart is a convenience; the digest's text still goes
             log.exception("event=chart_failed path=%s", path)
             done[path] = False
     return done

@@ -70,7 +70,7 @@ def _run_font(run, name: str, size: float, bold: bool = False) -> None:  # noqa:
     run.font.name = name
     run.font.size = Pt(size)
     run.font.bold = bold
-    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), name)
+    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), name)  # noqa: SLF001 — no API for it
 
 
 def _paragraph(doc: Document, text: str, *, size: float = 12, bold: bool = False, font: str = FONT,

@@ -131,7 +131,7 @@ class Sheet:
             f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>')
         self._row = 1
         self._buffer.append('<row r="1">' + "".join(
-            _cell(f"{letter}1", c.title, _HEADER) for letter, c in zip(self._letters, columns)) + "</row>")
+            _cell(f"{letter}1", c.title, _HEADER) for letter, c in zip(self._letters, columns, strict=False)) + "</row>")
 
     def append(self, values: Sequence[Any]) -> None:
         """A row of the table: wrapped columns wrap, dates show as dates. The common types are
@@ -142,7 +142,7 @@ class Sheet:
         parts = [f'<row r="{r}">']
         add = parts.append
         texts = self._texts
-        for letter, value, style in zip(self._letters, values, self._styles):
+        for letter, value, style in zip(self._letters, values, self._styles, strict=False):
             kind = type(value)
             if kind is str:
                 t = texts.get(value)

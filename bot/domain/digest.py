@@ -40,7 +40,6 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.kernel.config import Settings
 from bot.domain.urging import (
     OVERDUE_LEADER,
     Policy,
@@ -62,8 +61,9 @@ from bot.domain.workflow import (
     due_text,
     format_number,
 )
-from bot.outbox.queue import Button, Keyboard, enqueue
+from bot.kernel.config import Settings
 from bot.kernel.render import render
+from bot.outbox.queue import Button, Keyboard, enqueue
 from store.audit import audit_bulk
 from store.models import OutboxMessage, Person, PersonRole, Unit
 from store.urging import Reminder
@@ -253,7 +253,7 @@ class Snapshot:
     to_approve: list[Line]  # items pending the office head's approval
     office_waiting: list[tuple[str, list[Line]]]
     undelivered: list[Undelivered]
-    _views: dict = field(default_factory=dict)
+    views: dict = field(default_factory=dict)  # the views built from this snapshot, per scope
 
 
 async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings, *,
@@ -360,8 +360,8 @@ class _View:
 def _view(snap: Snapshot, items: set[int] | None, title: str | None) -> _View:
     """``title``: the chart's, or None for no chart."""
     key = None if items is None else frozenset(items)
-    if key in snap._views:
-        return snap._views[key]
+    if key in snap.views:
+        return snap.views[key]
     shares = snap.shares if items is None else [
         snap.shares[i] for i in sorted(i for item in items for i in snap.by_item.get(item, ()))]
     counts = {"green": 0, "yellow": 0, "red": 0}
@@ -388,7 +388,7 @@ def _view(snap: Snapshot, items: set[int] | None, title: str | None) -> _View:
                  [UnitGroup(unit, len(lines), lines) for unit, lines in sorted(by_unit.items(),
                                                                                 key=lambda kv: (-len(kv[1]), kv[0]))],
                  len(over), [line for _, line in escalated], [aid for aid, _ in escalated], chart)
-    snap._views[key] = view
+    snap.views[key] = view
     return view
 
 

@@ -220,7 +220,7 @@ def _read_excel(path: Path) -> list[Row]:
 
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 — zip, XML and openpyxl errors all mean "not a workbook"
+    except Exception as exc:  # zip, XML and openpyxl errors all mean "not a workbook"
         raise ImportFileError(f"无法读取文件「{path.name}」：不是有效的 Excel 文件（{type(exc).__name__}）") from exc
     try:
         if not wb.worksheets:
@@ -228,7 +228,7 @@ def _read_excel(path: Path) -> list[Row]:
         ws = wb.worksheets[0]
         try:
             raw = [tuple(r) for r in ws.iter_rows(values_only=True)]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ImportFileError(f"无法读取文件「{path.name}」的第一个工作表（{type(exc).__name__}）") from exc
     finally:
         wb.close()

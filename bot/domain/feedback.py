@@ -27,7 +27,6 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.kernel.config import Settings
 from bot.domain.actions import button
 from bot.domain.errors import DomainError
 from bot.domain.score import DEFAULT_RULES, Rules, record_event, rules_with_points
@@ -38,9 +37,16 @@ from bot.domain.urging import (
     routine_delivery,
 )
 from bot.domain.workdays import WorkCalendar
-from bot.domain.workflow import ACTIVE_ASSIGNMENT_STATES, OPEN_ITEM_STATES, UNIT_ROLES_OF_ASSIGNMENT, due_text, format_number
-from bot.outbox.queue import Keyboard, enqueue
+from bot.domain.workflow import (
+    ACTIVE_ASSIGNMENT_STATES,
+    OPEN_ITEM_STATES,
+    UNIT_ROLES_OF_ASSIGNMENT,
+    due_text,
+    format_number,
+)
+from bot.kernel.config import Settings
 from bot.kernel.render import render
+from bot.outbox.queue import Keyboard, enqueue
 from store.models import Unit
 from store.urging import FeedbackWeek
 from store.workflow import Assignment, CompletionReport, Item, Progress
@@ -177,7 +183,7 @@ async def feedback_sweep(session: AsyncSession, calendar: WorkCalendar, now: dat
         person = directory.people[person_id]
         entries = []
         buttons: Keyboard = []
-        for week, aid, _unit_id, role, due, prov, unit_name, item_id, year, number, title, conf in rows:
+        for _week, aid, _unit_id, role, due, prov, unit_name, item_id, year, number, title, conf in rows:
             label = format_number(year, number) or f"登记号{item_id}"
             entries.append({"label": label, "confidential": bool(conf), "title": title, "unit": unit_name,
                             "role": UNIT_ROLES_OF_ASSIGNMENT.get(role, role), "due": due_text(due, bool(prov))})

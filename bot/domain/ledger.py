@@ -26,7 +26,6 @@ from bot.domain.score import (
     BASE_SCORE,
     DEFAULT_RULES,
     PendingDeduction,
-    Rule,
     Rules,
     check_year,
     is_frozen,
@@ -42,8 +41,8 @@ from bot.domain.workflow import (
     require_role,
 )
 from bot.kernel.clock import OFFICE_TZ
-from bot.outbox.queue import enqueue
 from bot.kernel.render import render
+from bot.outbox.queue import enqueue
 from store.models import Person, Unit
 from store.score import ScoreEvent, ScoreYear
 from store.workflow import Assignment, Item

@@ -52,7 +52,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.kernel.config import ReminderSettings, Settings
 from bot.domain.actions import button
 from bot.domain.roles import ROLE_NAMES
 from bot.domain.workdays import WorkCalendar
@@ -65,8 +64,9 @@ from bot.domain.workflow import (
     format_number,
     office_staff,
 )
-from bot.outbox.queue import Keyboard, enqueue
+from bot.kernel.config import ReminderSettings, Settings
 from bot.kernel.render import render
+from bot.outbox.queue import Keyboard, enqueue
 from store.audit import audit_bulk
 from store.models import OutboxMessage, Person, PersonRole, Unit
 from store.urging import Reminder, ReminderRow, insert_reminders

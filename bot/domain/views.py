@@ -13,25 +13,25 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import ARRAY, Date, Integer, and_, any_, bindparam, case, cast, exists, func, or_, select, union
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import joinedload, raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, raiseload
+from sqlalchemy.sql.elements import BindParameter
 
 from bot.domain.actions import button
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
-    NO_ACCESS,
     ACTIVE_ASSIGNMENT_STATES,
     ASSIGNMENT_STATES,
     IMPORTANCE,
-    ITEM_OPTIONS,
     ITEM_STATES,
     LIGHT_RANK,
     LIVE_ASSIGNMENT_STATES,
+    NO_ACCESS,
     OPEN_ITEM_STATES,
-    YELLOW_DAYS,
     SOURCES,
     UNIT_ROLES_OF_ASSIGNMENT,
+    YELLOW_DAYS,
     Light,
     act,
     assignment_light,
@@ -232,11 +232,11 @@ class _Asker:
         return not self.roles.isdisjoint(roles)
 
     @property
-    def id(self):  # noqa: ANN201
+    def id(self) -> BindParameter[int]:
         return bindparam("me_id")
 
     @property
-    def unit_id(self):  # noqa: ANN201
+    def unit_id(self) -> BindParameter[int] | None:
         return bindparam("me_unit_id") if self.has_unit else None
 
 

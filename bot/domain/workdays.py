@@ -72,10 +72,11 @@ from __future__ import annotations
 import re
 import tomllib
 from bisect import bisect_left
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "ScheduleError",
@@ -106,7 +107,7 @@ class ScheduleError(ValueError):
 class UnknownYear(LookupError):
     """The official holiday schedule for ``year`` is not known."""
 
-    def __init__(self, year: int):
+    def __init__(self, year: int) -> None:
         self.year = year
         super().__init__(f"{year}年放假安排尚未载入")
 
@@ -440,7 +441,7 @@ def _cc_chinese_name(english: str) -> str:
         from chinese_calendar import Holiday
 
         return Holiday(english).chinese
-    except Exception:  # pragma: no cover - unknown future holiday
+    except Exception:  # noqa: BLE001  # pragma: no cover - a future holiday the package names in its own way
         return english
 
 
@@ -491,7 +492,7 @@ class _YearTable:
 
     __slots__ = ("year", "known", "first", "flags", "cum", "total", "names", "adjusted")
 
-    def __init__(self, year: int, known: bool, holidays: dict[date, str | None], workdays: set[date]):
+    def __init__(self, year: int, known: bool, holidays: dict[date, str | None], workdays: set[date]) -> None:
         self.year = year
         self.known = known
         self.first = date(year, 1, 1).toordinal()
@@ -523,7 +524,7 @@ class WorkCalendar:
     schedule. Loaded schedules replace built-in ones for their year.
     """
 
-    def __init__(self, loaded: Iterable[YearSchedule] = (), builtin: bool = True):
+    def __init__(self, loaded: Iterable[YearSchedule] = (), builtin: bool = True) -> None:
         self._builtin = builtin
         self._loaded: dict[int, YearSchedule] = {}
         for s in loaded:
@@ -536,7 +537,7 @@ class WorkCalendar:
 
     # ---- construction helpers -------------------------------------------
 
-    def with_schedules(self, *schedules: YearSchedule) -> "WorkCalendar":
+    def with_schedules(self, *schedules: YearSchedule) -> WorkCalendar:
         """A new calendar with ``schedules`` loaded on top of this one's."""
         return WorkCalendar([*self._loaded.values(), *schedules], builtin=self._builtin)
 

@@ -33,16 +33,16 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from bot.domain.directory import people_with_role
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.roles import ROLE_NAMES
 from bot.domain.workdays import WorkCalendar
-from bot.outbox.queue import Keyboard, enqueue
 from bot.kernel.clock import OFFICE_TZ
 from bot.kernel.render import render
+from bot.outbox.queue import Keyboard, enqueue
 from store.audit import Actor
 from store.models import Base, Person
 from store.workflow import Assignment, Item, ItemLeader, Milestone, Plan

@@ -66,8 +66,11 @@ class Subscription:
         return await self.queue.get()
 
     def close(self) -> None:
-        if self in self._owner._subscribers:
-            self._owner._subscribers.remove(self)
+        if self in self._owner._subscribers:  # noqa: SLF001 — the emulator's own subscription object
+            self._owner._subscribers.remove(self)  # noqa: SLF001
+
+
+DEFAULT_LIMITS = FloodLimits()  # Telegram's documented limits (frozen: safe to share)
 
 
 class Emulator(BotApiMethods, UserSide):
@@ -78,7 +81,7 @@ class Emulator(BotApiMethods, UserSide):
         bot_name: str = "督办助手",
         *,
         spec: BotApiSpec | str | Path | None = "auto",
-        limits: FloodLimits | None = FloodLimits(),
+        limits: FloodLimits | None = DEFAULT_LIMITS,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
         group_privacy: bool = True,
@@ -273,7 +276,7 @@ class Emulator(BotApiMethods, UserSide):
         tick = self._tick
         try:
             await asyncio.wait_for(tick.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _emit(self, kind: str, chat_id: int | None, data: dict) -> None:
@@ -357,7 +360,7 @@ class Emulator(BotApiMethods, UserSide):
             self._webhook_task.cancel()
             try:
                 await self._webhook_task
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 — teardown: the worker's end is all we wait for
                 pass
         if self._http is not None:
             await self._http.aclose()

@@ -10,6 +10,7 @@ Every action waits for `emu.settle()`, i.e. until the bot has finished reacting.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:  # core imports this module; only type names are needed here
@@ -128,7 +129,7 @@ class Person(_Chatty):
             return default
         return chat if isinstance(chat, int) else chat.id
 
-    async def _act(self, coro_factory) -> Any:
+    async def _act(self, coro_factory: Callable[[], Awaitable[Any]]) -> Any:
         """Human pause (moves a FakeClock), the action, then wait for the bot to finish."""
         self._emu.user_pause()
         result = await coro_factory()
@@ -185,7 +186,7 @@ class Person(_Chatty):
             if "callback_data" not in button:
                 raise ValueError(f"{self.name}: button {label!r} on {msg!r} is not a callback "
                                  f"button: {button}")
-            return await self._act(lambda: self._emu.press_button(
+            return await self._act(lambda msg=msg, button=button: self._emu.press_button(
                 self.id, chat_id, msg.message_id, button["callback_data"]))
         shown = "; ".join(f"#{m.message_id} {(m.text or '')[:30]!r}: {m.buttons}"
                           for m in candidates if m.buttons and not m.deleted)

@@ -6,6 +6,7 @@ import hashlib
 import mimetypes
 from dataclasses import dataclass, field
 from itertools import count
+from typing import Any
 
 __all__ = ["UploadedFile", "StoredFile", "FileStore", "MAX_DOWNLOAD", "MAX_UPLOAD"]
 
@@ -55,7 +56,7 @@ class FileStore:
     def by_path(self, file_path: str) -> StoredFile | None:
         return self._by_path.get(file_path)
 
-    def _store(self, kind: str, data: bytes, ext: str, **kw) -> StoredFile:
+    def _store(self, kind: str, data: bytes, ext: str, **kw: Any) -> StoredFile:
         n = next(self._seq)
         digest = hashlib.sha1(data).hexdigest()[:10]
         # Prefixes mimic Telegram's (AgAC photos, BQAC documents) so ids look realistic in logs.

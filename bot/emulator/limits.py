@@ -9,6 +9,7 @@ bot answering with two or three quick messages passes while a sustained 2/s to o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["FloodLimits", "FloodControl", "FakeClock"]
@@ -49,7 +50,7 @@ class _Bucket:
 
 
 class FloodControl:
-    def __init__(self, limits: FloodLimits, clock) -> None:
+    def __init__(self, limits: FloodLimits, clock: Callable[[], float]) -> None:
         self.limits = limits
         self.clock = clock
         self._overall: _Bucket | None = None

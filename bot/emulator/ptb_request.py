@@ -10,6 +10,11 @@ fields the default HTTPXRequest would send, so the emulator sees the same string
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from telegram._utils.types import ODVInput  # the type PTB gives these parameters
+
 import json
 from urllib.parse import unquote
 
@@ -40,9 +45,9 @@ class EmulatorRequest(BaseRequest):
         pass
 
     async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout=BaseRequest.DEFAULT_NONE, write_timeout=BaseRequest.DEFAULT_NONE,
-                         connect_timeout=BaseRequest.DEFAULT_NONE,
-                         pool_timeout=BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+                         read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE, write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
         token = self.emulator.token
         if method == "GET":  # BaseRequest.retrieve: a file download
             # File.download_* percent-encodes the path (the ':' of the token included)

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ def _describe(value: Any) -> str:
     return f"{kind} {text[:60] + '...' if len(text) > 60 else text}"
 
 
-def _hint(name: str, known) -> str:
+def _hint(name: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=2)
     return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 

@@ -179,7 +179,7 @@ class Sender:
             return self.outage.failed(exc, self.clock.now())
         except Stopping:
             return 0.0
-        except Exception:  # noqa: BLE001 — a bug must not stop the sender; logged with its traceback
+        except Exception:  # a bug must not stop the sender; logged with its traceback
             log.exception("event=outbox_round_failed")
             return DB_BACKOFF_MAX_SECONDS
         return 0.0 if handled else IDLE_POLL_SECONDS
@@ -333,7 +333,7 @@ class Sender:
             return Outcome("retry", f"timeout: no answer within {timeout:g}s")
         except OSError as exc:  # the photo/document file is gone: visibly failed, not retried forever
             return Outcome("failed", f"文件无法读取：{exc}")
-        except Exception as exc:  # noqa: BLE001 — a bug for this one message: logged, retried, then failed
+        except Exception as exc:  # a bug for this one message: logged, retried, then failed
             log.exception("event=outbox_send_error id=%s chat=%s", row.id, row.chat_id)
             return Outcome("retry", f"{type(exc).__name__}: {exc}")
         return Outcome("sent", message_id=message.message_id)

@@ -28,6 +28,11 @@ Several instances (issue 14): only the instance that polls may call ``recover_in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from telegram._utils.types import ODVInput  # the type PTB gives these parameters
+
 import asyncio
 import json
 import logging
@@ -165,8 +170,8 @@ class RecordingRequest(BaseRequest):
         await self._inner.shutdown()
 
     async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout=BaseRequest.DEFAULT_NONE, write_timeout=BaseRequest.DEFAULT_NONE,
-                         connect_timeout=BaseRequest.DEFAULT_NONE, pool_timeout=BaseRequest.DEFAULT_NONE,
+                         read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE, write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE, pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
                          ) -> tuple[int, bytes]:
         status, payload = await self._inner.do_request(
             url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,

@@ -73,7 +73,7 @@ async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     except DB_ERRORS as exc:
         outage.failed(exc, services.clock.now())
         return
-    except Exception:  # noqa: BLE001 — one bad round must not stop the clock; it is logged
+    except Exception:  # one bad round must not stop the clock; it is logged
         log.exception("event=sweep_tick_failed")
         return
     outage.succeeded(services.clock.now())

@@ -120,7 +120,7 @@ class PgLeadership(Leadership):
                     if await self._try():
                         failing = False
                         await self._lead()
-                except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 — keep standing by
+                except (TimeoutError, OSError, Exception) as exc:  # noqa: BLE001 — keep standing by
                     if not failing:
                         log.error("event=leader_election_failed error=%s", type(exc).__name__)
                     failing = True

@@ -5,24 +5,26 @@ developer generating a revision runs ``alembic -c store/alembic.ini revision --a
 """
 
 import asyncio
+import importlib
+import pkgutil
 
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import store
 from store.models import Base
-import store.workflow  # noqa: F401,E402
-import store.score  # noqa: F401,E402
-import store.urging  # noqa: F401,E402
-import store.records  # noqa: F401,E402
-import store.report  # noqa: F401,E402
-import store.dialog_state  # noqa: F401,E402
-import store.events  # noqa: F401,E402
+
+# Each store module registers its tables on Base: import them all, so that a new module's tables
+# are never missing from autogenerate (tests/unit/test_migrations_match_models.py does the same).
+for _module in pkgutil.iter_modules(store.__path__):
+    if _module.name != "migrations":
+        importlib.import_module(f"store.{_module.name}")
 
 target_metadata = Base.metadata
 config = context.config
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -1,14 +1,14 @@
 """foundation: units, people, roles, invitations, audit log, calendar years
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 03:07:31.053279
 """
 
-from alembic import op
 import sqlalchemy as sa
-import store.types
+from alembic import op
 
+import store.types
 
 revision = '0001'
 down_revision = None

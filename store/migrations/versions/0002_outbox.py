@@ -5,10 +5,10 @@ Revises: 0001
 Create Date: 2026-11-27 03:10:15.286387
 """
 
-from alembic import op
 import sqlalchemy as sa
-import store.types
+from alembic import op
 
+import store.types
 
 revision = '0002'
 down_revision = '0001'

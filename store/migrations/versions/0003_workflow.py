@@ -5,10 +5,10 @@ Revises: 0002
 Create Date: 2026-11-27 03:13:13.882514
 """
 
-from alembic import op
 import sqlalchemy as sa
-import store.types
+from alembic import op
 
+import store.types
 
 revision = '0003'
 down_revision = '0002'

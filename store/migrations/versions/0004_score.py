@@ -5,10 +5,10 @@ Revises: 0003
 Create Date: 2026-11-27 03:30:46.274038
 """
 
-from alembic import op
 import sqlalchemy as sa
-import store.types
+from alembic import op
 
+import store.types
 
 revision = '0004'
 down_revision = '0003'

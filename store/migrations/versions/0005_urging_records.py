@@ -5,10 +5,10 @@ Revises: 0004
 Create Date: 2026-11-27 03:31:57.936891
 """
 
-from alembic import op
 import sqlalchemy as sa
-import store.types
+from alembic import op
 
+import store.types
 
 revision = '0005'
 down_revision = '0004'

@@ -4,10 +4,10 @@ Revision ID: 0010
 Revises: 0009
 """
 
-from alembic import op
 import sqlalchemy as sa
-import store.types
+from alembic import op
 
+import store.types
 
 revision = '0010'
 down_revision = '0009'

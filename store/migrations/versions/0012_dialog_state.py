@@ -4,10 +4,10 @@ Revision ID: 0012
 Revises: 0011
 """
 
-from alembic import op
 import sqlalchemy as sa
-import store.types
+from alembic import op
 
+import store.types
 
 revision = '0012'
 down_revision = '0011'
