@@ -158,3 +158,20 @@ async def test_the_monthly_report_is_built_once_on_the_first_working_day(demo_co
     await head.tap("同意报送", head.last)
     assert "已同意报送" in head.last.text
     assert "已送县领导 3 人" in c.people["王敏"].last.text and "已送县领导 3 人" in c.people["李强"].last.text
+
+
+async def test_an_unanswered_or_cancelled_return_leaves_the_report_waiting(demo_county):
+    from tests.conftest import time_out_dialogs
+
+    c = demo_county
+    office, head = c.people["王敏"], c.people["赵建国"]
+    await office.send("/report 2026-02")
+    request = head.last
+    await head.tap("退回", request)
+    assert await time_out_dialogs(c.h.app) == 1  # the dialog's TIMEOUT_SECONDS have passed
+    assert head.last.text == "⌛ 退回报告的操作已超时结束，报告仍待您审核。"
+    await head.tap("退回", request)
+    await head.send("/cancel")
+    assert head.last.text == "已取消退回，报告仍待您审核。"
+    await head.tap("同意报送", request)  # still pending: it can be approved
+    assert "已送县领导 3 人" in head.last.text
