@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.urging import Policy, in_working_hours, is_working_day, next_working_day
@@ -39,6 +39,7 @@ from store.models import OutboxMessage, Person, PersonRole
 from store.workflow import Item
 
 HELD = "held"
+MAX_ROUTINE_PER_DAY = 2  # with bundling on, a unit's people get at most this many routine messages a day
 DESK_MIDDAY = time(11, 30)
 DESK_ROLES = ("office", "office_head", "leader")
 
@@ -115,8 +116,8 @@ async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: S
         if hold_rounds and row.bundle == "round" and not row.urgent:
             continue
         # A round's part (催办, weekly reminders) already carries its time; a notice's is computed.
-        at = row.next_attempt_at if row.bundle == "round" else slot(calendar, policy, settings, row.created_at,
-                                                                      row.buttons, row.person_id in desk)
+        at = row.next_attempt_at if row.bundle == "round" else max(row.next_attempt_at, slot(
+            calendar, policy, settings, row.created_at, row.buttons, row.person_id in desk))
         if at > now:
             row.status, row.next_attempt_at = HELD, at  # looked at again only when it is due
         else:
@@ -134,6 +135,8 @@ async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: S
     for row in later:
         if row not in due[row.person_id]:
             due[row.person_id].append(row)
+    if bundle_time(settings) is not None:
+        await _cap(session, calendar, policy, settings, now, due, desk)
     tags = await _tags(session, [r for parts in due.values() for r in parts if r.buttons and r.item_ids])
     released = 0
     for parts in due.values():
@@ -189,3 +192,26 @@ def hears_about(session: AsyncSession, person: Person, item: Item) -> bool:
         return True
     follower = follower_id(item)
     return follower is None or follower == person.id
+
+
+async def _cap(session: AsyncSession, calendar: WorkCalendar, policy: Policy, settings: Settings, now: datetime,
+               due: dict[int | None, list[OutboxMessage]], desk: set[int]) -> None:
+    """With bundling on, a unit's liaison or head who already got ``MAX_ROUTINE_PER_DAY`` routine
+    messages today gets further routine parts with the next morning round (people at a desk have
+    their desk times instead)."""
+    people = [p for p, parts in due.items()
+              if p is not None and p not in desk and not any(r.urgent for r in parts)]
+    if not people:
+        return
+    day_start = policy.at(policy.day(now), time(0))
+    sent = dict((await session.execute(
+        select(OutboxMessage.person_id, func.count()).where(
+            OutboxMessage.person_id.in_(people), OutboxMessage.status.in_(("pending", "sending", "sent")),
+            OutboxMessage.bundle.is_(None), OutboxMessage.urgent.is_(False),
+            OutboxMessage.next_attempt_at >= day_start, OutboxMessage.next_attempt_at <= now)
+        .group_by(OutboxMessage.person_id))).all())
+    later = morning(calendar, policy, settings, policy.at(policy.day(now), settings.reminders.work_end))
+    for p in people:
+        if sent.get(p, 0) >= MAX_ROUTINE_PER_DAY:
+            for row in due.pop(p):
+                row.status, row.next_attempt_at = HELD, later

@@ -55,13 +55,15 @@ async def test_with_bundling_on_a_days_notices_come_bundled(harness):
     h = harness
     _bundle_at(h, 16)
     c = await make_county(h, ["城关镇"])
-    h.clock.set(at(date(2026, 3, 10), 9, 15))
+    h.clock.set(at(date(2026, 3, 9), 9, 15))  # Monday: two items for 城关镇
     first = await approve(h, c, lead="城关镇", title="城区主干道破损路面修复")
     second = await approve(h, c, lead="城关镇", title="农贸市场消防通道整治")
-    await tick(h, at(date(2026, 3, 10), 9, 30))
+    await tick(h, at(date(2026, 3, 9), 9, 30))
+    await tick(h, at(date(2026, 3, 9), 16))  # Monday's desk times pass (the office hears of the approvals)
     liaison, office = c["联络员0"], c["王敏"]
     # The notices asking the unit to act went at once.
     assert len([m for m in liaison.inbox if "督办通知单" in (m.text or "")]) == 2
+    await tick(h, at(date(2026, 3, 10), 9))  # Tuesday's digest and round
     users = list(c.users.values())
     before = mark(users)
     async with h.db.session() as s:
@@ -95,6 +97,15 @@ async def test_with_bundling_on_a_days_notices_come_bundled(harness):
     await tick(h, at(date(2026, 3, 10), 16))
     (bundle,) = new(liaison, before)
     assert bundle.count("延期申请已同意") == 2 and "城区主干道" in bundle and "农贸市场" in bundle
+    # A unit's people get at most 2 routine messages a day: a third waits for the next morning.
+    h.clock.set(at(date(2026, 3, 10), 16, 30))
+    await approve(h, c, lead="城关镇", title="背街小巷路灯维修")  # the second today: at once
+    assert len(new(liaison, before)) == 2 and "背街小巷路灯维修" in new(liaison, before)[-1]
+    h.clock.set(at(date(2026, 3, 10), 17))
+    await approve(h, c, lead="城关镇", title="公园绿地补植")  # would be the third
+    assert len(new(liaison, before)) == 2
+    await tick(h, at(date(2026, 3, 11), 9))
+    assert len(new(liaison, before)) == 3 and "公园绿地补植" in new(liaison, before)[-1]
 
 
 async def test_monday_round_and_weekly_reminder_are_one_message(harness):
