@@ -12,16 +12,20 @@ the update is queued — both before any handler ran. So every update is written
   itself (one INSERT) before queueing it.
 
 ``InboxApplication`` marks updates handled afterwards: at once when nothing else waits in the
-queue (one UPDATE, the usual case), else together with the next ones, in one UPDATE for up to
-``MARK_BATCH`` of them (a burst). ``recover_inbox`` queues at start-up what a crash left unfinished,
-before polling starts.
+queue (one UPDATE, the usual case); while more wait (a burst), the marks of the updates handled
+within ``MARK_DELAY`` are written together, in one UPDATE, by a task that runs beside the next
+update (at most ``MARK_BATCH`` held). ``recover_inbox`` queues at start-up what a crash left
+unfinished, before polling starts.
 
 What this guarantees: nothing received is lost; an update Telegram delivers again (it resends
 unconfirmed ones after a restart) is dropped, because its id is known; an update is handled at
-most twice: after a crash the update being handled is handled again, and so, during a burst, are
-the ones handled just before it whose mark was still held (at most ``MARK_BATCH - 1``) — a repeated
-answer is better than a lost one. A row re-queued once and still not finished is abandoned and
-logged (a poison update must not crash every restart).
+most twice: after a crash the update being handled is handled again, and so are the ones
+answered within the last ``MARK_DELAY`` before it whose mark was still held (during a burst only;
+when an update takes longer than that, as with a slow link to Telegram, its mark is written while
+the next is handled) — a repeated answer is better than a lost one. An instance in an election
+(issue 14) sets ``Inbox.mark_batch`` to 1: a killed leader repeats at most one update. A row
+re-queued once and still not finished is abandoned and logged (a poison update must not crash
+every restart).
 
 Several instances (issue 14): only the instance that polls may call ``recover_inbox``.
 """
@@ -52,7 +56,8 @@ log = logging.getLogger("duban.inbox")
 
 KEEP = timedelta(days=7)  # Telegram keeps unconfirmed updates 24 h; a week is ample for "known"
 PRUNE_EVERY = timedelta(hours=1)
-MARK_BATCH = 16  # marks held at most during a burst: the most a crash can make handled twice
+MARK_BATCH = 16  # marks held at most during a burst
+MARK_DELAY = 0.01  # seconds a held mark waits for others before it is written
 _DB_ERRORS = (SQLAlchemyError, OSError)
 
 
@@ -66,6 +71,7 @@ class Inbox:
         # update_id -> new? for the updates of the last getUpdates batch, written already
         self.recorded: dict[int, bool] = {}
         self._handled: list[int] = []  # handled, not yet marked (a burst)
+        self._later: asyncio.Task | None = None
 
     async def _write(self, what: str, write: Callable[[], Awaitable[object]]) -> object:
         """Run ``write`` until it succeeds; waits while the database is down.
@@ -118,13 +124,25 @@ class Inbox:
         self.recorded.update((i, i in new) for i, _ in rows)  # type: ignore[operator]
 
     async def handled(self, update_id: int, more_waiting: bool) -> None:
-        """Mark handled: now, or — while more updates wait and few marks are held — with the next."""
+        """Mark handled: now, or — while more updates wait and few marks are held — within MARK_DELAY."""
         self._handled.append(update_id)
         if not more_waiting or len(self._handled) >= self.mark_batch:
             await self.flush()
+        elif self._later is None or self._later.done():
+            self._later = asyncio.create_task(self._flush_later(), name="inbox:marks")
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(MARK_DELAY)
+        await self.flush()
+
+    async def close(self) -> None:
+        """Write the marks still held (the Application stops)."""
+        if self._later is not None and not self._later.done():
+            self._later.cancel()
+        await self.flush()
 
     async def flush(self) -> None:
-        ids, self._handled = self._handled, []
+        ids, self._handled = self._handled, []  # taken before any await: no mark written twice
         if not ids:
             return
         now = self.db.now()
@@ -239,7 +257,7 @@ class InboxApplication(LoggedApplication):
     async def stop(self) -> None:
         await super().stop()
         if self.inbox is not None:
-            await self.inbox.flush()  # marks held for a burst the stop cut short
+            await self.inbox.close()  # marks held for a burst the stop cut short
 
 
 def attach_inbox(app: Application, db: Database) -> Inbox:
