@@ -3,6 +3,7 @@ and the schedules the sweeps run on."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -23,14 +24,15 @@ def at(day: date, hh: int = 9, mm: int = 0) -> datetime:
 
 def test_the_example_file_documents_the_defaults():
     s = load_settings(ROOT / "config.example.toml", environ={})
-    assert s.reminders == ReminderSettings()
+    # The one value the example sets on purpose: notices bundled at 16:00 (issue 13; off by default).
+    assert s.reminders == dataclasses.replace(ReminderSettings(), bundle_time=time(16, 0))
     r = s.reminders
     assert (r.work_start, r.work_end, r.round_time) == (time(8, 30), time(18, 0), time(9, 0))
     assert (r.due_soon_days, r.due_day, r.overdue_every_days, r.leader_after_days) == (3, True, 1, 3)
     assert (r.weekly_day, r.weekly_time) == (1, time(9, 0))
     assert (s.digest.time, s.digest.chart) == (time(8, 30), True)
     text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
-    for key in ("work_start", "work_end", "round_time", "due_soon_days", "due_day", "overdue_every_days",
+    for key in ("work_start", "work_end", "round_time", "bundle_time", "due_soon_days", "due_day", "overdue_every_days",
                 "overdue_office", "leader_after_days", "follower_every_step", "urgent_any_time", "weekly_day",
                 "weekly_time", "[digest]", "chart"):
         assert key in text
