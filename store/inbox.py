@@ -70,4 +70,4 @@ async def prune(s: AsyncConnection | AsyncSession, now: datetime, keep: timedelt
     """Forget finished rows older than ``keep`` (by then Telegram no longer redelivers them)."""
     result = await s.execute(delete(InboxUpdate).where(InboxUpdate.status != RECEIVED,
                                                        InboxUpdate.handled_at < now - keep))
-    return result.rowcount or 0
+    return result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE answers with a CursorResult

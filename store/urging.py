@@ -8,8 +8,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint, bindparam, func, literal, select
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    bindparam,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -62,7 +75,7 @@ async def insert_reminders(session: AsyncSession, rows: Sequence[ReminderRow], c
         return
     levels = Counter(row[2] for row in rows)
     days = sorted({row[3].isoformat() for row in rows})
-    table = Reminder.__table__
+    table = cast(Table, Reminder.__table__)
     columns = [*REMINDER_KEY, "outbox_id"]
     conn = await session.connection()
     if conn.dialect.name == "postgresql":

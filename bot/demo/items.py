@@ -55,8 +55,8 @@ async def seed_items(db: Database, calendar: WorkCalendar, now: datetime, people
         from store.workflow import Assignment
 
         async with db.session() as s:
-            return await s.scalar(select(Assignment.id).where(
-                Assignment.item_id == item_id, Assignment.unit_id == units[unit]))
+            return (await s.execute(select(Assignment.id).where(
+                Assignment.item_id == item_id, Assignment.unit_id == units[unit]))).scalar_one()
 
     # Overdue (red): a key project approved nine working days ago with seven working days.
     t = working_days_ago(calendar, now, 9)

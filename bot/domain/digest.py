@@ -31,11 +31,12 @@ import asyncio
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -325,7 +326,7 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
               .where(Item.state == "leader_review").order_by(Item.id))
         if leader_id is not None:
             rq = rq.where(ItemLeader.person_id == leader_id)
-        snap.to_review = [(pid, item_line(*rest)) for pid, *rest in await session.execute(rq)]
+        snap.to_review = [(pid, item_line(iid, y, n, t, c)) for pid, iid, y, n, t, c in await session.execute(rq)]
     if "office_head" in roles:
         rows = await session.execute(select(*item_cols).where(Item.state == "pending").order_by(Item.id))
         snap.to_approve = [item_line(*r) for r in rows]
@@ -333,11 +334,12 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
         for title, model, note in (("待审核的办结报告", CompletionReport, "办结报告"),
                                    ("待审批的延期申请", ExtensionRequest, "申请延期"),
                                    ("待审批的转办申请", Transfer, "申请转办")):
-            rows = await session.execute(
+            waiting = await session.execute(
                 select(*item_cols, Unit.name).join(Assignment, Assignment.item_id == Item.id)
                 .join(model, model.assignment_id == Assignment.id).join(Unit, Unit.id == Assignment.unit_id)
                 .where(model.status == "pending").order_by(model.id))
-            snap.office_waiting.append((title, [item_line(*r[:5], unit=r[5], note=note) for r in rows]))
+            snap.office_waiting.append((title, [item_line(iid, y, n, t, c, unit=unit, note=note)
+                                                for iid, y, n, t, c, unit in waiting]))
     if roles & {"office", "office_head"}:
         snap.undelivered = await undelivered(session, since)
     return snap
@@ -371,6 +373,8 @@ def _view(snap: Snapshot, items: set[int] | None, title: str | None) -> _View:
     for s in shares:
         counts[s.light] += 1
         per_unit[s.unit][s.light] += 1
+        if s.line is None:  # green: counted, not listed
+            continue
         if s.light == "yellow":
             due.append((s.left, s.line))
         elif s.light == "red":
@@ -556,7 +560,7 @@ async def _no_charts(digests: list[tuple[Person, Digest]]) -> dict[int, Path | N
 
 
 # Draws the digests' charts: each one's file by person id (None: no chart, or it could not be drawn).
-ChartFiles = Callable[[Settings, list["Digest"]], Awaitable[dict[int, Path | None]]]
+ChartFiles = Callable[[Settings, list["Digest"]], Coroutine[Any, Any, dict[int, Path | None]]]
 
 
 async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
@@ -587,11 +591,11 @@ async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datet
     for person, d in digests:
         texts[person.id] = fitted(d)
         await asyncio.sleep(0)  # let other updates in between recipients
-    charts = await drawing
-    result.extra["charts"] = len({p for p in charts.values() if p is not None})
-    rungs = []
+    chart_of = await drawing
+    result.extra["charts"] = len({p for p in chart_of.values() if p is not None})
+    rungs: list[dict[str, Any]] = []
     for person, d in digests:
-        row = await queue_digest(session, person, d, compose(*texts[person.id], charts[person.id]), now)
+        row = await queue_digest(session, person, d, compose(*texts[person.id], chart_of[person.id]), now)
         if row is None:
             continue
         result.messages += 1

@@ -272,7 +272,8 @@ def finished_on(a: Assignment, reported: dict[int, date]) -> date | None:
     if a.id in reported:
         return reported[a.id]
     if a.state == "done":  # closed with the item without a report of its own (assisting units)
-        return local_date(a.done_at or a.item.closed_at) if (a.done_at or a.item.closed_at) else None
+        when = a.done_at or a.item.closed_at
+        return local_date(when) if when else None
     return None
 
 
@@ -291,12 +292,13 @@ async def _late(session: AsyncSession, rows: list[Assignment], today: date,
         if late_key(a.id) in recorded:
             continue
         finished = finished_on(a, reported)
-        if (finished or today) <= a.due_date:
+        code, due = late_rule(a.item.source, a.role), a.due_date
+        if code is None or due is None or (finished or today) <= due:  # (rows has none of the first two)
             continue
-        rule = rules[late_rule(a.item.source, a.role)]
+        rule = rules[code]
         out.append(PendingDeduction(
             assignment_id=a.id, item_id=a.item_id, item_label=item_label(a.item), confidential=a.item.confidential,
-            unit_id=a.unit_id, unit_name=a.unit.name, role=a.role, rule=rule, due=a.due_date, finished=finished,
+            unit_id=a.unit_id, unit_name=a.unit.name, role=a.role, rule=rule, due=due, finished=finished,
         ))
     return out
 
@@ -387,7 +389,7 @@ async def pending_deductions(session: AsyncSession, year: int, today: date,
             done_on = local_date(done_at or closed_at)
         else:
             done_on = None
-        if (done_on or today) <= due:
+        if due is None or (done_on or today) <= due:
             continue
         out.append(PendingDeduction(
             assignment_id=a_id, item_id=item_id, item_label=format_number(item_year, number) or f"登记号{item_id}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ARRAY, Date, Integer, and_, any_, bindparam, case, cast, exists, func, or_, select, union
+from sqlalchemy import ARRAY, Date, Integer, and_, any_, bindparam, case, cast, exists, false, func, or_, select, union
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, raiseload
@@ -345,7 +345,7 @@ def _visible_item_ids(me: Person):  # noqa: ANN202
         ids.append(select(ItemLeader.item_id).where(ItemLeader.person_id == me.id))
     if me.has_role("liaison", "unit_head") and me.unit_id is not None:
         ids.append(select(Assignment.item_id).where(Assignment.unit_id == me.unit_id))
-    return union(*ids) if len(ids) > 1 else ids[0] if ids else select(Item.id).where(False)
+    return union(*ids) if len(ids) > 1 else ids[0] if ids else select(Item.id).where(false())
 
 
 def _list_order(calendar: WorkCalendar, today: date):  # noqa: ANN202

@@ -404,7 +404,7 @@ def parse_schedule(text: str) -> YearSchedule:
 def _compress_ranges(days: list[date]) -> list[str]:
     out: list[str] = []
     start = prev = days[0]
-    for d in days[1:] + [None]:  # type: ignore[list-item]
+    for d in [*days[1:], None]:
         if d is not None and d - prev == timedelta(days=1):
             prev = d
             continue

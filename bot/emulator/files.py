@@ -94,7 +94,7 @@ class FileStore:
 
     @staticmethod
     def document(stored: StoredFile) -> dict:
-        doc = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
+        doc: dict[str, str | int] = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
         if stored.file_name:
             doc["file_name"] = stored.file_name
         if stored.mime_type:

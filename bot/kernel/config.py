@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as dt_time
@@ -143,7 +144,7 @@ class Settings:
 
 
 # section -> key -> (python type, Chinese type name). Nested tables are sections with a dot.
-_SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
+_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "telegram": {
         "token": (str, "字符串"),
         "bot_username": (str, "字符串"),
@@ -255,9 +256,9 @@ def toml_problem(exc: tomllib.TOMLDecodeError) -> str:
     return f"（文件末尾：{what}）" if m else f"（{what}）"
 
 
-def load_settings(path: str | os.PathLike[str] | None, environ: dict[str, str] | None = None) -> Settings:
+def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the file; ``None`` means defaults only (the demo and tests use that)."""
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
     source = "<defaults>"
     if path is not None:
@@ -274,7 +275,7 @@ def load_settings(path: str | os.PathLike[str] | None, environ: dict[str, str] |
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"配置错误 {source}：TOML 格式有误{toml_problem(exc)}") from None
     values = _validate(raw, source)
-    return _build(values, source, environ)
+    return _build(values, source, env)
 
 
 def _validate(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
@@ -311,7 +312,7 @@ def _validate(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
     return values
 
 
-def _build(values: dict[str, dict[str, Any]], source: str, environ: dict[str, str]) -> Settings:
+def _build(values: dict[str, dict[str, Any]], source: str, environ: Mapping[str, str]) -> Settings:
     def err(section: str, key: str, problem: str) -> ConfigError:
         return ConfigError(f"配置错误 {source}：[{section}] {key} {problem}")
 
@@ -430,7 +431,8 @@ def _reminders(raw: dict[str, Any], err) -> ReminderSettings:  # noqa: ANN001
         weekly_day=_weekday(raw["weekly_day"], lambda p: err("reminders", "weekly_day", p))
         if "weekly_day" in raw else d.weekly_day,
         weekly_time=when("weekly_time", d.weekly_time),
-        bundle_time=when("bundle_time", d.bundle_time) if "bundle_time" in raw else None,
+        bundle_time=_clock_time(raw["bundle_time"], lambda p: err("reminders", "bundle_time", p))
+        if "bundle_time" in raw else None,
     )
 
 

@@ -80,6 +80,7 @@ async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def schedule_jobs(app: Application) -> None:
+    assert app.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
     app.job_queue.run_once(sender_loop, when=SENDER_START_SECONDS, name="outbox", job_kwargs=_SENDER_JOB_KWARGS)
     app.job_queue.run_repeating(sweep_tick, interval=SWEEP_INTERVAL_SECONDS, first=STARTUP_CATCH_UP_SECONDS,
                                 name="sweeps", job_kwargs=_SWEEP_JOB_KWARGS)

@@ -102,6 +102,7 @@ async def serve(app: Application, settings: Settings, leadership: Leadership,
     await start_instance(app, leadership, polling=not webhook)
     try:
         if webhook:
+            assert app.updater is not None  # built with an Updater (build_application)
             wh = settings.telegram.webhook
             await app.updater.start_webhook(listen=wh.listen, port=wh.port, url_path="telegram",
                                             webhook_url=wh.url, secret_token=wh.secret or None,

@@ -48,4 +48,4 @@ if connection is not None:
 else:
     from store.db import async_url
 
-    asyncio.run(_run_with_own_engine(async_url(config.get_main_option("sqlalchemy.url"))))
+    asyncio.run(_run_with_own_engine(async_url(config.get_main_option("sqlalchemy.url") or "")))
