@@ -22,6 +22,8 @@ name               when (defaults)                        does
 escalation         every day at ``round_time`` 09:00     the 催办 ladder (bot.domain.urging)
 weekly_feedback    ``weekly_day`` 1 at ``weekly_time``    weekly feedback (bot.domain.feedback)
 digest             working days at ``[digest] time``      daily digest (bot.domain.digest)
+monthly_report     a month's 1st working day, round_time  last month's 督查工作情况报告 to the office
+                                                          head (bot.documents.report)
 =================  ====================================  =====================================
 """
 
@@ -39,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.kernel.config import Settings
 from bot.documents.chart import chart_files, prune_charts
+from bot.documents.report import latest_monthly, monthly_report_sweep
 from bot.domain.digest import digest_sweep, digest_time
 from bot.domain.feedback import feedback_sweep
 from bot.domain.urging import Policy, SweepResult, escalation_sweep, is_working_day, tell_office_unreachable
@@ -105,6 +108,7 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in (
     Sweep("escalation", _LOCK_BASE + 1, escalation_sweep, latest_daily),
     Sweep("weekly_feedback", _LOCK_BASE + 2, feedback_sweep, latest_weekly),
     Sweep("digest", _LOCK_BASE + 3, run_digest, latest_digest),
+    Sweep("monthly_report", _LOCK_BASE + 4, monthly_report_sweep, latest_monthly),
 )}
 
 _process_locks: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
