@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
@@ -19,7 +20,9 @@ from bot.domain.search import MAX_KEYWORD, clean_keyword, find_items
 from bot.kernel.render import render
 from handlers.common import reply
 from handlers.context import Ctx
-from store.models import Person
+
+if TYPE_CHECKING:
+    from store.models import Person
 
 log = logging.getLogger("duban.find")
 

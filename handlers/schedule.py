@@ -24,7 +24,7 @@ from telegram.ext import (
 
 from bot.cli.workdays import schedule_summary
 from bot.domain.errors import DomainError
-from bot.domain.schedules import load_schedule
+from bot.domain.schedules import load_schedule, loaded_years
 from bot.domain.workdays import ScheduleError, builtin_years, parse_schedule
 from bot.kernel.render import render
 from handlers.common import requires
@@ -71,9 +71,7 @@ async def file_received(update: Update, context: Ctx) -> int:
         await _say(update, "error", file=name, message=str(exc))
         return END
     async with context.services.db.session() as s:
-        from store.calendar import schedule_texts  # the years loaded before, to say what is replaced
-
-        loaded = {parse_schedule(t).year for t in await schedule_texts(s)}
+        loaded = await loaded_years(s)  # the years loaded before, to say what is replaced
     context.chat_data[STATE_KEY] = {"text": data.decode("utf-8-sig"), "year": schedule.year, "name": name}
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("载入", callback_data=LOAD),
                                       InlineKeyboardButton("取消", callback_data=CANCEL)]])

@@ -16,6 +16,11 @@ async def load_calendar(session: AsyncSession) -> WorkCalendar:
     return WorkCalendar(loaded=[parse_schedule(text) for text in await schedule_texts(session)])
 
 
+async def loaded_years(session: AsyncSession) -> set[int]:
+    """The years whose schedule the office loaded (a new file for one of them replaces it)."""
+    return {parse_schedule(text).year for text in await schedule_texts(session)}
+
+
 async def save_schedule(session: AsyncSession, text: str, loaded_by: str, now: datetime) -> YearSchedule:
     """Validate and store a year's schedule (replacing an earlier one for that year).
 
