@@ -6,13 +6,29 @@ Thin by rule: parse the update, find out who is asking (from the database), call
 
 from telegram.ext import Application
 
-from handlers import archive, buttons, dialogs, gate, invite, items, replies, start, views
-from handlers import digest, outbox_view
-from handlers import exports, records, score
-from handlers import report, schedule
-from handlers import find, people, stats
-from handlers import audit
-from handlers import follow
+from handlers import (
+    archive,
+    audit,
+    buttons,
+    dialogs,
+    digest,
+    exports,
+    find,
+    follow,
+    gate,
+    invite,
+    items,
+    outbox_view,
+    people,
+    records,
+    replies,
+    report,
+    schedule,
+    score,
+    start,
+    stats,
+    views,
+)
 
 
 def register(app: Application) -> None:
