@@ -5,7 +5,7 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do $$p -c '
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test install run clean bench
+.PHONY: demo test lint install run clean bench
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "需要 Python 3.11 或更新版本（找不到可用的 python3）"; exit 2; }
@@ -22,6 +22,12 @@ demo: $(STAMP)
 # One pytest worker per core (pytest-xdist); PYTEST_ARGS="-n 0" runs in one process.
 test: $(STAMP)
 	$(PY) -m pytest -q -n auto $(PYTEST_ARGS)
+
+# The quality gates .ci/run applies before the tests (settings in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check bot handlers store
+	$(VENV)/bin/ruff format --check bot handlers store
+	$(VENV)/bin/mypy bot handlers store
 
 run: $(STAMP)
 	$(PY) -m bot run --config config.toml
