@@ -1,6 +1,7 @@
 """What one update costs: the bot next to a bare python-telegram-bot bot, on the same transport.
 
     .venv/bin/python bench/per_update.py [--users 200] [--help-updates 2000] [--lists 500] [--runs 3]
+                                         [--marks each|grouped]
 
 Both bots poll an in-process emulator (``EmulatorRequest``, Telegram's flood limits off) in the
 same event loop, each its own, so one idles in its long poll while the other is measured. The
@@ -8,7 +9,11 @@ bot is ``build_application`` as in the end-to-end tests (``start_jobs=False``: n
 loop, which these cases do not use), on a temporary SQLite database with the demo county plus
 liaisons up to ``--users`` people, all bound to emulator users, and 10 approved items for 城关镇.
 Its pacing budget is lifted (as the tests do) so Telegram's 30 msg/s cannot be the bottleneck:
-what is measured is the work per update, not the rate limit. The bare bot is a few lines of PTB:
+what is measured is the work per update, not the rate limit. The durable inbox writes each
+getUpdates batch in one INSERT; handled updates are marked one by one (``--marks each``, the
+default: what ``python -m bot run`` does, an instance in an election, so that a killed leader
+repeats at most one update) or, with ``--marks grouped``, several in one UPDATE during a burst
+(``bot.runtime.inbox.MARK_DELAY``; what an Application without an election does). The bare bot is a few lines of PTB:
 /help and /items answer a fixed text (the list with a 下一页 button), a tap is answered and the
 message edited.
 
@@ -149,7 +154,7 @@ def unit_names(users: int) -> set[str]:
             | {name for name, unit in extra_people(users) if unit == UNIT})
 
 
-async def start_bot(users: int, tmp: str) -> tuple[Target, Database]:
+async def start_bot(users: int, tmp: str, marks: str = "each") -> tuple[Target, Database]:
     clock = Clock()
     db = Database(f"sqlite:///{tmp}/bench.sqlite3", now=clock.now)
     await db.upgrade()
@@ -168,6 +173,8 @@ async def start_bot(users: int, tmp: str) -> tuple[Target, Database]:
                             get_updates_request=EmulatorRequest(emu), start_jobs=False)
     services = app.bot_data["services"]
     services.sender.pacing = Pacing(overall_per_second=1e6, per_chat_burst=10**6)  # the work, not the limit
+    if marks == "each":
+        app.inbox.mark_batch = 1  # as bot.runtime.app.lead sets it for `python -m bot run`
     await seed_items(db, services, rows, units[UNIT].id, clock)
     await start_polling(app, poll_timeout=5)
     await asyncio.gather(*list(app.bot_data.get("background", ())))  # start-up menus out of the way
@@ -341,12 +348,12 @@ async def warm_up(t: Target) -> None:
     await case_tap(t, len(t.unit_people))
 
 
-async def main(users: int, help_updates: int, lists: int, runs: int) -> None:
+async def main(users: int, help_updates: int, lists: int, runs: int, marks: str = "each") -> None:
     logging.basicConfig(level=logging.WARNING)
     total, load = time.perf_counter(), os.getloadavg()[0]
     sizes = {"help": help_updates, "items": lists, "tap": lists}
     with tempfile.TemporaryDirectory() as tmp:
-        bot, db = await start_bot(users, tmp)
+        bot, db = await start_bot(users, tmp, marks)
         bare = await start_bare(users)
         stmts = Statements(db)
         try:
@@ -361,6 +368,7 @@ async def main(users: int, help_updates: int, lists: int, runs: int) -> None:
             await bot.stop()
             await db.dispose()
     report(figures, users, len(bot.unit_people), sizes, runs, (load, os.getloadavg()[0]))
+    print(f"inbox marks: {marks} ({'one UPDATE per update, as `python -m bot run`' if marks == 'each' else 'grouped during a burst'})")
     print(f"(whole bench {time.perf_counter() - total:.0f} s)")
 
 
@@ -411,5 +419,6 @@ if __name__ == "__main__":
     parser.add_argument("--help-updates", type=int, default=2000)
     parser.add_argument("--lists", type=int, default=500, help="/items updates, then as many taps")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--marks", choices=("each", "grouped"), default="each")
     args = parser.parse_args()
-    asyncio.run(main(args.users, args.help_updates, args.lists, args.runs))
+    asyncio.run(main(args.users, args.help_updates, args.lists, args.runs, args.marks))
