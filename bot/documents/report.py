@@ -35,7 +35,8 @@ from bot.domain.report import (
 )
 from bot.domain.urging import SweepResult
 from bot.domain.workdays import WorkCalendar
-from bot.domain.workflow import OFFICE_TZ, local_date
+from bot.domain.workflow import local_date
+from bot.kernel.clock import OFFICE_TZ
 from bot.kernel.config import Settings
 from store.models import Person
 from store.report import UpwardReport

@@ -37,7 +37,6 @@ from bot.domain.ledger import score_table
 from bot.domain.score import finished_dates
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
-    OFFICE_TZ,
     SOURCES,
     UNIT_ROLES_OF_ASSIGNMENT,
     AlreadyHandled,
@@ -50,6 +49,7 @@ from bot.domain.workflow import (
     office_staff,
     require_role,
 )
+from bot.kernel.clock import OFFICE_TZ
 from bot.kernel.render import render
 from bot.outbox.queue import Button, enqueue
 from store.models import Person, Unit

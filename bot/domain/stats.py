@@ -31,7 +31,8 @@ from sqlalchemy import Interval, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
-from bot.domain.workflow import ACTIVE_ASSIGNMENT_STATES, OFFICE_TZ, SOURCES
+from bot.domain.workflow import ACTIVE_ASSIGNMENT_STATES, SOURCES
+from bot.kernel.clock import OFFICE_TZ
 from store.models import Person, Unit
 from store.workflow import Assignment, CompletionReport, Item, ItemLeader
 

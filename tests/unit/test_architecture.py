@@ -113,6 +113,17 @@ def test_one_office_time_zone():
     assert places == ["bot/kernel/clock.py"]
 
 
+def test_the_office_time_zone_is_imported_from_the_kernel():
+    """Not through a module that happens to use it (bot.domain.workflow did hold it once)."""
+    found = []
+    for folder in ("bot", "handlers", "store", "tests", "bench"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for names, _ in _imports(path):
+                if any(n.endswith(".OFFICE_TZ") for n in names[1:]) and names[0] != "bot.kernel.clock":
+                    found.append(f"{path.relative_to(ROOT)} imports OFFICE_TZ from {names[0]}")
+    assert found == []
+
+
 def test_the_checker_sees_a_violation(tmp_path, monkeypatch):
     bad = tmp_path / "bot" / "domain"
     bad.mkdir(parents=True)

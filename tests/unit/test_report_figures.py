@@ -12,7 +12,8 @@ from bot.domain import assignments as assignment_svc
 from bot.domain.errors import DomainError
 from bot.domain.records import issue_bulletin
 from bot.domain.report import Period, parse_period, recent_periods, report_data
-from bot.domain.workflow import OFFICE_TZ, DeadlineSpec
+from bot.domain.workflow import DeadlineSpec
+from bot.kernel.clock import OFFICE_TZ
 from tests.unit.test_workflow_support import CAL, make_world, register
 
 
