@@ -82,7 +82,7 @@ async def test_a_plan_with_milestones_and_a_refused_transfer(demo_county, demo_i
     await lead.send("/item 1")
     await lead.tap("申请转办")
     await lead.send("不属于本镇职责。")
-    office = c.people["李强"]
+    office = c.people["王敏"]  # the item's follower (its registrant) gets the request (issue 13)
     await office.tap("不同意转办", find(office, "转办申请"))
     await office.send("该路段在城关镇辖区内，请继续办理。")
     assert "已不同意转办" in office.last.text
