@@ -59,8 +59,9 @@ log = logging.getLogger("duban.actions")
 ASK_TIMEOUT_SECONDS: float = 600  # an abandoned prompt is cancelled politely (tests lower this)
 END = ConversationHandler.END
 TEXT, OPTIONAL, COLLECT, DATE, UNIT = range(5)
-_STATE_OF = {"text": TEXT, "optional": OPTIONAL, "collect": COLLECT, "date_text": DATE, "unit": UNIT}
-SCOPES = r"^(?:i|a|m|x|t|r|l):"  # the workflow buttons' scopes: an unknown verb there is refused
+_STATE_OF = {"text": TEXT, "optional": OPTIONAL, "collect": COLLECT, "date_text": DATE, "unit": UNIT,
+             "unit_text": UNIT}
+SCOPES = r"^(?:i|a|m|x|t|r|l|g):"  # the workflow buttons' scopes: an unknown verb there is refused
 # What the chat does after a success, once the tap was answered (the archive sends the dossier).
 AFTER: dict[str, Callable[[Update, Ctx, Person, int, Any], Awaitable[None]]] = {"i:arc": send_dossier}
 
@@ -210,7 +211,8 @@ async def got_text(update: Update, context: Ctx) -> int | None:
     st = context.chat_data.answers("ask")
     if st is None:
         return END
-    return await _finish(update, context, Answer(text=update.message.text, day=st.get("day")))
+    return await _finish(update, context, Answer(text=update.message.text, day=st.get("day"),
+                                                 unit_id=st.get("unit_id")))
 
 
 async def skipped(update: Update, context: Ctx) -> int | None:
@@ -258,7 +260,39 @@ async def unit_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
     await query.answer()
     unit_id = parse_id(query.data.rsplit(":", 1)[1])
+    st = context.chat_data.answers("ask")
+    if st is not None and _spec(st).asks == "unit_text":  # the unit first, then the reason
+        return await _unit_then_reason(update, context, st, unit_id or 0)
     return await _finish(update, context, Answer(unit_id=unit_id or 0))  # 0: no such unit, refused as such
+
+
+def _tapped_label(update: Update) -> str:
+    """The text of the button just tapped (the unit picker's buttons are the units' names)."""
+    query = update.callback_query
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    rows = markup.inline_keyboard if markup else ()
+    return next((b.text for row in rows for b in row if b.callback_data == query.data), "")
+
+
+async def _unit_then_reason(update: Update, context: Ctx, st: dict, unit_id: int) -> int | None:
+    """A unit was picked for a button that asks a reason too: check it (a dry run), then ask why."""
+    spec = _spec(st)
+    person = await context.person(update)
+    env = await env_of(context)
+    answer = Answer(text=PLACEHOLDER, unit_id=unit_id)
+    exc = await dry_run(context, lambda s: spec.run(s, person, st["id"], answer, env))
+    if isinstance(exc, (NotAllowed, AlreadyHandled, InvalidState)):
+        return await _moved_on(update, context, st, person, exc)
+    if exc is not None:
+        await reply(update, "chat/error.html.j2", message=exc.message, again=True)
+        return None
+    st["unit_id"] = unit_id
+    name = _tapped_label(update)
+    await _drop_keyboards(context, st)
+    prompt = await _send(update, "chat/ask_prompt.html.j2", _prompt_keyboard("text"), action_template=spec.template,
+                         step="reason", label=st["label"], unit=name, replaced=False)
+    st["keyboards"].append(prompt.message_id)
+    return TEXT
 
 
 async def got_piece(update: Update, context: Ctx) -> int | None:

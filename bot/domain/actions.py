@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 MAX_DATA_BYTES = 64
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 PLACEHOLDER = "（预检）"  # the text a dry run passes where the person's reason will go
-ASKS = ("text", "optional", "collect", "date_text", "unit")  # what a button may ask before it acts
+ASKS = ("text", "optional", "collect", "date_text", "unit", "unit_text")  # what a button may ask before it acts
 EDITS = ("row", "button", "all", "none")  # what of the tapped keyboard the outcome replaces
 
 

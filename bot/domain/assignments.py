@@ -47,6 +47,7 @@ from bot.domain.workflow import (
     optional_text,
     require_liaison_of,
     require_role,
+    unit_heads,
 )
 from bot.kernel.clock import OFFICE_TZ
 from bot.outbox.queue import Keyboard
@@ -362,10 +363,18 @@ async def approve_extension(
     await record_item_event(session, "extension_decision", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=req)
     set_deadline(a, FixedDeadline(req.new_due, False, None, None))
     a.extension_count += 1
+    told = await liaisons(session, a.unit_id)
     await notify_many(
-        session, await liaisons(session, a.unit_id), "notices/extension_decided.html.j2", item=a.item, now=now,
+        session, told, "notices/extension_decided.html.j2", item=a.item, now=now,
         label="延期申请已同意", dedupe=f"ext-dec:{req.id}", approved=True, unit=a.unit.name,
         new_due=req.new_due.isoformat(), note=note, by=me.name,
+    )
+    # The unit head learns the new deadline too (issue 12): they were given the original notice.
+    await notify_many(
+        session, [p for p in await unit_heads(session, a.unit_id) if p.id not in {t.id for t in told}],
+        "notices/extension_decided.html.j2", item=a.item, now=now, label="办结时限调整（供知悉）",
+        dedupe=f"ext-dec-head:{req.id}", approved=True, unit=a.unit.name, new_due=req.new_due.isoformat(),
+        note=note, by=me.name,
     )
     await session.flush()
     return req

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import assignments as asg
+from bot.domain import changes as chg
 from bot.domain import items as items_svc
 from bot.domain import records as records_svc
 from bot.domain import review as review_svc
@@ -92,6 +93,39 @@ async def _approve_transfer_probe(s: AsyncSession, me: Person, tid: int, env: Ac
     return await asg.reject_transfer(s, me, tid, reason=PLACEHOLDER, now=env.now)
 
 
+def _edit(field: str) -> Any:
+    """A draft's field changed from the chat (issue 12): the text or the unit the person gave."""
+    return lambda s, me, i, a, env: chg.edit_draft(s, me, i, field=field, text=a.text, unit_id=a.unit_id,
+                                                   calendar=env.calendar, now=env.now)
+
+
+def _propose(kind: str) -> Any:
+    """A change to an approved item proposed to the office head, with the reason typed last."""
+    async def run(s: AsyncSession, me: Person, i: int, a: Answer, env: ActionEnv) -> Any:
+        text, reason = (a.text, a.text) if kind != "requirements" else chg.split_requirements(a.text)
+        return await chg.propose_change(s, me, i, chg.Proposal(kind, reason or "", new_due=a.day, new_text=text,
+                                                               unit_id=a.unit_id), now=env.now)
+    return run
+
+
+def _may_edit(s: AsyncSession, me: Person, i: int, env: ActionEnv) -> Any:
+    return chg.may_edit_draft(s, me, i)
+
+
+def _may_propose(kind: str) -> Any:
+    return lambda s, me, i, env: chg.may_propose(s, me, i, kind)
+
+
+def _draft_edit(code: str, label: str, field: str, asks: str) -> ActionSpec:
+    return ActionSpec(code, "item", label, step="item.update", asks=asks, edit="none", run=_edit(field),
+                      probe=_may_edit, summary=lambda item: {"item_id": item.id})
+
+
+def _change(code: str, label: str, kind: str, asks: str) -> ActionSpec:
+    return ActionSpec(code, "item", label, step=chg.KINDS[kind][0], asks=asks, edit="none", run=_propose(kind),
+                      probe=_may_propose(kind), summary=lambda c: {"change_id": c.id})
+
+
 # --------------------------------------------------------------------------------------------
 # The buttons
 # --------------------------------------------------------------------------------------------
@@ -111,6 +145,35 @@ _SPECS = (
         "i:arc", "item", "归档", step="item.archive", run=_archive_item, toast="已归档，卷宗随后发送",
         outcome="🗄 已归档 · 查看"),
     ActionSpec("i:v", "item", "查看详情", who="anyone allowed to see the item", handled_by="handlers.views"),
+    # Issue 12, mistakes that can be fixed (bot.domain.changes). A draft: edited field by field
+    # (one template, actions/i_edit.html.j2, per field's code), withdrawn by its submitter, deleted.
+    _draft_edit("i:ttl", "修改名称", "title", "text"),
+    _draft_edit("i:req", "修改要求", "requirements", "text"),
+    _draft_edit("i:dl", "修改时限", "deadline", "text"),
+    _draft_edit("i:au", "增加协办单位", "add_assist", "unit"),
+    _draft_edit("i:ru", "移除协办单位", "remove_assist", "unit"),
+    _draft_edit("i:lu", "更换主办单位", "lead", "unit"),
+    ActionSpec(
+        "i:wd", "item", "撤回", step="item.withdraw", toast="已撤回，可修改后重新提交", outcome="↩️ 已撤回 · 查看",
+        run=lambda s, me, i, a, env: chg.withdraw_item(s, me, i, now=env.now)),
+    ActionSpec(
+        "i:del", "item", "删除草稿", step="item.delete", asks="text", outcome="🗑 已删除 · 查看",
+        run=lambda s, me, i, a, env: chg.delete_draft(s, me, i, reason=a.text, now=env.now)),
+    # An approved item: office staff propose, the office head decides (g:ok / g:no).
+    _change("i:cd", "变更时限", "deadline", "date_text"),
+    _change("i:cr", "变更要求", "requirements", "text"),
+    _change("i:ca", "增加单位", "add_unit", "unit_text"),
+    _change("i:cu", "撤出单位", "remove_unit", "unit_text"),
+    _change("i:sus", "中止办理", "suspend", "text"),
+    _change("i:res", "恢复办理", "resume", "text"),
+    _change("i:can", "撤销事项", "cancel", "text"),
+    ActionSpec(
+        "g:ok", "change", "同意变更", who="office_head", toast="已同意，变更已生效并通知相关单位",
+        outcome="✅ 已同意变更 · 查看",
+        run=lambda s, me, i, a, env: chg.approve_change(s, me, i, calendar=env.calendar, now=env.now)),
+    ActionSpec(
+        "g:no", "change", "不同意变更", who="office_head", asks="text", outcome="❌ 未同意变更 · 查看",
+        run=lambda s, me, i, a, env: chg.reject_change(s, me, i, reason=a.text, now=env.now)),
     # A unit's assignment (its own liaison).
     ActionSpec(
         "a:ack", "assignment", "签收", step="assignment.acknowledge", toast="已签收，签收时间已记录",

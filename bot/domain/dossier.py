@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.attachments import OWNER_KINDS
+from bot.domain.change_log import change_entry
 from bot.domain.errors import NotAllowed
 from bot.domain.events import KINDS, item_events
 from bot.domain.records import BULLETIN_KINDS, VISIT_OWNER_KIND, VISIT_OWNER_LABEL
@@ -36,6 +37,7 @@ from bot.domain.workflow import (
     load_item,
 )
 from bot.kernel.render import render
+from store.changes import ItemChange
 from store.models import Person
 from store.records import Bulletin, SupervisionRecord
 from store.workflow import (
@@ -55,6 +57,7 @@ KIND_ORDER = (
     "register", "submit", "reject", "approve", "notice", "acknowledge", "plan", "milestone", "progress",
     "extension_request", "extension_decision", "transfer_request", "transfer_decision", "decline",
     "call", "call_answer", "visit", "bulletin", "report", "review", "leader_review", "close", "archive",
+    "withdraw", "delete", "change_request", "change",
 )
 
 
@@ -137,6 +140,7 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
     files = await rows(Attachment, Attachment.item_id == item.id)
     records = await rows(SupervisionRecord, SupervisionRecord.item_id == item.id)
     bulletins = await rows(Bulletin, Bulletin.item_id == item.id)
+    changes = await rows(ItemChange, ItemChange.item_id == item.id)
     # An unannounced visit (暗访) is not shown to the unit: only the office and leaders see it.
     if person is not None and not me.has_role("office", "office_head", "leader"):
         hidden = {r.id for r in records if r.unannounced}
@@ -190,6 +194,7 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         "transfers": {t.id: t for t in transfers}, "completion_reports": {r.id: r for r in reports},
         "reviews": {v.id: v for v in reviews}, "leader_reviews": {r.id: r for r in leader_reviews},
         "supervision_records": {r.id: r for r in records}, "bulletins": {b.id: b for b in bulletins},
+        "item_changes": {c.id: c for c in changes},
     }
     report_unit = {r.id: unit_of(r.assignment_id) for r in reports}
 
@@ -270,6 +275,11 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
             return DossierEntry(at, k, "办结", None, None, None)
         if k == "archive":
             return DossierEntry(at, k, "归档", actor, None, None)
+        if k in ("withdraw", "delete", "change_request", "change"):
+            if k == "delete":  # its reason is the item's change of kind "delete"
+                row = next((c for c in changes if c.kind == "delete"), None)
+            label, text, note = change_entry(k, row)
+            return DossierEntry(at, k, label, actor, None, text, note)
         raise ValueError(f"no dossier entry for an event {k!r}")
 
     order = {k: i for i, k in enumerate(KIND_ORDER)}
@@ -283,13 +293,22 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         importance=IMPORTANCE.get(item.importance, item.importance), confidential=item.confidential,
         state=ITEM_STATES.get(item.state, item.state),
         deadline_rule=deadline_rule(item),
-        due=due_text(item.due_date, item.due_provisional),
+        due=due_text(*current_due(item)),
         lead_units=tuple(a.unit.name for a in assignments.values() if a.role == "lead"),
         assist_units=tuple(a.unit.name for a in assignments.values() if a.role == "assist"),
         leaders=tuple(p.name for p in item.leaders), follower=item.follower.name if item.follower else None,
         created_by=who(item.created_by_id) or "", created_at=item.created_at, closed_at=item.closed_at,
         archived_at=item.archived_at, entries=tuple(e), attachments=tuple(all_files),
     )
+
+
+def current_due(item: Any) -> tuple[Any, bool]:
+    """The deadline in force, as ``/item`` shows it: the lead unit's (extensions and changes move
+    it), else the one fixed at approval."""
+    lead = next((a for a in item.assignments if a.role == "lead" and a.state != "transferred"), None)
+    if lead is not None and lead.due_date is not None:
+        return lead.due_date, lead.due_provisional
+    return item.due_date, item.due_provisional
 
 
 def render_dossier(d: Dossier, *, reveal_confidential: bool = False) -> str:

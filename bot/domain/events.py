@@ -41,6 +41,11 @@ KINDS: dict[str, str | None] = {
     "leader_review": "leader_reviews",
     "close": None,
     "archive": None,
+    # Issue 12: mistakes fixed (bot.domain.changes).
+    "withdraw": None,  # a submitted draft taken back by its submitter
+    "delete": None,  # a draft deleted (its reason: the item_changes row of kind "delete")
+    "change_request": "item_changes",  # office staff proposed a change to an approved item
+    "change": "item_changes",  # the office head decided it (approved: the change was made)
 }
 
 

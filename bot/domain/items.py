@@ -497,8 +497,10 @@ async def recompute_provisional(session: AsyncSession, calendar: WorkCalendar, n
         a.due_date, a.due_provisional = fixed.due, fixed.provisional
         changes.append(DeadlineChange(a.item_id, a.id, a.unit.name, old, fixed.due, fixed.provisional))
         if a.state in ("assigned", "in_progress", "reported"):
+            # The unit's liaisons and its head (issue 12: the head was given the original notice).
+            people = [*await liaisons(session, a.unit_id), *await unit_heads(session, a.unit_id)]
             await notify_many(
-                session, await liaisons(session, a.unit_id), "notices/deadline_changed.html.j2",
+                session, people, "notices/deadline_changed.html.j2",
                 item=await load_item(session, a.item_id), now=now,
                 label="办结时限调整", dedupe=f"due:{a.id}:{fixed.due.isoformat()}:{int(fixed.provisional)}",
                 unit=a.unit.name, old_due=due_text(old, True), new_due=due_text(fixed.due, fixed.provisional),

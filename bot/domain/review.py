@@ -147,9 +147,15 @@ async def _leader_decides(
             told += await liaisons(session, a.unit_id)
     # Leader/superior items and NPC/CPPCC proposals: units that finished late lose points (§8(4)(5)).
     await record_late_closure(session, item, now, rules)
+    # The office's copy carries 归档, its next step (issue 12); the units' copies carry nothing.
+    office = await office_staff(session)
     await notify_many(
-        session, [*await office_staff(session), *told], "notices/item_closed.html.j2", item=item, now=now,
-        label="事项已办结", dedupe=f"closed:{item.id}", leader=me.name, instruction=instruction,
+        session, office, "notices/item_closed.html.j2", item=item, now=now, label="事项已办结",
+        dedupe=f"closed:{item.id}", leader=me.name, instruction=instruction, buttons=[[button("i:arc", item.id)]],
+    )
+    await notify_many(
+        session, [p for p in told if p.id not in {o.id for o in office}], "notices/item_closed.html.j2", item=item,
+        now=now, label="事项已办结", dedupe=f"closed:{item.id}", leader=me.name, instruction=instruction,
     )
     await session.flush()
     await record_item_event(session, "leader_review", item.id, now, actor_id=me.id, ref=review)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import MalformedAction, parse_action
 from bot.domain.workflow import format_number
+from store.changes import ItemChange
 from store.models import OutboxMessage
 from store.records import SupervisionRecord
 from store.workflow import Assignment, CompletionReport, ExtensionRequest, Item, Milestone, Plan, Transfer
@@ -33,6 +34,8 @@ def _item_id_of(target: str, record_id: int) -> Select:
                 .join(Milestone, Milestone.plan_id == Plan.id).where(Milestone.id == record_id))
     if target == "record":
         return select(SupervisionRecord.item_id).where(SupervisionRecord.id == record_id)
+    if target == "change":
+        return select(ItemChange.item_id).where(ItemChange.id == record_id)
     model: Any = {"report": CompletionReport, "extension": ExtensionRequest, "transfer": Transfer}[target]
     return select(Assignment.item_id).join(model, model.assignment_id == Assignment.id).where(model.id == record_id)
 

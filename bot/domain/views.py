@@ -8,6 +8,7 @@ requirements never leave here: views are shown in the messenger (``title`` reads
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import joinedload, raiseload
 from sqlalchemy.sql.elements import BindParameter
 
 from bot.domain.actions import button
+from bot.domain.change_log import KIND_LABELS as CHANGE_LABELS
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
@@ -47,6 +49,7 @@ from bot.domain.workflow import (
 )
 from bot.outbox.queue import Button, Keyboard
 from store.audit import Actor
+from store.changes import ItemChange
 from store.models import Person
 from store.workflow import Assignment, CompletionReport, ExtensionRequest, Item, ItemLeader, Transfer
 
@@ -117,9 +120,9 @@ class ItemPage:
 
 @dataclass(frozen=True)
 class PendingRequest:
-    kind: str  # extension | transfer | report
+    kind: str  # extension | transfer | report | change (a change to the item, issue 12)
     id: int
-    assignment_id: int
+    assignment_id: int | None
     unit_name: str
     at: datetime
     detail: str | None  # new due date (extension); None for confidential items
@@ -373,10 +376,19 @@ def _order_keys(today, yellow_until):  # noqa: ANN001, ANN202 — dates or bound
     return rank, func.coalesce(Item.lead_due, Item.due_date)
 
 
+_DRAFT_REF = re.compile(r"登记号\s*(\d{1,10})")
+
+
 async def find_item(session: AsyncSession, item_ref: str | int, now: datetime) -> Item:
     """An item by id (``int``, from a button) or by number as typed (``"3"``, ``"督字〔2026〕3号"``)."""
     if isinstance(item_ref, int) and not isinstance(item_ref, bool):
         return await load_item(session, item_ref)
+    draft = _DRAFT_REF.fullmatch(str(item_ref).strip())
+    if draft is not None:  # 登记号N: how the bot names an item before it has a number (issue 12)
+        item_id = int(draft.group(1))
+        if item_id > 2**31 - 1 or await session.scalar(select(Item.id).where(Item.id == item_id)) is None:
+            raise DomainError(f"没有找到登记号{item_id}的督查事项，请检查登记号")
+        return await load_item(session, item_id)
     year, number = parse_item_ref(str(item_ref), local_date(now).year)
     item_id = await session.scalar(select(Item.id).where(Item.year == year, Item.number == number))
     if item_id is None:
@@ -411,6 +423,9 @@ async def item_detail(
                 CompletionReport.assignment_id.in_(ids), CompletionReport.status == "pending"))).all():
             pending.append(PendingRequest("report", c.id, c.assignment_id, units[c.assignment_id], c.created_at,
                                           None if item.confidential else "办结报告待审核"))
+    for c in (await session.scalars(select(ItemChange).where(
+            ItemChange.item_id == item.id, ItemChange.status == "pending"))).all():
+        pending.append(PendingRequest("change", c.id, None, "", c.proposed_at, f"{CHANGE_LABELS.get(c.kind, c.kind)}待审批"))
     pending.sort(key=lambda p: (p.at, p.kind, p.id))
     return ItemDetail(
         summary=summary,
@@ -436,12 +451,31 @@ def _buttons(me: Person, item: Item, pending: list[PendingRequest]) -> Keyboard:
     if me.has_role("office"):
         if item.state == "draft":
             rows.append([button("i:sub", item.id)])
+            # Issue 12: a draft (also one the office head returned) is edited before it is resubmitted.
+            rows.append([button("i:ttl", item.id), button("i:req", item.id), button("i:dl", item.id)])
+            rows.append([button("i:au", item.id), button("i:ru", item.id), button("i:lu", item.id)])
+            rows.append([button("i:del", item.id)])
+        if item.state == "pending":
+            rows.append([button("i:wd", item.id)])
+        if item.state in ("assigned", "in_progress", "reported"):
+            rows.append([button("i:cd", item.id), button("i:cr", item.id)])
+            rows.append([button("i:ca", item.id), button("i:cu", item.id)])
+            rows.append([button("i:sus", item.id), button("i:can", item.id)])
+        if item.state == "suspended":
+            rows.append([button("i:res", item.id), button("i:can", item.id)])
         if item.state == "closed":
             rows.append([button("i:arc", item.id)])
         for p in pending:
+            if p.kind == "change":
+                continue  # decided by the office head (below)
             code = {"extension": "x", "transfer": "t", "report": "r"}[p.kind]
             rows.append([Button(f"{b.text}（{p.unit_name}）", b.data)
                          for b in (button(f"{code}:ok", p.id), button(f"{code}:no", p.id))])
+    if me.has_role("office_head"):
+        for p in pending:
+            if p.kind == "change":
+                rows.append([Button(f"{b.text}（{(p.detail or '').removesuffix('待审批')}）", b.data)
+                             for b in (button("g:ok", p.id), button("g:no", p.id))])
     if me.has_role("liaison") and me.unit_id is not None:
         for a in item.assignments:
             if a.unit_id != me.unit_id or a.state not in ACTIVE_ASSIGNMENT_STATES:

@@ -86,6 +86,9 @@ ITEM_STATES: dict[str, str] = {
     "leader_review": "待领导审阅",
     "closed": "已办结",
     "archived": "已归档",
+    "suspended": "已中止",  # issue 12: paused by the office head's decision; deadlines stop counting
+    "cancelled": "已撤销",
+    "deleted": "已删除",  # a draft deleted before approval (kept for the audit trail, off every list)
 }
 ASSIGNMENT_STATES: dict[str, str] = {
     "draft": "待交办",
@@ -95,12 +98,16 @@ ASSIGNMENT_STATES: dict[str, str] = {
     "done": "已办结",
     "declined": "无法协办",
     "transferred": "已转办",
+    "suspended": "已中止",
+    "cancelled": "已撤销",
+    "removed": "已撤出",  # the office head took the unit off the item (issue 12)
 }
 # A unit still owes work in these states: they get traffic lights and reminders.
 ACTIVE_ASSIGNMENT_STATES = frozenset({"assigned", "in_progress"})
 # A unit is still part of the item in these states (it is told when the item closes, may see it).
 LIVE_ASSIGNMENT_STATES = frozenset({"assigned", "in_progress", "reported"})
-OPEN_ITEM_STATES = frozenset({"draft", "pending", "assigned", "in_progress", "reported", "leader_review"})
+OPEN_ITEM_STATES = frozenset({"draft", "pending", "assigned", "in_progress", "reported", "leader_review",
+                              "suspended"})
 REQUEST_STATES: dict[str, str] = {"pending": "待审批", "approved": "已同意", "rejected": "未同意", "cancelled": "已撤销"}
 REPORT_STATES: dict[str, str] = {"pending": "待审核", "approved": "审核通过", "returned": "退回重办"}
 
@@ -164,6 +171,14 @@ ITEM_FLOW: dict[str, Transition] = {
         _t("leader.agree", "leader_review", "closed", "leader", "审阅同意"),
         _t("leader.instruct", "leader_review", "closed", "leader", "批示"),
         _t("item.archive", "closed", "archived", "office", "归档"),
+        # Issue 12: mistakes that can be fixed (bot.domain.changes). Withdrawing and deleting a
+        # draft; changes to an approved item, proposed by the office and decided by its head.
+        _t("item.withdraw", "pending", "draft", "office", "撤回"),
+        _t("item.delete", "draft", "deleted", "office", "删除"),
+        _t("item.change", "assigned in_progress reported", None, "office", "变更"),
+        _t("item.suspend", "assigned in_progress reported", "suspended", "office", "中止"),
+        _t("item.resume", "suspended", None, "office", "恢复办理"),
+        _t("item.cancel", "assigned in_progress reported suspended", "cancelled", "office", "撤销"),
     )
 }
 ITEM_ORDER = ("draft", "pending", "assigned", "in_progress", "reported", "leader_review", "closed", "archived")
@@ -186,6 +201,9 @@ ASSIGNMENT_FLOW: dict[str, Transition] = {
         _t("report.return", "reported", "in_progress", "office", "退回重办"),
         # When the item closes every unit still on it is done.
         _t("item.close", "assigned in_progress reported", "done", "system", "办结"),
+        _t("item.suspend", "assigned in_progress", "suspended", "system", "中止"),
+        _t("item.cancel", "draft assigned in_progress reported suspended", "cancelled", "system", "撤销"),
+        _t("unit.remove", "assigned in_progress reported suspended", "removed", "office", "撤出"),
     )
 }
 ASSIGNMENT_ORDER = ("draft", "assigned", "in_progress", "reported", "done")  # declined/transferred: side exits

@@ -283,7 +283,9 @@ async def test_an_important_item_from_registration_to_archive_through_the_chat(d
                               "✅ 办结报告审核通过", "🏁 事项已办结"]
     assert got[a1.name] == ["📋 督办通知单", "✅ 办结报告审核通过", "🏁 事项已办结"]
     assert got[a2.name] == ["📋 督办通知单"]
-    for unit_head in (lead_head, a1_head, a2_head):
+    # The lead unit's head learns of the granted extension too (issue 12: deadline changes reach the head).
+    assert got[lead_head.name] == ["📋 督办通知单", "✅ 延期申请已同意"]
+    for unit_head in (a1_head, a2_head):
         assert got[unit_head.name] == ["📋 督办通知单"]
     assert got["陈志远"] == ["📑 办理结果请审阅"]
     others = {n: g for n, g in got.items() if n not in {"王敏", "李强", "赵建国", "陈志远", lead.name, a1.name, a2.name,
