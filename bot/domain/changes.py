@@ -409,10 +409,12 @@ async def _resume(session: AsyncSession, item: Item, change: ItemChange, calenda
 
 async def _cancel_requests(session: AsyncSession, a: Assignment) -> None:
     """A share that ends leaves no request waiting for the office."""
-    for model in (ExtensionRequest, Transfer):
-        for r in (await session.scalars(select(model).where(model.assignment_id == a.id,  # type: ignore[attr-defined]
-                                                            model.status == "pending"))).all():  # type: ignore[attr-defined]
-            r.status = "cancelled"
+    for r in (await session.scalars(select(ExtensionRequest).where(
+            ExtensionRequest.assignment_id == a.id, ExtensionRequest.status == "pending"))).all():
+        r.status = "cancelled"
+    for t in (await session.scalars(select(Transfer).where(
+            Transfer.assignment_id == a.id, Transfer.status == "pending"))).all():
+        t.status = "cancelled"
 
 
 # --------------------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ async def year_stats(session: AsyncSession, year: int, today: date) -> Stats:
         raise DomainError(f"年度「{year}」不对，应为四位年份，如 2026")
     stats = Stats(year, today)
     in_year = (Item.year == year, Item.number.is_not(None))
-    counted = Assignment.state.not_in(("draft", "transferred", "declined"))
+    counted = Assignment.state.not_in(("draft", "transferred", "declined", "cancelled", "removed"))  # issue 12
     share_late = and_(Assignment.state.in_(ACTIVE_ASSIGNMENT_STATES), Assignment.due_date < today)
     item_done = Item.state.in_(DONE_ITEM_STATES)
     item_late = and_(~item_done, Item.owing_due < today)

@@ -385,10 +385,10 @@ async def find_item(session: AsyncSession, item_ref: str | int, now: datetime) -
         return await load_item(session, item_ref)
     draft = _DRAFT_REF.fullmatch(str(item_ref).strip())
     if draft is not None:  # 登记号N: how the bot names an item before it has a number (issue 12)
-        item_id = int(draft.group(1))
-        if item_id > 2**31 - 1 or await session.scalar(select(Item.id).where(Item.id == item_id)) is None:
-            raise DomainError(f"没有找到登记号{item_id}的督查事项，请检查登记号")
-        return await load_item(session, item_id)
+        draft_id = int(draft.group(1))
+        if draft_id > 2**31 - 1 or await session.scalar(select(Item.id).where(Item.id == draft_id)) is None:
+            raise DomainError(f"没有找到登记号{draft_id}的督查事项，请检查登记号")
+        return await load_item(session, draft_id)
     year, number = parse_item_ref(str(item_ref), local_date(now).year)
     item_id = await session.scalar(select(Item.id).where(Item.year == year, Item.number == number))
     if item_id is None:
@@ -423,9 +423,10 @@ async def item_detail(
                 CompletionReport.assignment_id.in_(ids), CompletionReport.status == "pending"))).all():
             pending.append(PendingRequest("report", c.id, c.assignment_id, units[c.assignment_id], c.created_at,
                                           None if item.confidential else "办结报告待审核"))
-    for c in (await session.scalars(select(ItemChange).where(
+    for change in (await session.scalars(select(ItemChange).where(
             ItemChange.item_id == item.id, ItemChange.status == "pending"))).all():
-        pending.append(PendingRequest("change", c.id, None, "", c.proposed_at, f"{CHANGE_LABELS.get(c.kind, c.kind)}待审批"))
+        pending.append(PendingRequest("change", change.id, None, "", change.proposed_at,
+                                      f"{CHANGE_LABELS.get(change.kind, change.kind)}待审批"))
     pending.sort(key=lambda p: (p.at, p.kind, p.id))
     return ItemDetail(
         summary=summary,
