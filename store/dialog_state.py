@@ -8,6 +8,7 @@ conversation keys) is one indexed lookup (``bot.runtime.persistence``).
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections.abc import Iterable
 from datetime import datetime
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models import Base
 from store.types import UTCDateTime
+
+log = logging.getLogger("duban.dialog_state")
 
 CONVERSATION, CHAT, USER = "conversation", "chat", "user"
 
@@ -53,7 +56,13 @@ async def load(conn: AsyncConnection, scope: str | None = None, keys: Iterable[t
         stmt = stmt.where(or_(*(and_(DialogState.key == k, DialogState.scope == s) for s, k in pairs)))
     elif scope is not None:
         stmt = stmt.where(DialogState.scope == scope)
-    return [(s, n, k, loads(d)) for s, n, k, d in (await conn.execute(stmt)).all()]
+    found = []
+    for s, n, k, d in (await conn.execute(stmt)).all():
+        try:
+            found.append((s, n, k, loads(d)))
+        except Exception as exc:  # noqa: BLE001 — a class renamed by an upgrade: that dialog is lost, not the bot
+            log.warning("event=dialog_state_unreadable scope=%s name=%s key=%s error=%s", s, n, k, type(exc).__name__)
+    return found
 
 
 async def save(conn: AsyncConnection, rows: dict[Row, object | None], now: datetime) -> None:

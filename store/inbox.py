@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -47,21 +47,26 @@ async def mark_handled(s: AsyncConnection | AsyncSession, update_ids: int | list
                     .values(status=HANDLED, handled_at=now))
 
 
-async def take_unhandled(s: AsyncSession, now: datetime, max_attempts: int = 1) -> tuple[list[str], list[int]]:
+async def take_unhandled(s: AsyncSession, now: datetime, max_attempts: int = 1,
+                         received_before: datetime | None = None) -> tuple[list[str], list[int]]:
     """At start-up: the payloads to handle again, oldest first, and the ids given up on.
 
     A row still ``received`` was fetched but never finished. It is handled again once (its
     ``attempts`` counts that); a row already re-queued ``max_attempts`` times is abandoned, so a
-    poison update that kills the process cannot kill every restart too.
+    poison update that kills the process cannot kill every restart too. ``received_before``: only
+    rows older than that (webhook instances: younger ones may be in a live instance's hands).
     """
+    unfinished = InboxUpdate.status == RECEIVED
+    if received_before is not None:
+        unfinished = and_(unfinished, InboxUpdate.received_at < received_before)
     abandoned = list((await s.scalars(
         update(InboxUpdate)
-        .where(InboxUpdate.status == RECEIVED, InboxUpdate.attempts >= max_attempts)
+        .where(unfinished, InboxUpdate.attempts >= max_attempts)
         .values(status=ABANDONED, handled_at=now)
         .returning(InboxUpdate.update_id))).all())
-    await s.execute(update(InboxUpdate).where(InboxUpdate.status == RECEIVED)
+    await s.execute(update(InboxUpdate).where(unfinished)
                     .values(attempts=InboxUpdate.attempts + 1))
-    payloads = (await s.scalars(select(InboxUpdate.payload).where(InboxUpdate.status == RECEIVED)
+    payloads = (await s.scalars(select(InboxUpdate.payload).where(unfinished)
                                 .order_by(InboxUpdate.update_id))).all()
     return list(payloads), sorted(abandoned)
 

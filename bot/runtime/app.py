@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Coroutine
+from datetime import timedelta
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
@@ -21,11 +23,12 @@ from bot.runtime.inbox import InboxQueue, attach_inbox, recover_inbox
 from bot.runtime.leader import Leadership, PgLeadership
 from bot.runtime.persistence import DbPersistence, DialogStateApplication, forget_timeouts
 from bot.kernel.logs import LoggedRequest
-from bot.outbox.sender import Sender
+from bot.outbox.sender import DB_ERRORS, Sender
 from bot.runtime.services import Services
 from bot.runtime.sweeps import unreachable_hook
 from handlers.common import refresh_all_menus
 from handlers.context import ChatData, Ctx
+from store import inbox as store_inbox
 from store.db import Database
 
 log = logging.getLogger("duban.app")
@@ -56,7 +59,7 @@ def build_application(
         ApplicationBuilder()
         .application_class(DialogStateApplication)
         .persistence(DbPersistence(db, shared=shared_updates))
-        .update_queue(InboxQueue())
+        .update_queue(_ReceivingQueue())
         .token(settings.telegram.token)
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
@@ -131,13 +134,21 @@ async def _on_error(update: object, context: Ctx) -> None:
 # ---------------------------------------------------------------------- several instances (issue 14)
 
 
-def lead(app: Application, leadership: Leadership, polling: bool = True, poll_timeout: int = 10) -> Leadership:
+WEBHOOK_RECOVER_AFTER = timedelta(minutes=1)
+WEBHOOK_RECOVER_EVERY = 30.0
+
+
+def lead(app: Application, leadership: Leadership, polling: bool = True, poll_timeout: int = 10,
+         recover_every: float = WEBHOOK_RECOVER_EVERY) -> Leadership:
     """Wire the Application to an election: the leader polls (``polling``) and drains the outbox.
 
     Elected: after ``settle_seconds`` (the old leader's last writes), dialog state reloaded (nobody
-    else handles updates now), what the inbox holds unfinished queued, polling started, menus refreshed. Deposed: polling stops at once, updates
-    queued but not started are dropped (they stay unfinished in the inbox: the next leader takes
-    them), dialog timeouts of this process are forgotten. The sender follows ``is_leader``.
+    else handles updates now), what the inbox holds unfinished queued, polling started, menus
+    refreshed. Deposed: polling stops at once, updates queued but not started are dropped (they
+    stay unfinished in the inbox: the next leader takes them), dialog timeouts of this process are
+    forgotten. The sender follows ``is_leader``. Webhook mode (``polling=False``): every instance
+    handles what it receives; the leader also takes over, every ``recover_every`` seconds, what a
+    dead instance left unfinished (``_recover_others``).
     """
     app.bot_data["leadership"] = leadership
     if isinstance(leadership, PgLeadership):
@@ -151,13 +162,20 @@ def lead(app: Application, leadership: Leadership, polling: bool = True, poll_ti
         persistence = app.persistence
         if isinstance(persistence, DbPersistence) and not persistence.shared:
             await persistence.reload(app)
-        await recover_inbox(app)
+        if polling:
+            await recover_inbox(app)
+        else:
+            await _recover_others(app)
+            _in_background(app, _recover_while_leading(app, leadership, recover_every), "inbox-recovery")
         if polling and not app.updater.running:
             await app.updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
         _in_background(app, refresh_all_menus(app.bot, app.bot_data["services"].db, app.bot_data), "menus")
 
     async def deposed() -> None:
-        if polling and app.updater.running:
+        if not polling:  # webhook: it still handles what the proxy gives it; it only stops sending
+            log.warning("event=standby")
+            return
+        if app.updater.running:
             await app.updater.stop()
         dropped = _drop_queued(app)
         timeouts = forget_timeouts(app)
@@ -165,6 +183,61 @@ def lead(app: Application, leadership: Leadership, polling: bool = True, poll_ti
 
     leadership.on_elected, leadership.on_deposed = elected, deposed
     return leadership
+
+
+async def _recover_others(app: Application) -> int:
+    """Webhook mode: the inbox's unfinished updates older than ``WEBHOOK_RECOVER_AFTER`` that did
+    not come to this instance. A live instance finishes an update within seconds; one still
+    unfinished after a minute was in the hands of an instance that died. Nothing is lost; a dead
+    instance's updates wait up to ``WEBHOOK_RECOVER_AFTER`` + the leader's ``recover_every``."""
+    inbox = getattr(app, "inbox", None)
+    if inbox is None:
+        return 0
+    db: Database = inbox.db
+    now = db.now()
+    async with db.session() as s:
+        payloads, abandoned = await store_inbox.take_unhandled(s, now, received_before=now - WEBHOOK_RECOVER_AFTER)
+    for update_id in abandoned:
+        log.warning("event=inbox_abandoned update_id=%s reason=unfinished_after_retry", update_id)
+    taken = 0
+    for payload in payloads:
+        update = Update.de_json(json.loads(payload), app.bot)
+        if not app.update_queue.received(update.update_id):  # type: ignore[attr-defined]
+            await app.update_queue.requeue(update)  # type: ignore[attr-defined]
+            taken += 1
+    if taken:
+        log.warning("event=inbox_recovered count=%d", taken)
+    return taken
+
+
+async def _recover_while_leading(app: Application, leadership: Leadership, every: float) -> None:
+    while leadership.is_leader:
+        await asyncio.sleep(every)
+        try:
+            await _recover_others(app)
+        except DB_ERRORS as exc:  # the next round tries again
+            log.error("event=inbox_recovery_failed error=%s", type(exc).__name__)
+
+
+class _ReceivingQueue(InboxQueue):
+    """The inbox's queue that also remembers which updates came to this instance (noted before the
+    inbox records them, so no row of ours is ever taken for another instance's)."""
+
+    KEEP = 50_000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._received: dict[int, None] = {}
+
+    def received(self, update_id: int) -> bool:
+        return update_id in self._received
+
+    async def put(self, item: object) -> None:
+        if isinstance(item, Update):
+            self._received[item.update_id] = None
+            if len(self._received) > self.KEEP:
+                del self._received[next(iter(self._received))]
+        await super().put(item)
 
 
 def _drop_queued(app: Application) -> int:
@@ -183,9 +256,9 @@ def is_leader(app: Application) -> bool:
 
 
 async def start_instance(app: Application, leadership: Leadership, polling: bool = True,
-                         poll_timeout: int = 10) -> None:
+                         poll_timeout: int = 10, recover_every: float = WEBHOOK_RECOVER_EVERY) -> None:
     """Start one of several instances: handle what is queued, stand for election (the runner, tests)."""
-    lead(app, leadership, polling=polling, poll_timeout=poll_timeout)
+    lead(app, leadership, polling=polling, poll_timeout=poll_timeout, recover_every=recover_every)
     await app.initialize()
     await app.bot.set_my_commands(
         [BotCommand(c.command, c.description) for c in STRANGER_COMMANDS], scope=BotCommandScopeDefault()

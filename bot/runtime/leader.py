@@ -110,6 +110,7 @@ class PgLeadership(Leadership):
         # before it takes over the old one's unfinished updates (bot.runtime.app.lead).
         self.settle_seconds = heartbeat_seconds * 3
         self.connection = None  # asyncpg.Connection while trying or leading
+        self.backend_pid: int | None = None
         self._lost = asyncio.Event()
 
     async def run(self) -> None:
@@ -138,6 +139,7 @@ class PgLeadership(Leadership):
             self.connection = await asyncpg.connect(self.dsn, timeout=max(self.retry_seconds, 5.0),
                                                     server_settings=KEEPALIVES)
             self.connection.add_termination_listener(lambda _conn: lost.set())
+            self.backend_pid = self.connection.get_server_pid()  # for an operator's pg_terminate_backend
         return bool(await asyncio.wait_for(
             self.connection.fetchval("SELECT pg_try_advisory_lock($1)", self.key), self.retry_seconds + 5))
 

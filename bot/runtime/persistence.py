@@ -247,18 +247,4 @@ class _DialogState(LoggedApplication):
 
 
 class DialogStateApplication(InboxApplication, _DialogState):
-    """The bot's Application: the update is marked handled (inbox) after its state is written.
-
-    ``handling`` holds the id of the update being handled: a webhook instance that becomes the
-    leader must not take its own unfinished updates for a dead leader's (``bot.runtime.app``).
-    """
-
-    async def process_update(self, update: object) -> None:
-        handling: set[int] = self.__dict__.setdefault("handling", set())
-        uid = update.update_id if isinstance(update, Update) else None
-        if uid is not None:
-            handling.add(uid)
-        try:
-            await super().process_update(update)
-        finally:
-            handling.discard(uid)
+    """The bot's Application: the update is marked handled (inbox) after its state is written."""

@@ -14,6 +14,8 @@ import contextlib
 import dataclasses
 from collections.abc import Callable
 
+from telegram import Update
+
 from bot.emulator import Emulator
 from bot.emulator.ptb_request import EmulatorRequest
 from bot.kernel.config import OfficeSettings, Settings, StorageSettings, TelegramSettings
@@ -67,7 +69,7 @@ async def start(name: str, url: str, emu: Emulator, clock, files_dir, *, polling
                             shared_updates=shared_updates)
     app.bot_data["services"].sender.pacing = pacing or Pacing(overall_per_second=1000, per_chat_burst=1000)
     leadership = PgLeadership(db.url, retry_seconds=retry_seconds, heartbeat_seconds=heartbeat_seconds)
-    await start_instance(app, leadership, polling=polling, poll_timeout=2)
+    await start_instance(app, leadership, polling=polling, poll_timeout=2, recover_every=RETRY_SECONDS)
     return Instance(name, db, app, leadership)
 
 
@@ -85,6 +87,12 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> floa
 async def leader_of(instances: list[Instance], timeout: float = 10.0) -> Instance:
     await wait_for(lambda: any(i.leadership.is_leader and i.polling for i in instances
                                if not i.killed), timeout)
+    return next(i for i in instances if i.leadership.is_leader and not i.killed)
+
+
+async def leader_of_any(instances: list[Instance], timeout: float = 10.0) -> Instance:
+    """The leader, polling or not (webhook mode: it only sends)."""
+    await wait_for(lambda: any(i.leadership.is_leader for i in instances if not i.killed), timeout)
     return next(i for i in instances if i.leadership.is_leader and not i.killed)
 
 
@@ -133,6 +141,20 @@ def settle_all(emu: Emulator, instances: list[Instance]) -> None:
                 await inst.sender.drain_all()
 
     emu.settle_hook = hook
+
+
+async def proxy(emu: Emulator, instances: list[Instance]) -> None:
+    """Webhook mode behind a reverse proxy: each update to the next live instance, round robin
+    (the emulator is polled here only to get the updates; the instances never poll)."""
+    offset, n = None, 0
+    while True:
+        reply = await emu.request("getUpdates", {"offset": offset, "timeout": 1} if offset else {"timeout": 1})
+        for raw in reply.body["result"]:
+            live = [i for i in instances if not i.killed]
+            target = live[n % len(live)].app
+            n += 1
+            await target.update_queue.put(Update.de_json(raw, target.bot))
+            offset = raw["update_id"] + 1
 
 
 async def stop(inst: Instance) -> None:

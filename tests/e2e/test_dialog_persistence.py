@@ -70,3 +70,18 @@ async def test_a_cancelled_dialog_does_not_come_back_after_a_restart(emu, db, cl
         assert "办理要求" not in office.last.text and "事项来源" not in office.last.text
     finally:
         await stop_polling(app)
+
+
+async def test_an_unreadable_dialog_row_is_skipped_not_fatal(emu, db, clock, tmp_path):
+    """A row an upgrade can no longer unpickle (a class renamed) costs that dialog, not the start."""
+    async with db.session() as s:
+        s.add(DialogState(key="[1,1]", scope="conversation", name="new_item", data=b"not a pickle",
+                          updated_at=clock.now()))
+    app, sender, _ = await _start(emu, db, clock, "inprocess", tmp_path / "files")
+    try:
+        c = await seed_demo_county(Harness(emu, app, sender, db, clock), tmp_path / "files")
+        office = c.people["王敏"]
+        await office.send("/new")
+        assert "事项名称" in office.last.text
+    finally:
+        await stop_polling(app)

@@ -252,7 +252,7 @@ async def test_a_leader_that_loses_its_lock_connection_stops_polling_and_the_sta
     both, people = pair
     leader = await inst.leader_of(both)
     standby = others(both, leader)
-    pid = await leader.leadership.connection.fetchval("SELECT pg_backend_pid()")
+    pid = leader.leadership.backend_pid
     async with db.engine.connect() as conn:  # as a PostgreSQL restart or a network cut would
         await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     await inst.wait_for(lambda: not leader.polling and standby.polling, timeout=10)
@@ -279,17 +279,7 @@ async def test_webhook_mode_every_instance_receives_and_a_dialog_moves_between_t
 
         one.app.process_update = tracked
 
-    async def proxy() -> None:  # round robin, as a reverse proxy in front of two webhook instances
-        offset, n = None, 0
-        while True:
-            reply = await emu.request("getUpdates", {"offset": offset, "timeout": 1} if offset else {"timeout": 1})
-            for raw in reply.body["result"]:
-                target = both[n % 2].app
-                n += 1
-                await target.update_queue.put(Update.de_json(raw, target.bot))
-                offset = raw["update_id"] + 1
-
-    task = asyncio.create_task(proxy())
+    task = asyncio.create_task(inst.proxy(emu, both))
     try:
         office = people["王敏"]
         await office.send("/new")
@@ -317,6 +307,39 @@ async def test_webhook_mode_every_instance_receives_and_a_dialog_moves_between_t
     async with db.session() as s:
         items = (await s.scalars(select(Item))).all()
     assert [i.title for i in items] == ["城区主干道破损路面修复"]
+
+
+async def test_webhook_mode_a_dead_leaders_updates_are_taken_over_and_nothing_is_lost(db, clock, emu, tmp_path):
+    pg_only(db)
+    people = await demo(db, clock, emu)
+    both = [await inst.start(name, db.url, emu, clock, tmp_path / "files", polling=False, shared_updates=True)
+            for name in "AB"]
+    inst.settle_all(emu, both)
+    task = asyncio.create_task(inst.proxy(emu, both))
+    crowd = [people[dp.name] for dp in demo_people() if "liaison" in dp.roles]
+    try:
+        leader = await inst.leader_of_any(both)
+        other = others(both, leader)
+        for person in crowd:  # spread over both instances by the proxy
+            await emu.user_sends(person.id, "/help")
+        await inst.wait_for(lambda: sum(len(p.inbox) for p in crowd) >= 2)
+        await inst.kill(leader)  # what it had queued is recorded and unfinished
+        await inst.wait_for(lambda: other.leadership.is_leader, timeout=10)
+        for person in crowd:
+            await emu.user_sends(person.id, "/help")
+        await emu.settle()
+        # A minute later the dead instance's unfinished updates are surely not in live hands.
+        clock.advance(minutes=1, seconds=1)
+        await inst.wait_for(lambda: min(len(p.inbox) for p in crowd) >= 2, timeout=10)
+        await emu.settle()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for one in both:
+            await inst.stop(one)
+    answers = [len(p.inbox) for p in crowd]
+    assert min(answers) >= 2 and sum(answers) - 2 * len(crowd) <= 1
 
 
 async def test_two_instances_send_at_one_pace_with_no_429(db, clock, tmp_path):
