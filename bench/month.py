@@ -39,26 +39,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from bot.domain import assignments as asg  # noqa: E402
-from bot.domain import items as items_svc  # noqa: E402
-from bot.domain import review  # noqa: E402
-from bot.domain.errors import DomainError  # noqa: E402
-from bot.domain.workdays import WorkCalendar  # noqa: E402
-from bot.domain.workflow import DeadlineSpec  # noqa: E402
-from bot.emulator import Emulator  # noqa: E402
-from bot.emulator.ptb_request import EmulatorRequest  # noqa: E402
-from bot.kernel.clock import OFFICE_TZ, FakeClock  # noqa: E402
-from bot.kernel.config import OfficeSettings, Settings, StorageSettings, TelegramSettings  # noqa: E402
-from bot.outbox.pacing import Pacing  # noqa: E402
-from bot.runtime.app import build_application  # noqa: E402
-from bot.runtime.sweeps import run_due  # noqa: E402
-from store.audit import Actor  # noqa: E402
-from store.db import Database  # noqa: E402
-from store.models import OutboxMessage, Person, PersonRole, Unit  # noqa: E402
-from store.urging import Reminder  # noqa: E402
-from store.workflow import Assignment, CompletionReport, ExtensionRequest, Progress  # noqa: E402
+from bot.domain import assignments as asg
+from bot.domain import items as items_svc
+from bot.domain import review
+from bot.domain.errors import DomainError
+from bot.domain.workdays import WorkCalendar
+from bot.domain.workflow import DeadlineSpec
+from bot.emulator import Emulator
+from bot.emulator.ptb_request import EmulatorRequest
+from bot.kernel.clock import OFFICE_TZ, FakeClock
+from bot.kernel.config import OfficeSettings, Settings, StorageSettings, TelegramSettings
+from bot.outbox.pacing import Pacing
+from bot.runtime.app import build_application
+from bot.runtime.sweeps import run_due
+from store.audit import Actor
+from store.db import Database
+from store.models import OutboxMessage, Person, PersonRole, Unit
+from store.urging import Reminder
+from store.workflow import Assignment, CompletionReport, ExtensionRequest, Progress
 
 STEP = timedelta(minutes=15)
 UNITS = [f"{n}镇" for n in ("城关", "新马桥", "仲兴", "湖沟", "连城", "王庄", "曹老集", "小蚌埠", "刘府", "大庙")] + [
@@ -409,7 +409,7 @@ async def report(w: World, settings: Settings, delivered: list, by_user: dict, s
         by_person[pid].append((loc(at).date(), text, loc(at).strftime("%m-%d %H:%M"), urgent))
     repeats = 0
     for msgs in by_person.values():
-        for (d1, t1, _, _), (d2, t2, _, _) in zip(msgs, msgs[1:]):
+        for (d1, t1, _, _), (d2, t2, _, _) in zip(msgs, msgs[1:], strict=False):
             off = not cal.is_working_day(d1, provisional=True) and not cal.is_working_day(d2, provisional=True)
             if off and d2 == d1 + timedelta(days=1) and t1 == t2:
                 repeats += 1
