@@ -390,6 +390,25 @@ async def test_two_instances_record_one_update_once(db, clock, emu):
     assert sorted(results) == [False, False, False, True]
 
 
+async def test_two_instances_record_overlapping_batches_each_update_once(db, clock):
+    """Polling batches (one INSERT each, ``ON CONFLICT DO NOTHING``) from two connections at once."""
+    pg_only(db)
+    from store import inbox as store_inbox
+
+    second = Database(db.url, now=clock.now)
+    batches = [[(i, "{}") for i in range(1, 41)], [(i, "{}") for i in range(21, 61)]]
+
+    async def record(database: Database, batch: list) -> set[int]:  # noqa: ANN001
+        async with database.engine.begin() as conn:
+            return await store_inbox.record_many(conn, batch, clock.now())
+
+    try:
+        first_new, second_new = await asyncio.gather(record(db, batches[0]), record(second, batches[1]))
+    finally:
+        await second.dispose()
+    assert first_new | second_new == set(range(1, 61)) and not first_new & second_new
+
+
 def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path):
     path = tmp_path / "duban.sqlite3"
     config = tmp_path / "config.toml"
