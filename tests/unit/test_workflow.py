@@ -91,7 +91,7 @@ async def test_an_important_item_from_registration_to_archive(db, clock, tmp_pat
         req = await asg.request_extension(s, w.lead_liaison, lead_a, new_due=date(2026, 3, 27),
                                           reason="雨季施工受阻，需延长一周。", now=clock.now())
     msgs = await outbox(db, seen)
-    assert {m.person_id for m in msgs} == {w.office.id, w.office2.id}
+    assert {m.person_id for m in msgs} == {w.office.id}  # the item's follower, its registrant (issue 13)
     assert data_of(msgs[0]) == [[f"x:ok:{req.id}", f"x:no:{req.id}"]] and "2026-03-27" in msgs[0].text
     async with db.session() as s:
         await asg.approve_extension(s, w.office, req.id, now=clock.now())
@@ -110,7 +110,7 @@ async def test_an_important_item_from_registration_to_archive(db, clock, tmp_pat
     async with db.session() as s:
         await asg.decline_assist(s, w.a2_liaison, a2_a, reason="该路段不在本局管养范围。", now=clock.now())
     msgs = await outbox(db, seen)
-    assert {m.person_id for m in msgs} == {w.office.id, w.office2.id, w.lead_liaison.id}
+    assert {m.person_id for m in msgs} == {w.office.id, w.lead_liaison.id}  # the office side: its follower
     assert all(m.urgent and "无法协办" in m.text and "不在本局管养范围" in m.text for m in msgs)
 
     # ---- 办结报告 → 退回重办 (redo 1) → 再报 → 审核通过.
@@ -118,7 +118,7 @@ async def test_an_important_item_from_registration_to_archive(db, clock, tmp_pat
         r1 = await asg.submit_report(s, w.lead_liaison, lead_a, text="路面已全部修复。", now=clock.now())
         assert (await s.get(Item, item_id)).state == "reported"
     msgs = await outbox(db, msgs[-1].id)
-    assert {m.person_id for m in msgs} == {w.office.id, w.office2.id}
+    assert {m.person_id for m in msgs} == {w.office.id}
     assert data_of(msgs[0]) == [[f"r:ok:{r1.id}", f"r:no:{r1.id}"]] and "路面已全部修复" in msgs[0].text
     async with db.session() as s:
         await review.return_report(s, w.office, r1.id, reason="缺少修复后照片。", now=clock.now())
@@ -151,7 +151,7 @@ async def test_an_important_item_from_registration_to_archive(db, clock, tmp_pat
         states = {a.unit_id: a.state for a in item.assignments}
         assert states == {lead_u.id: "done", a1_u.id: "done", a2_u.id: "declined"}
     msgs = await outbox(db, seen)
-    assert {m.person_id for m in msgs} == {w.office.id, w.office2.id, w.lead_liaison.id, w.a1_liaison.id}
+    assert {m.person_id for m in msgs} == {w.office.id, w.lead_liaison.id, w.a1_liaison.id}
     assert all("防止反复破损" in m.text and "事项已办结" in m.text for m in msgs)
 
     # ---- 归档, and the dossier.
