@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, text
 from telegram.ext import ExtBot
 
-from bot.kernel.config import Settings
+from bot.kernel.config import Settings, StorageSettings
 from bot.domain import items as items_svc
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import DeadlineSpec
@@ -39,7 +39,7 @@ def at(day: date, hh: int = 9, mm: int = 0) -> datetime:
 
 
 @pytest.fixture
-async def two(db, clock, emu):
+async def two(db, clock, emu, tmp_path):
     if db.is_sqlite:
         pytest.skip("SQLite: one process owns the sweeps; two instances need PostgreSQL")
     second_db = Database(db.url, now=clock.now)
@@ -48,7 +48,10 @@ async def two(db, clock, emu):
     for database, bot in zip((db, second_db), bots):
         await bot.initialize()
         sender = Sender(database, bot, clock, pacing=Pacing(overall_per_second=10_000, per_chat_burst=10_000))
-        instances.append(Services(settings=Settings(), db=database, clock=clock, sender=sender))
+        # The digest's charts go to the test's own folder, never the checkout's data/files (a file
+        # there makes python -m bot refuse a missing SQLite database: tests/unit/test_config.py).
+        settings = Settings(storage=StorageSettings(files_dir=str(tmp_path / "files")))
+        instances.append(Services(settings=settings, db=database, clock=clock, sender=sender))
     yield instances
     for bot in bots:
         await bot.shutdown()
