@@ -109,6 +109,8 @@ class PgLeadership(Leadership):
         # A deposed leader stops within a heartbeat (and its timeout): the new one waits that long
         # before it takes over the old one's unfinished updates (bot.runtime.app.lead).
         self.settle_seconds = heartbeat_seconds * 3
+        # Not shorter than 2 s: a busy machine (or database) must not depose a healthy leader.
+        self.heartbeat_timeout = max(heartbeat_seconds * 3, 2.0)
         self.connection = None  # asyncpg.Connection while trying or leading
         self.backend_pid: int | None = None
         self._lost = asyncio.Event()
@@ -153,7 +155,7 @@ class PgLeadership(Leadership):
                 if self._lost.is_set():
                     break
                 try:  # a connection that went silent: no answer in time is a lost lock
-                    await asyncio.wait_for(self.connection.fetchval("SELECT 1"), self.heartbeat_seconds * 3)
+                    await asyncio.wait_for(self.connection.fetchval("SELECT 1"), self.heartbeat_timeout)
                 except Exception as exc:  # noqa: BLE001 — whatever it is, the lock is not certain any more
                     reason = f"heartbeat_failed:{type(exc).__name__}"
                     break

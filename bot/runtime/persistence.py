@@ -29,6 +29,7 @@ the same instant race (the later write wins); people type seconds apart.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable
@@ -66,6 +67,7 @@ class DbPersistence(BasePersistence):
         self.shared = shared
         self._pending: dict[Row, object | None] = {}
         self._written: dict[Row, bytes | None] = {}  # what the database holds, as far as we know
+        self._writing = asyncio.Lock()
 
     # ------------------------------------------------------------------ PTB's reads (initialize)
     async def _all(self, scope: str) -> list[tuple[str, str, str, object]]:
@@ -132,19 +134,23 @@ class DbPersistence(BasePersistence):
         await self.write_pending()
 
     async def write_pending(self) -> None:
-        """Write what the last updates changed, in one transaction."""
+        """Write what the last updates changed, in one transaction; one write at a time, so a row's
+        later value never lands before its earlier one (PTB's periodic run may overlap an update's)."""
         if not self._pending:
             return
-        pending, self._pending = self._pending, {}
-        try:
-            async with self.db.engine.begin() as conn:
-                await rows.save(conn, pending, self.db.now())
-        except _DB_ERRORS as exc:  # kept for the next write; the answer already went out
-            self._pending = {**pending, **self._pending}
-            log.error("event=dialog_state_write_failed rows=%d error=%s", len(pending), type(exc).__name__)
-            return
-        for row, value in pending.items():
-            self._written[row] = None if value is None else rows.dumps(value)
+        async with self._writing:
+            pending, self._pending = self._pending, {}
+            if not pending:
+                return
+            try:
+                async with self.db.engine.begin() as conn:
+                    await rows.save(conn, pending, self.db.now())
+            except _DB_ERRORS as exc:  # kept for the next write; the answer already went out
+                self._pending = {**pending, **self._pending}
+                log.error("event=dialog_state_write_failed rows=%d error=%s", len(pending), type(exc).__name__)
+                return
+            for row, value in pending.items():
+                self._written[row] = None if value is None else rows.dumps(value)
 
     # ------------------------------------------------------------------ freshness
     async def refresh_for(self, app: Application, update: Update) -> None:

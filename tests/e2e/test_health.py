@@ -60,6 +60,18 @@ def test_the_health_port_comes_from_the_environment():
         port_from_env({"DUBAN_HEALTH_PORT": "http"})
 
 
+def test_the_standby_retry_interval_comes_from_the_environment(monkeypatch):
+    from bot.runtime.runner import RETRY_ENV, _retry_seconds
+
+    monkeypatch.delenv(RETRY_ENV, raising=False)
+    assert _retry_seconds() == 2.0
+    monkeypatch.setenv(RETRY_ENV, "0.5")
+    assert _retry_seconds() == 0.5
+    monkeypatch.setenv(RETRY_ENV, "30")  # a take-over must stay within 10 s
+    with pytest.raises(ValueError, match="环境变量 DUBAN_LEADER_RETRY_SECONDS 应为 0.1–10 之间的秒数，实际为 '30'"):
+        _retry_seconds()
+
+
 def test_one_process_per_sqlite_file(tmp_path):
     path = str(tmp_path / "duban.sqlite3")
     first = single.hold(path)

@@ -357,7 +357,7 @@ async def test_two_instances_send_at_one_pace_with_no_429(db, clock, tmp_path):
         await s.flush()
         for row in rows:
             await enqueue(s, row, f"通知：{row.name}", now=clock.now())
-    both = [await inst.start(name, db.url, limited, clock, tmp_path / "files") for name in "AB"]
+    both = [await inst.start(name, db.url, limited, clock, tmp_path / "files", heartbeat_seconds=1.0) for name in "AB"]
     try:
         for one in both:
             one.run_sender(Pacing())  # the production budget: 29/s overall
