@@ -14,16 +14,16 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 import handlers
-from bot.kernel.clock import Clock
 from bot.domain.commands import STRANGER_COMMANDS
+from bot.kernel.clock import Clock
 from bot.kernel.config import Settings
-from bot.runtime.jobs import schedule_jobs
+from bot.kernel.logs import LoggedRequest
 from bot.outbox.pacing import SharedLimiter
+from bot.outbox.sender import DB_ERRORS, Sender
 from bot.runtime.inbox import InboxQueue, attach_inbox, recover_inbox
+from bot.runtime.jobs import schedule_jobs
 from bot.runtime.leader import Leadership, PgLeadership
 from bot.runtime.persistence import DbPersistence, DialogStateApplication, forget_timeouts
-from bot.kernel.logs import LoggedRequest
-from bot.outbox.sender import DB_ERRORS, Sender
 from bot.runtime.services import Services
 from bot.runtime.sweeps import unreachable_hook
 from handlers.common import refresh_all_menus
@@ -109,7 +109,7 @@ def _in_background(app: Application, coro: Coroutine, name: str) -> None:
 async def _logged(coro: Coroutine, name: str) -> None:
     try:
         await coro
-    except Exception:  # noqa: BLE001 — a background chore must not go unnoticed, nor stop the bot
+    except Exception:  # a background chore must not go unnoticed, nor stop the bot
         log.exception("event=background_failed task=%s", name)
 
 

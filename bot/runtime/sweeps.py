@@ -39,13 +39,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.kernel.config import Settings
 from bot.documents.chart import chart_files, prune_charts
 from bot.documents.report import latest_monthly, monthly_report_sweep
 from bot.domain.digest import digest_sweep, digest_time
 from bot.domain.feedback import feedback_sweep
 from bot.domain.urging import Policy, SweepResult, escalation_sweep, is_working_day, tell_office_unreachable
 from bot.domain.workdays import WorkCalendar
+from bot.kernel.config import Settings
 from store.audit import Actor
 from store.db import Database
 from store.models import Person
@@ -153,7 +153,7 @@ async def run_due(services, now: datetime | None = None) -> dict[str, SweepResul
     for name in SWEEPS:
         try:
             result = await run_sweep(services, name, now)
-        except Exception:  # noqa: BLE001 — one bad sweep must not stop the clock; it is logged
+        except Exception:  # one bad sweep must not stop the clock; it is logged
             log.exception("event=sweep_failed name=%s", name)
             continue
         if result is not None:
