@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -77,6 +78,11 @@ class Person(Base):
     def has_role(self, *roles: str) -> bool:
         return any(r.role in roles for r in self.role_rows)
 
+    @property
+    def is_principal_leader(self) -> bool:
+        """主要领导: a leader whose role row is flagged principal (sees every item, issue 12)."""
+        return any(r.role == "leader" and r.principal for r in self.role_rows)
+
     def __repr__(self) -> str:
         return f"Person({self.id}, {self.name})"
 
@@ -86,6 +92,8 @@ class PersonRole(Base):
 
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # On a "leader" row: the principal leader (主要领导), whose /items is county-wide (issue 12).
+    principal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     person: Mapped[Person] = relationship(back_populates="role_rows")
 
