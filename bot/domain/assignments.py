@@ -242,6 +242,8 @@ async def submit_report(
     files = add_attachments(session, attachments, item_id=a.item_id, assignment_id=a.id, owner_kind="report",
                             owner_id=report.id, uploaded_by_id=me.id, now=now)
     buttons: Keyboard = [[button("r:ok", report.id), button("r:no", report.id)]]
+    if files:  # the evidence where the office decides (issue 12): sent on a tap (bot.domain.evidence)
+        buttons.append([button("r:att", report.id, f"查看附件（{len(files)}）")])
     await notify_many(
         session, await office_staff(session), "notices/report_submitted.html.j2", item=a.item, now=now,
         label="办结报告待审核", dedupe=f"report:{report.id}", buttons=buttons,

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import assignments as asg
 from bot.domain import changes as chg
+from bot.domain import evidence
 from bot.domain import items as items_svc
 from bot.domain import records as records_svc
 from bot.domain import review as review_svc
@@ -226,6 +227,15 @@ _SPECS = (
     ActionSpec(
         "r:no", "report", "退回重办", step="report.return", asks="text", outcome="↩️ 已退回重办 · 查看",
         run=lambda s, me, i, a, env: review_svc.return_report(s, me, i, reason=a.text, now=env.now)),
+    # Evidence (issue 12): the files behind a 办结报告 (its review and 审阅 notices) and behind an
+    # item (/item), sent on a tap. Office staff, the item's leaders and, for their own unit's
+    # files, its liaisons and heads: bot.domain.evidence decides from the database.
+    ActionSpec(
+        "r:att", "report", "查看附件", who="office", edit="none", toast="附件正在发送，请稍候",
+        run=lambda s, me, i, a, env: evidence.send_report_files(s, me, i, now=env.now)),
+    ActionSpec(
+        "i:att", "item", "查看附件", who="office", edit="none", toast="附件正在发送，请稍候",
+        run=lambda s, me, i, a, env: evidence.send_item_files(s, me, i, now=env.now)),
     # The responsible leader.
     ActionSpec(
         "l:ok", "item", "同意", step="leader.agree", toast="已审阅同意，事项办结", outcome="✅ 已审阅同意 · 查看",

@@ -5,7 +5,9 @@ item. Sections: new items (approved since the previous digest), due within 3 wor
 overdue by unit, completed (closed since the previous digest) and what waits for this person's
 decision (leader: results to review; office head: items to approve; office: completion reports
 to review and extension/transfer requests). The office also sees the messages that could not be
-delivered. Assignments overdue by ``[reminders] leader_after_days`` working days or more are the
+delivered, and 「昨日进展」: every progress entry (反馈进展) since the previous digest, one line each
+with its unit and how many files came with it (issue 12: progress notifies nobody on its own; the
+office reads it here, once a day, not as one message per entry). Assignments overdue by ``[reminders] leader_after_days`` working days or more are the
 last rung of the 催办 ladder: they are listed for the responsible leader and recorded as
 ``overdue_leader`` reminders.
 
@@ -68,7 +70,16 @@ from bot.outbox.queue import Button, Keyboard, enqueue
 from store.audit import audit_bulk
 from store.models import OutboxMessage, Person, PersonRole, Unit
 from store.urging import Reminder
-from store.workflow import Assignment, CompletionReport, ExtensionRequest, Item, ItemLeader, Transfer
+from store.workflow import (
+    Assignment,
+    Attachment,
+    CompletionReport,
+    ExtensionRequest,
+    Item,
+    ItemLeader,
+    Progress,
+    Transfer,
+)
 
 log = logging.getLogger("duban.digest")
 
@@ -77,6 +88,7 @@ CAPTION_LIMIT = 1024  # sendPhoto caption, likewise
 LIST_CAPS = (20, 10, 5, 3, 1, 0)  # lines per list, tried in turn until the text fits
 MAX_UNITS = 15  # units listed under 超期
 MAX_PER_UNIT = 6  # overdue items listed per unit
+PROGRESS_SNIPPET = 60  # characters of a progress entry's text shown in 昨日进展
 LEADER, OFFICE = "leader", "office"
 CHART_BUTTON = "dg:chart"  # 查看图表: the tapping person's own chart, as of the tap
 LISTED_ITEM_STATES = sorted(OPEN_ITEM_STATES - {"draft", "pending"})
@@ -164,6 +176,7 @@ class Digest:
     completed: list[Line] = field(default_factory=list)
     waiting: list[Waiting] = field(default_factory=list)
     undelivered: list[Undelivered] = field(default_factory=list)
+    progress: list[Line] = field(default_factory=list)  # 昨日进展 (office)
     chart: ChartData | None = None
     leader_after_days: int = 3
     new_count: int = 0
@@ -171,18 +184,19 @@ class Digest:
     overdue_count: int = 0
     completed_count: int = 0
     undelivered_count: int = 0
+    progress_count: int = 0
 
     @property
     def empty(self) -> bool:
         """Nothing worth a scheduled message (all open items on track, nothing new)."""
         return not (self.new_count or self.due_soon_count or self.overdue_count or self.completed_count
-                    or self.waiting or self.undelivered_count)
+                    or self.waiting or self.undelivered_count or self.progress_count)
 
     def trimmed(self, cap: int) -> Digest:
         """The same digest with at most ``cap`` lines per list (the counts stay whole)."""
         return replace(
             self, new_items=self.new_items[:cap], due_soon=self.due_soon[:cap], completed=self.completed[:cap],
-            escalated=self.escalated[:cap], undelivered=self.undelivered[:cap],
+            escalated=self.escalated[:cap], undelivered=self.undelivered[:cap], progress=self.progress[:cap],
             overdue=[UnitGroup(g.unit, g.count, g.lines[:min(cap, MAX_PER_UNIT)])
                      for g in self.overdue[:min(cap, MAX_UNITS)]],
             waiting=[Waiting(w.title, w.lines[:cap], w.count) for w in self.waiting])
@@ -255,6 +269,7 @@ class Snapshot:
     office_waiting: list[tuple[str, list[Line]]]
     undelivered: list[Undelivered]
     views: dict = field(default_factory=dict)  # the views built from this snapshot, per scope
+    progress: list[Line] = field(default_factory=list)  # progress entries since ``since`` (office)
 
 
 async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings, *,
@@ -342,7 +357,34 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
                                                 for iid, y, n, t, c, unit in waiting]))
     if roles & {"office", "office_head"}:
         snap.undelivered = await undelivered(session, since)
+        snap.progress = await _progress_since(session, since, now)
     return snap
+
+
+async def _progress_since(session: AsyncSession, since: datetime, now: datetime) -> list[Line]:
+    """昨日进展: progress entries from ``since`` to ``now``, oldest first; a confidential item's
+    entry shows its number and unit only."""
+    rows = (await session.execute(
+        select(Progress.id, Progress.text, Unit.name, Item.id, Item.year, Item.number, Item.title, Item.confidential)
+        .join(Assignment, Assignment.id == Progress.assignment_id).join(Item, Item.id == Assignment.item_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .where(Progress.created_at >= since, Progress.created_at <= now).order_by(Progress.created_at, Progress.id)
+    )).all()
+    files: dict[int, int] = defaultdict(int)
+    if rows:
+        for (owner_id,) in await session.execute(select(Attachment.owner_id).where(
+                Attachment.owner_kind == "progress", Attachment.owner_id.in_([r[0] for r in rows]))):
+            files[owner_id] += 1
+    out = []
+    for pid, text, unit, iid, year, number, title, conf in rows:
+        text = " ".join((text or "").split())
+        snippet = text if len(text) <= PROGRESS_SNIPPET else text[:PROGRESS_SNIPPET] + "…"
+        parts = [] if conf else [snippet] if snippet else []
+        if files[pid]:
+            parts.append(f"附件{files[pid]}个")
+        out.append(Line(iid, _label(iid, year, number), None if conf else title, unit=unit,
+                        note="，".join(parts) or None))
+    return out
 
 
 @dataclass
@@ -424,8 +466,10 @@ def digest_from(snap: Snapshot, person: Person, settings: Settings) -> Digest | 
     d.waiting = _waiting(snap, person)
     if audience == OFFICE:
         d.undelivered = snap.undelivered
+        d.progress = snap.progress
     d.new_count, d.completed_count, d.due_soon_count = len(d.new_items), len(d.completed), len(d.due_soon)
     d.overdue_count, d.undelivered_count = view.overdue_count, len(d.undelivered)
+    d.progress_count = len(d.progress)
     return d
 
 

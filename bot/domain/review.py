@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.actions import button
 from bot.domain.errors import NotAllowed
 from bot.domain.events import record_item_event
+from bot.domain.evidence import report_files
 from bot.domain.score import DEFAULT_RULES, Rules, record_late_closure
 from bot.domain.workflow import (
     LIVE_ASSIGNMENT_STATES,
@@ -76,10 +77,13 @@ async def approve_report(
     )
     if a.role == "lead":
         buttons: Keyboard = [[button("l:ok", item.id), button("l:ins", item.id)]]
+        files = await report_files(session, report.id)
+        if files:  # the leader decides with the evidence at hand (issue 12): sent on a tap
+            buttons.append([button("r:att", report.id, f"查看附件（{len(files)}）")])
         await notify_many(
             session, [p for p in item.leaders if p.active], "notices/leader_review_request.html.j2", item=item, now=now, label="办理结果请审阅",
             dedupe=f"leader-req:{item.id}:{report.id}", buttons=buttons, unit=a.unit.name, text=report.text,
-            site_note=site_note, reviewed_by=me.name,
+            site_note=site_note, reviewed_by=me.name, attachment_names=[f.file_name for f in files],
         )
     await session.flush()
     return review

@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import BindParameter
 from bot.domain.actions import button
 from bot.domain.change_log import KIND_LABELS as CHANGE_LABELS
 from bot.domain.errors import DomainError, NotAllowed
+from bot.domain.evidence import visible_count
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
     ACTIVE_ASSIGNMENT_STATES,
@@ -440,8 +441,14 @@ async def item_detail(
         approved_at=item.approved_at,
         closed_at=item.closed_at,
         pending=tuple(pending),
-        buttons=_buttons(me, item, pending),
+        buttons=_buttons(me, item, pending) + await _evidence_row(session, me, item),
     )
+
+
+async def _evidence_row(session: AsyncSession, me: Person, item: Item) -> Keyboard:
+    """查看附件 when the item has files ``me`` may receive (issue 12: evidence where one decides)."""
+    n = await visible_count(session, me, item)
+    return [[button("i:att", item.id, f"查看附件（{n}）")]] if n else []
 
 
 def _buttons(me: Person, item: Item, pending: list[PendingRequest]) -> Keyboard:

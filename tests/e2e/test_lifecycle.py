@@ -194,15 +194,15 @@ async def test_an_important_item_from_registration_to_archive_through_the_chat(d
     await office.send("已现场核验，路面平整。")
     assert "已记录现场核验意见" in office.last.text
     review_request = find(leader, "办理结果请审阅")
-    assert "已现场核验，路面平整" in review_request.text and review_request.buttons == ["同意", "批示"]
+    assert "已现场核验，路面平整" in review_request.text and review_request.buttons == ["同意", "批示", "查看附件（1）"]  # issue 12: the evidence
     await leader.tap("批示", review_request)
     await leader.send("请继续做好日常养护。")
-    assert "批示已记录，事项办结" in leader.last.text and review_request.buttons == ["✅ 已批示 · 查看"]
+    assert "批示已记录，事项办结" in leader.last.text and review_request.buttons == ["✅ 已批示 · 查看", "查看附件（1）"]
     assert "请继续做好日常养护" in find(office, "事项已办结").text
 
     # ---- 归档 from the item's page: the dossier and its attachments come back as files.
     await office.send("/item 1")
-    assert office.last.buttons == ["归档"]
+    assert office.last.buttons == ["归档", "查看附件（3）"]
     before = len(office.inbox)
     await office.tap("归档")
     assert office.last_answer == "已归档，卷宗随后发送"
