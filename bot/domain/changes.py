@@ -346,7 +346,8 @@ async def _apply(session: AsyncSession, item: Item, change: ItemChange, *, calen
         due = lead.due_date if lead and lead.due_date else item.due_date
         a = Assignment(unit=unit, role="assist", state="assigned", created_at=now, notified_at=now,
                        due_provisional=False, extension_count=0, redo_count=0)
-        set_deadline(a, FixedDeadline(due, False, None, None) if due else FixedDeadline(now.date(), False, None, None))
+        if due is not None:  # the lead unit's deadline in force (an approved item always has one)
+            set_deadline(a, FixedDeadline(due, False, None, None))
         item.assignments.append(a)
         await session.flush()
         await record_item_event(session, "notice", item.id, now, assignment_id=a.id)

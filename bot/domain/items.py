@@ -288,7 +288,7 @@ async def submit_item(session: AsyncSession, person: Person, item_id: int, *, no
 
 def _check_decision(item: Item, action: str) -> None:
     if item.state == "draft" and item.submission_count > 0:
-        raise AlreadyHandled(f"{item_label(item)}的立项申请已退回修改，此操作已失效。")
+        raise AlreadyHandled(f"{item_label(item)}的立项申请已退回或撤回，此操作已失效。")
     check_item(item, action)
 
 
