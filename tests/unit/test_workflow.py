@@ -96,7 +96,9 @@ async def test_an_important_item_from_registration_to_archive(db, clock, tmp_pat
     async with db.session() as s:
         await asg.approve_extension(s, w.office, req.id, now=clock.now())
     msgs = await outbox(db, msgs[-1].id)
-    assert [m.person_id for m in msgs] == [w.lead_liaison.id] and "2026-03-27" in msgs[0].text
+    # The lead unit's liaison and, for information, its head (issue 12: deadline changes reach the head).
+    assert [m.person_id for m in msgs] == [w.lead_liaison.id, w.lead_head.id]
+    assert all("2026-03-27" in m.text for m in msgs) and msgs[1].buttons is None
     clock.set(clock.now().replace(day=20))  # Fri 03-20: past the old deadline of 03-19
     async with db.session() as s:
         d = await item_detail(s, w.office, "1", calendar=CAL, now=clock.now())

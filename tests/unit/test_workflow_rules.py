@@ -399,7 +399,8 @@ async def test_provisional_deadlines_into_an_unloaded_year_and_recompute(db, clo
         dues = {a.unit_id: (a.due_date, a.due_provisional) for a in (await s.scalars(select(Assignment))).all()}
     assert dues[w.unit("lead").id] == (date(2027, 1, 7), False) and dues[w.unit("a1").id] == (date(2027, 1, 20), False)
     msgs = await outbox(db, seen)
-    assert sorted(m.person_id for m in msgs) == sorted([w.lead_liaison.id, w.a2_liaison.id])
+    # Each changed unit's liaison and its head (issue 12: the head was given the original notice).
+    assert sorted(m.person_id for m in msgs) == sorted([w.lead_liaison.id, w.lead_head.id, w.a2_liaison.id, w.a2_head.id])
     assert all("2027-01-07" in m.text and "2027-01-06" in m.text and "暂定" in m.text for m in msgs)
     # idempotent
     async with db.session() as s:
