@@ -10,7 +10,7 @@ from bot.documents.xlsx import Book, Column
 from bot.domain.stats import KINDS, Stats
 
 COLUMNS = (Column("名称", 26), Column("事项（件）", 10), Column("已办结", 9), Column("按时办结", 10),
-           Column("逾期办结", 10), Column("按时办结率（%）", 13), Column("在办", 8), Column("逾期未办结", 11))
+           Column("超期办结", 10), Column("按时办结率（%）", 13), Column("在办", 8), Column("超期未办结", 11))
 SHEETS = (("unit", "按承办单位"), ("leader", "按责任领导"), ("source", "按事项来源"))
 
 
@@ -21,7 +21,7 @@ def _notes(stats: Stats, kind: str, office_name: str) -> list[str]:
         "按承办单位：每个单位的承办任务各计一次（转办的计入接办单位，无法协办的不计）"
         if unit else "每个事项计一次，以主办单位的办结日期和时限为准；一个事项有多位责任领导的，分别计入",
         "按时办结：办结报告提交日不晚于办结时限（批准延期后按新时限）；按时办结率 = 按时办结 / 已办结",
-        "逾期未办结：截至统计日已超过办结时限仍未办结",
+        "超期未办结：截至统计日已超过办结时限仍未办结",
     ]
 
 

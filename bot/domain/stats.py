@@ -13,7 +13,7 @@ What counts (the same rules as the score, ``bot.domain.score``):
   that day is not after its deadline (an approved extension moved the deadline).
 * By leader and by source, each item counts once, with its lead unit's (主办) finish and deadline;
   an item is done once closed or archived; overdue while open with any unit past its deadline.
-* 按时办结率 = finished on time / done; 逾期未办结 = still owing work past the deadline today.
+* 按时办结率 = finished on time / done; 超期未办结 = still owing work past the deadline today.
 
 Everything is counted by the database (GROUP BY unit, leader, source), the on-time test too
 (the moment the office's day ends, ``_day_end``): no row is read one by one, whatever the year's
@@ -184,7 +184,7 @@ NAME_COLUMNS = 14
 
 def table_lines(rows: Iterable[StatRow], first: str) -> list[str]:
     """Fixed-width lines: name, items, done, on-time rate, overdue (shown in <pre>)."""
-    head = f"{fit(first, NAME_COLUMNS)} 事项 办结 按时率 逾期"
+    head = f"{fit(first, NAME_COLUMNS)} 事项 办结 按时率 超期"
     lines = [head]
     for r in rows:
         lines.append(f"{fit(r.name, NAME_COLUMNS)} {r.total:>4} {r.done:>4} {r.rate_text:>6} {r.overdue_open:>4}")

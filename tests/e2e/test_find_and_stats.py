@@ -161,7 +161,7 @@ async def test_stats_in_chat_and_as_a_workbook(demo_county, demo_item):
     book = load_workbook(io.BytesIO(await office.download(document)), read_only=True)
     assert book.sheetnames == ["按承办单位", "按责任领导", "按事项来源"]
     units = [r for r in book["按承办单位"].iter_rows(values_only=True)]
-    assert units[0][:8] == ("名称", "事项（件）", "已办结", "按时办结", "逾期办结", "按时办结率（%）", "在办", "逾期未办结")
+    assert units[0][:8] == ("名称", "事项（件）", "已办结", "按时办结", "超期办结", "按时办结率（%）", "在办", "超期未办结")
     assert ("城关镇", 2, 1, 1, 0, 100, 1, 1) in [r[:8] for r in units]
     sources = [r[:8] for r in book["按事项来源"].iter_rows(values_only=True)]
     assert ("合计（事项）", 3, 1, 1, 0, 100, 2, 1) in sources
