@@ -40,7 +40,7 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.urging import (
@@ -364,26 +364,22 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
 async def _progress_since(session: AsyncSession, since: datetime, now: datetime) -> list[Line]:
     """昨日进展: progress entries from ``since`` to ``now``, oldest first; a confidential item's
     entry shows its number and unit only."""
+    files = (select(func.count()).select_from(Attachment)
+             .where(Attachment.owner_kind == "progress", Attachment.owner_id == Progress.id).scalar_subquery())
     rows = (await session.execute(
-        select(Progress.id, Progress.text, Unit.name, Item.id, Item.year, Item.number, Item.title, Item.confidential)
+        select(files, Progress.text, Unit.name, Item.id, Item.year, Item.number, Item.title, Item.confidential)
         .join(Assignment, Assignment.id == Progress.assignment_id).join(Item, Item.id == Assignment.item_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .where(Progress.created_at >= since, Progress.created_at <= now).order_by(Progress.created_at, Progress.id)
     )).all()
-    files: dict[int, int] = defaultdict(int)
-    if rows:
-        for (owner_id,) in await session.execute(select(Attachment.owner_id).where(
-                Attachment.owner_kind == "progress", Attachment.owner_id.in_([r[0] for r in rows]))):
-            files[owner_id] += 1
     out = []
-    for pid, text, unit, iid, year, number, title, conf in rows:
+    for n_files, text, unit, iid, year, number, title, conf in rows:
         text = " ".join((text or "").split())
         snippet = text if len(text) <= PROGRESS_SNIPPET else text[:PROGRESS_SNIPPET] + "…"
-        parts = [] if conf else [snippet] if snippet else []
-        if files[pid]:
-            parts.append(f"附件{files[pid]}个")
-        out.append(Line(iid, _label(iid, year, number), None if conf else title, unit=unit,
-                        note="，".join(parts) or None))
+        note = "" if conf else snippet
+        if n_files:
+            note += f"（附件{n_files}个）"
+        out.append(Line(iid, _label(iid, year, number), None if conf else title, unit=unit, note=note or None))
     return out
 
 

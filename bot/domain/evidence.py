@@ -53,16 +53,25 @@ def visible(me: Person, item: Item, files: Sequence[Attachment]) -> list[Attachm
 
 
 async def item_files(session: AsyncSession, item_id: int) -> list[Attachment]:
-    return list((await session.scalars(
-        select(Attachment).where(Attachment.item_id == item_id).order_by(Attachment.created_at, Attachment.id)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(Attachment).where(Attachment.item_id == item_id).order_by(Attachment.created_at, Attachment.id)
+            )
+        ).all()
+    )
 
 
 async def report_files(session: AsyncSession, report_id: int) -> list[Attachment]:
-    return list((await session.scalars(
-        select(Attachment).where(Attachment.owner_kind == "report", Attachment.owner_id == report_id)
-        .order_by(Attachment.id)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(Attachment)
+                .where(Attachment.owner_kind == "report", Attachment.owner_id == report_id)
+                .order_by(Attachment.id)
+            )
+        ).all()
+    )
 
 
 async def visible_count(session: AsyncSession, me: Person, item: Item) -> int:
@@ -86,7 +95,7 @@ async def _viewer_of(session: AsyncSession, person: Person, item_id: int) -> tup
 async def send_item_files(session: AsyncSession, person: Person, item_id: int, *, now: datetime) -> int:
     """/item's 查看附件: every file of the item ``person`` may receive; returns how many were queued."""
     me, item = await _viewer_of(session, person, item_id)
-    return await _queue(session, me, item, visible(me, item, await item_files(session, item.id)), now)
+    return await _queue(session, me, item, visible(me, item, await item_files(session, item.id)), now, f"i{item.id}")
 
 
 async def send_report_files(session: AsyncSession, person: Person, report_id: int, *, now: datetime) -> int:
@@ -96,24 +105,48 @@ async def send_report_files(session: AsyncSession, person: Person, report_id: in
     if report is None:
         raise NotAllowed(NO_ACCESS)
     item_id = await session.scalar(select(Assignment.item_id).where(Assignment.id == report.assignment_id))
+    if item_id is None:
+        raise NotAllowed(NO_ACCESS)
     me, item = await _viewer_of(session, me, item_id)
-    return await _queue(session, me, item, visible(me, item, await report_files(session, report_id)), now)
+    return await _queue(
+        session, me, item, visible(me, item, await report_files(session, report_id)), now, f"r{report_id}"
+    )
 
 
-async def _queue(session: AsyncSession, me: Person, item: Item, files: list[Attachment], now: datetime) -> int:
+async def _queue(
+    session: AsyncSession, me: Person, item: Item, files: list[Attachment], now: datetime, tap: str
+) -> int:
     if not files:
         raise DomainError("没有可查看的附件。")
     units = {a.id: a.unit.name for a in item.assignments}
     minute = now.astimezone(OFFICE_TZ).strftime("%Y%m%d%H%M")
     queued = 0
     for n, f in enumerate(files, start=1):
-        caption = render("notices/attachment.html.j2", label=item_label(item), n=n, total=len(files),
-                         unit=units.get(f.assignment_id or 0), owner=OWNER_LABELS.get(f.owner_kind, "附件"),
-                         at=f.created_at, name=f.file_name, missing=f.local_path is None)
+        caption = render(
+            "notices/attachment.html.j2",
+            label=item_label(item),
+            n=n,
+            total=len(files),
+            unit=units.get(f.assignment_id or 0),
+            owner=OWNER_LABELS.get(f.owner_kind, "附件"),
+            at=f.created_at,
+            file_name=f.file_name,
+            missing=f.local_path is None,
+        )
         photo = (f.mime_type or "").startswith("image/") and f.size <= MAX_PHOTO_BYTES
         kind = "text" if f.local_path is None else "photo" if photo else "document"
-        # A double tap within the same minute sends the files once.
-        row = await enqueue(session, me, caption, now=now, urgent=True, kind=kind, file_path=f.local_path,
-                            file_name=f.file_name, item_ids=[item.id], dedupe_key=f"att:{me.id}:{f.id}:{minute}")
+        # A double tap on the same button within the same minute sends the files once.
+        row = await enqueue(
+            session,
+            me,
+            caption,
+            now=now,
+            urgent=True,
+            kind=kind,
+            file_path=f.local_path,
+            file_name=f.file_name,
+            item_ids=[item.id],
+            dedupe_key=f"att:{me.id}:{tap}:{f.id}:{minute}",
+        )
         queued += row is not None
     return queued
