@@ -6,12 +6,16 @@ the notices they caused are in the outbox and reach the demo people's chats at s
 
 from __future__ import annotations
 
+import struct
+import zlib
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.domain import assignments, items, review
+from bot.domain.attachments import AttachmentIn, store_attachment_bytes
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import DeadlineSpec, local_date
 from store.audit import Actor
@@ -29,7 +33,32 @@ def working_days_ago(calendar: WorkCalendar, now: datetime, n: int) -> datetime:
     return when
 
 
-async def seed_items(db: Database, calendar: WorkCalendar, now: datetime, people: dict[str, Person]) -> None:
+def _png(width: int = 160, height: int = 120) -> bytes:
+    """A small solid-colour PNG (the sandbox's 现场照片), made without an imaging library."""
+    row = b"\x00" + bytes((46, 139, 87)) * width
+    chunk = lambda kind, data: (struct.pack(">I", len(data)) + kind + data  # noqa: E731
+                                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height))
+            + chunk(b"IEND", b""))
+
+
+def _demo_files(files_dir: str | Path | None) -> list[AttachmentIn]:
+    """The report's evidence in the sandbox (issue 12): a photo and a PDF, stored like received files."""
+    if files_dir is None:
+        return []
+    out = []
+    for name, mime, data in (("照片-隐患整改现场.png", "image/png", _png()),
+                             ("隐患排查整改台账.pdf", "application/pdf",
+                              b"%PDF-1.4\n% demo: 68 schools, 12 hazards, 10 fixed\n%%EOF\n")):
+        sha, path = store_attachment_bytes(files_dir, data)
+        out.append(AttachmentIn(file_name=name, size=len(data), mime_type=mime, sha256=sha, local_path=str(path)))
+    return out
+
+
+async def seed_items(db: Database, calendar: WorkCalendar, now: datetime, people: dict[str, Person],
+                     files_dir: str | Path | None = None) -> None:
+    """``files_dir``: where the demo report's photo and PDF are kept (none without it)."""
     async with db.session() as s:
         units = {u.name: u.id for u in (await s.scalars(select(Unit))).all()}
     office, head = people["王敏"], people["赵建国"]
@@ -86,7 +115,7 @@ async def seed_items(db: Database, calendar: WorkCalendar, now: datetime, people
     a = await assignment_of(reported, "县教育局")
     await step(liaison("县教育局"), "report.submit", assignments.submit_report, a,
                text="已完成全县68所学校排查，发现隐患12处，已整改10处，2处列入暑期维修计划。",
-               now=now - timedelta(hours=3))
+               attachments=_demo_files(files_dir), now=now - timedelta(hours=3))
 
     # New: registered and waiting for the office head's approval.
     await new_item(

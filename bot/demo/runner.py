@@ -108,7 +108,7 @@ async def _boot(emu: Emulator, server: EmulatorServer, clock: OffsetClock,
     if demo_items:
         async with db.session() as s:
             calendar = await load_calendar(s)
-        await seed_items(db, calendar, clock.now(), directory)
+        await seed_items(db, calendar, clock.now(), directory, files_dir=data_dir / "files")
     settings = Settings(
         telegram=TelegramSettings(token=DEMO_TOKEN, base_url=server.base_url, base_file_url=server.base_file_url),
         database=DatabaseSettings(url=db.url),

@@ -38,3 +38,25 @@ async def test_demo_items_cover_every_state(db):
     assert light_for(calendar, lead_dues["春季农田水利设施检修"], today).code == "yellow"
     assert light_for(calendar, lead_dues["校园安全隐患排查整治"], today).code == "green"
     assert queued > 20 and confidential and all("重点项目征迁" not in t for t in confidential)
+
+
+async def test_the_sandbox_report_waiting_for_review_carries_its_evidence(db, tmp_path):
+    """Issue 12: the office's 办结报告待审核 in the sandbox offers a photo and a PDF (查看附件)."""
+    from pathlib import Path
+
+    from store.workflow import Attachment
+
+    now = datetime(2026, 3, 17, 2, 0, tzinfo=UTC)
+    ids = iter(range(5000, 6000))
+    people = await seed_directory(db, now, lambda dp: next(ids))
+    async with db.session() as s:
+        calendar = await load_calendar(s)
+    await seed_items(db, calendar, now, people, files_dir=tmp_path / "files")
+    async with db.session() as s:
+        files = (await s.scalars(select(Attachment).order_by(Attachment.id))).all()
+        notice = await s.scalar(select(OutboxMessage).where(OutboxMessage.text.contains("办结报告待审核"),
+                                                            OutboxMessage.text.contains("校园安全")))
+    assert [(f.owner_kind, f.file_name) for f in files] == [
+        ("report", "照片-隐患整改现场.png"), ("report", "隐患排查整改台账.pdf")]
+    assert Path(files[0].local_path).read_bytes().startswith(b"\x89PNG") and Path(files[1].local_path).is_file()
+    assert ["查看附件（2）"] in [[b["text"] for b in row] for row in notice.buttons]
