@@ -11,7 +11,11 @@ rungs of their earlier rounds (liaison, head, office, every day since the deadli
 sweep reads and writes next to a realistic history, not into empty tables.
 
 Each size is timed for the day's first round (every rung new: reminders and grouped messages
-written) and for a second run with the same ``now`` (nothing new). Every timed first round is a
+written) and for a second run with the same ``now`` (nothing new) — what every later round of the
+day does, as the sweep runs every minute. The repeat round is printed with the due rows it read:
+"now" leaves out in SQL the overdue shares whose rungs are all written
+(``bot.domain.urging.overdue_unreached``); "read all" is the sweep without that filter, as it was.
+``--due 65`` makes 65% of the shares due (half of them overdue), as in bench/memory.py's county. Every timed first round is a
 real, committed transaction; between runs its rows are deleted (and, on PostgreSQL, the tables
 vacuumed) so the next one starts from the same state. Printed: the median of ``--runs`` and, in
 brackets, the best run. A warm-up on a small database runs first (imports, template compilation),
@@ -122,7 +126,16 @@ async def two_write_sweep(session: AsyncSession, calendar: WorkCalendar, now: da
     return result
 
 
-PATHS: dict[str, SweepFn] = {"now": escalation_sweep, "before": two_write_sweep}
+async def read_all_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
+                         settings: Settings) -> SweepResult:
+    """The read path before the repeat-round fix: every due assignment read, every round, and the
+    reached rungs taken out in Python."""
+    return await escalation_sweep(session, calendar, now, settings, skip_reached=False)
+
+
+PATHS: dict[str, SweepFn] = {"now": escalation_sweep, "before": two_write_sweep, "read all": read_all_sweep}
+FIRST_PATHS = ("now", "before", "read all")
+AGAIN_PATHS = ("now", "read all")
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,7 +237,8 @@ class Case:
     n: int
     history: int
     first: SweepResult
-    times: dict[str, list[float]]  # "first now", "first before", "again now", "again before"
+    times: dict[str, list[float]]  # "first now", "first before", "first read all", "again now", "again read all"
+    read_again: dict[str, int]  # due assignments read by a repeat round, per path
 
     def median(self, key: str) -> float:
         return statistics.median(self.times[key])
@@ -248,25 +262,28 @@ async def measure(backend: Backend, n: int, due_count: int, runs: int, explain: 
         history = await populate(db, n, due_count)
         if explain:
             await print_plan(db)
-        times: dict[str, list[float]] = {k: [] for k in ("first now", "first before", "again now", "again before")}
+        times: dict[str, list[float]] = {f"{k} {p}": [] for k, paths in (("first", FIRST_PATHS), ("again", AGAIN_PATHS))
+                                         for p in paths}
+        read_again: dict[str, int] = {}
         first: SweepResult | None = None
         for path in PATHS:  # untimed: this database's connections, statement caches and plans warm
             await timed(db, PATHS[path])
             await undo_round(db)
-        for i in range(runs):  # alternate the paths so neither always runs on a just-vacuumed table
-            for path in (("now", "before") if i % 2 == 0 else ("before", "now")):
+        for i in range(runs):  # rotate the paths so none always runs on a just-vacuumed table
+            for path in FIRST_PATHS[i % 3:] + FIRST_PATHS[:i % 3]:
                 elapsed, result = await timed(db, PATHS[path])
                 times[f"first {path}"].append(elapsed)
                 first = first or result
                 assert result.reminders == first.reminders and result.messages == first.messages, path
                 await undo_round(db)
         await timed(db, escalation_sweep)
-        for _ in range(runs):
-            for path in ("now", "before"):
+        for i in range(runs):  # the same round again (the sweep runs every minute): nothing new
+            for path in AGAIN_PATHS if i % 2 == 0 else AGAIN_PATHS[::-1]:
                 elapsed, again = await timed(db, PATHS[path])
                 assert again.messages == 0 and again.reminders == 0, path
                 times[f"again {path}"].append(elapsed)
-        return Case(n, history, first, times)
+                read_again[path] = again.considered
+        return Case(n, history, first, times, read_again)
     finally:
         await backend.close(db)
 
@@ -287,34 +304,37 @@ async def warm_up(backend: Backend) -> None:
     await measure(backend, 1_000, 20, 1, explain=False)
 
 
-async def run_backend(backend: Backend, sizes: list[int], runs: int, explain: bool) -> Case | None:
+async def run_backend(backend: Backend, sizes: list[int], runs: int, explain: bool, due_percent: int) -> Case | None:
     await warm_up(backend)
     print(f"\nescalation sweep on {backend.name} — one round (Mon 09:00), 100 units, 3 office staff; "
           f"seconds, median of {runs} committed runs (best)")
+    print("  first round: now | before = the two-write path | read all = no repeat-round filter;"
+          " same again: a second round, same day, nothing new (due rows read by it in brackets)")
     print(f"{'open':>9} {'due read':>9} {'history':>8} {'new rungs':>10} {'messages':>9} │ "
-          f"{'first round: now':>16} {'before':>13} │ {'same again: now':>15} {'before':>13}")
-    cases = [(n, max(1, n // 50)) for n in sizes]
+          f"{'first: now':>13} {'before':>13} {'read all':>13} │ {'again: now':>21} {'read all':>21}")
+    cases = [(n, max(1, n * due_percent // 100)) for n in sizes]
     if sizes:
-        cases.append((max(sizes), max(1, min(sizes) // 50)))
+        cases.append((max(sizes), max(1, min(sizes) * due_percent // 100)))
     largest = None
     for n, due_count in cases:
         c = await measure(backend, n, due_count, runs, explain)
         r = c.first
+        again = {p: f"{c.cell('again ' + p)} [{c.read_again[p]:,}]" for p in AGAIN_PATHS}
         print(f"{n:>9,} {r.considered:>9,} {c.history:>8,} {r.reminders:>10,} {r.messages:>9,} │ "
-              f"{c.cell('first now'):>16} {c.cell('first before'):>13} │ "
-              f"{c.cell('again now'):>15} {c.cell('again before'):>13}")
+              f"{c.cell('first now'):>13} {c.cell('first before'):>13} {c.cell('first read all'):>13} │ "
+              f"{again['now']:>21} {again['read all']:>21}")
         if n == max(sizes) and largest is None:
             largest = c
     return largest
 
 
-async def main(sizes: list[int], runs: int, explain: bool) -> None:
+async def main(sizes: list[int], runs: int, explain: bool, due_percent: int = 2, sqlite: bool = True) -> None:
     total = time.perf_counter()
     print(f"load average at start: {load()} ({os.cpu_count()} CPUs)")
     pg_url = os.environ.get("DUBAN_TEST_PG_URL")
-    backends = [Backend("SQLite", bench="escalation", now=lambda: NOW)] + (
+    backends = ([Backend("SQLite", bench="escalation", now=lambda: NOW)] if sqlite or not pg_url else []) + (
         [Backend("PostgreSQL", pg_url, bench="escalation", now=lambda: NOW)] if pg_url else [])
-    largest = {b.name: await run_backend(b, sizes, runs, explain) for b in backends}
+    largest = {b.name: await run_backend(b, sizes, runs, explain, due_percent) for b in backends}
     print()
     n = max(sizes)
     for name, c in largest.items():
@@ -325,6 +345,9 @@ async def main(sizes: list[int], runs: int, explain: bool) -> None:
             else "the goal is set for PostgreSQL"
         print(f"{name}, {n:,} open assignments, first round: now {now:.3f} s (best {min(c.times['first now']):.3f}), "
               f"before {before:.3f} s ({before / now:.1f}× as fast now) — {goal}")
+        print(f"{name}, {n:,} open assignments, same round again: now {c.median('again now'):.3f} s reading "
+              f"{c.read_again['now']:,} due rows, read all {c.median('again read all'):.3f} s reading "
+              f"{c.read_again['read all']:,}")
     if "PostgreSQL" not in largest:
         print("PostgreSQL not measured (set DUBAN_TEST_PG_URL); issue's reference for the old path: "
               f"{ISSUE_REFERENCE}")
@@ -342,5 +365,8 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--runs", type=int, default=7, help="timed runs per path and case (median and best printed)")
     parser.add_argument("--explain", action="store_true", help="print the plan of the reached-rungs query")
+    parser.add_argument("--due", type=int, default=2, help="percent of the shares due (half overdue, half due soon)")
+    parser.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure SQLite too (--no-sqlite: PostgreSQL only)")
     args = parser.parse_args()
-    asyncio.run(main(args.sizes, args.runs, args.explain))
+    asyncio.run(main(args.sizes, args.runs, args.explain, args.due, args.sqlite))

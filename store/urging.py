@@ -58,6 +58,7 @@ class Reminder(Base):
 
 ReminderRow = tuple[int, int, str, date, int | None]  # assignment, person, level, round day, outbox id
 REMINDER_KEY = ["assignment_id", "person_id", "level", "round_date"]
+PG_CHUNK, SQLITE_CHUNK = 50_000, 5_000  # rungs per statement (one statement for a bench-size round)
 
 
 async def insert_reminders(session: AsyncSession, rows: Sequence[ReminderRow], created_at: datetime) -> None:
@@ -78,17 +79,26 @@ async def insert_reminders(session: AsyncSession, rows: Sequence[ReminderRow], c
     table = cast(Table, Reminder.__table__)
     columns = [*REMINDER_KEY, "outbox_id"]
     conn = await session.connection()
+    written = 0
+    # In chunks: a county's first round after start-up has ~300k rungs, and their parameters
+    # built at once (a dict per row for SQLite's executemany) were the round's memory peak.
     if conn.dialect.name == "postgresql":
-        arrays = list(zip(*rows, strict=True))
         types = (Integer, Integer, String, Date, Integer)
-        source = select(*(func.unnest(bindparam(f"p_{c}", list(a), ARRAY(t))) for c, a, t in zip(columns, arrays, types, strict=True)),
+        source = select(*(func.unnest(bindparam(f"p_{c}", type_=ARRAY(t))) for c, t in zip(columns, types, strict=True)),
                         literal(created_at, UTCDateTime))
-        result = await conn.execute(pg_insert(table).from_select([*columns, "created_at"], source)
-                                    .on_conflict_do_nothing(index_elements=REMINDER_KEY))
+        stmt = pg_insert(table).from_select([*columns, "created_at"], source).on_conflict_do_nothing(index_elements=REMINDER_KEY)
+        for start in range(0, len(rows), PG_CHUNK):
+            chunk = rows[start:start + PG_CHUNK]
+            arrays = zip(*chunk, strict=True)
+            result = await conn.execute(stmt, {f"p_{c}": list(a) for c, a in zip(columns, arrays, strict=True)})
+            written += result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(chunk)
     else:
         stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=REMINDER_KEY)
-        result = await conn.execute(stmt, [{**dict(zip(columns, row, strict=True)), "created_at": created_at} for row in rows])
-    written = result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+        for start in range(0, len(rows), SQLITE_CHUNK):
+            chunk = rows[start:start + SQLITE_CHUNK]
+            result = await conn.execute(stmt, [{**dict(zip(columns, row, strict=True)), "created_at": created_at}
+                                               for row in chunk])
+            written += result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(chunk)
     await audit_bulk(session, "reminders", "reminders.insert", written, planned=len(rows), levels=dict(levels),
                      days=days)
 

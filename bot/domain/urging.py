@@ -28,8 +28,10 @@ per deadline: a rung already reached for the same deadline window is skipped (a 
 opens a new window).
 
 Scale. The sweep reads only live assignments whose deadline is at most a few working days away
-or past (the index ``ix_assignments_state_due``), never all assignments, and writes each table
-once, in bulk: the messages, then the rungs carrying their message ids.
+or past (the index ``ix_assignments_state_due``), never all assignments, and of the overdue ones
+only those with a rung still to reach today (``overdue_unreached``: the sweep runs every minute,
+and a county's tens of thousands of overdue shares were read again by every round). It writes
+each table once, in bulk: the messages, then the rungs carrying their message ids.
 
 Confidential items: a reminder carries their number only.
 """
@@ -47,10 +49,11 @@ from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Date, and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.domain.actions import button
 from bot.domain.roles import ROLE_NAMES
@@ -219,7 +222,7 @@ class Windows:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a county round holds hundreds of thousands
 class DueAssignment:
     """A live assignment near or past its deadline, with what a reminder may show of its item."""
 
@@ -238,9 +241,10 @@ class DueAssignment:
     registrant_id: int | None = None  # who registered the item: its office follower by default
 
 
-async def due_assignments(session: AsyncSession, until: date) -> list[DueAssignment]:
-    """Live assignments due on or before ``until`` (index range scan on (state, due_date))."""
-    rows = await session.execute(
+async def due_assignments(session: AsyncSession, until: date, *, unreached: Any = None) -> list[DueAssignment]:
+    """Live assignments due on or before ``until`` (index range scan on (state, due_date)), less
+    those ``unreached`` (a SQL condition, see ``overdue_unreached``) leaves out."""
+    query = (
         select(Assignment.id, Assignment.item_id, Assignment.unit_id, Unit.name, Assignment.role,
                Assignment.due_date, Assignment.due_provisional, Item.year, Item.number, Item.title,
                Item.confidential, Item.importance, Item.follower_id, Item.created_by_id)
@@ -250,6 +254,7 @@ async def due_assignments(session: AsyncSession, until: date) -> list[DueAssignm
                Item.state.in_(sorted(OPEN_ITEM_STATES)))
         .order_by(Assignment.due_date, Assignment.id)
     )
+    rows = await session.execute(query if unreached is None else query.where(unreached))
     return [
         DueAssignment(aid, iid, uid, uname, role, due, bool(prov), format_number(year, number) or f"登记号{iid}",
                       title, bool(conf), importance == "urgent", follower, registrant)
@@ -308,7 +313,52 @@ async def load_directory(session: AsyncSession, follower_ids: Iterable[int] = ()
     return d
 
 
-@dataclass(frozen=True)
+def overdue_unreached(r: ReminderSettings, today: date, routine_day: date) -> Any:
+    """SQL: an assignment is worth reading unless it is overdue on its round day and every person
+    its ``overdue`` rung goes to already has that rung (a row on the unique round key).
+
+    At county scale tens of thousands of shares are overdue; without this, every round of the
+    day after the first read them all again to find nothing new. The recipients are the ones
+    ``Directory.recipients`` picks (active liaisons and heads of the unit, the office side of
+    ``Directory.office_for``, an urgent item's active follower); one missing rung — a new liaison,
+    a rung held back by ``nothing_for_nothing`` — and the share is read, so results are unchanged.
+    An assignment with no recipient at all is left out: it plans nothing either.
+    """
+    urgent = Item.importance == "urgent"
+    # The round day of a rung: an urgent item's is today, a routine one's the next working hours'.
+    day = case((urgent, literal(today, Date)), else_=literal(routine_day, Date)) \
+        if r.urgent_any_time and today != routine_day else literal(routine_day, Date)
+
+    def missing(person: Any) -> Any:
+        # Correlated to the person and, two levels up, the share's assignment and item: said
+        # explicitly, as auto-correlation only looks at the enclosing SELECT.
+        return ~select(Reminder.id).where(
+            Reminder.assignment_id == Assignment.id, Reminder.person_id == person.id, Reminder.level == OVERDUE,
+            Reminder.round_date == day).correlate(Assignment, Item, person).exists()
+
+    def people(*roles: str) -> tuple[Any, Any]:
+        p, pr = aliased(Person), aliased(PersonRole)
+        return p, select(p.id).join(pr, pr.person_id == p.id).where(pr.role.in_(roles), p.active)
+
+    unit_p, unit_q = people(LIAISON, UNIT_HEAD)
+    wanted = [exists(unit_q.where(unit_p.unit_id == Assignment.unit_id, missing(unit_p)))]
+    if r.overdue_office:
+        _, office_ids = people(OFFICE)
+        office_p, office_q = people(OFFICE)
+        followed = and_(Item.follower_id.is_not(None), Item.follower_id.in_(office_ids))
+        registered = and_(Item.created_by_id.is_not(None), Item.created_by_id.in_(office_ids))
+        chosen = or_(and_(followed, office_p.id == Item.follower_id),
+                     and_(~followed, registered, office_p.id == Item.created_by_id),
+                     and_(~followed, ~registered))
+        wanted.append(exists(office_q.where(chosen, missing(office_p))))
+    if r.follower_every_step:
+        follower = aliased(Person)
+        wanted.append(and_(urgent, exists(select(follower.id).where(
+            follower.id == Item.follower_id, follower.active, missing(follower)))))
+    return or_(Assignment.due_date >= day, *wanted)
+
+
+@dataclass(frozen=True, slots=True)  # a county round holds hundreds of thousands
 class Planned:
     """One rung for one person, before it is known whether it was reached before."""
 
@@ -495,16 +545,20 @@ class Candidates:
     planned: list[Planned]
 
 
-async def candidates(session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings) -> Candidates:
+async def candidates(session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings, *,
+                     skip_reached: bool = True) -> Candidates:
     """Every rung due at ``now``, less the ``due_soon``/``due_today`` ones already sent for the
-    same deadline window (those are sent once per deadline)."""
+    same deadline window (those are sent once per deadline). ``skip_reached`` leaves out in SQL
+    the overdue assignments whose rungs are all reached (``overdue_unreached``); off, the sweep
+    reads every due assignment (bench/escalation.py compares the two)."""
     policy = Policy.from_settings(settings)
     r = policy.reminders
     result = SweepResult("escalation")
     routine_day = policy.day(routine_delivery(calendar, policy, now))
     today = policy.day(now)
     until = max(horizon(calendar, routine_day, r), horizon(calendar, today, r))
-    dues = await due_assignments(session, until)
+    dues = await due_assignments(session, until,
+                                 unreached=overdue_unreached(r, today, routine_day) if skip_reached else None)
     result.considered = len(dues)
     if not dues:
         return Candidates(result, Directory(), [])
@@ -544,7 +598,7 @@ def log_sweep(result: SweepResult) -> None:
 
 
 async def escalation_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
-                           settings: Settings) -> SweepResult:
+                           settings: Settings, *, skip_reached: bool = True) -> SweepResult:
     """Reach every rung that is due at ``now``; queue one grouped message per person and round.
 
     Idempotent: rungs are rows with a unique round key, so running it again with the same ``now``
@@ -557,7 +611,7 @@ async def escalation_sweep(session: AsyncSession, calendar: WorkCalendar, now: d
     are thousands at county scale; writing them first and linking them afterwards cost a second
     bulk UPDATE as large as the insert).
     """
-    c = await candidates(session, calendar, now, settings)
+    c = await candidates(session, calendar, now, settings, skip_reached=skip_reached)
     result = c.result
     if not c.planned:
         return result

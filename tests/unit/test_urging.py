@@ -16,6 +16,7 @@ from bot.domain import urging
 from bot.domain.urging import DUE_SOON, DUE_TODAY, OVERDUE, Policy, Windows, escalation_sweep, step_for
 from bot.domain.workflow import DeadlineSpec
 from bot.kernel.clock import OFFICE_TZ
+from store.models import Person, PersonRole
 from store.urging import Reminder
 from store.workflow import Assignment
 
@@ -341,6 +342,40 @@ async def test_each_rung_is_written_once_already_pointing_at_its_message(db, clo
     outbox_writes = writes_to(db, "outbox")
     again = await sweep(db, at(date(2026, 3, 16)))
     assert (again.reminders, again.messages, writes, outbox_writes) == (0, 0, [], [])
+
+
+async def test_a_repeat_round_reads_no_overdue_share_already_reminded(db, clock):
+    """Issue 11: the sweep runs every minute; once today's overdue rungs are all written, a round
+    must not read those shares again (at county scale: tens of thousands of rows each minute)."""
+    w = await make_world(db, clock.now())
+    await register(db, w, clock.now(), approve=True, deadline=DeadlineSpec.on_date(date(2026, 3, 13)))  # overdue
+    await register(db, w, clock.now(), approve=True, assisting_unit_ids=[], title="农村饮水安全巩固提升",
+                   deadline=DeadlineSpec.on_date(date(2026, 3, 18)))  # due soon: read while near its deadline
+    first = await sweep(db, at(date(2026, 3, 16)))
+    assert (first.considered, first.messages) == (4, 6)
+    writes = writes_to(db, "reminders")
+    outbox_writes = writes_to(db, "outbox")
+    again = await sweep(db, at(date(2026, 3, 16), 10))
+    # Only the due-soon share is read (its rung is once per deadline, found reached); no overdue one.
+    assert (again.considered, again.reminders, again.messages, writes, outbox_writes) == (1, 0, 0, [], [])
+    # A new overdue item of the same unit, whose people already have today's rungs of the other one:
+    # read and reminded (the filter is per share and person, not per person).
+    await register(db, w, clock.now(), approve=True, assisting_unit_ids=[], title="背街小巷路灯维修",
+                   deadline=DeadlineSpec.on_date(date(2026, 3, 13)))
+    seen = (await outbox(db))[-1].id
+    newer = await sweep(db, at(date(2026, 3, 16), 10, 30))
+    assert (newer.considered, newer.reminders, newer.messages) == (2, 3, 3)
+    assert all("背街小巷路灯维修" in m.text for m in await outbox(db, seen))
+    # A rung still missing (a new liaison of the lead unit) makes those shares read again: the new
+    # liaison alone hears, about the unit's three items (the due-soon one is new to them too).
+    async with db.session() as s:
+        s.add(Person(name="新联络员", unit_id=w.unit("lead").id, telegram_id=4242, created_at=clock.now(),
+                     role_rows=[PersonRole(role="liaison")]))
+    seen = (await outbox(db))[-1].id
+    third = await sweep(db, at(date(2026, 3, 16), 11))
+    (m,) = await outbox(db, seen)
+    assert (third.considered, third.reminders, third.messages) == (3, 3, 1)
+    assert "新联络员" in m.text and "已超期1个工作日" in m.text and "农村饮水安全巩固提升" in m.text
 
 
 async def test_a_message_queued_before_under_the_same_key_is_not_queued_again(db, clock):
