@@ -243,7 +243,7 @@ class LeaderReview(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     leader_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
-    decision: Mapped[str] = mapped_column(String(20))  # agree | instruct
+    decision: Mapped[str] = mapped_column(String(20))  # agree | instruct | return | direct (issue 12)
     instruction: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -244,6 +244,13 @@ _SPECS = (
         "l:ins", "item", "批示", step="leader.instruct", asks="text", outcome="✅ 已批示 · 查看",
         run=lambda s, me, i, a, env: review_svc.leader_instruct(s, me, i, instruction=a.text, now=env.now,
                                                                          rules=env.score_rules)),
+    # Issue 12: 退回重办 at 审阅 (does not close), and 批示 while the units handle the item.
+    ActionSpec(
+        "l:ret", "item", "退回重办", step="leader.return", asks="text", outcome="↩️ 已退回重办 · 查看",
+        run=lambda s, me, i, a, env: review_svc.leader_return(s, me, i, reason=a.text, now=env.now)),
+    ActionSpec(
+        "l:dir", "item", "批示", step="leader.direct", asks="text", edit="none",
+        run=lambda s, me, i, a, env: review_svc.leader_direct(s, me, i, instruction=a.text, now=env.now)),
     # A phone supervision record (电话督查), answered by the unit's liaison (有异议: the records dialog).
     ActionSpec(
         "c:ok", "record", "确认", who="liaison", toast="已确认", outcome="✅ 已确认",

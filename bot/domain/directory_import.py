@@ -17,7 +17,8 @@ back into their digits.
   督查室工作人员/督查室负责人/县领导), 角色 (required, one or more role names separated by
   、 , ， ; ； or spaces), 手机 (optional, 7–20 digits; spaces and dashes are removed), 职务
   (optional, at most 50 characters). A person is identified by (姓名, 单位), the key of the
-  ``uq_people_name_unit`` constraint (no unit for the unit-less roles).
+  ``uq_people_name_unit`` constraint (no unit for the unit-less roles). The role 主要领导 is a
+  县领导 flagged principal (issue 12: sees every item); like roles, the flag is only added.
 
 Rules
 -----
@@ -58,7 +59,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.directory import UNIT_KINDS
 from bot.domain.errors import DomainError
-from bot.domain.roles import ROLE_NAMES, UNIT_ROLES, parse_role
+from bot.domain.roles import PRINCIPAL_LEADER, ROLE_NAMES, UNIT_ROLES, parse_role
 from store.audit import Actor
 from store.models import Person, PersonRole, Unit
 
@@ -425,6 +426,7 @@ class _PersonSpec:
     roles: tuple[str, ...]
     phone: str | None
     title: str | None
+    principal: bool = False  # 角色 said 主要领导 (issue 12): the leader row is flagged principal
 
 
 def _validate_people_rows(rows: Sequence[Row]) -> tuple[list[_PersonSpec], list[str]]:
@@ -499,7 +501,8 @@ def _validate_people_rows(rows: Sequence[Row]) -> tuple[list[_PersonSpec], list[
                 first_row[key] = row.number
 
         if len(errors) == before:
-            specs.append(_PersonSpec(row, name, unit_name, tuple(roles), phone, title or None))
+            principal = PRINCIPAL_LEADER in split_roles(roles_text or "")
+            specs.append(_PersonSpec(row, name, unit_name, tuple(roles), phone, title or None, principal))
     return specs, errors
 
 
@@ -583,7 +586,7 @@ async def import_people(session: AsyncSession, rows: Sequence[Row], now: datetim
                 created_at=now,
             )
             for role in spec.roles:
-                person.role_rows.append(PersonRole(role=role))
+                person.role_rows.append(PersonRole(role=role, principal=spec.principal and role == "leader"))
             session.add(person)
             result.created += 1
             continue
@@ -597,7 +600,11 @@ async def import_people(session: AsyncSession, rows: Sequence[Row], now: datetim
         have = person.roles
         for role in spec.roles:
             if role not in have:
-                person.role_rows.append(PersonRole(role=role))
+                person.role_rows.append(PersonRole(role=role, principal=spec.principal and role == "leader"))
+                changed = True
+        for r in person.role_rows:  # like roles, the principal flag is only ever added by an import
+            if spec.principal and r.role == "leader" and not r.principal:
+                r.principal = True
                 changed = True
         if changed:
             result.updated += 1

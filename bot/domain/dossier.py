@@ -56,7 +56,8 @@ from store.workflow import (
 KIND_ORDER = (
     "register", "submit", "reject", "approve", "notice", "acknowledge", "plan", "milestone", "progress",
     "extension_request", "extension_decision", "transfer_request", "transfer_decision", "decline",
-    "call", "call_answer", "visit", "bulletin", "report", "review", "leader_review", "close", "archive",
+    "call", "call_answer", "visit", "bulletin", "report", "review", "leader_instruction", "leader_return", "leader_review", "close",
+    "archive",
     "withdraw", "delete", "change_request", "change",
 )
 
@@ -271,6 +272,10 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         if k == "leader_review":
             return DossierEntry(at, k, "领导批示" if row.decision == "instruct" else "领导审阅同意", actor, None,
                                 row.instruction)
+        if k == "leader_return":
+            return DossierEntry(at, k, "领导退回重办", actor, None, row.instruction)
+        if k == "leader_instruction":
+            return DossierEntry(at, k, "领导批示（办理中）", actor, None, row.instruction)
         if k == "close":
             return DossierEntry(at, k, "办结", None, None, None)
         if k == "archive":

@@ -39,6 +39,9 @@ KINDS: dict[str, str | None] = {
     "report": "completion_reports",
     "review": "reviews",
     "leader_review": "leader_reviews",
+    # Issue 12: the leader's 退回重办 at 审阅, and a 批示 while the item is being handled.
+    "leader_return": "leader_reviews",
+    "leader_instruction": "leader_reviews",
     "close": None,
     "archive": None,
     # Issue 12: mistakes fixed (bot.domain.changes).

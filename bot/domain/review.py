@@ -5,6 +5,11 @@
 * ``return_report``  (office) — back to 办理中 with the reason; the redo counter goes up and stays.
 * ``leader_agree`` / ``leader_instruct`` (a responsible leader) — the first answer closes the item;
   the office and the units are told. A later answer from another leader is AlreadyHandled.
+* ``leader_return`` (a responsible leader, at 审阅; issue 12) — 退回重办: the item and its lead unit
+  go back to 办理中 with the leader's reason (redo counter + 1) and the lead unit reports again;
+  the units' liaisons and heads and the item's follower are told. Unlike 批示 it does not close.
+* ``leader_direct`` (a responsible leader, while the units handle the item; issue 12) — 批示 on an
+  open item: recorded and delivered to the units still on it as an instruction; no state changes.
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ from bot.domain.workflow import (
     office_staff,
     optional_text,
     require_role,
+    unit_heads,
 )
 from bot.outbox.queue import Keyboard
 from store.models import Person
-from store.workflow import CompletionReport, LeaderReview, Review
+from store.workflow import CompletionReport, Item, LeaderReview, Review
 
 
 async def _report_for_review(session: AsyncSession, person: Person, report_id: int, action: str):  # noqa: ANN202
@@ -180,3 +186,79 @@ async def leader_instruct(
 ) -> LeaderReview:
     """批示 (a responsible leader): the instruction is recorded and sent with the closing notice."""
     return await _leader_decides(session, person, item_id, "leader.instruct", instruction, now, rules)
+
+
+async def _responsible(session: AsyncSession, person: Person, item_id: int, action: str):  # noqa: ANN202
+    """The acting leader and the locked item, refused unless they are one of its responsible leaders."""
+    me = await act(session, person, action)
+    item = await load_item(session, item_id, lock=True)
+    if not is_responsible_leader(me, item):
+        raise NotAllowed("只有本事项的责任领导才能批示或退回")
+    return me, item
+
+
+async def _units_and_follower(session: AsyncSession, item: Item, states: frozenset[str]) -> list[Person]:
+    """The liaisons and heads of the units in ``states`` on the item, and the office side: of the
+    office staff, ``notify`` lets only the item's follower (else its registrant) hear (issue 13)."""
+    people: list[Person] = []
+    for a in item.assignments:
+        if a.state in states:
+            people += await liaisons(session, a.unit_id) + await unit_heads(session, a.unit_id)
+    return people + await office_staff(session)
+
+
+async def leader_return(session: AsyncSession, person: Person, item_id: int, *, reason: str,
+                        now: datetime) -> LeaderReview:
+    """退回重办 (a responsible leader at 审阅): back to 办理中 with the reason; the lead unit reports again.
+
+    The leader read the lead unit's approved report, so the lead unit is reopened (its redo counter
+    goes up, as for the office's 退回重办); assisting units whose part was approved stay done but
+    are told, since the leader's reason may concern them too."""
+    me, item = await _responsible(session, person, item_id, "leader.return")
+    if item.state in ("closed", "archived"):
+        raise AlreadyHandled("该事项已审阅办结，不能再退回重办。")
+    check_item(item, "leader.return")
+    reason = clean_text(reason, "退回理由")
+    review = LeaderReview(item_id=item.id, leader_id=me.id, decision="return", instruction=reason, created_at=now)
+    session.add(review)
+    move_item(item, "leader.return")
+    reopened = [a for a in item.assignments if a.role == "lead" and a.state == "done"]
+    for a in reopened:
+        move_assignment(a, "leader.return")
+        a.done_at = None
+        a.redo_count += 1
+    await session.flush()
+    await record_item_event(session, "leader_return", item.id, now, actor_id=me.id, ref=review)
+    lead_liaisons = {p.id for a in reopened for p in await liaisons(session, a.unit_id)}
+    people = await _units_and_follower(session, item, LIVE_ASSIGNMENT_STATES | {"done"})
+    for who in dict.fromkeys(people):  # the lead unit's liaisons get the buttons to carry on
+        buttons: Keyboard | None = None
+        if who.id in lead_liaisons:
+            buttons = [[button("a:prg", a.id), button("a:rpt", a.id)] for a in reopened]
+        await notify_many(
+            session, [who], "notices/leader_returned.html.j2", item=item, now=now, label="领导退回重办",
+            dedupe=f"leader-return:{review.id}", buttons=buttons, leader=me.name, reason=reason,
+            units=[a.unit.name for a in reopened],
+        )
+    await session.flush()
+    return review
+
+
+async def leader_direct(session: AsyncSession, person: Person, item_id: int, *, instruction: str,
+                        now: datetime) -> LeaderReview:
+    """批示 while the item is being handled (a responsible leader): delivered to the units still on it."""
+    me, item = await _responsible(session, person, item_id, "leader.direct")
+    check_item(item, "leader.direct")
+    instruction = clean_text(instruction, "批示内容")
+    review = LeaderReview(item_id=item.id, leader_id=me.id, decision="direct", instruction=instruction,
+                          created_at=now)
+    session.add(review)
+    await session.flush()
+    await record_item_event(session, "leader_instruction", item.id, now, actor_id=me.id, ref=review)
+    await notify_many(
+        session, await _units_and_follower(session, item, LIVE_ASSIGNMENT_STATES),
+        "notices/leader_instruction.html.j2", item=item, now=now, label="领导批示",
+        dedupe=f"leader-direct:{review.id}", leader=me.name, instruction=instruction,
+    )
+    await session.flush()
+    return review

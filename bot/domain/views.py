@@ -1,7 +1,8 @@
 """Read-only views for the chat UI: lists with traffic lights, and one item in detail.
 
 Who sees what (checked here, from the database):
-office and office head — every item; responsible leader — their items once approved;
+office and office head — every item; responsible leader — their items once approved; the
+principal leader (主要领导, issue 12) — every approved item, paged in SQL like every list;
 liaison and unit head — the items their unit was assigned. A confidential item's title and
 requirements never leave here: views are shown in the messenger (``title`` reads "涉密事项").
 """
@@ -16,7 +17,7 @@ from sqlalchemy import ARRAY, Date, Integer, and_, any_, bindparam, case, cast, 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, raiseload
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from bot.domain.actions import button
 from bot.domain.change_log import KIND_LABELS as CHANGE_LABELS
@@ -179,8 +180,10 @@ def _visible(me: Person):  # noqa: ANN202
     """A SQL condition: the items ``me`` may see (see ``bot.domain.workflow.can_view``)."""
     if me.has_role("office", "office_head"):
         return None
-    conditions = []
-    if me.has_role("leader"):
+    conditions: list[ColumnElement[bool]] = []
+    if me.is_principal_leader:  # 主要领导 (issue 12): every approved item in the county
+        conditions.append(Item.state.not_in(("draft", "pending")))
+    elif me.has_role("leader"):
         conditions.append(and_(
             Item.state.not_in(("draft", "pending")),
             exists().where(ItemLeader.item_id == Item.id, ItemLeader.person_id == me.id),
@@ -205,7 +208,8 @@ async def open_items_for(
     """The items ``person`` may see that are still open, worst traffic light first, paged.
 
     Office: all (drafts and pending ones too); liaison and unit head: their unit's, where the unit
-    still owes or has reported work; leader: the items they are responsible for.
+    still owes or has reported work; leader: the items they are responsible for; the principal
+    leader (主要领导): every approved item, still one SQL page at a time (never all loaded).
     """
     me = await viewer(session, person, "view.list")
     filters = filters or ItemFilters()
@@ -231,6 +235,7 @@ class _Asker:
 
     roles: frozenset[str]
     has_unit: bool
+    is_principal_leader: bool = False
 
     def has_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -251,7 +256,7 @@ def _list_statements(dialect: str, me: Person, filters: ItemFilters) -> tuple | 
     """The page and count statements of a list, built once per shape (dialect, roles, filters) with
     the person, the day and the page as parameters: building and keying them cost more than the
     database's work on a liaison's list (they run for every /items and every page turned)."""
-    asker = _Asker(me.roles, me.unit_id is not None)
+    asker = _Asker(me.roles, me.unit_id is not None, me.is_principal_leader)
     key = (dialect, asker, filters)
     if key not in _LIST_STATEMENTS:
         if len(_LIST_STATEMENTS) > 512:  # filters by unit could make many; they are cheap to rebuild
@@ -342,7 +347,7 @@ def _list_conditions(me: Person, filters: ItemFilters, id_in) -> list | None:  #
 
 def _visible_item_ids(me: Person):  # noqa: ANN202
     """The ids a person's list can draw from (a superset of ``_visible``; None: every item)."""
-    if me.has_role("office", "office_head"):
+    if me.has_role("office", "office_head") or me.is_principal_leader:
         return None
     ids = []
     if me.has_role("leader"):
@@ -494,5 +499,7 @@ def _buttons(me: Person, item: Item, pending: list[PendingRequest]) -> Keyboard:
             rows.append([button("a:ext", a.id), button("a:rpt", a.id)])
             rows.append([button("a:trf", a.id)] + ([button("a:dec", a.id)] if a.role == "assist" else []))
     if item.state == "leader_review" and is_responsible_leader(me, item):
-        rows.append([button("l:ok", item.id), button("l:ins", item.id)])
+        rows.append([button("l:ok", item.id), button("l:ins", item.id), button("l:ret", item.id)])
+    if item.state in ("assigned", "in_progress", "reported") and is_responsible_leader(me, item):
+        rows.append([button("l:dir", item.id)])  # issue 12: an instruction while the units work
     return rows

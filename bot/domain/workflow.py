@@ -7,7 +7,8 @@ The services live next to this module, grouped by who uses them:
 * ``bot.domain.assignments`` — a unit's liaison handles its share (签收, 进展, 方案, 办结报告, 延期, 转办,
                                无法协办); the office decides extension and transfer requests.
 * ``bot.domain.review``      — the office reviews completion reports; a responsible leader agrees or
-                               adds an instruction (批示), which closes the item.
+                               adds an instruction (批示), which closes the item, or sends it back
+                               (退回重办); 批示 on an open item is delivered to the units (issue 12).
 * ``bot.domain.views``       — lists and details for the chat UI, with traffic lights.
 * ``bot.domain.dossier``     — the whole record of an item, for the archive.
 * ``bot.domain.actions``     — the button callback-data vocabulary.
@@ -170,6 +171,10 @@ ITEM_FLOW: dict[str, Transition] = {
         _t("transfer.approve", "assigned in_progress", "assigned", "office", "转办"),
         _t("leader.agree", "leader_review", "closed", "leader", "审阅同意"),
         _t("leader.instruct", "leader_review", "closed", "leader", "批示"),
+        # Issue 12: the leader sends the result back for more work (退回重办), or gives an
+        # instruction while the units are still at it (批示, the item stays open).
+        _t("leader.return", "leader_review", "in_progress", "leader", "退回重办"),
+        _t("leader.direct", "assigned in_progress reported", None, "leader", "批示"),
         _t("item.archive", "closed", "archived", "office", "归档"),
         # Issue 12: mistakes that can be fixed (bot.domain.changes). Withdrawing and deleting a
         # draft; changes to an approved item, proposed by the office and decided by its head.
@@ -201,6 +206,8 @@ ASSIGNMENT_FLOW: dict[str, Transition] = {
         _t("report.return", "reported", "in_progress", "office", "退回重办"),
         # When the item closes every unit still on it is done.
         _t("item.close", "assigned in_progress reported", "done", "system", "办结"),
+        # The leader's 退回重办 reopens the lead unit, whose approved report the leader read.
+        _t("leader.return", "done", "in_progress", "leader", "退回重办"),
         _t("item.suspend", "assigned in_progress", "suspended", "system", "中止"),
         _t("item.cancel", "draft assigned in_progress reported suspended", "cancelled", "system", "撤销"),
         _t("unit.remove", "assigned in_progress reported suspended", "removed", "office", "撤出"),
@@ -439,11 +446,12 @@ def is_responsible_leader(me: Person, item: Item) -> bool:
 
 
 def can_view(me: Person, item: Item) -> bool:
-    """Office: every item. Leader: the items they are responsible for, once approved.
+    """Office: every item. Leader: the items they are responsible for, once approved; the principal
+    leader (主要领导, issue 12): every approved item in the county.
     Liaison and unit head: items their unit was assigned (including ones it passed on)."""
     if me.has_role("office", "office_head"):
         return True
-    if item.state not in ("draft", "pending") and is_responsible_leader(me, item):
+    if item.state not in ("draft", "pending") and (is_responsible_leader(me, item) or me.is_principal_leader):
         return True
     if me.has_role("liaison", "unit_head") and me.unit_id is not None:
         return any(a.unit_id == me.unit_id and a.state != "draft" for a in item.assignments)
