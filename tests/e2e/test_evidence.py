@@ -132,3 +132,22 @@ async def test_the_office_reads_yesterday_s_progress_in_its_digest(demo_county, 
         h.clock.advance(days=1)
     await office.send("/digest")
     assert "昨日进展" not in office.last.text
+
+
+async def test_a_confidential_item_s_files_never_travel_through_the_chat(demo_county, demo_item):
+    """§9(五): whatever a confidential item holds stays in the office; /item offers no 查看附件."""
+    from store.workflow import Attachment
+
+    c, h = demo_county, demo_county.h
+    item_id = await demo_item(lead=LEAD, confidential=True)
+    office = c.people["王敏"]
+    async with h.db.session() as s:  # a file recorded on it (as before point 7 refused content)
+        s.add(Attachment(item_id=item_id, owner_kind="progress", owner_id=1, file_name="现场照片.jpg",
+                         mime_type="image/jpeg", size=3, local_path=str(c.files_dir / "x"),
+                         uploaded_by_id=c.rows["王敏"].id, created_at=h.clock.now()))
+    await office.send(f"/item 登记号{item_id}")
+    assert not [b for b in office.last.buttons if b.startswith("查看附件")]
+    before = len(office.inbox)
+    await office.forge_tap(f"i:att:{item_id}", office.last)
+    assert office.last_answer == "涉密事项的材料不通过机器人发送，请到督查室查阅。"
+    assert len(office.inbox) == before
