@@ -57,7 +57,7 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True, index=True)  # migration 0016
     phone: Mapped[str | None] = mapped_column(String(30), nullable=True)
     title: Mapped[str | None] = mapped_column(String(50), nullable=True)
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
