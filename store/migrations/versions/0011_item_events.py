@@ -1,5 +1,7 @@
 """item_events: an item's business history, written by the domain; backfilled from the records
-and, for submissions, from the audit log
+
+The backfill reads the records and, for submissions, the audit log. (Alembic logs the first
+paragraph as one line at start-up: keep it on one line.)
 
 Revision ID: 0011
 Revises: 0010
