@@ -9,6 +9,7 @@ restart. Several instances need PostgreSQL (``bot.runtime.leader``).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from pathlib import Path
@@ -22,11 +23,20 @@ def lock_path(database: str) -> Path:
     return Path(database).resolve().with_name(Path(database).name + ".lock")
 
 
-def hold(database: str) -> int:
-    """Take the lock or raise ``AlreadyRunning``; returns the descriptor to keep open."""
+def hold(database: str) -> int | None:
+    """Take the lock or raise ``AlreadyRunning``; returns the descriptor to keep open.
+
+    None when the lock file cannot be written beside the database: SQLite cannot open the database
+    in that folder either, and its own error (``bot.kernel.fatal``) names the database file.
+    """
     path = lock_path(database)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return None
+        raise
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
