@@ -303,7 +303,7 @@ class Emulator(BotApiMethods, UserSide):
 
     def _store(self, chat: ChatState, sender: dict, content: dict, *,
                reply_to: dict | None = None, markup: dict | None = None) -> dict:
-        msg = {"message_id": chat.next_message_id, "from": dict(sender), "chat": chat.json(),
+        msg: dict[str, Any] = {"message_id": chat.next_message_id, "from": dict(sender), "chat": chat.json(),
                "date": self._now()}
         chat.next_message_id += 1
         if reply_to is not None:

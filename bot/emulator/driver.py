@@ -10,6 +10,7 @@ Every action waits for `emu.settle()`, i.e. until the bot has finished reacting.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Union
 
@@ -186,8 +187,8 @@ class Person(_Chatty):
             if "callback_data" not in button:
                 raise ValueError(f"{self.name}: button {label!r} on {msg!r} is not a callback "
                                  f"button: {button}")
-            return await self._act(lambda msg=msg, button=button: self._emu.press_button(
-                self.id, chat_id, msg.message_id, button["callback_data"]))
+            return await self._act(functools.partial(
+                self._emu.press_button, self.id, chat_id, msg.message_id, button["callback_data"]))
         shown = "; ".join(f"#{m.message_id} {(m.text or '')[:30]!r}: {m.buttons}"
                           for m in candidates if m.buttons and not m.deleted)
         where = f"on {message!r}" if message is not None else f"in chat {chat_id}"
@@ -223,7 +224,10 @@ class Person(_Chatty):
         media = message.document or (message.photo[-1] if message.photo else None)
         if media is None:
             raise ValueError(f"{message!r} has no photo or document")
-        return self._emu.files.get(media["file_id"]).data
+        stored = self._emu.files.get(media["file_id"])
+        if stored is None:
+            raise ValueError(f"{message!r}: file {media['file_id']} is not stored")
+        return stored.data
 
     # --- what the person sees -------------------------------------------------------------
     @property
@@ -272,7 +276,7 @@ class Group(_Chatty):
         self.id = chat_id
 
     @property
-    def title(self) -> str:
+    def title(self) -> str | None:
         return self._emu.chats[self.id].title
 
     def __repr__(self) -> str:

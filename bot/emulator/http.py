@@ -79,7 +79,9 @@ class _ApiHandler(_Base):
         self._send(reply.status, reply.payload())
 
     def _send(self, status: int, payload: bytes) -> None:
-        if self.request.connection.stream.closed():  # type: ignore[attr-defined]
+        # tornado types the connection as its Optional HTTPConnection interface; ours is an
+        # HTTP1Connection, which has the stream.
+        if self.request.connection.stream.closed():  # type: ignore[union-attr]
             return
         self.set_status(status)
         self.set_header("Content-Type", "application/json")

@@ -53,6 +53,12 @@ def _decode_entity(match: re.Match[str]) -> str | None:
     return chr(code) if 0 < code <= 0x10FFFF else None
 
 
+def _tag_name(source: str, pos: int) -> str:
+    """The (lower-cased, possibly empty) tag name at ``pos``: the pattern matches anywhere."""
+    match = _TAG_NAME.match(source, pos)
+    return match.group(0).lower() if match else ""
+
+
 def parse_html(source: str) -> tuple[str, list[dict]]:
     """Return (plain text, entities) for Telegram's HTML parse mode or raise EntityParseError."""
     out: list[str] = []
@@ -65,7 +71,7 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
         if ch == "&":
             match = _ENTITY.match(source, i)
             decoded = _decode_entity(match) if match else None
-            if decoded is None:  # unknown entities stay as literal text, as in Telegram
+            if match is None or decoded is None:  # unknown entities stay as literal text, as in Telegram
                 out.append("&")
                 pos16 += 1
                 i += 1
@@ -85,7 +91,7 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
             continue
         begin = i
         if source.startswith("</", i):
-            name = _TAG_NAME.match(source, i + 2).group(0).lower()
+            name = _tag_name(source, i + 2)
             j = i + 2 + len(name)
             while j < n and source[j].isspace():
                 j += 1
@@ -93,18 +99,18 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
                 raise EntityParseError(f"Unclosed end tag at byte offset {_byte_offset(source, begin)}")
             if not stack:
                 raise EntityParseError(f"Unexpected end tag at byte offset {_byte_offset(source, begin)}")
-            tag, start, attrs = stack.pop()
+            tag, start, tag_attrs = stack.pop()
             if name != tag:
                 raise EntityParseError(
                     f"Unmatched end tag at byte offset {_byte_offset(source, begin)}, "
                     f'expected "</{tag}>", found "</{name}>"'
                 )
-            entity = _make_entity(tag, attrs, start, pos16 - start, stack)
+            entity = _make_entity(tag, tag_attrs, start, pos16 - start, stack)
             if entity is not None:
                 entities.append(entity)
             i = j + 1
             continue
-        name = _TAG_NAME.match(source, i + 1).group(0).lower()
+        name = _tag_name(source, i + 1)
         if name not in _SUPPORTED:
             raise EntityParseError(
                 f'Unsupported start tag "{name}" at byte offset {_byte_offset(source, begin)}'

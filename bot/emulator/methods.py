@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from .files import MAX_DOWNLOAD, UploadedFile
+from .host import EmulatorHost
 from .markup import EntityParseError, parse_html, utf16_len
 from .state import ApiError, ChatState, Params
 
@@ -27,7 +28,7 @@ _GIFTS_OFF = {"unlimited_gifts": False, "limited_gifts": False, "unique_gifts": 
               "premium_subscription": False, "gifts_from_channels": False}
 
 
-class BotApiMethods:
+class BotApiMethods(EmulatorHost):
     """Mixin: the Bot API side of the Emulator."""
 
     # ------------------------------------------------------------------ helpers
@@ -77,7 +78,7 @@ class BotApiMethods:
             return {}, None
         plain, ents, html = self._format(caption, p.get("parse_mode"),
                                          p.get_json("caption_entities"), caption=True)
-        content = {"caption": plain} if plain else {}
+        content: dict[str, Any] = {"caption": plain} if plain else {}
         if ents:
             content["caption_entities"] = ents
         return content, html
@@ -469,6 +470,8 @@ class BotApiMethods:
     async def _m_getChatMember(self, p: Params, att: dict) -> dict:
         chat = self._chat(p)
         user_id = p.get_int("user_id")
+        if user_id is None:
+            raise ApiError(400, "Bad Request: user not found")
         user = self.bot_user if user_id == self.bot_id else self.users.get(user_id)
         if user is None:
             raise ApiError(400, "Bad Request: user not found")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 __all__ = ["ApiError", "Reply", "Event", "CallRecord", "Stats", "ChatState", "Params"]
 
@@ -80,10 +80,13 @@ class ChatState:
     def json(self) -> dict:
         """The Chat object embedded in messages."""
         if self.type == "private":
-            out = {"id": self.id, "first_name": self.user["first_name"]}
+            user = self.user
+            if user is None:  # every private chat is made with its user (users.add_user)
+                raise ValueError(f"private chat {self.id} has no user")
+            out = {"id": self.id, "first_name": user["first_name"]}
             for key in ("last_name", "username"):
-                if key in self.user:
-                    out[key] = self.user[key]
+                if key in user:
+                    out[key] = user[key]
         else:
             out = {"id": self.id, "title": self.title}
             if self.username:
@@ -95,6 +98,10 @@ class ChatState:
 class Params(dict):
     """Request parameters with lenient typed access (values may still be strings without a spec)."""
 
+    @overload
+    def get_int(self, key: str, default: int) -> int: ...
+    @overload
+    def get_int(self, key: str, default: None = None) -> int | None: ...
     def get_int(self, key: str, default: int | None = None) -> int | None:
         value = self.get(key)
         if value is None:
@@ -104,6 +111,10 @@ class Params(dict):
         except (TypeError, ValueError):
             raise ApiError(400, f"Bad Request: invalid {key} specified") from None
 
+    @overload
+    def get_str(self, key: str, default: str) -> str: ...
+    @overload
+    def get_str(self, key: str, default: None = None) -> str | None: ...
     def get_str(self, key: str, default: str | None = None) -> str | None:
         value = self.get(key)
         return default if value is None else str(value)

@@ -6,14 +6,18 @@ Each action stores the message as Telegram would and queues the Update the bot w
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .driver import Group, Person
+from .host import EmulatorHost
 from .markup import detect_entities
 from .state import ChatState
 
+if TYPE_CHECKING:
+    from .core import Emulator
 
-class UserSide:
+
+class UserSide(EmulatorHost):
     """Mixin: the human side of the Emulator."""
 
     def add_user(self, first_name: str, *, user_id: int | None = None, last_name: str | None = None,
@@ -170,7 +174,7 @@ class UserSide:
             if data not in datas:
                 raise ValueError(f"message {message_id} has no button with callback_data {data!r}; "
                                  f"it has {datas}")
-        query = {"id": str(next(self._query_ids)), "from": dict(user),
+        query: dict[str, Any] = {"id": str(next(self._query_ids)), "from": dict(user),
                  "message": copy.deepcopy(msg) if msg else
                  {"chat": chat.json(), "message_id": message_id, "date": 0},
                  "chat_instance": str((chat_id * 7919 + self.bot_id) % (2**63)), "data": data}
@@ -218,11 +222,15 @@ class UserSide:
         if advance is not None and self.think_time:
             advance(self.think_time)
 
+    def _emulator(self) -> Emulator:
+        """This mixin is only ever part of core.Emulator, whose whole API the test drivers use."""
+        return cast("Emulator", self)
+
     def person(self, name: str = "用户", *, user_id: int | None = None, **kwargs: Any) -> Person:
         """A conversational test user (see driver.py)."""
-        return Person(self, self.add_user(name, user_id=user_id, **kwargs))
+        return Person(self._emulator(), self.add_user(name, user_id=user_id, **kwargs))
 
     def group(self, title: str, members: list[Person] | tuple = (), *,
               admins: list[Person] | tuple = (), **kwargs: Any) -> Group:
         chat = self.add_group(title, [m.id for m in members], admins=[a.id for a in admins], **kwargs)
-        return Group(self, chat["id"])
+        return Group(self._emulator(), chat["id"])
