@@ -329,32 +329,32 @@ def overdue_unreached(r: ReminderSettings, today: date, routine_day: date) -> An
     day = case((urgent, literal(today, Date)), else_=literal(routine_day, Date)) \
         if r.urgent_any_time and today != routine_day else literal(routine_day, Date)
 
-    def missing(person: Any) -> Any:
-        # Correlated to the person and, two levels up, the share's assignment and item: said
-        # explicitly, as auto-correlation only looks at the enclosing SELECT.
+    def missing(person_id: Any, *person: Any) -> Any:
+        # Correlated to the share's assignment and item (and the person's row, when it is one two
+        # levels down): said explicitly, as auto-correlation only looks at the enclosing SELECT.
         return ~select(Reminder.id).where(
-            Reminder.assignment_id == Assignment.id, Reminder.person_id == person.id, Reminder.level == OVERDUE,
-            Reminder.round_date == day).correlate(Assignment, Item, person).exists()
+            Reminder.assignment_id == Assignment.id, Reminder.person_id == person_id, Reminder.level == OVERDUE,
+            Reminder.round_date == day).correlate(Assignment, Item, *person).exists()
 
     def people(*roles: str) -> tuple[Any, Any]:
         p, pr = aliased(Person), aliased(PersonRole)
         return p, select(p.id).join(pr, pr.person_id == p.id).where(pr.role.in_(roles), p.active)
 
     unit_p, unit_q = people(LIAISON, UNIT_HEAD)
-    wanted = [exists(unit_q.where(unit_p.unit_id == Assignment.unit_id, missing(unit_p)))]
+    # (people.unit_id is indexed: a county has thousands of people, and this runs per share)
+    wanted = [exists(unit_q.where(unit_p.unit_id == Assignment.unit_id, missing(unit_p.id, unit_p)))]
     if r.overdue_office:
-        _, office_ids = people(OFFICE)
-        office_p, office_q = people(OFFICE)
+        _, office_ids = people(OFFICE)  # one list per statement
         followed = and_(Item.follower_id.is_not(None), Item.follower_id.in_(office_ids))
         registered = and_(Item.created_by_id.is_not(None), Item.created_by_id.in_(office_ids))
-        chosen = or_(and_(followed, office_p.id == Item.follower_id),
-                     and_(~followed, registered, office_p.id == Item.created_by_id),
-                     and_(~followed, ~registered))
-        wanted.append(exists(office_q.where(chosen, missing(office_p))))
+        office_p, office_q = people(OFFICE)
+        wanted += [and_(followed, missing(Item.follower_id)),
+                   and_(~followed, registered, missing(Item.created_by_id)),
+                   and_(~followed, ~registered, exists(office_q.where(missing(office_p.id, office_p))))]
     if r.follower_every_step:
         follower = aliased(Person)
         wanted.append(and_(urgent, exists(select(follower.id).where(
-            follower.id == Item.follower_id, follower.active, missing(follower)))))
+            follower.id == Item.follower_id, follower.active, missing(follower.id, follower)))))
     return or_(Assignment.due_date >= day, *wanted)
 
 
