@@ -20,6 +20,7 @@ from bot.kernel.config import Settings
 from bot.kernel.logs import LoggedRequest
 from bot.outbox.pacing import SharedLimiter
 from bot.outbox.sender import DB_ERRORS, Sender
+from bot.runtime.bundling import release_hook
 from bot.runtime.inbox import InboxQueue, attach_inbox, recover_inbox
 from bot.runtime.jobs import schedule_jobs
 from bot.runtime.leader import Leadership, PgLeadership
@@ -78,6 +79,8 @@ def build_application(
                                                    sender=Sender(db, app.bot, clock))
     # A person who blocked the bot: the office is told once, with who and which items.
     services.sender.on_unreachable = unreachable_hook(services)
+    # Routine notices held for working hours go out bundled, one message per person (issue 13).
+    services.sender.release_held = release_hook(services)
     attach_inbox(app, db)
     handlers.register(app)
     if start_jobs:
