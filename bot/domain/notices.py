@@ -156,13 +156,12 @@ async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: S
 
 async def _tags(session: AsyncSession, rows: list[OutboxMessage]) -> dict[int, str]:
     """A short name of each part's item ("3号"), put before its buttons in a bundle."""
-    first = {r.id: r.item_ids[0] for r in rows if r.item_ids}  # the caller passes parts with items
-    ids = set(first.values())
+    ids = {r.item_ids[0] for r in rows}
     if not ids:
         return {}
     numbers = dict((await session.execute(select(Item.id, Item.number).where(Item.id.in_(ids)))).all())
-    return {part: f"{numbers[item_id]}号" if numbers.get(item_id) else f"登记号{item_id}"
-            for part, item_id in first.items()}
+    return {r.id: f"{numbers[r.item_ids[0]]}号" if numbers.get(r.item_ids[0]) else f"登记号{r.item_ids[0]}"
+            for r in rows}
 
 
 def _actor_id(session: AsyncSession) -> int | None:

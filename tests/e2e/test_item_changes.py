@@ -116,13 +116,13 @@ async def test_a_submission_is_withdrawn_by_its_submitter_and_a_draft_deleted(de
 
 async def test_the_deadline_of_an_approved_item_changes_with_the_heads_consent(demo_county, demo_item):
     c, h = demo_county, demo_county.h
-    await demo_item("道路修复", assists=(ASSIST,), days=10)
+    item_id = await demo_item("道路修复", assists=(ASSIST,), days=10)
     office, head = c.people["王敏"], c.people["赵建国"]
     old_due = (await _item(h)).due_date
 
     # A liaison is refused at the tap; the office head decides but does not propose.
     lead = c.liaison(OWN)
-    await lead.forge_tap("i:cd:1")
+    await lead.forge_tap(f"i:cd:{item_id}")
     assert "只有督查室工作人员才能" in lead.last_answer
     await office.send("/item 1")
     await office.tap("变更时限")
@@ -165,7 +165,7 @@ async def test_the_deadline_of_an_approved_item_changes_with_the_heads_consent(d
         assert (change.status, change.before["due"]) == ("approved", old_due.isoformat())
 
     # A second tap on the used button is stale.
-    await head.forge_tap("g:ok:1", ask)
+    await head.forge_tap(f"g:ok:{change.id}", ask)
     assert "已同意" in head.last_answer
 
 
@@ -182,9 +182,11 @@ async def test_a_change_is_refused_with_a_reason_and_the_wrong_roles_are_refused
     ask = find(head, "事项变更审批")
     assert "按新标准修复全部路段" in ask.text and "提高了标准" in ask.text
 
-    await office.forge_tap("g:ok:1")
+    async with h.db.session() as s:
+        change_id = await s.scalar(select(ItemChange.id))
+    await office.forge_tap(f"g:ok:{change_id}")
     assert "只有督查室负责人才能" in office.last_answer
-    await c.liaison(OWN).forge_tap("g:no:1")
+    await c.liaison(OWN).forge_tap(f"g:no:{change_id}")
     assert "只有督查室负责人才能" in c.liaison(OWN).last_answer
     await head.tap("不同意变更", ask)
     await head.send("原要求已经明确，不需变更。")
