@@ -11,6 +11,7 @@ import re
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from bot.kernel.config import ConfigError, Settings, load_settings
 from bot.kernel.logs import protect_secrets, redact
@@ -60,13 +61,14 @@ class ChineseArgumentParser(argparse.ArgumentParser):
 
     def __init__(self, *args, add_help: bool = True, **kwargs) -> None:  # noqa: ANN002, ANN003
         kwargs.setdefault("formatter_class", _ChineseHelpFormatter)
-        super().__init__(*args, add_help=False, **kwargs)
+        kwargs["add_help"] = False  # ours is added below, in Chinese
+        super().__init__(*args, **kwargs)
         self._positionals.title = "位置参数"
         self._optionals.title = "选项"
         if add_help:
             self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help="显示本帮助并退出")
 
-    def error(self, message: str) -> None:  # argparse's own errors, in one line with status 2
+    def error(self, message: str) -> NoReturn:  # argparse's own errors, in one line with status 2
         self.exit(2, f"命令行参数有误：{chinese_message(message)}（使用 --help 查看用法）\n")
 
 

@@ -76,7 +76,7 @@ async def _send_attachment(update: Update, context: Ctx, f: DossierAttachment, n
 
 @requires("office", what="/archive")
 async def archive_command(update: Update, context: Ctx) -> None:
-    person = await context.person(update)
+    person = await context.known_person(update)
     ref = " ".join(context.args or []).strip()
     if not ref:
         await reply(update, "chat/usage.html.j2", command="archive")

@@ -32,7 +32,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.domain.actions import ACTIONS, PLACEHOLDER, ActionSpec, Answer, MalformedAction, parse_action, parse_id
+from bot.domain.actions import ACTIONS, PLACEHOLDER, ActionSpec, Answer, MalformedAction, Run, parse_action, parse_id
 from bot.domain.attachments import MAX_ATTACHMENTS
 from bot.domain.dates import parse_date
 from bot.domain.deadlines import example_date
@@ -41,7 +41,7 @@ from bot.domain.targets import item_ref
 from bot.domain.workflow import MAX_TEXT, AlreadyHandled, InvalidState, local_date
 from bot.kernel.render import render
 from handlers.archive import send_dossier
-from handlers.common import reply
+from handlers.common import reply, tap_data
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
 from handlers.dialogs import add as add_dialog
@@ -70,6 +70,13 @@ def _runs(asks: bool) -> dict[str, ActionSpec]:
     return {c: s for c, s in ACTIONS.items() if s.run is not None and (s.asks is not None) == asks}
 
 
+def _run(spec: ActionSpec) -> Run:
+    """The service of a button this module handles: only buttons with a ``run`` are registered here."""
+    if spec.run is None:
+        raise RuntimeError(f"button {spec.code} has no service to run")
+    return spec.run
+
+
 # --------------------------------------------------------------------------------------------
 # Buttons that act at once
 # --------------------------------------------------------------------------------------------
@@ -77,7 +84,7 @@ def _runs(asks: bool) -> dict[str, ActionSpec]:
 
 async def on_direct(update: Update, context: Ctx) -> None:
     query = update.callback_query
-    person = await context.person(update)
+    person = await context.known_person(update)
     action = await parse_tap(update, person)
     if action is None:
         return
@@ -97,9 +104,9 @@ async def on_direct(update: Update, context: Ctx) -> None:
     log.info("event=action code=%s target=%s person=%s", action.code, action.target_id, person.id)
     await query.answer(spec.toast)
     if isinstance(query.message, Message):
-        remember_outcome(context, query.message.message_id, query.data)
+        remember_outcome(context, query.message.message_id, tap_data(update))
         await show_outcome(context, query.message.chat.id, query.message.message_id, query.message.reply_markup,
-                           query.data, spec.edit, label, ref.item_id if ref else None)
+                           tap_data(update), spec.edit, label, ref.item_id if ref else None)
     after = AFTER.get(spec.code)
     if after is not None:
         await after(update, context, person, action.target_id, result)
@@ -135,23 +142,27 @@ def _spec(st: dict) -> ActionSpec:
 
 async def ask_start(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
-    person = await context.person(update)
+    person = await context.known_person(update)
     busy = context.chat_data.answers("ask") is not None
     keep = None if busy else END  # a refused tap leaves a dialog already open as it was
     action = await parse_tap(update, person)
     if action is None:
         return keep
     spec = action.spec
+    run, asks = _run(spec), spec.asks
+    if asks is None:  # the entry's pattern takes only the buttons that ask
+        raise RuntimeError(f"button {spec.code} asks nothing")
     env = await env_of(context)
-    probe = spec.probe or (lambda s, me, i, e: spec.run(s, me, i, Answer(text=PLACEHOLDER), e))
+    probe = spec.probe or (lambda s, me, i, e: run(s, me, i, Answer(text=PLACEHOLDER), e))
     exc = await dry_run(context, lambda s: probe(s, person, action.target_id, env))
     if exc is not None:
         await refuse_tap(update, context, person, action, exc, spec.edit)
         return keep
     ref = await ref_for(context, spec.target, action.target_id)
     await query.answer()
-    if busy:  # the new button replaces the dialog still open
-        await _drop_keyboards(context, context.chat_data.answers("ask"))
+    previous = context.chat_data.answers("ask")
+    if busy and previous is not None:  # the new button replaces the dialog still open
+        await _drop_keyboards(context, previous)
     message = query.message if isinstance(query.message, Message) else None
     st = context.chat_data.open(
         "ask", code=action.code, id=action.target_id, label=ref.label if ref else "",
@@ -163,10 +174,10 @@ async def ask_start(update: Update, context: Ctx) -> int | None:
     )
     svc = context.services  # the example date a prompt shows: next month's last working day
     example = example_date(await svc.calendar(), local_date(svc.clock.now()))
-    prompt = await _send(update, "chat/ask_prompt.html.j2", _prompt_keyboard(spec.asks), action_template=spec.template,
+    prompt = await _send(update, "chat/ask_prompt.html.j2", _prompt_keyboard(asks), action_template=spec.template,
                          step="prompt", label=ref.label if ref else "", replaced=busy, example=example.isoformat())
     st["keyboards"].append(prompt.message_id)
-    return _STATE_OF[spec.asks]
+    return _STATE_OF[asks]
 
 
 async def _moved_on(update: Update, context: Ctx, st: dict, person: Person | None, exc: DomainError) -> int:
@@ -184,11 +195,11 @@ async def _finish(update: Update, context: Ctx, answer: Answer) -> int | None:
     if st is None:
         return END
     spec = _spec(st)
-    person = await context.person(update)
+    person = await context.known_person(update)
     env = await env_of(context)
     try:
         async with env.services.db.session(actor(person)) as s:
-            result = await spec.run(s, person, st["id"], answer, env)
+            result = await _run(spec)(s, person, st["id"], answer, env)
             label = spec.outcome_label(result)
             extra = spec.summary(result) if spec.summary else {}
     except (NotAllowed, AlreadyHandled, InvalidState) as exc:
@@ -230,16 +241,17 @@ async def got_date(update: Update, context: Ctx) -> int | None:
         await reply(update, "chat/error.html.j2", message=exc.message, again=True)
         return None
     spec = _spec(st)
-    person = await context.person(update)
+    person = await context.known_person(update)
     env = await env_of(context)
-    exc = await dry_run(context, lambda s: spec.run(s, person, st["id"], Answer(text=PLACEHOLDER, day=day), env))
-    if exc is not None:
-        if isinstance(exc, (NotAllowed, AlreadyHandled, InvalidState)):
+    run = _run(spec)
+    refusal = await dry_run(context, lambda s: run(s, person, st["id"], Answer(text=PLACEHOLDER, day=day), env))
+    if refusal is not None:
+        if isinstance(refusal, (NotAllowed, AlreadyHandled, InvalidState)):
             context.chat_data.close("ask")
             await _drop_keyboards(context, st)
-            await reply(update, "chat/error.html.j2", message=exc.message, again=False)
+            await reply(update, "chat/error.html.j2", message=refusal.message, again=False)
             return END
-        await reply(update, "chat/error.html.j2", message=exc.message, again=True)
+        await reply(update, "chat/error.html.j2", message=refusal.message, again=True)
         return None
     st["day"] = day
     await _drop_keyboards(context, st)
@@ -251,8 +263,9 @@ async def got_date(update: Update, context: Ctx) -> int | None:
 
 async def got_unit_text(update: Update, context: Ctx) -> int | None:
     message_id = await unit_choices(update, context, "ask:unit", cancel_data="ask:x")
-    if message_id is not None:
-        context.chat_data.answers("ask")["keyboards"].append(message_id)
+    st = context.chat_data.answers("ask")  # open: this is one of its states
+    if message_id is not None and st is not None:
+        st["keyboards"].append(message_id)
     return None
 
 
@@ -277,10 +290,11 @@ def _tapped_label(update: Update) -> str:
 async def _unit_then_reason(update: Update, context: Ctx, st: dict, unit_id: int) -> int | None:
     """A unit was picked for a button that asks a reason too: check it (a dry run), then ask why."""
     spec = _spec(st)
-    person = await context.person(update)
+    person = await context.known_person(update)
     env = await env_of(context)
     answer = Answer(text=PLACEHOLDER, unit_id=unit_id)
-    exc = await dry_run(context, lambda s: spec.run(s, person, st["id"], answer, env))
+    run = _run(spec)
+    exc = await dry_run(context, lambda s: run(s, person, st["id"], answer, env))
     if isinstance(exc, (NotAllowed, AlreadyHandled, InvalidState)):
         return await _moved_on(update, context, st, person, exc)
     if exc is not None:
@@ -310,7 +324,7 @@ async def got_piece(update: Update, context: Ctx) -> int | None:
                         message=f"文字太长：合计最多{MAX_TEXT}字，这一段未收录（现有{total}字）。")
             return None
     try:
-        if media_of(message) is not None and len(st["files"]) >= MAX_ATTACHMENTS:
+        if message is not None and media_of(message) is not None and len(st["files"]) >= MAX_ATTACHMENTS:
             raise DomainError(f"附件太多：一次最多{MAX_ATTACHMENTS}个，这个附件未收录。")
         file = await download_attachment(update, context)
     except DomainError as exc:

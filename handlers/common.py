@@ -27,6 +27,22 @@ log = logging.getLogger("duban.handlers")
 MAX_TEXT = 2000  # free text we store (names, reasons, progress) — well under Telegram's 4096
 
 
+def tap_data(update: Update) -> str:
+    """The data of the tapped button: every tap handler here matches a pattern, so it has some."""
+    data = update.callback_query.data if update.callback_query is not None else None
+    if data is None:
+        raise RuntimeError("a tap handler got an update without callback data")
+    return data
+
+
+def message_text(update: Update) -> str:
+    """The text of a message that passed a ``filters.TEXT`` handler."""
+    text = update.message.text if update.message is not None else None
+    if text is None:
+        raise RuntimeError("a text handler got an update without text")
+    return text
+
+
 async def reply(update: Update, template: str, reply_markup: Any = None, **context: object) -> None:
     """Answer in the chat the update came from, rendered from a template."""
     chat = update.effective_chat
@@ -123,6 +139,7 @@ async def refresh_all_menus(bot: Bot, db: Database, bot_data: dict) -> int:
             menus.setdefault(chat_id, fingerprint)  # a menu set meanwhile (/start) is newer
     changed = 0
     for person in people:
-        changed += await _set_menu(bot, person.telegram_id, person, db, menus)
+        if person.telegram_id is not None:  # bound people have one; the check tells the type checker
+            changed += await _set_menu(bot, person.telegram_id, person, db, menus)
     log.info("event=menus_refreshed people=%d changed=%d", len(people), changed)
     return changed

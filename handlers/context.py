@@ -87,6 +87,13 @@ class Ctx(CallbackContext[ExtBot, dict, ChatData, dict]):
                         self._person = await person_by_telegram_id(s, user.id)
         return self._person
 
+    async def known_person(self, update: Update) -> Person:
+        """The person behind an update the gate let through: everything but ``/start`` has one."""
+        person = await self.person(update)
+        if person is None:
+            raise RuntimeError("an update reached a handler without a bound person; the gate lets no stranger through")
+        return person
+
     def forget_person(self) -> None:
         """After a change of binding within this update (``/start <code>``)."""
         self._person = _UNSET

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -54,11 +54,16 @@ class TimedConversation(ConversationHandler):
             kwargs["name"] = "dialog:" + "|".join(
                 ",".join(sorted(getattr(h, "commands", ()))) or str(getattr(getattr(h, "pattern", None), "pattern", ""))
                 or type(h).__name__ for h in entry)[:56]
-        super().__init__(*args, conversation_timeout=timeout(), **kwargs)
+        kwargs["conversation_timeout"] = timeout()
+        super().__init__(*args, **kwargs)
 
     @property
-    def conversation_timeout(self) -> float:  # type: ignore[override]
+    def conversation_timeout(self) -> float:
         return self._timeout_of()
+
+    @conversation_timeout.setter
+    def conversation_timeout(self, _: object) -> NoReturn:  # read-only, as in ConversationHandler
+        raise AttributeError("You can not assign a new value to conversation_timeout after initialization.")
 
 
 def _entry_matches(dialog: ConversationHandler, update: Update) -> bool:

@@ -35,11 +35,13 @@ def _markup(rows: Keyboard) -> InlineKeyboardMarkup | None:
 
 async def _build(context: Ctx, update: Update, *, chart_only: bool = False) -> tuple[Digest, Path | None]:
     svc = context.services
-    person = await context.person(update)
+    person = await context.known_person(update)
     calendar = await svc.calendar()
     async with svc.db.session() as s:
-        d = await build_digest(s, await person_by_id(s, person.id), calendar, svc.clock.now(), svc.settings,
-                               chart_only=chart_only)
+        me = await person_by_id(s, person.id)
+        d = await build_digest(s, me, calendar, svc.clock.now(), svc.settings, chart_only=chart_only) if me is not None else None
+    if d is None:  # the roles the callers require (leader, office, office head) all have a digest
+        raise RuntimeError(f"no digest for person {person.id}")
     return d, (await chart_files(svc.settings, [d]))[d.person_id]
 
 

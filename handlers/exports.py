@@ -60,8 +60,9 @@ async def export_command(update: Update, context: Ctx) -> None:
     svc = context.services
     now = svc.clock.now()
     today = local_date(now)
-    person = await context.person(update)
+    person = await context.known_person(update)
     office = svc.settings.office.name
+    caption: dict[str, object]  # what the document's caption names: a year, or a range's two dates
     try:
         if args[:1] == ["scores"] and len(args) <= 2:
             if len(args) == 2 and not _YEAR.fullmatch(args[1]):
@@ -124,7 +125,7 @@ async def _document(update: Update, context: Ctx, kind: str) -> None:
         await _say(update, "usage")
         return
     svc = context.services
-    person = await context.person(update)
+    person = await context.known_person(update)
     now = svc.clock.now()
     try:
         async with svc.db.session(actor(person)) as s:

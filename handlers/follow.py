@@ -18,7 +18,7 @@ log = logging.getLogger("duban.follow")
 
 @requires("office", what="设置跟踪专人")
 async def follow_command(update: Update, context: Ctx) -> None:
-    person = await context.person(update)
+    person = await context.known_person(update)
     args = context.args or []
     if not args:
         await reply(update, "follow/usage.html.j2", message=None)

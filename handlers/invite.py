@@ -23,7 +23,7 @@ from telegram.warnings import PTBUserWarning
 from bot.domain.errors import DomainError
 from bot.domain.onboarding import create_invitation, deep_link
 from bot.domain.roles import OFFICE_ROLES, ROLE_NAMES, UNIT_ROLES, parse_role
-from handlers.common import reply, requires
+from handlers.common import message_text, reply, requires, tap_data
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog, command_args
 from handlers.dialogs import add as add_dialog
@@ -41,7 +41,7 @@ USAGE = "用法：/invite 角色 [单位] 姓名，例如 /invite 联络员 城�
 async def _issue(update: Update, context: Ctx, role: str, unit_name: str | None, name: str) -> bool:
     """Create the invitation and show the link; a problem is answered and returns False."""
     svc = context.services
-    person = await context.person(update)
+    person = await context.known_person(update)
     try:
         async with svc.db.session(actor(person), "invitation.create") as s:
             inv = await create_invitation(
@@ -112,7 +112,7 @@ async def unit_typed(update: Update, context: Ctx) -> int:
 async def unit_chosen(update: Update, context: Ctx) -> int:
     query = update.callback_query
     state = context.chat_data.answers("invite")
-    unit = await tapped_unit(context, query.data)
+    unit = await tapped_unit(context, tap_data(update))
     if state is None or unit is None:
         await query.answer("无效的选择", show_alert=True)
         return CHOOSE_UNIT
@@ -128,7 +128,7 @@ async def name_entered(update: Update, context: Ctx) -> int:
     state = context.chat_data.answers("invite") or {}
     if "role" not in state:
         return ConversationHandler.END
-    if await _issue(update, context, state["role"], state.get("unit"), update.message.text):
+    if await _issue(update, context, state["role"], state.get("unit"), message_text(update)):
         context.chat_data.close("invite")
         return ConversationHandler.END
     await update.effective_chat.send_message("请重新输入姓名，或发送 /cancel 取消：")

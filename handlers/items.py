@@ -49,7 +49,7 @@ from bot.domain.workflow import (
     local_date,
 )
 from bot.kernel.render import render
-from handlers.common import reply, requires
+from handlers.common import message_text, reply, requires, tap_data
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
 from handlers.dialogs import add as add_dialog
@@ -119,7 +119,7 @@ async def new_start(update: Update, context: Ctx) -> int:
 @requires("office", what="/new")
 async def got_title(update: Update, context: Ctx) -> int | None:
     try:
-        title = clean_title(_INVISIBLE.sub("", update.message.text))
+        title = clean_title(_INVISIBLE.sub("", message_text(update)))
     except DomainError as exc:
         await reply(update, "chat/error.html.j2", message=exc.message, again=True)
         return None
@@ -131,7 +131,7 @@ async def got_title(update: Update, context: Ctx) -> int | None:
 @requires("office", what="/new")
 async def got_requirements(update: Update, context: Ctx) -> int | None:
     try:
-        text = clean_text(_INVISIBLE.sub("", update.message.text), "办理要求", MAX_TEXT)
+        text = clean_text(_INVISIBLE.sub("", message_text(update)), "办理要求", MAX_TEXT)
     except DomainError as exc:
         await reply(update, "chat/error.html.j2", message=exc.message, again=True)
         return None
@@ -143,7 +143,7 @@ async def got_requirements(update: Update, context: Ctx) -> int | None:
 async def _pick(update: Update, context: Ctx, options: dict[str, str], key: str, label: str) -> bool:
     """A tap on one of ``options``: remember it and show the choice; False (answered) if invalid."""
     query = update.callback_query
-    code = _tail(query.data)
+    code = _tail(tap_data(update))
     if code not in options:
         await query.answer("无效的选择", show_alert=True)
         return False
@@ -183,7 +183,7 @@ async def lead_typed(update: Update, context: Ctx) -> int | None:
 @requires("office", what="/new")
 async def lead_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
-    unit = await tapped_unit(context, query.data, active=True)
+    unit = await tapped_unit(context, tap_data(update), active=True)
     if unit is None:
         await query.answer("该单位不存在或已停用，请重新选择", show_alert=True)
         return None
@@ -210,7 +210,7 @@ async def assist_typed(update: Update, context: Ctx) -> int | None:
     if not rows:
         await reply(update, "chat/unit_search.html.j2", query=text[:50], found=False, more=False)
         return None
-    rows += _assist_done_keyboard(st).inline_keyboard
+    rows += [list(r) for r in _assist_done_keyboard(st).inline_keyboard]
     await _send(update, "pick_assist", InlineKeyboardMarkup(rows), selected=list(st["assist"].values()), more=more)
     return None
 
@@ -219,7 +219,7 @@ async def assist_typed(update: Update, context: Ctx) -> int | None:
 async def assist_toggled(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
     st = _state(context)
-    raw = _tail(query.data)
+    raw = _tail(tap_data(update))
     if raw == "done":
         await query.answer()
         names = list(st["assist"].values())
@@ -228,7 +228,7 @@ async def assist_toggled(update: Update, context: Ctx) -> int | None:
         await _send(update, "deadline", _deadline_keyboard(st), default_days=IMPORTANT_DEFAULT_DAYS,
                     important=st["importance"] == "important", example=example_date(env.calendar, local_date(env.now)))
         return DEADLINE
-    unit = await tapped_unit(context, query.data, active=True)
+    unit = await tapped_unit(context, tap_data(update), active=True)
     if unit is None or unit.id == st["lead"][0]:
         await query.answer("该单位不能选为协办单位", show_alert=True)
         return None
@@ -246,12 +246,12 @@ async def assist_toggled(update: Update, context: Ctx) -> int | None:
     rows = []
     for row in tapped.inline_keyboard:
         b = row[0]
-        if b.callback_data == "new:as:done":
+        if b.callback_data == "new:as:done" or not isinstance(b.callback_data, str):  # ours carry text
             continue
         uid = _tail(b.callback_data)
         name = b.text.removeprefix("✅ ")
         rows.append([InlineKeyboardButton(("✅ " if uid in st["assist"] else "") + name, callback_data=b.callback_data)])
-    rows += _assist_done_keyboard(st).inline_keyboard
+    rows += [list(r) for r in _assist_done_keyboard(st).inline_keyboard]
     await edit_tapped(update, render("chat/new.html.j2", step="pick_assist", selected=list(st["assist"].values())),
                       InlineKeyboardMarkup(rows))
     return None
@@ -288,7 +288,7 @@ def _deadline_label(st: dict) -> str:
 async def deadline_typed(update: Update, context: Ctx) -> int | None:
     env = await env_of(context)
     try:
-        spec = parse_deadline(update.message.text, local_date(env.now))
+        spec = parse_deadline(message_text(update), local_date(env.now))
     except DomainError as exc:
         await reply(update, "chat/error.html.j2", message=exc.message, again=True)
         return None
@@ -317,7 +317,7 @@ async def day_off_chosen(update: Update, context: Ctx) -> int | None:
     env = await env_of(context)
     chosen = date.fromisoformat(typed)
     off = day_off(env.calendar, chosen, local_date(env.now))
-    if _tail(query.data) == "prev" and off is not None and off.previous is not None:
+    if _tail(tap_data(update)) == "prev" and off is not None and off.previous is not None:
         chosen = off.previous
     await _chosen(update, "办结时限", chosen.isoformat())
     try:
@@ -344,7 +344,7 @@ async def confidential_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
     await query.answer()
     st = _state(context)
-    st["confidential"] = _tail(query.data) == "1"
+    st["confidential"] = _tail(tap_data(update)) == "1"
     await _chosen(update, "是否涉密", "涉密" if st["confidential"] else "不涉密")
     on_default = st["weekly_default"]
     await _send(update, "weekly", InlineKeyboardMarkup([[
@@ -359,7 +359,7 @@ async def weekly_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
     await query.answer()
     st = _state(context)
-    st["weekly"] = _tail(query.data) == "1"
+    st["weekly"] = _tail(tap_data(update)) == "1"
     await _chosen(update, "每周反馈", "需要" if st["weekly"] else "不需要")
     if st["importance"] == "urgent":
         async with context.services.db.session() as s:
@@ -374,7 +374,7 @@ async def weekly_chosen(update: Update, context: Ctx) -> int | None:
 async def follower_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
     async with context.services.db.session() as s:
-        person = await person_by_id(s, parse_id(_tail(query.data)))
+        person = await person_by_id(s, parse_id(_tail(tap_data(update))))
     if person is None or not person.active or not person.has_role("office"):
         await query.answer("跟踪专人须为督查室工作人员", show_alert=True)
         return None
@@ -410,7 +410,7 @@ async def _ask_leaders(update: Update, context: Ctx) -> int:
 async def leader_toggled(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
     st = _state(context)
-    raw = _tail(query.data)
+    raw = _tail(tap_data(update))
     if raw == "done":
         if not st["leaders"]:
             await query.answer("请至少选择一位负责审阅的县领导", show_alert=True)
@@ -450,7 +450,7 @@ async def confirmed(update: Update, context: Ctx) -> int | None:
         await query.answer("该立项操作已结束，请重新发送 /new", show_alert=True)
         return END
     await query.answer()
-    person = await context.person(update)
+    person = await context.known_person(update)
     env = await env_of(context)
     days, on = st["deadline"]
     spec = DeadlineSpec(days, date.fromisoformat(on) if on else None)

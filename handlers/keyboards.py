@@ -88,8 +88,10 @@ async def show_outcome(
                 new.append(r)
             elif mode == "row":
                 new.append([out] if out else [])
+            elif out is None:
+                new.append([b for b in r if b.callback_data != data])
             else:
-                new.append([out if b.callback_data == data else b for b in r if out or b.callback_data != data])
+                new.append([out if b.callback_data == data else b for b in r])
     new = [r for r in new if r]
     try:
         await set_keyboard(context, chat_id, message_id, InlineKeyboardMarkup(new) if new else None)

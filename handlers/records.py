@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ from bot.domain.workflow import (
     local_date,
 )
 from bot.kernel.render import render
-from handlers.common import reply
+from handlers.common import message_text, reply
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
 from handlers.dialogs import add as add_dialog
@@ -129,7 +129,7 @@ class _Refused(Exception):
 
 async def _service(update: Update, context: Ctx, call: Callable[[AsyncSession, Person, Env], Awaitable[Any]]) -> Any:
     """``call(session, person, env)`` in one transaction; a refusal is answered and raised as _Refused."""
-    person = await context.person(update)
+    person = await context.known_person(update)
     env = await env_of(context)
     try:
         async with env.services.db.session(actor(person)) as s:
@@ -138,7 +138,7 @@ async def _service(update: Update, context: Ctx, call: Callable[[AsyncSession, P
         raise _Refused(await _answer_refusal(update, context, exc)) from None
 
 
-def _step(handler: Callable[..., Awaitable[int | None]]) -> Callable[..., Awaitable[int | None]]:
+def _step(handler: Callable[..., Awaitable[int | None]]) -> Callable[..., Coroutine[Any, Any, int | None]]:
     """A dialog step whose service may refuse: the refusal decides the next state."""
 
     @functools.wraps(handler)
@@ -335,7 +335,7 @@ async def mode_chosen(update: Update, context: Ctx) -> int:
 async def got_plan(update: Update, context: Ctx) -> int | None:
     st = _st(context)
     told = await _service(update, context, lambda s, me, env: rec.announce_visit(
-        s, me, item_id=st["item_id"], unit_id=st["unit_id"], planned=update.message.text, now=env.now))
+        s, me, item_id=st["item_id"], unit_id=st["unit_id"], planned=message_text(update), now=env.now))
     context.chat_data.close("rec")
     await _say(update, "plan_done", unit=st["unit"], told=told)
     return END
@@ -426,7 +426,7 @@ async def rule_chosen(update: Update, context: Ctx) -> int | None:
 @_step
 async def got_text(update: Update, context: Ctx) -> int | None:
     st = _st(context)
-    text = update.message.text
+    text = message_text(update)
     preview = await _service(update, context, lambda s, me, env: rec.preview_bulletin(
         s, me, item_id=st["item_id"], unit_id=st["unit_id"], kind=st["kind"], rule_code=st["rule"], text=text,
         office_name=env.services.settings.office.name, now=env.now, rules=env.score_rules))
@@ -472,7 +472,7 @@ async def _record_item(context: Ctx, record_id: int) -> tuple[int | None, str]:
 
 async def dispute_start(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
-    person = await context.person(update)
+    person = await context.known_person(update)
     action = await parse_tap(update, person)
     busy = END if context.chat_data.answers("rec") is None else None
     if action is None:
@@ -498,7 +498,7 @@ async def dispute_start(update: Update, context: Ctx) -> int | None:
 async def got_dispute(update: Update, context: Ctx) -> int | None:
     st = _st(context)
     record = await _service(update, context, lambda s, me, env: rec.dispute_record(
-        s, me, st["record_id"], reason=update.message.text, now=env.now))
+        s, me, st["record_id"], reason=message_text(update), now=env.now))
     item_id = record.item_id
     log.info("event=action code=c:no target=%s user=%s", st["record_id"], update.effective_user.id)
     context.chat_data.close("rec")
@@ -558,7 +558,7 @@ def register(app: Application) -> None:
         allow_reentry=True,
         timeout=lambda: TIMEOUT_SECONDS,
         name="records",
-        label=lambda context: DIALOG_LABELS.get((context.chat_data.answers("rec") or {}).get("form"), "督查记录"),
+        label=lambda context: DIALOG_LABELS.get((context.chat_data.answers("rec") or {}).get("form", ""), "督查记录"),
         cancel_data="rec:x",
         cancel=cancel,
     ))

@@ -45,8 +45,8 @@ async def on_reply(update: Update, context: Ctx) -> None:
     message = update.message
     replied = message.reply_to_message
     datas = [b.callback_data for r in (replied.reply_markup.inline_keyboard if replied.reply_markup else ())
-             for b in r if b.callback_data]
-    person = await context.person(update)
+             for b in r if isinstance(b.callback_data, str) and b.callback_data]  # ours carry text
+    person = await context.known_person(update)
     async with context.services.db.session() as s:
         target = await reply_target(s, person, update.effective_chat.id, replied.message_id, datas)
     if target is None:

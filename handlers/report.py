@@ -128,7 +128,7 @@ async def build_tapped(update: Update, context: Ctx) -> None:
 
 async def _build(update: Update, context: Ctx, period: Period) -> None:
     svc = context.services
-    person = await context.person(update)
+    person = await context.known_person(update)
     now = svc.clock.now()
     calendar = await svc.calendar()
     try:
@@ -161,7 +161,7 @@ def _report_id(update: Update) -> int:
 @requires("office_head", what="审核督查工作情况报告")
 async def approve_tapped(update: Update, context: Ctx) -> None:
     svc = context.services
-    person = await context.person(update)
+    person = await context.known_person(update)
     try:
         async with svc.db.session(actor(person), "report.approve") as s:
             row, leaders = await approve_report(s, person, _report_id(update), now=svc.clock.now())
@@ -177,7 +177,7 @@ async def approve_tapped(update: Update, context: Ctx) -> None:
 @requires("office_head", what="审核督查工作情况报告", denied=END)
 async def return_tapped(update: Update, context: Ctx) -> int:
     svc = context.services
-    person = await context.person(update)
+    person = await context.known_person(update)
     report_id = _report_id(update)
     try:
         async with svc.db.session(actor(person)) as s:  # a dry run: may this be returned now?
@@ -187,7 +187,10 @@ async def return_tapped(update: Update, context: Ctx) -> int:
         await _refused(update, exc)
         return END
     await update.callback_query.answer()
-    context.chat_data[STATE_KEY] = {"id": report_id, "period": label}
+    chat_data = context.chat_data
+    if chat_data is None:  # a tap in a private chat always has its chat data
+        raise RuntimeError("a tap without chat data")
+    chat_data[STATE_KEY] = {"id": report_id, "period": label}
     cancel = InlineKeyboardMarkup([[InlineKeyboardButton("取消", callback_data=CANCEL)]])
     await _say(update, "reason", cancel, period=label)
     return REASON
@@ -195,7 +198,7 @@ async def return_tapped(update: Update, context: Ctx) -> int:
 
 async def got_reason(update: Update, context: Ctx) -> int | None:
     svc = context.services
-    person = await context.person(update)
+    person = await context.known_person(update)
     state = context.chat_data.get(STATE_KEY) or {}
     try:
         reason = clean_text(update.message.text, "退回理由", REASON_LIMIT)

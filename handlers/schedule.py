@@ -72,7 +72,10 @@ async def file_received(update: Update, context: Ctx) -> int:
         return END
     async with context.services.db.session() as s:
         loaded = await loaded_years(s)  # the years loaded before, to say what is replaced
-    context.chat_data[STATE_KEY] = {"text": data.decode("utf-8-sig"), "year": schedule.year, "name": name}
+    chat_data = context.chat_data
+    if chat_data is None:  # a private chat's message always has its chat data
+        raise RuntimeError("an upload without chat data")
+    chat_data[STATE_KEY] = {"text": data.decode("utf-8-sig"), "year": schedule.year, "name": name}
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("载入", callback_data=LOAD),
                                       InlineKeyboardButton("取消", callback_data=CANCEL)]])
     await _say(update, "preview", keyboard, file=name, summary=schedule_summary(schedule), schedule=schedule,
@@ -83,7 +86,7 @@ async def file_received(update: Update, context: Ctx) -> int:
 @requires(*ROLES, what="载入放假安排", denied=END)
 async def load_tapped(update: Update, context: Ctx) -> int:
     svc = context.services
-    person = await context.person(update)
+    person = await context.known_person(update)
     state = context.chat_data.pop(STATE_KEY, None)
     await _clear_keyboard(update)
     if not state:

@@ -43,7 +43,7 @@ from bot.domain.score import (
 from bot.domain.views import find_item
 from bot.domain.workflow import UNIT_ROLES_OF_ASSIGNMENT, AlreadyHandled, clean_text, item_label, local_date
 from bot.kernel.render import render
-from handlers.common import reply
+from handlers.common import message_text, reply, tap_data
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog, command_args
 from handlers.dialogs import add as add_dialog
@@ -121,7 +121,7 @@ async def score_command(update: Update, context: Ctx) -> int:
 
 
 async def _show_table(update: Update, context: Ctx, year: int) -> None:
-    person = await context.person(update)
+    person = await context.known_person(update)
     now = context.services.clock.now()
     if not ledger.sees_all(person) and person.unit_id is not None:
         await _show_unit(update, context, year, person.unit_id)
@@ -142,7 +142,7 @@ async def _show_table(update: Update, context: Ctx, year: int) -> None:
 
 
 async def _show_unit(update: Update, context: Ctx, year: int, unit_id: int) -> None:
-    person = await context.person(update)
+    person = await context.known_person(update)
     try:
         async with context.services.db.session(actor(person)) as s:
             v = await ledger.view_unit(s, person, year, unit_id, now=context.services.clock.now(),
@@ -182,7 +182,7 @@ async def approve_ask(update: Update, context: Ctx) -> None:
     year = await _year_tap(update, context)
     if year is None:
         return
-    person = await context.person(update)
+    person = await context.known_person(update)
     now = context.services.clock.now()
     try:
         async with context.services.db.session(actor(person)) as s:
@@ -203,7 +203,7 @@ async def approve(update: Update, context: Ctx) -> None:
     year = await _year_tap(update, context)
     if year is None:
         return
-    person = await context.person(update)
+    person = await context.known_person(update)
     try:
         async with context.services.db.session(actor(person)) as s:
             table = await ledger.approve_year(s, person, year, now=context.services.clock.now(),
@@ -234,7 +234,7 @@ async def approve_cancelled(update: Update, context: Ctx) -> None:
 
 async def _record(update: Update, context: Ctx, st: dict) -> bool:
     """Record the manual event ``st`` describes; a refusal is explained (False)."""
-    person = await context.person(update)
+    person = await context.known_person(update)
     env = await env_of(context)
     try:
         async with env.services.db.session(actor(person)) as s:
@@ -287,7 +287,7 @@ async def _undo(update: Update, context: Ctx, args: list[str]) -> None:
     if m is None or len(args) < 2:
         await _error(update, DomainError("用法：/score undo 记录号 理由，例如 /score undo 12 通报对象有误"))
         return
-    person = await context.person(update)
+    person = await context.known_person(update)
     env = await env_of(context)
     try:
         async with env.services.db.session(actor(person)) as s:
@@ -322,7 +322,7 @@ async def got_unit_text(update: Update, context: Ctx) -> int | None:
 
 
 async def unit_chosen(update: Update, context: Ctx) -> int:
-    unit = await tapped_unit(context, update.callback_query.data)
+    unit = await tapped_unit(context, tap_data(update))
     if unit is None:
         await update.callback_query.answer("找不到该单位", show_alert=True)
         return UNIT
@@ -352,21 +352,21 @@ async def rule_chosen(update: Update, context: Ctx) -> int:
 
 async def got_item(update: Update, context: Ctx) -> int | None:
     st = _st(context)
-    person = await context.person(update)
+    person = await context.known_person(update)
     env = await env_of(context)
     try:
         async with env.services.db.session() as s:
-            item = await find_item(s, _item_ref(update.message.text, st.get("year")), env.now)
+            item = await find_item(s, _item_ref(message_text(update), st.get("year")), env.now)
             st.update(item_id=item.id, number=item_label(item))
     except DomainError as exc:
         await _error(update, exc, again=True)
         return None
     # Everything but the reason is checked now, not after the reason was typed.
-    exc = await dry_run(context, lambda s: add_manual_event(
+    refusal = await dry_run(context, lambda s: add_manual_event(
         s, person, unit_id=st["unit_id"], rule_code=st["rule"], item_id=st["item_id"], reason="（预检）",
         year=st.get("year"), now=env.now, rules=context.services.score_rules))
-    if exc is not None:
-        await _error(update, exc, again=True)
+    if refusal is not None:
+        await _error(update, refusal, again=True)
         return None
     await _say(update, "add_reason")
     return REASON

@@ -48,7 +48,7 @@ async def start(update: Update, context: Ctx) -> None:
 
 
 async def help_command(update: Update, context: Ctx) -> None:
-    person = await context.person(update)
+    person = await context.known_person(update)
     await set_menu(context, update.effective_chat.id, person)
     await reply(update, "messages/help.html.j2", commands=commands_for(person.roles))
 

@@ -99,7 +99,7 @@ async def stats_tapped(update: Update, context: Ctx) -> None:
 async def _workbook(update: Update, context: Ctx, year: int) -> None:
     """Write the workbook and queue it for the person (a reply to their own tap: urgent)."""
     svc = context.services
-    person = await context.person(update)
+    person = await context.known_person(update)
     now = svc.clock.now()
     name = f"{year}年度督查事项统计.xlsx"
     path = export_path(svc.settings.storage.files_dir)

@@ -16,6 +16,7 @@ from bot.domain.actions import Action, MalformedAction, parse_action
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.targets import Ref, item_ref
 from bot.domain.workflow import AlreadyHandled
+from handlers.common import tap_data
 from handlers.context import Ctx
 from handlers.keyboards import outcome_shown, show_outcome
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("duban.actions")
 
 
-def log_refusal(update: Update, person: Person | None, what: str, exc: DomainError) -> None:
+def log_refusal(update: Update, person: Person | None, what: str | None, exc: DomainError) -> None:
     level = logging.WARNING if isinstance(exc, (NotAllowed, MalformedAction)) else logging.INFO
     log.log(level, "event=action_refused what=%s user=%s person=%s kind=%s reason=%s", what,
             update.effective_user.id if update.effective_user else None, person.id if person else None,
@@ -55,8 +56,8 @@ async def refuse_tap(update: Update, context: Ctx, person: Person | None, action
     log_refusal(update, person, query.data if query else "?", exc)
     await query.answer(exc.message[:200], show_alert=True)
     if isinstance(exc, AlreadyHandled) and action is not None and isinstance(query.message, Message):
-        if outcome_shown(context, query.message.message_id, query.data):
+        if outcome_shown(context, query.message.message_id, tap_data(update)):
             return  # a second tap on a button whose outcome this chat was just shown: keep that label
         ref = await ref_for(context, action.spec.target, action.target_id)
         await show_outcome(context, query.message.chat.id, query.message.message_id, query.message.reply_markup,
-                           query.data, mode if mode != "none" else "button", "☑️ 已处理", ref.item_id if ref else None)
+                           tap_data(update), mode if mode != "none" else "button", "☑️ 已处理", ref.item_id if ref else None)

@@ -35,8 +35,8 @@ async def download_attachment(update: Update, context: Ctx) -> AttachmentIn | No
     The size is checked before downloading (a bot may fetch at most 20 MB); blocked file types are
     refused. Raises DomainError with a message for the sender."""
     message = update.message
-    media = media_of(message)
-    if media is None:
+    media = media_of(message) if message is not None else None
+    if message is None or media is None:
         return None
     local = message.date.astimezone(OFFICE_TZ)
     if message.photo:

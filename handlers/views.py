@@ -93,7 +93,7 @@ async def _list(context: Ctx, person: Person, code: str, page: int) -> tuple[str
 
 
 async def items_command(update: Update, context: Ctx) -> None:
-    person = await context.person(update)
+    person = await context.known_person(update)
     word = " ".join(context.args or []).strip()
     if word and word not in FILTER_WORDS:
         await reply(update, "chat/usage.html.j2", command="items")
@@ -104,7 +104,7 @@ async def items_command(update: Update, context: Ctx) -> None:
 
 async def list_page(update: Update, context: Ctx) -> None:
     query = update.callback_query
-    person = await context.person(update)
+    person = await context.known_person(update)
     m = _LIST_DATA.fullmatch(query.data or "")
     if m is None or m.group(1) not in (*filters_for(person), *DONE_FILTERS):
         log.warning("event=action_refused what=%r user=%s person=%s kind=bad_list_button",
@@ -141,7 +141,7 @@ async def _detail(context: Ctx, person: Person, ref: str | int) -> tuple[str, In
 
 
 async def item_command(update: Update, context: Ctx) -> None:
-    person = await context.person(update)
+    person = await context.known_person(update)
     ref = " ".join(context.args or []).strip()
     if not ref:
         await reply(update, "chat/usage.html.j2", command="item")
@@ -158,7 +158,7 @@ async def item_command(update: Update, context: Ctx) -> None:
 
 async def view_button_tapped(update: Update, context: Ctx) -> None:
     query = update.callback_query
-    person = await context.person(update)
+    person = await context.known_person(update)
     action = await parse_tap(update, person)
     if action is None:
         return

@@ -15,6 +15,7 @@ import shutil
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.demo.county import OFFICE_NAME, DemoPerson, seed_directory
 from bot.demo.items import seed_items
@@ -27,6 +28,11 @@ from bot.kernel.logs import setup_logging
 from bot.runtime.app import build_application, start_polling, stop_polling
 from store.db import Database
 
+if TYPE_CHECKING:
+    from telegram.ext import Application
+
+    from bot.demo.web import WebHub
+
 DEMO_TOKEN = "424242:DEMO-sandbox-token-not-a-secret"
 DEMO_BOT = "duban_demo_bot"
 log = logging.getLogger("duban.demo")
@@ -36,13 +42,13 @@ log = logging.getLogger("duban.demo")
 class Sandbox:
     emu: Emulator
     server: EmulatorServer
-    app: object
+    app: Application
     db: Database
     clock: OffsetClock
     people: dict  # name -> emulator Person
     data_dir: Path | None = None
     start_at: datetime | None = None  # the sandbox's "now" at start and after a reset (None: real time)
-    web: object | None = None  # the browser page's hub (bot/demo/web.py) when mounted
+    web: WebHub | None = None  # the browser page's hub (bot/demo/web.py) when mounted
     demo_items: bool = True  # seed items in every state (tests of the page itself may skip them)
 
     async def stop(self) -> None:
@@ -56,6 +62,8 @@ class Sandbox:
     async def reset(self) -> None:
         """Restore the demo county: a new emulator, database, clock and bot behind the same
         HTTP server, so open pages only have to reload what they show."""
+        if self.data_dir is None:  # made by start_sandbox, which always gives one
+            raise RuntimeError("a sandbox without a data directory cannot be reset")
         await stop_polling(self.app)
         await self.db.dispose()
         await self.emu.aclose()
@@ -91,7 +99,7 @@ def _new_emulator(clock: OffsetClock) -> Emulator:
 
 
 async def _boot(emu: Emulator, server: EmulatorServer, clock: OffsetClock,
-                data_dir: Path, demo_items: bool = True) -> tuple[object, Database, dict]:
+                data_dir: Path, demo_items: bool = True) -> tuple[Application, Database, dict]:
     """A fresh data directory, database and demo county, and the bot polling the emulator."""
     if data_dir.exists():
         shutil.rmtree(data_dir)

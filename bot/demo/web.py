@@ -33,7 +33,7 @@ import secrets
 from datetime import date, datetime, time, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -397,7 +397,11 @@ class WebHub:
         async with self.sandbox.db.session() as s:
             rows = (await s.scalars(select(DbPerson).where(DbPerson.telegram_id.is_not(None))
                                     .order_by(DbPerson.id))).unique().all()
-        office, leaders, towns, departments, others = [], [], {}, {}, []
+        office: list[tuple] = []
+        leaders: list[tuple] = []
+        others: list[tuple] = []
+        towns: dict[int, dict[str, Any]] = {}  # unit id -> its title, kind and people
+        departments: dict[int, dict[str, Any]] = {}
         bound = set()
         order = list(ROLE_NAMES)
         for p in rows:
@@ -427,7 +431,7 @@ class WebHub:
             return [{"title": g["title"], "kind": g["kind"], "people": plain(g["people"])}
                     for _, g in sorted(groups.items())]
 
-        sections = [
+        sections: list[dict[str, Any]] = [
             {"key": "office", "title": "督查室", "groups": [{"title": None, "people": plain(office)}]},
             {"key": "leaders", "title": "县领导", "groups": [{"title": None, "people": plain(leaders)}]},
             {"key": "towns", "title": "乡镇", "groups": units(towns)},
@@ -574,7 +578,7 @@ class _Api(tornado.web.RequestHandler):
         self.set_status(status)
         self.finish(json.dumps(body, ensure_ascii=False))
 
-    def fail(self, status: int, message: str) -> None:
+    def fail(self, status: int, message: str) -> NoReturn:
         raise tornado.web.HTTPError(status, reason=None, log_message=message)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -640,7 +644,7 @@ class _Tap(_Api):
         uid = self.chat_user(user_id)
         body = self.body_json()
         try:
-            message_id = int(body.get("message_id"))
+            message_id = int(body.get("message_id", ""))  # missing: ValueError, as null gives TypeError
         except (TypeError, ValueError):
             self.fail(400, "请求格式有误")
         try:
@@ -705,7 +709,7 @@ class _Clock(_Api):
             self.reply(await self.hub.advance(to="next_workday"))
             return
         try:
-            hours = float(body.get("hours"))
+            hours = float(body.get("hours", ""))  # missing: ValueError, as null gives TypeError
         except (TypeError, ValueError):
             self.fail(400, "请指定要前进的小时数")
         if not 0 < hours <= MAX_ADVANCE_HOURS:
@@ -752,7 +756,9 @@ class _Events(_Api):
             return
         finally:
             self.hub.unlisten(queue)
-        if not self.request.connection.stream.closed():  # type: ignore[attr-defined]
+        # tornado types the connection as its Optional HTTPConnection interface; ours is an
+        # HTTP1Connection, which has the stream.
+        if not self.request.connection.stream.closed():  # type: ignore[union-attr]
             self.finish()
 
     async def _send(self, event: dict) -> None:

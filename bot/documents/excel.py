@@ -22,11 +22,11 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, overload
 
 from sqlalchemy import DateTime, exists, func, or_, select, tuple_, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -261,6 +261,10 @@ class _OfficeDays:
     def __init__(self) -> None:
         self._days: dict[int, date] = {}
 
+    @overload
+    def __call__(self, utc: datetime) -> date: ...
+    @overload
+    def __call__(self, utc: None) -> None: ...
     def __call__(self, utc: datetime | None) -> date | None:
         if utc is None:
             return None
@@ -272,7 +276,7 @@ class _OfficeDays:
 
 
 async def _ledger_batches(session: AsyncSession, start: date, end: date,
-                          day: _OfficeDays) -> AsyncIterator[tuple[list, list, dict]]:
+                          day: _OfficeDays) -> AsyncIterator[tuple[Sequence[Any], Sequence[Any], dict[int, date]]]:
     """(items, their non-draft assignments, finished dates) ``BATCH`` items at a time, in number
     order: keyset on (year, number), unique for approved items. Each assignment row carries its
     progress count and its finished report's time (correlated subqueries on indexed columns)."""
@@ -300,7 +304,7 @@ async def _ledger_batches(session: AsyncSession, start: date, end: date,
         if not items:
             return
         after = (items[-1].year, items[-1].number)
-        shares = (await conn.execute(shares_q.where(Assignment.item_id.in_([i.id for i in items])))).all()
+        shares: Sequence[Any] = (await conn.execute(shares_q.where(Assignment.item_id.in_([i.id for i in items])))).all()
         reported = {a[0]: day(a[-1]) for a in shares if a[-1] is not None}
         yield items, shares, reported
 
@@ -388,6 +392,16 @@ class ExportJob:
     end: date | None = None
     rules: Rules = field(default_factory=lambda: DEFAULT_RULES)  # the deployment's (Services.score_rules)
 
+    def scores_year(self) -> int:
+        if self.year is None:
+            raise ValueError("a scores export names its year")
+        return self.year
+
+    def items_range(self) -> tuple[date, date]:
+        if self.start is None or self.end is None:
+            raise ValueError("an items export names its first and last day")
+        return self.start, self.end
+
 
 @dataclass(frozen=True)
 class ExportResult:
@@ -400,9 +414,9 @@ class ExportResult:
 async def check_export(session: AsyncSession, job: ExportJob) -> None:
     """The cheap refusals (bad or empty range, a year without records), to answer at once."""
     if job.kind == "scores":
-        await check_scores(session, job.year)
+        await check_scores(session, job.scores_year())
     else:
-        await check_items(session, job.start, job.end)
+        await check_items(session, *job.items_range())
 
 
 async def write_export(database_url: str, job: ExportJob, path: str | Path,
@@ -415,11 +429,11 @@ async def write_export(database_url: str, job: ExportJob, path: str | Path,
     try:
         async with db.session() as s:
             if job.kind == "scores":
-                table = await write_scores(s, part, job.year, today=job.today, office_name=job.office_name,
+                table = await write_scores(s, part, job.scores_year(), today=job.today, office_name=job.office_name,
                                            rules=job.rules)
                 frozen, rows = table.frozen, 0
             else:
-                count = await write_items(s, part, job.start, job.end, today=job.today,
+                count = await write_items(s, part, *job.items_range(), today=job.today,
                                           calendar=calendar or await load_calendar(s), office_name=job.office_name)
                 frozen, rows = False, count.rows
         os.replace(part, path)
@@ -502,7 +516,7 @@ async def export_command(settings: Any, kind: str, file: str, *, year: int | Non
                 size = (await write_export(db.url, job, path)).size
             else:
                 async with db.session() as s:
-                    item_id = (await find_item(s, item, now)).id
+                    item_id = (await find_item(s, item or "", now)).id  # given: checked above
                     if kind == "notice":
                         _, data = await notice_document(s, item_id, office_name=settings.office.name,
                                                         files_dir=settings.storage.files_dir)

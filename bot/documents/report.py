@@ -112,7 +112,7 @@ def report_docx(d: ReportData, *, office_name: str) -> bytes:
     _paragraph(doc, f"　　本月新立项督查事项{d.new_items}项，办结{d.closed_items}项，月末仍在办理{d.open_items}项；"
                     f"本年累计立项{d.year_new}项，累计办结{d.year_closed}项。本月开展电话督查{d.phone_records}次、"
                     f"实地督查{d.onsite_records}次（其中暗访{d.unannounced}次），发布通报{len(d.bulletins)}次。")
-    rows = [(s.source, str(s.new), str(s.closed), str(s.open)) for s in d.by_source]
+    rows: list[tuple[str, ...]] = [(s.source, str(s.new), str(s.closed), str(s.open)) for s in d.by_source]
     _table(doc, ("事项来源", "本月立项", "本月办结", "月末在办"), rows, (7.0, 2.9, 2.9, 3.0))
 
     _heading(doc, "二、按时办结情况")

@@ -17,6 +17,7 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -34,6 +35,9 @@ from bot.kernel.render import render
 from bot.outbox.queue import enqueue
 from store.models import Person
 from store.workflow import Item
+
+if TYPE_CHECKING:
+    from docx.document import Document as DocxDocument  # the class; docx.Document is its factory
 
 FONT = "宋体"
 TITLE_FONT = "黑体"
@@ -53,7 +57,7 @@ def _local(when: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return when.astimezone(OFFICE_TZ).strftime(fmt) if when else ""
 
 
-def _new_document() -> Document:
+def _new_document() -> DocxDocument:
     doc = Document()
     section = doc.sections[0]
     section.page_width, section.page_height = Cm(21), Cm(29.7)  # A4
@@ -73,15 +77,15 @@ def _run_font(run, name: str, size: float, bold: bool = False) -> None:  # noqa:
     run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), name)  # noqa: SLF001 — no API for it
 
 
-def _paragraph(doc: Document, text: str, *, size: float = 12, bold: bool = False, font: str = FONT,
-               align: int | None = None) -> None:
+def _paragraph(doc: DocxDocument, text: str, *, size: float = 12, bold: bool = False, font: str = FONT,
+               align: WD_ALIGN_PARAGRAPH | None = None) -> None:
     p = doc.add_paragraph()
     if align is not None:
         p.alignment = align
     _run_font(p.add_run(text), font, size, bold)
 
 
-def _table(doc: Document, header: Sequence[str] | None, rows: Sequence[Sequence[str]],
+def _table(doc: DocxDocument, header: Sequence[str] | None, rows: Sequence[Sequence[str]],
            widths: Sequence[float]) -> None:
     table = doc.add_table(rows=0, cols=len(widths))
     table.style = "Table Grid"
@@ -95,7 +99,7 @@ def _table(doc: Document, header: Sequence[str] | None, rows: Sequence[Sequence[
             _run_font(run, FONT, 10.5, bold=bool(header) and r == 0)
 
 
-def _bytes(doc: Document) -> bytes:
+def _bytes(doc: DocxDocument) -> bytes:
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()

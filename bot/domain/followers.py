@@ -34,11 +34,12 @@ async def set_follower(session: AsyncSession, person: Person, ref: str, *, name:
     item = await load_item(session, item_id, lock=True)
     target = me
     if name:
-        target = await session.scalar(
+        named = await session.scalar(
             select(Person).join(PersonRole, PersonRole.person_id == Person.id)
             .where(Person.name == name.strip(), Person.active, PersonRole.role == "office"))
-        if target is None:
+        if named is None:
             raise DomainError(f"督查室没有名为「{name.strip()[:20]}」的在职工作人员")
+        target = named
     if follower_id(item) == target.id:
         return item, target, False
     item.follower_id = target.id

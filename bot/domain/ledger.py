@@ -125,7 +125,7 @@ def _bounds(year: int) -> tuple[datetime, datetime]:
 def rank_rows(rows: list[ScoreRow]) -> list[ScoreRow]:
     """Highest score first; equal scores share a rank (1, 2, 2, 4)."""
     rows = sorted(rows, key=lambda r: (-r.score, r.unit))
-    ranked = []
+    ranked: list[ScoreRow] = []
     for i, r in enumerate(rows):
         rank = ranked[-1].rank if ranked and ranked[-1].score == r.score else i + 1
         ranked.append(ScoreRow(r.unit_id, r.unit, r.score, rank, r.disqualified, r.handled, r.bonus,
@@ -257,8 +257,11 @@ async def view_table(session: AsyncSession, person: Person, year: int, *, now: d
     table = await score_table(session, check_year(year, today), today, rules)
     if sees_all(me):
         return table
-    return ScoreTable(table.year, tuple(r for r in table.rows if r.unit_id == me.unit_id), table.average,
-                      table.frozen, table.approved_at, table.approved_by, table.pending_for(me.unit_id), table.units)
+    unit_id = me.unit_id
+    if unit_id is None:  # _viewer refuses a unit role without a unit; this tells the type checker
+        raise NotAllowed("您未关联单位，无法查看考核结果")
+    return ScoreTable(table.year, tuple(r for r in table.rows if r.unit_id == unit_id), table.average,
+                      table.frozen, table.approved_at, table.approved_by, table.pending_for(unit_id), table.units)
 
 
 @dataclass(frozen=True)

@@ -156,12 +156,13 @@ async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: S
 
 async def _tags(session: AsyncSession, rows: list[OutboxMessage]) -> dict[int, str]:
     """A short name of each part's item ("3号"), put before its buttons in a bundle."""
-    ids = {r.item_ids[0] for r in rows}
+    first = {r.id: r.item_ids[0] for r in rows if r.item_ids}  # the caller passes parts with items
+    ids = set(first.values())
     if not ids:
         return {}
     numbers = dict((await session.execute(select(Item.id, Item.number).where(Item.id.in_(ids)))).all())
-    return {r.id: f"{numbers[r.item_ids[0]]}号" if numbers.get(r.item_ids[0]) else f"登记号{r.item_ids[0]}"
-            for r in rows}
+    return {part: f"{numbers[item_id]}号" if numbers.get(item_id) else f"登记号{item_id}"
+            for part, item_id in first.items()}
 
 
 def _actor_id(session: AsyncSession) -> int | None:

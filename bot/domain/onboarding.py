@@ -75,7 +75,7 @@ async def create_invitation(
         raise DomainError(f"{ROLE_NAMES[role]}不属于承办单位，请不要指定单位")
 
     person = await session.scalar(
-        select(Person).where(Person.name == name, Person.unit_id == (unit.id if unit else None))
+        select(Person).where(Person.name == name, Person.unit_id == unit.id)
         if unit
         else select(Person).where(Person.name == name, Person.unit_id.is_(None))
     )

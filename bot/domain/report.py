@@ -276,10 +276,11 @@ def _short(text: str, limit: int = REASON_LIMIT) -> str:
 
 
 async def _item_rows(session: AsyncSession, end: datetime) -> list[tuple[int, str, datetime, datetime | None]]:
-    return list((await session.execute(
+    rows = (await session.execute(
         select(Item.id, Item.source, Item.approved_at, Item.closed_at)
         .where(Item.approved_at.is_not(None), Item.approved_at < end)
-    )).all())
+    )).all()
+    return [(i, source, approved, closed) for i, source, approved, closed in rows if approved is not None]  # as selected
 
 
 def _totals(rows, period: Period) -> tuple[int, int, int, int, int, list[SourceLine]]:  # noqa: ANN001
@@ -336,7 +337,8 @@ async def _shares(session: AsyncSession, end: datetime, jan1: datetime) -> list[
         .order_by(Assignment.item_id, Assignment.id)
     )).all()
     return [_Share(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
-                   format_number(r[9], r[10]) or f"登记号{r[1]}", CONFIDENTIAL if r[12] else r[11]) for r in rows]
+                   format_number(r[9], r[10]) or f"登记号{r[1]}", CONFIDENTIAL if r[12] else r[11])
+            for r in rows if r[4] is not None]  # as selected: every share has a deadline
 
 
 def _finished_on(a: _Share, reported: dict[int, date]) -> date | None:
@@ -344,8 +346,9 @@ def _finished_on(a: _Share, reported: dict[int, date]) -> date | None:
     the day an assisting share was closed with its item."""
     if a.id in reported:
         return reported[a.id]
-    if a.state == "done" and (a.done_at or a.closed_at):
-        return local_date(a.done_at or a.closed_at)
+    when = a.done_at or a.closed_at
+    if a.state == "done" and when:
+        return local_date(when)
     return None
 
 
@@ -511,7 +514,7 @@ async def _pending(session: AsyncSession, person: Person, report_id: int, action
     me = await act(session, person, action)
     require_role(me, "office_head", "审核督查工作情况报告")
     q = select(UpwardReport).where(UpwardReport.id == report_id).execution_options(populate_existing=True)
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     row = await session.scalar(q)
     if row is None:

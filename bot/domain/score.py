@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -255,7 +256,12 @@ class PendingDeduction:
     finished: date | None  # when the unit finished (report later approved), None while still open
 
 
-async def finished_dates(session: AsyncSession, assignments: Iterable[Assignment]) -> dict[int, date]:
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+async def finished_dates(session: AsyncSession, assignments: Iterable[_HasId]) -> dict[int, date]:
     """When each unit finished its share: the day it sent the completion report that was approved
     (or is awaiting review). The office's and the leader's review time is not the unit's delay."""
     ids = [a.id for a in assignments] or [-1]
@@ -267,7 +273,25 @@ async def finished_dates(session: AsyncSession, assignments: Iterable[Assignment
     return {assignment_id: local_date(at) for assignment_id, at in rows}  # the last one wins
 
 
-def finished_on(a: Assignment, reported: dict[int, date]) -> date | None:
+class _ClosedItem(Protocol):
+    @property
+    def closed_at(self) -> datetime | None: ...
+
+
+class _Finishable(Protocol):
+    """What ``finished_on`` reads of a share: an Assignment, or a plain row with the same names."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def done_at(self) -> datetime | None: ...
+    @property
+    def item(self) -> _ClosedItem: ...
+
+
+def finished_on(a: _Finishable, reported: dict[int, date]) -> date | None:
     """The day a unit finished its share (see ``finished_dates``), or None while it is still open."""
     if a.id in reported:
         return reported[a.id]

@@ -314,8 +314,8 @@ def _toml_position(exc: tomllib.TOMLDecodeError) -> str:
     return toml_problem(exc)
 
 
-def parse_schedule(text: str) -> YearSchedule:
-    """Parse a schedule file (see the module docstring). Raises ScheduleError."""
+def parse_schedule(text: str | bytes) -> YearSchedule:
+    """Parse a schedule file (see the module docstring), as text or as uploaded bytes. Raises ScheduleError."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
