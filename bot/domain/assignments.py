@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -342,7 +343,11 @@ async def decline_assist(
 # --------------------------------------------------------------------------------------------
 
 
-async def _decide(session: AsyncSession, person: Person, model: type, request_id: int, action: str, what: str):  # noqa: ANN202
+_Request = TypeVar("_Request", ExtensionRequest, Transfer)
+
+
+async def _decide(session: AsyncSession, person: Person, model: type[_Request], request_id: int, action: str,
+                  what: str) -> tuple[Person, _Request, Assignment]:
     me = await act(session, person, action)
     require_role(me, "office", what)
     req, item = await locked(session, model, request_id, "申请")

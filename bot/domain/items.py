@@ -459,7 +459,7 @@ class DeadlineChange:
     item_id: int
     assignment_id: int | None  # None: the item's own (original) deadline
     unit_name: str | None
-    old_due: date
+    old_due: date | None  # as stored: the column is nullable
     new_due: date
     provisional: bool  # still provisional (counted through another unloaded year)
 
@@ -479,6 +479,8 @@ async def recompute_provisional(session: AsyncSession, calendar: WorkCalendar, n
         select(Item).where(Item.due_provisional.is_(True), Item.deadline_days.is_not(None), Item.approved_at.is_not(None))
     )).all()
     for item in items:
+        if item.approved_at is None or item.deadline_days is None:  # as selected; tells the type checker
+            continue
         fixed = calendar.add_working_days(local_date(item.approved_at), item.deadline_days)
         if (fixed.due, fixed.provisional) != (item.due_date, item.due_provisional):
             changes.append(DeadlineChange(item.id, None, None, item.due_date, fixed.due, fixed.provisional))
@@ -490,6 +492,8 @@ async def recompute_provisional(session: AsyncSession, calendar: WorkCalendar, n
         .order_by(Assignment.id)
     )).all()
     for a in rows:
+        if a.due_basis is None or a.due_days is None:  # as selected; tells the type checker
+            continue
         fixed = calendar.add_working_days(a.due_basis, a.due_days)
         if (fixed.due, fixed.provisional) == (a.due_date, a.due_provisional):
             continue

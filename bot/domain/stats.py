@@ -26,8 +26,9 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Interval, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Interval, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
@@ -83,7 +84,7 @@ def _order(rows: Iterable[StatRow]) -> list[StatRow]:
     return sorted(rows, key=lambda r: (-r.overdue_open, r.rate if r.rate is not None else 2.0, -r.total, r.name))
 
 
-def _flag(condition) -> object:  # noqa: ANN001
+def _flag(condition) -> ColumnElement[Any]:  # noqa: ANN001
     return func.sum(case((condition, 1), else_=0))
 
 
@@ -91,7 +92,10 @@ def _day_end(session: AsyncSession, due):  # noqa: ANN001, ANN202
     """The UTC moment the office's day ``due`` ends, as the database stores timestamps (naive
     UTC): a share finished before it finished on time. Beijing time has had no daylight saving
     since 1991, so the day ends at a fixed UTC hour (16:00)."""
-    hours = 24 - int(OFFICE_TZ.utcoffset(datetime(2000, 1, 1)).total_seconds() // 3600)
+    offset = OFFICE_TZ.utcoffset(datetime(2000, 1, 1))
+    if offset is None:  # a ZoneInfo always has one
+        raise ValueError(f"{OFFICE_TZ} gives no UTC offset")
+    hours = 24 - int(offset.total_seconds() // 3600)
     if session.get_bind().dialect.name == "sqlite":
         # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff': text order is time order.
         return func.strftime("%Y-%m-%d %H:%M:%S", due, f"+{hours} hours")
