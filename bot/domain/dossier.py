@@ -119,6 +119,7 @@ class Dossier:
 async def dossier(session: AsyncSession, item_id: int, person: Person | None = None) -> Dossier:
     """The whole record of an item. With ``person``, refuses one who may not see the item."""
     item = await load_item(session, item_id)
+    me = None
     if person is not None:
         me = await session.get(Person, person.id, populate_existing=True)
         if me is None or not me.active or not can_view(me, item):
@@ -143,7 +144,7 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
     bulletins = await rows(Bulletin, Bulletin.item_id == item.id)
     changes = await rows(ItemChange, ItemChange.item_id == item.id)
     # An unannounced visit (暗访) is not shown to the unit: only the office and leaders see it.
-    if person is not None and not me.has_role("office", "office_head", "leader"):
+    if me is not None and not me.has_role("office", "office_head", "leader"):  # me: given a person
         hidden = {r.id for r in records if r.unannounced}
         records = [r for r in records if r.id not in hidden]
         files = [f for f in files if not (f.owner_kind == VISIT_OWNER_KIND and f.owner_id in hidden)]
@@ -283,8 +284,8 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         if k in ("withdraw", "delete", "change_request", "change"):
             if k == "delete":  # its reason is the item's change of kind "delete"
                 row = next((c for c in changes if c.kind == "delete"), None)
-            label, text, note = change_entry(k, row)
-            return DossierEntry(at, k, label, actor, None, text, note)
+            label, text, change_note = change_entry(k, row)
+            return DossierEntry(at, k, label, actor, None, text, change_note)
         raise ValueError(f"no dossier entry for an event {k!r}")
 
     order = {k: i for i, k in enumerate(KIND_ORDER)}
