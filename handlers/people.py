@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
-from sqlalchemy import delete
 from telegram import BotCommandScopeChat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.domain import people as svc_people
 from bot.domain.actions import parse_id
-from bot.domain.directory import find_units
+from bot.domain.commands import forget_menu
+from bot.domain.directory import find_units, person_by_id, unit_by_id
 from bot.domain.errors import DomainError
 from bot.domain.onboarding import deep_link
 from bot.domain.roles import OFFICE_ROLES, ROLE_NAMES
@@ -28,7 +29,9 @@ from bot.kernel.render import render
 from handlers.common import _menus, _set_menu, reply, requires
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
-from store.models import MenuState, Person, Unit
+
+if TYPE_CHECKING:
+    from store.models import Person
 
 log = logging.getLogger("duban.people")
 
@@ -106,10 +109,10 @@ async def _refresh_menu(context: Ctx, outcome: svc_people.Outcome) -> None:
             log.info("event=menu_not_cleared chat=%s error=%s", chat_id, exc)
         _menus(context.bot_data).pop(chat_id, None)
         async with db.session() as s:
-            await s.execute(delete(MenuState).where(MenuState.chat_id == chat_id))
+            await forget_menu(s, chat_id)
         return
     async with db.session() as s:
-        person = await s.get(Person, outcome.person.id)
+        person = await person_by_id(s, outcome.person.id)
         if person is not None and person.telegram_id is not None:
             await _set_menu(context.bot, person.telegram_id, person, db, _menus(context.bot_data))
 
@@ -295,8 +298,8 @@ async def unit_tapped(update: Update, context: Ctx) -> None:
         async with svc.db.session(actor(me)) as s:
             if m.group(1) == "uc":
                 c = await svc_people.person_card(s, me, pid)
-                unit = await s.get(Unit, unit_id)
-                if unit is None or not unit.active:
+                unit = await unit_by_id(s, unit_id, active=True)
+                if unit is None:
                     raise DomainError("找不到该单位，或该单位已停用")
                 text, markup, _ = _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what="un", c=c, unit=unit.name),
                                            "确认更改", f"pp:ucy:{pid}:{unit_id}", pid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,3 +21,8 @@ async def remember(s: AsyncSession, chat_id: int, fingerprint: str, now: datetim
     stmt = dialect.insert(MenuState).values(chat_id=chat_id, fingerprint=fingerprint, set_at=now)
     await s.execute(stmt.on_conflict_do_update(index_elements=["chat_id"],
                                                set_={"fingerprint": fingerprint, "set_at": now}))
+
+
+async def forget(s: AsyncSession, chat_id: int) -> None:
+    """A chat whose menu was cleared (its person left): start-up must not think it is set."""
+    await s.execute(delete(MenuState).where(MenuState.chat_id == chat_id))

@@ -71,3 +71,7 @@ async def menu_fingerprints(session: AsyncSession) -> dict[int, str]:
 
 async def remember_menu(session: AsyncSession, chat_id: int, fingerprint: str, now: datetime) -> None:
     await store_menus.remember(session, chat_id, fingerprint, now)
+
+
+async def forget_menu(session: AsyncSession, chat_id: int) -> None:
+    await store_menus.forget(session, chat_id)
