@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, SupportsIndex, SupportsInt
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -172,7 +172,9 @@ class SharedLimiter(BaseRateLimiter[str]):
 
 
 def _chat_id(value: object) -> int | None:
+    if not isinstance(value, (str, bytes, bytearray, SupportsInt, SupportsIndex)):
+        return None  # what int() would refuse with a TypeError: no chat at all
     try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return int(value)
+    except ValueError:
         return None  # a channel's @username, or no chat at all

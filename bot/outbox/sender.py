@@ -27,8 +27,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy import CursorResult, and_, or_, select, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -248,9 +249,11 @@ class Sender:
                 update(OutboxMessage).where(stuck)
                 .values(status="pending", attempts=OutboxMessage.attempts + 1,
                         last_error="发送中断（进程重启），重新发送").execution_options(synchronize_session=False))
-        count = (failed.rowcount or 0) + (again.rowcount or 0)
+        # An UPDATE answers with a CursorResult; Session.execute is typed as the plain Result.
+        gone = cast("CursorResult[Any]", failed).rowcount or 0
+        count = gone + (cast("CursorResult[Any]", again).rowcount or 0)
         if count:
-            log.warning("event=outbox_recovered rows=%s failed=%s", count, failed.rowcount or 0)
+            log.warning("event=outbox_recovered rows=%s failed=%s", count, gone)
         return count
 
     async def _claim_next(self, cooling: set[int]) -> OutboxMessage | None:
@@ -291,12 +294,13 @@ class Sender:
     async def _due_chats(self, chats: set[int]) -> list[int]:
         now = self.clock.now()
         async with self.db.session() as s:
-            return list((await s.scalars(
+            rows = (await s.scalars(
                 select(OutboxMessage.chat_id).distinct()
                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
                        OutboxMessage.chat_id.in_(sorted(chats)),
                        OutboxMessage.bundle.is_(None) if self.release_held is not None else true())
-            )).all())
+            )).all()
+        return [chat for chat in rows if chat is not None]  # IN (...) never matches NULL: a no-op for the type
 
     # ------------------------------------------------------------------ one message
     async def _deliver(self, row: OutboxMessage, claim_next: bool = False) -> OutboxMessage | None:
@@ -339,8 +343,9 @@ class Sender:
         return Outcome("sent", message_id=message.message_id)
 
     async def _call(self, row: OutboxMessage):  # noqa: ANN202
+        assert row.chat_id is not None  # a row is pending only with a chat (bot.outbox.queue.enqueue)
         markup = keyboard(row.buttons)
-        extra = {"rate_limit_args": OUTBOX_CALL} if self._limiter is not None else {}
+        extra: dict[str, Any] = {"rate_limit_args": OUTBOX_CALL} if self._limiter is not None else {}
         if row.kind == "document" and row.file_path:
             with open(row.file_path, "rb") as fh:
                 return await self.bot.send_document(row.chat_id, fh, filename=row.file_name, caption=row.text,
