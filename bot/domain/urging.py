@@ -332,9 +332,12 @@ def overdue_unreached(r: ReminderSettings, today: date, routine_day: date) -> An
     def missing(person_id: Any, *person: Any) -> Any:
         # Correlated to the share's assignment and item (and the person's row, when it is one two
         # levels down): said explicitly, as auto-correlation only looks at the enclosing SELECT.
+        # The day inside coalesce (never null): a probe on the unique key's (assignment, person,
+        # level), never on ix_reminders_day — PostgreSQL picks that one after a first round its
+        # statistics have not seen yet, and then scans the whole day's rungs once per share.
         return ~select(Reminder.id).where(
             Reminder.assignment_id == Assignment.id, Reminder.person_id == person_id, Reminder.level == OVERDUE,
-            Reminder.round_date == day).correlate(Assignment, Item, *person).exists()
+            func.coalesce(Reminder.round_date, day) == day).correlate(Assignment, Item, *person).exists()
 
     def people(*roles: str) -> tuple[Any, Any]:
         p, pr = aliased(Person), aliased(PersonRole)
@@ -352,9 +355,8 @@ def overdue_unreached(r: ReminderSettings, today: date, routine_day: date) -> An
                    and_(~followed, registered, missing(Item.created_by_id)),
                    and_(~followed, ~registered, exists(office_q.where(missing(office_p.id, office_p))))]
     if r.follower_every_step:
-        follower = aliased(Person)
-        wanted.append(and_(urgent, exists(select(follower.id).where(
-            follower.id == Item.follower_id, follower.active, missing(follower.id, follower)))))
+        wanted.append(and_(urgent, Item.follower_id.is_not(None),
+                           Item.follower_id.in_(select(Person.id).where(Person.active)), missing(Item.follower_id)))
     return or_(Assignment.due_date >= day, *wanted)
 
 
@@ -557,8 +559,12 @@ async def candidates(session: AsyncSession, calendar: WorkCalendar, now: datetim
     routine_day = policy.day(routine_delivery(calendar, policy, now))
     today = policy.day(now)
     until = max(horizon(calendar, routine_day, r), horizon(calendar, today, r))
+    # The filter costs a probe per overdue share: only worth it once the day has overdue rungs
+    # (the day's first round has none, and reads what it writes anyway).
+    reached_today = skip_reached and await session.scalar(select(Reminder.id).where(
+        Reminder.round_date.in_(sorted({today, routine_day})), Reminder.level == OVERDUE).limit(1)) is not None
     dues = await due_assignments(session, until,
-                                 unreached=overdue_unreached(r, today, routine_day) if skip_reached else None)
+                                 unreached=overdue_unreached(r, today, routine_day) if reached_today else None)
     result.considered = len(dues)
     if not dues:
         return Candidates(result, Directory(), [])
