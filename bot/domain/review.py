@@ -82,7 +82,7 @@ async def approve_report(
         reason=None, site_note=site_note, redo_count=a.redo_count, by=me.name,
     )
     if a.role == "lead":
-        buttons: Keyboard = [[button("l:ok", item.id), button("l:ins", item.id)]]
+        buttons: Keyboard = [[button("l:ok", item.id), button("l:ins", item.id), button("l:ret", item.id)]]
         files = await report_files(session, report.id)
         if files:  # the leader decides with the evidence at hand (issue 12): sent on a tap
             buttons.append([button("r:att", report.id, f"查看附件（{len(files)}）")])

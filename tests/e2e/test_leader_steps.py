@@ -72,13 +72,13 @@ async def test_instruction_midway_then_return_then_resubmit_and_close(demo_count
     await office.tap(f"审核通过（{LEAD}）", office.last)
     await office.tap("跳过")
     request = find(leader, "办理结果请审阅")
-    assert "如需退回重办：发送 /item 督字〔2026〕1号" in request.text
-
-    # ---- 退回重办 from the item's page: it goes back to the lead unit with the leader's reason.
-    h.clock.advance(hours=2)
+    assert request.buttons == ["同意", "批示", "退回重办"] and "点“退回重办”并写明理由" in request.text
     await leader.send("/item 督字〔2026〕1号")
     assert leader.last.buttons == ["同意", "批示", "退回重办"]
-    page = leader.last
+
+    # ---- 退回重办 from the notice: it goes back to the lead unit with the leader's reason.
+    h.clock.advance(hours=2)
+    page = request
     await leader.tap("退回重办", page)
     assert "请输入退回理由" in leader.last.text
     await leader.send("退" * 2001)  # bad input again: too long

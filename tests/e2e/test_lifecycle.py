@@ -194,7 +194,7 @@ async def test_an_important_item_from_registration_to_archive_through_the_chat(d
     await office.send("已现场核验，路面平整。")
     assert "已记录现场核验意见" in office.last.text
     review_request = find(leader, "办理结果请审阅")
-    assert "已现场核验，路面平整" in review_request.text and review_request.buttons == ["同意", "批示", "查看附件（1）"]  # issue 12: the evidence
+    assert "已现场核验，路面平整" in review_request.text and review_request.buttons == ["同意", "批示", "退回重办", "查看附件（1）"]  # issue 12: the evidence
     await leader.tap("批示", review_request)
     await leader.send("请继续做好日常养护。")
     assert "批示已记录，事项办结" in leader.last.text and review_request.buttons == ["✅ 已批示 · 查看", "查看附件（1）"]

@@ -140,7 +140,7 @@ async def test_an_important_item_from_registration_to_archive(db, clock, tmp_pat
     msgs = await outbox(db, seen)
     assert {m.person_id for m in msgs} == {w.lead_liaison.id, w.leader.id}
     (lm,) = [m for m in msgs if m.person_id == w.leader.id]
-    assert data_of(lm) == [[f"l:ok:{item_id}", f"l:ins:{item_id}"]] and labels_of(lm) == ["同意", "批示"]
+    assert data_of(lm) == [[f"l:ok:{item_id}", f"l:ins:{item_id}", f"l:ret:{item_id}"]] and labels_of(lm) == ["同意", "批示", "退回重办"]
     assert "已补充修复后照片" in lm.text and "路面平整" in lm.text
 
     # ---- 批示 → closed; the office and the units still on the item are told.
