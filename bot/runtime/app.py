@@ -7,10 +7,11 @@ import json
 import logging
 from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, Updater
 from telegram.request import BaseRequest, HTTPXRequest
 
 import handlers
@@ -56,7 +57,8 @@ def build_application(
         shared_updates = settings.telegram.mode == "webhook"
     request = request or HTTPXRequest(connection_pool_size=16)
     get_updates_request = get_updates_request or HTTPXRequest(read_timeout=40)
-    builder = (
+    # Any: the rate limiter set below changes the builder's bot type parameter.
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .application_class(DialogStateApplication)
         .persistence(DbPersistence(db, shared=shared_updates))
@@ -170,16 +172,16 @@ def lead(app: Application, leadership: Leadership, polling: bool = True, poll_ti
         else:
             await _recover_others(app)
             _in_background(app, _recover_while_leading(app, leadership, recover_every), "inbox-recovery")
-        if polling and not app.updater.running:
-            await app.updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
+        if polling and not _updater(app).running:
+            await _updater(app).start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
         _in_background(app, refresh_all_menus(app.bot, app.bot_data["services"].db, app.bot_data), "menus")
 
     async def deposed() -> None:
         if not polling:  # webhook: it still handles what the proxy gives it; it only stops sending
             log.warning("event=standby")
             return
-        if app.updater.running:
-            await app.updater.stop()
+        if _updater(app).running:
+            await _updater(app).stop()
         dropped = _drop_queued(app)
         timeouts = forget_timeouts(app)
         log.warning("event=standby dropped_updates=%d dialog_timeouts=%d", dropped, timeouts)
@@ -270,12 +272,17 @@ async def start_instance(app: Application, leadership: Leadership, polling: bool
     leadership.start()
 
 
+def _updater(app: Application) -> Updater:
+    assert app.updater is not None  # build_app keeps PTB's updater (polling mode uses it)
+    return app.updater
+
+
 async def stop_instance(app: Application) -> None:
     leadership: Leadership | None = app.bot_data.get("leadership")
     if leadership is not None:
         await leadership.stop()
-    if app.updater.running:
-        await app.updater.stop()
+    if _updater(app).running:
+        await _updater(app).stop()
     await app.stop()
     await _post_stop(app)
     await app.shutdown()
@@ -285,12 +292,12 @@ async def start_polling(app: Application, poll_timeout: int = 10) -> None:
     """Start an Application in an event loop we own (the sandbox and the tests), as run_polling would."""
     await app.initialize()
     await _post_init(app)
-    await app.updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
+    await _updater(app).start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
     await app.start()
 
 
 async def stop_polling(app: Application) -> None:
-    await app.updater.stop()
+    await _updater(app).stop()
     await app.stop()
     await _post_stop(app)
     await app.shutdown()

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -111,7 +112,7 @@ class PgLeadership(Leadership):
         self.settle_seconds = heartbeat_seconds * 3
         # Not shorter than 2 s: a busy machine (or database) must not depose a healthy leader.
         self.heartbeat_timeout = max(heartbeat_seconds * 3, 2.0)
-        self.connection = None  # asyncpg.Connection while trying or leading
+        self.connection: Any = None  # asyncpg.Connection while trying or leading (asyncpg has no types)
         self.backend_pid: int | None = None
         self._lost = asyncio.Event()
 
@@ -133,7 +134,7 @@ class PgLeadership(Leadership):
             await self._close()
 
     async def _try(self) -> bool:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]  # asyncpg publishes no type information
 
         if self.connection is None or self.connection.is_closed():
             self._lost = asyncio.Event()

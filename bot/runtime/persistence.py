@@ -34,6 +34,7 @@ import json
 import logging
 from collections.abc import Iterable
 from copy import deepcopy
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
@@ -43,6 +44,9 @@ from bot.kernel.logs import LoggedApplication
 from bot.runtime.inbox import InboxApplication
 from store import dialog_state as rows
 from store.db import Database
+
+if TYPE_CHECKING:
+    from telegram.ext._utils.trackingdict import TrackingDict
 
 log = logging.getLogger("duban.persistence")
 
@@ -78,10 +82,10 @@ class DbPersistence(BasePersistence):
         return found
 
     async def get_chat_data(self) -> dict[int, dict]:
-        return {int(k): v for _, _, k, v in await self._all(rows.CHAT)}
+        return {int(k): cast(dict, v) for _, _, k, v in await self._all(rows.CHAT)}  # written from dicts
 
     async def get_user_data(self) -> dict[int, dict]:
-        return {int(k): v for _, _, k, v in await self._all(rows.USER)}
+        return {int(k): cast(dict, v) for _, _, k, v in await self._all(rows.USER)}  # written from dicts
 
     async def get_conversations(self, name: str) -> dict:
         return {_parse_key(k): v for _, n, k, v in await self._all(rows.CONVERSATION) if n == name}
@@ -173,14 +177,14 @@ class DbPersistence(BasePersistence):
         async with self.db.engine.connect() as conn:
             found = {(s, n, k): v for s, n, k, v in await rows.load(conn, keys=wanted)}
         for s, n, k in [(s, "", k) for s, k in wanted if s != rows.CONVERSATION] + [
-                (rows.CONVERSATION, h.name, conversation_key(key)) for h, key in keys.items()]:
+                (rows.CONVERSATION, _name(h), conversation_key(key)) for h, key in keys.items()]:
             self._written[(s, n, k)] = rows.dumps(found[(s, n, k)]) if (s, n, k) in found else None
         if chat is not None:
             _replace(app._chat_data[chat.id], found.get((rows.CHAT, "", str(chat.id))))  # noqa: SLF001
         if user is not None:
             _replace(app._user_data[user.id], found.get((rows.USER, "", str(user.id))))  # noqa: SLF001
         for handler, key in keys.items():
-            _set_state(handler, key, found.get((rows.CONVERSATION, handler.name, conversation_key(key))))
+            _set_state(handler, key, found.get((rows.CONVERSATION, _name(handler), conversation_key(key))))
 
     async def reload(self, app: Application) -> None:
         """Everything again (this instance has just become the one that handles updates)."""
@@ -192,8 +196,8 @@ class DbPersistence(BasePersistence):
         app._user_data.clear()  # noqa: SLF001
         app._user_data.update(users)  # noqa: SLF001
         for handler in persistent_conversations(app):
-            handler._conversations.data.clear()  # noqa: SLF001
-            handler._conversations.update_no_track(  # noqa: SLF001
+            _tracking(handler).data.clear()
+            _tracking(handler).update_no_track(
                 {_parse_key(k): v for _, n, k, v in conversations if n == handler.name})
         log.info("event=dialog_state_reloaded conversations=%d chats=%d users=%d",
                  len(conversations), len(chats), len(users))
@@ -206,11 +210,22 @@ def _replace(target: dict, value: object | None) -> None:
 
 
 def _set_state(handler: ConversationHandler, key: tuple, state: object | None) -> None:
-    states = handler._conversations  # noqa: SLF001 — the TrackingDict PTB persists
+    states = _tracking(handler)
     if state is None:
         states.data.pop(key, None)  # not a write: the database already has no row
     else:
         states.update_no_track({key: state})
+
+
+def _tracking(handler: ConversationHandler) -> TrackingDict[tuple[int | str, ...], object]:
+    # PTB annotates the private _conversations as a plain mapping; a persistent handler's is the
+    # TrackingDict it persists from.
+    return cast("TrackingDict[tuple[int | str, ...], object]", handler._conversations)  # noqa: SLF001
+
+
+def _name(handler: ConversationHandler) -> str:
+    assert handler.name  # persistent_conversations keeps only named handlers
+    return handler.name
 
 
 def persistent_conversations(app: Application) -> list[ConversationHandler]:
