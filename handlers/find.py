@@ -50,7 +50,7 @@ async def _page(context: Ctx, person: Person, keyword: str, page: int) -> tuple[
 
 
 async def find_command(update: Update, context: Ctx) -> None:
-    person = await context.person(update)
+    person = await context.known_person(update)
     try:
         keyword = clean_keyword(" ".join(context.args or []))
         text, markup = await _page(context, person, keyword, 1)
@@ -63,7 +63,7 @@ async def find_command(update: Update, context: Ctx) -> None:
 
 async def find_page(update: Update, context: Ctx) -> None:
     query = update.callback_query
-    person = await context.person(update)
+    person = await context.known_person(update)
     m = _PAGE_DATA.fullmatch(query.data or "")
     try:
         if m is None:

@@ -80,7 +80,7 @@ async def people_command(update: Update, context: Ctx) -> None:
     if not text:
         await reply(update, "people/usage.html.j2")
         return
-    person = await context.person(update)
+    person = await context.known_person(update)
     try:
         async with context.services.db.session(actor(person)) as s:
             found = await svc_people.find_people(s, person, text)
@@ -120,7 +120,7 @@ async def _refresh_menu(context: Ctx, outcome: svc_people.Outcome) -> None:
 @requires(*OFFICE_ROLES, what="/people")
 async def tapped(update: Update, context: Ctx) -> None:
     query = update.callback_query
-    me = await context.person(update)
+    me = await context.known_person(update)
     m = _DATA.fullmatch(query.data or "")
     target = parse_id(m.group(2)) if m else None
     if m is None or target is None:
@@ -229,7 +229,7 @@ def _done(what: str, out: svc_people.Outcome, role: str | None = None) -> str:
 @requires(*OFFICE_ROLES, what="/people", denied=ConversationHandler.END)
 async def unit_start(update: Update, context: Ctx) -> int:
     query = update.callback_query
-    me = await context.person(update)
+    me = await context.known_person(update)
     m = _DATA.fullmatch(query.data or "")
     pid = parse_id(m.group(2)) if m else None
     try:
@@ -243,6 +243,7 @@ async def unit_start(update: Update, context: Ctx) -> int:
         await query.answer(exc.message[:200], show_alert=True)
         return ConversationHandler.END
     await query.answer()
+    assert context.chat_data is not None  # a tap comes from a chat
     context.chat_data["people_unit"] = pid
     await update.effective_chat.send_message(f"请输入{c.name}的新单位名称（可只输入其中几个字），或发送 /cancel 取消：")
     return ENTER_UNIT
@@ -286,7 +287,7 @@ async def unit_timed_out(update: Update, context: Ctx) -> None:
 async def unit_tapped(update: Update, context: Ctx) -> None:
     """``pp:uc`` (confirm the chosen unit) and ``pp:ucy`` (make the move)."""
     query = update.callback_query
-    me = await context.person(update)
+    me = await context.known_person(update)
     m = re.fullmatch(r"pp:(uc|ucy):([0-9]{1,10}):([0-9]{1,10})", query.data or "")
     pid, unit_id = (parse_id(m.group(2)), parse_id(m.group(3))) if m else (None, None)
     if pid is None or unit_id is None:

@@ -180,13 +180,19 @@ async def leave(session: AsyncSession, person: Person, *, now: datetime, reason:
     return chat_id
 
 
+def _unit_name(person: Person) -> str:
+    """The unit's name of a person already checked to belong to one (``unit_id`` set)."""
+    assert person.unit is not None
+    return person.unit.name
+
+
 def _check_role_fits(person: Person, role: str) -> None:
     if role not in ROLE_NAMES:
         raise DomainError(f"未知的角色「{role}」（可选：{'、'.join(ROLE_NAMES.values())}）")
     if role in UNIT_ROLES and person.unit_id is None:
         raise DomainError(f"{person.name}不属于任何单位，不能担任{ROLE_NAMES[role]}")
     if role not in UNIT_ROLES and person.unit_id is not None:
-        raise DomainError(f"{person.name}属于{person.unit.name}，{ROLE_NAMES[role]}不属于承办单位")
+        raise DomainError(f"{person.name}属于{_unit_name(person)}，{ROLE_NAMES[role]}不属于承办单位")
 
 
 def roles_that_fit(c: PersonCard) -> list[str]:
@@ -207,7 +213,7 @@ async def add_role(session: AsyncSession, me: Person, person_id: int, role: str,
     briefed = 0
     headline = render("people/changed.html.j2", role_names=ROLE_NAMES, kind="role_added", person=person, role=role)
     if role == "liaison":
-        briefed = await brief_liaison(session, person, person.unit.name, now=now, headline=headline, always=True)
+        briefed = await brief_liaison(session, person, _unit_name(person), now=now, headline=headline, always=True)
     else:
         await enqueue(session, person, headline, now=now)
     return Outcome(card(person), person.telegram_id, None, briefed)
@@ -248,7 +254,7 @@ async def change_unit(session: AsyncSession, me: Person, person_id: int, unit_id
     same = await session.scalar(select(Person.id).where(Person.name == person.name, Person.unit_id == unit.id))
     if same is not None:
         raise DomainError(f"{unit.name}已有一位{person.name}，不能重复")
-    old_unit = person.unit.name
+    old_unit = _unit_name(person)
     warning = _only_liaison_warning(person, await _other_liaisons(session, person))
     person.unit_id = unit.id
     await session.flush()
@@ -286,10 +292,10 @@ async def hand_over(session: AsyncSession, me: Person, from_id: int, to_id: int,
     if old.id == new.id:
         raise DomainError("不能移交给本人")
     if new.unit_id != old.unit_id:
-        raise DomainError(f"{new.name}不在{old.unit.name}，只能移交给本单位人员")
+        raise DomainError(f"{new.name}不在{_unit_name(old)}，只能移交给本单位人员")
     if not new.active:
         raise DomainError(f"{new.name}的账号已停用，请先重新邀请")
-    unit_name = old.unit.name
+    unit_name = _unit_name(old)
     if not new.has_role("liaison"):
         new.role_rows.append(PersonRole(role="liaison"))
     old.role_rows = [r for r in old.role_rows if r.role != "liaison"]
