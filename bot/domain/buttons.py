@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,15 @@ from store.workflow import Assignment
 # --------------------------------------------------------------------------------------------
 # The service calls (one small adapter per button: the services take keyword arguments)
 # --------------------------------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+
+def _given(value: _T | None) -> _T:
+    """What a button asked for: its ``asks`` makes the dialog (handlers.buttons) supply it."""
+    assert value is not None
+    return value
+
 
 
 async def _approve_item(s: AsyncSession, me: Person, item_id: int, _: Answer, env: ActionEnv) -> Any:
@@ -79,7 +88,7 @@ async def _plan(s: AsyncSession, me: Person, aid: int, answer: Answer, env: Acti
 
 
 async def _extension(s: AsyncSession, me: Person, aid: int, answer: Answer, env: ActionEnv) -> Any:
-    return await asg.request_extension(s, me, aid, new_due=answer.day, reason=answer.text, now=env.now)
+    return await asg.request_extension(s, me, aid, new_due=_given(answer.day), reason=_given(answer.text), now=env.now)
 
 
 async def _extension_probe(s: AsyncSession, me: Person, aid: int, env: ActionEnv) -> Any:
@@ -138,7 +147,7 @@ _SPECS = (
         toast="已同意立项，督办通知单已下发", outcome=lambda item: f"✅ 已同意（{item_label(item)}）· 查看"),
     ActionSpec(
         "i:no", "item", "退回", step="item.reject", asks="text", outcome="↩️ 已退回 · 查看",
-        run=lambda s, me, i, a, env: items_svc.reject_item(s, me, i, reason=a.text, now=env.now)),
+        run=lambda s, me, i, a, env: items_svc.reject_item(s, me, i, reason=_given(a.text), now=env.now)),
     ActionSpec(
         "i:sub", "item", "提交审批", step="item.submit", toast="已提交督查室负责人审批", outcome="📤 已提交审批 · 查看",
         run=lambda s, me, i, a, env: items_svc.submit_item(s, me, i, now=env.now)),
@@ -174,7 +183,7 @@ _SPECS = (
         run=lambda s, me, i, a, env: chg.approve_change(s, me, i, calendar=env.calendar, now=env.now)),
     ActionSpec(
         "g:no", "change", "不同意变更", who="office_head", asks="text", outcome="❌ 未同意变更 · 查看",
-        run=lambda s, me, i, a, env: chg.reject_change(s, me, i, reason=a.text, now=env.now)),
+        run=lambda s, me, i, a, env: chg.reject_change(s, me, i, reason=_given(a.text), now=env.now)),
     # A unit's assignment (its own liaison).
     ActionSpec(
         "a:ack", "assignment", "签收", step="assignment.acknowledge", toast="已签收，签收时间已记录",
@@ -192,15 +201,15 @@ _SPECS = (
     ActionSpec(
         "a:rpt", "assignment", "提交办结报告", step="report.submit", asks="collect", edit="all",
         outcome="📨 已提交办结报告 · 查看",
-        run=lambda s, me, i, a, env: asg.submit_report(s, me, i, text=a.text, attachments=a.files, now=env.now)),
+        run=lambda s, me, i, a, env: asg.submit_report(s, me, i, text=_given(a.text), attachments=a.files, now=env.now)),
     ActionSpec(
         "a:trf", "assignment", "申请转办", step="transfer.request", asks="text", edit="button",
         outcome="🔀 已申请转办 · 查看",
-        run=lambda s, me, i, a, env: asg.request_transfer(s, me, i, reason=a.text, now=env.now)),
+        run=lambda s, me, i, a, env: asg.request_transfer(s, me, i, reason=_given(a.text), now=env.now)),
     ActionSpec(
         "a:dec", "assignment", "无法协办", step="assignment.decline", asks="text", edit="all",
         outcome="⚠️ 已报告无法协办 · 查看",
-        run=lambda s, me, i, a, env: asg.decline_assist(s, me, i, reason=a.text, now=env.now)),
+        run=lambda s, me, i, a, env: asg.decline_assist(s, me, i, reason=_given(a.text), now=env.now)),
     ActionSpec(
         "m:ok", "milestone", "节点已完成", step="milestone.done", toast="已标记该节点完成", outcome="✅ 节点已完成",
         edit="button", run=lambda s, me, i, a, env: asg.complete_milestone(s, me, i, now=env.now)),
@@ -211,22 +220,22 @@ _SPECS = (
         run=lambda s, me, i, a, env: asg.approve_extension(s, me, i, now=env.now)),
     ActionSpec(
         "x:no", "extension", "不同意延期", who="office", asks="text", outcome="❌ 未同意延期 · 查看",
-        run=lambda s, me, i, a, env: asg.reject_extension(s, me, i, reason=a.text, now=env.now)),
+        run=lambda s, me, i, a, env: asg.reject_extension(s, me, i, reason=_given(a.text), now=env.now)),
     ActionSpec(
         "t:ok", "transfer", "同意转办", step="transfer.approve", asks="unit", probe=_approve_transfer_probe,
         outcome=lambda t: f"🔀 已转办至{t.unit.name} · 查看", summary=lambda t: {"unit": t.unit.name},
-        run=lambda s, me, i, a, env: asg.approve_transfer(s, me, i, to_unit_id=a.unit_id, calendar=env.calendar,
+        run=lambda s, me, i, a, env: asg.approve_transfer(s, me, i, to_unit_id=_given(a.unit_id), calendar=env.calendar,
                                                           now=env.now)),
     ActionSpec(
         "t:no", "transfer", "不同意转办", who="office", asks="text", outcome="❌ 未同意转办 · 查看",
-        run=lambda s, me, i, a, env: asg.reject_transfer(s, me, i, reason=a.text, now=env.now)),
+        run=lambda s, me, i, a, env: asg.reject_transfer(s, me, i, reason=_given(a.text), now=env.now)),
     # Completion reports (office review).
     ActionSpec(
         "r:ok", "report", "审核通过", step="report.approve", asks="optional", outcome="✅ 审核通过 · 查看",
         run=lambda s, me, i, a, env: review_svc.approve_report(s, me, i, site_note=a.text, now=env.now)),
     ActionSpec(
         "r:no", "report", "退回重办", step="report.return", asks="text", outcome="↩️ 已退回重办 · 查看",
-        run=lambda s, me, i, a, env: review_svc.return_report(s, me, i, reason=a.text, now=env.now)),
+        run=lambda s, me, i, a, env: review_svc.return_report(s, me, i, reason=_given(a.text), now=env.now)),
     # Evidence (issue 12): the files behind a 办结报告 (its review and 审阅 notices) and behind an
     # item (/item), sent on a tap. Office staff, the item's leaders and, for their own unit's
     # files, its liaisons and heads: bot.domain.evidence decides from the database.
@@ -242,15 +251,15 @@ _SPECS = (
         run=lambda s, me, i, a, env: review_svc.leader_agree(s, me, i, now=env.now, rules=env.score_rules)),
     ActionSpec(
         "l:ins", "item", "批示", step="leader.instruct", asks="text", outcome="✅ 已批示 · 查看",
-        run=lambda s, me, i, a, env: review_svc.leader_instruct(s, me, i, instruction=a.text, now=env.now,
+        run=lambda s, me, i, a, env: review_svc.leader_instruct(s, me, i, instruction=_given(a.text), now=env.now,
                                                                          rules=env.score_rules)),
     # Issue 12: 退回重办 at 审阅 (does not close), and 批示 while the units handle the item.
     ActionSpec(
         "l:ret", "item", "退回重办", step="leader.return", asks="text", outcome="↩️ 已退回重办 · 查看",
-        run=lambda s, me, i, a, env: review_svc.leader_return(s, me, i, reason=a.text, now=env.now)),
+        run=lambda s, me, i, a, env: review_svc.leader_return(s, me, i, reason=_given(a.text), now=env.now)),
     ActionSpec(
         "l:dir", "item", "批示", step="leader.direct", asks="text", edit="none",
-        run=lambda s, me, i, a, env: review_svc.leader_direct(s, me, i, instruction=a.text, now=env.now)),
+        run=lambda s, me, i, a, env: review_svc.leader_direct(s, me, i, instruction=_given(a.text), now=env.now)),
     # A phone supervision record (电话督查), answered by the unit's liaison (有异议: the records dialog).
     ActionSpec(
         "c:ok", "record", "确认", who="liaison", toast="已确认", outcome="✅ 已确认",
