@@ -93,10 +93,10 @@ async def insert_reminders(session: AsyncSession, rows: Sequence[ReminderRow], c
             result = await conn.execute(stmt, {f"p_{c}": list(a) for c, a in zip(columns, arrays, strict=True)})
             written += result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(chunk)
     else:
-        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=REMINDER_KEY)
+        lite = sqlite_insert(table).on_conflict_do_nothing(index_elements=REMINDER_KEY)
         for start in range(0, len(rows), SQLITE_CHUNK):
             chunk = rows[start:start + SQLITE_CHUNK]
-            result = await conn.execute(stmt, [{**dict(zip(columns, row, strict=True)), "created_at": created_at}
+            result = await conn.execute(lite, [{**dict(zip(columns, row, strict=True)), "created_at": created_at}
                                                for row in chunk])
             written += result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(chunk)
     await audit_bulk(session, "reminders", "reminders.insert", written, planned=len(rows), levels=dict(levels),
