@@ -81,6 +81,7 @@ def test_run_without_token_is_a_clear_error(tmp_path, capsys, monkeypatch):
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/x.sqlite3"\n', encoding="utf-8")
     monkeypatch.delenv(TOKEN_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # the default files folder (data/files) is not the checkout's, where a bot may have run
     assert main(["run", "--config", str(cfg)]) == 2
     assert "[telegram] token 未填写" in capsys.readouterr().err
 
