@@ -7,6 +7,7 @@ Dialog:    /invite → role (buttons) → unit (type part of the name, pick a bu
 from __future__ import annotations
 
 import warnings
+from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -49,7 +50,7 @@ async def _issue(update: Update, context: Ctx, role: str, unit_name: str | None,
                 now=svc.clock.now(), ttl_days=svc.settings.invitations.ttl_days,
             )
     except DomainError as exc:
-        await update.effective_chat.send_message(exc.message)
+        await update.effective_chat.send_message(escape(exc.message))  # it may quote what was typed
         return False
     await reply(
         update, "messages/invite_created.html.j2",
@@ -64,7 +65,7 @@ async def invite_start(update: Update, context: Ctx) -> int:
     if args:
         role = parse_role(args[0])
         if role is None:
-            await update.effective_chat.send_message(f"未知的角色「{args[0]}」。{USAGE}")
+            await update.effective_chat.send_message(f"未知的角色「{escape(args[0])}」。{USAGE}")
             return ConversationHandler.END
         needed = 3 if role in UNIT_ROLES else 2
         if len(args) != needed:
@@ -102,7 +103,7 @@ async def unit_typed(update: Update, context: Ctx) -> int:
     text = update.message.text.strip()
     rows, _ = await unit_buttons(context, text, "inv:unit")
     if not rows:
-        await update.effective_chat.send_message(f"没有名称包含「{text[:50]}」的单位，请重新输入：")
+        await update.effective_chat.send_message(f"没有名称包含「{escape(text[:50])}」的单位，请重新输入：")
         return CHOOSE_UNIT
     await update.effective_chat.send_message("请选择单位：", reply_markup=InlineKeyboardMarkup(rows))
     return CHOOSE_UNIT

@@ -129,6 +129,8 @@ async def test_invite_input_errors_are_explained(harness):
     admin = h.emu.person("王敏", user_id=ADMIN_ID)
     cases = {
         "/invite 村长 城关镇 张三": "未知的角色「村长」",
+        "/invite <b>村长 城关镇 张三": "未知的角色「<b>村长」",  # typed markup is shown as typed
+        "/invite 联络员 <城关> 张三": "找不到单位「<城关>」",
         "/invite 联络员 张三": "用法：/invite",
         "/invite 联络员 城关 张三": "找不到单位「城关」（相近的单位：城关镇）",
         "/invite 县领导 城关镇 张三": "用法：/invite",
@@ -150,6 +152,8 @@ async def test_invite_dialog_with_buttons_and_unit_search(harness):
     assert "请输入所属单位名称" in admin.last.text
     await admin.send("不存在")
     assert "没有名称包含「不存在」的单位" in admin.last.text
+    await admin.send("<镇&")
+    assert "没有名称包含「<镇&」的单位" in admin.last.text
     await admin.send("镇")
     assert admin.last.buttons == ["城关镇", "新马桥镇"]
     await admin.tap("新马桥镇")
