@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from html import escape
 from typing import TYPE_CHECKING
 
 from telegram import BotCommandScopeChat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -245,7 +246,7 @@ async def unit_start(update: Update, context: Ctx) -> int:
     await query.answer()
     assert context.chat_data is not None  # a tap comes from a chat
     context.chat_data["people_unit"] = pid
-    await update.effective_chat.send_message(f"请输入{c.name}的新单位名称（可只输入其中几个字），或发送 /cancel 取消：")
+    await update.effective_chat.send_message(f"请输入{escape(c.name)}的新单位名称（可只输入其中几个字），或发送 /cancel 取消：")
     return ENTER_UNIT
 
 
@@ -258,7 +259,7 @@ async def unit_typed(update: Update, context: Ctx) -> int:
     async with context.services.db.session() as s:
         units = await find_units(s, text)
     if not units:
-        await update.effective_chat.send_message(f"没有名称包含「{text}」的单位，请重新输入，或发送 /cancel 取消：")
+        await update.effective_chat.send_message(f"没有名称包含「{escape(text)}」的单位，请重新输入，或发送 /cancel 取消：")
         return ENTER_UNIT
     rows = [[_b(u.name, f"pp:uc:{pid}:{u.id}")] for u in units]
     await update.effective_chat.send_message("请选择新单位：", reply_markup=InlineKeyboardMarkup(rows))

@@ -115,8 +115,8 @@ async def test_roles_and_unit_change_with_confirmation(demo_county, demo_item):
 
     await office.tap("更改单位", card)
     assert "请输入" in office.last.text and "新单位名称" in office.last.text
-    await office.send("不存在的单位")
-    assert "没有名称包含「不存在的单位」的单位" in office.last.text
+    await office.send("不存在的<单位>")
+    assert "没有名称包含「不存在的<单位>」的单位" in office.last.text  # shown as typed
     await office.send("新马桥")
     await office.tap("新马桥镇", office.last)
     confirm = office.last
