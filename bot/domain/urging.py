@@ -46,10 +46,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from html import unescape
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Date, and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -255,8 +255,9 @@ async def due_assignments(session: AsyncSession, until: date, *, unreached: Any 
         .order_by(Assignment.due_date, Assignment.id)
     )
     rows = await session.execute(query if unreached is None else query.where(unreached))
+    # ``due`` is never NULL here: the query's ``due_date <= until`` leaves NULLs out.
     return [
-        DueAssignment(aid, iid, uid, uname, role, due, bool(prov), format_number(year, number) or f"登记号{iid}",
+        DueAssignment(aid, iid, uid, uname, role, cast(date, due), bool(prov), format_number(year, number) or f"登记号{iid}",
                       title, bool(conf), importance == "urgent", follower, registrant)
         for aid, iid, uid, uname, role, due, prov, year, number, title, conf, importance, follower, registrant in rows
     ]
@@ -345,7 +346,7 @@ def overdue_unreached(r: ReminderSettings, today: date, routine_day: date) -> An
 
     unit_p, unit_q = people(LIAISON, UNIT_HEAD)
     # (people.unit_id is indexed: a county has thousands of people, and this runs per share)
-    wanted = [exists(unit_q.where(unit_p.unit_id == Assignment.unit_id, missing(unit_p.id, unit_p)))]
+    wanted: list[ColumnElement[bool]] = [exists(unit_q.where(unit_p.unit_id == Assignment.unit_id, missing(unit_p.id, unit_p)))]
     if r.overdue_office:
         _, office_ids = people(OFFICE)  # one list per statement
         followed = and_(Item.follower_id.is_not(None), Item.follower_id.in_(office_ids))
@@ -509,7 +510,7 @@ class SweepResult:
 
 
 def _insert(session: AsyncSession):  # noqa: ANN202
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def _reached_once_rungs(session: AsyncSession, first_day: date, until: date) -> dict[tuple[int, int, str], date]:
@@ -657,7 +658,7 @@ def previous_working_day(calendar: WorkCalendar, day: date) -> date:
 
 def days_off_before(calendar: WorkCalendar, day: date) -> list[date]:
     """The days off just before ``day`` back to the last working day (empty after a working day)."""
-    out = []
+    out: list[date] = []
     d = day - timedelta(days=1)
     while not is_working_day(calendar, d) and len(out) < 60:
         out.append(d)
@@ -779,7 +780,7 @@ def _chunks(seq: Sequence, n: int) -> Iterable[Sequence]:
 
 async def involvement(session: AsyncSession, person: Person) -> list[dict[str, Any]]:
     """The open items a person is involved in (their unit's, led, followed), number-only if confidential."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if person.unit_id is not None and person.has_role(LIAISON, UNIT_HEAD):
         conditions.append(Item.id.in_(select(Assignment.item_id).where(
             Assignment.unit_id == person.unit_id, Assignment.state.in_(sorted(LIVE_ASSIGNMENT_STATES)))))
@@ -899,8 +900,8 @@ async def undelivered(session: AsyncSession, since: datetime) -> list[Undelivere
         grouped[(msg.person_id, msg.status)].append((msg, person))
     out = []
     for (pid, status), msgs in grouped.items():
-        last, person = max(msgs, key=lambda mp: (_tried_at(mp[0]), mp[0].id))
-        out.append(Undelivered(pid, person_label(person) if person else "（未知收件人）", status, STATUS_TITLES[status],
+        last, who = max(msgs, key=lambda mp: (_tried_at(mp[0]), mp[0].id))
+        out.append(Undelivered(pid, person_label(who) if who else "（未知收件人）", status, STATUS_TITLES[status],
                                len(msgs), _tried_at(last), headline(last.text), last.last_error))
     out.sort(key=lambda u: (UNDELIVERED_STATES.index(u.status), -u.count, u.who))
     return out
@@ -928,7 +929,9 @@ async def retry_failed(session: AsyncSession, since: datetime, now: datetime) ->
         .values(**again, chat_id=select(Person.telegram_id).where(Person.id == OutboxMessage.person_id)
                 .scalar_subquery(), last_error="对方已绑定账号，重新发送")
         .execution_options(synchronize_session=False))
-    counts = {"failed": failed.rowcount or 0, "unreachable": unblocked.rowcount or 0, "unbound": bound.rowcount or 0}
+    # UPDATEs return a CursorResult (SQLAlchemy types execute() as a plain Result).
+    counts = {name: cast(CursorResult[Any], result).rowcount or 0
+              for name, result in (("failed", failed), ("unreachable", unblocked), ("unbound", bound))}
     # Bulk UPDATEs pass by the mapper hooks: the office's decision is audited here, summed up.
     await audit_bulk(session, "outbox", "outbox.retry", sum(counts.values()), since=since, by_status=counts)
     return sum(counts.values())
