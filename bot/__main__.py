@@ -20,22 +20,28 @@ DEFAULT_CONFIG = "config.toml"
 
 
 # argparse's own messages (Python 3.11–3.13 wording) → Chinese; anything unknown is kept as is.
-_ARGPARSE_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p, r in (
-    (r"argument command: invalid choice: '?([^']*)'? \(choose from (.*)\)", "未知的命令「\\1」（可用的命令：\\2）"),
-    (r"argument (\S+): invalid choice: '?([^']*)'? \(choose from (.*)\)", "参数 \\1 的取值「\\2」无效（可选：\\3）"),
-    (r"argument (\S+): invalid int value: '?([^']*)'?", "参数 \\1 应为整数，收到「\\2」"),
-    (r"argument (\S+): invalid (\w+) value: '?([^']*)'?", "参数 \\1 的取值「\\3」无效"),
-    (r"argument (\S+): expected one argument", "参数 \\1 后缺少取值"),
-    (r"argument (\S+): expected at most one argument", "参数 \\1 最多接受一个取值"),
-    (r"argument (\S+): expected at least one argument", "参数 \\1 至少需要一个取值"),
-    (r"argument (\S+): expected (\d+) arguments?", "参数 \\1 需要 \\2 个取值"),
-    (r"argument (\S+): ignored explicit argument '?([^']*)'?", "选项 \\1 不接受取值「\\2」"),
-    (r"argument (\S+): not allowed with argument (\S+)", "参数 \\1 不能与 \\2 同时使用"),
-    (r"the following arguments are required: (.*)", "缺少必填的参数：\\1"),
-    (r"one of the arguments (.*) is required", "以下参数须填写其一：\\1"),
-    (r"unrecognized arguments: (.*)", "无法识别的参数：\\1"),
-    (r"ambiguous option: (\S+) could match (.*)", "选项 \\1 有歧义，可能是：\\2"),
-))
+_ARGPARSE_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), r)
+    for p, r in (
+        (r"argument command: invalid choice: '?([^']*)'? \(choose from (.*)\)", "未知的命令「\\1」（可用的命令：\\2）"),
+        (
+            r"argument (\S+): invalid choice: '?([^']*)'? \(choose from (.*)\)",
+            "参数 \\1 的取值「\\2」无效（可选：\\3）",
+        ),
+        (r"argument (\S+): invalid int value: '?([^']*)'?", "参数 \\1 应为整数，收到「\\2」"),
+        (r"argument (\S+): invalid (\w+) value: '?([^']*)'?", "参数 \\1 的取值「\\3」无效"),
+        (r"argument (\S+): expected one argument", "参数 \\1 后缺少取值"),
+        (r"argument (\S+): expected at most one argument", "参数 \\1 最多接受一个取值"),
+        (r"argument (\S+): expected at least one argument", "参数 \\1 至少需要一个取值"),
+        (r"argument (\S+): expected (\d+) arguments?", "参数 \\1 需要 \\2 个取值"),
+        (r"argument (\S+): ignored explicit argument '?([^']*)'?", "选项 \\1 不接受取值「\\2」"),
+        (r"argument (\S+): not allowed with argument (\S+)", "参数 \\1 不能与 \\2 同时使用"),
+        (r"the following arguments are required: (.*)", "缺少必填的参数：\\1"),
+        (r"one of the arguments (.*) is required", "以下参数须填写其一：\\1"),
+        (r"unrecognized arguments: (.*)", "无法识别的参数：\\1"),
+        (r"ambiguous option: (\S+) could match (.*)", "选项 \\1 有歧义，可能是：\\2"),
+    )
+)
 
 
 def chinese_message(message: str) -> str:
@@ -136,8 +142,10 @@ def missing_database(settings: Settings) -> str | None:
         why = f"而附件文件夹 {files_dir.resolve()} 中已有文件（机器人在此运行过）"
     else:
         return None
-    return (f"启动失败：SQLite 数据库文件 {path.resolve()} 不存在，{why}。请检查配置文件 [database] url 的路径"
-            "是否写错；如确需新建空数据库，请先运行 python -m bot db upgrade。")
+    return (
+        f"启动失败：SQLite 数据库文件 {path.resolve()} 不存在，{why}。请检查配置文件 [database] url 的路径"
+        "是否写错；如确需新建空数据库，请先运行 python -m bot db upgrade。"
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -180,8 +188,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
         db = Database(settings.database.url)
         try:
             await db.upgrade()
-            return await run_import(db, args.kind, Path(args.file), sys.stdout, sys.stderr, full=args.full,
-                                    confirm=_confirm_leaving(args.yes), keep_telegram_ids=settings.office.admins)
+            return await run_import(
+                db,
+                args.kind,
+                Path(args.file),
+                sys.stdout,
+                sys.stderr,
+                full=args.full,
+                confirm=_confirm_leaving(args.yes),
+                keep_telegram_ids=settings.office.admins,
+            )
         finally:
             await db.dispose()
 
@@ -195,7 +211,9 @@ def _confirm_leaving(yes: bool):  # noqa: ANN202
         return lambda: True
     if not sys.stdin.isatty():
         return None
-    return lambda: input("确认将以上人员标记为离岗？输入 y 确认，其他任意键取消：").strip().lower() in ("y", "yes", "是")
+    return lambda: (
+        input("确认将以上人员标记为离岗？输入 y 确认，其他任意键取消：").strip().lower() in ("y", "yes", "是")
+    )
 
 
 def _cmd_invite(args: argparse.Namespace) -> int:
@@ -225,8 +243,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from bot.documents.excel import export_command
     from bot.kernel.clock import Clock
 
-    return asyncio.run(export_command(_settings(args), args.kind, args.file, year=args.year, start=args.start,
-                                      end=args.end, item=args.item, now=Clock().now(), out=sys.stdout, err=sys.stderr))
+    return asyncio.run(
+        export_command(
+            _settings(args),
+            args.kind,
+            args.file,
+            year=args.year,
+            start=args.start,
+            end=args.end,
+            item=args.item,
+            now=Clock().now(),
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,8 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp = with_config(sub.add_parser("import", help="从 Excel/CSV 导入单位或人员"))
     imp.add_argument("kind", choices=["units", "people"], help="units：单位；people：人员")
     imp.add_argument("file", help=".xlsx 或 .csv 文件")
-    imp.add_argument("--full", action="store_true",
-                     help="完整名单（仅人员）：不在文件中的在岗人员标记为离岗，先列出名单请您确认")
+    imp.add_argument(
+        "--full", action="store_true", help="完整名单（仅人员）：不在文件中的在岗人员标记为离岗，先列出名单请您确认"
+    )
     imp.add_argument("--yes", action="store_true", help="与 --full 同用：已核对名单，不再询问")
     imp.set_defaults(func=_cmd_import)
 
@@ -267,8 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     wd.set_defaults(func=_cmd_workdays)
 
     ex = with_config(sub.add_parser("export", help="导出考核表、督办台账（Excel）或督办通知单、卷宗（Word）"))
-    ex.add_argument("kind", choices=["scores", "items", "notice", "dossier"],
-                    help="scores：年度考核表；items：督办台账；notice：督办通知单；dossier：卷宗")
+    ex.add_argument(
+        "kind",
+        choices=["scores", "items", "notice", "dossier"],
+        help="scores：年度考核表；items：督办台账；notice：督办通知单；dossier：卷宗",
+    )
     ex.add_argument("file", help="输出文件（scores、items 为 .xlsx；notice、dossier 为 .docx）")
     ex.add_argument("--year", type=int, help="考核年度（scores），如 2026")
     ex.add_argument("--from", dest="start", help="台账开始日期（items），如 2026-01-01")

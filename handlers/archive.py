@@ -36,8 +36,9 @@ async def _archive(s, me, item_id, env):  # noqa: ANN001, ANN202
     return await ACTIONS["i:arc"].run(s, me, item_id, Answer(), env)
 
 
-async def send_dossier(update: Update, context: Ctx, person: Person, item_id: int, _result: object = None,
-                       *, again: bool = False) -> None:
+async def send_dossier(
+    update: Update, context: Ctx, person: Person, item_id: int, _result: object = None, *, again: bool = False
+) -> None:
     async with context.services.db.session() as s:
         d = await dossier(s, item_id, person)
     chat = update.effective_chat
@@ -45,8 +46,9 @@ async def send_dossier(update: Update, context: Ctx, person: Person, item_id: in
         await reply(update, "chat/archived.html.j2", d=d, again=again)
         return
     document = render("chat/dossier_file.html.j2", d=d).encode("utf-8")
-    await chat.send_document(document, filename=f"{d.label}卷宗.html",
-                             caption=render("chat/archived.html.j2", d=d, again=again))
+    await chat.send_document(
+        document, filename=f"{d.label}卷宗.html", caption=render("chat/archived.html.j2", d=d, again=again)
+    )
     for n, f in enumerate(d.attachments, 1):
         await _send_attachment(update, context, f, n, len(d.attachments))
 
@@ -103,4 +105,3 @@ async def archive_command(update: Update, context: Ctx) -> None:
 
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("archive", archive_command, filters=filters.ChatType.PRIVATE))
-

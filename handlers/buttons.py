@@ -59,8 +59,7 @@ log = logging.getLogger("duban.actions")
 ASK_TIMEOUT_SECONDS: float = 600  # an abandoned prompt is cancelled politely (tests lower this)
 END = ConversationHandler.END
 TEXT, OPTIONAL, COLLECT, DATE, UNIT = range(5)
-_STATE_OF = {"text": TEXT, "optional": OPTIONAL, "collect": COLLECT, "date_text": DATE, "unit": UNIT,
-             "unit_text": UNIT}
+_STATE_OF = {"text": TEXT, "optional": OPTIONAL, "collect": COLLECT, "date_text": DATE, "unit": UNIT, "unit_text": UNIT}
 SCOPES = r"^(?:i|a|m|x|t|r|l|g):"  # the workflow buttons' scopes: an unknown verb there is refused
 # What the chat does after a success, once the tap was answered (the archive sends the dossier).
 AFTER: dict[str, Callable[[Update, Ctx, Person, int, Any], Awaitable[None]]] = {"i:arc": send_dossier}
@@ -105,8 +104,16 @@ async def on_direct(update: Update, context: Ctx) -> None:
     await query.answer(spec.toast)
     if isinstance(query.message, Message):
         remember_outcome(context, query.message.message_id, tap_data(update))
-        await show_outcome(context, query.message.chat.id, query.message.message_id, query.message.reply_markup,
-                           tap_data(update), spec.edit, label, ref.item_id if ref else None)
+        await show_outcome(
+            context,
+            query.message.chat.id,
+            query.message.message_id,
+            query.message.reply_markup,
+            tap_data(update),
+            spec.edit,
+            label,
+            ref.item_id if ref else None,
+        )
     after = AFTER.get(spec.code)
     if after is not None:
         await after(update, context, person, action.target_id, result)
@@ -127,13 +134,15 @@ def _prompt_keyboard(asks: str) -> InlineKeyboardMarkup:
 
 
 def _collect_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton("完成", callback_data="ask:ok"),
-                                  InlineKeyboardButton("取消", callback_data="ask:x")]])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton("完成", callback_data="ask:ok"), InlineKeyboardButton("取消", callback_data="ask:x")]]
+    )
 
 
 async def _send(update: Update, template: str, reply_markup: Any = None, **ctx: object) -> Message:
-    return await update.effective_chat.send_message(render(template, **ctx), reply_markup=reply_markup,
-                                                    disable_web_page_preview=True)
+    return await update.effective_chat.send_message(
+        render(template, **ctx), reply_markup=reply_markup, disable_web_page_preview=True
+    )
 
 
 def _spec(st: dict) -> ActionSpec:
@@ -165,17 +174,33 @@ async def ask_start(update: Update, context: Ctx) -> int | None:
         await _drop_keyboards(context, previous)
     message = query.message if isinstance(query.message, Message) else None
     st = context.chat_data.open(
-        "ask", code=action.code, id=action.target_id, label=ref.label if ref else "",
-        item_id=ref.item_id if ref else None, data=query.data,
-        chat_id=message.chat.id if message else None, message_id=message.message_id if message else None,
+        "ask",
+        code=action.code,
+        id=action.target_id,
+        label=ref.label if ref else "",
+        item_id=ref.item_id if ref else None,
+        data=query.data,
+        chat_id=message.chat.id if message else None,
+        message_id=message.message_id if message else None,
         markup=message.reply_markup if message else None,
-        chat=update.effective_chat.id, texts=[], files=[], day=None,
+        chat=update.effective_chat.id,
+        texts=[],
+        files=[],
+        day=None,
         keyboards=[],  # the dialog's messages that still carry 完成/跳过/取消 or unit buttons
     )
     svc = context.services  # the example date a prompt shows: next month's last working day
     example = example_date(await svc.calendar(), local_date(svc.clock.now()))
-    prompt = await _send(update, "chat/ask_prompt.html.j2", _prompt_keyboard(asks), action_template=spec.template,
-                         step="prompt", label=ref.label if ref else "", replaced=busy, example=example.isoformat())
+    prompt = await _send(
+        update,
+        "chat/ask_prompt.html.j2",
+        _prompt_keyboard(asks),
+        action_template=spec.template,
+        step="prompt",
+        label=ref.label if ref else "",
+        replaced=busy,
+        example=example.isoformat(),
+    )
     st["keyboards"].append(prompt.message_id)
     return _STATE_OF[asks]
 
@@ -213,8 +238,9 @@ async def _finish(update: Update, context: Ctx, answer: Answer) -> int | None:
     await reply(update, spec.template, step="done", label=st["label"], answer=answer, **extra)
     if st["chat_id"] is not None:
         remember_outcome(context, st["message_id"], st["data"])
-        await show_outcome(context, st["chat_id"], st["message_id"], st["markup"], st["data"], spec.edit, label,
-                           st["item_id"])
+        await show_outcome(
+            context, st["chat_id"], st["message_id"], st["markup"], st["data"], spec.edit, label, st["item_id"]
+        )
     return END
 
 
@@ -222,8 +248,9 @@ async def got_text(update: Update, context: Ctx) -> int | None:
     st = context.chat_data.answers("ask")
     if st is None:
         return END
-    return await _finish(update, context, Answer(text=update.message.text, day=st.get("day"),
-                                                 unit_id=st.get("unit_id")))
+    return await _finish(
+        update, context, Answer(text=update.message.text, day=st.get("day"), unit_id=st.get("unit_id"))
+    )
 
 
 async def skipped(update: Update, context: Ctx) -> int | None:
@@ -255,8 +282,16 @@ async def got_date(update: Update, context: Ctx) -> int | None:
         return None
     st["day"] = day
     await _drop_keyboards(context, st)
-    prompt = await _send(update, "chat/ask_prompt.html.j2", _prompt_keyboard("text"), action_template=spec.template,
-                         step="reason", label=st["label"], day=day, replaced=False)
+    prompt = await _send(
+        update,
+        "chat/ask_prompt.html.j2",
+        _prompt_keyboard("text"),
+        action_template=spec.template,
+        step="reason",
+        label=st["label"],
+        day=day,
+        replaced=False,
+    )
     st["keyboards"].append(prompt.message_id)
     return TEXT
 
@@ -303,8 +338,16 @@ async def _unit_then_reason(update: Update, context: Ctx, st: dict, unit_id: int
     st["unit_id"] = unit_id
     name = _tapped_label(update)
     await _drop_keyboards(context, st)
-    prompt = await _send(update, "chat/ask_prompt.html.j2", _prompt_keyboard("text"), action_template=spec.template,
-                         step="reason", label=st["label"], unit=name, replaced=False)
+    prompt = await _send(
+        update,
+        "chat/ask_prompt.html.j2",
+        _prompt_keyboard("text"),
+        action_template=spec.template,
+        step="reason",
+        label=st["label"],
+        unit=name,
+        replaced=False,
+    )
     st["keyboards"].append(prompt.message_id)
     return TEXT
 
@@ -320,8 +363,12 @@ async def got_piece(update: Update, context: Ctx) -> int | None:
     if text:
         total = sum(len(t) for t in st["texts"]) + len(st["texts"]) + len(text)
         if total > MAX_TEXT:
-            await reply(update, "chat/error.html.j2", again=True,
-                        message=f"文字太长：合计最多{MAX_TEXT}字，这一段未收录（现有{total}字）。")
+            await reply(
+                update,
+                "chat/error.html.j2",
+                again=True,
+                message=f"文字太长：合计最多{MAX_TEXT}字，这一段未收录（现有{total}字）。",
+            )
             return None
     try:
         if message is not None and media_of(message) is not None and len(st["files"]) >= MAX_ATTACHMENTS:
@@ -335,8 +382,15 @@ async def got_piece(update: Update, context: Ctx) -> int | None:
     if file is not None:
         st["files"].append(file)
     await _drop_keyboards(context, st)  # only the newest status message has 完成/取消
-    status = await _send(update, "chat/collect_status.html.j2", _collect_keyboard(), code=st["code"],
-                         texts=len(st["texts"]), files=len(st["files"]), last=file)
+    status = await _send(
+        update,
+        "chat/collect_status.html.j2",
+        _collect_keyboard(),
+        code=st["code"],
+        texts=len(st["texts"]),
+        files=len(st["files"]),
+        last=file,
+    )
     st["keyboards"].append(status.message_id)
     return None
 
@@ -364,10 +418,12 @@ async def _drop_dialog_keyboards(update: Update, context: Ctx, st: dict) -> None
     await _drop_keyboards(context, st)
 
 
-ask_cancel = cancel_handler("ask", "chat/cancelled.html.j2", clear_tapped=False, cleanup=_drop_dialog_keyboards,
-                            what="ask")
-ask_timed_out = timeout_notice("ask", "chat/timeout.html.j2", cleanup=_drop_dialog_keyboards,
-                               label_of=lambda st: st.get("label", ""), what="ask")
+ask_cancel = cancel_handler(
+    "ask", "chat/cancelled.html.j2", clear_tapped=False, cleanup=_drop_dialog_keyboards, what="ask"
+)
+ask_timed_out = timeout_notice(
+    "ask", "chat/timeout.html.j2", cleanup=_drop_dialog_keyboards, label_of=lambda st: st.get("label", ""), what="ask"
+)
 
 
 async def wrong_kind(update: Update, context: Ctx) -> None:
@@ -408,24 +464,30 @@ def register(app: Application) -> None:
     text = filters.TEXT & ~filters.COMMAND & private
     content = ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL | filters.VIDEO) & private
     asking = "|".join(re.escape(c) for c in sorted(_runs(asks=True)))
-    add_dialog(app, Dialog(
-        entry_points=[CallbackQueryHandler(ask_start, pattern=rf"^(?:{asking}):")],
-        states={
-            TEXT: [MessageHandler(text, got_text)],
-            OPTIONAL: [MessageHandler(text, got_text), CallbackQueryHandler(skipped, pattern=r"^ask:skip$")],
-            COLLECT: [MessageHandler(content, got_piece), CallbackQueryHandler(collect_done, pattern=r"^ask:ok$")],
-            DATE: [MessageHandler(text, got_date)],
-            UNIT: [MessageHandler(text, got_unit_text), CallbackQueryHandler(unit_chosen, pattern=r"^ask:unit:\d{1,10}$")],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, ask_timed_out)],
-        },
-        fallbacks=[MessageHandler(~filters.COMMAND & private, wrong_kind)],
-        allow_reentry=True,
-        timeout=lambda: ASK_TIMEOUT_SECONDS,
-        name="ask",
-        label=_ask_label,
-        cancel_data="ask:x",
-        cancel=ask_cancel,
-    ))
+    add_dialog(
+        app,
+        Dialog(
+            entry_points=[CallbackQueryHandler(ask_start, pattern=rf"^(?:{asking}):")],
+            states={
+                TEXT: [MessageHandler(text, got_text)],
+                OPTIONAL: [MessageHandler(text, got_text), CallbackQueryHandler(skipped, pattern=r"^ask:skip$")],
+                COLLECT: [MessageHandler(content, got_piece), CallbackQueryHandler(collect_done, pattern=r"^ask:ok$")],
+                DATE: [MessageHandler(text, got_date)],
+                UNIT: [
+                    MessageHandler(text, got_unit_text),
+                    CallbackQueryHandler(unit_chosen, pattern=r"^ask:unit:\d{1,10}$"),
+                ],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, ask_timed_out)],
+            },
+            fallbacks=[MessageHandler(~filters.COMMAND & private, wrong_kind)],
+            allow_reentry=True,
+            timeout=lambda: ASK_TIMEOUT_SECONDS,
+            name="ask",
+            label=_ask_label,
+            cancel_data="ask:x",
+            cancel=ask_cancel,
+        ),
+    )
     at_once = "|".join(re.escape(c) for c in sorted(_runs(asks=False)))
     app.add_handler(CallbackQueryHandler(on_direct, pattern=rf"^(?:{at_once}):"))
     app.add_handler(CallbackQueryHandler(_dialog_over, pattern=r"^ask:"))  # the dialog has ended

@@ -70,7 +70,8 @@ def requires(*roles: str, what: str, denied: Any = None) -> Callable:
             if person is None or not person.has_role(*roles):
                 log.warning(
                     "event=denied what=%s user=%s person=%s",
-                    what, update.effective_user.id if update.effective_user else None,
+                    what,
+                    update.effective_user.id if update.effective_user else None,
                     person.id if person else None,
                 )
                 if update.callback_query:
@@ -109,8 +110,9 @@ def _menu_for(roles: frozenset[str]) -> tuple[tuple[BotCommand, ...], str]:
     return commands, hashlib.sha256(text.encode()).hexdigest()
 
 
-async def _set_menu(bot: Bot, chat_id: int, person: Person, db: Database | None = None,
-                    menus: dict[int, str] | None = None) -> bool:
+async def _set_menu(
+    bot: Bot, chat_id: int, person: Person, db: Database | None = None, menus: dict[int, str] | None = None
+) -> bool:
     """Set the menu unless ``menus`` says the chat shows it already; ``db`` remembers what was
     set across restarts (one statement, only when the menu changed). True when a call was made."""
     commands, fingerprint = _menu(person)

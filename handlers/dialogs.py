@@ -51,9 +51,15 @@ class TimedConversation(ConversationHandler):
         kwargs.setdefault("persistent", True)
         if kwargs.get("persistent") and not kwargs.get("name"):
             entry = kwargs.get("entry_points", args[0] if args else [])
-            kwargs["name"] = "dialog:" + "|".join(
-                ",".join(sorted(getattr(h, "commands", ()))) or str(getattr(getattr(h, "pattern", None), "pattern", ""))
-                or type(h).__name__ for h in entry)[:56]
+            kwargs["name"] = (
+                "dialog:"
+                + "|".join(
+                    ",".join(sorted(getattr(h, "commands", ())))
+                    or str(getattr(getattr(h, "pattern", None), "pattern", ""))
+                    or type(h).__name__
+                    for h in entry
+                )[:56]
+            )
         kwargs["conversation_timeout"] = timeout()
         super().__init__(*args, **kwargs)
 
@@ -79,13 +85,21 @@ class Dialog(TimedConversation):
     that really start a dialog (``/score`` alone shows a table, only ``/score add`` asks questions).
     """
 
-    def __init__(self, *args: Any, label: str | Callable[[Ctx], str], cancel_data: str,
-                 cancel: Callable[[Update, Ctx], Any] | None = None,
-                 opens: Callable[[Update], bool] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        label: str | Callable[[Ctx], str],
+        cancel_data: str,
+        cancel: Callable[[Update, Ctx], Any] | None = None,
+        opens: Callable[[Update], bool] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if cancel is not None:
-            kwargs["fallbacks"] = [CommandHandler("cancel", cancel),
-                                   CallbackQueryHandler(cancel, pattern=rf"^{re.escape(cancel_data)}$"),
-                                   *kwargs.get("fallbacks", [])]
+            kwargs["fallbacks"] = [
+                CommandHandler("cancel", cancel),
+                CallbackQueryHandler(cancel, pattern=rf"^{re.escape(cancel_data)}$"),
+                *kwargs.get("fallbacks", []),
+            ]
         super().__init__(*args, **kwargs)
         self._label = label
         self.cancel_data = cancel_data
@@ -121,8 +135,12 @@ def _dialogs(app: Application) -> list[Dialog]:
 
 
 def _applies(update: object) -> bool:
-    return (isinstance(update, Update) and update.effective_user is not None and update.effective_chat is not None
-            and (update.message is not None or update.callback_query is not None))
+    return (
+        isinstance(update, Update)
+        and update.effective_user is not None
+        and update.effective_chat is not None
+        and (update.message is not None or update.callback_query is not None)
+    )
 
 
 def _is_cancel(update: Update) -> bool:
@@ -170,10 +188,12 @@ class DialogGuard(BaseHandler[Update, Ctx, None]):
         label = current.label(context)
         if update.callback_query is not None:
             await update.callback_query.answer(
-                f"您正在进行「{label}」，尚未完成。请先完成，或发送 /cancel 取消后再操作。", show_alert=True)
+                f"您正在进行「{label}」，尚未完成。请先完成，或发送 /cancel 取消后再操作。", show_alert=True
+            )
         else:
-            keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(f"取消「{label}」",
-                                                                   callback_data=current.cancel_data)]])
+            keyboard = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(f"取消「{label}」", callback_data=current.cancel_data)]]
+            )
             await reply(update, "chat/busy.html.j2", reply_markup=keyboard, label=label, what="开始新的操作")
 
 

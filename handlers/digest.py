@@ -39,7 +39,11 @@ async def _build(context: Ctx, update: Update, *, chart_only: bool = False) -> t
     calendar = await svc.calendar()
     async with svc.db.session() as s:
         me = await person_by_id(s, person.id)
-        d = await build_digest(s, me, calendar, svc.clock.now(), svc.settings, chart_only=chart_only) if me is not None else None
+        d = (
+            await build_digest(s, me, calendar, svc.clock.now(), svc.settings, chart_only=chart_only)
+            if me is not None
+            else None
+        )
     if d is None:  # the roles the callers require (leader, office, office head) all have a digest
         raise RuntimeError(f"no digest for person {person.id}")
     return d, (await chart_files(svc.settings, [d]))[d.person_id]
@@ -52,11 +56,13 @@ async def digest_command(update: Update, context: Ctx) -> None:
     chat = update.effective_chat
     if message.photo is not None:
         with message.photo.open("rb") as fh:
-            await chat.send_photo(fh, caption=message.text, parse_mode=ParseMode.HTML,
-                                  reply_markup=_markup(message.buttons))
+            await chat.send_photo(
+                fh, caption=message.text, parse_mode=ParseMode.HTML, reply_markup=_markup(message.buttons)
+            )
         return
-    await chat.send_message(message.text, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
-                            reply_markup=_markup(message.buttons))
+    await chat.send_message(
+        message.text, parse_mode=ParseMode.HTML, disable_web_page_preview=True, reply_markup=_markup(message.buttons)
+    )
 
 
 @requires("leader", "office", "office_head", what="查看图表")
@@ -73,8 +79,10 @@ async def chart_tapped(update: Update, context: Ctx) -> None:
     await query.answer()
     with chart.open("rb") as fh:
         await update.effective_chat.send_photo(
-            fh, caption=render("digest/chart_caption.html.j2", d=d, at=context.services.clock.now()),
-            parse_mode=ParseMode.HTML)
+            fh,
+            caption=render("digest/chart_caption.html.j2", d=d, at=context.services.clock.now()),
+            parse_mode=ParseMode.HTML,
+        )
 
 
 def register(app: Application) -> None:

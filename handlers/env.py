@@ -33,8 +33,9 @@ class DocumentFiling:
 
     async def dossier(self, session: AsyncSession, item_id: int, person: Person, now: datetime) -> None:
         office = self.services.settings
-        await on_item_archived(session, item_id, person=person, files_dir=office.storage.files_dir,
-                               office_name=office.office.name, now=now)
+        await on_item_archived(
+            session, item_id, person=person, files_dir=office.storage.files_dir, office_name=office.office.name, now=now
+        )
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,9 @@ async def _say(update: Update, step: str, **ctx: object) -> None:
 
 
 async def _send(update: Update, data: bytes, name: str, step: str, **ctx: object) -> None:
-    await update.effective_chat.send_document(data, filename=name, caption=render("records/exports.html.j2", step=step,
-                                                                                   **ctx))
+    await update.effective_chat.send_document(
+        data, filename=name, caption=render("records/exports.html.j2", step=step, **ctx)
+    )
 
 
 @requires(*OFFICE_ROLES, what="/export")
@@ -78,8 +79,10 @@ async def export_command(update: Update, context: Ctx) -> None:
             else:
                 raise DomainError("请写明时间段，如 /export items 2026-01-01 2026-12-31 或 /export items 2026")
             job = ExportJob("items", today, office, start=start, end=end)
-            name, caption = f"督办台账_{start.isoformat()}_{end.isoformat()}.xlsx", {
-                "start": start.isoformat(), "end": end.isoformat()}
+            name, caption = (
+                f"督办台账_{start.isoformat()}_{end.isoformat()}.xlsx",
+                {"start": start.isoformat(), "end": end.isoformat()},
+            )
         else:
             await _say(update, "usage")
             return
@@ -113,8 +116,16 @@ async def _export_and_send(svc: Services, person: Person, job: ExportJob, name: 
     try:
         async with svc.db.session() as s:
             # A reply to the person's own request: ahead of broadcasts in the outbox.
-            await enqueue(s, person, text, now=svc.clock.now(), kind=kind, file_path=file_path,
-                          file_name=name if file_path else None, urgent=True)
+            await enqueue(
+                s,
+                person,
+                text,
+                now=svc.clock.now(),
+                kind=kind,
+                file_path=file_path,
+                file_name=name if file_path else None,
+                urgent=True,
+            )
     except Exception:  # a background task: nobody else would see it
         log.exception("event=export_not_queued person=%s file=%s", person.id, name)
 
@@ -133,11 +144,17 @@ async def _document(update: Update, context: Ctx, kind: str) -> None:
             label, plain, confidential = item_label(item), f"{item.year}-{item.number}", item.confidential
             if not confidential:
                 if kind == "notice":
-                    name, data = await notice_document(s, item.id, office_name=svc.settings.office.name,
-                                                       files_dir=svc.settings.storage.files_dir, person=person)
+                    name, data = await notice_document(
+                        s,
+                        item.id,
+                        office_name=svc.settings.office.name,
+                        files_dir=svc.settings.storage.files_dir,
+                        person=person,
+                    )
                 else:
-                    name, data = await dossier_document(s, item.id, office_name=svc.settings.office.name, now=now,
-                                                        person=person)
+                    name, data = await dossier_document(
+                        s, item.id, office_name=svc.settings.office.name, now=now, person=person
+                    )
     except DomainError as exc:
         await _say(update, "error", message=exc.message)
         return

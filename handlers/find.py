@@ -36,9 +36,13 @@ async def _page(context: Ctx, person: Person, keyword: str, page: int) -> tuple[
     async with svc.db.session() as s:
         result = await find_items(s, person, keyword, page, PAGE_SIZE, calendar=calendar, now=now)
     text = render("find/results.html.j2", p=result, keyword=keyword)
-    buttons = [InlineKeyboardButton(f"{s.light.emoji if s.light else '⚪'} {s.label}"[:60],
-                                    callback_data=action_data("i:v", s.id)) for s in result.items]
-    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    buttons = [
+        InlineKeyboardButton(
+            f"{s.light.emoji if s.light else '⚪'} {s.label}"[:60], callback_data=action_data("i:v", s.id)
+        )
+        for s in result.items
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     nav = []
     if result.page > 1:
         nav.append(InlineKeyboardButton("上一页", callback_data=f"fd:{result.page - 1}:{keyword}"))

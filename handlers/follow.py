@@ -26,8 +26,9 @@ async def follow_command(update: Update, context: Ctx) -> None:
     svc = context.services
     try:
         async with svc.db.session(actor(person)) as s:
-            item, target, changed = await set_follower(s, person, args[0], name=" ".join(args[1:]) or None,
-                                                       now=svc.clock.now())
+            item, target, changed = await set_follower(
+                s, person, args[0], name=" ".join(args[1:]) or None, now=svc.clock.now()
+            )
             number, who = item_label(item), target.name
     except DomainError as exc:
         await reply(update, "follow/usage.html.j2", message=exc.message)

@@ -46,15 +46,24 @@ async def _issue(update: Update, context: Ctx, role: str, unit_name: str | None,
     try:
         async with svc.db.session(actor(person), "invitation.create") as s:
             inv = await create_invitation(
-                s, role=role, name=name, unit_name=unit_name, created_by=person,
-                now=svc.clock.now(), ttl_days=svc.settings.invitations.ttl_days,
+                s,
+                role=role,
+                name=name,
+                unit_name=unit_name,
+                created_by=person,
+                now=svc.clock.now(),
+                ttl_days=svc.settings.invitations.ttl_days,
             )
     except DomainError as exc:
         await update.effective_chat.send_message(escape(exc.message))  # it may quote what was typed
         return False
     await reply(
-        update, "messages/invite_created.html.j2",
-        person=inv.person, role_name=inv.role_name, link=deep_link(context.bot.username, inv.code), expires_at=inv.expires_at,
+        update,
+        "messages/invite_created.html.j2",
+        person=inv.person,
+        role_name=inv.role_name,
+        link=deep_link(context.bot.username, inv.code),
+        expires_at=inv.expires_at,
     )
     return True
 

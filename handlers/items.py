@@ -61,8 +61,9 @@ log = logging.getLogger("duban.new_item")
 
 TIMEOUT_SECONDS: float = 900  # an abandoned /new is cancelled after 15 minutes without an answer
 END = ConversationHandler.END
-(TITLE, REQUIREMENTS, SOURCE, IMPORTANCE_, LEAD, ASSIST, DEADLINE, CONFIDENTIAL, WEEKLY, FOLLOWER, LEADERS,
- CONFIRM) = range(12)
+(TITLE, REQUIREMENTS, SOURCE, IMPORTANCE_, LEAD, ASSIST, DEADLINE, CONFIDENTIAL, WEEKLY, FOLLOWER, LEADERS, CONFIRM) = (
+    range(12)
+)
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff]")
 _DAYS = re.compile(r"(\d{1,4})\s*(?:个)?\s*(?:工作日|天)?")
@@ -92,7 +93,7 @@ async def _chosen(update: Update, label: str, value: str) -> None:
 
 def _choice_keyboard(prefix: str, options: dict[str, str], per_row: int = 2) -> InlineKeyboardMarkup:
     buttons = [InlineKeyboardButton(name, callback_data=f"new:{prefix}:{code}") for code, name in options.items()]
-    return InlineKeyboardMarkup([buttons[i:i + per_row] for i in range(0, len(buttons), per_row)])
+    return InlineKeyboardMarkup([buttons[i : i + per_row] for i in range(0, len(buttons), per_row)])
 
 
 def _tail(data: str) -> str:
@@ -225,8 +226,14 @@ async def assist_toggled(update: Update, context: Ctx) -> int | None:
         names = list(st["assist"].values())
         await _chosen(update, "协办单位", "、".join(names) if names else "无")
         env = await env_of(context)
-        await _send(update, "deadline", _deadline_keyboard(st), default_days=IMPORTANT_DEFAULT_DAYS,
-                    important=st["importance"] == "important", example=example_date(env.calendar, local_date(env.now)))
+        await _send(
+            update,
+            "deadline",
+            _deadline_keyboard(st),
+            default_days=IMPORTANT_DEFAULT_DAYS,
+            important=st["importance"] == "important",
+            example=example_date(env.calendar, local_date(env.now)),
+        )
         return DEADLINE
     unit = await tapped_unit(context, tap_data(update), active=True)
     if unit is None or unit.id == st["lead"][0]:
@@ -250,18 +257,24 @@ async def assist_toggled(update: Update, context: Ctx) -> int | None:
             continue
         uid = _tail(b.callback_data)
         name = b.text.removeprefix("✅ ")
-        rows.append([InlineKeyboardButton(("✅ " if uid in st["assist"] else "") + name, callback_data=b.callback_data)])
+        rows.append(
+            [InlineKeyboardButton(("✅ " if uid in st["assist"] else "") + name, callback_data=b.callback_data)]
+        )
     rows += [list(r) for r in _assist_done_keyboard(st).inline_keyboard]
-    await edit_tapped(update, render("chat/new.html.j2", step="pick_assist", selected=list(st["assist"].values())),
-                      InlineKeyboardMarkup(rows))
+    await edit_tapped(
+        update,
+        render("chat/new.html.j2", step="pick_assist", selected=list(st["assist"].values())),
+        InlineKeyboardMarkup(rows),
+    )
     return None
 
 
 def _deadline_keyboard(st: dict) -> InlineKeyboardMarkup | None:
     if st.get("importance") != "important":
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(f"默认：{IMPORTANT_DEFAULT_DAYS}个工作日",
-                                                       callback_data="new:dl:def")]])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(f"默认：{IMPORTANT_DEFAULT_DAYS}个工作日", callback_data="new:dl:def")]]
+    )
 
 
 async def _after_deadline(update: Update, context: Ctx, spec: DeadlineSpec) -> int:
@@ -272,10 +285,18 @@ async def _after_deadline(update: Update, context: Ctx, spec: DeadlineSpec) -> i
     st["deadline"] = (spec.days, spec.on.isoformat() if spec.on else None)
     st["due_estimate"] = due_text(fixed.due, fixed.provisional)
     st["weekly_default"] = (fixed.due - today).days > 7
-    await _send(update, "confidential", InlineKeyboardMarkup([[
-        InlineKeyboardButton("不涉密", callback_data="new:conf:0"),
-        InlineKeyboardButton("🔒 涉密", callback_data="new:conf:1"),
-    ]]))
+    await _send(
+        update,
+        "confidential",
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton("不涉密", callback_data="new:conf:0"),
+                    InlineKeyboardButton("🔒 涉密", callback_data="new:conf:1"),
+                ]
+            ]
+        ),
+    )
     return CONFIDENTIAL
 
 
@@ -295,11 +316,26 @@ async def deadline_typed(update: Update, context: Ctx) -> int | None:
     off = day_off(env.calendar, spec.on, local_date(env.now)) if spec.on else None
     if off is not None:  # a Saturday or a holiday: the office decides, knowingly (bot.domain.deadlines)
         _state(context)["day_off"] = off.day.isoformat()
-        choices = [[InlineKeyboardButton(f"改为 {off.previous.isoformat()}（{weekday_name(off.previous)}）",
-                                         callback_data="new:dl:prev")]] if off.previous else []
+        choices = (
+            [
+                [
+                    InlineKeyboardButton(
+                        f"改为 {off.previous.isoformat()}（{weekday_name(off.previous)}）", callback_data="new:dl:prev"
+                    )
+                ]
+            ]
+            if off.previous
+            else []
+        )
         choices.append([InlineKeyboardButton(f"仍用 {off.day.isoformat()}", callback_data="new:dl:keep")])
-        await _send(update, "day_off", InlineKeyboardMarkup(choices), day=off.day.isoformat(), what=off.what,
-                    previous=off.previous.isoformat() if off.previous else None)
+        await _send(
+            update,
+            "day_off",
+            InlineKeyboardMarkup(choices),
+            day=off.day.isoformat(),
+            what=off.what,
+            previous=off.previous.isoformat() if off.previous else None,
+        )
         return None
     return await _after_deadline(update, context, spec)
 
@@ -347,10 +383,19 @@ async def confidential_chosen(update: Update, context: Ctx) -> int | None:
     st["confidential"] = _tail(tap_data(update)) == "1"
     await _chosen(update, "是否涉密", "涉密" if st["confidential"] else "不涉密")
     on_default = st["weekly_default"]
-    await _send(update, "weekly", InlineKeyboardMarkup([[
-        InlineKeyboardButton("需要每周反馈" + ("（默认）" if on_default else ""), callback_data="new:wk:1"),
-        InlineKeyboardButton("不需要" + ("" if on_default else "（默认）"), callback_data="new:wk:0"),
-    ]]), on_default=on_default)
+    await _send(
+        update,
+        "weekly",
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton("需要每周反馈" + ("（默认）" if on_default else ""), callback_data="new:wk:1"),
+                    InlineKeyboardButton("不需要" + ("" if on_default else "（默认）"), callback_data="new:wk:0"),
+                ]
+            ]
+        ),
+        on_default=on_default,
+    )
     return WEEKLY
 
 
@@ -385,8 +430,10 @@ async def follower_chosen(update: Update, context: Ctx) -> int | None:
 
 
 def _leader_keyboard(leaders: list[tuple[int, str]], selected: dict) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(("✅ " if str(pid) in selected else "") + name, callback_data=f"new:ldr:{pid}")]
-            for pid, name in leaders]
+    rows = [
+        [InlineKeyboardButton(("✅ " if str(pid) in selected else "") + name, callback_data=f"new:ldr:{pid}")]
+        for pid, name in leaders
+    ]
     rows.append([InlineKeyboardButton(f"完成（已选{len(selected)}位）", callback_data="new:ldr:done")])
     return InlineKeyboardMarkup(rows)
 
@@ -396,8 +443,9 @@ async def _ask_leaders(update: Update, context: Ctx) -> int:
         leaders = [(p.id, p.name) for p in await people_with_role(s, "leader")]
     if not leaders:
         context.chat_data.close("new")
-        await reply(update, "chat/error.html.j2", message="尚未登记县领导，无法立项。请先用 /invite 邀请县领导。",
-                    again=False)
+        await reply(
+            update, "chat/error.html.j2", message="尚未登记县领导，无法立项。请先用 /invite 邀请县领导。", again=False
+        )
         return END
     st = _state(context)
     st["leader_options"] = leaders
@@ -419,10 +467,17 @@ async def leader_toggled(update: Update, context: Ctx) -> int | None:
         await _chosen(update, "审阅领导", "、".join(st["leaders"].values()))
         await _send(update, "summary_intro")
         await update.effective_chat.send_message(
-            render("chat/new_summary.html.j2", st=st, sources=SOURCES, importance=IMPORTANCE,
-                   deadline=_deadline_label(st)),
-            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("提交审批", callback_data="new:ok"),
-                                                InlineKeyboardButton("取消", callback_data="new:x")]]),
+            render(
+                "chat/new_summary.html.j2", st=st, sources=SOURCES, importance=IMPORTANCE, deadline=_deadline_label(st)
+            ),
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton("提交审批", callback_data="new:ok"),
+                        InlineKeyboardButton("取消", callback_data="new:x"),
+                    ]
+                ]
+            ),
         )
         return CONFIRM
     options = dict(st["leader_options"])
@@ -435,8 +490,12 @@ async def leader_toggled(update: Update, context: Ctx) -> int | None:
         st["leaders"][raw] = options[int(raw)]
     await query.answer()
     try:
-        await set_keyboard(context, query.message.chat.id, query.message.message_id,
-                           _leader_keyboard(st["leader_options"], st["leaders"]))
+        await set_keyboard(
+            context,
+            query.message.chat.id,
+            query.message.message_id,
+            _leader_keyboard(st["leader_options"], st["leaders"]),
+        )
     except TelegramError:
         pass
     return None
@@ -457,12 +516,21 @@ async def confirmed(update: Update, context: Ctx) -> int | None:
     try:
         async with env.services.db.session(actor(person)) as s:
             item = await items_svc.register_item(
-                s, person, title=st["title"], requirements=st["requirements"], source=st["source"],
-                importance=st["importance"], lead_unit_id=st["lead"][0],
-                assisting_unit_ids=[int(k) for k in st["assist"]], deadline=spec,
-                confidential=st["confidential"], weekly_feedback=st["weekly"],
+                s,
+                person,
+                title=st["title"],
+                requirements=st["requirements"],
+                source=st["source"],
+                importance=st["importance"],
+                lead_unit_id=st["lead"][0],
+                assisting_unit_ids=[int(k) for k in st["assist"]],
+                deadline=spec,
+                confidential=st["confidential"],
+                weekly_feedback=st["weekly"],
                 follower_id=st["follower"][0] if st.get("follower") else None,
-                leader_ids=[int(k) for k in st["leaders"]], calendar=env.calendar, now=env.now,
+                leader_ids=[int(k) for k in st["leaders"]],
+                calendar=env.calendar,
+                now=env.now,
             )
             item_id = item.id
     except DomainError as exc:
@@ -477,8 +545,14 @@ async def confirmed(update: Update, context: Ctx) -> int | None:
     except DomainError as exc:
         problem = exc.message
     log.info("event=item_registered item=%s person=%s submitted=%s", item_id, person.id, problem is None)
-    await reply(update, "chat/new_done.html.j2", item_id=item_id, title=st["title"], confidential=st["confidential"],
-                problem=problem)
+    await reply(
+        update,
+        "chat/new_done.html.j2",
+        item_id=item_id,
+        title=st["title"],
+        confidential=st["confidential"],
+        problem=problem,
+    )
     return END
 
 
@@ -502,31 +576,36 @@ def register(app: Application) -> None:
     def tap(callback, prefix: str) -> CallbackQueryHandler:  # noqa: ANN001
         return CallbackQueryHandler(callback, pattern=rf"^new:{prefix}:[a-z0-9]{{1,12}}$")
 
-    add_dialog(app, Dialog(
-        entry_points=[CommandHandler("new", new_start, filters=private)],
-        states={
-            TITLE: [MessageHandler(text, got_title)],
-            REQUIREMENTS: [MessageHandler(text, got_requirements)],
-            SOURCE: [tap(source_chosen, "src")],
-            IMPORTANCE_: [tap(importance_chosen, "imp")],
-            LEAD: [MessageHandler(text, lead_typed), tap(lead_chosen, "lead")],
-            ASSIST: [MessageHandler(text, assist_typed), tap(assist_toggled, "as")],
-            DEADLINE: [MessageHandler(text, deadline_typed), CallbackQueryHandler(deadline_default,
-                                                                                  pattern=r"^new:dl:def$"),
-                       CallbackQueryHandler(day_off_chosen, pattern=r"^new:dl:(prev|keep)$")],
-            CONFIDENTIAL: [tap(confidential_chosen, "conf")],
-            WEEKLY: [tap(weekly_chosen, "wk")],
-            FOLLOWER: [tap(follower_chosen, "fol")],
-            LEADERS: [tap(leader_toggled, "ldr")],
-            CONFIRM: [CallbackQueryHandler(confirmed, pattern=r"^new:ok$")],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
-        },
-        fallbacks=[MessageHandler(~filters.COMMAND & private, not_text)],
-        allow_reentry=True,
-        timeout=lambda: TIMEOUT_SECONDS,
-        name="new_item",
-        label="登记督查事项（/new）",
-        cancel_data="new:x",
-        cancel=cancel,
-    ))
+    add_dialog(
+        app,
+        Dialog(
+            entry_points=[CommandHandler("new", new_start, filters=private)],
+            states={
+                TITLE: [MessageHandler(text, got_title)],
+                REQUIREMENTS: [MessageHandler(text, got_requirements)],
+                SOURCE: [tap(source_chosen, "src")],
+                IMPORTANCE_: [tap(importance_chosen, "imp")],
+                LEAD: [MessageHandler(text, lead_typed), tap(lead_chosen, "lead")],
+                ASSIST: [MessageHandler(text, assist_typed), tap(assist_toggled, "as")],
+                DEADLINE: [
+                    MessageHandler(text, deadline_typed),
+                    CallbackQueryHandler(deadline_default, pattern=r"^new:dl:def$"),
+                    CallbackQueryHandler(day_off_chosen, pattern=r"^new:dl:(prev|keep)$"),
+                ],
+                CONFIDENTIAL: [tap(confidential_chosen, "conf")],
+                WEEKLY: [tap(weekly_chosen, "wk")],
+                FOLLOWER: [tap(follower_chosen, "fol")],
+                LEADERS: [tap(leader_toggled, "ldr")],
+                CONFIRM: [CallbackQueryHandler(confirmed, pattern=r"^new:ok$")],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+            },
+            fallbacks=[MessageHandler(~filters.COMMAND & private, not_text)],
+            allow_reentry=True,
+            timeout=lambda: TIMEOUT_SECONDS,
+            name="new_item",
+            label="登记督查事项（/new）",
+            cancel_data="new:x",
+            cancel=cancel,
+        ),
+    )
     app.add_handler(CallbackQueryHandler(stale_button, pattern=r"^new:"))

@@ -31,8 +31,9 @@ def markup_of(rows: list[list[Any]] | None) -> InlineKeyboardMarkup | None:
 async def set_keyboard(context: Ctx, chat_id: int, message_id: int, markup: InlineKeyboardMarkup | None) -> None:
     """editMessageReplyMarkup. PTB sends the Defaults' parse_mode with it, which is no parameter of
     that method (the emulator's spec check refuses it): ``api_kwargs`` sets it to None, which PTB drops."""
-    await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=markup,
-                                                api_kwargs={"parse_mode": None})
+    await context.bot.edit_message_reply_markup(
+        chat_id, message_id, reply_markup=markup, api_kwargs={"parse_mode": None}
+    )
 
 
 async def drop_keyboard(context: Ctx, chat_id: int, message_id: int) -> None:
@@ -67,8 +68,14 @@ async def edit_tapped(update: Update, text: str, reply_markup: InlineKeyboardMar
 
 
 async def show_outcome(
-    context: Ctx, chat_id: int, message_id: int, markup: InlineKeyboardMarkup | None, data: str, mode: str,
-    label: str, item_id: int | None,
+    context: Ctx,
+    chat_id: int,
+    message_id: int,
+    markup: InlineKeyboardMarkup | None,
+    data: str,
+    mode: str,
+    label: str,
+    item_id: int | None,
 ) -> None:
     """Replace the used button (``mode``: button, its row, or all of the keyboard) with ``label``.
 

@@ -46,11 +46,22 @@ async def _page(context: Ctx, page: int) -> tuple[str, InlineKeyboardMarkup | No
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     first = (page - 1) * PAGE_SIZE
-    shown = list(enumerate(rows, start=1))[first:first + PAGE_SIZE]  # numbered across pages
-    groups = [{"status_title": rows_[0][1].status_title, "rows": rows_}
-              for status in UNDELIVERED_STATES if (rows_ := [(n, r) for n, r in shown if r.status == status])]
-    text = render("urging/undelivered.html.j2", since=since, groups=groups, pending=pending, page=page,
-                  pages=pages, total=len(rows), days=WINDOW.days)
+    shown = list(enumerate(rows, start=1))[first : first + PAGE_SIZE]  # numbered across pages
+    groups = [
+        {"status_title": rows_[0][1].status_title, "rows": rows_}
+        for status in UNDELIVERED_STATES
+        if (rows_ := [(n, r) for n, r in shown if r.status == status])
+    ]
+    text = render(
+        "urging/undelivered.html.j2",
+        since=since,
+        groups=groups,
+        pending=pending,
+        page=page,
+        pages=pages,
+        total=len(rows),
+        days=WINDOW.days,
+    )
     if len(text) > MAX_PAGE_TEXT:  # never refused by Telegram, whatever the names and headlines
         text = text[:MAX_PAGE_TEXT].rsplit("\n", 1)[0] + "\n……"
     nav = []
@@ -110,8 +121,9 @@ async def membership(update: Update, context: Ctx) -> None:
     old, new = change.old_chat_member.status, change.new_chat_member.status
     async with svc.db.session(actor(person), "person.membership") as s:
         if new in (ChatMember.BANNED, ChatMember.LEFT):
-            if await person_blocked(s, person.id, svc.clock.now(), calendar=await svc.calendar(),
-                                    settings=svc.settings):
+            if await person_blocked(
+                s, person.id, svc.clock.now(), calendar=await svc.calendar(), settings=svc.settings
+            ):
                 log.warning("event=person_blocked_bot person=%s", person.id)
         elif old in (ChatMember.BANNED, ChatMember.LEFT) and new == ChatMember.MEMBER:
             if await person_unblocked(s, person.id):

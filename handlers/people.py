@@ -91,10 +91,13 @@ async def people_command(update: Update, context: Ctx) -> None:
     if len(found) == 1:
         await update.effective_chat.send_message(_card_text(found[0]), reply_markup=_card_markup(found[0]))
         return
-    rows = [[_b(f"{c.name}（{c.unit_name or c.role_names}）{'' if c.active else '·已停用'}", f"pp:v:{c.id}")]
-            for c in found]
-    await update.effective_chat.send_message(render("people/found.html.j2", text=text, found=found),
-                                             reply_markup=InlineKeyboardMarkup(rows) if rows else None)
+    rows = [
+        [_b(f"{c.name}（{c.unit_name or c.role_names}）{'' if c.active else '·已停用'}", f"pp:v:{c.id}")] for c in found
+    ]
+    await update.effective_chat.send_message(
+        render("people/found.html.j2", text=text, found=found),
+        reply_markup=InlineKeyboardMarkup(rows) if rows else None,
+    )
 
 
 async def _refresh_menu(context: Ctx, outcome: svc_people.Outcome) -> None:
@@ -134,8 +137,13 @@ async def tapped(update: Update, context: Ctx) -> None:
         async with svc.db.session(actor(me)) as s:
             shown = await _handle(s, me, verb, target, arg, now, context)
     except DomainError as exc:
-        log.info("event=action_refused what=people:%s user=%s person=%s reason=%s", verb,
-                 update.effective_user.id, me.id, exc.message)
+        log.info(
+            "event=action_refused what=people:%s user=%s person=%s reason=%s",
+            verb,
+            update.effective_user.id,
+            me.id,
+            exc.message,
+        )
         await query.answer(exc.message[:200], show_alert=True)
         return
     if shown is None:
@@ -164,20 +172,33 @@ async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, cont
         c = await svc_people.person_card(s, me, pid)
         if not c.active:
             raise DomainError(f"{c.name}的账号已经停用，无需重复操作")
-        return _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what="off", c=c), "确认停用", f"pp:offy:{pid}", pid)
+        return _confirm(
+            render("people/confirm.html.j2", role_names=ROLE_NAMES, what="off", c=c), "确认停用", f"pp:offy:{pid}", pid
+        )
     if verb == "offy" and arg is None:
         out = await svc_people.deactivate(s, me, pid, now=now, admins=context.services.settings.office.admins)
         return _card_text(out.person, _done("off", out)), _card_markup(out.person), out
     if verb == "rl" and arg is None:
         c = await svc_people.person_card(s, me, pid)
-        rows = [[_b(f"取消「{ROLE_NAMES[r]}」" if r in c.roles else f"增加「{ROLE_NAMES[r]}」",
-                    f"pp:{'rm' if r in c.roles else 'ad'}:{pid}:{r}")] for r in svc_people.roles_that_fit(c)]
+        rows = [
+            [
+                _b(
+                    f"取消「{ROLE_NAMES[r]}」" if r in c.roles else f"增加「{ROLE_NAMES[r]}」",
+                    f"pp:{'rm' if r in c.roles else 'ad'}:{pid}:{r}",
+                )
+            ]
+            for r in svc_people.roles_that_fit(c)
+        ]
         rows.append([_b("返回", f"pp:v:{pid}")])
         return _card_text(c, "请选择要增加或取消的角色："), InlineKeyboardMarkup(rows), None
     if verb in ("ad", "rm") and role:
         c = await svc_people.person_card(s, me, pid)
-        return _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what=verb, c=c, role=role),
-                        "确认增加" if verb == "ad" else "确认取消", f"pp:{verb}y:{pid}:{role}", pid)
+        return _confirm(
+            render("people/confirm.html.j2", role_names=ROLE_NAMES, what=verb, c=c, role=role),
+            "确认增加" if verb == "ad" else "确认取消",
+            f"pp:{verb}y:{pid}:{role}",
+            pid,
+        )
     if verb in ("ady", "rmy") and role:
         call = svc_people.add_role if verb == "ady" else svc_people.remove_role
         out = await call(s, me, pid, role, now=now)
@@ -185,8 +206,11 @@ async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, cont
     if verb == "ho" and arg is None:
         c, successors = await svc_people.liaison_successors(s, me, pid)
         if not successors:
-            return (_card_text(c, render("people/confirm.html.j2", role_names=ROLE_NAMES, what="no_successor", c=c)),
-                    InlineKeyboardMarkup([[_b("返回", f"pp:v:{pid}")]]), None)
+            return (
+                _card_text(c, render("people/confirm.html.j2", role_names=ROLE_NAMES, what="no_successor", c=c)),
+                InlineKeyboardMarkup([[_b("返回", f"pp:v:{pid}")]]),
+                None,
+            )
         rows = [[_b(f"{o.name}（{o.role_names}）", f"pp:hto:{pid}:{o.id}")] for o in successors[:10]]
         rows.append([_b("返回", f"pp:v:{pid}")])
         return _card_text(c, f"请选择接任{c.unit_name}联络员的人员："), InlineKeyboardMarkup(rows), None
@@ -195,8 +219,12 @@ async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, cont
         new = next((o for o in successors if o.id == other), None)
         if new is None:
             raise DomainError("该人员不在本单位或已停用，请重新选择")
-        return _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what="ho", c=c, new=new), "确认移交",
-                        f"pp:htoy:{pid}:{other}", pid)
+        return _confirm(
+            render("people/confirm.html.j2", role_names=ROLE_NAMES, what="ho", c=c, new=new),
+            "确认移交",
+            f"pp:htoy:{pid}:{other}",
+            pid,
+        )
     if verb == "htoy" and other:
         out = await svc_people.hand_over(s, me, pid, other, now=now)
         return _card_text(out.person, _done("ho", out)), _card_markup(out.person), out
@@ -206,22 +234,44 @@ async def _handle(s, me: Person, verb: str, pid: int, arg: str | None, now, cont
         fit.sort(key=lambda r: r not in c.roles)
         rows = [[_b(f"邀请为「{ROLE_NAMES[r]}」", f"pp:rir:{pid}:{r}")] for r in fit]
         rows.append([_b("返回", f"pp:v:{pid}")])
-        return _card_text(c, "重新邀请：请选择角色（将生成新的一次性邀请链接，旧链接作废）："), InlineKeyboardMarkup(rows), None
+        return (
+            _card_text(c, "重新邀请：请选择角色（将生成新的一次性邀请链接，旧链接作废）："),
+            InlineKeyboardMarkup(rows),
+            None,
+        )
     if verb == "rir" and role:
         c = await svc_people.person_card(s, me, pid)
-        return _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what="ri", c=c, role=role), "确认生成链接",
-                        f"pp:riry:{pid}:{role}", pid)
+        return _confirm(
+            render("people/confirm.html.j2", role_names=ROLE_NAMES, what="ri", c=c, role=role),
+            "确认生成链接",
+            f"pp:riry:{pid}:{role}",
+            pid,
+        )
     if verb == "riry" and role:
-        inv = await svc_people.reinvite(s, me, pid, role, now=now,
-                                        ttl_days=context.services.settings.invitations.ttl_days)
-        text = render("messages/invite_created.html.j2", person=inv.person, role_name=ROLE_NAMES[inv.role],
-                      link=deep_link(context.bot.username, inv.code), expires_at=inv.expires_at)
+        inv = await svc_people.reinvite(
+            s, me, pid, role, now=now, ttl_days=context.services.settings.invitations.ttl_days
+        )
+        text = render(
+            "messages/invite_created.html.j2",
+            person=inv.person,
+            role_name=ROLE_NAMES[inv.role],
+            link=deep_link(context.bot.username, inv.code),
+            expires_at=inv.expires_at,
+        )
         return text, None, None
     return None
 
 
 def _done(what: str, out: svc_people.Outcome, role: str | None = None) -> str:
-    return render("people/done.html.j2", role_names=ROLE_NAMES, what=what, c=out.person, role=role, warning=out.warning, briefed=out.briefed)
+    return render(
+        "people/done.html.j2",
+        role_names=ROLE_NAMES,
+        what=what,
+        c=out.person,
+        role=role,
+        warning=out.warning,
+        briefed=out.briefed,
+    )
 
 
 # --- moving a person to another unit: a short dialog ---------------------------------------------
@@ -246,7 +296,9 @@ async def unit_start(update: Update, context: Ctx) -> int:
     await query.answer()
     assert context.chat_data is not None  # a tap comes from a chat
     context.chat_data["people_unit"] = pid
-    await update.effective_chat.send_message(f"请输入{escape(c.name)}的新单位名称（可只输入其中几个字），或发送 /cancel 取消：")
+    await update.effective_chat.send_message(
+        f"请输入{escape(c.name)}的新单位名称（可只输入其中几个字），或发送 /cancel 取消："
+    )
     return ENTER_UNIT
 
 
@@ -259,7 +311,9 @@ async def unit_typed(update: Update, context: Ctx) -> int:
     async with context.services.db.session() as s:
         units = await find_units(s, text)
     if not units:
-        await update.effective_chat.send_message(f"没有名称包含「{escape(text)}」的单位，请重新输入，或发送 /cancel 取消：")
+        await update.effective_chat.send_message(
+            f"没有名称包含「{escape(text)}」的单位，请重新输入，或发送 /cancel 取消："
+        )
         return ENTER_UNIT
     rows = [[_b(u.name, f"pp:uc:{pid}:{u.id}")] for u in units]
     await update.effective_chat.send_message("请选择新单位：", reply_markup=InlineKeyboardMarkup(rows))
@@ -303,8 +357,12 @@ async def unit_tapped(update: Update, context: Ctx) -> None:
                 unit = await unit_by_id(s, unit_id, active=True)
                 if unit is None:
                     raise DomainError("找不到该单位，或该单位已停用")
-                text, markup, _ = _confirm(render("people/confirm.html.j2", role_names=ROLE_NAMES, what="un", c=c, unit=unit.name),
-                                           "确认更改", f"pp:ucy:{pid}:{unit_id}", pid)
+                text, markup, _ = _confirm(
+                    render("people/confirm.html.j2", role_names=ROLE_NAMES, what="un", c=c, unit=unit.name),
+                    "确认更改",
+                    f"pp:ucy:{pid}:{unit_id}",
+                    pid,
+                )
             else:
                 outcome = await svc_people.change_unit(s, me, pid, unit_id, now=svc.clock.now())
                 text, markup = _card_text(outcome.person, _done("un", outcome)), _card_markup(outcome.person)
@@ -320,20 +378,27 @@ async def unit_tapped(update: Update, context: Ctx) -> None:
 def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
-    app.add_handler(Dialog(
-        entry_points=[CallbackQueryHandler(unit_start, pattern=r"^pp:un:")],
-        states={
-            ENTER_UNIT: [MessageHandler(text, unit_typed)],
-            ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, unit_timed_out),
-                                          CallbackQueryHandler(unit_timed_out)],
-        },
-        fallbacks=[CommandHandler("cancel", unit_cancel), CallbackQueryHandler(unit_cancel, pattern=r"^pp:x$"),
-                   MessageHandler(~filters.COMMAND & private, unit_not_text)],
-        timeout=lambda: TIMEOUT_SECONDS,
-        name="people_unit",
-        label="更改人员单位（/people）",
-        cancel_data="pp:x",
-    ))
+    app.add_handler(
+        Dialog(
+            entry_points=[CallbackQueryHandler(unit_start, pattern=r"^pp:un:")],
+            states={
+                ENTER_UNIT: [MessageHandler(text, unit_typed)],
+                ConversationHandler.TIMEOUT: [
+                    MessageHandler(filters.ALL, unit_timed_out),
+                    CallbackQueryHandler(unit_timed_out),
+                ],
+            },
+            fallbacks=[
+                CommandHandler("cancel", unit_cancel),
+                CallbackQueryHandler(unit_cancel, pattern=r"^pp:x$"),
+                MessageHandler(~filters.COMMAND & private, unit_not_text),
+            ],
+            timeout=lambda: TIMEOUT_SECONDS,
+            name="people_unit",
+            label="更改人员单位（/people）",
+            cancel_data="pp:x",
+        )
+    )
     app.add_handler(CommandHandler("people", people_command, filters=private))
     app.add_handler(CallbackQueryHandler(unit_tapped, pattern=r"^pp:(uc|ucy):"))
     app.add_handler(CallbackQueryHandler(tapped, pattern=r"^pp:"))

@@ -71,8 +71,12 @@ ITEM, UNIT, CONTACT, WHEN, SUMMARY, PROMISE, MODE, PLAN, PHOTOS, KIND, RULE, TEX
 TITLES = {"call": "电话督查", "visit": "实地督查", "bulletin": "通报"}
 WHAT = {"call": "记录电话督查", "visit": "记录实地督查", "bulletin": "发布通报"}
 # The open dialog's name when another one is refused (handlers.dialogs).
-DIALOG_LABELS = {"call": "电话督查记录（/call）", "visit": "实地督查记录（/visit）", "bulletin": "发布通报（/bulletin）",
-                 "dispute": "对电话督查记录提出异议"}
+DIALOG_LABELS = {
+    "call": "电话督查记录（/call）",
+    "visit": "实地督查记录（/visit）",
+    "bulletin": "发布通报（/bulletin）",
+    "dispute": "对电话督查记录提出异议",
+}
 MODES = {"open": "明查", "secret": "暗访", "plan": "预告明查（通知单位）"}
 PLACEHOLDER = "（预检）"
 
@@ -83,8 +87,9 @@ def _st(context: Ctx) -> dict[str, Any]:
 
 
 async def _say(update: Update, step: str, markup: InlineKeyboardMarkup | None = None, **ctx: Any) -> Message:
-    return await update.effective_chat.send_message(render("records/chat.html.j2", step=step, **ctx),
-                                                    reply_markup=markup, disable_web_page_preview=True)
+    return await update.effective_chat.send_message(
+        render("records/chat.html.j2", step=step, **ctx), reply_markup=markup, disable_web_page_preview=True
+    )
 
 
 async def _error(update: Update, exc: DomainError, again: bool = True) -> None:
@@ -99,8 +104,9 @@ async def _answered(update: Update, step: str, **ctx: Any) -> None:
 
 
 def _buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
-                                 for row in rows])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
 
 
 def _cancel_row() -> list[tuple[str, str]]:
@@ -181,10 +187,16 @@ async def _take_item(update: Update, context: Ctx, ref: str) -> int:
     try:
         async with env.services.db.session(actor(person)) as s:
             item = await rec.item_for_supervision(s, person, ref, what=WHAT[st["form"]], now=env.now)
-            units = [(a.unit_id, f"{a.unit.name}（{UNIT_ROLES_OF_ASSIGNMENT[a.role]}）", a.unit.name)
-                     for a in rec.units_of(item)]
-            st.update(item_id=item.id, number=item_label(item), confidential=item.confidential,
-                      item_title=None if item.confidential else item.title)
+            units = [
+                (a.unit_id, f"{a.unit.name}（{UNIT_ROLES_OF_ASSIGNMENT[a.role]}）", a.unit.name)
+                for a in rec.units_of(item)
+            ]
+            st.update(
+                item_id=item.id,
+                number=item_label(item),
+                confidential=item.confidential,
+                item_title=None if item.confidential else item.title,
+            )
     except DomainError as exc:
         await _error(update, exc)
         return ITEM
@@ -194,8 +206,14 @@ async def _take_item(update: Update, context: Ctx, ref: str) -> int:
         st["unit_id"], st["unit"] = units[0][0], units[0][2]
         await _say(update, "item", single=True, unit=st["unit"], **common)
         return await _after_unit(update, context)
-    await _say(update, "item", _buttons(*([(label, f"rec:unit:{uid}")] for uid, label, _ in units), _cancel_row()),
-               single=False, unit=None, **common)
+    await _say(
+        update,
+        "item",
+        _buttons(*([(label, f"rec:unit:{uid}")] for uid, label, _ in units), _cancel_row()),
+        single=False,
+        unit=None,
+        **common,
+    )
     return UNIT
 
 
@@ -216,11 +234,21 @@ async def _after_unit(update: Update, context: Ctx) -> int:
         await _say(update, "ask_contact")
         return CONTACT
     if form == "visit":
-        await _say(update, "ask_mode", _buttons([(MODES["open"], "rec:m:open"), (MODES["secret"], "rec:m:secret")],
-                                                [(MODES["plan"], "rec:m:plan")], _cancel_row()))
+        await _say(
+            update,
+            "ask_mode",
+            _buttons(
+                [(MODES["open"], "rec:m:open"), (MODES["secret"], "rec:m:secret")],
+                [(MODES["plan"], "rec:m:plan")],
+                _cancel_row(),
+            ),
+        )
         return MODE
-    await _say(update, "ask_kind", _buttons([("通报批评", "rec:k:criticism"), ("通报表扬", "rec:k:commendation")],
-                                            _cancel_row()))
+    await _say(
+        update,
+        "ask_kind",
+        _buttons([("通报批评", "rec:k:criticism"), ("通报表扬", "rec:k:commendation")], _cancel_row()),
+    )
     return KIND
 
 
@@ -298,14 +326,28 @@ async def no_promise(update: Update, context: Ctx) -> int | None:
 @_step
 async def _save_call(update: Update, context: Ctx, promise: str | None) -> int | None:
     st = _st(context)
-    sent = await _service(update, context, lambda s, me, env: rec.record_call(
-        s, me, item_id=st["item_id"], unit_id=st["unit_id"], contact=st["contact"], occurred_at=st["when"],
-        summary=st["summary"], promise=promise, now=env.now))
-    log.info("event=action code=/call target=%s user=%s record=%s", st["item_id"], update.effective_user.id,
-             sent.record.id)
+    sent = await _service(
+        update,
+        context,
+        lambda s, me, env: rec.record_call(
+            s,
+            me,
+            item_id=st["item_id"],
+            unit_id=st["unit_id"],
+            contact=st["contact"],
+            occurred_at=st["when"],
+            summary=st["summary"],
+            promise=promise,
+            now=env.now,
+        ),
+    )
+    log.info(
+        "event=action code=/call target=%s user=%s record=%s", st["item_id"], update.effective_user.id, sent.record.id
+    )
     context.chat_data.close("rec")
-    await _say(update, "call_done", number=st["number"], unit=st["unit"], told=sent.told,
-               confidential=st["confidential"])
+    await _say(
+        update, "call_done", number=st["number"], unit=st["unit"], told=sent.told, confidential=st["confidential"]
+    )
     return END
 
 
@@ -334,8 +376,13 @@ async def mode_chosen(update: Update, context: Ctx) -> int:
 @_step
 async def got_plan(update: Update, context: Ctx) -> int | None:
     st = _st(context)
-    told = await _service(update, context, lambda s, me, env: rec.announce_visit(
-        s, me, item_id=st["item_id"], unit_id=st["unit_id"], planned=message_text(update), now=env.now))
+    told = await _service(
+        update,
+        context,
+        lambda s, me, env: rec.announce_visit(
+            s, me, item_id=st["item_id"], unit_id=st["unit_id"], planned=message_text(update), now=env.now
+        ),
+    )
     context.chat_data.close("rec")
     await _say(update, "plan_done", unit=st["unit"], told=told)
     return END
@@ -355,8 +402,9 @@ async def got_photo(update: Update, context: Ctx) -> int | None:
         return None
     st["files"].append(file)
     await _drop_status(update, context, st)
-    status = await _say(update, "photos", _buttons([("完成", "rec:ok")], _cancel_row()), count=len(st["files"]),
-                        last=file.file_name)
+    status = await _say(
+        update, "photos", _buttons([("完成", "rec:ok")], _cancel_row()), count=len(st["files"]), last=file.file_name
+    )
     st["status_id"] = status.message_id
     return None
 
@@ -379,14 +427,34 @@ async def photos_done(update: Update, context: Ctx) -> int | None:
     await _drop_status(update, context, st)
     await clear_tapped_keyboard(update, context)
     secret = st["mode"] == "secret"
-    sent = await _service(update, context, lambda s, me, env: rec.record_visit(
-        s, me, item_id=st["item_id"], unit_id=st["unit_id"], occurred_at=st["when"], summary=st["summary"],
-        unannounced=secret, photos=st["files"], now=env.now))
-    log.info("event=action code=/visit target=%s user=%s record=%s", st["item_id"], update.effective_user.id,
-             sent.record.id)
+    sent = await _service(
+        update,
+        context,
+        lambda s, me, env: rec.record_visit(
+            s,
+            me,
+            item_id=st["item_id"],
+            unit_id=st["unit_id"],
+            occurred_at=st["when"],
+            summary=st["summary"],
+            unannounced=secret,
+            photos=st["files"],
+            now=env.now,
+        ),
+    )
+    log.info(
+        "event=action code=/visit target=%s user=%s record=%s", st["item_id"], update.effective_user.id, sent.record.id
+    )
     context.chat_data.close("rec")
-    await _say(update, "visit_done", number=st["number"], unit=st["unit"], secret=secret, told=sent.told,
-               photos=len(st["files"]))
+    await _say(
+        update,
+        "visit_done",
+        number=st["number"],
+        unit=st["unit"],
+        secret=secret,
+        told=sent.told,
+        photos=len(st["files"]),
+    )
     return END
 
 
@@ -405,8 +473,9 @@ async def kind_chosen(update: Update, context: Ctx) -> int:
         st["rule"] = rules[0].code
         await _say(update, "ask_text")
         return TEXT
-    await _say(update, "ask_rule", _buttons(*([(f"{r.clause} {r.name}", f"rec:r:{r.code}")] for r in rules),
-                                             _cancel_row()))
+    await _say(
+        update, "ask_rule", _buttons(*([(f"{r.clause} {r.name}", f"rec:r:{r.code}")] for r in rules), _cancel_row())
+    )
     return RULE
 
 
@@ -427,13 +496,32 @@ async def rule_chosen(update: Update, context: Ctx) -> int | None:
 async def got_text(update: Update, context: Ctx) -> int | None:
     st = _st(context)
     text = message_text(update)
-    preview = await _service(update, context, lambda s, me, env: rec.preview_bulletin(
-        s, me, item_id=st["item_id"], unit_id=st["unit_id"], kind=st["kind"], rule_code=st["rule"], text=text,
-        office_name=env.services.settings.office.name, now=env.now, rules=env.score_rules))
+    preview = await _service(
+        update,
+        context,
+        lambda s, me, env: rec.preview_bulletin(
+            s,
+            me,
+            item_id=st["item_id"],
+            unit_id=st["unit_id"],
+            kind=st["kind"],
+            rule_code=st["rule"],
+            text=text,
+            office_name=env.services.settings.office.name,
+            now=env.now,
+            rules=env.score_rules,
+        ),
+    )
     st["text"] = text
     rule = context.services.score_rules[st["rule"]]
-    await _say(update, "preview", _buttons([("发布", "rec:ok"), ("取消", "rec:x")]), preview=preview, unit=st["unit"],
-               points=format_points(rule.points))
+    await _say(
+        update,
+        "preview",
+        _buttons([("发布", "rec:ok"), ("取消", "rec:x")]),
+        preview=preview,
+        unit=st["unit"],
+        points=format_points(rule.points),
+    )
     return PREVIEW
 
 
@@ -445,17 +533,38 @@ async def publish(update: Update, context: Ctx) -> int | None:
 
     async def issue(s: AsyncSession, me: Person, env: Env) -> tuple[rec.Issued, int]:
         issued = await rec.issue_bulletin(
-            s, me, item_id=st["item_id"], unit_id=st["unit_id"], kind=st["kind"], rule_code=st["rule"],
-            text=st["text"], office_name=env.services.settings.office.name, now=env.now, rules=env.score_rules)
+            s,
+            me,
+            item_id=st["item_id"],
+            unit_id=st["unit_id"],
+            kind=st["kind"],
+            rule_code=st["rule"],
+            text=st["text"],
+            office_name=env.services.settings.office.name,
+            now=env.now,
+            rules=env.score_rules,
+        )
         return issued, await rec.bulletin_seq(s, issued.bulletin)
 
     issued, seq = await _service(update, context, issue)
-    log.info("event=action code=/bulletin target=%s user=%s bulletin=%s", st["item_id"], update.effective_user.id,
-             issued.bulletin.id)
+    log.info(
+        "event=action code=/bulletin target=%s user=%s bulletin=%s",
+        st["item_id"],
+        update.effective_user.id,
+        issued.bulletin.id,
+    )
     context.chat_data.close("rec")
     rule = context.services.score_rules[st["rule"]]
-    await _say(update, "bulletin_done", year=local_date(issued.bulletin.issued_at).year, seq=seq, told=issued.told,
-               unit=st["unit"], points=format_points(rule.points), rule=rule.name)
+    await _say(
+        update,
+        "bulletin_done",
+        year=local_date(issued.bulletin.issued_at).year,
+        seq=seq,
+        told=issued.told,
+        unit=st["unit"],
+        points=format_points(rule.points),
+        rule=rule.name,
+    )
     return END
 
 
@@ -478,18 +587,24 @@ async def dispute_start(update: Update, context: Ctx) -> int | None:
     if action is None:
         return busy
     env = await env_of(context)
-    exc = await dry_run(context, lambda s: rec.dispute_record(s, person, action.target_id, reason=PLACEHOLDER,
-                                                              now=env.now))
+    exc = await dry_run(
+        context, lambda s: rec.dispute_record(s, person, action.target_id, reason=PLACEHOLDER, now=env.now)
+    )
     if exc is not None:
         await refuse_tap(update, context, person, action, exc)
         return busy
     await query.answer()
     _, number = await _record_item(context, action.target_id)
     message = query.message if isinstance(query.message, Message) else None
-    context.chat_data.open("rec", form="dispute", record_id=action.target_id, data=query.data,
-                           chat_id=message.chat.id if message else None,
-                           message_id=message.message_id if message else None,
-                           markup=message.reply_markup if message else None)
+    context.chat_data.open(
+        "rec",
+        form="dispute",
+        record_id=action.target_id,
+        data=query.data,
+        chat_id=message.chat.id if message else None,
+        message_id=message.message_id if message else None,
+        markup=message.reply_markup if message else None,
+    )
     await _say(update, "ask_dispute", number=number)
     return DISPUTE
 
@@ -497,15 +612,19 @@ async def dispute_start(update: Update, context: Ctx) -> int | None:
 @_step
 async def got_dispute(update: Update, context: Ctx) -> int | None:
     st = _st(context)
-    record = await _service(update, context, lambda s, me, env: rec.dispute_record(
-        s, me, st["record_id"], reason=message_text(update), now=env.now))
+    record = await _service(
+        update,
+        context,
+        lambda s, me, env: rec.dispute_record(s, me, st["record_id"], reason=message_text(update), now=env.now),
+    )
     item_id = record.item_id
     log.info("event=action code=c:no target=%s user=%s", st["record_id"], update.effective_user.id)
     context.chat_data.close("rec")
     await _say(update, "dispute_done")
     if st["chat_id"] is not None:
-        await show_outcome(context, st["chat_id"], st["message_id"], st["markup"], st["data"], "row", "⚠️ 已提出异议",
-                           item_id)
+        await show_outcome(
+            context, st["chat_id"], st["message_id"], st["markup"], st["data"], "row", "⚠️ 已提出异议", item_id
+        )
     return END
 
 
@@ -531,36 +650,43 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
     media = (filters.PHOTO | filters.Document.ALL | filters.VIDEO) & private
+
     def texts(callback):  # noqa: ANN001, ANN202
         return [MessageHandler(text, callback)]
 
-    add_dialog(app, Dialog(
-        entry_points=[CommandHandler(["call", "visit", "bulletin"], start, filters=private),
-                      CallbackQueryHandler(dispute_start, pattern=r"^c:no:")],
-        states={
-            ITEM: texts(got_item),
-            UNIT: [CallbackQueryHandler(unit_chosen, pattern=r"^rec:unit:\d{1,10}$")],
-            CONTACT: texts(got_contact),
-            WHEN: [*texts(got_when), CallbackQueryHandler(when_now, pattern=r"^rec:now$")],
-            SUMMARY: texts(got_summary),
-            PROMISE: [*texts(got_promise), CallbackQueryHandler(no_promise, pattern=r"^rec:skip$")],
-            MODE: [CallbackQueryHandler(mode_chosen, pattern=r"^rec:m:(open|secret|plan)$")],
-            PLAN: texts(got_plan),
-            PHOTOS: [MessageHandler(media, got_photo), CallbackQueryHandler(photos_done, pattern=r"^rec:ok$")],
-            KIND: [CallbackQueryHandler(kind_chosen, pattern=r"^rec:k:(criticism|commendation)$")],
-            RULE: [CallbackQueryHandler(rule_chosen, pattern=r"^rec:r:[a-z_.]{1,40}$")],
-            TEXT: texts(got_text),
-            PREVIEW: [CallbackQueryHandler(publish, pattern=r"^rec:ok$")],
-            DISPUTE: texts(got_dispute),
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
-        },
-        fallbacks=[MessageHandler(~filters.COMMAND & private, wrong_input)],
-        allow_reentry=True,
-        timeout=lambda: TIMEOUT_SECONDS,
-        name="records",
-        label=lambda context: DIALOG_LABELS.get((context.chat_data.answers("rec") or {}).get("form", ""), "督查记录"),
-        cancel_data="rec:x",
-        cancel=cancel,
-    ))
+    add_dialog(
+        app,
+        Dialog(
+            entry_points=[
+                CommandHandler(["call", "visit", "bulletin"], start, filters=private),
+                CallbackQueryHandler(dispute_start, pattern=r"^c:no:"),
+            ],
+            states={
+                ITEM: texts(got_item),
+                UNIT: [CallbackQueryHandler(unit_chosen, pattern=r"^rec:unit:\d{1,10}$")],
+                CONTACT: texts(got_contact),
+                WHEN: [*texts(got_when), CallbackQueryHandler(when_now, pattern=r"^rec:now$")],
+                SUMMARY: texts(got_summary),
+                PROMISE: [*texts(got_promise), CallbackQueryHandler(no_promise, pattern=r"^rec:skip$")],
+                MODE: [CallbackQueryHandler(mode_chosen, pattern=r"^rec:m:(open|secret|plan)$")],
+                PLAN: texts(got_plan),
+                PHOTOS: [MessageHandler(media, got_photo), CallbackQueryHandler(photos_done, pattern=r"^rec:ok$")],
+                KIND: [CallbackQueryHandler(kind_chosen, pattern=r"^rec:k:(criticism|commendation)$")],
+                RULE: [CallbackQueryHandler(rule_chosen, pattern=r"^rec:r:[a-z_.]{1,40}$")],
+                TEXT: texts(got_text),
+                PREVIEW: [CallbackQueryHandler(publish, pattern=r"^rec:ok$")],
+                DISPUTE: texts(got_dispute),
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+            },
+            fallbacks=[MessageHandler(~filters.COMMAND & private, wrong_input)],
+            allow_reentry=True,
+            timeout=lambda: TIMEOUT_SECONDS,
+            name="records",
+            label=lambda context: DIALOG_LABELS.get(
+                (context.chat_data.answers("rec") or {}).get("form", ""), "督查记录"
+            ),
+            cancel_data="rec:x",
+            cancel=cancel,
+        ),
+    )
     app.add_handler(CallbackQueryHandler(stale_button, pattern=r"^rec:"))
-

@@ -36,16 +36,21 @@ class ReplyToNotice(filters.MessageFilter):
         if replied is None or replied.from_user is None or not replied.from_user.is_bot:
             return False
         rows = replied.reply_markup.inline_keyboard if replied.reply_markup else ()
-        return any(isinstance(b.callback_data, str) and _NOTICE_BUTTON.fullmatch(b.callback_data)
-                   for row in rows for b in row)
+        return any(
+            isinstance(b.callback_data, str) and _NOTICE_BUTTON.fullmatch(b.callback_data) for row in rows for b in row
+        )
 
 
 async def on_reply(update: Update, context: Ctx) -> None:
     """A reply to a 督办通知单 is a progress entry; the other photos of its album join that entry."""
     message = update.message
     replied = message.reply_to_message
-    datas = [b.callback_data for r in (replied.reply_markup.inline_keyboard if replied.reply_markup else ())
-             for b in r if isinstance(b.callback_data, str) and b.callback_data]  # ours carry text
+    datas = [
+        b.callback_data
+        for r in (replied.reply_markup.inline_keyboard if replied.reply_markup else ())
+        for b in r
+        if isinstance(b.callback_data, str) and b.callback_data
+    ]  # ours carry text
     person = await context.known_person(update)
     async with context.services.db.session() as s:
         target = await reply_target(s, person, update.effective_chat.id, replied.message_id, datas)
@@ -53,16 +58,18 @@ async def on_reply(update: Update, context: Ctx) -> None:
         await reply(update, "chat/reply_hint.html.j2")
         return
     if target.assignment_id is None:  # the message names several items: ask, never guess (issue 13)
-        await reply(update, "chat/reply_which.html.j2", reply_markup=markup_of(target.keyboard()),
-                    choices=target.choices)
+        await reply(
+            update, "chat/reply_which.html.j2", reply_markup=markup_of(target.keyboard()), choices=target.choices
+        )
         return
     assignment_id = target.assignment_id
     albums: dict = context.chat_data.setdefault("albums", {})
     group = message.media_group_id
     env = await env_of(context)
     # Refused before anything is downloaded: a refused reply leaves no file behind.
-    refusal = await dry_run(context, lambda s: asg.add_progress(s, person, assignment_id, text=PLACEHOLDER,
-                                                                attachments=[], now=env.now))
+    refusal = await dry_run(
+        context, lambda s: asg.add_progress(s, person, assignment_id, text=PLACEHOLDER, attachments=[], now=env.now)
+    )
     if refusal is not None:
         log_refusal(update, person, f"reply:{assignment_id}", refusal)
         await reply(update, "chat/error.html.j2", message=refusal.message, again=False)
@@ -87,8 +94,14 @@ async def on_reply(update: Update, context: Ctx) -> None:
             return  # the album's first message already got the confirmation
         albums.clear()  # only the latest album is remembered
         albums[group] = row.id
-    await reply(update, ACTIONS["a:prg"].template, step="done", label=ref.label if ref else "",
-                answer=Answer(text=text, files=files), by_reply=True)
+    await reply(
+        update,
+        ACTIONS["a:prg"].template,
+        step="done",
+        label=ref.label if ref else "",
+        answer=Answer(text=text, files=files),
+        by_reply=True,
+    )
 
 
 def register(app: Application) -> None:

@@ -61,8 +61,9 @@ _ID = re.compile(r"^rp:(?:ok|no):(\d{1,9})$")
 
 
 async def _say(update: Update, step: str, markup: InlineKeyboardMarkup | None = None, **ctx: object) -> Message:
-    return await update.effective_chat.send_message(render("report/chat.html.j2", step=step, **ctx),
-                                                    reply_markup=markup, disable_web_page_preview=True)
+    return await update.effective_chat.send_message(
+        render("report/chat.html.j2", step=step, **ctx), reply_markup=markup, disable_web_page_preview=True
+    )
 
 
 async def _clear_keyboard(update: Update) -> None:
@@ -91,9 +92,10 @@ async def _refused(update: Update, exc: DomainError) -> None:
 
 
 def _menu(today) -> InlineKeyboardMarkup:  # noqa: ANN001
-    buttons = [InlineKeyboardButton(p.label, callback_data=f"{BUILD}:{p.year}{p.month:02d}")
-               for p in recent_periods(today)]
-    return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+    buttons = [
+        InlineKeyboardButton(p.label, callback_data=f"{BUILD}:{p.year}{p.month:02d}") for p in recent_periods(today)
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
 @requires("office", "office_head", what="/report")
@@ -145,8 +147,10 @@ async def _build(update: Update, context: Ctx, period: Period) -> None:
     log.info("event=report_built period=%s report=%s by=%s", period.key, row.id, person.id)
     with Path(row.file_path).open("rb") as fh:
         await update.effective_chat.send_document(
-            fh, filename=row.file_name, caption=render("report/chat.html.j2", step="submitted", d=data,
-                                                       heads=len(heads)))
+            fh,
+            filename=row.file_name,
+            caption=render("report/chat.html.j2", step="submitted", d=data, heads=len(heads)),
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,19 +248,24 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
     cancel_button = CallbackQueryHandler(return_cancelled, pattern=rf"^{CANCEL}$")
-    app.add_handler(Dialog(
-        entry_points=[CallbackQueryHandler(return_tapped, pattern=rf"^{RETURN}:\d{{1,9}}$")],
-        states={
-            REASON: [MessageHandler(text, got_reason), cancel_button],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
-        },
-        fallbacks=[CommandHandler("cancel", return_cancelled), MessageHandler(~filters.COMMAND & private, wrong_input)],
-        allow_reentry=True,
-        timeout=lambda: TIMEOUT_SECONDS,
-        name="report_return",
-        label="退回督查工作情况报告",
-        cancel_data=CANCEL,
-    ))
+    app.add_handler(
+        Dialog(
+            entry_points=[CallbackQueryHandler(return_tapped, pattern=rf"^{RETURN}:\d{{1,9}}$")],
+            states={
+                REASON: [MessageHandler(text, got_reason), cancel_button],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+            },
+            fallbacks=[
+                CommandHandler("cancel", return_cancelled),
+                MessageHandler(~filters.COMMAND & private, wrong_input),
+            ],
+            allow_reentry=True,
+            timeout=lambda: TIMEOUT_SECONDS,
+            name="report_return",
+            label="退回督查工作情况报告",
+            cancel_data=CANCEL,
+        )
+    )
     app.add_handler(CommandHandler("report", report_command, filters=private))
     app.add_handler(CallbackQueryHandler(build_tapped, pattern=rf"^{BUILD}:\d{{6}}$"))
     app.add_handler(CallbackQueryHandler(approve_tapped, pattern=rf"^{APPROVE}:\d{{1,9}}$"))

@@ -43,8 +43,9 @@ ROLES = ("office", "office_head")
 
 
 async def _say(update: Update, step: str, markup: InlineKeyboardMarkup | None = None, **ctx: object) -> Message:
-    return await update.effective_chat.send_message(render("schedule/chat.html.j2", step=step, **ctx),
-                                                    reply_markup=markup, disable_web_page_preview=True)
+    return await update.effective_chat.send_message(
+        render("schedule/chat.html.j2", step=step, **ctx), reply_markup=markup, disable_web_page_preview=True
+    )
 
 
 async def _clear_keyboard(update: Update) -> None:
@@ -76,10 +77,19 @@ async def file_received(update: Update, context: Ctx) -> int:
     if chat_data is None:  # a private chat's message always has its chat data
         raise RuntimeError("an upload without chat data")
     chat_data[STATE_KEY] = {"text": data.decode("utf-8-sig"), "year": schedule.year, "name": name}
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("载入", callback_data=LOAD),
-                                      InlineKeyboardButton("取消", callback_data=CANCEL)]])
-    await _say(update, "preview", keyboard, file=name, summary=schedule_summary(schedule), schedule=schedule,
-               replaces=schedule.year in loaded, builtin=schedule.year in builtin_years())
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("载入", callback_data=LOAD), InlineKeyboardButton("取消", callback_data=CANCEL)]]
+    )
+    await _say(
+        update,
+        "preview",
+        keyboard,
+        file=name,
+        summary=schedule_summary(schedule),
+        schedule=schedule,
+        replaces=schedule.year in loaded,
+        builtin=schedule.year in builtin_years(),
+    )
     return CONFIRM
 
 
@@ -133,18 +143,22 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     # Not a reply: a reply to a notice is progress (handlers.replies), whatever the file is.
     toml = filters.Document.FileExtension("toml") & ~filters.REPLY & private
-    app.add_handler(Dialog(
-        entry_points=[MessageHandler(toml, file_received)],
-        states={
-            CONFIRM: [CallbackQueryHandler(load_tapped, pattern=rf"^{LOAD}$"),
-                      CallbackQueryHandler(cancelled, pattern=rf"^{CANCEL}$")],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
-        },
-        fallbacks=[CommandHandler("cancel", cancelled), MessageHandler(~filters.COMMAND & private, wrong_input)],
-        allow_reentry=True,
-        timeout=lambda: TIMEOUT_SECONDS,
-        name="schedule_upload",
-        label="载入放假安排",
-        cancel_data=CANCEL,
-    ))
+    app.add_handler(
+        Dialog(
+            entry_points=[MessageHandler(toml, file_received)],
+            states={
+                CONFIRM: [
+                    CallbackQueryHandler(load_tapped, pattern=rf"^{LOAD}$"),
+                    CallbackQueryHandler(cancelled, pattern=rf"^{CANCEL}$"),
+                ],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+            },
+            fallbacks=[CommandHandler("cancel", cancelled), MessageHandler(~filters.COMMAND & private, wrong_input)],
+            allow_reentry=True,
+            timeout=lambda: TIMEOUT_SECONDS,
+            name="schedule_upload",
+            label="载入放假安排",
+            cancel_data=CANCEL,
+        )
+    )
     app.add_handler(CallbackQueryHandler(stale_button, pattern=r"^sch:"))

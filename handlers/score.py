@@ -72,8 +72,13 @@ async def _error(update: Update, exc: DomainError, again: bool = False) -> None:
 
 async def _alert(update: Update, exc: DomainError) -> None:
     level = logging.WARNING if isinstance(exc, (NotAllowed, MalformedAction)) else logging.INFO
-    log.log(level, "event=action_refused what=%s user=%s reason=%s", update.callback_query.data,
-            update.effective_user.id, exc.message)
+    log.log(
+        level,
+        "event=action_refused what=%s user=%s reason=%s",
+        update.callback_query.data,
+        update.effective_user.id,
+        exc.message,
+    )
     await update.callback_query.answer(exc.message[:200], show_alert=True)
 
 
@@ -134,19 +139,27 @@ async def _show_table(update: Update, context: Ctx, year: int) -> None:
         await _error(update, exc)
         return
     units = [InlineKeyboardButton(r.unit[:30], callback_data=f"sc:u:{year}:{r.unit_id}") for r in table.rows]
-    rows = [units[i:i + 2] for i in range(0, len(units), 2)]
+    rows = [units[i : i + 2] for i in range(0, len(units), 2)]
     if approvable:
         rows.append([InlineKeyboardButton(f"审定{year}年度考核结果", callback_data=action_data("y:ask", year))])
-    await reply(update, "score/table.html.j2", InlineKeyboardMarkup(rows) if rows else None, t=table,
-                buttons=bool(units), points=format_points, unit_roles=UNIT_ROLES_OF_ASSIGNMENT)
+    await reply(
+        update,
+        "score/table.html.j2",
+        InlineKeyboardMarkup(rows) if rows else None,
+        t=table,
+        buttons=bool(units),
+        points=format_points,
+        unit_roles=UNIT_ROLES_OF_ASSIGNMENT,
+    )
 
 
 async def _show_unit(update: Update, context: Ctx, year: int, unit_id: int) -> None:
     person = await context.known_person(update)
     try:
         async with context.services.db.session(actor(person)) as s:
-            v = await ledger.view_unit(s, person, year, unit_id, now=context.services.clock.now(),
-                                     rules=context.services.score_rules)
+            v = await ledger.view_unit(
+                s, person, year, unit_id, now=context.services.clock.now(), rules=context.services.score_rules
+            )
     except DomainError as exc:
         if update.callback_query:
             await _alert(update, exc)
@@ -155,9 +168,18 @@ async def _show_unit(update: Update, context: Ctx, year: int, unit_id: int) -> N
         return
     if update.callback_query:
         await update.callback_query.answer()
-    await reply(update, "score/unit.html.j2", t=v.table, row=v.row, unit=v.unit, total=v.table.units,
-                events=v.events, pending=v.pending, points=format_points,
-                unit_roles=UNIT_ROLES_OF_ASSIGNMENT)
+    await reply(
+        update,
+        "score/unit.html.j2",
+        t=v.table,
+        row=v.row,
+        unit=v.unit,
+        total=v.table.units,
+        events=v.events,
+        pending=v.pending,
+        points=format_points,
+        unit_roles=UNIT_ROLES_OF_ASSIGNMENT,
+    )
 
 
 async def unit_tapped(update: Update, context: Ctx) -> None:
@@ -194,9 +216,19 @@ async def approve_ask(update: Update, context: Ctx) -> None:
         await _alert(update, exc)
         return
     await update.callback_query.answer()
-    await _say(update, "approve_ask", InlineKeyboardMarkup([[
-        InlineKeyboardButton("确认审定", callback_data=action_data("y:ok", year)),
-        InlineKeyboardButton("取消", callback_data="sc:x")]]), t=table)
+    await _say(
+        update,
+        "approve_ask",
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton("确认审定", callback_data=action_data("y:ok", year)),
+                    InlineKeyboardButton("取消", callback_data="sc:x"),
+                ]
+            ]
+        ),
+        t=table,
+    )
 
 
 async def approve(update: Update, context: Ctx) -> None:
@@ -206,8 +238,9 @@ async def approve(update: Update, context: Ctx) -> None:
     person = await context.known_person(update)
     try:
         async with context.services.db.session(actor(person)) as s:
-            table = await ledger.approve_year(s, person, year, now=context.services.clock.now(),
-                                              rules=context.services.score_rules)
+            table = await ledger.approve_year(
+                s, person, year, now=context.services.clock.now(), rules=context.services.score_rules
+            )
     except DomainError as exc:
         await _alert(update, exc)
         return
@@ -218,8 +251,9 @@ async def approve(update: Update, context: Ctx) -> None:
     await update.callback_query.answer("已审定")
     await clear_tapped_keyboard(update, context)
     await _say(update, "approved", t=table)
-    await reply(update, "score/table.html.j2", t=table, buttons=False, points=format_points,
-                unit_roles=UNIT_ROLES_OF_ASSIGNMENT)
+    await reply(
+        update, "score/table.html.j2", t=table, buttons=False, points=format_points, unit_roles=UNIT_ROLES_OF_ASSIGNMENT
+    )
 
 
 async def approve_cancelled(update: Update, context: Ctx) -> None:
@@ -238,9 +272,17 @@ async def _record(update: Update, context: Ctx, st: dict) -> bool:
     env = await env_of(context)
     try:
         async with env.services.db.session(actor(person)) as s:
-            event = await add_manual_event(s, person, unit_id=st["unit_id"], rule_code=st["rule"],
-                                           item_id=st["item_id"], reason=st["reason"], year=st.get("year"),
-                                           now=env.now, rules=context.services.score_rules)
+            event = await add_manual_event(
+                s,
+                person,
+                unit_id=st["unit_id"],
+                rule_code=st["rule"],
+                item_id=st["item_id"],
+                reason=st["reason"],
+                year=st.get("year"),
+                now=env.now,
+                rules=context.services.score_rules,
+            )
     except DomainError as exc:
         await _error(update, exc)
         return False
@@ -266,8 +308,12 @@ async def _add(update: Update, context: Ctx, args: list[str]) -> int:
         await _say(update, "add_unit", year=st.get("year"))
         return UNIT
     if len(args) < 4:
-        await _error(update, DomainError("增加考核记录须写明单位、规则、事项编号和理由，"
-                                         "例如：/score add 城关镇 late_feedback 3 第12周未反馈"))
+        await _error(
+            update,
+            DomainError(
+                "增加考核记录须写明单位、规则、事项编号和理由，例如：/score add 城关镇 late_feedback 3 第12周未反馈"
+            ),
+        )
         return END
     unit_name, code, ref, reason = args[0], args[1], args[2], " ".join(args[3:])
     try:
@@ -277,8 +323,11 @@ async def _add(update: Update, context: Ctx, args: list[str]) -> int:
     except DomainError as exc:
         await _error(update, exc)
         return END
-    await _record(update, context, {**st, "unit_id": unit.id, "unit": unit.name, "rule": code, "item_id": item.id,
-                                    "reason": reason})
+    await _record(
+        update,
+        context,
+        {**st, "unit_id": unit.id, "unit": unit.name, "rule": code, "item_id": item.id, "reason": reason},
+    )
     return END
 
 
@@ -329,8 +378,10 @@ async def unit_chosen(update: Update, context: Ctx) -> int:
     _st(context).update(unit_id=unit.id, unit=unit.name)
     await update.callback_query.answer()
     await edit_tapped(update, render("score/chat.html.j2", step="unit_chosen", unit=unit.name))
-    rows = [[InlineKeyboardButton(f"{r.clause} {format_points(r.points)}分 {r.name}"[:60], callback_data=f"sa:r:{r.code}")]
-            for r in context.services.score_rules.values()]
+    rows = [
+        [InlineKeyboardButton(f"{r.clause} {format_points(r.points)}分 {r.name}"[:60], callback_data=f"sa:r:{r.code}")]
+        for r in context.services.score_rules.values()
+    ]
     rows.append(cancel_row("sa:x"))
     await _say(update, "add_rule", InlineKeyboardMarkup(rows))
     return RULE
@@ -344,8 +395,9 @@ async def rule_chosen(update: Update, context: Ctx) -> int:
         return RULE
     _st(context)["rule"] = code
     await update.callback_query.answer()
-    await edit_tapped(update, render("score/chat.html.j2", step="rule_chosen",
-                                     rule=f"{rule.name}（{format_points(rule.points)}分）"))
+    await edit_tapped(
+        update, render("score/chat.html.j2", step="rule_chosen", rule=f"{rule.name}（{format_points(rule.points)}分）")
+    )
     await _say(update, "add_item")
     return ITEM
 
@@ -362,9 +414,20 @@ async def got_item(update: Update, context: Ctx) -> int | None:
         await _error(update, exc, again=True)
         return None
     # Everything but the reason is checked now, not after the reason was typed.
-    refusal = await dry_run(context, lambda s: add_manual_event(
-        s, person, unit_id=st["unit_id"], rule_code=st["rule"], item_id=st["item_id"], reason="（预检）",
-        year=st.get("year"), now=env.now, rules=context.services.score_rules))
+    refusal = await dry_run(
+        context,
+        lambda s: add_manual_event(
+            s,
+            person,
+            unit_id=st["unit_id"],
+            rule_code=st["rule"],
+            item_id=st["item_id"],
+            reason="（预检）",
+            year=st.get("year"),
+            now=env.now,
+            rules=context.services.score_rules,
+        ),
+    )
     if refusal is not None:
         await _error(update, refusal, again=True)
         return None
@@ -381,10 +444,19 @@ async def got_reason(update: Update, context: Ctx) -> int | None:
         return None
     rule = context.services.score_rules[st["rule"]]
     year = st.get("year") or local_date(context.services.clock.now()).year
-    await _say(update, "add_confirm", InlineKeyboardMarkup([[InlineKeyboardButton("保存", callback_data="sa:ok"),
-                                                             InlineKeyboardButton("取消", callback_data="sa:x")]]),
-               unit=st["unit"], rule=rule.name, rule_points=rule.points, number=st["number"],
-               reason=st["reason"], year=year)
+    await _say(
+        update,
+        "add_confirm",
+        InlineKeyboardMarkup(
+            [[InlineKeyboardButton("保存", callback_data="sa:ok"), InlineKeyboardButton("取消", callback_data="sa:x")]]
+        ),
+        unit=st["unit"],
+        rule=rule.name,
+        rule_points=rule.points,
+        number=st["number"],
+        reason=st["reason"],
+        year=year,
+    )
     return CONFIRM
 
 
@@ -411,25 +483,31 @@ def register(app: Application) -> None:
     """/score (with the add dialog) and its buttons."""
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
-    add_dialog(app, Dialog(
-        entry_points=[CommandHandler("score", score_command, filters=private)],
-        states={
-            UNIT: [MessageHandler(text, got_unit_text), CallbackQueryHandler(unit_chosen, pattern=r"^sa:u:\d{1,10}$")],
-            RULE: [CallbackQueryHandler(rule_chosen, pattern=r"^sa:r:[a-z_.]{1,40}$")],
-            ITEM: [MessageHandler(text, got_item)],
-            REASON: [MessageHandler(text, got_reason)],
-            CONFIRM: [CallbackQueryHandler(confirmed, pattern=r"^sa:ok$")],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, add_timed_out)],
-        },
-        fallbacks=[MessageHandler(~filters.COMMAND & private, wrong_input)],
-        allow_reentry=True,
-        timeout=lambda: TIMEOUT_SECONDS,
-        name="score_add",
-        label="考核加减分登记（/score add）",
-        cancel_data="sa:x",
-        cancel=add_cancel,
-        opens=lambda update: command_args(update)[:1] == ["add"],
-    ))
+    add_dialog(
+        app,
+        Dialog(
+            entry_points=[CommandHandler("score", score_command, filters=private)],
+            states={
+                UNIT: [
+                    MessageHandler(text, got_unit_text),
+                    CallbackQueryHandler(unit_chosen, pattern=r"^sa:u:\d{1,10}$"),
+                ],
+                RULE: [CallbackQueryHandler(rule_chosen, pattern=r"^sa:r:[a-z_.]{1,40}$")],
+                ITEM: [MessageHandler(text, got_item)],
+                REASON: [MessageHandler(text, got_reason)],
+                CONFIRM: [CallbackQueryHandler(confirmed, pattern=r"^sa:ok$")],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, add_timed_out)],
+            },
+            fallbacks=[MessageHandler(~filters.COMMAND & private, wrong_input)],
+            allow_reentry=True,
+            timeout=lambda: TIMEOUT_SECONDS,
+            name="score_add",
+            label="考核加减分登记（/score add）",
+            cancel_data="sa:x",
+            cancel=add_cancel,
+            opens=lambda update: command_args(update)[:1] == ["add"],
+        ),
+    )
     app.add_handler(CallbackQueryHandler(unit_tapped, pattern=r"^sc:u:\d{4}:\d{1,10}$"))
     app.add_handler(CallbackQueryHandler(approve_cancelled, pattern=r"^sc:x$"))
     app.add_handler(CallbackQueryHandler(approve_ask, pattern=r"^y:ask:"))

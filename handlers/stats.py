@@ -40,7 +40,9 @@ def _parse(args: list[str], this_year: int) -> tuple[str, int]:
         elif word in KIND_WORDS:
             kind = KIND_WORDS[word]
         else:
-            raise DomainError(f"看不懂「{word[:10]}」。用法：/stats [单位|领导|来源] [年度]，例如 /stats 领导 {this_year}")
+            raise DomainError(
+                f"看不懂「{word[:10]}」。用法：/stats [单位|领导|来源] [年度]，例如 /stats 领导 {this_year}"
+            )
     if len(args) > 2:
         raise DomainError(f"参数太多。用法：/stats [单位|领导|来源] [年度]，例如 /stats 来源 {this_year}")
     if year > this_year:
@@ -54,10 +56,20 @@ async def _table(context: Ctx, kind: str, year: int) -> tuple[str, InlineKeyboar
     async with svc.db.session() as s:
         stats = await year_stats(s, year, local_date(now))
     rows = stats.rows(kind)
-    text = render("stats/table.html.j2", stats=stats, kind=kind, kind_name=KINDS[kind],
-                  lines=table_lines(rows[:MAX_ROWS], KINDS[kind]), more=max(0, len(rows) - MAX_ROWS))
-    buttons = [InlineKeyboardButton(f"·按{KINDS[k][-2:]}·" if k == kind else f"按{KINDS[k][-2:]}",
-                                    callback_data=f"st:{k}:{year}") for k in KINDS]
+    text = render(
+        "stats/table.html.j2",
+        stats=stats,
+        kind=kind,
+        kind_name=KINDS[kind],
+        lines=table_lines(rows[:MAX_ROWS], KINDS[kind]),
+        more=max(0, len(rows) - MAX_ROWS),
+    )
+    buttons = [
+        InlineKeyboardButton(
+            f"·按{KINDS[k][-2:]}·" if k == kind else f"按{KINDS[k][-2:]}", callback_data=f"st:{k}:{year}"
+        )
+        for k in KINDS
+    ]
     return text, InlineKeyboardMarkup([buttons, [InlineKeyboardButton("导出Excel", callback_data=f"st:xlsx:{year}")]])
 
 
@@ -106,8 +118,16 @@ async def _workbook(update: Update, context: Ctx, year: int) -> None:
     async with svc.db.session() as s:
         stats = await year_stats(s, year, local_date(now))
         write_stats(stats, path, svc.settings.office.name)
-        await enqueue(s, person, render("stats/file_caption.html.j2", stats=stats), now=now, kind="document",
-                      file_path=str(path), file_name=name, urgent=True)
+        await enqueue(
+            s,
+            person,
+            render("stats/file_caption.html.j2", stats=stats),
+            now=now,
+            kind="document",
+            file_path=str(path),
+            file_name=name,
+            urgent=True,
+        )
     log.info("event=stats_xlsx year=%s person=%s", year, person.id)
     await update.callback_query.answer("正在生成统计表，稍后发送给您")
 

@@ -28,9 +28,15 @@ log = logging.getLogger("duban.actions")
 
 def log_refusal(update: Update, person: Person | None, what: str | None, exc: DomainError) -> None:
     level = logging.WARNING if isinstance(exc, (NotAllowed, MalformedAction)) else logging.INFO
-    log.log(level, "event=action_refused what=%s user=%s person=%s kind=%s reason=%s", what,
-            update.effective_user.id if update.effective_user else None, person.id if person else None,
-            type(exc).__name__, exc.message)
+    log.log(
+        level,
+        "event=action_refused what=%s user=%s person=%s kind=%s reason=%s",
+        what,
+        update.effective_user.id if update.effective_user else None,
+        person.id if person else None,
+        type(exc).__name__,
+        exc.message,
+    )
 
 
 async def parse_tap(update: Update, person: Person | None) -> Action | None:
@@ -49,8 +55,9 @@ async def ref_for(context: Ctx, target: str, target_id: int) -> Ref | None:
         return await item_ref(s, target, target_id)
 
 
-async def refuse_tap(update: Update, context: Ctx, person: Person | None, action: Action | None, exc: DomainError,
-                     mode: str = "row") -> None:
+async def refuse_tap(
+    update: Update, context: Ctx, person: Person | None, action: Action | None, exc: DomainError, mode: str = "row"
+) -> None:
     """Answer a refused tap with an alert; a stale button also shows "已处理" from now on."""
     query = update.callback_query
     log_refusal(update, person, query.data if query else "?", exc)
@@ -59,5 +66,13 @@ async def refuse_tap(update: Update, context: Ctx, person: Person | None, action
         if outcome_shown(context, query.message.message_id, tap_data(update)):
             return  # a second tap on a button whose outcome this chat was just shown: keep that label
         ref = await ref_for(context, action.spec.target, action.target_id)
-        await show_outcome(context, query.message.chat.id, query.message.message_id, query.message.reply_markup,
-                           tap_data(update), mode if mode != "none" else "button", "☑️ 已处理", ref.item_id if ref else None)
+        await show_outcome(
+            context,
+            query.message.chat.id,
+            query.message.message_id,
+            query.message.reply_markup,
+            tap_data(update),
+            mode if mode != "none" else "button",
+            "☑️ 已处理",
+            ref.item_id if ref else None,
+        )

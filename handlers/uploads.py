@@ -17,9 +17,24 @@ log = logging.getLogger("duban.actions")
 
 PHOTO_PREFIX = "照片-"  # names given to photos (Telegram photos have no file name)
 # Files nobody in a county office needs to send and nobody should open from a chat.
-BLOCKED_EXTENSIONS = frozenset({
-    ".exe", ".bat", ".cmd", ".com", ".scr", ".msi", ".js", ".vbs", ".ps1", ".sh", ".apk", ".jar", ".dll", ".lnk",
-})
+BLOCKED_EXTENSIONS = frozenset(
+    {
+        ".exe",
+        ".bat",
+        ".cmd",
+        ".com",
+        ".scr",
+        ".msi",
+        ".js",
+        ".vbs",
+        ".ps1",
+        ".sh",
+        ".apk",
+        ".jar",
+        ".dll",
+        ".lnk",
+    }
+)
 
 
 def media_of(message: Message) -> Any:
@@ -59,5 +74,12 @@ async def download_attachment(update: Update, context: Ctx) -> AttachmentIn | No
             check_size(MAX_ATTACHMENT_BYTES + 1)
         raise DomainError("文件下载失败，请稍后重新发送。") from exc
     sha, path = store_attachment_bytes(context.services.settings.storage.files_dir, data)
-    return AttachmentIn(file_name=name, size=len(data), mime_type=mime, telegram_file_id=media.file_id,
-                        telegram_file_unique_id=media.file_unique_id, sha256=sha, local_path=str(path))
+    return AttachmentIn(
+        file_name=name,
+        size=len(data),
+        mime_type=mime,
+        telegram_file_id=media.file_id,
+        telegram_file_unique_id=media.file_unique_id,
+        sha256=sha,
+        local_path=str(path),
+    )

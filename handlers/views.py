@@ -71,17 +71,25 @@ async def _list(context: Ctx, person: Person, code: str, page: int) -> tuple[str
     async with env.services.db.session() as s:
         result = await open_items_for(s, person, flt, page, PAGE_SIZE, calendar=env.calendar, now=env.now)
         if result.page > result.pages:
-            result = await open_items_for(s, person, flt, result.pages, PAGE_SIZE, calendar=env.calendar,
-                                          now=env.now)
+            result = await open_items_for(s, person, flt, result.pages, PAGE_SIZE, calendar=env.calendar, now=env.now)
     text = render("chat/items_list.html.j2", p=result, filter_label=label, code=code)
     codes = filters_for(person)
-    rows = [[InlineKeyboardButton(f"·{FILTERS[c][0]}·" if c == code else FILTERS[c][0], callback_data=f"ls:{c}:1")
-             for c in codes[i:i + 5]] for i in range(0, len(codes), 5)]
+    rows = [
+        [
+            InlineKeyboardButton(f"·{FILTERS[c][0]}·" if c == code else FILTERS[c][0], callback_data=f"ls:{c}:1")
+            for c in codes[i : i + 5]
+        ]
+        for i in range(0, len(codes), 5)
+    ]
     if code in DONE_FILTERS:
-        rows.append([InlineKeyboardButton(f"·{FILTERS[c][0]}·" if c == code else FILTERS[c][0],
-                                          callback_data=f"ls:{c}:1") for c in DONE_FILTERS])
+        rows.append(
+            [
+                InlineKeyboardButton(f"·{FILTERS[c][0]}·" if c == code else FILTERS[c][0], callback_data=f"ls:{c}:1")
+                for c in DONE_FILTERS
+            ]
+        )
     buttons = [view_button(f"{s.light.emoji if s.light else '⚪'} {s.label}", s.id) for s in result.items]
-    rows += [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    rows += [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     nav = []
     if result.page > 1:
         nav.append(InlineKeyboardButton("上一页", callback_data=f"ls:{code}:{result.page - 1}"))
@@ -107,8 +115,12 @@ async def list_page(update: Update, context: Ctx) -> None:
     person = await context.known_person(update)
     m = _LIST_DATA.fullmatch(query.data or "")
     if m is None or m.group(1) not in (*filters_for(person), *DONE_FILTERS):
-        log.warning("event=action_refused what=%r user=%s person=%s kind=bad_list_button",
-                    (query.data or "")[:80], update.effective_user.id, person.id)
+        log.warning(
+            "event=action_refused what=%r user=%s person=%s kind=bad_list_button",
+            (query.data or "")[:80],
+            update.effective_user.id,
+            person.id,
+        )
         await query.answer("按钮已失效，请重新发送 /items", show_alert=True)
         return
     text, markup = await _list(context, person, m.group(1), int(m.group(2)))
@@ -132,8 +144,12 @@ async def _detail(context: Ctx, person: Person, ref: str | int) -> tuple[str, In
         entries = [] if d.summary.confidential else list((await dossier(s, d.summary.id, person)).entries)
     shown = TIMELINE_ENTRIES
     while True:
-        text = render("chat/item_detail.html.j2", d=d, entries=entries[-shown:] if shown else [],
-                      more=len(entries) - shown if shown else len(entries))
+        text = render(
+            "chat/item_detail.html.j2",
+            d=d,
+            entries=entries[-shown:] if shown else [],
+            more=len(entries) - shown if shown else len(entries),
+        )
         if len(text) <= MAX_MESSAGE or shown == 0:
             break
         shown = max(0, shown - 3)
@@ -149,8 +165,12 @@ async def item_command(update: Update, context: Ctx) -> None:
     try:
         text, markup = await _detail(context, person, ref[:50])
     except DomainError as exc:
-        log.info("event=action_refused what=/item user=%s person=%s reason=%s",
-                 update.effective_user.id, person.id, exc.message)
+        log.info(
+            "event=action_refused what=/item user=%s person=%s reason=%s",
+            update.effective_user.id,
+            person.id,
+            exc.message,
+        )
         await reply(update, "chat/error.html.j2", message=exc.message, again=False)
         return
     await update.effective_chat.send_message(text, reply_markup=markup, disable_web_page_preview=True)

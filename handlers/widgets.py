@@ -28,15 +28,19 @@ END = ConversationHandler.END
 # --------------------------------------------------------------------------------------------
 
 
-async def unit_buttons(context: Ctx, text: str, data_prefix: str, *, exclude: Collection[int] = (),
-                       selected: Collection[str] = ()) -> tuple[list[list[InlineKeyboardButton]], bool]:
+async def unit_buttons(
+    context: Ctx, text: str, data_prefix: str, *, exclude: Collection[int] = (), selected: Collection[str] = ()
+) -> tuple[list[list[InlineKeyboardButton]], bool]:
     """Up to ten units whose name contains ``text``, one button a row (``<data_prefix>:<id>``, ✅ on
     the ``selected`` ids); True when there were more."""
     async with context.services.db.session() as s:
-        found = [u for u in await find_units(s, text[:50], limit=MAX_UNIT_BUTTONS + 1 + len(exclude))
-                 if u.id not in exclude]
-    rows = [[InlineKeyboardButton(("✅ " if str(u.id) in selected else "") + u.name,
-                                  callback_data=f"{data_prefix}:{u.id}")] for u in found[:MAX_UNIT_BUTTONS]]
+        found = [
+            u for u in await find_units(s, text[:50], limit=MAX_UNIT_BUTTONS + 1 + len(exclude)) if u.id not in exclude
+        ]
+    rows = [
+        [InlineKeyboardButton(("✅ " if str(u.id) in selected else "") + u.name, callback_data=f"{data_prefix}:{u.id}")]
+        for u in found[:MAX_UNIT_BUTTONS]
+    ]
     return rows, len(found) > MAX_UNIT_BUTTONS
 
 
@@ -50,8 +54,10 @@ async def unit_choices(update: Update, context: Ctx, data_prefix: str, *, cancel
         return None
     rows.append(cancel_row(cancel_data))
     sent = await update.effective_chat.send_message(
-        render("chat/unit_search.html.j2", query=text, found=True, more=more), reply_markup=InlineKeyboardMarkup(rows),
-        disable_web_page_preview=True)
+        render("chat/unit_search.html.j2", query=text, found=True, more=more),
+        reply_markup=InlineKeyboardMarkup(rows),
+        disable_web_page_preview=True,
+    )
     return sent.message_id
 
 
@@ -73,8 +79,9 @@ def cancel_row(data: str) -> list[InlineKeyboardButton]:
 Cleanup = Callable[[Update, Ctx, dict], Awaitable[None]]
 
 
-def cancel_handler(slot: str, template: str, *, clear_tapped: bool = True, cleanup: Cleanup | None = None,
-                   **template_context: object) -> Callable[[Update, Ctx], Awaitable[int]]:
+def cancel_handler(
+    slot: str, template: str, *, clear_tapped: bool = True, cleanup: Cleanup | None = None, **template_context: object
+) -> Callable[[Update, Ctx], Awaitable[int]]:
     """The dialog's 取消 button and /cancel: forget its answers, take the buttons off, say so."""
 
     async def cancel(update: Update, context: Ctx) -> int:
@@ -91,8 +98,14 @@ def cancel_handler(slot: str, template: str, *, clear_tapped: bool = True, clean
     return cancel
 
 
-def timeout_notice(slot: str, template: str, *, cleanup: Cleanup | None = None,
-                   label_of: Callable[[dict], str] | None = None, **template_context: object) -> Callable:
+def timeout_notice(
+    slot: str,
+    template: str,
+    *,
+    cleanup: Cleanup | None = None,
+    label_of: Callable[[dict], str] | None = None,
+    **template_context: object,
+) -> Callable:
     """The TIMEOUT handler of a dialog: forget its answers and tell the person it was dropped."""
 
     async def timed_out(update: Update, context: Ctx) -> None:

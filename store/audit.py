@@ -79,23 +79,40 @@ def _write(connection, target, verb: str, before: dict | None, after: dict | Non
         return
     session = object_session(target)
     info = session.info if session is not None else {}
-    connection.execute(insert(AuditEntry), _entry(info, table, _row_id(state), info.get("action") or f"{table}.{verb}",
-                                                  before, after))
+    connection.execute(
+        insert(AuditEntry), _entry(info, table, _row_id(state), info.get("action") or f"{table}.{verb}", before, after)
+    )
 
 
 def _entry(info: dict, entity: str, entity_id: str, action: str, before: dict | None, after: dict | None) -> dict:
     actor: Actor = info.get("actor") or Actor.system()
     now_fn = info.get("now_fn") or (lambda: dt.datetime.now(dt.UTC))
-    return {"at": now_fn(), "actor_id": actor.person_id, "actor_label": actor.label, "action": action,
-            "entity": entity, "entity_id": entity_id, "before": before, "after": after}
+    return {
+        "at": now_fn(),
+        "actor_id": actor.person_id,
+        "actor_label": actor.label,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "before": before,
+        "after": after,
+    }
 
 
-async def audit_write(session: AsyncSession, entity: str, entity_id: object, before: dict | None,
-                      after: dict | None, *, verb: str = "update") -> None:
+async def audit_write(
+    session: AsyncSession,
+    entity: str,
+    entity_id: object,
+    before: dict | None,
+    after: dict | None,
+    *,
+    verb: str = "update",
+) -> None:
     """The audit row of one record written by a Core statement, as the session's actor and action."""
     action = session.info.get("action") or f"{entity}.{verb}"
-    await session.execute(insert(AuditEntry), _entry(session.info, entity, str(entity_id), action,
-                                                     _jsonable(before), _jsonable(after)))
+    await session.execute(
+        insert(AuditEntry), _entry(session.info, entity, str(entity_id), action, _jsonable(before), _jsonable(after))
+    )
 
 
 BULK_ID = "*"  # the entity_id of a summarised row: many records, described in ``after``
@@ -106,8 +123,17 @@ async def audit_bulk(session: AsyncSession, entity: str, action: str, rows: int,
     ``facts`` enough to find them (e.g. the round's day). Nothing is written for 0 rows."""
     if rows <= 0:
         return
-    await session.execute(insert(AuditEntry), _entry(session.info, entity, BULK_ID, session.info.get("action") or action,
-                                                     None, _jsonable({"rows": rows, **facts})))
+    await session.execute(
+        insert(AuditEntry),
+        _entry(
+            session.info,
+            entity,
+            BULK_ID,
+            session.info.get("action") or action,
+            None,
+            _jsonable({"rows": rows, **facts}),
+        ),
+    )
 
 
 # Mapper events fire for every row the flush really writes, including orphans removed from a

@@ -17,8 +17,9 @@ async def schedule_texts(session: AsyncSession) -> list[str]:
 
 async def schedules_stamp(session: AsyncSession) -> tuple[int, datetime | None]:
     """How many years are loaded and when the last one was: changes whenever a year is (re)loaded."""
-    count, last = (await session.execute(
-        select(func.count(), func.max(CalendarYear.loaded_at)).select_from(CalendarYear))).one()
+    count, last = (
+        await session.execute(select(func.count(), func.max(CalendarYear.loaded_at)).select_from(CalendarYear))
+    ).one()
     return count, last
 
 

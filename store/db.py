@@ -59,8 +59,12 @@ class Database:
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         # pre_ping: a pooled PostgreSQL connection the server closed (restart, idle timeout,
         # pg_terminate_backend) is replaced before use instead of failing the request.
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, pool_pre_ping=not self.is_sqlite,
-                                                       pool_reset_on_return=None if self.is_sqlite else "rollback")
+        self.engine: AsyncEngine = create_async_engine(
+            self.url,
+            echo=echo,
+            pool_pre_ping=not self.is_sqlite,
+            pool_reset_on_return=None if self.is_sqlite else "rollback",
+        )
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _on_sqlite_connect)
             event.listen(self.engine.sync_engine, "reset", _on_sqlite_reset)
@@ -106,4 +110,3 @@ def alembic_config(url: str):  # noqa: ANN201
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
-

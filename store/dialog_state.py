@@ -47,8 +47,9 @@ def loads(data: bytes) -> object:
     return pickle.loads(data)  # noqa: S301 — our own rows, written by dumps above
 
 
-async def load(conn: AsyncConnection, scope: str | None = None, keys: Iterable[tuple[str, str]] = ()
-               ) -> list[tuple[str, str, str, object]]:
+async def load(
+    conn: AsyncConnection, scope: str | None = None, keys: Iterable[tuple[str, str]] = ()
+) -> list[tuple[str, str, str, object]]:
     """(scope, name, key, value) rows: all of ``scope``, or the given (scope, key) pairs."""
     stmt = select(DialogState.scope, DialogState.name, DialogState.key, DialogState.data)
     pairs = list(keys)
@@ -68,14 +69,21 @@ async def load(conn: AsyncConnection, scope: str | None = None, keys: Iterable[t
 async def save(conn: AsyncConnection, rows: dict[Row, object | None], now: datetime) -> None:
     """Write the given rows (None deletes): one upsert and at most one delete."""
     gone = [r for r, v in rows.items() if v is None]
-    kept = [{"scope": s, "name": n, "key": k, "data": dumps(v), "updated_at": now}
-            for (s, n, k), v in rows.items() if v is not None]
+    kept = [
+        {"scope": s, "name": n, "key": k, "data": dumps(v), "updated_at": now}
+        for (s, n, k), v in rows.items()
+        if v is not None
+    ]
     if gone:
-        await conn.execute(delete(DialogState).where(
-            tuple_(DialogState.scope, DialogState.name, DialogState.key).in_(gone)))
+        await conn.execute(
+            delete(DialogState).where(tuple_(DialogState.scope, DialogState.name, DialogState.key).in_(gone))
+        )
     if kept:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(DialogState).values(kept)
-        await conn.execute(stmt.on_conflict_do_update(
-            index_elements=["key", "scope", "name"],
-            set_={"data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at}))
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["key", "scope", "name"],
+                set_={"data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at},
+            )
+        )

@@ -21,10 +21,12 @@ RECEIVED, HANDLED, ABANDONED = "received", "handled", "abandoned"
 async def record(s: AsyncConnection, update_id: int, payload: str, now: datetime) -> bool:
     """Write the update as received; False when its id is known already (a redelivery)."""
     dialect = postgresql if s.dialect.name == "postgresql" else sqlite
-    stmt = (dialect.insert(InboxUpdate)
-            .values(update_id=update_id, payload=payload, status=RECEIVED, attempts=0, received_at=now)
-            .on_conflict_do_nothing(index_elements=["update_id"])
-            .returning(InboxUpdate.update_id))
+    stmt = (
+        dialect.insert(InboxUpdate)
+        .values(update_id=update_id, payload=payload, status=RECEIVED, attempts=0, received_at=now)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(InboxUpdate.update_id)
+    )
     return (await s.execute(stmt)).first() is not None
 
 
@@ -33,22 +35,25 @@ async def record_many(s: AsyncConnection, updates: list[tuple[int, str]], now: d
     if not updates:
         return set()
     dialect = postgresql if s.dialect.name == "postgresql" else sqlite
-    stmt = (dialect.insert(InboxUpdate)
-            .values([{"update_id": i, "payload": p, "status": RECEIVED, "attempts": 0, "received_at": now}
-                     for i, p in updates])
-            .on_conflict_do_nothing(index_elements=["update_id"])
-            .returning(InboxUpdate.update_id))
+    stmt = (
+        dialect.insert(InboxUpdate)
+        .values(
+            [{"update_id": i, "payload": p, "status": RECEIVED, "attempts": 0, "received_at": now} for i, p in updates]
+        )
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(InboxUpdate.update_id)
+    )
     return set((await s.scalars(stmt)).all())
 
 
 async def mark_handled(s: AsyncConnection | AsyncSession, update_ids: int | list[int], now: datetime) -> None:
     ids = [update_ids] if isinstance(update_ids, int) else update_ids
-    await s.execute(update(InboxUpdate).where(InboxUpdate.update_id.in_(ids))
-                    .values(status=HANDLED, handled_at=now))
+    await s.execute(update(InboxUpdate).where(InboxUpdate.update_id.in_(ids)).values(status=HANDLED, handled_at=now))
 
 
-async def take_unhandled(s: AsyncSession, now: datetime, max_attempts: int = 1,
-                         received_before: datetime | None = None) -> tuple[list[str], list[int]]:
+async def take_unhandled(
+    s: AsyncSession, now: datetime, max_attempts: int = 1, received_before: datetime | None = None
+) -> tuple[list[str], list[int]]:
     """At start-up: the payloads to handle again, oldest first, and the ids given up on.
 
     A row still ``received`` was fetched but never finished. It is handled again once (its
@@ -59,20 +64,24 @@ async def take_unhandled(s: AsyncSession, now: datetime, max_attempts: int = 1,
     unfinished = InboxUpdate.status == RECEIVED
     if received_before is not None:
         unfinished = and_(unfinished, InboxUpdate.received_at < received_before)
-    abandoned = list((await s.scalars(
-        update(InboxUpdate)
-        .where(unfinished, InboxUpdate.attempts >= max_attempts)
-        .values(status=ABANDONED, handled_at=now)
-        .returning(InboxUpdate.update_id))).all())
-    await s.execute(update(InboxUpdate).where(unfinished)
-                    .values(attempts=InboxUpdate.attempts + 1))
-    payloads = (await s.scalars(select(InboxUpdate.payload).where(unfinished)
-                                .order_by(InboxUpdate.update_id))).all()
+    abandoned = list(
+        (
+            await s.scalars(
+                update(InboxUpdate)
+                .where(unfinished, InboxUpdate.attempts >= max_attempts)
+                .values(status=ABANDONED, handled_at=now)
+                .returning(InboxUpdate.update_id)
+            )
+        ).all()
+    )
+    await s.execute(update(InboxUpdate).where(unfinished).values(attempts=InboxUpdate.attempts + 1))
+    payloads = (await s.scalars(select(InboxUpdate.payload).where(unfinished).order_by(InboxUpdate.update_id))).all()
     return list(payloads), sorted(abandoned)
 
 
 async def prune(s: AsyncConnection | AsyncSession, now: datetime, keep: timedelta) -> int:
     """Forget finished rows older than ``keep`` (by then Telegram no longer redelivers them)."""
-    result = await s.execute(delete(InboxUpdate).where(InboxUpdate.status != RECEIVED,
-                                                       InboxUpdate.handled_at < now - keep))
+    result = await s.execute(
+        delete(InboxUpdate).where(InboxUpdate.status != RECEIVED, InboxUpdate.handled_at < now - keep)
+    )
     return result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE answers with a CursorResult

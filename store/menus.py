@@ -19,8 +19,9 @@ async def remember(s: AsyncSession, chat_id: int, fingerprint: str, now: datetim
     """Upsert in Core: bookkeeping, not a business record, so not in the audit trail."""
     dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(MenuState).values(chat_id=chat_id, fingerprint=fingerprint, set_at=now)
-    await s.execute(stmt.on_conflict_do_update(index_elements=["chat_id"],
-                                               set_={"fingerprint": fingerprint, "set_at": now}))
+    await s.execute(
+        stmt.on_conflict_do_update(index_elements=["chat_id"], set_={"fingerprint": fingerprint, "set_at": now})
+    )
 
 
 async def forget(s: AsyncSession, chat_id: int) -> None:

@@ -84,23 +84,31 @@ async def insert_reminders(session: AsyncSession, rows: Sequence[ReminderRow], c
     # built at once (a dict per row for SQLite's executemany) were the round's memory peak.
     if conn.dialect.name == "postgresql":
         types = (Integer, Integer, String, Date, Integer)
-        source = select(*(func.unnest(bindparam(f"p_{c}", type_=ARRAY(t))) for c, t in zip(columns, types, strict=True)),
-                        literal(created_at, UTCDateTime))
-        stmt = pg_insert(table).from_select([*columns, "created_at"], source).on_conflict_do_nothing(index_elements=REMINDER_KEY)
+        source = select(
+            *(func.unnest(bindparam(f"p_{c}", type_=ARRAY(t))) for c, t in zip(columns, types, strict=True)),
+            literal(created_at, UTCDateTime),
+        )
+        stmt = (
+            pg_insert(table)
+            .from_select([*columns, "created_at"], source)
+            .on_conflict_do_nothing(index_elements=REMINDER_KEY)
+        )
         for start in range(0, len(rows), PG_CHUNK):
-            chunk = rows[start:start + PG_CHUNK]
+            chunk = rows[start : start + PG_CHUNK]
             arrays = zip(*chunk, strict=True)
             result = await conn.execute(stmt, {f"p_{c}": list(a) for c, a in zip(columns, arrays, strict=True)})
             written += result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(chunk)
     else:
         lite = sqlite_insert(table).on_conflict_do_nothing(index_elements=REMINDER_KEY)
         for start in range(0, len(rows), SQLITE_CHUNK):
-            chunk = rows[start:start + SQLITE_CHUNK]
-            result = await conn.execute(lite, [{**dict(zip(columns, row, strict=True)), "created_at": created_at}
-                                               for row in chunk])
+            chunk = rows[start : start + SQLITE_CHUNK]
+            result = await conn.execute(
+                lite, [{**dict(zip(columns, row, strict=True)), "created_at": created_at} for row in chunk]
+            )
             written += result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(chunk)
-    await audit_bulk(session, "reminders", "reminders.insert", written, planned=len(rows), levels=dict(levels),
-                     days=days)
+    await audit_bulk(
+        session, "reminders", "reminders.insert", written, planned=len(rows), levels=dict(levels), days=days
+    )
 
 
 class FeedbackWeek(Base):

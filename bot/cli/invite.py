@@ -23,8 +23,9 @@ async def bot_username(settings: Settings) -> str | None:
         return settings.telegram.bot_username
     if not settings.telegram.token:
         return None
-    bot = Bot(settings.telegram.token, base_url=settings.telegram.base_url,
-              base_file_url=settings.telegram.base_file_url)
+    bot = Bot(
+        settings.telegram.token, base_url=settings.telegram.base_url, base_file_url=settings.telegram.base_file_url
+    )
     try:
         async with bot:
             return bot.username
@@ -41,8 +42,15 @@ async def invite(settings: Settings, role_text: str, unit: str | None, name: str
     try:
         await db.upgrade()
         async with db.session(Actor.system("cli"), "invitation.create") as s:
-            inv = await create_invitation(s, role=role, name=name, unit_name=unit, created_by=None,
-                                          now=Clock().now(), ttl_days=settings.invitations.ttl_days)
+            inv = await create_invitation(
+                s,
+                role=role,
+                name=name,
+                unit_name=unit,
+                created_by=None,
+                now=Clock().now(),
+                ttl_days=settings.invitations.ttl_days,
+            )
     except DomainError as exc:
         print(exc.message, file=err)
         return 2
@@ -50,8 +58,19 @@ async def invite(settings: Settings, role_text: str, unit: str | None, name: str
         await db.dispose()
     username = await bot_username(settings)
     if username is None:
-        print("（未配置 [telegram] bot_username，且无法连接 Telegram 查询，链接中的 <机器人用户名> 请替换为实际用户名）", file=err)
+        print(
+            "（未配置 [telegram] bot_username，且无法连接 Telegram 查询，链接中的 <机器人用户名> 请替换为实际用户名）",
+            file=err,
+        )
         username = "<机器人用户名>"
-    out.write(render("cli/invite_created.txt.j2", person=inv.person, role_name=inv.role_name,
-                     link=deep_link(username, inv.code), expires_at=inv.expires_at) + "\n")
+    out.write(
+        render(
+            "cli/invite_created.txt.j2",
+            person=inv.person,
+            role_name=inv.role_name,
+            link=deep_link(username, inv.code),
+            expires_at=inv.expires_at,
+        )
+        + "\n"
+    )
     return 0

@@ -63,7 +63,6 @@ USAGE = f"""用法：
 加 --provisional 则在该年只按周末计算，结果照常输出，另在标准错误输出“（暂定：…年放假安排未载入）”。"""
 
 
-
 class _UsageError(Exception):
     pass
 
@@ -240,8 +239,11 @@ async def _load(db: Database, argv: list[str], out: TextIO, err: TextIO) -> int:
         return 2
     print(f"已载入{schedule_summary(schedule)}", file=out)
     if schedule.example:  # docs/schedule-example-2027.toml: fictional dates, loaded on purpose or by mistake
-        print(f"警告：{path} 是示例文件（example = true），日期是虚构的，不是国务院公布的{schedule.year}年放假安排；"
-              "请按官方通知改写并删去 example 一行后重新载入。", file=err)
+        print(
+            f"警告：{path} 是示例文件（example = true），日期是虚构的，不是国务院公布的{schedule.year}年放假安排；"
+            "请按官方通知改写并删去 example 一行后重新载入。",
+            file=err,
+        )
     if changed:
         print(f"已重新计算 {changed} 个暂定期限，并通知相关单位。", file=out)
     return 0

@@ -17,12 +17,40 @@ OFFICE_NAME = "固镇县人民政府督查室"
 
 TOWNS = ["城关镇", "新马桥镇", "仲兴镇", "湖沟镇", "连城镇", "王庄镇", "濠城镇", "刘集镇", "石湖乡", "杨庙镇"]
 DEPARTMENTS = [
-    ("县发展和改革委员会", "部门"), ("县财政局", "部门"), ("县教育局", "部门"), ("县住房和城乡建设局", "部门"),
-    ("县交通运输局", "部门"), ("县农业农村局", "部门"), ("县水利局", "部门"), ("县卫生健康委员会", "部门"),
-    ("县供电公司", "驻固单位"), ("县经济开发区管委会", "开发区"),
+    ("县发展和改革委员会", "部门"),
+    ("县财政局", "部门"),
+    ("县教育局", "部门"),
+    ("县住房和城乡建设局", "部门"),
+    ("县交通运输局", "部门"),
+    ("县农业农村局", "部门"),
+    ("县水利局", "部门"),
+    ("县卫生健康委员会", "部门"),
+    ("县供电公司", "驻固单位"),
+    ("县经济开发区管委会", "开发区"),
 ]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
-GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "强", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平", "刚"]
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "磊",
+    "强",
+    "洋",
+    "艳",
+    "勇",
+    "军",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "霞",
+    "平",
+    "刚",
+]
 
 
 @dataclass(frozen=True)
@@ -57,7 +85,9 @@ def demo_units() -> list[tuple[str, str]]:
     return [(t, "乡镇") for t in TOWNS] + DEPARTMENTS
 
 
-async def seed_directory(db: Database, now: datetime, telegram_id_for: Callable[[DemoPerson], int | None]) -> dict[str, Person]:
+async def seed_directory(
+    db: Database, now: datetime, telegram_id_for: Callable[[DemoPerson], int | None]
+) -> dict[str, Person]:
     """Create the units and people; ``telegram_id_for`` binds each person to a (sandbox) account."""
     by_name: dict[str, Person] = {}
     async with db.session(Actor.system("demo"), "demo.seed") as s:
@@ -67,8 +97,13 @@ async def seed_directory(db: Database, now: datetime, telegram_id_for: Callable[
             s.add(units[name])
         await s.flush()
         for dp in demo_people():
-            person = Person(name=dp.name, unit=units.get(dp.unit) if dp.unit else None, title=dp.title,
-                            telegram_id=telegram_id_for(dp), created_at=now)
+            person = Person(
+                name=dp.name,
+                unit=units.get(dp.unit) if dp.unit else None,
+                title=dp.title,
+                telegram_id=telegram_id_for(dp),
+                created_at=now,
+            )
             person.role_rows = [PersonRole(role=r) for r in dp.roles]
             s.add(person)
             by_name[dp.name] = person

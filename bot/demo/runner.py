@@ -70,8 +70,7 @@ class Sandbox:
         self.clock = _new_clock(self.start_at)
         self.emu = _new_emulator(self.clock)
         self.server.emu = self.emu  # the server's handlers look the emulator up per request
-        self.app, self.db, self.people = await _boot(self.emu, self.server, self.clock, self.data_dir,
-                                                     self.demo_items)
+        self.app, self.db, self.people = await _boot(self.emu, self.server, self.clock, self.data_dir, self.demo_items)
 
     async def after_clock_change(self) -> None:
         """The page moved the clock: run the sweeps that fell due (催办 round, weekly feedback,
@@ -94,12 +93,14 @@ def _new_clock(start_at: datetime | None) -> OffsetClock:
 
 def _new_emulator(clock: OffsetClock) -> Emulator:
     # Message dates follow the sandbox clock, so what the page shows agrees with the bot's "now".
-    return Emulator(token=DEMO_TOKEN, bot_username=DEMO_BOT, limits=FloodLimits(),
-                    wallclock=lambda: clock.now().timestamp())
+    return Emulator(
+        token=DEMO_TOKEN, bot_username=DEMO_BOT, limits=FloodLimits(), wallclock=lambda: clock.now().timestamp()
+    )
 
 
-async def _boot(emu: Emulator, server: EmulatorServer, clock: OffsetClock,
-                data_dir: Path, demo_items: bool = True) -> tuple[Application, Database, dict]:
+async def _boot(
+    emu: Emulator, server: EmulatorServer, clock: OffsetClock, data_dir: Path, demo_items: bool = True
+) -> tuple[Application, Database, dict]:
     """A fresh data directory, database and demo county, and the bot polling the emulator."""
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -129,17 +130,22 @@ async def _boot(emu: Emulator, server: EmulatorServer, clock: OffsetClock,
     return app, db, people
 
 
-async def start_sandbox(port: int, data_dir: Path, host: str = "127.0.0.1", *,
-                        start_at: datetime | None = None, web: bool = True,
-                        demo_items: bool = True) -> Sandbox:
+async def start_sandbox(
+    port: int,
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    *,
+    start_at: datetime | None = None,
+    web: bool = True,
+    demo_items: bool = True,
+) -> Sandbox:
     """Start everything; ``web=True`` also serves the browser page at ``sb.server.url + "/"``."""
     clock = _new_clock(start_at)
     emu = _new_emulator(clock)
     server = EmulatorServer(emu, host=host, port=port)
     await server.start()
     app, db, people = await _boot(emu, server, clock, data_dir, demo_items)
-    sb = Sandbox(emu, server, app, db, clock, people, data_dir=data_dir, start_at=start_at,
-                 demo_items=demo_items)
+    sb = Sandbox(emu, server, app, db, clock, people, data_dir=data_dir, start_at=start_at, demo_items=demo_items)
     if web:
         from bot.demo.web import mount
 

@@ -58,16 +58,29 @@ MAX_ADVANCE_HOURS = 24 * 366
 WORKDAY_START = time(9, 0)
 KEEPALIVE_SECONDS = 15.0
 # The page and everything it loads come from this server; the browser enforces it too.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-       "frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
 _CLOSE = object()  # tells an event stream to end
 
 
 # ------------------------------------------------------------------ rendering the bot's HTML
-_SIMPLE_TAGS = {"b": "b", "strong": "b", "i": "i", "em": "i", "u": "u", "ins": "u",
-                "s": "s", "strike": "s", "del": "s", "code": "code", "pre": "pre",
-                "blockquote": "blockquote"}
+_SIMPLE_TAGS = {
+    "b": "b",
+    "strong": "b",
+    "i": "i",
+    "em": "i",
+    "u": "u",
+    "ins": "u",
+    "s": "s",
+    "strike": "s",
+    "del": "s",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+}
 _SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:")
 _COMMAND = r"(?<![\w/@])(/[A-Za-z0-9_]{1,32})(?:@\w+)?(?![\w/])"
 
@@ -102,8 +115,9 @@ class _TelegramHtml(HTMLParser):
             if start is not None:
                 self._open(tag, _deep_link_anchor(start), "</a>")
             elif href.lower().startswith(_SAFE_SCHEMES):
-                self._open(tag, f'<a href="{html.escape(href, quote=True)}" target="_blank" '
-                                'rel="noopener noreferrer">', "</a>")
+                self._open(
+                    tag, f'<a href="{html.escape(href, quote=True)}" target="_blank" rel="noopener noreferrer">', "</a>"
+                )
             else:
                 self._open(tag, '<span class="link">', "</span>")
         else:
@@ -146,8 +160,11 @@ class _TelegramHtml(HTMLParser):
 
 
 def _link_pattern(bot_username: str) -> re.Pattern:
-    return re.compile(r"https?://t\.me/" + re.escape(bot_username) + r"\?start=([A-Za-z0-9_-]{1,64})\b"
-                      r"|" + _COMMAND, re.IGNORECASE)
+    return re.compile(
+        r"https?://t\.me/" + re.escape(bot_username) + r"\?start=([A-Za-z0-9_-]{1,64})\b"
+        r"|" + _COMMAND,
+        re.IGNORECASE,
+    )
 
 
 def _deep_link_payload(href: str, pattern: re.Pattern) -> str | None:
@@ -156,8 +173,7 @@ def _deep_link_payload(href: str, pattern: re.Pattern) -> str | None:
 
 
 def _deep_link_anchor(start: str) -> str:
-    return (f'<a href="#" class="deeplink" data-testid="deep-link" '
-            f'data-start="{html.escape(start, quote=True)}">')
+    return f'<a href="#" class="deeplink" data-testid="deep-link" data-start="{html.escape(start, quote=True)}">'
 
 
 def _text_html(text: str, pattern: re.Pattern, live: bool) -> str:
@@ -165,7 +181,7 @@ def _text_html(text: str, pattern: re.Pattern, live: bool) -> str:
         return html.escape(text, quote=False)
     out, pos = [], 0
     for match in pattern.finditer(text):
-        out.append(html.escape(text[pos:match.start()], quote=False))
+        out.append(html.escape(text[pos : match.start()], quote=False))
         shown = html.escape(match.group(0), quote=False)
         if match.group(1):
             out.append(f"{_deep_link_anchor(match.group(1))}{shown}</a>")
@@ -238,8 +254,7 @@ def _buttons(markup: dict | None) -> list[list[dict]]:
 def _reply_keyboard(markup: dict | None) -> list[list[str]] | None:
     if not markup or "keyboard" not in markup:
         return None
-    return [[b if isinstance(b, str) else str(b.get("text", "")) for b in row]
-            for row in markup["keyboard"]]
+    return [[b if isinstance(b, str) else str(b.get("text", "")) for b in row] for row in markup["keyboard"]]
 
 
 class WebHub:
@@ -324,15 +339,24 @@ class WebHub:
             if chat is None or chat.type != "private":
                 return None
             msg = chat.messages.get(event.data["message_id"], event.data)
-            return {"type": event.kind, "chat_id": chat_id, "message": self.message_view(chat, msg),
-                    "keyboard": _reply_keyboard(chat.reply_keyboard)}
+            return {
+                "type": event.kind,
+                "chat_id": chat_id,
+                "message": self.message_view(chat, msg),
+                "keyboard": _reply_keyboard(chat.reply_keyboard),
+            }
         if event.kind == "delete":
             return {"type": "delete", "chat_id": chat_id, "message_id": event.data["message_id"]}
         if event.kind == "commands":
             return {"type": "commands", "chat_id": chat_id}
         if event.kind == "callback_answer":
-            return {"type": "answer", "chat_id": chat_id, "user_id": event.data.get("user_id"),
-                    "text": event.data.get("text"), "show_alert": bool(event.data.get("show_alert"))}
+            return {
+                "type": "answer",
+                "chat_id": chat_id,
+                "user_id": event.data.get("user_id"),
+                "text": event.data.get("text"),
+                "show_alert": bool(event.data.get("show_alert")),
+            }
         return None
 
     # --- views ------------------------------------------------------------------------------
@@ -359,44 +383,72 @@ class WebHub:
             rendered = ""
         local = self._local(msg.get("date", 0))
         view: dict[str, Any] = {
-            "id": mid, "from_bot": from_bot, "html": rendered, "date": msg.get("date", 0),
-            "time": local.strftime("%H:%M"), "day": self._day_text(local),
-            "edited": "edit_date" in msg, "buttons": _buttons(msg.get("reply_markup")),
-            "photo": None, "document": None, "reply_to": None,
+            "id": mid,
+            "from_bot": from_bot,
+            "html": rendered,
+            "date": msg.get("date", 0),
+            "time": local.strftime("%H:%M"),
+            "day": self._day_text(local),
+            "edited": "edit_date" in msg,
+            "buttons": _buttons(msg.get("reply_markup")),
+            "photo": None,
+            "document": None,
+            "reply_to": None,
         }
         if msg.get("photo"):
             largest = msg["photo"][-1]
-            view["photo"] = {"file_id": largest["file_id"], "url": _file_url(largest["file_id"]),
-                             "download": _file_url(largest["file_id"], True)}
+            view["photo"] = {
+                "file_id": largest["file_id"],
+                "url": _file_url(largest["file_id"]),
+                "download": _file_url(largest["file_id"], True),
+            }
         if msg.get("document"):
             doc = msg["document"]
-            view["document"] = {"file_id": doc["file_id"], "name": doc.get("file_name") or "文件",
-                                "size": _size_text(int(doc.get("file_size", 0))),
-                                "mime": doc.get("mime_type"), "url": _file_url(doc["file_id"], True)}
+            view["document"] = {
+                "file_id": doc["file_id"],
+                "name": doc.get("file_name") or "文件",
+                "size": _size_text(int(doc.get("file_size", 0))),
+                "mime": doc.get("mime_type"),
+                "url": _file_url(doc["file_id"], True),
+            }
         replied = msg.get("reply_to_message")
         if replied:
-            snippet = replied.get("text") or replied.get("caption") or (
-                "[照片]" if replied.get("photo") else "[文件]" if replied.get("document") else "")
-            view["reply_to"] = {"id": replied["message_id"], "text": snippet[:60],
-                                "from_bot": replied.get("from", {}).get("id") == emu.bot_id}
+            snippet = (
+                replied.get("text")
+                or replied.get("caption")
+                or ("[照片]" if replied.get("photo") else "[文件]" if replied.get("document") else "")
+            )
+            view["reply_to"] = {
+                "id": replied["message_id"],
+                "text": snippet[:60],
+                "from_bot": replied.get("from", {}).get("id") == emu.bot_id,
+            }
         return view
 
     def chat_view(self, user_id: int) -> dict:
         emu = self.emu
         chat = emu.chats[user_id]
         messages = [self.message_view(chat, m) for _, m in sorted(chat.messages.items())]
-        return {"messages": messages, "commands": self.commands(user_id),
-                "keyboard": _reply_keyboard(chat.reply_keyboard)}
+        return {
+            "messages": messages,
+            "commands": self.commands(user_id),
+            "keyboard": _reply_keyboard(chat.reply_keyboard),
+        }
 
     def commands(self, user_id: int) -> list[dict]:
-        return [{"command": c["command"], "description": c["description"]}
-                for c in self.emu.effective_commands(user_id, user_id)]
+        return [
+            {"command": c["command"], "description": c["description"]}
+            for c in self.emu.effective_commands(user_id, user_id)
+        ]
 
     async def people(self) -> dict:
         """Everyone with a sandbox account, grouped as the county is: office, leaders, units."""
         async with self.sandbox.db.session() as s:
-            rows = (await s.scalars(select(DbPerson).where(DbPerson.telegram_id.is_not(None))
-                                    .order_by(DbPerson.id))).unique().all()
+            rows = (
+                (await s.scalars(select(DbPerson).where(DbPerson.telegram_id.is_not(None)).order_by(DbPerson.id)))
+                .unique()
+                .all()
+            )
         office: list[tuple] = []
         leaders: list[tuple] = []
         others: list[tuple] = []
@@ -416,20 +468,22 @@ class WebHub:
                 leaders.append((0, p.id, view))
             elif p.unit is not None and roles & UNIT_ROLES:
                 target = towns if p.unit.kind == "乡镇" else departments
-                group = target.setdefault(p.unit.id, {"title": p.unit.name, "kind": p.unit.kind,
-                                                      "people": []})
+                group = target.setdefault(p.unit.id, {"title": p.unit.name, "kind": p.unit.kind, "people": []})
                 group["people"].append((min(order.index(r) for r in roles), p.id, view))
             else:
                 others.append((0, p.id, view))
-        strangers = [_stranger_view(u) for uid, u in self.emu.users.items()
-                     if uid not in bound and uid != self.emu.bot_id]
+        strangers = [
+            _stranger_view(u) for uid, u in self.emu.users.items() if uid not in bound and uid != self.emu.bot_id
+        ]
 
         def plain(entries: list) -> list[dict]:
             return [v for *_, v in sorted(entries, key=lambda e: e[:2])]
 
         def units(groups: dict) -> list[dict]:
-            return [{"title": g["title"], "kind": g["kind"], "people": plain(g["people"])}
-                    for _, g in sorted(groups.items())]
+            return [
+                {"title": g["title"], "kind": g["kind"], "people": plain(g["people"])}
+                for _, g in sorted(groups.items())
+            ]
 
         sections: list[dict[str, Any]] = [
             {"key": "office", "title": "督查室", "groups": [{"title": None, "people": plain(office)}]},
@@ -438,11 +492,13 @@ class WebHub:
             {"key": "departments", "title": "县直部门及单位", "groups": units(departments)},
         ]
         if others:
-            sections.append({"key": "others", "title": "其他人员",
-                             "groups": [{"title": None, "people": plain(others)}]})
+            sections.append(
+                {"key": "others", "title": "其他人员", "groups": [{"title": None, "people": plain(others)}]}
+            )
         if strangers:
-            sections.append({"key": "strangers", "title": "未绑定的新用户",
-                             "groups": [{"title": None, "people": strangers}]})
+            sections.append(
+                {"key": "strangers", "title": "未绑定的新用户", "groups": [{"title": None, "people": strangers}]}
+            )
         return {"sections": [s for s in sections if any(g["people"] for g in s["groups"])]}
 
     async def person(self, user_id: int) -> dict:
@@ -469,10 +525,16 @@ class WebHub:
         if info.provisional:
             kind += "（该年节假日安排未载入，仅按周末计算）"
         offset = self.sandbox.clock.now() - datetime.now(now.tzinfo)
-        return {"iso": now.isoformat(timespec="seconds"), "time": now.strftime("%H:%M"),
-                "date": f"{now.year}年{now.month}月{now.day}日", "weekday": WEEKDAYS[now.weekday()],
-                "display": f"{self._day_text(now)} {now.strftime('%H:%M')}", "day_kind": kind,
-                "working": info.working, "offset_hours": round(offset.total_seconds() / 3600, 2) or 0.0}
+        return {
+            "iso": now.isoformat(timespec="seconds"),
+            "time": now.strftime("%H:%M"),
+            "date": f"{now.year}年{now.month}月{now.day}日",
+            "weekday": WEEKDAYS[now.weekday()],
+            "display": f"{self._day_text(now)} {now.strftime('%H:%M')}",
+            "day_kind": kind,
+            "working": info.working,
+            "offset_hours": round(offset.total_seconds() / 3600, 2) or 0.0,
+        }
 
     async def next_workday_start(self) -> datetime:
         """09:00 of the first working day after today (unknown years: weekends only)."""
@@ -491,8 +553,9 @@ class WebHub:
         else:
             delta = timedelta(hours=hours or 0)
         clock.advance(seconds=max(delta.total_seconds(), 0.0))
-        log.info("event=sandbox_clock_advanced hours=%.2f now=%s", delta.total_seconds() / 3600,
-                 clock.now().isoformat())
+        log.info(
+            "event=sandbox_clock_advanced hours=%.2f now=%s", delta.total_seconds() / 3600, clock.now().isoformat()
+        )
         hook = getattr(self.sandbox, "after_clock_change", None)
         if callable(hook):
             result = hook()
@@ -530,14 +593,30 @@ def _person_view(p: DbPerson) -> dict:
         subtitle = f"{role} · {p.title}"
     else:
         subtitle = role
-    return {"id": p.telegram_id, "name": p.name, "role": role, "roles": sorted(p.roles),
-            "title": p.title, "unit": unit, "subtitle": subtitle, "bound": True}
+    return {
+        "id": p.telegram_id,
+        "name": p.name,
+        "role": role,
+        "roles": sorted(p.roles),
+        "title": p.title,
+        "unit": unit,
+        "subtitle": subtitle,
+        "bound": True,
+    }
 
 
 def _stranger_view(user: dict) -> dict:
     name = " ".join(x for x in (user.get("first_name"), user.get("last_name")) if x)
-    return {"id": user["id"], "name": name, "role": "未绑定", "roles": [], "title": None,
-            "unit": None, "subtitle": "新用户（尚未绑定身份）", "bound": False}
+    return {
+        "id": user["id"],
+        "name": name,
+        "role": "未绑定",
+        "roles": [],
+        "title": None,
+        "unit": None,
+        "subtitle": "新用户（尚未绑定身份）",
+        "bound": False,
+    }
 
 
 # ------------------------------------------------------------------ tornado handlers
@@ -672,8 +751,9 @@ class _Upload(_Api):
             msg = await emu.user_sends(uid, photo=part.body, caption=caption)
         else:
             name = Path(part.filename or "文件").name[:255] or "文件"
-            msg = await emu.user_sends(uid, document=part.body, filename=name,
-                                       mime_type=part.content_type or None, caption=caption)
+            msg = await emu.user_sends(
+                uid, document=part.body, filename=name, mime_type=part.content_type or None, caption=caption
+            )
         self.reply({"message": self.hub.message_view(emu.chats[uid], msg)})
 
 
@@ -690,7 +770,7 @@ class _File(_Api):
             content_type = "application/octet-stream"
         else:
             content_type = stored.mime_type or "application/octet-stream"
-        name = stored.file_name or f"照片{stored.file_path[stored.file_path.rfind('.'):]}"
+        name = stored.file_name or f"照片{stored.file_path[stored.file_path.rfind('.') :]}"
         self.set_header("Content-Type", content_type)
         self.set_header("Cache-Control", "private, max-age=3600")
         disposition = "attachment" if download else "inline"

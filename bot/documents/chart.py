@@ -38,8 +38,17 @@ __all__ = ["ChartData", "UnitBar", "chart_files", "chart_key", "draw_charts", "d
 log = logging.getLogger("duban.digest_chart")
 
 CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Noto Serif CJK SC", "AR PL UMing CN",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Noto Serif CJK SC",
+    "AR PL UMing CN",
 )
 COLORS = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828"}
 LABELS = {"green": "正常推进", "yellow": "临期（3个工作日内）", "red": "已超期"}
@@ -47,11 +56,23 @@ MAX_UNITS = 15
 
 
 # System font files worth registering when matplotlib's cache predates them (file-name fragments).
-SYSTEM_CJK_FILES = ("notosanscjk", "notoserifcjk", "sourcehansans", "sourcehanserif", "wqy", "msyh", "simhei",
-                    "pingfang", "uming", "ukai")
+SYSTEM_CJK_FILES = (
+    "notosanscjk",
+    "notoserifcjk",
+    "sourcehansans",
+    "sourcehanserif",
+    "wqy",
+    "msyh",
+    "simhei",
+    "pingfang",
+    "uming",
+    "ukai",
+)
 # The fix that works whatever make's stamp says: install the font package into the bot's own venv.
-ADVICE = ("install the font package the bot depends on into its virtualenv (.venv/bin/pip install noto-cjk-sans-otc), "
-          "or a system CJK font (apt-get install fonts-noto-cjk), then restart the bot")
+ADVICE = (
+    "install the font package the bot depends on into its virtualenv (.venv/bin/pip install noto-cjk-sans-otc), "
+    "or a system CJK font (apt-get install fonts-noto-cjk), then restart the bot"
+)
 
 
 def bundled_font_file() -> Path | None:
@@ -95,8 +116,10 @@ def cjk_font() -> str | None:
             _register(font_manager, path)
     if family := _known(font_manager):
         return family
-    log.warning("event=chart_font_missing detail=no CJK font found; the digest chart's Chinese labels show "
-                "as boxes. Fix: %s", ADVICE)
+    log.warning(
+        "event=chart_font_missing detail=no CJK font found; the digest chart's Chinese labels show as boxes. Fix: %s",
+        ADVICE,
+    )
     return None
 
 
@@ -105,9 +128,12 @@ def _top(bars: Sequence[UnitBar]) -> list[UnitBar]:
     ranked = sorted((b for b in bars if b.total), key=lambda b: (-b.red, -b.yellow, -b.total, b.unit))
     if len(ranked) <= MAX_UNITS:
         return ranked
-    head, rest = ranked[:MAX_UNITS - 1], ranked[MAX_UNITS - 1:]
-    return head + [UnitBar(f"其他{len(rest)}个单位", sum(b.green for b in rest), sum(b.yellow for b in rest),
-                           sum(b.red for b in rest))]
+    head, rest = ranked[: MAX_UNITS - 1], ranked[MAX_UNITS - 1 :]
+    return head + [
+        UnitBar(
+            f"其他{len(rest)}个单位", sum(b.green for b in rest), sum(b.yellow for b in rest), sum(b.red for b in rest)
+        )
+    ]
 
 
 def chart_key(data: ChartData) -> str:
@@ -172,12 +198,18 @@ def draw_status_chart(data: ChartData, path: Path) -> Path:
         height = plot_top + ROW * max(len(bars), 1) + 92
         image = Image.new("RGB", (WIDTH, height), "white")
         draw = ImageDraw.Draw(image)
-        draw.text((WIDTH / 2, PAD), _fit(draw, data.title, fonts["title"], WIDTH - 2 * PAD), font=fonts["title"],
-                  fill=INK, anchor="mt")
+        draw.text(
+            (WIDTH / 2, PAD),
+            _fit(draw, data.title, fonts["title"], WIDTH - 2 * PAD),
+            font=fonts["title"],
+            fill=INK,
+            anchor="mt",
+        )
         _legend(draw, fonts["legend"], PAD + 50)
 
-        label_w = min(math.ceil(max((draw.textlength(b.unit, font=fonts["label"]) for b in bars), default=0)) + 12,
-                      WIDTH // 3)
+        label_w = min(
+            math.ceil(max((draw.textlength(b.unit, font=fonts["label"]) for b in bars), default=0)) + 12, WIDTH // 3
+        )
         x0, x1 = PAD + label_w, WIDTH - PAD - 40  # room right of the longest bar for its total
         step, end = _ticks(max((b.total for b in bars), default=1))
         scale = (x1 - x0) / end
@@ -188,8 +220,13 @@ def draw_status_chart(data: ChartData, path: Path) -> Path:
             draw.text((x, plot_bottom + 8), str(value), font=fonts["tick"], fill=MUTED, anchor="mt")
         for row, bar in enumerate(bars):
             mid = plot_top + ROW * row + ROW / 2
-            draw.text((x0 - 10, mid), _fit(draw, bar.unit, fonts["label"], label_w - 12), font=fonts["label"],
-                      fill=INK, anchor="rm")
+            draw.text(
+                (x0 - 10, mid),
+                _fit(draw, bar.unit, fonts["label"], label_w - 12),
+                font=fonts["label"],
+                fill=INK,
+                anchor="rm",
+            )
             left = x0
             for key in ("red", "yellow", "green"):
                 value = getattr(bar, key)
@@ -201,7 +238,9 @@ def draw_status_chart(data: ChartData, path: Path) -> Path:
                     draw.text(((left + right) / 2, mid), str(value), font=fonts["value"], fill="white", anchor="mm")
                 left = right
             draw.text((left + 6, mid), str(bar.total), font=fonts["value"], fill=MUTED, anchor="lm")
-        draw.text(((x0 + x1) / 2, plot_bottom + 40), "在办事项（按承办单位）", font=fonts["tick"], fill=INK, anchor="mt")
+        draw.text(
+            ((x0 + x1) / 2, plot_bottom + 40), "在办事项（按承办单位）", font=fonts["tick"], fill=INK, anchor="mt"
+        )
         _save(image, path)
     return path
 
@@ -268,8 +307,9 @@ async def chart_files(settings: Settings, digests: list[Digest]) -> dict[int, Pa
             by_chart[id(d.chart)] = chart_path(settings, d.day, d.chart)
     paths = {d.person_id: by_chart[id(d.chart)] for d in digests if d.chart is not None}
     drawn = await draw_charts({by_chart[id(d.chart)]: d.chart for d in digests if d.chart is not None})
-    return {d.person_id: path if (path := paths.get(d.person_id)) is not None and drawn[path] else None
-            for d in digests}
+    return {
+        d.person_id: path if (path := paths.get(d.person_id)) is not None and drawn[path] else None for d in digests
+    }
 
 
 KEEP_CHARTS_DAYS = 30

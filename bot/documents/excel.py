@@ -73,16 +73,36 @@ def check_range(start: date, end: date) -> None:
 # --------------------------------------------------------------------------------------------
 
 SCORE_COLUMNS = (
-    Column("排名", 7), Column("单位", 26), Column("得分", 9), Column("加分", 8), Column("扣分", 8),
-    Column("考核记录（条）", 10), Column("当年承办督办事项", 12), Column("评先评优资格", 16), Column("备注", 28, True),
+    Column("排名", 7),
+    Column("单位", 26),
+    Column("得分", 9),
+    Column("加分", 8),
+    Column("扣分", 8),
+    Column("考核记录（条）", 10),
+    Column("当年承办督办事项", 12),
+    Column("评先评优资格", 16),
+    Column("备注", 28, True),
 )
 EVENT_COLUMNS = (
-    Column("记录号", 8), Column("记录日期", 12), Column("单位", 22), Column("考核规则", 34, True), Column("条款", 13),
-    Column("分值", 7), Column("事项编号", 17), Column("事项名称", 30, True), Column("理由", 40, True),
-    Column("记录方式", 9), Column("记录人", 10), Column("更正情况", 16),
+    Column("记录号", 8),
+    Column("记录日期", 12),
+    Column("单位", 22),
+    Column("考核规则", 34, True),
+    Column("条款", 13),
+    Column("分值", 7),
+    Column("事项编号", 17),
+    Column("事项名称", 30, True),
+    Column("理由", 40, True),
+    Column("记录方式", 9),
+    Column("记录人", 10),
+    Column("更正情况", 16),
 )
 PENDING_COLUMNS = (
-    Column("单位", 22), Column("事项编号", 17), Column("承办", 7), Column("办结时限", 12), Column("考核规则", 34, True),
+    Column("单位", 22),
+    Column("事项编号", 17),
+    Column("承办", 7),
+    Column("办结时限", 12),
+    Column("考核规则", 34, True),
     Column("分值", 7),
 )
 
@@ -104,15 +124,26 @@ async def check_scores(session: AsyncSession, year: int) -> None:
     unit_then = Unit.created_at < end
     scored = exists().where(ScoreEvent.year == year, ScoreEvent.unit_id == Unit.id, unit_then)
     handled = exists().where(
-        Assignment.unit_id == Unit.id, unit_then, Assignment.state.in_(_HANDLED_STATES),
-        Assignment.notified_at.is_not(None), Assignment.notified_at < end,
-        or_(Assignment.done_at.is_(None), Assignment.done_at >= start))
+        Assignment.unit_id == Unit.id,
+        unit_then,
+        Assignment.state.in_(_HANDLED_STATES),
+        Assignment.notified_at.is_not(None),
+        Assignment.notified_at < end,
+        or_(Assignment.done_at.is_(None), Assignment.done_at >= start),
+    )
     if not await session.scalar(select(or_(scored, handled))):
         raise _no_scores(year)
 
 
-async def write_scores(session: AsyncSession, target: str | Path | BinaryIO, year: int, *, today: date,
-                       office_name: str, rules: Rules = DEFAULT_RULES) -> ScoreTable:
+async def write_scores(
+    session: AsyncSession,
+    target: str | Path | BinaryIO,
+    year: int,
+    *,
+    today: date,
+    office_name: str,
+    rules: Rules = DEFAULT_RULES,
+) -> ScoreTable:
     """The year's table (汇总), every event (明细) and, before approval, the pending deductions."""
     table = await score_table(session, year, today, rules)
     if not any(r.handled for r in table.rows):
@@ -121,9 +152,19 @@ async def write_scores(session: AsyncSession, target: str | Path | BinaryIO, yea
     try:
         sheet = book.sheet("考核汇总", SCORE_COLUMNS)
         for r in table.rows:
-            sheet.append((r.rank, r.unit, float(r.score), r.bonus, r.deduction, r.events, "是" if r.handled else "否",
-                          "取消" if r.disqualified else "保留",
-                          None if r.handled else f"当年未承办督办事项，按平均分{table.average_text}计"))
+            sheet.append(
+                (
+                    r.rank,
+                    r.unit,
+                    float(r.score),
+                    r.bonus,
+                    r.deduction,
+                    r.events,
+                    "是" if r.handled else "否",
+                    "取消" if r.disqualified else "保留",
+                    None if r.handled else f"当年未承办督办事项，按平均分{table.average_text}计",
+                )
+            )
         sheet.notes(_status(table, office_name))
         sheet = book.sheet("考核明细", EVENT_COLUMNS)
         async for row in _event_rows(session, year, table, rules):
@@ -131,8 +172,16 @@ async def write_scores(session: AsyncSession, target: str | Path | BinaryIO, yea
         if table.pending:
             sheet = book.sheet("待结算扣分", PENDING_COLUMNS)
             for p in table.pending:
-                sheet.append((p.unit_name, p.item_label, UNIT_ROLES_OF_ASSIGNMENT.get(p.role, p.role), p.due,
-                              p.rule.name, p.rule.points))
+                sheet.append(
+                    (
+                        p.unit_name,
+                        p.item_label,
+                        UNIT_ROLES_OF_ASSIGNMENT.get(p.role, p.role),
+                        p.due,
+                        p.rule.name,
+                        p.rule.points,
+                    )
+                )
     except BaseException:
         book.abort()
         raise
@@ -140,45 +189,93 @@ async def write_scores(session: AsyncSession, target: str | Path | BinaryIO, yea
     return table
 
 
-async def scores_workbook(session: AsyncSession, year: int, *, today: date, office_name: str,
-                          rules: Rules = DEFAULT_RULES) -> bytes:
+async def scores_workbook(
+    session: AsyncSession, year: int, *, today: date, office_name: str, rules: Rules = DEFAULT_RULES
+) -> bytes:
     """``write_scores`` into memory (a small table; tests and callers that want bytes)."""
     buf = io.BytesIO()
     await write_scores(session, buf, year, today=today, office_name=office_name, rules=rules)
     return buf.getvalue()
 
 
-async def _event_rows(session: AsyncSession, year: int, table: ScoreTable,
-                      rules: Rules) -> AsyncIterator[tuple]:
+async def _event_rows(session: AsyncSession, year: int, table: ScoreTable, rules: Rules) -> AsyncIterator[tuple]:
     """The 明细 rows of the table's units, oldest event first, as ``ledger.unit_events`` shows them,
     read in batches with the item and the recorder joined (no query per event)."""
     units = {r.unit_id: r.unit for r in table.rows}
-    reversed_by = {(unit_id, target): event_id for unit_id, target, event_id in (await session.execute(
-        select(ScoreEvent.unit_id, ScoreEvent.reverses_id, ScoreEvent.id)
-        .where(ScoreEvent.year == year, ScoreEvent.reverses_id.is_not(None)))).all()}
-    q = (select(ScoreEvent.id, ScoreEvent.recorded_at, ScoreEvent.unit_id, ScoreEvent.rule, ScoreEvent.points,
-                ScoreEvent.item_id, ScoreEvent.reason, ScoreEvent.automatic, ScoreEvent.reverses_id,
-                Item.year, Item.number, Item.confidential, Item.title, Person.name)
-         .outerjoin(Item, Item.id == ScoreEvent.item_id).outerjoin(Person, Person.id == ScoreEvent.recorded_by_id)
-         .where(ScoreEvent.year == year).order_by(ScoreEvent.id).limit(BATCH))
+    reversed_by = {
+        (unit_id, target): event_id
+        for unit_id, target, event_id in (
+            await session.execute(
+                select(ScoreEvent.unit_id, ScoreEvent.reverses_id, ScoreEvent.id).where(
+                    ScoreEvent.year == year, ScoreEvent.reverses_id.is_not(None)
+                )
+            )
+        ).all()
+    }
+    q = (
+        select(
+            ScoreEvent.id,
+            ScoreEvent.recorded_at,
+            ScoreEvent.unit_id,
+            ScoreEvent.rule,
+            ScoreEvent.points,
+            ScoreEvent.item_id,
+            ScoreEvent.reason,
+            ScoreEvent.automatic,
+            ScoreEvent.reverses_id,
+            Item.year,
+            Item.number,
+            Item.confidential,
+            Item.title,
+            Person.name,
+        )
+        .outerjoin(Item, Item.id == ScoreEvent.item_id)
+        .outerjoin(Person, Person.id == ScoreEvent.recorded_by_id)
+        .where(ScoreEvent.year == year)
+        .order_by(ScoreEvent.id)
+        .limit(BATCH)
+    )
     last = 0
     while True:
         batch = (await session.execute(q.where(ScoreEvent.id > last))).all()
         if not batch:
             return
         last = batch[-1].id
-        for (event_id, at, unit_id, code, points, _item_id, reason, automatic, reverses_id,
-             item_year, number, confidential, title, recorder) in batch:
+        for (
+            event_id,
+            at,
+            unit_id,
+            code,
+            points,
+            _item_id,
+            reason,
+            automatic,
+            reverses_id,
+            item_year,
+            number,
+            confidential,
+            title,
+            recorder,
+        ) in batch:
             if unit_id not in units:  # a unit outside the table (as unit_events per table row)
                 continue
             rule = rules.get(code)
             hidden = bool(confidential)  # NULL when the event names no item
             undone_by = reversed_by.get((unit_id, event_id))
-            yield (event_id, local_date(at), units[unit_id], rule.name if rule else code, rule.clause if rule else "",
-                   points, format_number(item_year, number) or "", CONFIDENTIAL if hidden else (title or ""),
-                   CONFIDENTIAL if hidden else reason,
-                   "自动" if automatic else "人工", recorder or "系统",
-                   f"撤销第{reverses_id}号" if reverses_id else f"已被第{undone_by}号撤销" if undone_by else "")
+            yield (
+                event_id,
+                local_date(at),
+                units[unit_id],
+                rule.name if rule else code,
+                rule.clause if rule else "",
+                points,
+                format_number(item_year, number) or "",
+                CONFIDENTIAL if hidden else (title or ""),
+                CONFIDENTIAL if hidden else reason,
+                "自动" if automatic else "人工",
+                recorder or "系统",
+                f"撤销第{reverses_id}号" if reverses_id else f"已被第{undone_by}号撤销" if undone_by else "",
+            )
 
 
 def _status(table: ScoreTable, office_name: str) -> list[str]:
@@ -190,8 +287,10 @@ def _status(table: ScoreTable, office_name: str) -> list[str]:
         lines.append("状态：尚未审定，分数随考核记录变化")
         if table.pending:
             points = sum(p.rule.points for p in table.pending)
-            lines.append(f"另有逾期未办结待结算扣分{len(table.pending)}项（合计{format_points(points)}分），"
-                         "审定时计入，见“待结算扣分”表")
+            lines.append(
+                f"另有逾期未办结待结算扣分{len(table.pending)}项（合计{format_points(points)}分），"
+                "审定时计入，见“待结算扣分”表"
+            )
     if table.average is not None:
         lines.append(f"承办单位平均分：{format_score(table.average)}")
     lines.append("评先评优资格“取消”：有瞒报、谎报、弄虚作假行为（第八条（九））")
@@ -203,10 +302,22 @@ def _status(table: ScoreTable, office_name: str) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 ITEM_COLUMNS = (
-    Column("事项编号", 17), Column("事项名称", 32, True), Column("事项来源", 22, True), Column("重要程度", 9),
-    Column("承办单位", 22), Column("承办方式", 9), Column("交办日期", 12), Column("签收日期", 12),
-    Column("办结时限", 12), Column("延期次数", 9), Column("办结日期", 12), Column("承办状态", 14),
-    Column("逾期工作日", 11), Column("反馈次数", 9), Column("退回重办次数", 12), Column("事项状态", 14),
+    Column("事项编号", 17),
+    Column("事项名称", 32, True),
+    Column("事项来源", 22, True),
+    Column("重要程度", 9),
+    Column("承办单位", 22),
+    Column("承办方式", 9),
+    Column("交办日期", 12),
+    Column("签收日期", 12),
+    Column("办结时限", 12),
+    Column("延期次数", 9),
+    Column("办结日期", 12),
+    Column("承办状态", 14),
+    Column("逾期工作日", 11),
+    Column("反馈次数", 9),
+    Column("退回重办次数", 12),
+    Column("事项状态", 14),
 )
 
 
@@ -275,27 +386,59 @@ class _OfficeDays:
         return day
 
 
-async def _ledger_batches(session: AsyncSession, start: date, end: date,
-                          day: _OfficeDays) -> AsyncIterator[tuple[Sequence[Any], Sequence[Any], dict[int, date]]]:
+async def _ledger_batches(
+    session: AsyncSession, start: date, end: date, day: _OfficeDays
+) -> AsyncIterator[tuple[Sequence[Any], Sequence[Any], dict[int, date]]]:
     """(items, their non-draft assignments, finished dates) ``BATCH`` items at a time, in number
     order: keyset on (year, number), unique for approved items. Each assignment row carries its
     progress count and its finished report's time (correlated subqueries on indexed columns)."""
-    items_q = (select(Item.id, Item.year, Item.number, Item.title, Item.source, Item.importance, Item.confidential,
-                      Item.state, Item.closed_at)
-               .where(*_under_supervision(start, end)).order_by(Item.year, Item.number).limit(BATCH))
-    feedback = (select(func.count()).select_from(Progress).where(Progress.assignment_id == Assignment.id)
-                .scalar_subquery())
+    items_q = (
+        select(
+            Item.id,
+            Item.year,
+            Item.number,
+            Item.title,
+            Item.source,
+            Item.importance,
+            Item.confidential,
+            Item.state,
+            Item.closed_at,
+        )
+        .where(*_under_supervision(start, end))
+        .order_by(Item.year, Item.number)
+        .limit(BATCH)
+    )
+    feedback = (
+        select(func.count()).select_from(Progress).where(Progress.assignment_id == Assignment.id).scalar_subquery()
+    )
     # As score.finished_dates: the approved or pending completion report, the last one wins.
-    reported_at = (select(CompletionReport.created_at)
-                   .where(CompletionReport.assignment_id == Assignment.id,
-                          CompletionReport.status.in_(("approved", "pending")))
-                   .order_by(CompletionReport.id.desc()).limit(1).scalar_subquery())
-    shares_q = (select(Assignment.id, Assignment.item_id, Unit.name, Assignment.role, Assignment.state,
-                       type_coerce(Assignment.notified_at, _UTC_NAIVE),
-                       type_coerce(Assignment.acknowledged_at, _UTC_NAIVE), Assignment.due_date, Assignment.extension_count, Assignment.redo_count, Assignment.done_at,
-                       feedback, type_coerce(reported_at, _UTC_NAIVE))
-                .join(Unit, Unit.id == Assignment.unit_id)
-                .where(Assignment.state != "draft").order_by(Assignment.item_id, Assignment.id))
+    reported_at = (
+        select(CompletionReport.created_at)
+        .where(CompletionReport.assignment_id == Assignment.id, CompletionReport.status.in_(("approved", "pending")))
+        .order_by(CompletionReport.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    shares_q = (
+        select(
+            Assignment.id,
+            Assignment.item_id,
+            Unit.name,
+            Assignment.role,
+            Assignment.state,
+            type_coerce(Assignment.notified_at, _UTC_NAIVE),
+            type_coerce(Assignment.acknowledged_at, _UTC_NAIVE),
+            Assignment.due_date,
+            Assignment.extension_count,
+            Assignment.redo_count,
+            Assignment.done_at,
+            feedback,
+            type_coerce(reported_at, _UTC_NAIVE),
+        )
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .where(Assignment.state != "draft")
+        .order_by(Assignment.item_id, Assignment.id)
+    )
     conn = await session.connection()  # Core rows: no ORM bookkeeping per row
     after = None
     while True:
@@ -304,13 +447,23 @@ async def _ledger_batches(session: AsyncSession, start: date, end: date,
         if not items:
             return
         after = (items[-1].year, items[-1].number)
-        shares: Sequence[Any] = (await conn.execute(shares_q.where(Assignment.item_id.in_([i.id for i in items])))).all()
+        shares: Sequence[Any] = (
+            await conn.execute(shares_q.where(Assignment.item_id.in_([i.id for i in items])))
+        ).all()
         reported = {a[0]: day(a[-1]) for a in shares if a[-1] is not None}
         yield items, shares, reported
 
 
-async def write_items(session: AsyncSession, target: str | Path | BinaryIO, start: date, end: date, *, today: date,
-                      calendar: WorkCalendar, office_name: str) -> LedgerCount:
+async def write_items(
+    session: AsyncSession,
+    target: str | Path | BinaryIO,
+    start: date,
+    end: date,
+    *,
+    today: date,
+    calendar: WorkCalendar,
+    office_name: str,
+) -> LedgerCount:
     """Every item under supervision at some time in [start, end] (approved by ``end`` and not closed
     before ``start``) with one row per unit: dates, deadline, state, working days overdue (as of
     ``today`` for a share still open) and how many progress reports it sent."""
@@ -335,8 +488,21 @@ async def write_items(session: AsyncSession, target: str | Path | BinaryIO, star
                 importance = IMPORTANCE.get(item.importance, item.importance)
                 state = ITEM_STATES.get(item.state, item.state)
                 ref = _ItemRef(item.closed_at)
-                for (share_id, _, unit, role, share_state, notified_at, acknowledged_at, due, extensions, redos,
-                     done_at, feedback, _) in by_item.get(item.id, ()):
+                for (
+                    share_id,
+                    _,
+                    unit,
+                    role,
+                    share_state,
+                    notified_at,
+                    acknowledged_at,
+                    due,
+                    extensions,
+                    redos,
+                    done_at,
+                    feedback,
+                    _,
+                ) in by_item.get(item.id, ()):
                     finished = reported.get(share_id)  # finished_on's first rule, without building a _Share
                     if finished is None and share_state == "done":
                         finished = finished_on(_Share(share_id, share_state, done_at, ref), reported)
@@ -346,19 +512,37 @@ async def write_items(session: AsyncSession, target: str | Path | BinaryIO, star
                         overdue = late.get(key)
                         if overdue is None:
                             overdue = late[key] = max(calendar.working_days_between(*key).days, 0)
-                    sheet.append((
-                        label, title, source, importance, unit, UNIT_ROLES_OF_ASSIGNMENT.get(role, role),
-                        day(notified_at), day(acknowledged_at), due, extensions,
-                        finished if share_state == "done" else None, ASSIGNMENT_STATES.get(share_state, share_state),
-                        overdue, feedback, redos, state,
-                    ))
+                    sheet.append(
+                        (
+                            label,
+                            title,
+                            source,
+                            importance,
+                            unit,
+                            UNIT_ROLES_OF_ASSIGNMENT.get(role, role),
+                            day(notified_at),
+                            day(acknowledged_at),
+                            due,
+                            extensions,
+                            finished if share_state == "done" else None,
+                            ASSIGNMENT_STATES.get(share_state, share_state),
+                            overdue,
+                            feedback,
+                            redos,
+                            state,
+                        )
+                    )
                     n_rows += 1
         if book is None:
             raise _no_items(start, end)
-        sheet.notes([f"{office_name}　督办事项台账　{start.isoformat()}至{end.isoformat()}",
-                     f"共{n_items}个事项、{n_rows}条承办记录；逾期工作日：已办结的按办结报告提交日计，"
-                     f"未办结的计至{today.isoformat()}",
-                     "涉密事项只列编号，内容请到督查室查阅"])
+        sheet.notes(
+            [
+                f"{office_name}　督办事项台账　{start.isoformat()}至{end.isoformat()}",
+                f"共{n_items}个事项、{n_rows}条承办记录；逾期工作日：已办结的按办结报告提交日计，"
+                f"未办结的计至{today.isoformat()}",
+                "涉密事项只列编号，内容请到督查室查阅",
+            ]
+        )
     except BaseException:
         if book is not None:
             book.abort()
@@ -367,8 +551,9 @@ async def write_items(session: AsyncSession, target: str | Path | BinaryIO, star
     return LedgerCount(n_items, n_rows)
 
 
-async def items_workbook(session: AsyncSession, start: date, end: date, *, today: date, calendar: WorkCalendar,
-                         office_name: str) -> bytes:
+async def items_workbook(
+    session: AsyncSession, start: date, end: date, *, today: date, calendar: WorkCalendar, office_name: str
+) -> bytes:
     """``write_items`` into memory (tests and small ranges; the bot and the CLI write to a file)."""
     buf = io.BytesIO()
     await write_items(session, buf, start, end, today=today, calendar=calendar, office_name=office_name)
@@ -419,8 +604,9 @@ async def check_export(session: AsyncSession, job: ExportJob) -> None:
         await check_items(session, *job.items_range())
 
 
-async def write_export(database_url: str, job: ExportJob, path: str | Path,
-                       calendar: WorkCalendar | None = None) -> ExportResult:
+async def write_export(
+    database_url: str, job: ExportJob, path: str | Path, calendar: WorkCalendar | None = None
+) -> ExportResult:
     """Write ``job`` to ``path`` with a database connection of its own. The file appears whole or
     not at all: it is written beside ``path`` and renamed at the end."""
     path = Path(path)
@@ -429,12 +615,19 @@ async def write_export(database_url: str, job: ExportJob, path: str | Path,
     try:
         async with db.session() as s:
             if job.kind == "scores":
-                table = await write_scores(s, part, job.scores_year(), today=job.today, office_name=job.office_name,
-                                           rules=job.rules)
+                table = await write_scores(
+                    s, part, job.scores_year(), today=job.today, office_name=job.office_name, rules=job.rules
+                )
                 frozen, rows = table.frozen, 0
             else:
-                count = await write_items(s, part, *job.items_range(), today=job.today,
-                                          calendar=calendar or await load_calendar(s), office_name=job.office_name)
+                count = await write_items(
+                    s,
+                    part,
+                    *job.items_range(),
+                    today=job.today,
+                    calendar=calendar or await load_calendar(s),
+                    office_name=job.office_name,
+                )
                 frozen, rows = False, count.rows
         os.replace(part, path)
     finally:
@@ -453,8 +646,9 @@ def _in_thread(database_url: str, job: ExportJob, path: Path, calendar: WorkCale
         return asyncio.run(write_export(database_url, job, path, calendar))
 
 
-async def export_off_loop(database_url: str, job: ExportJob, path: str | Path,
-                          calendar: WorkCalendar | None = None) -> ExportResult:
+async def export_off_loop(
+    database_url: str, job: ExportJob, path: str | Path, calendar: WorkCalendar | None = None
+) -> ExportResult:
     """``write_export`` in a worker thread with its own event loop and connection, so the caller's
     loop keeps answering: it only waits. A thread rather than a process: nothing to import again
     (a fresh interpreter with SQLAlchemy takes 2–3 s and ~85 MB before the first row), and the file
@@ -485,8 +679,19 @@ def export_path(files_dir: str | os.PathLike[str], suffix: str = ".xlsx", now: f
 _SUFFIX = {"scores": ".xlsx", "items": ".xlsx", "notice": ".docx", "dossier": ".docx"}
 
 
-async def export_command(settings: Any, kind: str, file: str, *, year: int | None, start: str | None,
-                         end: str | None, item: str | None, now: datetime, out: Any, err: Any) -> int:
+async def export_command(
+    settings: Any,
+    kind: str,
+    file: str,
+    *,
+    year: int | None,
+    start: str | None,
+    end: str | None,
+    item: str | None,
+    now: datetime,
+    out: Any,
+    err: Any,
+) -> int:
     """Write one export to ``file``; a problem is one Chinese line on ``err`` and status 2."""
     from bot.documents.word import dossier_document, notice_document  # python-docx: only for the Word files
     from bot.domain.views import find_item
@@ -509,17 +714,25 @@ async def export_command(settings: Any, kind: str, file: str, *, year: int | Non
         try:
             await db.upgrade()
             if kind in ("scores", "items"):
-                job = (ExportJob("scores", today, settings.office.name, year=check_year(year, today), rules=rules)
-                       if kind == "scores" else
-                       ExportJob("items", today, settings.office.name, start=parse_date(start, "开始日期"),
-                                 end=parse_date(end, "结束日期")))
+                job = (
+                    ExportJob("scores", today, settings.office.name, year=check_year(year, today), rules=rules)
+                    if kind == "scores"
+                    else ExportJob(
+                        "items",
+                        today,
+                        settings.office.name,
+                        start=parse_date(start, "开始日期"),
+                        end=parse_date(end, "结束日期"),
+                    )
+                )
                 size = (await write_export(db.url, job, path)).size
             else:
                 async with db.session() as s:
                     item_id = (await find_item(s, item or "", now)).id  # given: checked above
                     if kind == "notice":
-                        _, data = await notice_document(s, item_id, office_name=settings.office.name,
-                                                        files_dir=settings.storage.files_dir)
+                        _, data = await notice_document(
+                            s, item_id, office_name=settings.office.name, files_dir=settings.storage.files_dir
+                        )
                     else:
                         _, data = await dossier_document(s, item_id, office_name=settings.office.name, now=now)
                 path.write_bytes(data)

@@ -103,43 +103,76 @@ def report_docx(d: ReportData, *, office_name: str) -> bytes:
     _paragraph(doc, "督查工作情况报告", size=22, bold=True, font=TITLE_FONT, align=WD_ALIGN_PARAGRAPH.CENTER)
     _paragraph(doc, f"（{d.period.label}）", size=14, align=WD_ALIGN_PARAGRAPH.CENTER)
     _paragraph(doc, "县人民政府：", size=12)
-    _paragraph(doc, f"　　根据《关于进一步加强政务督查工作的通知》第七条（一）的规定，现将{d.period.label}全县政务"
-                    f"督查工作情况报告如下（数据截至{d.as_of.isoformat()}，由督办系统记录生成）。", size=12)
+    _paragraph(
+        doc,
+        f"　　根据《关于进一步加强政务督查工作的通知》第七条（一）的规定，现将{d.period.label}全县政务"
+        f"督查工作情况报告如下（数据截至{d.as_of.isoformat()}，由督办系统记录生成）。",
+        size=12,
+    )
     for note in d.notes:
         _paragraph(doc, f"　　说明：{note}", size=10.5)
 
     _heading(doc, "一、总体情况")
-    _paragraph(doc, f"　　本月新立项督查事项{d.new_items}项，办结{d.closed_items}项，月末仍在办理{d.open_items}项；"
-                    f"本年累计立项{d.year_new}项，累计办结{d.year_closed}项。本月开展电话督查{d.phone_records}次、"
-                    f"实地督查{d.onsite_records}次（其中暗访{d.unannounced}次），发布通报{len(d.bulletins)}次。")
+    _paragraph(
+        doc,
+        f"　　本月新立项督查事项{d.new_items}项，办结{d.closed_items}项，月末仍在办理{d.open_items}项；"
+        f"本年累计立项{d.year_new}项，累计办结{d.year_closed}项。本月开展电话督查{d.phone_records}次、"
+        f"实地督查{d.onsite_records}次（其中暗访{d.unannounced}次），发布通报{len(d.bulletins)}次。",
+    )
     rows: list[tuple[str, ...]] = [(s.source, str(s.new), str(s.closed), str(s.open)) for s in d.by_source]
     _table(doc, ("事项来源", "本月立项", "本月办结", "月末在办"), rows, (7.0, 2.9, 2.9, 3.0))
 
     _heading(doc, "二、按时办结情况")
-    _paragraph(doc, f"　　本月各承办单位办结承办事项{d.month_rate.finished}项，其中按时办结{d.month_rate.on_time}项，"
-                    f"按时办结率{d.month_rate.percent}；本年累计办结{d.year_rate.finished}项，按时办结率"
-                    f"{d.year_rate.percent}。（以办结报告报送日计，与考核口径一致。）")
+    _paragraph(
+        doc,
+        f"　　本月各承办单位办结承办事项{d.month_rate.finished}项，其中按时办结{d.month_rate.on_time}项，"
+        f"按时办结率{d.month_rate.percent}；本年累计办结{d.year_rate.finished}项，按时办结率"
+        f"{d.year_rate.percent}。（以办结报告报送日计，与考核口径一致。）",
+    )
     if d.units:
         rows = [(u.unit, str(u.finished), str(u.on_time), u.rate, str(u.overdue)) for u in d.units]
-        _table(doc, ("承办单位", "本月办结", "按时办结", "按时办结率", "月末超期"), _capped(rows, doc),
-               (5.4, 2.5, 2.5, 2.8, 2.6))
+        _table(
+            doc,
+            ("承办单位", "本月办结", "按时办结", "按时办结率", "月末超期"),
+            _capped(rows, doc),
+            (5.4, 2.5, 2.5, 2.8, 2.6),
+        )
     else:
         _paragraph(doc, "　　本月无承办单位办结或超期事项。")
 
     _heading(doc, "三、超期事项及原因")
     if d.overdue:
-        rows = [(o.label, o.title, f"{o.unit}（{o.role}）", o.due.isoformat(), f"{o.days_over}个工作日", o.reason)
-                for o in d.overdue]
-        _table(doc, ("编号", "事项", "承办单位", "办结时限", "超期", "原因（据记录）"), _capped(rows, doc),
-               (2.6, 3.2, 2.8, 2.2, 1.8, 3.2))
+        rows = [
+            (o.label, o.title, f"{o.unit}（{o.role}）", o.due.isoformat(), f"{o.days_over}个工作日", o.reason)
+            for o in d.overdue
+        ]
+        _table(
+            doc,
+            ("编号", "事项", "承办单位", "办结时限", "超期", "原因（据记录）"),
+            _capped(rows, doc),
+            (2.6, 3.2, 2.8, 2.2, 1.8, 3.2),
+        )
     else:
         _paragraph(doc, "　　月末无超期未办结事项。")
     if d.late_finished:
         _paragraph(doc, "　　本月超期办结的事项：", size=12)
-        rows = [(o.label, o.title, f"{o.unit}（{o.role}）", o.due.isoformat(), f"{o.days_over}个工作日",
-                 o.finished.isoformat() if o.finished else "") for o in d.late_finished]
-        _table(doc, ("编号", "事项", "承办单位", "办结时限", "超期", "办结日期"), _capped(rows, doc),
-               (2.6, 3.6, 3.0, 2.2, 2.0, 2.4))
+        rows = [
+            (
+                o.label,
+                o.title,
+                f"{o.unit}（{o.role}）",
+                o.due.isoformat(),
+                f"{o.days_over}个工作日",
+                o.finished.isoformat() if o.finished else "",
+            )
+            for o in d.late_finished
+        ]
+        _table(
+            doc,
+            ("编号", "事项", "承办单位", "办结时限", "超期", "办结日期"),
+            _capped(rows, doc),
+            (2.6, 3.6, 3.0, 2.2, 2.0, 2.4),
+        )
 
     _heading(doc, "四、通报情况")
     if d.bulletins:
@@ -150,8 +183,16 @@ def report_docx(d: ReportData, *, office_name: str) -> bytes:
 
     _heading(doc, f"五、{d.period.year}年度考核得分情况（{'已审定' if d.scores_frozen else '截至目前'}）")
     if d.scores:
-        rows = [(str(s.rank), s.unit + ("（取消评优资格）" if s.disqualified else ""), s.score,
-                 f"+{s.bonus}" if s.bonus else "0", str(s.deduction) if s.deduction else "0") for s in d.scores]
+        rows = [
+            (
+                str(s.rank),
+                s.unit + ("（取消评优资格）" if s.disqualified else ""),
+                s.score,
+                f"+{s.bonus}" if s.bonus else "0",
+                str(s.deduction) if s.deduction else "0",
+            )
+            for s in d.scores
+        ]
         _table(doc, ("名次", "单位", "得分", "加分", "扣分"), _capped(rows, doc), (1.6, 6.8, 2.4, 2.4, 2.6))
         if d.score_average:
             _paragraph(doc, f"　　承办单位平均分{d.score_average}分（未承办事项的单位按平均分计，第八条）。", size=10.5)
@@ -170,15 +211,22 @@ def report_path(files_dir: str | os.PathLike[str], period: Period, now: datetime
     return Path(files_dir) / "documents" / "reports" / period.key / f"{stamp}-督查工作情况报告.docx"
 
 
-async def build_report(session: AsyncSession, period: Period, calendar: WorkCalendar, settings: Settings, *,
-                       requested_by: Person | None, now: datetime,
-                       dedupe_key: str | None = None) -> tuple[ReportData, UpwardReport | None]:
+async def build_report(
+    session: AsyncSession,
+    period: Period,
+    calendar: WorkCalendar,
+    settings: Settings,
+    *,
+    requested_by: Person | None,
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> tuple[ReportData, UpwardReport | None]:
     """Build the month's report, keep the file, send it to the office head(s) for approval."""
     data = await report_data(session, period, calendar, now)
-    path = write_atomically(report_path(settings.storage.files_dir, period, now),
-                            report_docx(data, office_name=settings.office.name))
-    row = await submit_report(session, data, path=str(path), requested_by=requested_by, now=now,
-                              dedupe_key=dedupe_key)
+    path = write_atomically(
+        report_path(settings.storage.files_dir, period, now), report_docx(data, office_name=settings.office.name)
+    )
+    row = await submit_report(session, data, path=str(path), requested_by=requested_by, now=now, dedupe_key=dedupe_key)
     if row is None:  # built twice by a repeated sweep: keep no orphan file
         path.unlink(missing_ok=True)
     return data, row
@@ -206,8 +254,9 @@ def latest_monthly(calendar: WorkCalendar, settings: Settings, now: datetime) ->
     return at - timedelta(days=31)
 
 
-async def monthly_report_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
-                               settings: Settings) -> SweepResult:
+async def monthly_report_sweep(
+    session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings
+) -> SweepResult:
     """Last month's report, built once and sent to the office head (idempotent in ``now``)."""
     period = monthly_period(calendar, local_date(now))
     result = SweepResult("monthly_report")
@@ -215,8 +264,9 @@ async def monthly_report_sweep(session: AsyncSession, calendar: WorkCalendar, no
     data = await report_data(session, period, calendar, now)
     if not (data.new_items or data.closed_items or data.open_items or data.bulletins):
         return result  # a county with no items yet (a fresh install) gets no empty report
-    _data, row = await build_report(session, period, calendar, settings, requested_by=None, now=now,
-                                    dedupe_key=f"monthly:{period.key}")
+    _data, row = await build_report(
+        session, period, calendar, settings, requested_by=None, now=now, dedupe_key=f"monthly:{period.key}"
+    )
     if row is not None:
         result.messages += 1
         result.extra["report_id"] = row.id

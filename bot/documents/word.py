@@ -77,16 +77,24 @@ def _run_font(run, name: str, size: float, bold: bool = False) -> None:  # noqa:
     run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), name)  # noqa: SLF001 — no API for it
 
 
-def _paragraph(doc: DocxDocument, text: str, *, size: float = 12, bold: bool = False, font: str = FONT,
-               align: WD_ALIGN_PARAGRAPH | None = None) -> None:
+def _paragraph(
+    doc: DocxDocument,
+    text: str,
+    *,
+    size: float = 12,
+    bold: bool = False,
+    font: str = FONT,
+    align: WD_ALIGN_PARAGRAPH | None = None,
+) -> None:
     p = doc.add_paragraph()
     if align is not None:
         p.alignment = align
     _run_font(p.add_run(text), font, size, bold)
 
 
-def _table(doc: DocxDocument, header: Sequence[str] | None, rows: Sequence[Sequence[str]],
-           widths: Sequence[float]) -> None:
+def _table(
+    doc: DocxDocument, header: Sequence[str] | None, rows: Sequence[Sequence[str]], widths: Sequence[float]
+) -> None:
     table = doc.add_table(rows=0, cols=len(widths))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -133,8 +141,10 @@ def notice_docx(item: Item, *, office_name: str, approved_by: str | None = None)
         ("主办单位", "、".join(card["lead_units"])),
         ("协办单位", "、".join(card["assist_units"]) or "无"),
         ("办结时限", f"{card['deadline_rule']}，即 {due} 前办结"),
-        ("反馈要求", "每周向县政府督查室反馈一次办理进展，直至办结" if card["weekly_feedback"]
-         else "办结后及时报送办结报告"),
+        (
+            "反馈要求",
+            "每周向县政府督查室反馈一次办理进展，直至办结" if card["weekly_feedback"] else "办结后及时报送办结报告",
+        ),
         ("专人跟踪", card["follower"] or "无"),
         ("审阅领导", "、".join(card["leaders"])),
         ("督查室联系人", contact),
@@ -150,7 +160,8 @@ def notice_docx(item: Item, *, office_name: str, approved_by: str | None = None)
     _paragraph(doc, "签收栏", size=12, bold=True)
     receipts = [
         (a.unit.name, UNIT_ROLES_OF_ASSIGNMENT[a.role], _local(a.acknowledged_at), "")
-        for a in item.assignments if a.state not in ("draft", "transferred")
+        for a in item.assignments
+        if a.state not in ("draft", "transferred")
     ]
     _table(doc, ("承办单位", "承办方式", "签收时间", "签收人（签字）"), receipts, (5.2, 2.2, 4.2, 4.2))
     _paragraph(doc, "")
@@ -173,12 +184,21 @@ def dossier_docx(d: Dossier, *, office_name: str, generated_at: datetime) -> byt
     _paragraph(doc, "督查事项卷宗", size=22, bold=True, font=TITLE_FONT, align=WD_ALIGN_PARAGRAPH.CENTER)
     _paragraph(doc, d.label, size=14, align=WD_ALIGN_PARAGRAPH.CENTER)
     info = [
-        ("事项名称", d.title), ("编号", d.number or d.label), ("事项来源", d.source),
-        ("重要程度", d.importance + ("（涉密）" if d.confidential else "")), ("办理要求", d.requirements),
-        ("主办单位", "、".join(d.lead_units)), ("协办单位", "、".join(d.assist_units) or "无"),
-        ("办结时限", f"{d.deadline_rule}，至 {d.due}"), ("审阅领导", "、".join(d.leaders)),
-        ("专人跟踪", d.follower or "无"), ("登记人", d.created_by), ("登记时间", _local(d.created_at)),
-        ("办结时间", _local(d.closed_at)), ("归档时间", _local(d.archived_at)), ("当前状态", d.state),
+        ("事项名称", d.title),
+        ("编号", d.number or d.label),
+        ("事项来源", d.source),
+        ("重要程度", d.importance + ("（涉密）" if d.confidential else "")),
+        ("办理要求", d.requirements),
+        ("主办单位", "、".join(d.lead_units)),
+        ("协办单位", "、".join(d.assist_units) or "无"),
+        ("办结时限", f"{d.deadline_rule}，至 {d.due}"),
+        ("审阅领导", "、".join(d.leaders)),
+        ("专人跟踪", d.follower or "无"),
+        ("登记人", d.created_by),
+        ("登记时间", _local(d.created_at)),
+        ("办结时间", _local(d.closed_at)),
+        ("归档时间", _local(d.archived_at)),
+        ("当前状态", d.state),
     ]
     _table(doc, None, info, (3.5, 12.3))
 
@@ -194,16 +214,34 @@ def dossier_docx(d: Dossier, *, office_name: str, generated_at: datetime) -> byt
     _paragraph(doc, "")
     _paragraph(doc, "二、附件清单", size=14, bold=True, font=TITLE_FONT)
     if d.attachments:
-        files = [(str(i), f.file_name, f.owner_label, f.unit or "", f.uploaded_by, _local(f.at),
-                  f"{f.size / 1024:.1f}", (f.sha256 or "")[:16])
-                 for i, f in enumerate(d.attachments, start=1)]
-        _table(doc, ("序号", "文件名", "类别", "单位", "上传人", "上传时间", "大小(KB)", "校验码(SHA-256前16位)"),
-               files, (1.1, 3.4, 1.8, 2.2, 2.0, 2.6, 1.5, 2.6))
+        files = [
+            (
+                str(i),
+                f.file_name,
+                f.owner_label,
+                f.unit or "",
+                f.uploaded_by,
+                _local(f.at),
+                f"{f.size / 1024:.1f}",
+                (f.sha256 or "")[:16],
+            )
+            for i, f in enumerate(d.attachments, start=1)
+        ]
+        _table(
+            doc,
+            ("序号", "文件名", "类别", "单位", "上传人", "上传时间", "大小(KB)", "校验码(SHA-256前16位)"),
+            files,
+            (1.1, 3.4, 1.8, 2.2, 2.0, 2.6, 1.5, 2.6),
+        )
     else:
         _paragraph(doc, "无附件。")
     _paragraph(doc, "")
-    _paragraph(doc, f"本卷宗共记录{len(d.entries)}项办理经过、{len(d.attachments)}个附件，"
-                    f"由督办助手于{_local(generated_at)}根据系统记录生成。", size=10.5)
+    _paragraph(
+        doc,
+        f"本卷宗共记录{len(d.entries)}项办理经过、{len(d.attachments)}个附件，"
+        f"由督办助手于{_local(generated_at)}根据系统记录生成。",
+        size=10.5,
+    )
     return _bytes(doc)
 
 
@@ -223,9 +261,6 @@ def document_path(files_dir: str | os.PathLike[str], item: Item, kind: str) -> P
     return Path(files_dir) / "documents" / str(item.year or "draft") / folder / kind
 
 
-
-
-
 async def _checked_item(session: AsyncSession, item_id: int, person: Person | None) -> Item:
     item = await load_item(session, item_id)
     if person is not None:
@@ -235,9 +270,14 @@ async def _checked_item(session: AsyncSession, item_id: int, person: Person | No
     return item
 
 
-async def notice_document(session: AsyncSession, item_id: int, *, office_name: str,
-                          files_dir: str | os.PathLike[str] | None = None,
-                          person: Person | None = None) -> tuple[str, bytes]:
+async def notice_document(
+    session: AsyncSession,
+    item_id: int,
+    *,
+    office_name: str,
+    files_dir: str | os.PathLike[str] | None = None,
+    person: Person | None = None,
+) -> tuple[str, bytes]:
     """(file name, bytes) of the notice: the one stored at approval if there is one (the notice as
     issued), else built now. Only approved items have a notice."""
     item = await _checked_item(session, item_id, person)
@@ -252,16 +292,18 @@ async def notice_document(session: AsyncSession, item_id: int, *, office_name: s
     return name, notice_docx(item, office_name=office_name, approved_by=approver.name if approver else None)
 
 
-async def dossier_document(session: AsyncSession, item_id: int, *, office_name: str, now: datetime,
-                           person: Person | None = None) -> tuple[str, bytes]:
+async def dossier_document(
+    session: AsyncSession, item_id: int, *, office_name: str, now: datetime, person: Person | None = None
+) -> tuple[str, bytes]:
     """(file name, bytes) of the dossier as it stands now."""
     d = await dossier(session, item_id, person)
     item = await load_item(session, item_id)
     return file_name(item, DOSSIER_NAME), dossier_docx(d, office_name=office_name, generated_at=now)
 
 
-async def on_item_approved(session: AsyncSession, item_id: int, *, files_dir: str | os.PathLike[str],
-                           office_name: str) -> Path:
+async def on_item_approved(
+    session: AsyncSession, item_id: int, *, files_dir: str | os.PathLike[str], office_name: str
+) -> Path:
     """Hook for the approval step (call after ``items.approve_item``, same session): keep the notice
     as issued. Idempotent: an existing file is kept."""
     item = await load_item(session, item_id)
@@ -272,8 +314,15 @@ async def on_item_approved(session: AsyncSession, item_id: int, *, files_dir: st
     return path
 
 
-async def on_item_archived(session: AsyncSession, item_id: int, *, person: Person,
-                           files_dir: str | os.PathLike[str], office_name: str, now: datetime) -> Path:
+async def on_item_archived(
+    session: AsyncSession,
+    item_id: int,
+    *,
+    person: Person,
+    files_dir: str | os.PathLike[str],
+    office_name: str,
+    now: datetime,
+) -> Path:
     """Hook for the archive step (call after ``items.archive_item``, same session): write the final
     dossier, make sure the notice is kept too, and queue the dossier to ``person`` (the archivist)
     as a document. A confidential item's dossier is stored but not sent."""
@@ -283,8 +332,14 @@ async def on_item_archived(session: AsyncSession, item_id: int, *, person: Perso
     name, data = await dossier_document(session, item_id, office_name=office_name, now=now)
     path = write_atomically(document_path(files_dir, item, DOSSIER_NAME), data)
     if not item.confidential:
-        await enqueue(session, person, render("records/document_caption.html.j2", number=item_label(item),
-                                              kind="卷宗（归档）"),
-                      now=now, kind="document", file_path=str(path), file_name=name,
-                      dedupe_key=f"dossier-archived:{item.id}:{person.id}")
+        await enqueue(
+            session,
+            person,
+            render("records/document_caption.html.j2", number=item_label(item), kind="卷宗（归档）"),
+            now=now,
+            kind="document",
+            file_path=str(path),
+            file_name=name,
+            dedupe_key=f"dossier-archived:{item.id}:{person.id}",
+        )
     return path

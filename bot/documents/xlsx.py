@@ -37,13 +37,13 @@ _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _REL_NS = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
 _XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _STYLES = _XML + (
-    f'<styleSheet {_NS}>'
+    f"<styleSheet {_NS}>"
     f'<numFmts count="1"><numFmt numFmtId="164" formatCode="{DATE_FORMAT}"/></numFmts>'
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
     '<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
     f'<fill><patternFill patternType="solid"><fgColor rgb="00{HEADER_FILL}"/><bgColor indexed="64"/></patternFill>'
-    '</fill></fills>'
+    "</fill></fills>"
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
     '<cellXfs count="5">'
@@ -55,9 +55,9 @@ _STYLES = _XML + (
     '<alignment vertical="top" wrapText="1"/></xf>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1" applyAlignment="1">'
     '<alignment vertical="top" wrapText="1"/></xf>'
-    '</cellXfs>'
+    "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    '</styleSheet>'
+    "</styleSheet>"
 )
 
 
@@ -121,17 +121,22 @@ class Sheet:
         self._row = 0
         self._buffer: list[str] = []
         self._texts: dict[str, str] = {}
-        cols = "".join(f'<col min="{i}" max="{i}" width="{c.width:g}" customWidth="1"/>'
-                       for i, c in enumerate(columns, start=1))
+        cols = "".join(
+            f'<col min="{i}" max="{i}" width="{c.width:g}" customWidth="1"/>' for i, c in enumerate(columns, start=1)
+        )
         self._buffer.append(
-            _XML + f'<worksheet {_NS} {_REL_NS}>'
+            _XML + f"<worksheet {_NS} {_REL_NS}>"
             '<sheetViews><sheetView workbookViewId="0">'
             '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
             '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
-            f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>')
+            f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>'
+        )
         self._row = 1
-        self._buffer.append('<row r="1">' + "".join(
-            _cell(f"{letter}1", c.title, _HEADER) for letter, c in zip(self._letters, columns, strict=False)) + "</row>")
+        self._buffer.append(
+            '<row r="1">'
+            + "".join(_cell(f"{letter}1", c.title, _HEADER) for letter, c in zip(self._letters, columns, strict=False))
+            + "</row>"
+        )
 
     def append(self, values: Sequence[Any]) -> None:
         """A row of the table: wrapped columns wrap, dates show as dates. The common types are
@@ -182,8 +187,10 @@ class Sheet:
         self._buffer.clear()
 
     def close(self) -> None:
-        self._buffer.append('</sheetData><pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" '
-                            'footer="0.5"/></worksheet>')
+        self._buffer.append(
+            '</sheetData><pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" '
+            'footer="0.5"/></worksheet>'
+        )
         self._flush()
         self._stream.close()
 
@@ -212,31 +219,56 @@ class Book:
     def close(self) -> None:
         self._end_sheet()
         n = len(self._titles)
-        sheets = "".join(f'<sheet name="{escape(t)}" sheetId="{i}" r:id="rId{i}"/>'
-                         for i, t in enumerate(self._titles, start=1))
-        self._zip.writestr("xl/workbook.xml", _XML + f'<workbook {_NS} {_REL_NS}><bookViews><workbookView/>'
-                           f'</bookViews><sheets>{sheets}</sheets></workbook>')
-        rels = "".join(f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-                       f'relationships/worksheet" Target="worksheets/sheet{i}.xml"/>' for i in range(1, n + 1))
-        self._zip.writestr("xl/_rels/workbook.xml.rels", _XML + (
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'{rels}<Relationship Id="rId{n + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-            'relationships/styles" Target="styles.xml"/></Relationships>'))
+        sheets = "".join(
+            f'<sheet name="{escape(t)}" sheetId="{i}" r:id="rId{i}"/>' for i, t in enumerate(self._titles, start=1)
+        )
+        self._zip.writestr(
+            "xl/workbook.xml",
+            _XML + f"<workbook {_NS} {_REL_NS}><bookViews><workbookView/>"
+            f"</bookViews><sheets>{sheets}</sheets></workbook>",
+        )
+        rels = "".join(
+            f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            f'relationships/worksheet" Target="worksheets/sheet{i}.xml"/>'
+            for i in range(1, n + 1)
+        )
+        self._zip.writestr(
+            "xl/_rels/workbook.xml.rels",
+            _XML
+            + (
+                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                f'{rels}<Relationship Id="rId{n + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                'relationships/styles" Target="styles.xml"/></Relationships>'
+            ),
+        )
         self._zip.writestr("xl/styles.xml", _STYLES)
-        self._zip.writestr("_rels/.rels", _XML + (
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-            'officeDocument" Target="xl/workbook.xml"/></Relationships>'))
-        overrides = "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
-                            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for i in range(1, n + 1))
-        self._zip.writestr("[Content_Types].xml", _XML + (
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/styles.xml" ContentType="application/'
-            f'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>{overrides}</Types>'))
+        self._zip.writestr(
+            "_rels/.rels",
+            _XML
+            + (
+                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                'officeDocument" Target="xl/workbook.xml"/></Relationships>'
+            ),
+        )
+        overrides = "".join(
+            f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            for i in range(1, n + 1)
+        )
+        self._zip.writestr(
+            "[Content_Types].xml",
+            _XML
+            + (
+                '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                '<Default Extension="xml" ContentType="application/xml"/>'
+                '<Override PartName="/xl/workbook.xml" ContentType="application/'
+                'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+                '<Override PartName="/xl/styles.xml" ContentType="application/'
+                f'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>{overrides}</Types>'
+            ),
+        )
         self._zip.close()
 
     def abort(self) -> None:

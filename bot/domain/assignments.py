@@ -69,7 +69,9 @@ from store.workflow import (
 # --------------------------------------------------------------------------------------------
 
 
-async def _mine(session: AsyncSession, person: Person, assignment_id: int, action: str, what: str) -> tuple[Person, Assignment]:
+async def _mine(
+    session: AsyncSession, person: Person, assignment_id: int, action: str, what: str
+) -> tuple[Person, Assignment]:
     me = await act(session, person, action)
     a, _ = await locked(session, Assignment, assignment_id, "承办任务")
     require_liaison_of(me, a, what)
@@ -131,8 +133,16 @@ async def add_progress(
     session.add(row)
     await session.flush()
     await record_item_event(session, "progress", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=row)
-    add_attachments(session, attachments, item_id=a.item_id, assignment_id=a.id, owner_kind="progress",
-                    owner_id=row.id, uploaded_by_id=me.id, now=now)
+    add_attachments(
+        session,
+        attachments,
+        item_id=a.item_id,
+        assignment_id=a.id,
+        owner_kind="progress",
+        owner_id=row.id,
+        uploaded_by_id=me.id,
+        now=now,
+    )
     await session.flush()
     return row
 
@@ -153,13 +163,25 @@ async def attach_to_progress(
     a = next(x for x in item.assignments if x.id == row.assignment_id)
     require_liaison_of(me, a, "反馈进展")
     check_assignment(a, "progress.add")
-    have = await session.scalar(
-        select(func.count()).select_from(Attachment)
-        .where(Attachment.owner_kind == "progress", Attachment.owner_id == row.id)
-    ) or 0
+    have = (
+        await session.scalar(
+            select(func.count())
+            .select_from(Attachment)
+            .where(Attachment.owner_kind == "progress", Attachment.owner_id == row.id)
+        )
+        or 0
+    )
     validate([*([AttachmentIn("", 0)] * have), *attachments])
-    add_attachments(session, attachments, item_id=a.item_id, assignment_id=a.id, owner_kind="progress",
-                    owner_id=row.id, uploaded_by_id=me.id, now=now)
+    add_attachments(
+        session,
+        attachments,
+        item_id=a.item_id,
+        assignment_id=a.id,
+        owner_kind="progress",
+        owner_id=row.id,
+        uploaded_by_id=me.id,
+        now=now,
+    )
     await session.flush()
     return row
 
@@ -196,8 +218,16 @@ async def submit_plan(
     session.add(plan)
     await session.flush()
     await record_item_event(session, "plan", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=plan)
-    add_attachments(session, attachments, item_id=a.item_id, assignment_id=a.id, owner_kind="plan",
-                    owner_id=plan.id, uploaded_by_id=me.id, now=now)
+    add_attachments(
+        session,
+        attachments,
+        item_id=a.item_id,
+        assignment_id=a.id,
+        owner_kind="plan",
+        owner_id=plan.id,
+        uploaded_by_id=me.id,
+        now=now,
+    )
     await session.flush()
     return plan
 
@@ -240,16 +270,34 @@ async def submit_report(
     session.add(report)
     await session.flush()
     await record_item_event(session, "report", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=report)
-    files = add_attachments(session, attachments, item_id=a.item_id, assignment_id=a.id, owner_kind="report",
-                            owner_id=report.id, uploaded_by_id=me.id, now=now)
+    files = add_attachments(
+        session,
+        attachments,
+        item_id=a.item_id,
+        assignment_id=a.id,
+        owner_kind="report",
+        owner_id=report.id,
+        uploaded_by_id=me.id,
+        now=now,
+    )
     buttons: Keyboard = [[button("r:ok", report.id), button("r:no", report.id)]]
     if files:  # the evidence where the office decides (issue 12): sent on a tap (bot.domain.evidence)
         buttons.append([button("r:att", report.id, f"查看附件（{len(files)}）")])
     await notify_many(
-        session, await office_staff(session), "notices/report_submitted.html.j2", item=a.item, now=now,
-        label="办结报告待审核", dedupe=f"report:{report.id}", buttons=buttons,
-        unit=a.unit.name, role=UNIT_ROLES_OF_ASSIGNMENT[a.role], text=body,
-        attachment_names=[f.file_name for f in files], redo_count=a.redo_count, by=me.name,
+        session,
+        await office_staff(session),
+        "notices/report_submitted.html.j2",
+        item=a.item,
+        now=now,
+        label="办结报告待审核",
+        dedupe=f"report:{report.id}",
+        buttons=buttons,
+        unit=a.unit.name,
+        role=UNIT_ROLES_OF_ASSIGNMENT[a.role],
+        text=body,
+        attachment_names=[f.file_name for f in files],
+        redo_count=a.redo_count,
+        by=me.name,
     )
     await session.flush()
     return report
@@ -275,16 +323,33 @@ async def request_extension(
         raise DomainError(f"新的办结日期 {new_due.isoformat()} 太远，请检查是否写错")
     reason = clean_text(reason, "延期理由")
     await _ensure_acknowledged(session, me, a, "extension.request", now)
-    req = ExtensionRequest(assignment_id=a.id, old_due=a.due_date, new_due=new_due, reason=reason, status="pending",
-                           requested_by_id=me.id, requested_at=now)
+    req = ExtensionRequest(
+        assignment_id=a.id,
+        old_due=a.due_date,
+        new_due=new_due,
+        reason=reason,
+        status="pending",
+        requested_by_id=me.id,
+        requested_at=now,
+    )
     session.add(req)
     await session.flush()
     await record_item_event(session, "extension_request", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=req)
     buttons: Keyboard = [[button("x:ok", req.id), button("x:no", req.id)]]
     await notify_many(
-        session, await office_staff(session), "notices/extension_request.html.j2", item=a.item, now=now,
-        label="延期申请", dedupe=f"ext-req:{req.id}", buttons=buttons, unit=a.unit.name,
-        old_due=due_text(a.due_date, a.due_provisional), new_due=new_due.isoformat(), reason=reason, by=me.name,
+        session,
+        await office_staff(session),
+        "notices/extension_request.html.j2",
+        item=a.item,
+        now=now,
+        label="延期申请",
+        dedupe=f"ext-req:{req.id}",
+        buttons=buttons,
+        unit=a.unit.name,
+        old_due=due_text(a.due_date, a.due_provisional),
+        new_due=new_due.isoformat(),
+        reason=reason,
+        by=me.name,
     )
     await session.flush()
     return req
@@ -295,7 +360,9 @@ async def request_transfer(
 ) -> Transfer:
     """转办申请: the item is not this unit's business. The office reassigns it or refuses."""
     me, a = await _mine(session, person, assignment_id, "transfer.request", "申请转办")
-    pending = await session.scalar(select(Transfer.id).where(Transfer.assignment_id == a.id, Transfer.status == "pending"))
+    pending = await session.scalar(
+        select(Transfer.id).where(Transfer.assignment_id == a.id, Transfer.status == "pending")
+    )
     if pending is not None:
         raise AlreadyHandled("本单位已有一份转办申请在等待督查室处理，请勿重复申请。")
     reason = clean_text(reason, "转办理由")
@@ -306,9 +373,18 @@ async def request_transfer(
     await record_item_event(session, "transfer_request", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=t)
     buttons: Keyboard = [[button("t:ok", t.id), button("t:no", t.id)]]
     await notify_many(
-        session, await office_staff(session), "notices/transfer_request.html.j2", item=a.item, now=now,
-        label="转办申请", dedupe=f"trf-req:{t.id}", buttons=buttons, unit=a.unit.name,
-        role=UNIT_ROLES_OF_ASSIGNMENT[a.role], reason=reason, by=me.name,
+        session,
+        await office_staff(session),
+        "notices/transfer_request.html.j2",
+        item=a.item,
+        now=now,
+        label="转办申请",
+        dedupe=f"trf-req:{t.id}",
+        buttons=buttons,
+        unit=a.unit.name,
+        role=UNIT_ROLES_OF_ASSIGNMENT[a.role],
+        reason=reason,
+        by=me.name,
     )
     await session.flush()
     return t
@@ -328,11 +404,22 @@ async def decline_assist(
     a.declined_at, a.declined_reason = now, reason
     await record_item_event(session, "decline", a.item_id, now, actor_id=me.id, assignment_id=a.id)
     people = list(await office_staff(session))
-    for lead in (x for x in a.item.assignments if x.role == "lead" and x.state in ("assigned", "in_progress", "reported")):
+    for lead in (
+        x for x in a.item.assignments if x.role == "lead" and x.state in ("assigned", "in_progress", "reported")
+    ):
         people += await liaisons(session, lead.unit_id)
     await notify_many(
-        session, people, "notices/cannot_assist.html.j2", item=a.item, now=now, label="协办单位无法协办",
-        dedupe=f"decline:{a.id}", urgent=True, unit=a.unit.name, reason=reason, by=me.name,
+        session,
+        people,
+        "notices/cannot_assist.html.j2",
+        item=a.item,
+        now=now,
+        label="协办单位无法协办",
+        dedupe=f"decline:{a.id}",
+        urgent=True,
+        unit=a.unit.name,
+        reason=reason,
+        by=me.name,
     )
     await session.flush()
     return a
@@ -346,8 +433,9 @@ async def decline_assist(
 _Request = TypeVar("_Request", ExtensionRequest, Transfer)
 
 
-async def _decide(session: AsyncSession, person: Person, model: type[_Request], request_id: int, action: str,
-                  what: str) -> tuple[Person, _Request, Assignment]:
+async def _decide(
+    session: AsyncSession, person: Person, model: type[_Request], request_id: int, action: str, what: str
+) -> tuple[Person, _Request, Assignment]:
     me = await act(session, person, action)
     require_role(me, "office", what)
     req, item = await locked(session, model, request_id, "申请")
@@ -372,16 +460,33 @@ async def approve_extension(
     a.extension_count += 1
     told = await liaisons(session, a.unit_id)
     await notify_many(
-        session, told, "notices/extension_decided.html.j2", item=a.item, now=now,
-        label="延期申请已同意", dedupe=f"ext-dec:{req.id}", approved=True, unit=a.unit.name,
-        new_due=req.new_due.isoformat(), note=note, by=me.name,
+        session,
+        told,
+        "notices/extension_decided.html.j2",
+        item=a.item,
+        now=now,
+        label="延期申请已同意",
+        dedupe=f"ext-dec:{req.id}",
+        approved=True,
+        unit=a.unit.name,
+        new_due=req.new_due.isoformat(),
+        note=note,
+        by=me.name,
     )
     # The unit head learns the new deadline too (issue 12): they were given the original notice.
     await notify_many(
-        session, [p for p in await unit_heads(session, a.unit_id) if p.id not in {t.id for t in told}],
-        "notices/extension_decided.html.j2", item=a.item, now=now, label="办结时限调整（供知悉）",
-        dedupe=f"ext-dec-head:{req.id}", approved=True, unit=a.unit.name, new_due=req.new_due.isoformat(),
-        note=note, by=me.name,
+        session,
+        [p for p in await unit_heads(session, a.unit_id) if p.id not in {t.id for t in told}],
+        "notices/extension_decided.html.j2",
+        item=a.item,
+        now=now,
+        label="办结时限调整（供知悉）",
+        dedupe=f"ext-dec-head:{req.id}",
+        approved=True,
+        unit=a.unit.name,
+        new_due=req.new_due.isoformat(),
+        note=note,
+        by=me.name,
     )
     await session.flush()
     return req
@@ -396,9 +501,18 @@ async def reject_extension(
     req.status, req.decided_by_id, req.decided_at, req.decision_note = "rejected", me.id, now, reason
     await record_item_event(session, "extension_decision", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=req)
     await notify_many(
-        session, await liaisons(session, a.unit_id), "notices/extension_decided.html.j2", item=a.item, now=now,
-        label="延期申请未同意", dedupe=f"ext-dec:{req.id}", approved=False, unit=a.unit.name,
-        new_due=due_text(a.due_date, a.due_provisional), note=reason, by=me.name,
+        session,
+        await liaisons(session, a.unit_id),
+        "notices/extension_decided.html.j2",
+        item=a.item,
+        now=now,
+        label="延期申请未同意",
+        dedupe=f"ext-dec:{req.id}",
+        approved=False,
+        unit=a.unit.name,
+        new_due=due_text(a.due_date, a.due_provisional),
+        note=reason,
+        by=me.name,
     )
     await session.flush()
     return req
@@ -435,8 +549,16 @@ async def approve_transfer(
     else:
         fixed = FixedDeadline(a.due_date, a.due_provisional, a.due_basis, a.due_days)  # type: ignore[arg-type]
 
-    new = Assignment(unit=unit, role=a.role, state="assigned", created_at=now, notified_at=now,
-                     due_provisional=False, extension_count=0, redo_count=0)
+    new = Assignment(
+        unit=unit,
+        role=a.role,
+        state="assigned",
+        created_at=now,
+        notified_at=now,
+        due_provisional=False,
+        extension_count=0,
+        redo_count=0,
+    )
     set_deadline(new, fixed)
     item.assignments.append(new)
     await session.flush()
@@ -446,40 +568,73 @@ async def approve_transfer(
         move_item(item, "transfer.approve")
     t.status, t.decided_by_id, t.decided_at, t.decision_note = "approved", me.id, now, note
     t.to_unit_id, t.new_assignment_id = unit.id, new.id
-    for req in (await session.scalars(
-        select(ExtensionRequest).where(ExtensionRequest.assignment_id == a.id, ExtensionRequest.status == "pending")
-    )).all():
+    for req in (
+        await session.scalars(
+            select(ExtensionRequest).where(ExtensionRequest.assignment_id == a.id, ExtensionRequest.status == "pending")
+        )
+    ).all():
         req.status, req.decided_at, req.decided_by_id = "cancelled", now, me.id
-        await record_item_event(session, "extension_decision", item.id, now, actor_id=me.id, assignment_id=a.id, ref=req)
+        await record_item_event(
+            session, "extension_decision", item.id, now, actor_id=me.id, assignment_id=a.id, ref=req
+        )
     await record_item_event(session, "transfer_decision", item.id, now, actor_id=me.id, assignment_id=a.id, ref=t)
     await record_item_event(session, "notice", item.id, now, actor_id=me.id, assignment_id=new.id)
     await session.flush()
 
     await notify_many(
-        session, await liaisons(session, a.unit_id), "notices/transfer_decided.html.j2", item=item, now=now,
-        label="转办申请已同意", dedupe=f"trf-dec:{t.id}", approved=True, unit=a.unit.name, to_unit=unit.name,
-        note=note, by=me.name,
+        session,
+        await liaisons(session, a.unit_id),
+        "notices/transfer_decided.html.j2",
+        item=item,
+        now=now,
+        label="转办申请已同意",
+        dedupe=f"trf-dec:{t.id}",
+        approved=True,
+        unit=a.unit.name,
+        to_unit=unit.name,
+        note=note,
+        by=me.name,
     )
     if not await send_notice(session, item, new, now=now):
         await notify_many(
-            session, await office_staff(session), "notices/transfer_decided.html.j2", item=item, now=now,
-            label="转办后的单位尚无联络员", dedupe=f"trf-noliaison:{t.id}", approved=True, unit=a.unit.name,
-            to_unit=unit.name, note="该单位尚无联络员，督办通知未能送达，请尽快联系。", by=me.name,
+            session,
+            await office_staff(session),
+            "notices/transfer_decided.html.j2",
+            item=item,
+            now=now,
+            label="转办后的单位尚无联络员",
+            dedupe=f"trf-noliaison:{t.id}",
+            approved=True,
+            unit=a.unit.name,
+            to_unit=unit.name,
+            note="该单位尚无联络员，督办通知未能送达，请尽快联系。",
+            by=me.name,
         )
     await session.flush()
     return new
 
 
-async def reject_transfer(session: AsyncSession, person: Person, transfer_id: int, *, reason: str, now: datetime) -> Transfer:
+async def reject_transfer(
+    session: AsyncSession, person: Person, transfer_id: int, *, reason: str, now: datetime
+) -> Transfer:
     """Refuse a transfer with a reason (office); the unit keeps the item."""
     me, t, a = await _decide(session, person, Transfer, transfer_id, "transfer.reject", "审批转办申请")
     reason = clean_text(reason, "不同意的理由")
     t.status, t.decided_by_id, t.decided_at, t.decision_note = "rejected", me.id, now, reason
     await record_item_event(session, "transfer_decision", a.item_id, now, actor_id=me.id, assignment_id=a.id, ref=t)
     await notify_many(
-        session, await liaisons(session, a.unit_id), "notices/transfer_decided.html.j2", item=a.item, now=now,
-        label="转办申请未同意", dedupe=f"trf-dec:{t.id}", approved=False, unit=a.unit.name, to_unit=None,
-        note=reason, by=me.name,
+        session,
+        await liaisons(session, a.unit_id),
+        "notices/transfer_decided.html.j2",
+        item=a.item,
+        now=now,
+        label="转办申请未同意",
+        dedupe=f"trf-dec:{t.id}",
+        approved=False,
+        unit=a.unit.name,
+        to_unit=None,
+        note=reason,
+        by=me.name,
     )
     await session.flush()
     return t

@@ -52,7 +52,6 @@ def _given(value: _T | None) -> _T:
     return value
 
 
-
 async def _approve_item(s: AsyncSession, me: Person, item_id: int, _: Answer, env: ActionEnv) -> Any:
     item = await items_svc.approve_item(s, me, item_id, calendar=env.calendar, now=env.now)
     await env.filing.notice(s, item_id)  # the printable 督办通知单 (.docx), kept exactly as issued
@@ -105,16 +104,20 @@ async def _approve_transfer_probe(s: AsyncSession, me: Person, tid: int, env: Ac
 
 def _edit(field: str) -> Any:
     """A draft's field changed from the chat (issue 12): the text or the unit the person gave."""
-    return lambda s, me, i, a, env: chg.edit_draft(s, me, i, field=field, text=a.text, unit_id=a.unit_id,
-                                                   calendar=env.calendar, now=env.now)
+    return lambda s, me, i, a, env: chg.edit_draft(
+        s, me, i, field=field, text=a.text, unit_id=a.unit_id, calendar=env.calendar, now=env.now
+    )
 
 
 def _propose(kind: str) -> Any:
     """A change to an approved item proposed to the office head, with the reason typed last."""
+
     async def run(s: AsyncSession, me: Person, i: int, a: Answer, env: ActionEnv) -> Any:
         text, reason = (a.text, a.text) if kind != "requirements" else chg.split_requirements(a.text)
-        return await chg.propose_change(s, me, i, chg.Proposal(kind, reason or "", new_due=a.day, new_text=text,
-                                                               unit_id=a.unit_id), now=env.now)
+        return await chg.propose_change(
+            s, me, i, chg.Proposal(kind, reason or "", new_due=a.day, new_text=text, unit_id=a.unit_id), now=env.now
+        )
+
     return run
 
 
@@ -127,13 +130,31 @@ def _may_propose(kind: str) -> Any:
 
 
 def _draft_edit(code: str, label: str, field: str, asks: str) -> ActionSpec:
-    return ActionSpec(code, "item", label, step="item.update", asks=asks, edit="none", run=_edit(field),
-                      probe=_may_edit, summary=lambda item: {"item_id": item.id})
+    return ActionSpec(
+        code,
+        "item",
+        label,
+        step="item.update",
+        asks=asks,
+        edit="none",
+        run=_edit(field),
+        probe=_may_edit,
+        summary=lambda item: {"item_id": item.id},
+    )
 
 
 def _change(code: str, label: str, kind: str, asks: str) -> ActionSpec:
-    return ActionSpec(code, "item", label, step=chg.KINDS[kind][0], asks=asks, edit="none", run=_propose(kind),
-                      probe=_may_propose(kind), summary=lambda c: {"change_id": c.id})
+    return ActionSpec(
+        code,
+        "item",
+        label,
+        step=chg.KINDS[kind][0],
+        asks=asks,
+        edit="none",
+        run=_propose(kind),
+        probe=_may_propose(kind),
+        summary=lambda c: {"change_id": c.id},
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,17 +164,41 @@ def _change(code: str, label: str, kind: str, asks: str) -> ActionSpec:
 _SPECS = (
     # Items: the office head approves or returns; the office submits a draft and archives.
     ActionSpec(
-        "i:ok", "item", "同意", step="item.approve", run=_approve_item,
-        toast="已同意立项，督办通知单已下发", outcome=lambda item: f"✅ 已同意（{item_label(item)}）· 查看"),
+        "i:ok",
+        "item",
+        "同意",
+        step="item.approve",
+        run=_approve_item,
+        toast="已同意立项，督办通知单已下发",
+        outcome=lambda item: f"✅ 已同意（{item_label(item)}）· 查看",
+    ),
     ActionSpec(
-        "i:no", "item", "退回", step="item.reject", asks="text", outcome="↩️ 已退回 · 查看",
-        run=lambda s, me, i, a, env: items_svc.reject_item(s, me, i, reason=_given(a.text), now=env.now)),
+        "i:no",
+        "item",
+        "退回",
+        step="item.reject",
+        asks="text",
+        outcome="↩️ 已退回 · 查看",
+        run=lambda s, me, i, a, env: items_svc.reject_item(s, me, i, reason=_given(a.text), now=env.now),
+    ),
     ActionSpec(
-        "i:sub", "item", "提交审批", step="item.submit", toast="已提交督查室负责人审批", outcome="📤 已提交审批 · 查看",
-        run=lambda s, me, i, a, env: items_svc.submit_item(s, me, i, now=env.now)),
+        "i:sub",
+        "item",
+        "提交审批",
+        step="item.submit",
+        toast="已提交督查室负责人审批",
+        outcome="📤 已提交审批 · 查看",
+        run=lambda s, me, i, a, env: items_svc.submit_item(s, me, i, now=env.now),
+    ),
     ActionSpec(
-        "i:arc", "item", "归档", step="item.archive", run=_archive_item, toast="已归档，卷宗随后发送",
-        outcome="🗄 已归档 · 查看"),
+        "i:arc",
+        "item",
+        "归档",
+        step="item.archive",
+        run=_archive_item,
+        toast="已归档，卷宗随后发送",
+        outcome="🗄 已归档 · 查看",
+    ),
     ActionSpec("i:v", "item", "查看详情", who="anyone allowed to see the item", handled_by="handlers.views"),
     # Issue 12, mistakes that can be fixed (bot.domain.changes). A draft: edited field by field
     # (one template, actions/i_edit.html.j2, per field's code), withdrawn by its submitter, deleted.
@@ -164,11 +209,23 @@ _SPECS = (
     _draft_edit("i:ru", "移除协办单位", "remove_assist", "unit"),
     _draft_edit("i:lu", "更换主办单位", "lead", "unit"),
     ActionSpec(
-        "i:wd", "item", "撤回", step="item.withdraw", toast="已撤回，可修改后重新提交", outcome="↩️ 已撤回 · 查看",
-        run=lambda s, me, i, a, env: chg.withdraw_item(s, me, i, now=env.now)),
+        "i:wd",
+        "item",
+        "撤回",
+        step="item.withdraw",
+        toast="已撤回，可修改后重新提交",
+        outcome="↩️ 已撤回 · 查看",
+        run=lambda s, me, i, a, env: chg.withdraw_item(s, me, i, now=env.now),
+    ),
     ActionSpec(
-        "i:del", "item", "删除草稿", step="item.delete", asks="text", outcome="🗑 已删除 · 查看",
-        run=lambda s, me, i, a, env: chg.delete_draft(s, me, i, reason=a.text, now=env.now)),
+        "i:del",
+        "item",
+        "删除草稿",
+        step="item.delete",
+        asks="text",
+        outcome="🗑 已删除 · 查看",
+        run=lambda s, me, i, a, env: chg.delete_draft(s, me, i, reason=a.text, now=env.now),
+    ),
     # An approved item: office staff propose, the office head decides (g:ok / g:no).
     _change("i:cd", "变更时限", "deadline", "date_text"),
     _change("i:cr", "变更要求", "requirements", "text"),
@@ -178,92 +235,234 @@ _SPECS = (
     _change("i:res", "恢复办理", "resume", "text"),
     _change("i:can", "撤销事项", "cancel", "text"),
     ActionSpec(
-        "g:ok", "change", "同意变更", who="office_head", toast="已同意，变更已生效并通知相关单位",
+        "g:ok",
+        "change",
+        "同意变更",
+        who="office_head",
+        toast="已同意，变更已生效并通知相关单位",
         outcome="✅ 已同意变更 · 查看",
-        run=lambda s, me, i, a, env: chg.approve_change(s, me, i, calendar=env.calendar, now=env.now)),
+        run=lambda s, me, i, a, env: chg.approve_change(s, me, i, calendar=env.calendar, now=env.now),
+    ),
     ActionSpec(
-        "g:no", "change", "不同意变更", who="office_head", asks="text", outcome="❌ 未同意变更 · 查看",
-        run=lambda s, me, i, a, env: chg.reject_change(s, me, i, reason=_given(a.text), now=env.now)),
+        "g:no",
+        "change",
+        "不同意变更",
+        who="office_head",
+        asks="text",
+        outcome="❌ 未同意变更 · 查看",
+        run=lambda s, me, i, a, env: chg.reject_change(s, me, i, reason=_given(a.text), now=env.now),
+    ),
     # A unit's assignment (its own liaison).
     ActionSpec(
-        "a:ack", "assignment", "签收", step="assignment.acknowledge", toast="已签收，签收时间已记录",
+        "a:ack",
+        "assignment",
+        "签收",
+        step="assignment.acknowledge",
+        toast="已签收，签收时间已记录",
         outcome=lambda a: f"✅ 已签收 {a.acknowledged_at.astimezone(OFFICE_TZ):%m-%d %H:%M} · 查看",
-        run=lambda s, me, i, a, env: asg.acknowledge(s, me, i, now=env.now)),
+        run=lambda s, me, i, a, env: asg.acknowledge(s, me, i, now=env.now),
+    ),
     ActionSpec(
-        "a:prg", "assignment", "反馈进展", step="progress.add", asks="collect", edit="none",
-        run=lambda s, me, i, a, env: asg.add_progress(s, me, i, text=a.text, attachments=a.files, now=env.now)),
+        "a:prg",
+        "assignment",
+        "反馈进展",
+        step="progress.add",
+        asks="collect",
+        edit="none",
+        run=lambda s, me, i, a, env: asg.add_progress(s, me, i, text=a.text, attachments=a.files, now=env.now),
+    ),
     ActionSpec(
-        "a:pln", "assignment", "工作方案", step="plan.submit", asks="collect", edit="none", run=_plan,
-        summary=lambda plan: {"milestones": [(m.due_date, m.title) for m in plan.milestones]}),
+        "a:pln",
+        "assignment",
+        "工作方案",
+        step="plan.submit",
+        asks="collect",
+        edit="none",
+        run=_plan,
+        summary=lambda plan: {"milestones": [(m.due_date, m.title) for m in plan.milestones]},
+    ),
     ActionSpec(
-        "a:ext", "assignment", "申请延期", step="extension.request", asks="date_text", edit="button",
-        run=_extension, probe=_extension_probe, outcome="⏳ 已申请延期 · 查看"),
+        "a:ext",
+        "assignment",
+        "申请延期",
+        step="extension.request",
+        asks="date_text",
+        edit="button",
+        run=_extension,
+        probe=_extension_probe,
+        outcome="⏳ 已申请延期 · 查看",
+    ),
     ActionSpec(
-        "a:rpt", "assignment", "提交办结报告", step="report.submit", asks="collect", edit="all",
+        "a:rpt",
+        "assignment",
+        "提交办结报告",
+        step="report.submit",
+        asks="collect",
+        edit="all",
         outcome="📨 已提交办结报告 · 查看",
-        run=lambda s, me, i, a, env: asg.submit_report(s, me, i, text=_given(a.text), attachments=a.files, now=env.now)),
+        run=lambda s, me, i, a, env: asg.submit_report(s, me, i, text=_given(a.text), attachments=a.files, now=env.now),
+    ),
     ActionSpec(
-        "a:trf", "assignment", "申请转办", step="transfer.request", asks="text", edit="button",
+        "a:trf",
+        "assignment",
+        "申请转办",
+        step="transfer.request",
+        asks="text",
+        edit="button",
         outcome="🔀 已申请转办 · 查看",
-        run=lambda s, me, i, a, env: asg.request_transfer(s, me, i, reason=_given(a.text), now=env.now)),
+        run=lambda s, me, i, a, env: asg.request_transfer(s, me, i, reason=_given(a.text), now=env.now),
+    ),
     ActionSpec(
-        "a:dec", "assignment", "无法协办", step="assignment.decline", asks="text", edit="all",
+        "a:dec",
+        "assignment",
+        "无法协办",
+        step="assignment.decline",
+        asks="text",
+        edit="all",
         outcome="⚠️ 已报告无法协办 · 查看",
-        run=lambda s, me, i, a, env: asg.decline_assist(s, me, i, reason=_given(a.text), now=env.now)),
+        run=lambda s, me, i, a, env: asg.decline_assist(s, me, i, reason=_given(a.text), now=env.now),
+    ),
     ActionSpec(
-        "m:ok", "milestone", "节点已完成", step="milestone.done", toast="已标记该节点完成", outcome="✅ 节点已完成",
-        edit="button", run=lambda s, me, i, a, env: asg.complete_milestone(s, me, i, now=env.now)),
+        "m:ok",
+        "milestone",
+        "节点已完成",
+        step="milestone.done",
+        toast="已标记该节点完成",
+        outcome="✅ 节点已完成",
+        edit="button",
+        run=lambda s, me, i, a, env: asg.complete_milestone(s, me, i, now=env.now),
+    ),
     # Requests decided by the office.
     ActionSpec(
-        "x:ok", "extension", "同意延期", step="extension.approve", toast="已同意延期，已通知该单位",
+        "x:ok",
+        "extension",
+        "同意延期",
+        step="extension.approve",
+        toast="已同意延期，已通知该单位",
         outcome=lambda r: f"✅ 已同意延期至{r.new_due:%m-%d} · 查看",
-        run=lambda s, me, i, a, env: asg.approve_extension(s, me, i, now=env.now)),
+        run=lambda s, me, i, a, env: asg.approve_extension(s, me, i, now=env.now),
+    ),
     ActionSpec(
-        "x:no", "extension", "不同意延期", who="office", asks="text", outcome="❌ 未同意延期 · 查看",
-        run=lambda s, me, i, a, env: asg.reject_extension(s, me, i, reason=_given(a.text), now=env.now)),
+        "x:no",
+        "extension",
+        "不同意延期",
+        who="office",
+        asks="text",
+        outcome="❌ 未同意延期 · 查看",
+        run=lambda s, me, i, a, env: asg.reject_extension(s, me, i, reason=_given(a.text), now=env.now),
+    ),
     ActionSpec(
-        "t:ok", "transfer", "同意转办", step="transfer.approve", asks="unit", probe=_approve_transfer_probe,
-        outcome=lambda t: f"🔀 已转办至{t.unit.name} · 查看", summary=lambda t: {"unit": t.unit.name},
-        run=lambda s, me, i, a, env: asg.approve_transfer(s, me, i, to_unit_id=_given(a.unit_id), calendar=env.calendar,
-                                                          now=env.now)),
+        "t:ok",
+        "transfer",
+        "同意转办",
+        step="transfer.approve",
+        asks="unit",
+        probe=_approve_transfer_probe,
+        outcome=lambda t: f"🔀 已转办至{t.unit.name} · 查看",
+        summary=lambda t: {"unit": t.unit.name},
+        run=lambda s, me, i, a, env: asg.approve_transfer(
+            s, me, i, to_unit_id=_given(a.unit_id), calendar=env.calendar, now=env.now
+        ),
+    ),
     ActionSpec(
-        "t:no", "transfer", "不同意转办", who="office", asks="text", outcome="❌ 未同意转办 · 查看",
-        run=lambda s, me, i, a, env: asg.reject_transfer(s, me, i, reason=_given(a.text), now=env.now)),
+        "t:no",
+        "transfer",
+        "不同意转办",
+        who="office",
+        asks="text",
+        outcome="❌ 未同意转办 · 查看",
+        run=lambda s, me, i, a, env: asg.reject_transfer(s, me, i, reason=_given(a.text), now=env.now),
+    ),
     # Completion reports (office review).
     ActionSpec(
-        "r:ok", "report", "审核通过", step="report.approve", asks="optional", outcome="✅ 审核通过 · 查看",
-        run=lambda s, me, i, a, env: review_svc.approve_report(s, me, i, site_note=a.text, now=env.now)),
+        "r:ok",
+        "report",
+        "审核通过",
+        step="report.approve",
+        asks="optional",
+        outcome="✅ 审核通过 · 查看",
+        run=lambda s, me, i, a, env: review_svc.approve_report(s, me, i, site_note=a.text, now=env.now),
+    ),
     ActionSpec(
-        "r:no", "report", "退回重办", step="report.return", asks="text", outcome="↩️ 已退回重办 · 查看",
-        run=lambda s, me, i, a, env: review_svc.return_report(s, me, i, reason=_given(a.text), now=env.now)),
+        "r:no",
+        "report",
+        "退回重办",
+        step="report.return",
+        asks="text",
+        outcome="↩️ 已退回重办 · 查看",
+        run=lambda s, me, i, a, env: review_svc.return_report(s, me, i, reason=_given(a.text), now=env.now),
+    ),
     # Evidence (issue 12): the files behind a 办结报告 (its review and 审阅 notices) and behind an
     # item (/item), sent on a tap. Office staff, the item's leaders and, for their own unit's
     # files, its liaisons and heads: bot.domain.evidence decides from the database.
     ActionSpec(
-        "r:att", "report", "查看附件", who="office", edit="none", toast="附件正在发送，请稍候",
-        run=lambda s, me, i, a, env: evidence.send_report_files(s, me, i, now=env.now)),
+        "r:att",
+        "report",
+        "查看附件",
+        who="office",
+        edit="none",
+        toast="附件正在发送，请稍候",
+        run=lambda s, me, i, a, env: evidence.send_report_files(s, me, i, now=env.now),
+    ),
     ActionSpec(
-        "i:att", "item", "查看附件", who="office", edit="none", toast="附件正在发送，请稍候",
-        run=lambda s, me, i, a, env: evidence.send_item_files(s, me, i, now=env.now)),
+        "i:att",
+        "item",
+        "查看附件",
+        who="office",
+        edit="none",
+        toast="附件正在发送，请稍候",
+        run=lambda s, me, i, a, env: evidence.send_item_files(s, me, i, now=env.now),
+    ),
     # The responsible leader.
     ActionSpec(
-        "l:ok", "item", "同意", step="leader.agree", toast="已审阅同意，事项办结", outcome="✅ 已审阅同意 · 查看",
-        run=lambda s, me, i, a, env: review_svc.leader_agree(s, me, i, now=env.now, rules=env.score_rules)),
+        "l:ok",
+        "item",
+        "同意",
+        step="leader.agree",
+        toast="已审阅同意，事项办结",
+        outcome="✅ 已审阅同意 · 查看",
+        run=lambda s, me, i, a, env: review_svc.leader_agree(s, me, i, now=env.now, rules=env.score_rules),
+    ),
     ActionSpec(
-        "l:ins", "item", "批示", step="leader.instruct", asks="text", outcome="✅ 已批示 · 查看",
-        run=lambda s, me, i, a, env: review_svc.leader_instruct(s, me, i, instruction=_given(a.text), now=env.now,
-                                                                         rules=env.score_rules)),
+        "l:ins",
+        "item",
+        "批示",
+        step="leader.instruct",
+        asks="text",
+        outcome="✅ 已批示 · 查看",
+        run=lambda s, me, i, a, env: review_svc.leader_instruct(
+            s, me, i, instruction=_given(a.text), now=env.now, rules=env.score_rules
+        ),
+    ),
     # Issue 12: 退回重办 at 审阅 (does not close), and 批示 while the units handle the item.
     ActionSpec(
-        "l:ret", "item", "退回重办", step="leader.return", asks="text", outcome="↩️ 已退回重办 · 查看",
-        run=lambda s, me, i, a, env: review_svc.leader_return(s, me, i, reason=_given(a.text), now=env.now)),
+        "l:ret",
+        "item",
+        "退回重办",
+        step="leader.return",
+        asks="text",
+        outcome="↩️ 已退回重办 · 查看",
+        run=lambda s, me, i, a, env: review_svc.leader_return(s, me, i, reason=_given(a.text), now=env.now),
+    ),
     ActionSpec(
-        "l:dir", "item", "批示", step="leader.direct", asks="text", edit="none",
-        run=lambda s, me, i, a, env: review_svc.leader_direct(s, me, i, instruction=_given(a.text), now=env.now)),
+        "l:dir",
+        "item",
+        "批示",
+        step="leader.direct",
+        asks="text",
+        edit="none",
+        run=lambda s, me, i, a, env: review_svc.leader_direct(s, me, i, instruction=_given(a.text), now=env.now),
+    ),
     # A phone supervision record (电话督查), answered by the unit's liaison (有异议: the records dialog).
     ActionSpec(
-        "c:ok", "record", "确认", who="liaison", toast="已确认", outcome="✅ 已确认",
-        run=lambda s, me, i, a, env: records_svc.confirm_record(s, me, i, now=env.now)),
+        "c:ok",
+        "record",
+        "确认",
+        who="liaison",
+        toast="已确认",
+        outcome="✅ 已确认",
+        run=lambda s, me, i, a, env: records_svc.confirm_record(s, me, i, now=env.now),
+    ),
     ActionSpec("c:no", "record", "有异议", who="liaison", handled_by="handlers.records"),  # in the records dialog
     # The year's score table (the id is the year), approved by the office head in two steps.
     ActionSpec("y:ask", "year", "审定年度考核结果", who="office_head", handled_by="handlers.score"),

@@ -6,8 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 KIND_LABELS = {
-    "deadline": "变更办结时限", "requirements": "变更办理要求", "add_unit": "增加承办单位",
-    "remove_unit": "撤出承办单位", "suspend": "中止办理", "resume": "恢复办理", "cancel": "撤销事项",
+    "deadline": "变更办结时限",
+    "requirements": "变更办理要求",
+    "add_unit": "增加承办单位",
+    "remove_unit": "撤出承办单位",
+    "suspend": "中止办理",
+    "resume": "恢复办理",
+    "cancel": "撤销事项",
     "delete": "删除草稿",
 }
 

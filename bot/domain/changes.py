@@ -103,8 +103,17 @@ def deadline_from_text(text: str | None, today: date) -> DeadlineSpec:
     return spec.validate(today)
 
 
-async def edit_draft(session: AsyncSession, person: Person, item_id: int, *, field: str, text: str | None = None,
-                     unit_id: int | None = None, calendar: WorkCalendar, now: datetime) -> Item:
+async def edit_draft(
+    session: AsyncSession,
+    person: Person,
+    item_id: int,
+    *,
+    field: str,
+    text: str | None = None,
+    unit_id: int | None = None,
+    calendar: WorkCalendar,
+    now: datetime,
+) -> Item:
     """One field of a draft changed from the chat (office): ``title``, ``requirements``,
     ``deadline`` (text as typed), ``add_assist``, ``remove_assist``, ``lead`` (a unit id)."""
     item = await load_item(session, item_id)
@@ -139,8 +148,12 @@ async def edit_draft(session: AsyncSession, person: Person, item_id: int, *, fie
 
 
 async def _submitter(session: AsyncSession, item_id: int) -> int | None:
-    return await session.scalar(select(ItemEvent.actor_id).where(
-        ItemEvent.item_id == item_id, ItemEvent.kind == "submit").order_by(ItemEvent.id.desc()).limit(1))
+    return await session.scalar(
+        select(ItemEvent.actor_id)
+        .where(ItemEvent.item_id == item_id, ItemEvent.kind == "submit")
+        .order_by(ItemEvent.id.desc())
+        .limit(1)
+    )
 
 
 async def withdraw_item(session: AsyncSession, person: Person, item_id: int, *, now: datetime) -> Item:
@@ -154,15 +167,22 @@ async def withdraw_item(session: AsyncSession, person: Person, item_id: int, *, 
     move_item(item, "item.withdraw")
     await record_item_event(session, "withdraw", item.id, now, actor_id=me.id)
     await notify_many(
-        session, await office_heads(session), "notices/item_withdrawn.html.j2", item=item, now=now,
-        label="立项申请已撤回", dedupe=f"withdrawn:{item.id}:{item.submission_count}", by=me.name,
+        session,
+        await office_heads(session),
+        "notices/item_withdrawn.html.j2",
+        item=item,
+        now=now,
+        label="立项申请已撤回",
+        dedupe=f"withdrawn:{item.id}:{item.submission_count}",
+        by=me.name,
     )
     await session.flush()
     return item
 
 
-async def delete_draft(session: AsyncSession, person: Person, item_id: int, *, reason: str | None,
-                       now: datetime) -> Item:
+async def delete_draft(
+    session: AsyncSession, person: Person, item_id: int, *, reason: str | None, now: datetime
+) -> Item:
     """Delete a draft that was never approved (office), with a reason; it leaves every list."""
     me = await act(session, person, "item.delete")
     require_role(me, "office", "删除草稿")
@@ -171,8 +191,16 @@ async def delete_draft(session: AsyncSession, person: Person, item_id: int, *, r
     reason = clean_text(reason, "删除理由", 500)
     move_item(item, "item.delete")
     await record_item_event(session, "delete", item.id, now, actor_id=me.id)
-    change = ItemChange(item_id=item.id, kind="delete", reason=reason, status="approved", proposed_by_id=me.id,
-                        proposed_at=now, decided_by_id=me.id, decided_at=now)
+    change = ItemChange(
+        item_id=item.id,
+        kind="delete",
+        reason=reason,
+        status="approved",
+        proposed_by_id=me.id,
+        proposed_at=now,
+        decided_by_id=me.id,
+        decided_at=now,
+    )
     session.add(change)
     await session.flush()
     return item
@@ -199,7 +227,7 @@ def split_requirements(text: str | None) -> tuple[str, str]:
     for i in range(len(lines) - 1, -1, -1):
         m = re.match(r"\s*(?:变更)?理由\s*[：:]\s*(.*)", lines[i])
         if m:
-            return "\n".join(lines[:i]).strip(), (m.group(1) + "\n" + "\n".join(lines[i + 1:])).strip()
+            return "\n".join(lines[:i]).strip(), (m.group(1) + "\n" + "\n".join(lines[i + 1 :])).strip()
     raise DomainError("请在新的办理要求后另起一行写明变更理由，如“理由：县政府常务会议调整了工作目标”")
 
 
@@ -236,8 +264,9 @@ async def _check_proposal(session: AsyncSession, item: Item, p: Proposal, today:
                 raise DomainError(f"{unit.name}是主办单位，不能撤出；如需更换请由该单位申请转办")
 
 
-async def propose_change(session: AsyncSession, person: Person, item_id: int, proposal: Proposal, *,
-                         now: datetime) -> ItemChange:
+async def propose_change(
+    session: AsyncSession, person: Person, item_id: int, proposal: Proposal, *, now: datetime
+) -> ItemChange:
     """Office staff propose a change to an approved item; each office head gets 同意/不同意变更."""
     action = KINDS[proposal.kind][0] if proposal.kind in KINDS else "item.change"
     me = await act(session, person, f"{action}.propose")
@@ -249,10 +278,15 @@ async def propose_change(session: AsyncSession, person: Person, item_id: int, pr
     if not heads:
         raise DomainError("尚未设置督查室负责人，无法提交变更审批。")
     change = ItemChange(
-        item_id=item.id, kind=proposal.kind, reason=reason, status="pending", new_due=proposal.new_due,
+        item_id=item.id,
+        kind=proposal.kind,
+        reason=reason,
+        status="pending",
+        new_due=proposal.new_due,
         new_text=clean_text(proposal.new_text, "新的办理要求") if proposal.kind == "requirements" else None,
         unit_id=proposal.unit_id if proposal.kind in ("add_unit", "remove_unit") else None,
-        proposed_by_id=me.id, proposed_at=now,
+        proposed_by_id=me.id,
+        proposed_at=now,
     )
     session.add(change)
     await session.flush()
@@ -260,32 +294,46 @@ async def propose_change(session: AsyncSession, person: Person, item_id: int, pr
     await record_item_event(session, "change_request", item.id, now, actor_id=me.id, ref=change)
     buttons: Keyboard = [[button("g:ok", change.id), button("g:no", change.id)]]
     await notify_many(
-        session, heads, "notices/change_request.html.j2", item=item, now=now, label="事项变更审批",
-        dedupe=f"change-req:{change.id}", buttons=buttons, change=_describe(change, item), by=me.name,
+        session,
+        heads,
+        "notices/change_request.html.j2",
+        item=item,
+        now=now,
+        label="事项变更审批",
+        dedupe=f"change-req:{change.id}",
+        buttons=buttons,
+        change=_describe(change, item),
+        by=me.name,
     )
     await session.flush()
     return change
 
 
-async def _pending_change(session: AsyncSession, person: Person, change_id: int, action: str
-                          ) -> tuple[Person, ItemChange, Item]:
+async def _pending_change(
+    session: AsyncSession, person: Person, change_id: int, action: str
+) -> tuple[Person, ItemChange, Item]:
     me = await act(session, person, action)
     require_role(me, "office_head", "审批事项变更")
-    item_id = await session.scalar(select(ItemChange.item_id).where(ItemChange.id == change_id)) \
-        if isinstance(change_id, int) else None
+    item_id = (
+        await session.scalar(select(ItemChange.item_id).where(ItemChange.id == change_id))
+        if isinstance(change_id, int)
+        else None
+    )
     if item_id is None:
         raise DomainError("找不到该变更申请，可能已被删除")
     item = await load_item(session, item_id, lock=True)
-    change = await session.scalar(select(ItemChange).where(ItemChange.id == change_id)
-                                  .execution_options(populate_existing=True))
+    change = await session.scalar(
+        select(ItemChange).where(ItemChange.id == change_id).execution_options(populate_existing=True)
+    )
     assert change is not None
     if change.status != "pending":
         raise AlreadyHandled(f"该变更申请已{CHANGE_STATES.get(change.status, change.status)}，无需重复操作。")
     return me, change, item
 
 
-async def approve_change(session: AsyncSession, person: Person, change_id: int, *, calendar: WorkCalendar,
-                         now: datetime) -> ItemChange:
+async def approve_change(
+    session: AsyncSession, person: Person, change_id: int, *, calendar: WorkCalendar, now: datetime
+) -> ItemChange:
     """The office head agrees: the change is made and everyone it affects is told."""
     me, change, item = await _pending_change(session, person, change_id, "item.change.approve")
     proposal = Proposal(change.kind, change.reason, change.new_due, change.new_text, change.unit_id)
@@ -302,16 +350,26 @@ async def approve_change(session: AsyncSession, person: Person, change_id: int, 
     return change
 
 
-async def reject_change(session: AsyncSession, person: Person, change_id: int, *, reason: str,
-                        now: datetime) -> ItemChange:
+async def reject_change(
+    session: AsyncSession, person: Person, change_id: int, *, reason: str, now: datetime
+) -> ItemChange:
     """The office head does not agree (with a reason); the proposer is told, nothing else changes."""
     me, change, item = await _pending_change(session, person, change_id, "item.change.reject")
     note = clean_text(reason, "不同意的理由", 500)
     change.status, change.decided_by_id, change.decided_at, change.decision_note = "rejected", me.id, now, note
     await record_item_event(session, "change", item.id, now, actor_id=me.id, ref=change)
     await notify(
-        session, change.proposed_by, "notices/change_decided.html.j2", item=item, now=now, label="事项变更未同意",
-        dedupe=f"change-dec:{change.id}", change=_describe(change, item), approved=False, by=me.name, note=note,
+        session,
+        change.proposed_by,
+        "notices/change_decided.html.j2",
+        item=item,
+        now=now,
+        label="事项变更未同意",
+        dedupe=f"change-dec:{change.id}",
+        change=_describe(change, item),
+        approved=False,
+        by=me.name,
+        note=note,
     )
     await session.flush()
     return change
@@ -322,15 +380,18 @@ async def reject_change(session: AsyncSession, person: Person, change_id: int, *
 # --------------------------------------------------------------------------------------------
 
 
-async def _apply(session: AsyncSession, item: Item, change: ItemChange, *, calendar: WorkCalendar,
-                 now: datetime) -> list[Assignment]:
+async def _apply(
+    session: AsyncSession, item: Item, change: ItemChange, *, calendar: WorkCalendar, now: datetime
+) -> list[Assignment]:
     """Make the change; returns the units' shares to tell (a removed unit's included)."""
     live = [a for a in item.assignments if a.state in LIVE_ASSIGNMENT_STATES | {"suspended"}]
     if change.kind == "deadline":
         assert change.new_due is not None
-        change.before = {"due": item.due_date.isoformat() if item.due_date else None,
-                         "deadline_days": item.deadline_days,
-                         "units": {str(a.id): a.due_date.isoformat() if a.due_date else None for a in live}}
+        change.before = {
+            "due": item.due_date.isoformat() if item.due_date else None,
+            "deadline_days": item.deadline_days,
+            "units": {str(a.id): a.due_date.isoformat() if a.due_date else None for a in live},
+        }
         item.due_date, item.due_provisional = change.new_due, False
         item.deadline_days, item.deadline_date = None, change.new_due
         for a in live:
@@ -344,8 +405,16 @@ async def _apply(session: AsyncSession, item: Item, change: ItemChange, *, calen
         unit = await session.get(Unit, change.unit_id)
         lead = next((a for a in live if a.role == "lead"), None)
         due = lead.due_date if lead and lead.due_date else item.due_date
-        a = Assignment(unit=unit, role="assist", state="assigned", created_at=now, notified_at=now,
-                       due_provisional=False, extension_count=0, redo_count=0)
+        a = Assignment(
+            unit=unit,
+            role="assist",
+            state="assigned",
+            created_at=now,
+            notified_at=now,
+            due_provisional=False,
+            extension_count=0,
+            redo_count=0,
+        )
         if due is not None:  # the lead unit's deadline in force (an approved item always has one)
             set_deadline(a, FixedDeadline(due, False, None, None))
         item.assignments.append(a)
@@ -360,9 +429,10 @@ async def _apply(session: AsyncSession, item: Item, change: ItemChange, *, calen
         await _cancel_requests(session, a)
         return [*live]
     if change.kind == "suspend":
-        change.before = {"item": item.state,
-                         "assignments": {str(a.id): a.state for a in item.assignments
-                                         if a.state in ACTIVE_ASSIGNMENT_STATES}}
+        change.before = {
+            "item": item.state,
+            "assignments": {str(a.id): a.state for a in item.assignments if a.state in ACTIVE_ASSIGNMENT_STATES},
+        }
         move_item(item, "item.suspend")
         for a in item.assignments:
             if a.state in ACTIVE_ASSIGNMENT_STATES:
@@ -382,12 +452,14 @@ async def _apply(session: AsyncSession, item: Item, change: ItemChange, *, calen
     raise ValueError(change.kind)
 
 
-async def _resume(session: AsyncSession, item: Item, change: ItemChange, calendar: WorkCalendar,
-                  now: datetime) -> None:
+async def _resume(session: AsyncSession, item: Item, change: ItemChange, calendar: WorkCalendar, now: datetime) -> None:
     """Back to where it was; each suspended share's deadline moves by the working days paused."""
     since = await session.scalar(
-        select(ItemChange).where(ItemChange.item_id == item.id, ItemChange.kind == "suspend",
-                                 ItemChange.status == "approved").order_by(ItemChange.id.desc()).limit(1))
+        select(ItemChange)
+        .where(ItemChange.item_id == item.id, ItemChange.kind == "suspend", ItemChange.status == "approved")
+        .order_by(ItemChange.id.desc())
+        .limit(1)
+    )
     if since is None or since.before is None or since.decided_at is None:
         raise InvalidState(f"{item_label(item)}没有中止记录，无法恢复")
     paused = max(0, calendar.working_days_between(local_date(since.decided_at), local_date(now)).days)
@@ -410,11 +482,15 @@ async def _resume(session: AsyncSession, item: Item, change: ItemChange, calenda
 
 async def _cancel_requests(session: AsyncSession, a: Assignment) -> None:
     """A share that ends leaves no request waiting for the office."""
-    for r in (await session.scalars(select(ExtensionRequest).where(
-            ExtensionRequest.assignment_id == a.id, ExtensionRequest.status == "pending"))).all():
+    for r in (
+        await session.scalars(
+            select(ExtensionRequest).where(ExtensionRequest.assignment_id == a.id, ExtensionRequest.status == "pending")
+        )
+    ).all():
         r.status = "cancelled"
-    for t in (await session.scalars(select(Transfer).where(
-            Transfer.assignment_id == a.id, Transfer.status == "pending"))).all():
+    for t in (
+        await session.scalars(select(Transfer).where(Transfer.assignment_id == a.id, Transfer.status == "pending"))
+    ).all():
         t.status = "cancelled"
 
 
@@ -428,18 +504,24 @@ def _describe(change: ItemChange, item: Item) -> dict[str, object]:
     lead = next((a for a in item.assignments if a.role == "lead" and a.state != "transferred"), None)
     before = change.before or {}
     return {
-        "id": change.id, "kind": change.kind, "what": KINDS.get(change.kind, ("", "删除草稿"))[1],
-        "reason": change.reason, "new_due": change.new_due.isoformat() if change.new_due else None,
-        "old_due": due_text(lead.due_date if lead else item.due_date, False) if change.status == "pending"
+        "id": change.id,
+        "kind": change.kind,
+        "what": KINDS.get(change.kind, ("", "删除草稿"))[1],
+        "reason": change.reason,
+        "new_due": change.new_due.isoformat() if change.new_due else None,
+        "old_due": due_text(lead.due_date if lead else item.due_date, False)
+        if change.status == "pending"
         else (before.get("due") or "未定"),
-        "new_text": change.new_text, "unit": change.unit.name if change.unit else None,
+        "new_text": change.new_text,
+        "unit": change.unit.name if change.unit else None,
         "paused": before.get("paused_working_days"),
         "moved": bool(before.get("moved")),
     }
 
 
-async def _announce(session: AsyncSession, item: Item, change: ItemChange, affected: list[Assignment], *,
-                    by: str, now: datetime) -> None:
+async def _announce(
+    session: AsyncSession, item: Item, change: ItemChange, affected: list[Assignment], *, by: str, now: datetime
+) -> None:
     """Each affected unit's liaisons (with the notice's buttons, so the newest message with them
     carries the deadline in force) and unit heads, the responsible leaders, and the proposer."""
     what = _describe(change, item)
@@ -447,30 +529,77 @@ async def _announce(session: AsyncSession, item: Item, change: ItemChange, affec
     told: set[int] = set()
     for a in affected:
         role = UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role)
-        ctx = {"unit": a.unit.name, "role": role, "due": due_text(a.due_date, a.due_provisional),
-               "share_state": a.state}
+        ctx = {
+            "unit": a.unit.name,
+            "role": role,
+            "due": due_text(a.due_date, a.due_provisional),
+            "share_state": a.state,
+        }
         keep_buttons = a.state in ACTIVE_ASSIGNMENT_STATES and change.kind in ("deadline", "requirements", "resume")
         people = [p for p in await liaisons(session, a.unit_id) if p.id not in told]
-        await notify_many(session, people, "notices/item_changed.html.j2", item=item, now=now, label=label,
-                          dedupe=f"changed:{change.id}:{a.id}", change=what, audience="liaison",
-                          buttons=notice_buttons(a) if keep_buttons else None, **ctx)
+        await notify_many(
+            session,
+            people,
+            "notices/item_changed.html.j2",
+            item=item,
+            now=now,
+            label=label,
+            dedupe=f"changed:{change.id}:{a.id}",
+            change=what,
+            audience="liaison",
+            buttons=notice_buttons(a) if keep_buttons else None,
+            **ctx,
+        )
         told |= {p.id for p in people}
         heads = [p for p in await unit_heads(session, a.unit_id) if p.id not in told]
-        await notify_many(session, heads, "notices/item_changed.html.j2", item=item, now=now, label=label,
-                          dedupe=f"changed-head:{change.id}:{a.id}", change=what, audience="head", **ctx)
+        await notify_many(
+            session,
+            heads,
+            "notices/item_changed.html.j2",
+            item=item,
+            now=now,
+            label=label,
+            dedupe=f"changed-head:{change.id}:{a.id}",
+            change=what,
+            audience="head",
+            **ctx,
+        )
         told |= {p.id for p in heads}
     others = [p for p in [*item.leaders, item.follower] if p is not None and p.id not in told]
-    await notify_many(session, others, "notices/item_changed.html.j2", item=item, now=now, label=label,
-                      dedupe=f"changed-others:{change.id}", change=what, audience="leader", unit=None,
-                      role=None, due=None, share_state=None)
-    await notify(session, change.proposed_by, "notices/change_decided.html.j2", item=item, now=now,
-                 label="事项变更已同意", dedupe=f"change-dec:{change.id}", change=what, approved=True,
-                 by=by, note=None)
+    await notify_many(
+        session,
+        others,
+        "notices/item_changed.html.j2",
+        item=item,
+        now=now,
+        label=label,
+        dedupe=f"changed-others:{change.id}",
+        change=what,
+        audience="leader",
+        unit=None,
+        role=None,
+        due=None,
+        share_state=None,
+    )
+    await notify(
+        session,
+        change.proposed_by,
+        "notices/change_decided.html.j2",
+        item=item,
+        now=now,
+        label="事项变更已同意",
+        dedupe=f"change-dec:{change.id}",
+        change=what,
+        approved=True,
+        by=by,
+        note=None,
+    )
 
 
 async def changes_of(session: AsyncSession, item_id: int) -> list[ItemChange]:
-    return list((await session.scalars(
-        select(ItemChange).where(ItemChange.item_id == item_id).order_by(ItemChange.id))).all())
+    return list(
+        (await session.scalars(select(ItemChange).where(ItemChange.item_id == item_id).order_by(ItemChange.id))).all()
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("call", "记录电话督查", frozenset({"office"})),
     Command("visit", "记录实地督查（明查、暗访）", frozenset({"office"})),
     Command("bulletin", "发布通报（批评、表扬）", frozenset({"office"})),
-    Command("stats", "事项统计：按单位、领导、来源（按时办结率、超期）", frozenset({"office", "office_head", "leader"})),
+    Command(
+        "stats", "事项统计：按单位、领导、来源（按时办结率、超期）", frozenset({"office", "office_head", "leader"})
+    ),
     Command("score", "年度考核得分", frozenset({"office", "office_head", "leader", "liaison", "unit_head"})),
     Command("export", "导出考核表、督办台账（Excel）", _OFFICE),
     Command("notice", "督办通知单（Word），如 /notice 3", _OFFICE),

@@ -189,17 +189,32 @@ class Digest:
     @property
     def empty(self) -> bool:
         """Nothing worth a scheduled message (all open items on track, nothing new)."""
-        return not (self.new_count or self.due_soon_count or self.overdue_count or self.completed_count
-                    or self.waiting or self.undelivered_count or self.progress_count)
+        return not (
+            self.new_count
+            or self.due_soon_count
+            or self.overdue_count
+            or self.completed_count
+            or self.waiting
+            or self.undelivered_count
+            or self.progress_count
+        )
 
     def trimmed(self, cap: int) -> Digest:
         """The same digest with at most ``cap`` lines per list (the counts stay whole)."""
         return replace(
-            self, new_items=self.new_items[:cap], due_soon=self.due_soon[:cap], completed=self.completed[:cap],
-            escalated=self.escalated[:cap], undelivered=self.undelivered[:cap], progress=self.progress[:cap],
-            overdue=[UnitGroup(g.unit, g.count, g.lines[:min(cap, MAX_PER_UNIT)])
-                     for g in self.overdue[:min(cap, MAX_UNITS)]],
-            waiting=[Waiting(w.title, w.lines[:cap], w.count) for w in self.waiting])
+            self,
+            new_items=self.new_items[:cap],
+            due_soon=self.due_soon[:cap],
+            completed=self.completed[:cap],
+            escalated=self.escalated[:cap],
+            undelivered=self.undelivered[:cap],
+            progress=self.progress[:cap],
+            overdue=[
+                UnitGroup(g.unit, g.count, g.lines[: min(cap, MAX_PER_UNIT)])
+                for g in self.overdue[: min(cap, MAX_UNITS)]
+            ],
+            waiting=[Waiting(w.title, w.lines[:cap], w.count) for w in self.waiting],
+        )
 
     def buttons_for(self) -> list[tuple[int, str]]:
         """Items worth opening from the digest: escalated, overdue, due soon, waiting."""
@@ -272,27 +287,51 @@ class Snapshot:
     progress: list[Line] = field(default_factory=list)  # progress entries since ``since`` (office)
 
 
-async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings, *,
-                        leader_id: int | None = None, roles: frozenset[str] = frozenset({"leader", "office", "office_head"}),
-                        chart_only: bool = False) -> Snapshot:
+async def load_snapshot(
+    session: AsyncSession,
+    calendar: WorkCalendar,
+    now: datetime,
+    settings: Settings,
+    *,
+    leader_id: int | None = None,
+    roles: frozenset[str] = frozenset({"leader", "office", "office_head"}),
+    chart_only: bool = False,
+) -> Snapshot:
     """Everything the digests of ``now``'s day need: for every recipient (the sweep), or only one
     leader's items (``leader_id``, /digest); ``roles`` limit the waiting lists read; ``chart_only``
     reads only the open assignments (the 查看图表 button)."""
     policy = Policy.from_settings(settings)
     today = policy.day(now)
     since = previous_digest_time(calendar, policy, settings, now)
-    mine = None if leader_id is None else Item.id.in_(
-        select(ItemLeader.item_id).where(ItemLeader.person_id == leader_id))
+    mine = (
+        None if leader_id is None else Item.id.in_(select(ItemLeader.item_id).where(ItemLeader.person_id == leader_id))
+    )
 
     def scoped(q):  # noqa: ANN001, ANN202
         return q if mine is None else q.where(mine)
 
-    q = (select(Assignment.id, Assignment.role, Assignment.due_date, Assignment.due_provisional, Unit.name,
-                Item.id, Item.year, Item.number, Item.title, Item.confidential)
-         .join(Item, Item.id == Assignment.item_id).join(Unit, Unit.id == Assignment.unit_id)
-         .where(Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)), Item.state.in_(LISTED_ITEM_STATES),
-                Assignment.due_date.is_not(None))
-         .order_by(Assignment.due_date, Item.id, Assignment.id))
+    q = (
+        select(
+            Assignment.id,
+            Assignment.role,
+            Assignment.due_date,
+            Assignment.due_provisional,
+            Unit.name,
+            Item.id,
+            Item.year,
+            Item.number,
+            Item.title,
+            Item.confidential,
+        )
+        .join(Item, Item.id == Assignment.item_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .where(
+            Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+            Item.state.in_(LISTED_ITEM_STATES),
+            Assignment.due_date.is_not(None),
+        )
+        .order_by(Assignment.due_date, Item.id, Assignment.id)
+    )
     left_by_due: dict[date, int] = {}  # a few hundred distinct deadlines among thousands of assignments
     shares: list[Share] = []
     by_item: dict[int, list[int]] = defaultdict(list)
@@ -301,10 +340,20 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
         if left is None:
             left = left_by_due[due] = calendar.working_days_left(today, due)
         light = "red" if left < 0 else "yellow" if left <= YELLOW_DAYS else "green"
-        line = None if light == "green" else Line(
-            iid, _label(iid, year, number), None if conf else title, unit, UNIT_ROLES_OF_ASSIGNMENT.get(role, role),
-            due_text(due, bool(prov)), "今天到期" if left == 0 else days_text("", left),
-            escalated=leader_escalated(left, settings.reminders))
+        line = (
+            None
+            if light == "green"
+            else Line(
+                iid,
+                _label(iid, year, number),
+                None if conf else title,
+                unit,
+                UNIT_ROLES_OF_ASSIGNMENT.get(role, role),
+                due_text(due, bool(prov)),
+                "今天到期" if left == 0 else days_text("", left),
+                escalated=leader_escalated(left, settings.reminders),
+            )
+        )
         by_item[iid].append(len(shares))
         shares.append(Share(iid, aid, unit, light, left, line))
     snap = Snapshot(today, since, leader_id, shares, dict(by_item), {}, [], [], [], [], [], [])
@@ -313,16 +362,32 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
 
     recent = or_(Item.approved_at >= since, Item.closed_at >= since)
     leaders: dict[int, set[int]] = defaultdict(set)
-    lq = (select(ItemLeader.person_id, ItemLeader.item_id).join(Item, Item.id == ItemLeader.item_id)
-          .where(or_(Item.state.in_(LISTED_ITEM_STATES), recent)))
+    lq = (
+        select(ItemLeader.person_id, ItemLeader.item_id)
+        .join(Item, Item.id == ItemLeader.item_id)
+        .where(or_(Item.state.in_(LISTED_ITEM_STATES), recent))
+    )
     if leader_id is not None:
         lq = lq.where(ItemLeader.person_id == leader_id)
     for pid, iid in await session.execute(lq):
         leaders[pid].add(iid)
     snap.leaders = dict(leaders)
 
-    items_q = select(Item.id, Item.year, Item.number, Item.title, Item.confidential, Item.due_date,
-                     Item.due_provisional, Item.approved_at, Item.closed_at).where(recent).order_by(Item.id)
+    items_q = (
+        select(
+            Item.id,
+            Item.year,
+            Item.number,
+            Item.title,
+            Item.confidential,
+            Item.due_date,
+            Item.due_provisional,
+            Item.approved_at,
+            Item.closed_at,
+        )
+        .where(recent)
+        .order_by(Item.id)
+    )
     for iid, year, number, title, conf, due, prov, approved_at, closed_at in await session.execute(scoped(items_q)):
         line = Line(iid, _label(iid, year, number), None if conf else title, due=due_text(due, bool(prov)))
         if approved_at is not None and approved_at >= since:
@@ -332,13 +397,18 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
 
     item_cols = (Item.id, Item.year, Item.number, Item.title, Item.confidential)
 
-    def item_line(iid: int, y: int | None, n: int | None, t: str, c: bool, unit: str | None = None,
-                  note: str | None = None) -> Line:
+    def item_line(
+        iid: int, y: int | None, n: int | None, t: str, c: bool, unit: str | None = None, note: str | None = None
+    ) -> Line:
         return Line(iid, _label(iid, y, n), None if c else t, unit=unit, note=note)
 
     if "leader" in roles:
-        rq = (select(ItemLeader.person_id, *item_cols).join(ItemLeader, ItemLeader.item_id == Item.id)
-              .where(Item.state == "leader_review").order_by(Item.id))
+        rq = (
+            select(ItemLeader.person_id, *item_cols)
+            .join(ItemLeader, ItemLeader.item_id == Item.id)
+            .where(Item.state == "leader_review")
+            .order_by(Item.id)
+        )
         if leader_id is not None:
             rq = rq.where(ItemLeader.person_id == leader_id)
         snap.to_review = [(pid, item_line(iid, y, n, t, c)) for pid, iid, y, n, t, c in await session.execute(rq)]
@@ -346,15 +416,22 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
         rows = await session.execute(select(*item_cols).where(Item.state == "pending").order_by(Item.id))
         snap.to_approve = [item_line(*r) for r in rows]
     if "office" in roles:
-        for title, model, note in (("待审核的办结报告", CompletionReport, "办结报告"),
-                                   ("待审批的延期申请", ExtensionRequest, "申请延期"),
-                                   ("待审批的转办申请", Transfer, "申请转办")):
+        for title, model, note in (
+            ("待审核的办结报告", CompletionReport, "办结报告"),
+            ("待审批的延期申请", ExtensionRequest, "申请延期"),
+            ("待审批的转办申请", Transfer, "申请转办"),
+        ):
             waiting = await session.execute(
-                select(*item_cols, Unit.name).join(Assignment, Assignment.item_id == Item.id)
-                .join(model, model.assignment_id == Assignment.id).join(Unit, Unit.id == Assignment.unit_id)
-                .where(model.status == "pending").order_by(model.id))
-            snap.office_waiting.append((title, [item_line(iid, y, n, t, c, unit=unit, note=note)
-                                                for iid, y, n, t, c, unit in waiting]))
+                select(*item_cols, Unit.name)
+                .join(Assignment, Assignment.item_id == Item.id)
+                .join(model, model.assignment_id == Assignment.id)
+                .join(Unit, Unit.id == Assignment.unit_id)
+                .where(model.status == "pending")
+                .order_by(model.id)
+            )
+            snap.office_waiting.append(
+                (title, [item_line(iid, y, n, t, c, unit=unit, note=note) for iid, y, n, t, c, unit in waiting])
+            )
     if roles & {"office", "office_head"}:
         snap.undelivered = await undelivered(session, since)
         snap.progress = await _progress_since(session, since, now)
@@ -364,14 +441,22 @@ async def load_snapshot(session: AsyncSession, calendar: WorkCalendar, now: date
 async def _progress_since(session: AsyncSession, since: datetime, now: datetime) -> list[Line]:
     """昨日进展: progress entries from ``since`` to ``now``, oldest first; a confidential item's
     entry shows its number and unit only."""
-    files = (select(func.count()).select_from(Attachment)
-             .where(Attachment.owner_kind == "progress", Attachment.owner_id == Progress.id).scalar_subquery())
-    rows = (await session.execute(
-        select(files, Progress.text, Unit.name, Item.id, Item.year, Item.number, Item.title, Item.confidential)
-        .join(Assignment, Assignment.id == Progress.assignment_id).join(Item, Item.id == Assignment.item_id)
-        .join(Unit, Unit.id == Assignment.unit_id)
-        .where(Progress.created_at >= since, Progress.created_at <= now).order_by(Progress.created_at, Progress.id)
-    )).all()
+    files = (
+        select(func.count())
+        .select_from(Attachment)
+        .where(Attachment.owner_kind == "progress", Attachment.owner_id == Progress.id)
+        .scalar_subquery()
+    )
+    rows = (
+        await session.execute(
+            select(files, Progress.text, Unit.name, Item.id, Item.year, Item.number, Item.title, Item.confidential)
+            .join(Assignment, Assignment.id == Progress.assignment_id)
+            .join(Item, Item.id == Assignment.item_id)
+            .join(Unit, Unit.id == Assignment.unit_id)
+            .where(Progress.created_at >= since, Progress.created_at <= now)
+            .order_by(Progress.created_at, Progress.id)
+        )
+    ).all()
     out = []
     for n_files, text, unit, iid, year, number, title, conf in rows:
         text = " ".join((text or "").split())
@@ -402,8 +487,11 @@ def _view(snap: Snapshot, items: set[int] | None, title: str | None) -> _View:
     key = None if items is None else frozenset(items)
     if key in snap.views:
         return snap.views[key]
-    shares = snap.shares if items is None else [
-        snap.shares[i] for i in sorted(i for item in items for i in snap.by_item.get(item, ()))]
+    shares = (
+        snap.shares
+        if items is None
+        else [snap.shares[i] for i in sorted(i for item in items for i in snap.by_item.get(item, ()))]
+    )
     counts = {"green": 0, "yellow": 0, "red": 0}
     per_unit: dict[str, dict[str, int]] = defaultdict(lambda: {"green": 0, "yellow": 0, "red": 0})
     due: list[tuple[int, Line]] = []
@@ -425,11 +513,21 @@ def _view(snap: Snapshot, items: set[int] | None, title: str | None) -> _View:
     chart = None
     if title is not None and any(per_unit.values()):
         # Sorted by unit, so that equal pictures are equal data (and share one chart file).
-        chart = ChartData(title, tuple(UnitBar(u, c["green"], c["yellow"], c["red"]) for u, c in sorted(per_unit.items())))
-    view = _View(counts, [line for _, line in sorted(due, key=lambda x: x[0])],
-                 [UnitGroup(unit, len(lines), lines) for unit, lines in sorted(by_unit.items(),
-                                                                                key=lambda kv: (-len(kv[1]), kv[0]))],
-                 len(over), [line for _, line in escalated], [aid for aid, _ in escalated], chart)
+        chart = ChartData(
+            title, tuple(UnitBar(u, c["green"], c["yellow"], c["red"]) for u, c in sorted(per_unit.items()))
+        )
+    view = _View(
+        counts,
+        [line for _, line in sorted(due, key=lambda x: x[0])],
+        [
+            UnitGroup(unit, len(lines), lines)
+            for unit, lines in sorted(by_unit.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        ],
+        len(over),
+        [line for _, line in escalated],
+        [aid for aid, _ in escalated],
+        chart,
+    )
     snap.views[key] = view
     return view
 
@@ -453,10 +551,20 @@ def digest_from(snap: Snapshot, person: Person, settings: Settings) -> Digest | 
     if settings.digest.chart:
         title = f"{'全县' if audience == OFFICE else '您负责的'}督办事项状态（{snap.day.isoformat()}）"
     view = _view(snap, items, title)
-    d = Digest(person.id, person.name, audience, snap.day, snap.since, dict(view.counts),
-               leader_after_days=settings.reminders.leader_after_days, chart=view.chart,
-               due_soon=view.due_soon, overdue=view.overdue, escalated=view.escalated,
-               escalated_ids=view.escalated_ids)
+    d = Digest(
+        person.id,
+        person.name,
+        audience,
+        snap.day,
+        snap.since,
+        dict(view.counts),
+        leader_after_days=settings.reminders.leader_after_days,
+        chart=view.chart,
+        due_soon=view.due_soon,
+        overdue=view.overdue,
+        escalated=view.escalated,
+        escalated_ids=view.escalated_ids,
+    )
     d.new_items = [x for x in snap.new_items if items is None or x.item_id in items]
     d.completed = [x for x in snap.completed if items is None or x.item_id in items]
     d.waiting = _waiting(snap, person)
@@ -481,14 +589,28 @@ def _waiting(snap: Snapshot, person: Person) -> list[Waiting]:
     return [Waiting(title, lines, len(lines)) for title, lines in sections if lines]
 
 
-async def build_digest(session: AsyncSession, person: Person, calendar: WorkCalendar, now: datetime,
-                       settings: Settings, *, chart_only: bool = False) -> Digest | None:
+async def build_digest(
+    session: AsyncSession,
+    person: Person,
+    calendar: WorkCalendar,
+    now: datetime,
+    settings: Settings,
+    *,
+    chart_only: bool = False,
+) -> Digest | None:
     """The digest for ``person`` alone (/digest, 查看图表): a leader's reads only their items."""
     audience = audience_of(person)
     if audience is None:
         return None
-    snap = await load_snapshot(session, calendar, now, settings, leader_id=person.id if audience == LEADER else None,
-                               roles=person.roles, chart_only=chart_only)
+    snap = await load_snapshot(
+        session,
+        calendar,
+        now,
+        settings,
+        leader_id=person.id if audience == LEADER else None,
+        roles=person.roles,
+        chart_only=chart_only,
+    )
     return digest_from(snap, person, settings)
 
 
@@ -567,15 +689,25 @@ def dedupe_key(person_id: int, day: date) -> str:
     return f"digest:{person_id}:{day.isoformat()}:1"  # ":1" as before: a digest queued by an older version counts
 
 
-async def queue_digest(session: AsyncSession, person: Person, d: Digest, message: DigestMessage,
-                       now: datetime) -> OutboxMessage | None:
+async def queue_digest(
+    session: AsyncSession, person: Person, d: Digest, message: DigestMessage, now: datetime
+) -> OutboxMessage | None:
     """Queue the digest as one message; None when it was queued before."""
     if message.photo is not None:
-        return await enqueue(session, person, message.text, now=now, dedupe_key=dedupe_key(person.id, d.day),
-                             buttons=message.buttons or None, kind="photo", file_path=str(message.photo),
-                             file_name=message.photo.name)
-    return await enqueue(session, person, message.text, now=now, dedupe_key=dedupe_key(person.id, d.day),
-                         buttons=message.buttons or None)
+        return await enqueue(
+            session,
+            person,
+            message.text,
+            now=now,
+            dedupe_key=dedupe_key(person.id, d.day),
+            buttons=message.buttons or None,
+            kind="photo",
+            file_path=str(message.photo),
+            file_name=message.photo.name,
+        )
+    return await enqueue(
+        session, person, message.text, now=now, dedupe_key=dedupe_key(person.id, d.day), buttons=message.buttons or None
+    )
 
 
 RECIPIENT_ROLES = ("leader", "office_head", "office")
@@ -583,16 +715,24 @@ RECIPIENT_ROLES = ("leader", "office_head", "office")
 
 async def digest_recipients(session: AsyncSession) -> list[Person]:
     """Leaders, then the office (head and staff), each once: active people holding one of those roles."""
-    people = (await session.scalars(
-        select(Person).where(Person.active, Person.id.in_(
-            select(PersonRole.person_id).where(PersonRole.role.in_(RECIPIENT_ROLES)))).order_by(Person.id))).all()
+    people = (
+        await session.scalars(
+            select(Person)
+            .where(
+                Person.active, Person.id.in_(select(PersonRole.person_id).where(PersonRole.role.in_(RECIPIENT_ROLES)))
+            )
+            .order_by(Person.id)
+        )
+    ).all()
     return sorted(people, key=lambda p: min(RECIPIENT_ROLES.index(r) for r in p.roles if r in RECIPIENT_ROLES))
 
 
 def in_digest_hours(calendar: WorkCalendar, settings: Settings, now: datetime) -> bool:
     """Working days, from the digest time (at or after work_start) until the end of working hours."""
     local = Policy.from_settings(settings).local(now)
-    return is_working_day(calendar, local.date()) and digest_time(settings) <= local.time() < settings.reminders.work_end
+    return (
+        is_working_day(calendar, local.date()) and digest_time(settings) <= local.time() < settings.reminders.work_end
+    )
 
 
 async def _no_charts(digests: list[tuple[Person, Digest]]) -> dict[int, Path | None]:
@@ -603,8 +743,14 @@ async def _no_charts(digests: list[tuple[Person, Digest]]) -> dict[int, Path | N
 ChartFiles = Callable[[Settings, list["Digest"]], Coroutine[Any, Any, dict[int, Path | None]]]
 
 
-async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
-                       settings: Settings, *, charts: ChartFiles | None = None) -> SweepResult:
+async def digest_sweep(
+    session: AsyncSession,
+    calendar: WorkCalendar,
+    now: datetime,
+    settings: Settings,
+    *,
+    charts: ChartFiles | None = None,
+) -> SweepResult:
     """The scheduled digest: working days only, from the digest time until the end of working hours
     (a digest is a snapshot: a late one is not queued for the next morning, that day's own goes).
 
@@ -616,8 +762,13 @@ async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datet
         return result
     day = Policy.from_settings(settings).day(now)
     people = await digest_recipients(session)
-    sent = set(await session.scalars(select(OutboxMessage.dedupe_key).where(
-        OutboxMessage.dedupe_key.in_([dedupe_key(p.id, day) for p in people]))))
+    sent = set(
+        await session.scalars(
+            select(OutboxMessage.dedupe_key).where(
+                OutboxMessage.dedupe_key.in_([dedupe_key(p.id, day) for p in people])
+            )
+        )
+    )
     people = [p for p in people if dedupe_key(p.id, day) not in sent]
     if not people:
         return result
@@ -640,15 +791,38 @@ async def digest_sweep(session: AsyncSession, calendar: WorkCalendar, now: datet
             continue
         result.messages += 1
         if d.audience == LEADER:
-            rungs += [{"assignment_id": aid, "person_id": person.id, "level": OVERDUE_LEADER, "round_date": d.day,
-                       "outbox_id": row.id, "created_at": now} for aid in d.escalated_ids]
+            rungs += [
+                {
+                    "assignment_id": aid,
+                    "person_id": person.id,
+                    "level": OVERDUE_LEADER,
+                    "round_date": d.day,
+                    "outbox_id": row.id,
+                    "created_at": now,
+                }
+                for aid in d.escalated_ids
+            ]
     if rungs:
-        await session.execute(_insert(session)(Reminder.__table__).on_conflict_do_nothing(
-            index_elements=["assignment_id", "person_id", "level", "round_date"]), rungs)
+        await session.execute(
+            _insert(session)(Reminder.__table__).on_conflict_do_nothing(
+                index_elements=["assignment_id", "person_id", "level", "round_date"]
+            ),
+            rungs,
+        )
         result.reminders += len(rungs)
         # A Core insert, unseen by the audit hooks: one row sums it up.
-        await audit_bulk(session, "reminders", "reminders.insert", len(rungs), levels={OVERDUE_LEADER: len(rungs)},
-                         days=sorted({r["round_date"].isoformat() for r in rungs}))
-    log.info("event=sweep name=digest people=%s messages=%s charts=%s", result.considered, result.messages,
-             result.extra["charts"])
+        await audit_bulk(
+            session,
+            "reminders",
+            "reminders.insert",
+            len(rungs),
+            levels={OVERDUE_LEADER: len(rungs)},
+            days=sorted({r["round_date"].isoformat() for r in rungs}),
+        )
+    log.info(
+        "event=sweep name=digest people=%s messages=%s charts=%s",
+        result.considered,
+        result.messages,
+        result.extra["charts"],
+    )
     return result

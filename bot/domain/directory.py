@@ -15,8 +15,11 @@ UNIT_KINDS = ("乡镇", "部门", "直属单位", "驻固单位", "开发区", "
 
 
 # Built once: constructing and keying the statement cost as much as running it (per update).
-_BY_TELEGRAM_ID = (select(Person).where(Person.telegram_id == bindparam("telegram_id"), Person.active)
-                   .options(joinedload(Person.role_rows)))
+_BY_TELEGRAM_ID = (
+    select(Person)
+    .where(Person.telegram_id == bindparam("telegram_id"), Person.active)
+    .options(joinedload(Person.role_rows))
+)
 
 
 async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
@@ -53,8 +56,13 @@ async def ensure_admin(session: AsyncSession, telegram_id: int, display_name: st
     """An id listed in ``[office] admins`` is office staff from the first contact."""
     person = await person_by_telegram_id(session, telegram_id)
     if person is None:
-        person = Person(name=display_name[:50] or f"管理员{telegram_id}", telegram_id=telegram_id,
-                        created_at=now, unit=None, role_rows=[])
+        person = Person(
+            name=display_name[:50] or f"管理员{telegram_id}",
+            telegram_id=telegram_id,
+            created_at=now,
+            unit=None,
+            role_rows=[],
+        )
         session.add(person)
         await session.flush()
     if not person.has_role("office"):

@@ -267,9 +267,7 @@ def read_rows(path: str | Path) -> list[Row]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         hint = "；.xls 旧格式请在 Excel 中另存为 .xlsx" if suffix == ".xls" else ""
-        raise ImportFileError(
-            f"不支持的文件类型「{path.suffix or '（无扩展名）'}」：请使用 .xlsx 或 .csv 文件{hint}"
-        )
+        raise ImportFileError(f"不支持的文件类型「{path.suffix or '（无扩展名）'}」：请使用 .xlsx 或 .csv 文件{hint}")
     if not path.exists():
         raise ImportFileError(f"找不到文件「{path}」")
     if not path.is_file():
@@ -396,7 +394,9 @@ async def import_units(session: AsyncSession, rows: Sequence[Row], now: datetime
         unit = existing.get(spec.name)
         if unit is None:
             session.add(
-                Unit(name=spec.name, kind=spec.kind, active=True if spec.active is None else spec.active, created_at=now)
+                Unit(
+                    name=spec.name, kind=spec.kind, active=True if spec.active is None else spec.active, created_at=now
+                )
             )
             result.created += 1
             continue
@@ -465,9 +465,7 @@ def _validate_people_rows(rows: Sequence[Row]) -> tuple[list[_PersonSpec], list[
                 roles_ok = False
             elif any(r in UNIT_ROLES for r in roles) and any(r not in UNIT_ROLES for r in roles):
                 others = "、".join(ROLE_NAMES[r] for r in roles if r not in UNIT_ROLES)
-                errors.append(
-                    _err(row, P_ROLES, f"{others}不属于任何单位，不能与{unit_role_names}写在同一行")
-                )
+                errors.append(_err(row, P_ROLES, f"{others}不属于任何单位，不能与{unit_role_names}写在同一行"))
                 roles_ok = False
 
         if roles_ok:
@@ -486,7 +484,11 @@ def _validate_people_rows(rows: Sequence[Row]) -> tuple[list[_PersonSpec], list[
             phone = normalize_phone(phone_text)
             if phone is None:
                 errors.append(
-                    _err(row, P_PHONE, f"“{phone_text}”不是有效的电话号码（应为{PHONE_MIN}–{PHONE_MAX}位数字，可含空格和-）")
+                    _err(
+                        row,
+                        P_PHONE,
+                        f"“{phone_text}”不是有效的电话号码（应为{PHONE_MIN}–{PHONE_MAX}位数字，可含空格和-）",
+                    )
                 )
 
         if title:
@@ -516,8 +518,15 @@ def _describe(person: Person) -> str:
     return f"{person.name}（{person.unit.name + '，' if person.unit else ''}{roles}）"
 
 
-async def import_people(session: AsyncSession, rows: Sequence[Row], now: datetime, *, full: bool = False,
-                        keep_telegram_ids: Iterable[int] = (), confirmed: Sequence[str] | None = None) -> ImportResult:
+async def import_people(
+    session: AsyncSession,
+    rows: Sequence[Row],
+    now: datetime,
+    *,
+    full: bool = False,
+    keep_telegram_ids: Iterable[int] = (),
+    confirmed: Sequence[str] | None = None,
+) -> ImportResult:
     """Create or update the people of the file (roles only added); with any error, write nothing.
 
     ``full``: the file is the whole directory. ``result.leaving`` lists the active people missing
@@ -560,8 +569,12 @@ async def import_people(session: AsyncSession, rows: Sequence[Row], now: datetim
     if full:
         listed = {id(p) for _, _, p in resolved if p is not None}
         keep = set(keep_telegram_ids)
-        missing = [p for group in people.values() for p in group
-                   if p.active and id(p) not in listed and (p.telegram_id is None or p.telegram_id not in keep)]
+        missing = [
+            p
+            for group in people.values()
+            for p in group
+            if p.active and id(p) not in listed and (p.telegram_id is None or p.telegram_id not in keep)
+        ]
         missing.sort(key=lambda p: (p.unit.name if p.unit else "", p.name, p.id))
         result.leaving = [_describe(p) for p in missing]
         if confirmed is not None and list(confirmed) != result.leaving:
@@ -656,8 +669,17 @@ async def _leaving(db, rows: Sequence[Row], keep: Sequence[int]) -> ImportResult
         return dry.result
 
 
-async def run_import(db, kind: str, path: str | Path, out: TextIO, err: TextIO, *, full: bool = False,  # noqa: ANN001
-                     confirm: Callable[[], bool] | None = None, keep_telegram_ids: Sequence[int] = ()) -> int:
+async def run_import(
+    db,  # noqa: ANN001
+    kind: str,
+    path: str | Path,
+    out: TextIO,
+    err: TextIO,
+    *,
+    full: bool = False,
+    confirm: Callable[[], bool] | None = None,
+    keep_telegram_ids: Sequence[int] = (),
+) -> int:
     """``python -m bot import units|people FILE [--full [--yes]]``: 0 when imported, 2 when nothing
     was (errors on ``err``), 1 when the office did not confirm a full import's departures.
 
@@ -676,8 +698,11 @@ async def run_import(db, kind: str, path: str | Path, out: TextIO, err: TextIO, 
         if first.errors:
             return _report_errors(first.errors, err)
         if first.leaving:
-            print(f"以下{len(first.leaving)}人不在本次完整名单中，确认后将标记为离岗"
-                  "（账号停用、邀请链接作废、不再发送消息，并通知本人）：", file=out)
+            print(
+                f"以下{len(first.leaving)}人不在本次完整名单中，确认后将标记为离岗"
+                "（账号停用、邀请链接作废、不再发送消息，并通知本人）：",
+                file=out,
+            )
             for line in first.leaving:
                 print(f"  {line}", file=out)
             if confirm is None:
@@ -692,8 +717,9 @@ async def run_import(db, kind: str, path: str | Path, out: TextIO, err: TextIO, 
             if kind == "units":
                 result = await import_units(session, rows, db.now())
             else:
-                result = await import_people(session, rows, db.now(), full=full, keep_telegram_ids=keep_telegram_ids,
-                                             confirmed=confirmed)
+                result = await import_people(
+                    session, rows, db.now(), full=full, keep_telegram_ids=keep_telegram_ids, confirmed=confirmed
+                )
             if result.errors:
                 raise _Rollback(result)
     except _Rollback as failed:

@@ -54,11 +54,35 @@ from store.workflow import (
 
 # The order of records made at the same moment (e.g. approval and its notices).
 KIND_ORDER = (
-    "register", "submit", "reject", "approve", "notice", "acknowledge", "plan", "milestone", "progress",
-    "extension_request", "extension_decision", "transfer_request", "transfer_decision", "decline",
-    "call", "call_answer", "visit", "bulletin", "report", "review", "leader_instruction", "leader_return", "leader_review", "close",
+    "register",
+    "submit",
+    "reject",
+    "approve",
+    "notice",
+    "acknowledge",
+    "plan",
+    "milestone",
+    "progress",
+    "extension_request",
+    "extension_decision",
+    "transfer_request",
+    "transfer_decision",
+    "decline",
+    "call",
+    "call_answer",
+    "visit",
+    "bulletin",
+    "report",
+    "review",
+    "leader_instruction",
+    "leader_return",
+    "leader_review",
+    "close",
     "archive",
-    "withdraw", "delete", "change_request", "change",
+    "withdraw",
+    "delete",
+    "change_request",
+    "change",
 )
 
 
@@ -172,11 +196,19 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
     all_files = []
     for f in files:
         d = DossierAttachment(
-            id=f.id, file_name=f.file_name, mime_type=f.mime_type, size=f.size, sha256=f.sha256,
-            local_path=f.local_path, telegram_file_id=f.telegram_file_id, owner_kind=f.owner_kind,
+            id=f.id,
+            file_name=f.file_name,
+            mime_type=f.mime_type,
+            size=f.size,
+            sha256=f.sha256,
+            local_path=f.local_path,
+            telegram_file_id=f.telegram_file_id,
+            owner_kind=f.owner_kind,
             owner_label={**OWNER_KINDS, VISIT_OWNER_KIND: VISIT_OWNER_LABEL}.get(f.owner_kind, f.owner_kind),
             owner_id=f.owner_id,
-            unit=unit_of(f.assignment_id), uploaded_by=who(f.uploaded_by_id) or "", at=f.created_at,
+            unit=unit_of(f.assignment_id),
+            uploaded_by=who(f.uploaded_by_id) or "",
+            at=f.created_at,
         )
         attached.setdefault((f.owner_kind, f.owner_id), []).append(d)
         all_files.append(d)
@@ -191,11 +223,16 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
             first_due[x.assignment_id] = x.old_due
 
     by_id = {
-        "item_approvals": {r.id: r for r in approvals}, "plans": {p.id: p for p in plans},
-        "progress": {p.id: p for p in progress}, "extension_requests": {x.id: x for x in extensions},
-        "transfers": {t.id: t for t in transfers}, "completion_reports": {r.id: r for r in reports},
-        "reviews": {v.id: v for v in reviews}, "leader_reviews": {r.id: r for r in leader_reviews},
-        "supervision_records": {r.id: r for r in records}, "bulletins": {b.id: b for b in bulletins},
+        "item_approvals": {r.id: r for r in approvals},
+        "plans": {p.id: p for p in plans},
+        "progress": {p.id: p for p in progress},
+        "extension_requests": {x.id: x for x in extensions},
+        "transfers": {t.id: t for t in transfers},
+        "completion_reports": {r.id: r for r in reports},
+        "reviews": {v.id: v for v in reviews},
+        "leader_reviews": {r.id: r for r in leader_reviews},
+        "supervision_records": {r.id: r for r in records},
+        "bulletins": {b.id: b for b in bulletins},
         "item_changes": {c.id: c for c in changes},
     }
     report_unit = {r.id: unit_of(r.assignment_id) for r in reports}
@@ -215,64 +252,151 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         if k == "submit":
             return DossierEntry(at, k, "提交审批", actor, None, None)
         if k in ("approve", "reject"):
-            return DossierEntry(at, k, "审批同意" if row.approved else "退回立项申请", actor, None, row.reason,
-                                f"编号{format_number(item.year, item.number)}" if row.approved and item.number else None)
+            return DossierEntry(
+                at,
+                k,
+                "审批同意" if row.approved else "退回立项申请",
+                actor,
+                None,
+                row.reason,
+                f"编号{format_number(item.year, item.number)}" if row.approved and item.number else None,
+            )
         if k == "notice":
             role = UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role)
             due = first_due.get(a.id, a.due_date)
-            return DossierEntry(at, k, f"下发督办通知单（{role}）", None, a.unit.name, None,
-                                f"办结时限：{due_text(due, a.due_provisional and a.id not in first_due)}"
-                                if due else None)
+            return DossierEntry(
+                at,
+                k,
+                f"下发督办通知单（{role}）",
+                None,
+                a.unit.name,
+                None,
+                f"办结时限：{due_text(due, a.due_provisional and a.id not in first_due)}" if due else None,
+            )
         if k == "acknowledge":
             return DossierEntry(at, k, "签收", actor, a.unit.name, None)
         if k == "decline":
             return DossierEntry(at, k, "报告无法协办", None, a.unit.name, a.declined_reason)
         if k == "plan":
             steps = "；".join(f"{m.due_date.isoformat()} {m.title}" for m in row.milestones) or None
-            return DossierEntry(at, k, "提交工作方案", actor, unit_of(row.assignment_id), row.text,
-                                f"时间节点：{steps}" if steps else None, files_of("plan", row.id))
+            return DossierEntry(
+                at,
+                k,
+                "提交工作方案",
+                actor,
+                unit_of(row.assignment_id),
+                row.text,
+                f"时间节点：{steps}" if steps else None,
+                files_of("plan", row.id),
+            )
         if k == "progress":
-            return DossierEntry(at, k, "反馈进展", actor, unit_of(row.assignment_id), row.text or None, None,
-                                files_of("progress", row.id))
+            return DossierEntry(
+                at,
+                k,
+                "反馈进展",
+                actor,
+                unit_of(row.assignment_id),
+                row.text or None,
+                None,
+                files_of("progress", row.id),
+            )
         if k == "extension_request":
-            return DossierEntry(at, k, "申请延期", actor, unit_of(row.assignment_id), row.reason,
-                                f"原期限 {row.old_due.isoformat() if row.old_due else '未定'}，申请延至 {row.new_due.isoformat()}")
+            return DossierEntry(
+                at,
+                k,
+                "申请延期",
+                actor,
+                unit_of(row.assignment_id),
+                row.reason,
+                f"原期限 {row.old_due.isoformat() if row.old_due else '未定'}，申请延至 {row.new_due.isoformat()}",
+            )
         if k == "extension_decision":
-            label = {"approved": "同意延期", "rejected": "不同意延期", "cancelled": "延期申请撤销（已转办）"}[row.status]
-            return DossierEntry(at, k, label, actor, unit_of(row.assignment_id), row.decision_note,
-                                f"新期限 {row.new_due.isoformat()}" if row.status == "approved" else None)
+            label = {"approved": "同意延期", "rejected": "不同意延期", "cancelled": "延期申请撤销（已转办）"}[
+                row.status
+            ]
+            return DossierEntry(
+                at,
+                k,
+                label,
+                actor,
+                unit_of(row.assignment_id),
+                row.decision_note,
+                f"新期限 {row.new_due.isoformat()}" if row.status == "approved" else None,
+            )
         if k == "transfer_request":
             return DossierEntry(at, k, "申请转办", actor, unit_of(row.assignment_id), row.reason)
         if k == "transfer_decision":
             approved = row.status == "approved"
-            return DossierEntry(at, k, "同意转办" if approved else "不同意转办", actor, unit_of(row.assignment_id),
-                                row.decision_note, f"转至{row.to_unit.name}" if approved and row.to_unit else None)
+            return DossierEntry(
+                at,
+                k,
+                "同意转办" if approved else "不同意转办",
+                actor,
+                unit_of(row.assignment_id),
+                row.decision_note,
+                f"转至{row.to_unit.name}" if approved and row.to_unit else None,
+            )
         if k == "report":
-            return DossierEntry(at, k, "提交办结报告", actor, unit_of(row.assignment_id), row.text, None,
-                                files_of("report", row.id))
+            return DossierEntry(
+                at, k, "提交办结报告", actor, unit_of(row.assignment_id), row.text, None, files_of("report", row.id)
+            )
         if k == "review":
-            return DossierEntry(at, k, "审核通过" if row.approved else "退回重办", actor, report_unit.get(row.report_id),
-                                row.reason, f"现场核验：{row.site_note}" if row.site_note else None)
+            return DossierEntry(
+                at,
+                k,
+                "审核通过" if row.approved else "退回重办",
+                actor,
+                report_unit.get(row.report_id),
+                row.reason,
+                f"现场核验：{row.site_note}" if row.site_note else None,
+            )
         if k == "call":
-            note = "；".join(x for x in (f"通话对象：{row.contact}" if row.contact else None,
-                                        f"对方承诺：{row.promise}" if row.promise else None,
-                                        "联络员尚未确认" if row.confirmation == "pending" else None) if x)
+            note = "；".join(
+                x
+                for x in (
+                    f"通话对象：{row.contact}" if row.contact else None,
+                    f"对方承诺：{row.promise}" if row.promise else None,
+                    "联络员尚未确认" if row.confirmation == "pending" else None,
+                )
+                if x
+            )
             return DossierEntry(at, k, "电话督查", actor, row.unit.name, row.summary, note or None)
         if k == "call_answer":
             disputed = row.confirmation == "disputed"
-            return DossierEntry(at, k, "对电话督查记录有异议" if disputed else "确认电话督查记录", actor, row.unit.name,
-                                row.dispute if disputed else None)
+            return DossierEntry(
+                at,
+                k,
+                "对电话督查记录有异议" if disputed else "确认电话督查记录",
+                actor,
+                row.unit.name,
+                row.dispute if disputed else None,
+            )
         if k == "visit":
-            return DossierEntry(at, k, "实地督查（暗访）" if row.unannounced else "实地督查", actor, row.unit.name,
-                                row.summary, f"现场接待：{row.contact}" if row.contact else None,
-                                files_of(VISIT_OWNER_KIND, row.id))
+            return DossierEntry(
+                at,
+                k,
+                "实地督查（暗访）" if row.unannounced else "实地督查",
+                actor,
+                row.unit.name,
+                row.summary,
+                f"现场接待：{row.contact}" if row.contact else None,
+                files_of(VISIT_OWNER_KIND, row.id),
+            )
         if k == "bulletin":
             rule = DEFAULT_RULES.get(row.rule)
-            return DossierEntry(at, k, BULLETIN_KINDS.get(row.kind, row.kind), actor, row.unit.name, row.text,
-                                f"计入考核：{rule.name}" if rule else None)
+            return DossierEntry(
+                at,
+                k,
+                BULLETIN_KINDS.get(row.kind, row.kind),
+                actor,
+                row.unit.name,
+                row.text,
+                f"计入考核：{rule.name}" if rule else None,
+            )
         if k == "leader_review":
-            return DossierEntry(at, k, "领导批示" if row.decision == "instruct" else "领导审阅同意", actor, None,
-                                row.instruction)
+            return DossierEntry(
+                at, k, "领导批示" if row.decision == "instruct" else "领导审阅同意", actor, None, row.instruction
+            )
         if k == "leader_return":
             return DossierEntry(at, k, "领导退回重办", actor, None, row.instruction)
         if k == "leader_instruction":
@@ -289,22 +413,34 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         raise ValueError(f"no dossier entry for an event {k!r}")
 
     order = {k: i for i, k in enumerate(KIND_ORDER)}
-    timeline = sorted(((ev, x) for ev in events if (x := entry(ev)) is not None),
-                      key=lambda pair: (pair[1].at, order[pair[1].kind], pair[0].id))
+    timeline = sorted(
+        ((ev, x) for ev in events if (x := entry(ev)) is not None),
+        key=lambda pair: (pair[1].at, order[pair[1].kind], pair[0].id),
+    )
     e = [x for _, x in timeline]
 
     return Dossier(
-        item_id=item.id, number=format_number(item.year, item.number), label=item_label(item),
-        title=item.title, requirements=item.requirements, source=SOURCES.get(item.source, item.source),
-        importance=IMPORTANCE.get(item.importance, item.importance), confidential=item.confidential,
+        item_id=item.id,
+        number=format_number(item.year, item.number),
+        label=item_label(item),
+        title=item.title,
+        requirements=item.requirements,
+        source=SOURCES.get(item.source, item.source),
+        importance=IMPORTANCE.get(item.importance, item.importance),
+        confidential=item.confidential,
         state=ITEM_STATES.get(item.state, item.state),
         deadline_rule=deadline_rule(item),
         due=due_text(*current_due(item)),
         lead_units=tuple(a.unit.name for a in assignments.values() if a.role == "lead"),
         assist_units=tuple(a.unit.name for a in assignments.values() if a.role == "assist"),
-        leaders=tuple(p.name for p in item.leaders), follower=item.follower.name if item.follower else None,
-        created_by=who(item.created_by_id) or "", created_at=item.created_at, closed_at=item.closed_at,
-        archived_at=item.archived_at, entries=tuple(e), attachments=tuple(all_files),
+        leaders=tuple(p.name for p in item.leaders),
+        follower=item.follower.name if item.follower else None,
+        created_by=who(item.created_by_id) or "",
+        created_at=item.created_at,
+        closed_at=item.closed_at,
+        archived_at=item.archived_at,
+        entries=tuple(e),
+        attachments=tuple(all_files),
     )
 
 

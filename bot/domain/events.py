@@ -72,13 +72,13 @@ async def record_item_event(
         if getattr(ref, "id", None) is None:
             await session.flush()
         ref_id = ref.id  # type: ignore[attr-defined]
-    event = ItemEvent(item_id=item_id, assignment_id=assignment_id, kind=kind, at=at, actor_id=actor_id,
-                      ref_id=ref_id)
+    event = ItemEvent(item_id=item_id, assignment_id=assignment_id, kind=kind, at=at, actor_id=actor_id, ref_id=ref_id)
     session.add(event)
     return event
 
 
 async def item_events(session: AsyncSession, item_id: int) -> list[ItemEvent]:
     """An item's events in the order they were written."""
-    return list((await session.scalars(
-        select(ItemEvent).where(ItemEvent.item_id == item_id).order_by(ItemEvent.id))).all())
+    return list(
+        (await session.scalars(select(ItemEvent).where(ItemEvent.item_id == item_id).order_by(ItemEvent.id))).all()
+    )

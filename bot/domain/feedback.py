@@ -66,35 +66,49 @@ def late_key(assignment_id: int, week: date) -> str:
     return f"late_feedback:{assignment_id}:{week.isoformat()}"
 
 
-async def _feedback_times(session: AsyncSession, assignment_ids: list[int], since: datetime) -> dict[int, list[datetime]]:
+async def _feedback_times(
+    session: AsyncSession, assignment_ids: list[int], since: datetime
+) -> dict[int, list[datetime]]:
     """When each assignment sent progress or a completion report since ``since``."""
     out: dict[int, list[datetime]] = defaultdict(list)
     if not assignment_ids:
         return out
     for model in (Progress, CompletionReport):
         for i in range(0, len(assignment_ids), 500):
-            chunk = assignment_ids[i:i + 500]
-            rows = await session.execute(select(model.assignment_id, model.created_at)
-                                         .where(model.assignment_id.in_(chunk), model.created_at >= since))
+            chunk = assignment_ids[i : i + 500]
+            rows = await session.execute(
+                select(model.assignment_id, model.created_at).where(
+                    model.assignment_id.in_(chunk), model.created_at >= since
+                )
+            )
             for aid, at in rows:
                 out[aid].append(at)
     return out
 
 
-async def close_weeks(session: AsyncSession, policy: Policy, this_week: date, now: datetime,
-                      result: SweepResult, rules: Rules = DEFAULT_RULES) -> None:
-    rows = (await session.execute(
-        select(FeedbackWeek, Assignment.state, Assignment.unit_id, Assignment.item_id, Item.year, Item.number, Item.id)
-        .join(Assignment, Assignment.id == FeedbackWeek.assignment_id)
-        .join(Item, Item.id == Assignment.item_id)
-        .where(FeedbackWeek.status == OPEN, FeedbackWeek.week_start < this_week)
-        .order_by(FeedbackWeek.week_start, FeedbackWeek.id)
-    )).all()
+async def close_weeks(
+    session: AsyncSession,
+    policy: Policy,
+    this_week: date,
+    now: datetime,
+    result: SweepResult,
+    rules: Rules = DEFAULT_RULES,
+) -> None:
+    rows = (
+        await session.execute(
+            select(
+                FeedbackWeek, Assignment.state, Assignment.unit_id, Assignment.item_id, Item.year, Item.number, Item.id
+            )
+            .join(Assignment, Assignment.id == FeedbackWeek.assignment_id)
+            .join(Item, Item.id == Assignment.item_id)
+            .where(FeedbackWeek.status == OPEN, FeedbackWeek.week_start < this_week)
+            .order_by(FeedbackWeek.week_start, FeedbackWeek.id)
+        )
+    ).all()
     if not rows:
         return
     first = min(w.week_start for w, *_ in rows)
-    times = await _feedback_times(session, sorted({w.assignment_id for w, *_ in rows}),
-                                  policy.at(first, time(0)))
+    times = await _feedback_times(session, sorted({w.assignment_id for w, *_ in rows}), policy.at(first, time(0)))
     for week, state, unit_id, item_id, year, number, iid in rows:
         start, end = policy.at(week.week_start, time(0)), policy.at(week.week_start + timedelta(days=7), time(0))
         if any(start <= t < end for t in times.get(week.assignment_id, ())):
@@ -107,14 +121,25 @@ async def close_weeks(session: AsyncSession, policy: Policy, this_week: date, no
             last_day = week.week_start + timedelta(days=6)
             try:
                 event = await record_event(
-                    session, year=last_day.year, unit_id=unit_id, rule_code="late_feedback",
+                    session,
+                    year=last_day.year,
+                    unit_id=unit_id,
+                    rule_code="late_feedback",
                     reason=f"{label}：{week.week_start.isoformat()}至{last_day.isoformat()}一周未按要求反馈办理进展",
-                    now=now, item_id=item_id, assignment_id=week.assignment_id, automatic=True,
-                    dedupe_key=late_key(week.assignment_id, week.week_start), rules=rules,
+                    now=now,
+                    item_id=item_id,
+                    assignment_id=week.assignment_id,
+                    automatic=True,
+                    dedupe_key=late_key(week.assignment_id, week.week_start),
+                    rules=rules,
                 )
             except DomainError as exc:  # e.g. the year's score was already approved: recorded, not scored
-                log.warning("event=late_feedback_not_scored assignment=%s week=%s reason=%s",
-                            week.assignment_id, week.week_start, exc)
+                log.warning(
+                    "event=late_feedback_not_scored assignment=%s week=%s reason=%s",
+                    week.assignment_id,
+                    week.week_start,
+                    exc,
+                )
                 event = None
             if event is not None:
                 week.score_event_id = event.id
@@ -125,16 +150,28 @@ async def close_weeks(session: AsyncSession, policy: Policy, this_week: date, no
 
 async def open_week(session: AsyncSession, policy: Policy, this_week: date, now: datetime) -> list[int]:
     """Create this week's rows; returns the ids of the assignments that owe feedback this week."""
-    owed = (await session.execute(
-        select(Assignment.id)
-        .join(Item, Item.id == Assignment.item_id)
-        .where(Item.weekly_feedback.is_(True), Item.state.in_(sorted(OPEN_ITEM_STATES)),
-               Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
-               Assignment.notified_at < policy.at(this_week, time(0)))
-        .order_by(Assignment.id)
-    )).scalars().all()
-    have = set((await session.execute(
-        select(FeedbackWeek.assignment_id).where(FeedbackWeek.week_start == this_week))).scalars().all())
+    owed = (
+        (
+            await session.execute(
+                select(Assignment.id)
+                .join(Item, Item.id == Assignment.item_id)
+                .where(
+                    Item.weekly_feedback.is_(True),
+                    Item.state.in_(sorted(OPEN_ITEM_STATES)),
+                    Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+                    Assignment.notified_at < policy.at(this_week, time(0)),
+                )
+                .order_by(Assignment.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    have = set(
+        (await session.execute(select(FeedbackWeek.assignment_id).where(FeedbackWeek.week_start == this_week)))
+        .scalars()
+        .all()
+    )
     for aid in owed:
         if aid not in have:
             session.add(FeedbackWeek(assignment_id=aid, week_start=this_week, status=OPEN))
@@ -142,8 +179,9 @@ async def open_week(session: AsyncSession, policy: Policy, this_week: date, now:
     return list(owed)
 
 
-async def feedback_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
-                         settings: Settings) -> SweepResult:
+async def feedback_sweep(
+    session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings
+) -> SweepResult:
     """Close ended weeks, open this one, remind the quiet units (see the module docstring)."""
     policy = Policy.from_settings(settings)
     result = SweepResult("weekly_feedback")
@@ -153,22 +191,48 @@ async def feedback_sweep(session: AsyncSession, calendar: WorkCalendar, now: dat
     owed = await open_week(session, policy, this_week, now)
     result.considered = len(owed)
 
-    weeks = (await session.execute(
-        select(FeedbackWeek, Assignment.id, Assignment.unit_id, Assignment.role, Assignment.due_date,
-               Assignment.due_provisional, Unit.name, Item.id, Item.year, Item.number, Item.title, Item.confidential)
-        .join(Assignment, Assignment.id == FeedbackWeek.assignment_id)
-        .join(Unit, Unit.id == Assignment.unit_id)
-        .join(Item, Item.id == Assignment.item_id)
-        .where(FeedbackWeek.week_start == this_week, FeedbackWeek.status == OPEN, FeedbackWeek.reminded_at.is_(None),
-               Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)))
-        .order_by(Item.id, Assignment.id)
-    )).all()
+    weeks = (
+        await session.execute(
+            select(
+                FeedbackWeek,
+                Assignment.id,
+                Assignment.unit_id,
+                Assignment.role,
+                Assignment.due_date,
+                Assignment.due_provisional,
+                Unit.name,
+                Item.id,
+                Item.year,
+                Item.number,
+                Item.title,
+                Item.confidential,
+            )
+            .join(Assignment, Assignment.id == FeedbackWeek.assignment_id)
+            .join(Unit, Unit.id == Assignment.unit_id)
+            .join(Item, Item.id == Assignment.item_id)
+            .where(
+                FeedbackWeek.week_start == this_week,
+                FeedbackWeek.status == OPEN,
+                FeedbackWeek.reminded_at.is_(None),
+                Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+            )
+            .order_by(Item.id, Assignment.id)
+        )
+    ).all()
     if not weeks:
         return result
-    last = dict((await session.execute(
-        select(Progress.assignment_id, func.max(Progress.created_at))
-        .where(Progress.assignment_id.in_([w[1] for w in weeks]), Progress.created_at > now - timedelta(days=QUIET_DAYS))
-        .group_by(Progress.assignment_id))).all())
+    last = dict(
+        (
+            await session.execute(
+                select(Progress.assignment_id, func.max(Progress.created_at))
+                .where(
+                    Progress.assignment_id.in_([w[1] for w in weeks]),
+                    Progress.created_at > now - timedelta(days=QUIET_DAYS),
+                )
+                .group_by(Progress.assignment_id)
+            )
+        ).all()
+    )
     quiet = [w for w in weeks if w[1] not in last]
     if not quiet:
         return result
@@ -185,17 +249,33 @@ async def feedback_sweep(session: AsyncSession, calendar: WorkCalendar, now: dat
         buttons: Keyboard = []
         for _week, aid, _unit_id, role, due, prov, unit_name, item_id, year, number, title, conf in rows:
             label = format_number(year, number) or f"登记号{item_id}"
-            entries.append({"label": label, "confidential": bool(conf), "title": title, "unit": unit_name,
-                            "role": UNIT_ROLES_OF_ASSIGNMENT.get(role, role), "due": due_text(due, bool(prov))})
+            entries.append(
+                {
+                    "label": label,
+                    "confidential": bool(conf),
+                    "title": title,
+                    "unit": unit_name,
+                    "role": UNIT_ROLES_OF_ASSIGNMENT.get(role, role),
+                    "due": due_text(due, bool(prov)),
+                }
+            )
             if len(buttons) < 8:
                 buttons.append([button("a:prg", aid, f"反馈进展 {label}")])
-        text = render("urging/weekly.html.j2", person_name=person.name, entries=entries,
-                      week_end=this_week + timedelta(days=6))
-        row_ = await enqueue(session, person, text, now=now, buttons=buttons,
-                             dedupe_key=f"weekly:{person.id}:{this_week.isoformat()}",
-                             not_before=deliver_at if deliver_at > now else None,
-                             # held, to go out in one message with the same morning's 催办 round
-                             item_ids=list(dict.fromkeys(r[7] for r in rows)), bundle="round")
+        text = render(
+            "urging/weekly.html.j2", person_name=person.name, entries=entries, week_end=this_week + timedelta(days=6)
+        )
+        row_ = await enqueue(
+            session,
+            person,
+            text,
+            now=now,
+            buttons=buttons,
+            dedupe_key=f"weekly:{person.id}:{this_week.isoformat()}",
+            not_before=deliver_at if deliver_at > now else None,
+            # held, to go out in one message with the same morning's 催办 round
+            item_ids=list(dict.fromkeys(r[7] for r in rows)),
+            bundle="round",
+        )
         if row_ is not None:
             result.messages += 1
             result.deferred += deliver_at > now
@@ -203,6 +283,11 @@ async def feedback_sweep(session: AsyncSession, calendar: WorkCalendar, now: dat
         row[0].reminded_at = now
         result.reminders += 1
     await session.flush()
-    log.info("event=sweep name=weekly_feedback owed=%s reminded=%s messages=%s closed=%s",
-             result.considered, result.reminders, result.messages, result.by_level)
+    log.info(
+        "event=sweep name=weekly_feedback owed=%s reminded=%s messages=%s closed=%s",
+        result.considered,
+        result.reminders,
+        result.messages,
+        result.by_level,
+    )
     return result

@@ -20,8 +20,9 @@ from store.models import Person, PersonRole
 from store.workflow import Item
 
 
-async def set_follower(session: AsyncSession, person: Person, ref: str, *, name: str | None = None,
-                       now: datetime) -> tuple[Item, Person, bool]:
+async def set_follower(
+    session: AsyncSession, person: Person, ref: str, *, name: str | None = None, now: datetime
+) -> tuple[Item, Person, bool]:
     """Make ``name`` (default: the acting office person) the follower of item ``ref`` ("3",
     "督字〔2026〕3号"). Returns (item, follower, changed); a new follower other than the actor
     is told."""
@@ -35,8 +36,10 @@ async def set_follower(session: AsyncSession, person: Person, ref: str, *, name:
     target = me
     if name:
         named = await session.scalar(
-            select(Person).join(PersonRole, PersonRole.person_id == Person.id)
-            .where(Person.name == name.strip(), Person.active, PersonRole.role == "office"))
+            select(Person)
+            .join(PersonRole, PersonRole.person_id == Person.id)
+            .where(Person.name == name.strip(), Person.active, PersonRole.role == "office")
+        )
         if named is None:
             raise DomainError(f"督查室没有名为「{name.strip()[:20]}」的在职工作人员")
         target = named
@@ -46,6 +49,14 @@ async def set_follower(session: AsyncSession, person: Person, ref: str, *, name:
     await session.flush()
     await session.refresh(item, ["follower"])
     if target.id != me.id:
-        await notify(session, target, "follow/assigned.html.j2", item=item, now=now, label="跟踪专人",
-                     dedupe=f"follow:{item.id}:{target.id}:{now.isoformat()}", by=me.name)
+        await notify(
+            session,
+            target,
+            "follow/assigned.html.j2",
+            item=item,
+            now=now,
+            label="跟踪专人",
+            dedupe=f"follow:{item.id}:{target.id}:{now.isoformat()}",
+            by=me.name,
+        )
     return item, target, True

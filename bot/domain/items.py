@@ -130,8 +130,17 @@ async def update_draft(
     item = await load_item(session, item_id, lock=True)
     check_item(item, "item.update")
     allowed = {
-        "title", "requirements", "source", "importance", "lead_unit_id", "assisting_unit_ids", "deadline",
-        "confidential", "weekly_feedback", "follower_id", "leader_ids",
+        "title",
+        "requirements",
+        "source",
+        "importance",
+        "lead_unit_id",
+        "assisting_unit_ids",
+        "deadline",
+        "confidential",
+        "weekly_feedback",
+        "follower_id",
+        "leader_ids",
     }
     unknown = set(changes) - allowed
     if unknown:
@@ -244,8 +253,15 @@ async def _apply(
             existing[unit_id].role = role
         else:
             item.assignments.append(
-                Assignment(unit=units[unit_id], role=role, state="draft", created_at=item.created_at,
-                           due_provisional=False, extension_count=0, redo_count=0)
+                Assignment(
+                    unit=units[unit_id],
+                    role=role,
+                    state="draft",
+                    created_at=item.created_at,
+                    due_provisional=False,
+                    extension_count=0,
+                    redo_count=0,
+                )
             )
 
     have = {row.person_id for row in item.leader_rows}
@@ -279,8 +295,15 @@ async def submit_item(session: AsyncSession, person: Person, item_id: int, *, no
     await record_item_event(session, "submit", item.id, now, actor_id=me.id)
     buttons: Keyboard = [[button("i:ok", item.id), button("i:no", item.id)]]
     await notify_many(
-        session, heads, "notices/approval_request.html.j2", item=item, now=now, label="立项审批",
-        dedupe=f"approve-req:{item.id}:{item.submission_count}", buttons=buttons, submitted_by=me.name,
+        session,
+        heads,
+        "notices/approval_request.html.j2",
+        item=item,
+        now=now,
+        label="立项审批",
+        dedupe=f"approve-req:{item.id}:{item.submission_count}",
+        buttons=buttons,
+        submitted_by=me.name,
     )
     await session.flush()
     return item
@@ -331,13 +354,29 @@ async def approve_item(
             missing.append(a.unit.name)
     if item.follower is not None:
         await notify(
-            session, item.follower, "notices/supervision_notice.html.j2", item=item, now=now, label="督办通知（专人跟踪）",
-            dedupe=f"notice-follower:{item.id}", audience="follower", unit=None, role=None,
-            due=due_text(fixed.due, fixed.provisional), due_provisional=fixed.provisional,
+            session,
+            item.follower,
+            "notices/supervision_notice.html.j2",
+            item=item,
+            now=now,
+            label="督办通知（专人跟踪）",
+            dedupe=f"notice-follower:{item.id}",
+            audience="follower",
+            unit=None,
+            role=None,
+            due=due_text(fixed.due, fixed.provisional),
+            due_provisional=fixed.provisional,
         )
     await notify(
-        session, item.created_by, "notices/item_approved.html.j2", item=item, now=now, label="立项已审批",
-        dedupe=f"approved:{item.id}", approver=me.name, units_without_liaison=missing,
+        session,
+        item.created_by,
+        "notices/item_approved.html.j2",
+        item=item,
+        now=now,
+        label="立项已审批",
+        dedupe=f"approved:{item.id}",
+        approver=me.name,
+        units_without_liaison=missing,
         unknown_years=list(fixed.unknown_years),
     )
     await session.flush()
@@ -355,8 +394,15 @@ async def reject_item(session: AsyncSession, person: Person, item_id: int, *, re
     session.add(approval)
     move_item(item, "item.reject")
     await notify(
-        session, item.created_by, "notices/item_rejected.html.j2", item=item, now=now, label="立项申请被退回",
-        dedupe=f"rejected:{item.id}:{item.submission_count}", approver=me.name, reason=reason,
+        session,
+        item.created_by,
+        "notices/item_rejected.html.j2",
+        item=item,
+        now=now,
+        label="立项申请被退回",
+        dedupe=f"rejected:{item.id}:{item.submission_count}",
+        approver=me.name,
+        reason=reason,
     )
     await session.flush()
     await record_item_event(session, "reject", item.id, now, actor_id=me.id, ref=approval)
@@ -416,18 +462,37 @@ async def send_notice(session: AsyncSession, item: Item, a: Assignment, *, now: 
 
     Returns False when the unit has no liaison (the office must follow up)."""
     role = UNIT_ROLES_OF_ASSIGNMENT[a.role]
-    ctx = {"unit": a.unit.name, "role": role, "due": due_text(a.due_date, a.due_provisional),
-           "due_provisional": a.due_provisional}
+    ctx = {
+        "unit": a.unit.name,
+        "role": role,
+        "due": due_text(a.due_date, a.due_provisional),
+        "due_provisional": a.due_provisional,
+    }
     people = await liaisons(session, a.unit_id)
     await notify_many(
-        session, people, "notices/supervision_notice.html.j2", item=item, now=now, label=f"督办通知（{role}）",
-        dedupe=f"notice:{a.id}", buttons=notice_buttons(a), audience="liaison", **ctx,
+        session,
+        people,
+        "notices/supervision_notice.html.j2",
+        item=item,
+        now=now,
+        label=f"督办通知（{role}）",
+        dedupe=f"notice:{a.id}",
+        buttons=notice_buttons(a),
+        audience="liaison",
+        **ctx,
     )
     told = {p.id for p in people}
     heads = [p for p in await unit_heads(session, a.unit_id) if p.id not in told]
     await notify_many(
-        session, heads, "notices/supervision_notice.html.j2", item=item, now=now, label=f"督办通知（{role}，供知悉）",
-        dedupe=f"notice-head:{a.id}", audience="head", **ctx,
+        session,
+        heads,
+        "notices/supervision_notice.html.j2",
+        item=item,
+        now=now,
+        label=f"督办通知（{role}，供知悉）",
+        dedupe=f"notice-head:{a.id}",
+        audience="head",
+        **ctx,
     )
     return bool(people)
 
@@ -475,9 +540,13 @@ async def recompute_provisional(session: AsyncSession, calendar: WorkCalendar, n
     session.info["action"] = "deadline.recompute"
     changes: list[DeadlineChange] = []
 
-    items = (await session.scalars(
-        select(Item).where(Item.due_provisional.is_(True), Item.deadline_days.is_not(None), Item.approved_at.is_not(None))
-    )).all()
+    items = (
+        await session.scalars(
+            select(Item).where(
+                Item.due_provisional.is_(True), Item.deadline_days.is_not(None), Item.approved_at.is_not(None)
+            )
+        )
+    ).all()
     for item in items:
         if item.approved_at is None or item.deadline_days is None:  # as selected; tells the type checker
             continue
@@ -486,11 +555,17 @@ async def recompute_provisional(session: AsyncSession, calendar: WorkCalendar, n
             changes.append(DeadlineChange(item.id, None, None, item.due_date, fixed.due, fixed.provisional))
             item.due_date, item.due_provisional = fixed.due, fixed.provisional
 
-    rows = (await session.scalars(
-        select(Assignment)
-        .where(Assignment.due_provisional.is_(True), Assignment.due_days.is_not(None), Assignment.due_basis.is_not(None))
-        .order_by(Assignment.id)
-    )).all()
+    rows = (
+        await session.scalars(
+            select(Assignment)
+            .where(
+                Assignment.due_provisional.is_(True),
+                Assignment.due_days.is_not(None),
+                Assignment.due_basis.is_not(None),
+            )
+            .order_by(Assignment.id)
+        )
+    ).all()
     for a in rows:
         if a.due_basis is None or a.due_days is None:  # as selected; tells the type checker
             continue
@@ -504,10 +579,16 @@ async def recompute_provisional(session: AsyncSession, calendar: WorkCalendar, n
             # The unit's liaisons and its head (issue 12: the head was given the original notice).
             people = [*await liaisons(session, a.unit_id), *await unit_heads(session, a.unit_id)]
             await notify_many(
-                session, people, "notices/deadline_changed.html.j2",
-                item=await load_item(session, a.item_id), now=now,
-                label="办结时限调整", dedupe=f"due:{a.id}:{fixed.due.isoformat()}:{int(fixed.provisional)}",
-                unit=a.unit.name, old_due=due_text(old, True), new_due=due_text(fixed.due, fixed.provisional),
+                session,
+                people,
+                "notices/deadline_changed.html.j2",
+                item=await load_item(session, a.item_id),
+                now=now,
+                label="办结时限调整",
+                dedupe=f"due:{a.id}:{fixed.due.isoformat()}:{int(fixed.provisional)}",
+                unit=a.unit.name,
+                old_due=due_text(old, True),
+                new_due=due_text(fixed.due, fixed.provisional),
                 new_due_provisional=fixed.provisional,
             )
     await session.flush()

@@ -128,8 +128,9 @@ def rank_rows(rows: list[ScoreRow]) -> list[ScoreRow]:
     ranked: list[ScoreRow] = []
     for i, r in enumerate(rows):
         rank = ranked[-1].rank if ranked and ranked[-1].score == r.score else i + 1
-        ranked.append(ScoreRow(r.unit_id, r.unit, r.score, rank, r.disqualified, r.handled, r.bonus,
-                               r.deduction, r.events))
+        ranked.append(
+            ScoreRow(r.unit_id, r.unit, r.score, rank, r.disqualified, r.handled, r.bonus, r.deduction, r.events)
+        )
     return ranked
 
 
@@ -146,17 +147,24 @@ def _in_force(events: list[ScoreEvent]) -> list[ScoreEvent]:
     return [e for e in events if e.reverses_id is None and e.id not in reversed_ids]
 
 
-async def compute_table(session: AsyncSession, year: int, today: date,
-                        rules: Rules = DEFAULT_RULES) -> ScoreTable:
+async def compute_table(session: AsyncSession, year: int, today: date, rules: Rules = DEFAULT_RULES) -> ScoreTable:
     """The table as the events make it now (ignores a snapshot; see ``score_table``)."""
     start, end = _bounds(year)
     events = await _events(session, year)
-    handled_units = set((await session.scalars(
-        select(Assignment.unit_id).where(
-            Assignment.state.in_(_HANDLED_STATES), Assignment.notified_at.is_not(None), Assignment.notified_at < end,
-            or_(Assignment.done_at.is_(None), Assignment.done_at >= start),
-        ).distinct()
-    )).all())
+    handled_units = set(
+        (
+            await session.scalars(
+                select(Assignment.unit_id)
+                .where(
+                    Assignment.state.in_(_HANDLED_STATES),
+                    Assignment.notified_at.is_not(None),
+                    Assignment.notified_at < end,
+                    or_(Assignment.done_at.is_(None), Assignment.done_at >= start),
+                )
+                .distinct()
+            )
+        ).all()
+    )
     scored_units = {e.unit_id for e in events}
     units = (await session.scalars(select(Unit).where(Unit.created_at < end).order_by(Unit.id))).all()
     units = [u for u in units if u.active or u.id in handled_units or u.id in scored_units]
@@ -166,40 +174,85 @@ async def compute_table(session: AsyncSession, year: int, today: date,
     for u in units:
         mine = [e for e in in_force if e.unit_id == u.id]
         handled = u.id in handled_units or u.id in scored_units
-        raw.append(ScoreRow(
-            unit_id=u.id, unit=u.name, score=Decimal(BASE_SCORE + sum(e.points for e in mine)), rank=0,
-            disqualified=any(e.disqualifies for e in mine), handled=handled,
-            bonus=sum(e.points for e in mine if e.points > 0), deduction=sum(e.points for e in mine if e.points < 0),
-            events=len(mine),
-        ))
+        raw.append(
+            ScoreRow(
+                unit_id=u.id,
+                unit=u.name,
+                score=Decimal(BASE_SCORE + sum(e.points for e in mine)),
+                rank=0,
+                disqualified=any(e.disqualifies for e in mine),
+                handled=handled,
+                bonus=sum(e.points for e in mine if e.points > 0),
+                deduction=sum(e.points for e in mine if e.points < 0),
+                events=len(mine),
+            )
+        )
     scored = [r.score for r in raw if r.handled]
     average = (sum(scored, Decimal(0)) / len(scored)).quantize(CENT, ROUND_HALF_UP) if scored else None
-    rows = [r if r.handled else ScoreRow(r.unit_id, r.unit, average if average is not None else Decimal(BASE_SCORE),
-                                         0, r.disqualified, False, r.bonus, r.deduction, r.events)
-            for r in raw]
+    rows = [
+        r
+        if r.handled
+        else ScoreRow(
+            r.unit_id,
+            r.unit,
+            average if average is not None else Decimal(BASE_SCORE),
+            0,
+            r.disqualified,
+            False,
+            r.bonus,
+            r.deduction,
+            r.events,
+        )
+        for r in raw
+    ]
     pending = await pending_deductions(session, year, today, rules)
     return ScoreTable(year, tuple(rank_rows(rows)), average, False, None, None, tuple(pending), len(rows))
 
 
 def _snapshot(table: ScoreTable) -> str:
-    return json.dumps({
-        "average": str(table.average) if table.average is not None else None,
-        "rows": [{"unit_id": r.unit_id, "unit": r.unit, "score": str(r.score), "rank": r.rank,
-                  "disqualified": r.disqualified, "handled": r.handled, "bonus": r.bonus,
-                  "deduction": r.deduction, "events": r.events} for r in table.rows],
-    }, ensure_ascii=False)
+    return json.dumps(
+        {
+            "average": str(table.average) if table.average is not None else None,
+            "rows": [
+                {
+                    "unit_id": r.unit_id,
+                    "unit": r.unit,
+                    "score": str(r.score),
+                    "rank": r.rank,
+                    "disqualified": r.disqualified,
+                    "handled": r.handled,
+                    "bonus": r.bonus,
+                    "deduction": r.deduction,
+                    "events": r.events,
+                }
+                for r in table.rows
+            ],
+        },
+        ensure_ascii=False,
+    )
 
 
 def _from_snapshot(row: ScoreYear, approved_by: str | None) -> ScoreTable:
     data = json.loads(row.snapshot)
-    rows = tuple(ScoreRow(r["unit_id"], r["unit"], Decimal(r["score"]), r["rank"], r["disqualified"], r["handled"],
-                          r["bonus"], r["deduction"], r["events"]) for r in data["rows"])
+    rows = tuple(
+        ScoreRow(
+            r["unit_id"],
+            r["unit"],
+            Decimal(r["score"]),
+            r["rank"],
+            r["disqualified"],
+            r["handled"],
+            r["bonus"],
+            r["deduction"],
+            r["events"],
+        )
+        for r in data["rows"]
+    )
     average = Decimal(data["average"]) if data["average"] is not None else None
     return ScoreTable(row.year, rows, average, True, row.frozen_at, approved_by, (), len(rows))
 
 
-async def score_table(session: AsyncSession, year: int, today: date,
-                      rules: Rules = DEFAULT_RULES) -> ScoreTable:
+async def score_table(session: AsyncSession, year: int, today: date, rules: Rules = DEFAULT_RULES) -> ScoreTable:
     """The approved table of a frozen year, else the table as it stands with pending deductions."""
     frozen = await session.get(ScoreYear, year)
     if frozen is not None:
@@ -208,25 +261,39 @@ async def score_table(session: AsyncSession, year: int, today: date,
     return await compute_table(session, year, today, rules)
 
 
-async def unit_events(session: AsyncSession, year: int, unit_id: int,
-                      rules: Rules = DEFAULT_RULES) -> list[EventView]:
+async def unit_events(session: AsyncSession, year: int, unit_id: int, rules: Rules = DEFAULT_RULES) -> list[EventView]:
     """Every event of a unit in a year, reversals included, oldest first."""
     events = await _events(session, year, unit_id)
     reversed_by = {e.reverses_id: e.id for e in events if e.reverses_id is not None}
-    items = {i.id: i for i in (await session.scalars(
-        select(Item).where(Item.id.in_({e.item_id for e in events if e.item_id} or {-1})))).all()}
+    items = {
+        i.id: i
+        for i in (
+            await session.scalars(select(Item).where(Item.id.in_({e.item_id for e in events if e.item_id} or {-1})))
+        ).all()
+    }
     out = []
     for e in events:
         rule = rules.get(e.rule)
         item = items.get(e.item_id) if e.item_id else None
-        out.append(EventView(
-            id=e.id, at=e.recorded_at, rule=e.rule, rule_name=rule.name if rule else e.rule,
-            clause=rule.clause if rule else "", points=e.points, item_id=e.item_id,
-            item_label=format_number(item.year, item.number) if item else None,
-            confidential=bool(item and item.confidential), reason=e.reason, automatic=e.automatic,
-            recorded_by=e.recorded_by.name if e.recorded_by else None, reverses_id=e.reverses_id,
-            reversed_by_id=reversed_by.get(e.id), disqualifies=e.disqualifies,
-        ))
+        out.append(
+            EventView(
+                id=e.id,
+                at=e.recorded_at,
+                rule=e.rule,
+                rule_name=rule.name if rule else e.rule,
+                clause=rule.clause if rule else "",
+                points=e.points,
+                item_id=e.item_id,
+                item_label=format_number(item.year, item.number) if item else None,
+                confidential=bool(item and item.confidential),
+                reason=e.reason,
+                automatic=e.automatic,
+                recorded_by=e.recorded_by.name if e.recorded_by else None,
+                reverses_id=e.reverses_id,
+                reversed_by_id=reversed_by.get(e.id),
+                disqualifies=e.disqualifies,
+            )
+        )
     return out
 
 
@@ -248,8 +315,9 @@ def sees_all(me: Person) -> bool:
     return me.has_role(*TABLE_ROLES)
 
 
-async def view_table(session: AsyncSession, person: Person, year: int, *, now: datetime,
-                     rules: Rules = DEFAULT_RULES) -> ScoreTable:
+async def view_table(
+    session: AsyncSession, person: Person, year: int, *, now: datetime, rules: Rules = DEFAULT_RULES
+) -> ScoreTable:
     """The table for ``person``: whole for the office and leaders, else only their own unit's row
     (with its rank) and its pending deductions."""
     me = await _viewer(session, person)
@@ -260,8 +328,16 @@ async def view_table(session: AsyncSession, person: Person, year: int, *, now: d
     unit_id = me.unit_id
     if unit_id is None:  # _viewer refuses a unit role without a unit; this tells the type checker
         raise NotAllowed("您未关联单位，无法查看考核结果")
-    return ScoreTable(table.year, tuple(r for r in table.rows if r.unit_id == unit_id), table.average,
-                      table.frozen, table.approved_at, table.approved_by, table.pending_for(unit_id), table.units)
+    return ScoreTable(
+        table.year,
+        tuple(r for r in table.rows if r.unit_id == unit_id),
+        table.average,
+        table.frozen,
+        table.approved_at,
+        table.approved_by,
+        table.pending_for(unit_id),
+        table.units,
+    )
 
 
 @dataclass(frozen=True)
@@ -273,8 +349,9 @@ class UnitView:
     pending: tuple[PendingDeduction, ...]
 
 
-async def view_unit(session: AsyncSession, person: Person, year: int, unit_id: int, *, now: datetime,
-                    rules: Rules = DEFAULT_RULES) -> UnitView:
+async def view_unit(
+    session: AsyncSession, person: Person, year: int, unit_id: int, *, now: datetime, rules: Rules = DEFAULT_RULES
+) -> UnitView:
     """One unit's row and events; a liaison or unit head may ask only for their own unit."""
     me = await _viewer(session, person)
     if not sees_all(me) and me.unit_id != unit_id:
@@ -283,8 +360,13 @@ async def view_unit(session: AsyncSession, person: Person, year: int, unit_id: i
     if unit is None:
         raise DomainError("找不到该单位")
     table = await view_table(session, person, year, now=now, rules=rules)
-    return UnitView(table, unit.name, table.row(unit_id), await unit_events(session, year, unit_id, rules),
-                    table.pending_for(unit_id))
+    return UnitView(
+        table,
+        unit.name,
+        table.row(unit_id),
+        await unit_events(session, year, unit_id, rules),
+        table.pending_for(unit_id),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,8 +390,9 @@ async def approvable(session: AsyncSession, year: int, today: date) -> bool:
     return True
 
 
-async def approve_year(session: AsyncSession, person: Person, year: int, *, now: datetime,
-                       rules: Rules = DEFAULT_RULES) -> ScoreTable:
+async def approve_year(
+    session: AsyncSession, person: Person, year: int, *, now: datetime, rules: Rules = DEFAULT_RULES
+) -> ScoreTable:
     """审定 (office head): the year's pending deductions are recorded, the table is stored as it
     stands and the year is frozen. Office staff are told."""
     me = await act(session, person, "score.approve")

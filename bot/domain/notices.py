@@ -75,8 +75,14 @@ def desk_times(settings: Settings) -> list[time]:
     return sorted({morning_time(settings), DESK_MIDDAY, *([daily] if daily else [])})
 
 
-def slot(calendar: WorkCalendar, policy: Policy, settings: Settings, created_at: datetime, buttons: list | None,
-         desk: bool = False) -> datetime:
+def slot(
+    calendar: WorkCalendar,
+    policy: Policy,
+    settings: Settings,
+    created_at: datetime,
+    buttons: list | None,
+    desk: bool = False,
+) -> datetime:
     """When a notice caused at ``created_at`` may be delivered (see the module docstring)."""
     if not in_working_hours(calendar, policy, created_at):
         return morning(calendar, policy, settings, created_at)
@@ -95,29 +101,53 @@ def slot(calendar: WorkCalendar, policy: Policy, settings: Settings, created_at:
     return morning(calendar, policy, settings, created_at)
 
 
-async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: Settings, now: datetime, *,
-                      hold_rounds: bool = False) -> int:
+async def release_due(
+    session: AsyncSession, calendar: WorkCalendar, settings: Settings, now: datetime, *, hold_rounds: bool = False
+) -> int:
     """Send (as ``pending``) every person's held parts that are due at ``now``, one message each;
     returns how many messages were released. Idempotent: a released part is no longer held.
     ``hold_rounds``: routine round parts wait (the weekly reminder is about to join them)."""
     policy = Policy.from_settings(settings)
-    rows = (await session.scalars(
-        select(OutboxMessage).where(OutboxMessage.status.in_(("pending", HELD)), OutboxMessage.bundle.is_not(None),
-                                    OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.person_id, OutboxMessage.id)
-    )).all()
+    rows = (
+        await session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status.in_(("pending", HELD)),
+                OutboxMessage.bundle.is_not(None),
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .order_by(OutboxMessage.person_id, OutboxMessage.id)
+        )
+    ).all()
     if not rows:
         return 0
-    desk = set((await session.scalars(select(PersonRole.person_id).where(
-        PersonRole.person_id.in_({r.person_id for r in rows if r.person_id is not None}),
-        PersonRole.role.in_(DESK_ROLES)))).all()) if bundle_time(settings) else set()
+    desk = (
+        set(
+            (
+                await session.scalars(
+                    select(PersonRole.person_id).where(
+                        PersonRole.person_id.in_({r.person_id for r in rows if r.person_id is not None}),
+                        PersonRole.role.in_(DESK_ROLES),
+                    )
+                )
+            ).all()
+        )
+        if bundle_time(settings)
+        else set()
+    )
     due: dict[int | None, list[OutboxMessage]] = defaultdict(list)
     for row in rows:
         if hold_rounds and row.bundle == "round" and not row.urgent:
             continue
         # A round's part (催办, weekly reminders) already carries its time; a notice's is computed.
-        at = row.next_attempt_at if row.bundle == "round" else max(row.next_attempt_at, slot(
-            calendar, policy, settings, row.created_at, row.buttons, row.person_id in desk))
+        at = (
+            row.next_attempt_at
+            if row.bundle == "round"
+            else max(
+                row.next_attempt_at,
+                slot(calendar, policy, settings, row.created_at, row.buttons, row.person_id in desk),
+            )
+        )
         if at > now:
             row.status, row.next_attempt_at = HELD, at  # looked at again only when it is due
         else:
@@ -127,11 +157,22 @@ async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: S
         return 0
     # Parts of the same people still waiting for later today ride along.
     end_of_day = policy.at(policy.day(now), settings.reminders.work_end)
-    later = (await session.scalars(
-        select(OutboxMessage).where(OutboxMessage.status == HELD, OutboxMessage.person_id.in_(
-            [p for p in due if p is not None]), OutboxMessage.next_attempt_at > now,
-            OutboxMessage.next_attempt_at <= end_of_day).order_by(OutboxMessage.id)
-    )).all() if in_working_hours(calendar, policy, now) else []
+    later = (
+        (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == HELD,
+                    OutboxMessage.person_id.in_([p for p in due if p is not None]),
+                    OutboxMessage.next_attempt_at > now,
+                    OutboxMessage.next_attempt_at <= end_of_day,
+                )
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+        if in_working_hours(calendar, policy, now)
+        else []
+    )
     for row in later:
         if row not in due[row.person_id]:
             due[row.person_id].append(row)
@@ -153,7 +194,6 @@ async def release_due(session: AsyncSession, calendar: WorkCalendar, settings: S
     return released
 
 
-
 async def _tags(session: AsyncSession, rows: list[OutboxMessage]) -> dict[int, str]:
     """A short name of each part's item ("3号"), put before its buttons in a bundle."""
     first = {r.id: r.item_ids[0] for r in rows if r.item_ids}  # the caller passes parts with items
@@ -161,8 +201,9 @@ async def _tags(session: AsyncSession, rows: list[OutboxMessage]) -> dict[int, s
     if not ids:
         return {}
     numbers = dict((await session.execute(select(Item.id, Item.number).where(Item.id.in_(ids)))).all())
-    return {part: f"{numbers[item_id]}号" if numbers.get(item_id) else f"登记号{item_id}"
-            for part, item_id in first.items()}
+    return {
+        part: f"{numbers[item_id]}号" if numbers.get(item_id) else f"登记号{item_id}" for part, item_id in first.items()
+    }
 
 
 def _actor_id(session: AsyncSession) -> int | None:
@@ -195,22 +236,38 @@ def hears_about(session: AsyncSession, person: Person, item: Item) -> bool:
     return follower is None or follower == person.id
 
 
-async def _cap(session: AsyncSession, calendar: WorkCalendar, policy: Policy, settings: Settings, now: datetime,
-               due: dict[int | None, list[OutboxMessage]], desk: set[int]) -> None:
+async def _cap(
+    session: AsyncSession,
+    calendar: WorkCalendar,
+    policy: Policy,
+    settings: Settings,
+    now: datetime,
+    due: dict[int | None, list[OutboxMessage]],
+    desk: set[int],
+) -> None:
     """With bundling on, a unit's liaison or head who already got ``MAX_ROUTINE_PER_DAY`` routine
     messages today gets further routine parts with the next morning round (people at a desk have
     their desk times instead)."""
-    people = [p for p, parts in due.items()
-              if p is not None and p not in desk and not any(r.urgent for r in parts)]
+    people = [p for p, parts in due.items() if p is not None and p not in desk and not any(r.urgent for r in parts)]
     if not people:
         return
     day_start = policy.at(policy.day(now), time(0))
-    sent = dict((await session.execute(
-        select(OutboxMessage.person_id, func.count()).where(
-            OutboxMessage.person_id.in_(people), OutboxMessage.status.in_(("pending", "sending", "sent")),
-            OutboxMessage.bundle.is_(None), OutboxMessage.urgent.is_(False),
-            OutboxMessage.next_attempt_at >= day_start, OutboxMessage.next_attempt_at <= now)
-        .group_by(OutboxMessage.person_id))).all())
+    sent = dict(
+        (
+            await session.execute(
+                select(OutboxMessage.person_id, func.count())
+                .where(
+                    OutboxMessage.person_id.in_(people),
+                    OutboxMessage.status.in_(("pending", "sending", "sent")),
+                    OutboxMessage.bundle.is_(None),
+                    OutboxMessage.urgent.is_(False),
+                    OutboxMessage.next_attempt_at >= day_start,
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .group_by(OutboxMessage.person_id)
+            )
+        ).all()
+    )
     later = morning(calendar, policy, settings, policy.at(policy.day(now), settings.reminders.work_end))
     for p in people:
         if sent.get(p, 0) >= MAX_ROUTINE_PER_DAY:

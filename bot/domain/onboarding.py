@@ -122,7 +122,8 @@ async def redeem(session: AsyncSession, code: str, telegram_id: int, now: dateti
     # A liaison's first binding (made liaison before they had the bot, e.g. by a hand-over) or a
     # new liaison role: the unit's open items follow (bot.domain.briefing).
     new_liaison = invitation.role == "liaison" and (
-        person.telegram_id is None or not (person.active and person.has_role("liaison")))
+        person.telegram_id is None or not (person.active and person.has_role("liaison"))
+    )
     # A new phone replaces the old binding: the invitation is the office's word that this is them.
     person.telegram_id = telegram_id
     person.active = True

@@ -65,8 +65,17 @@ class PersonCard:
 
 def card(person: Person) -> PersonCard:
     roles = tuple(r for r in ROLE_NAMES if r in person.roles)
-    return PersonCard(person.id, person.name, person.unit_id, person.unit.name if person.unit else None,
-                      person.title, person.phone, roles, person.active, person.telegram_id is not None)
+    return PersonCard(
+        person.id,
+        person.name,
+        person.unit_id,
+        person.unit.name if person.unit else None,
+        person.title,
+        person.phone,
+        roles,
+        person.active,
+        person.telegram_id is not None,
+    )
 
 
 async def _office(session: AsyncSession, me: Person, action: str) -> Person:
@@ -83,8 +92,9 @@ async def _person(session: AsyncSession, person_id: int) -> Person:
     return person
 
 
-async def find_people(session: AsyncSession, me: Person, text: str, *,
-                      include_inactive: bool = True) -> list[PersonCard]:
+async def find_people(
+    session: AsyncSession, me: Person, text: str, *, include_inactive: bool = True
+) -> list[PersonCard]:
     """People whose name or unit name contains ``text`` (exact names first), at most ``MAX_FOUND``."""
     await _office(session, me, "person.find")
     text = " ".join(drop_controls(text or "").split())
@@ -92,10 +102,13 @@ async def find_people(session: AsyncSession, me: Person, text: str, *,
         raise DomainError("请输入要查找的姓名或单位，例如 /people 张三 或 /people 城关镇")
     if len(text) > MAX_QUERY:
         raise DomainError(f"查找内容太长（最多{MAX_QUERY}个字）")
-    q = (select(Person).outerjoin(Unit, Unit.id == Person.unit_id)
-         .where(or_(Person.name.contains(text, autoescape=True), Unit.name.contains(text, autoescape=True)))
-         .order_by(Person.active.desc(), Unit.name.is_(None).desc(), Unit.name, Person.name, Person.id)
-         .limit(MAX_FOUND * 5))
+    q = (
+        select(Person)
+        .outerjoin(Unit, Unit.id == Person.unit_id)
+        .where(or_(Person.name.contains(text, autoescape=True), Unit.name.contains(text, autoescape=True)))
+        .order_by(Person.active.desc(), Unit.name.is_(None).desc(), Unit.name, Person.name, Person.id)
+        .limit(MAX_FOUND * 5)
+    )
     if not include_inactive:
         q = q.where(Person.active)
     found = list((await session.scalars(q)).unique().all())
@@ -109,13 +122,23 @@ async def person_card(session: AsyncSession, me: Person, person_id: int) -> Pers
 
 
 async def _tell(session: AsyncSession, person: Person, kind: str, now: datetime, **context: object) -> None:
-    await enqueue(session, person, render("people/changed.html.j2", role_names=ROLE_NAMES, kind=kind, person=person, **context), now=now)
+    await enqueue(
+        session,
+        person,
+        render("people/changed.html.j2", role_names=ROLE_NAMES, kind=kind, person=person, **context),
+        now=now,
+    )
 
 
 async def _revoke_invitations(session: AsyncSession, person: Person, now: datetime) -> int:
     """Unused links for ``person`` expire now (audited: each is a row the ORM changes)."""
-    open_ = (await session.scalars(select(Invitation).where(
-        Invitation.person_id == person.id, Invitation.used_at.is_(None), Invitation.expires_at > now))).all()
+    open_ = (
+        await session.scalars(
+            select(Invitation).where(
+                Invitation.person_id == person.id, Invitation.used_at.is_(None), Invitation.expires_at > now
+            )
+        )
+    ).all()
     for inv in open_:
         inv.expires_at = now
     return len(open_)
@@ -130,9 +153,22 @@ def _only_liaison_warning(person: Person, others: list[Person]) -> str | None:
 async def _other_liaisons(session: AsyncSession, person: Person) -> list[Person]:
     if person.unit_id is None:
         return []
-    return list((await session.scalars(
-        select(Person).join(PersonRole).where(PersonRole.role == "liaison", Person.unit_id == person.unit_id,
-                                              Person.active, Person.id != person.id))).unique().all())
+    return list(
+        (
+            await session.scalars(
+                select(Person)
+                .join(PersonRole)
+                .where(
+                    PersonRole.role == "liaison",
+                    Person.unit_id == person.unit_id,
+                    Person.active,
+                    Person.id != person.id,
+                )
+            )
+        )
+        .unique()
+        .all()
+    )
 
 
 @dataclass(frozen=True)
@@ -145,8 +181,16 @@ class Outcome:
     briefed: int = 0  # open items sent to a new liaison
 
 
-async def deactivate(session: AsyncSession, me: Person, person_id: int, *, now: datetime,
-                     action: str = "person.deactivate", reason: str = "office", admins: Iterable[int] = ()) -> Outcome:
+async def deactivate(
+    session: AsyncSession,
+    me: Person,
+    person_id: int,
+    *,
+    now: datetime,
+    action: str = "person.deactivate",
+    reason: str = "office",
+    admins: Iterable[int] = (),
+) -> Outcome:
     """The person leaves: no access from the next update on, nothing more is sent to them.
 
     ``admins``: the Telegram ids of ``[office] admins``, office staff by configuration — they
@@ -169,9 +213,11 @@ async def leave(session: AsyncSession, person: Person, *, now: datetime, reason:
     the outbox still holds for them, tell them once, revoke their links, unbind the account.
     Returns the chat they had (its menu is the caller's to clear)."""
     chat_id = person.telegram_id
-    await session.execute(update(OutboxMessage).where(
-        OutboxMessage.person_id == person.id, OutboxMessage.status.in_(("pending", "unbound")))
-        .values(status=CANCELLED, last_error="人员已停用"))
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.person_id == person.id, OutboxMessage.status.in_(("pending", "unbound")))
+        .values(status=CANCELLED, last_error="人员已停用")
+    )
     await _tell(session, person, "deactivated", now, reason=reason)
     await _revoke_invitations(session, person, now)
     person.active = False
@@ -228,8 +274,11 @@ async def remove_role(session: AsyncSession, me: Person, person_id: int, role: s
         raise DomainError(f"{person.name}不是{ROLE_NAMES[role]}，无需取消")
     if len(person.role_rows) == 1:
         raise DomainError(f"这是{person.name}唯一的角色。如此人已离开，请使用「停用」")
-    if person.id == office.id and role in OFFICE_ROLES and not any(
-            r.role in OFFICE_ROLES for r in person.role_rows if r.role != role):
+    if (
+        person.id == office.id
+        and role in OFFICE_ROLES
+        and not any(r.role in OFFICE_ROLES for r in person.role_rows if r.role != role)
+    ):
         raise DomainError("不能取消自己的督查室角色")
     warning = _only_liaison_warning(person, await _other_liaisons(session, person)) if role == "liaison" else None
     person.role_rows = [r for r in person.role_rows if r.role != role]
@@ -248,7 +297,9 @@ async def change_unit(session: AsyncSession, me: Person, person_id: int, unit_id
     if not person.active:
         raise DomainError(f"{person.name}的账号已停用，请先重新邀请")
     if person.unit_id is None:
-        raise DomainError(f"{person.name}（{'、'.join(ROLE_NAMES[r] for r in person.roles)}）不属于承办单位，不能更改单位")
+        raise DomainError(
+            f"{person.name}（{'、'.join(ROLE_NAMES[r] for r in person.roles)}）不属于承办单位，不能更改单位"
+        )
     if person.unit_id == unit.id:
         raise DomainError(f"{person.name}已经在{unit.name}，无需更改")
     same = await session.scalar(select(Person.id).where(Person.name == person.name, Person.unit_id == unit.id))
@@ -259,8 +310,14 @@ async def change_unit(session: AsyncSession, me: Person, person_id: int, unit_id
     person.unit_id = unit.id
     await session.flush()
     await session.refresh(person, ["unit"])
-    headline = render("people/changed.html.j2", role_names=ROLE_NAMES, kind="unit_changed", person=person, old_unit=old_unit,
-                      new_unit=unit.name)
+    headline = render(
+        "people/changed.html.j2",
+        role_names=ROLE_NAMES,
+        kind="unit_changed",
+        person=person,
+        old_unit=old_unit,
+        new_unit=unit.name,
+    )
     briefed = 0
     if person.has_role("liaison"):
         briefed = await brief_liaison(session, person, unit.name, now=now, headline=headline, always=True)
@@ -275,8 +332,17 @@ async def liaison_successors(session: AsyncSession, me: Person, person_id: int) 
     person = await _person(session, person_id)
     if not person.has_role("liaison") or person.unit_id is None:
         raise DomainError(f"{person.name}不是联络员，无需移交")
-    others = (await session.scalars(select(Person).where(
-        Person.unit_id == person.unit_id, Person.active, Person.id != person.id).order_by(Person.name))).unique().all()
+    others = (
+        (
+            await session.scalars(
+                select(Person)
+                .where(Person.unit_id == person.unit_id, Person.active, Person.id != person.id)
+                .order_by(Person.name)
+            )
+        )
+        .unique()
+        .all()
+    )
     return card(person), [card(p) for p in others]
 
 
@@ -300,7 +366,9 @@ async def hand_over(session: AsyncSession, me: Person, from_id: int, to_id: int,
         new.role_rows.append(PersonRole(role="liaison"))
     old.role_rows = [r for r in old.role_rows if r.role != "liaison"]
     await session.flush()
-    headline = render("people/changed.html.j2", role_names=ROLE_NAMES, kind="took_over", person=new, unit=unit_name, old=old.name)
+    headline = render(
+        "people/changed.html.j2", role_names=ROLE_NAMES, kind="took_over", person=new, unit=unit_name, old=old.name
+    )
     briefed = await brief_liaison(session, new, unit_name, now=now, headline=headline, always=True)
     chat_id = old.telegram_id
     if old.role_rows:
@@ -310,8 +378,9 @@ async def hand_over(session: AsyncSession, me: Person, from_id: int, to_id: int,
     return Outcome(card(old), chat_id, None, briefed)
 
 
-async def reinvite(session: AsyncSession, me: Person, person_id: int, role: str, *, now: datetime,
-                   ttl_days: int) -> NewInvitation:
+async def reinvite(
+    session: AsyncSession, me: Person, person_id: int, role: str, *, now: datetime, ttl_days: int
+) -> NewInvitation:
     """A new one-time link for the person in ``role`` (a departed person comes back with it, an
     active one binds a new phone): their older unused links are revoked, and an active, bound
     person is told that the office issued one (so a link they did not ask for is noticed)."""
@@ -319,8 +388,15 @@ async def reinvite(session: AsyncSession, me: Person, person_id: int, role: str,
     person = await _person(session, person_id)
     _check_role_fits(person, role)
     await _revoke_invitations(session, person, now)
-    inv = await create_invitation(session, role=role, name=person.name, unit_name=person.unit.name if person.unit else None,
-                                  created_by=office, now=now, ttl_days=ttl_days)
+    inv = await create_invitation(
+        session,
+        role=role,
+        name=person.name,
+        unit_name=person.unit.name if person.unit else None,
+        created_by=office,
+        now=now,
+        ttl_days=ttl_days,
+    )
     if person.active and person.telegram_id is not None:
         await _tell(session, person, "reinvited", now, role=role)
     return inv

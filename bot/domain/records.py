@@ -88,8 +88,9 @@ def units_of(item: Item) -> list[Assignment]:
     return sorted((a for a in item.assignments if a.state != "draft"), key=lambda a: (a.role != "lead", a.id))
 
 
-async def item_for_supervision(session: AsyncSession, person: Person, item_ref: str | int, *, what: str,
-                               now: datetime) -> Item:
+async def item_for_supervision(
+    session: AsyncSession, person: Person, item_ref: str | int, *, what: str, now: datetime
+) -> Item:
     """The item an office dialog (/call, /visit, /bulletin) starts from: checked, nothing changed."""
     me = await act(session, person, "record.prepare")
     require_role(me, "office", what)
@@ -147,25 +148,45 @@ async def record_call(
     if occurred_at > now + FUTURE_SLACK:
         raise DomainError("通话时间不能晚于现在")
     record = SupervisionRecord(
-        item_id=item.id, assignment_id=a.id, unit_id=a.unit_id, form="phone", unannounced=False, contact=contact,
-        occurred_at=occurred_at, summary=summary, promise=promise, recorded_by_id=me.id, recorded_at=now,
+        item_id=item.id,
+        assignment_id=a.id,
+        unit_id=a.unit_id,
+        form="phone",
+        unannounced=False,
+        contact=contact,
+        occurred_at=occurred_at,
+        summary=summary,
+        promise=promise,
+        recorded_by_id=me.id,
+        recorded_at=now,
         confirmation="none" if item.confidential else "pending",
     )
     session.add(record)
     await session.flush()
     await record_item_event(session, "call", item.id, occurred_at, actor_id=me.id, assignment_id=a.id, ref=record)
     told = await notify_many(
-        session, await liaisons(session, a.unit_id), "records/call_record.html.j2", item=item, now=now,
+        session,
+        await liaisons(session, a.unit_id),
+        "records/call_record.html.j2",
+        item=item,
+        now=now,
         label="电话督查记录（请到督查室查阅确认）" if item.confidential else "电话督查记录",
-        dedupe=f"call:{record.id}", buttons=None if item.confidential else confirm_buttons(record.id),
-        unit=a.unit.name, by=me.name, when=occurred_at, contact=contact, summary=summary, promise=promise,
+        dedupe=f"call:{record.id}",
+        buttons=None if item.confidential else confirm_buttons(record.id),
+        unit=a.unit.name,
+        by=me.name,
+        when=occurred_at,
+        contact=contact,
+        summary=summary,
+        promise=promise,
     )
     await session.flush()
     return Sent(record, told)
 
 
-async def _own_phone_record(session: AsyncSession, person: Person, record_id: int, action: str,
-                            what: str) -> tuple[Person, SupervisionRecord, Item]:
+async def _own_phone_record(
+    session: AsyncSession, person: Person, record_id: int, action: str, what: str
+) -> tuple[Person, SupervisionRecord, Item]:
     me = await act(session, person, action)
     record, item = await locked(session, SupervisionRecord, record_id, "督查记录")
     if me.unit_id is None or me.unit_id != record.unit_id:
@@ -185,8 +206,9 @@ async def confirm_record(session: AsyncSession, person: Person, record_id: int, 
     """确认 (the unit's liaison): the phone record is confirmed as written."""
     me, record, _ = await _own_phone_record(session, person, record_id, "record.confirm", "确认电话督查记录")
     record.confirmation, record.confirmed_by_id, record.confirmed_at = "confirmed", me.id, now
-    await record_item_event(session, "call_answer", record.item_id, now, actor_id=me.id,
-                            assignment_id=record.assignment_id, ref=record)
+    await record_item_event(
+        session, "call_answer", record.item_id, now, actor_id=me.id, assignment_id=record.assignment_id, ref=record
+    )
     await session.flush()
     return record
 
@@ -199,15 +221,26 @@ async def dispute_record(
     reason = clean_text(reason, "异议内容")
     record.confirmation, record.confirmed_by_id, record.confirmed_at = "disputed", me.id, now
     record.dispute = reason
-    await record_item_event(session, "call_answer", record.item_id, now, actor_id=me.id,
-                            assignment_id=record.assignment_id, ref=record)
+    await record_item_event(
+        session, "call_answer", record.item_id, now, actor_id=me.id, assignment_id=record.assignment_id, ref=record
+    )
     await session.flush()
     recorder = record.recorded_by
     people = [recorder] if recorder.active and recorder.has_role("office") else await office_staff(session)
     await notify_many(
-        session, people, "records/call_disputed.html.j2", item=item, now=now, label="电话督查记录有异议",
-        dedupe=f"call-dispute:{record.id}", unit=record.unit.name, by=me.name, when=record.occurred_at,
-        summary=record.summary, promise=record.promise, reason=reason,
+        session,
+        people,
+        "records/call_disputed.html.j2",
+        item=item,
+        now=now,
+        label="电话督查记录有异议",
+        dedupe=f"call-dispute:{record.id}",
+        unit=record.unit.name,
+        by=me.name,
+        when=record.occurred_at,
+        summary=record.summary,
+        promise=record.promise,
+        reason=reason,
     )
     await session.flush()
     return record
@@ -228,8 +261,16 @@ async def announce_visit(
     item, a = await _item_unit(session, item_id, unit_id, "安排实地督查")
     planned = clean_text(planned, "计划时间和安排", 500)
     return await notify_many(
-        session, await liaisons(session, a.unit_id), "records/visit_planned.html.j2", item=item, now=now,
-        label="实地督查预告", dedupe=None, unit=a.unit.name, by=me.name, planned=planned,
+        session,
+        await liaisons(session, a.unit_id),
+        "records/visit_planned.html.j2",
+        item=item,
+        now=now,
+        label="实地督查预告",
+        dedupe=None,
+        unit=a.unit.name,
+        by=me.name,
+        planned=planned,
     )
 
 
@@ -257,21 +298,48 @@ async def record_visit(
     if occurred_at > now + FUTURE_SLACK:
         raise DomainError("督查时间不能晚于现在")
     record = SupervisionRecord(
-        item_id=item.id, assignment_id=a.id, unit_id=a.unit_id, form="onsite", unannounced=bool(unannounced),
-        contact=contact, occurred_at=occurred_at, summary=summary, promise=None, recorded_by_id=me.id,
-        recorded_at=now, confirmation="none",
+        item_id=item.id,
+        assignment_id=a.id,
+        unit_id=a.unit_id,
+        form="onsite",
+        unannounced=bool(unannounced),
+        contact=contact,
+        occurred_at=occurred_at,
+        summary=summary,
+        promise=None,
+        recorded_by_id=me.id,
+        recorded_at=now,
+        confirmation="none",
     )
     session.add(record)
     await session.flush()
     await record_item_event(session, "visit", item.id, occurred_at, actor_id=me.id, assignment_id=a.id, ref=record)
-    add_attachments(session, photos, item_id=item.id, assignment_id=a.id, owner_kind=VISIT_OWNER_KIND,
-                    owner_id=record.id, uploaded_by_id=me.id, now=now)
+    add_attachments(
+        session,
+        photos,
+        item_id=item.id,
+        assignment_id=a.id,
+        owner_kind=VISIT_OWNER_KIND,
+        owner_id=record.id,
+        uploaded_by_id=me.id,
+        now=now,
+    )
     told = 0
     if not unannounced:
         told = await notify_many(
-            session, await liaisons(session, a.unit_id), "records/visit_record.html.j2", item=item, now=now,
-            label="实地督查记录", dedupe=f"visit:{record.id}", unit=a.unit.name, by=me.name,
-            when=occurred_at, summary=summary, contact=contact, photos=len(photos),
+            session,
+            await liaisons(session, a.unit_id),
+            "records/visit_record.html.j2",
+            item=item,
+            now=now,
+            label="实地督查记录",
+            dedupe=f"visit:{record.id}",
+            unit=a.unit.name,
+            by=me.name,
+            when=occurred_at,
+            summary=summary,
+            contact=contact,
+            photos=len(photos),
         )
     await session.flush()
     return Sent(record, told)
@@ -300,8 +368,17 @@ class BulletinDraft:
     text: str
 
 
-async def _prepare_bulletin(session: AsyncSession, me: Person, *, item_id: int, unit_id: int, kind: str,
-                            rule_code: str | None, text: str, rules: Rules) -> BulletinDraft:
+async def _prepare_bulletin(
+    session: AsyncSession,
+    me: Person,
+    *,
+    item_id: int,
+    unit_id: int,
+    kind: str,
+    rule_code: str | None,
+    text: str,
+    rules: Rules,
+) -> BulletinDraft:
     require_role(me, "office", "发布通报")
     allowed = bulletin_rules(kind, rules)
     if kind == "commendation" and rule_code is None:
@@ -318,21 +395,41 @@ async def _prepare_bulletin(session: AsyncSession, me: Person, *, item_id: int, 
 def _bulletin_text(d: BulletinDraft, *, office_name: str, seq: int | None, issued_at: datetime) -> str:
     item = d.item
     return render(
-        "records/bulletin.html.j2", office=office_name, year=local_date(issued_at).year, seq=seq,
-        kind=d.kind, kind_label=BULLETIN_KINDS[d.kind], unit=d.assignment.unit.name, number=item_label(item),
-        confidential=item.confidential, title=None if item.confidential else item.title,
-        source=SOURCES.get(item.source, item.source), text=None if item.confidential else d.text,
-        rule=d.rule, date=local_date(issued_at).isoformat(),
+        "records/bulletin.html.j2",
+        office=office_name,
+        year=local_date(issued_at).year,
+        seq=seq,
+        kind=d.kind,
+        kind_label=BULLETIN_KINDS[d.kind],
+        unit=d.assignment.unit.name,
+        number=item_label(item),
+        confidential=item.confidential,
+        title=None if item.confidential else item.title,
+        source=SOURCES.get(item.source, item.source),
+        text=None if item.confidential else d.text,
+        rule=d.rule,
+        date=local_date(issued_at).isoformat(),
     )
 
 
-async def preview_bulletin(session: AsyncSession, person: Person, *, item_id: int, unit_id: int, kind: str,
-                           rule_code: str | None, text: str, office_name: str, now: datetime,
-                           rules: Rules = DEFAULT_RULES) -> str:
+async def preview_bulletin(
+    session: AsyncSession,
+    person: Person,
+    *,
+    item_id: int,
+    unit_id: int,
+    kind: str,
+    rule_code: str | None,
+    text: str,
+    office_name: str,
+    now: datetime,
+    rules: Rules = DEFAULT_RULES,
+) -> str:
     """The bulletin as it would go out (checks everything, changes nothing)."""
     me = await act(session, person, "bulletin.preview")
-    draft = await _prepare_bulletin(session, me, item_id=item_id, unit_id=unit_id, kind=kind, rule_code=rule_code,
-                                    text=text, rules=rules)
+    draft = await _prepare_bulletin(
+        session, me, item_id=item_id, unit_id=unit_id, kind=kind, rule_code=rule_code, text=text, rules=rules
+    )
     return _bulletin_text(draft, office_name=office_name, seq=None, issued_at=now)
 
 
@@ -347,8 +444,12 @@ async def bulletin_seq(session: AsyncSession, b: Bulletin) -> int:
     """The bulletin's number in its year (通报第N期), counted from the rows: they are never deleted."""
     year = local_date(b.issued_at).year
     start = datetime(year, 1, 1, tzinfo=OFFICE_TZ)
-    return await session.scalar(select(func.count()).select_from(Bulletin)
-                                .where(Bulletin.issued_at >= start, Bulletin.id <= b.id)) or 1
+    return (
+        await session.scalar(
+            select(func.count()).select_from(Bulletin).where(Bulletin.issued_at >= start, Bulletin.id <= b.id)
+        )
+        or 1
+    )
 
 
 async def issue_bulletin(
@@ -366,19 +467,35 @@ async def issue_bulletin(
 ) -> Issued:
     """通报 (office): stored, broadcast to every liaison and the unit's heads, and scored."""
     me = await act(session, person, "bulletin.issue")
-    d = await _prepare_bulletin(session, me, item_id=item_id, unit_id=unit_id, kind=kind, rule_code=rule_code,
-                                text=text, rules=rules)
-    b = Bulletin(kind=kind, item_id=d.item.id, unit_id=d.assignment.unit_id, rule=d.rule.code, text=d.text,
-                 issued_by_id=me.id, issued_at=now)
+    d = await _prepare_bulletin(
+        session, me, item_id=item_id, unit_id=unit_id, kind=kind, rule_code=rule_code, text=text, rules=rules
+    )
+    b = Bulletin(
+        kind=kind,
+        item_id=d.item.id,
+        unit_id=d.assignment.unit_id,
+        rule=d.rule.code,
+        text=d.text,
+        issued_by_id=me.id,
+        issued_at=now,
+    )
     session.add(b)
     await session.flush()
     await record_item_event(session, "bulletin", d.item.id, now, actor_id=me.id, assignment_id=d.assignment.id, ref=b)
     seq = await bulletin_seq(session, b)
     event = await record_event(
-        session, year=local_date(now).year, unit_id=b.unit_id, rule_code=d.rule.code, now=now,
+        session,
+        year=local_date(now).year,
+        unit_id=b.unit_id,
+        rule_code=d.rule.code,
+        now=now,
         reason=f"{BULLETIN_KINDS[kind]}（{local_date(now).year}年第{seq}期）",
-        item_id=d.item.id, assignment_id=d.assignment.id, recorded_by_id=me.id, automatic=True,
-        dedupe_key=f"bulletin:{b.id}", rules=rules,
+        item_id=d.item.id,
+        assignment_id=d.assignment.id,
+        recorded_by_id=me.id,
+        automatic=True,
+        dedupe_key=f"bulletin:{b.id}",
+        rules=rules,
     )
     b.score_event_id = event.id if event else None
     await session.flush()

@@ -54,28 +54,41 @@ def _assignments_in(datas: list[str | None]) -> list[int]:
 
 
 async def _choices(session: AsyncSession, assignment_ids: list[int]) -> list[Choice]:
-    rows = (await session.execute(
-        select(Assignment.id, Item.year, Item.number, Item.id, Item.title, Item.confidential)
-        .join(Item, Item.id == Assignment.item_id).where(Assignment.id.in_(assignment_ids))
-    )).all()
-    by_id = {aid: Choice(aid, format_number(y, n) or f"登记号{iid}", None if conf else title)
-             for aid, y, n, iid, title, conf in rows}
+    rows = (
+        await session.execute(
+            select(Assignment.id, Item.year, Item.number, Item.id, Item.title, Item.confidential)
+            .join(Item, Item.id == Assignment.item_id)
+            .where(Assignment.id.in_(assignment_ids))
+        )
+    ).all()
+    by_id = {
+        aid: Choice(aid, format_number(y, n) or f"登记号{iid}", None if conf else title)
+        for aid, y, n, iid, title, conf in rows
+    }
     return [by_id[a] for a in assignment_ids if a in by_id]
 
 
-async def reply_target(session: AsyncSession, person: Person, chat_id: int, message_id: int,
-                       datas: list[str]) -> ReplyTarget | None:
+async def reply_target(
+    session: AsyncSession, person: Person, chat_id: int, message_id: int, datas: list[str]
+) -> ReplyTarget | None:
     """What a reply by ``person`` to the bot's message ``message_id`` is about; None when the
     message names no item the person could report on (the caller shows a hint)."""
     item_ids = await session.scalar(
         select(OutboxMessage.item_ids)
         .where(OutboxMessage.chat_id == chat_id, OutboxMessage.telegram_message_id == message_id)
-        .order_by(OutboxMessage.id.desc()).limit(1))
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
     if item_ids and person.unit_id is not None:
-        rows = (await session.execute(
-            select(Assignment.id, Assignment.item_id).where(
-                Assignment.item_id.in_(item_ids), Assignment.unit_id == person.unit_id,
-                Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES))))).all()
+        rows = (
+            await session.execute(
+                select(Assignment.id, Assignment.item_id).where(
+                    Assignment.item_id.in_(item_ids),
+                    Assignment.unit_id == person.unit_id,
+                    Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+                )
+            )
+        ).all()
         order = {i: n for n, i in enumerate(item_ids)}
         found = [aid for aid, _ in sorted(rows, key=lambda r: (order.get(r[1], 0), r[0]))]
         if found:
@@ -86,7 +99,9 @@ async def reply_target(session: AsyncSession, person: Person, chat_id: int, mess
         buttons = await session.scalar(
             select(OutboxMessage.buttons)
             .where(OutboxMessage.chat_id == chat_id, OutboxMessage.telegram_message_id == message_id)
-            .order_by(OutboxMessage.id.desc()).limit(1))
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
         found = _assignments_in([b.get("data") for row in buttons or [] for b in row])
     if not found:
         return None

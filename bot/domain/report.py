@@ -253,13 +253,22 @@ class ReportData:
     def summary(self) -> dict[str, Any]:
         """The figures for the record (``UpwardReport.summary``) and the chat's caption."""
         return {
-            "period": self.period.key, "as_of": self.as_of.isoformat(), "new_items": self.new_items,
-            "closed_items": self.closed_items, "open_items": self.open_items, "year_new": self.year_new,
-            "year_closed": self.year_closed, "finished": self.month_rate.finished,
-            "on_time": self.month_rate.on_time, "on_time_rate": self.month_rate.percent,
-            "year_on_time_rate": self.year_rate.percent, "overdue": len(self.overdue),
-            "late_finished": len(self.late_finished), "bulletins": len(self.bulletins),
-            "phone_records": self.phone_records, "onsite_records": self.onsite_records,
+            "period": self.period.key,
+            "as_of": self.as_of.isoformat(),
+            "new_items": self.new_items,
+            "closed_items": self.closed_items,
+            "open_items": self.open_items,
+            "year_new": self.year_new,
+            "year_closed": self.year_closed,
+            "finished": self.month_rate.finished,
+            "on_time": self.month_rate.on_time,
+            "on_time_rate": self.month_rate.percent,
+            "year_on_time_rate": self.year_rate.percent,
+            "overdue": len(self.overdue),
+            "late_finished": len(self.late_finished),
+            "bulletins": len(self.bulletins),
+            "phone_records": self.phone_records,
+            "onsite_records": self.onsite_records,
             "by_source": [asdict(s) for s in self.by_source],
         }
 
@@ -276,11 +285,16 @@ def _short(text: str, limit: int = REASON_LIMIT) -> str:
 
 
 async def _item_rows(session: AsyncSession, end: datetime) -> list[tuple[int, str, datetime, datetime | None]]:
-    rows = (await session.execute(
-        select(Item.id, Item.source, Item.approved_at, Item.closed_at)
-        .where(Item.approved_at.is_not(None), Item.approved_at < end)
-    )).all()
-    return [(i, source, approved, closed) for i, source, approved, closed in rows if approved is not None]  # as selected
+    rows = (
+        await session.execute(
+            select(Item.id, Item.source, Item.approved_at, Item.closed_at).where(
+                Item.approved_at.is_not(None), Item.approved_at < end
+            )
+        )
+    ).all()
+    return [
+        (i, source, approved, closed) for i, source, approved, closed in rows if approved is not None
+    ]  # as selected
 
 
 def _totals(rows, period: Period) -> tuple[int, int, int, int, int, list[SourceLine]]:  # noqa: ANN001
@@ -326,19 +340,52 @@ class _Share:
 async def _shares(session: AsyncSession, end: datetime, jan1: datetime) -> list[_Share]:
     """Every counted unit's share assigned before the month ended and not done before the year
     began (a share done earlier counts in no figure of this report)."""
-    rows = (await session.execute(
-        select(Assignment.id, Assignment.item_id, Assignment.role, Assignment.state, Assignment.due_date,
-               Assignment.due_provisional, Assignment.done_at, Item.closed_at, Unit.name, Item.year, Item.number,
-               Item.title, Item.confidential)
-        .join(Item, Item.id == Assignment.item_id).join(Unit, Unit.id == Assignment.unit_id)
-        .where(Assignment.state.in_(COUNTED_STATES), Assignment.notified_at.is_not(None),
-               Assignment.notified_at < end, Assignment.due_date.is_not(None),
-               or_(Assignment.done_at.is_(None), Assignment.done_at >= jan1))
-        .order_by(Assignment.item_id, Assignment.id)
-    )).all()
-    return [_Share(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
-                   format_number(r[9], r[10]) or f"登记号{r[1]}", CONFIDENTIAL if r[12] else r[11])
-            for r in rows if r[4] is not None]  # as selected: every share has a deadline
+    rows = (
+        await session.execute(
+            select(
+                Assignment.id,
+                Assignment.item_id,
+                Assignment.role,
+                Assignment.state,
+                Assignment.due_date,
+                Assignment.due_provisional,
+                Assignment.done_at,
+                Item.closed_at,
+                Unit.name,
+                Item.year,
+                Item.number,
+                Item.title,
+                Item.confidential,
+            )
+            .join(Item, Item.id == Assignment.item_id)
+            .join(Unit, Unit.id == Assignment.unit_id)
+            .where(
+                Assignment.state.in_(COUNTED_STATES),
+                Assignment.notified_at.is_not(None),
+                Assignment.notified_at < end,
+                Assignment.due_date.is_not(None),
+                or_(Assignment.done_at.is_(None), Assignment.done_at >= jan1),
+            )
+            .order_by(Assignment.item_id, Assignment.id)
+        )
+    ).all()
+    return [
+        _Share(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            format_number(r[9], r[10]) or f"登记号{r[1]}",
+            CONFIDENTIAL if r[12] else r[11],
+        )
+        for r in rows
+        if r[4] is not None
+    ]  # as selected: every share has a deadline
 
 
 def _finished_on(a: _Share, reported: dict[int, date]) -> date | None:
@@ -357,19 +404,27 @@ async def _reasons(session: AsyncSession, ids: list[int]) -> dict[int, str]:
     if not ids:
         return {}
     reasons: dict[int, str] = {}
-    extensions = (await session.execute(
-        select(ExtensionRequest.assignment_id, ExtensionRequest.new_due, ExtensionRequest.reason)
-        .where(ExtensionRequest.assignment_id.in_(ids), ExtensionRequest.status == "pending")
-        .order_by(ExtensionRequest.id)
-    )).all()
+    extensions = (
+        await session.execute(
+            select(ExtensionRequest.assignment_id, ExtensionRequest.new_due, ExtensionRequest.reason)
+            .where(ExtensionRequest.assignment_id.in_(ids), ExtensionRequest.status == "pending")
+            .order_by(ExtensionRequest.id)
+        )
+    ).all()
     for assignment_id, new_due, reason in extensions:
         reasons[assignment_id] = f"已申请延期至{new_due.isoformat()}（待审批）：{_short(reason)}"
-    latest = (await session.execute(
-        select(Progress.assignment_id, Progress.created_at, Progress.text)
-        .where(Progress.assignment_id.in_(ids),
-               Progress.id.in_(select(func.max(Progress.id)).where(Progress.assignment_id.in_(ids))
-                               .group_by(Progress.assignment_id)))
-    )).all()
+    latest = (
+        await session.execute(
+            select(Progress.assignment_id, Progress.created_at, Progress.text).where(
+                Progress.assignment_id.in_(ids),
+                Progress.id.in_(
+                    select(func.max(Progress.id))
+                    .where(Progress.assignment_id.in_(ids))
+                    .group_by(Progress.assignment_id)
+                ),
+            )
+        )
+    ).all()
     for assignment_id, at, text in latest:
         reasons.setdefault(assignment_id, f"最近反馈（{local_date(at).isoformat()}）：{_short(text)}")
     return reasons
@@ -378,8 +433,14 @@ async def _reasons(session: AsyncSession, ids: list[int]) -> dict[int, str]:
 def _line(a: _Share, calendar: WorkCalendar, until: date, finished: date | None, reason: str) -> OverdueLine:
     count = calendar.working_days_between(a.due_date, until)
     return OverdueLine(
-        label=a.label, title=a.title, unit=a.unit, role=UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role), due=a.due_date,
-        days_over=max(1, count.days), finished=finished, reason=reason,
+        label=a.label,
+        title=a.title,
+        unit=a.unit,
+        role=UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role),
+        due=a.due_date,
+        days_over=max(1, count.days),
+        finished=finished,
+        reason=reason,
     )
 
 
@@ -434,18 +495,29 @@ async def report_data(session: AsyncSession, period: Period, calendar: WorkCalen
 
     start = _start(period.first)
     bulletins = [
-        BulletinLine(local_date(b.issued_at), "表扬" if b.kind == "commendation" else "批评", b.unit.name,
-                     item_label(item), "" if item.confidential else _short(b.text, 200))
-        for b, item in (await session.execute(
-            select(Bulletin, Item).join(Item, Item.id == Bulletin.item_id)
-            .where(Bulletin.issued_at >= start, Bulletin.issued_at < end).order_by(Bulletin.issued_at, Bulletin.id)
-        )).all()
+        BulletinLine(
+            local_date(b.issued_at),
+            "表扬" if b.kind == "commendation" else "批评",
+            b.unit.name,
+            item_label(item),
+            "" if item.confidential else _short(b.text, 200),
+        )
+        for b, item in (
+            await session.execute(
+                select(Bulletin, Item)
+                .join(Item, Item.id == Bulletin.item_id)
+                .where(Bulletin.issued_at >= start, Bulletin.issued_at < end)
+                .order_by(Bulletin.issued_at, Bulletin.id)
+            )
+        ).all()
     ]
-    records = (await session.execute(
-        select(SupervisionRecord.form, SupervisionRecord.unannounced, func.count())
-        .where(SupervisionRecord.occurred_at >= start, SupervisionRecord.occurred_at < end)
-        .group_by(SupervisionRecord.form, SupervisionRecord.unannounced)
-    )).all()
+    records = (
+        await session.execute(
+            select(SupervisionRecord.form, SupervisionRecord.unannounced, func.count())
+            .where(SupervisionRecord.occurred_at >= start, SupervisionRecord.occurred_at < end)
+            .group_by(SupervisionRecord.form, SupervisionRecord.unannounced)
+        )
+    ).all()
     phone = sum(n for form, _u, n in records if form == "phone")
     onsite = sum(n for form, _u, n in records if form == "onsite")
     unannounced = sum(n for form, u, n in records if form == "onsite" and u)
@@ -458,11 +530,29 @@ async def report_data(session: AsyncSession, period: Period, calendar: WorkCalen
     if provisional:
         notes.append("部分办结时限按暂定放假安排计算（所涉年份放假安排尚未载入）。")
     return ReportData(
-        period=period, as_of=as_of, generated_at=now, new_items=new, closed_items=closed, open_items=still_open,
-        year_new=year_new, year_closed=year_closed, by_source=by_source, month_rate=Rate(*month),
-        year_rate=Rate(*year), units=units, overdue=overdue, late_finished=late_lines, bulletins=bulletins,
-        phone_records=phone, onsite_records=onsite, unannounced=unannounced, scores=scores,
-        score_average=table.average_text, scores_frozen=table.frozen, provisional=provisional, notes=notes,
+        period=period,
+        as_of=as_of,
+        generated_at=now,
+        new_items=new,
+        closed_items=closed,
+        open_items=still_open,
+        year_new=year_new,
+        year_closed=year_closed,
+        by_source=by_source,
+        month_rate=Rate(*month),
+        year_rate=Rate(*year),
+        units=units,
+        overdue=overdue,
+        late_finished=late_lines,
+        bulletins=bulletins,
+        phone_records=phone,
+        onsite_records=onsite,
+        unannounced=unannounced,
+        scores=scores,
+        score_average=table.average_text,
+        scores_frozen=table.frozen,
+        provisional=provisional,
+        notes=notes,
     )
 
 
@@ -487,26 +577,54 @@ async def check_requester(session: AsyncSession, person: Person) -> Person:
     return me
 
 
-async def submit_report(session: AsyncSession, data: ReportData, *, path: str, requested_by: Person | None,
-                        now: datetime, dedupe_key: str | None = None) -> UpwardReport | None:
+async def submit_report(
+    session: AsyncSession,
+    data: ReportData,
+    *,
+    path: str,
+    requested_by: Person | None,
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> UpwardReport | None:
     """Record a built report and send it to the office head(s) to approve. An earlier report of the
     same month still waiting is superseded (its buttons then answer so). None when ``dedupe_key``
     was used before (the monthly sweep's second run)."""
-    if dedupe_key is not None and await session.scalar(
-            select(UpwardReport.id).where(UpwardReport.dedupe_key == dedupe_key)) is not None:
+    if (
+        dedupe_key is not None
+        and await session.scalar(select(UpwardReport.id).where(UpwardReport.dedupe_key == dedupe_key)) is not None
+    ):
         return None
-    for old in (await session.scalars(select(UpwardReport).where(
-            UpwardReport.period == data.period.key, UpwardReport.state == "pending"))).all():
+    for old in (
+        await session.scalars(
+            select(UpwardReport).where(UpwardReport.period == data.period.key, UpwardReport.state == "pending")
+        )
+    ).all():
         old.state = "superseded"
-    row = UpwardReport(period=data.period.key, state="pending", file_path=path, file_name=file_name(data.period),
-                       summary=data.summary(), requested_by_id=requested_by.id if requested_by else None,
-                       created_at=now, dedupe_key=dedupe_key)
+    row = UpwardReport(
+        period=data.period.key,
+        state="pending",
+        file_path=path,
+        file_name=file_name(data.period),
+        summary=data.summary(),
+        requested_by_id=requested_by.id if requested_by else None,
+        created_at=now,
+        dedupe_key=dedupe_key,
+    )
     session.add(row)
     await session.flush()
     caption = render("report/approval_request.html.j2", d=data, by=requested_by.name if requested_by else None)
     for head in await office_heads(session):
-        await enqueue(session, head, caption, now=now, kind="document", file_path=path, file_name=row.file_name,
-                      buttons=decision_buttons(row.id), dedupe_key=f"report:{row.id}:ask:{head.id}")
+        await enqueue(
+            session,
+            head,
+            caption,
+            now=now,
+            kind="document",
+            file_path=path,
+            file_name=row.file_name,
+            buttons=decision_buttons(row.id),
+            dedupe_key=f"report:{row.id}:ask:{head.id}",
+        )
     return row
 
 
@@ -539,7 +657,9 @@ async def _office_to_tell(session: AsyncSession, row: UpwardReport) -> list[Pers
     return await office_staff(session)
 
 
-async def approve_report(session: AsyncSession, person: Person, report_id: int, *, now: datetime) -> tuple[UpwardReport, int]:
+async def approve_report(
+    session: AsyncSession, person: Person, report_id: int, *, now: datetime
+) -> tuple[UpwardReport, int]:
     """同意报送 (office head): the document goes to every county leader. Returns (report, leaders)."""
     me, row = await _pending(session, person, report_id, "report.approve")
     row.state, row.decided_by_id, row.decided_at = "approved", me.id, now
@@ -548,8 +668,16 @@ async def approve_report(session: AsyncSession, person: Person, report_id: int, 
     leaders = await people_with_role(session, "leader")
     caption = render("report/to_leader.html.j2", period=period, s=row.summary, by=me.name)
     for leader in leaders:
-        await enqueue(session, leader, caption, now=now, kind="document", file_path=row.file_path,
-                      file_name=row.file_name, dedupe_key=f"report:{row.id}:leader:{leader.id}")
+        await enqueue(
+            session,
+            leader,
+            caption,
+            now=now,
+            kind="document",
+            file_path=row.file_path,
+            file_name=row.file_name,
+            dedupe_key=f"report:{row.id}:leader:{leader.id}",
+        )
     text = render("report/decided.html.j2", period=period, approved=True, by=me.name, leaders=len(leaders))
     for p in await _office_to_tell(session, row):
         if p.id != me.id:
@@ -557,8 +685,9 @@ async def approve_report(session: AsyncSession, person: Person, report_id: int, 
     return row, len(leaders)
 
 
-async def return_report(session: AsyncSession, person: Person, report_id: int, *, reason: str,
-                        now: datetime) -> UpwardReport:
+async def return_report(
+    session: AsyncSession, person: Person, report_id: int, *, reason: str, now: datetime
+) -> UpwardReport:
     """退回 (office head) with a reason: whoever asked (or the office) is told, with a button to rebuild."""
     me, row = await _pending(session, person, report_id, "report.return")
     row.state, row.decided_by_id, row.decided_at = "returned", me.id, now

@@ -77,9 +77,19 @@ async def approve_report(
     await record_item_event(session, "review", item.id, now, actor_id=me.id, assignment_id=a.id, ref=review)
 
     await notify_many(
-        session, await liaisons(session, a.unit_id), "notices/report_reviewed.html.j2", item=item, now=now,
-        label="办结报告审核通过", dedupe=f"review:{report.id}", approved=True, unit=a.unit.name,
-        reason=None, site_note=site_note, redo_count=a.redo_count, by=me.name,
+        session,
+        await liaisons(session, a.unit_id),
+        "notices/report_reviewed.html.j2",
+        item=item,
+        now=now,
+        label="办结报告审核通过",
+        dedupe=f"review:{report.id}",
+        approved=True,
+        unit=a.unit.name,
+        reason=None,
+        site_note=site_note,
+        redo_count=a.redo_count,
+        by=me.name,
     )
     if a.role == "lead":
         buttons: Keyboard = [[button("l:ok", item.id), button("l:ins", item.id), button("l:ret", item.id)]]
@@ -87,9 +97,19 @@ async def approve_report(
         if files:  # the leader decides with the evidence at hand (issue 12): sent on a tap
             buttons.append([button("r:att", report.id, f"查看附件（{len(files)}）")])
         await notify_many(
-            session, [p for p in item.leaders if p.active], "notices/leader_review_request.html.j2", item=item, now=now, label="办理结果请审阅",
-            dedupe=f"leader-req:{item.id}:{report.id}", buttons=buttons, unit=a.unit.name, text=report.text,
-            site_note=site_note, reviewed_by=me.name, attachment_names=[f.file_name for f in files],
+            session,
+            [p for p in item.leaders if p.active],
+            "notices/leader_review_request.html.j2",
+            item=item,
+            now=now,
+            label="办理结果请审阅",
+            dedupe=f"leader-req:{item.id}:{report.id}",
+            buttons=buttons,
+            unit=a.unit.name,
+            text=report.text,
+            site_note=site_note,
+            reviewed_by=me.name,
+            attachment_names=[f.file_name for f in files],
         )
     await session.flush()
     return review
@@ -111,8 +131,9 @@ async def return_report(
         check_item(item, "report.return")
     reason = clean_text(reason, "退回理由")
     site_note = optional_text(site_note, "现场核验情况")
-    review = Review(report_id=report.id, approved=False, reason=reason, site_note=site_note,
-                    reviewed_by_id=me.id, reviewed_at=now)
+    review = Review(
+        report_id=report.id, approved=False, reason=reason, site_note=site_note, reviewed_by_id=me.id, reviewed_at=now
+    )
     session.add(review)
     report.status = "returned"
     move_assignment(a, "report.return")
@@ -122,16 +143,31 @@ async def return_report(
     await session.flush()
     await record_item_event(session, "review", item.id, now, actor_id=me.id, assignment_id=a.id, ref=review)
     await notify_many(
-        session, await liaisons(session, a.unit_id), "notices/report_reviewed.html.j2", item=item, now=now,
-        label="办结报告退回重办", dedupe=f"review:{report.id}", approved=False, unit=a.unit.name,
-        reason=reason, site_note=site_note, redo_count=a.redo_count, by=me.name,
+        session,
+        await liaisons(session, a.unit_id),
+        "notices/report_reviewed.html.j2",
+        item=item,
+        now=now,
+        label="办结报告退回重办",
+        dedupe=f"review:{report.id}",
+        approved=False,
+        unit=a.unit.name,
+        reason=reason,
+        site_note=site_note,
+        redo_count=a.redo_count,
+        by=me.name,
     )
     await session.flush()
     return review
 
 
 async def _leader_decides(
-    session: AsyncSession, person: Person, item_id: int, action: str, instruction: str | None, now: datetime,
+    session: AsyncSession,
+    person: Person,
+    item_id: int,
+    action: str,
+    instruction: str | None,
+    now: datetime,
     rules: Rules,
 ) -> LeaderReview:
     me = await act(session, person, action)
@@ -143,8 +179,13 @@ async def _leader_decides(
     check_item(item, action)
     if action == "leader.instruct":
         instruction = clean_text(instruction, "批示内容")
-    review = LeaderReview(item_id=item.id, leader_id=me.id, decision="instruct" if instruction else "agree",
-                          instruction=instruction, created_at=now)
+    review = LeaderReview(
+        item_id=item.id,
+        leader_id=me.id,
+        decision="instruct" if instruction else "agree",
+        instruction=instruction,
+        created_at=now,
+    )
     session.add(review)
     move_item(item, action)
     item.closed_at = now
@@ -160,12 +201,27 @@ async def _leader_decides(
     # The office's copy carries 归档, its next step (issue 12); the units' copies carry nothing.
     office = await office_staff(session)
     await notify_many(
-        session, office, "notices/item_closed.html.j2", item=item, now=now, label="事项已办结",
-        dedupe=f"closed:{item.id}", leader=me.name, instruction=instruction, buttons=[[button("i:arc", item.id)]],
+        session,
+        office,
+        "notices/item_closed.html.j2",
+        item=item,
+        now=now,
+        label="事项已办结",
+        dedupe=f"closed:{item.id}",
+        leader=me.name,
+        instruction=instruction,
+        buttons=[[button("i:arc", item.id)]],
     )
     await notify_many(
-        session, [p for p in told if p.id not in {o.id for o in office}], "notices/item_closed.html.j2", item=item,
-        now=now, label="事项已办结", dedupe=f"closed:{item.id}", leader=me.name, instruction=instruction,
+        session,
+        [p for p in told if p.id not in {o.id for o in office}],
+        "notices/item_closed.html.j2",
+        item=item,
+        now=now,
+        label="事项已办结",
+        dedupe=f"closed:{item.id}",
+        leader=me.name,
+        instruction=instruction,
     )
     await session.flush()
     await record_item_event(session, "leader_review", item.id, now, actor_id=me.id, ref=review)
@@ -174,14 +230,20 @@ async def _leader_decides(
     return review
 
 
-async def leader_agree(session: AsyncSession, person: Person, item_id: int, *, now: datetime,
-                       rules: Rules = DEFAULT_RULES) -> LeaderReview:
+async def leader_agree(
+    session: AsyncSession, person: Person, item_id: int, *, now: datetime, rules: Rules = DEFAULT_RULES
+) -> LeaderReview:
     """审阅同意 (a responsible leader): the item is closed (``rules``: the deployment's score rules)."""
     return await _leader_decides(session, person, item_id, "leader.agree", None, now, rules)
 
 
 async def leader_instruct(
-    session: AsyncSession, person: Person, item_id: int, *, instruction: str, now: datetime,
+    session: AsyncSession,
+    person: Person,
+    item_id: int,
+    *,
+    instruction: str,
+    now: datetime,
     rules: Rules = DEFAULT_RULES,
 ) -> LeaderReview:
     """批示 (a responsible leader): the instruction is recorded and sent with the closing notice."""
@@ -207,8 +269,9 @@ async def _units_and_follower(session: AsyncSession, item: Item, states: frozens
     return people + await office_staff(session)
 
 
-async def leader_return(session: AsyncSession, person: Person, item_id: int, *, reason: str,
-                        now: datetime) -> LeaderReview:
+async def leader_return(
+    session: AsyncSession, person: Person, item_id: int, *, reason: str, now: datetime
+) -> LeaderReview:
     """退回重办 (a responsible leader at 审阅): back to 办理中 with the reason; the lead unit reports again.
 
     The leader read the lead unit's approved report, so the lead unit is reopened (its redo counter
@@ -236,29 +299,43 @@ async def leader_return(session: AsyncSession, person: Person, item_id: int, *, 
         if who.id in lead_liaisons:
             buttons = [[button("a:prg", a.id), button("a:rpt", a.id)] for a in reopened]
         await notify_many(
-            session, [who], "notices/leader_returned.html.j2", item=item, now=now, label="领导退回重办",
-            dedupe=f"leader-return:{review.id}", buttons=buttons, leader=me.name, reason=reason,
+            session,
+            [who],
+            "notices/leader_returned.html.j2",
+            item=item,
+            now=now,
+            label="领导退回重办",
+            dedupe=f"leader-return:{review.id}",
+            buttons=buttons,
+            leader=me.name,
+            reason=reason,
             units=[a.unit.name for a in reopened],
         )
     await session.flush()
     return review
 
 
-async def leader_direct(session: AsyncSession, person: Person, item_id: int, *, instruction: str,
-                        now: datetime) -> LeaderReview:
+async def leader_direct(
+    session: AsyncSession, person: Person, item_id: int, *, instruction: str, now: datetime
+) -> LeaderReview:
     """批示 while the item is being handled (a responsible leader): delivered to the units still on it."""
     me, item = await _responsible(session, person, item_id, "leader.direct")
     check_item(item, "leader.direct")
     instruction = clean_text(instruction, "批示内容")
-    review = LeaderReview(item_id=item.id, leader_id=me.id, decision="direct", instruction=instruction,
-                          created_at=now)
+    review = LeaderReview(item_id=item.id, leader_id=me.id, decision="direct", instruction=instruction, created_at=now)
     session.add(review)
     await session.flush()
     await record_item_event(session, "leader_instruction", item.id, now, actor_id=me.id, ref=review)
     await notify_many(
-        session, await _units_and_follower(session, item, LIVE_ASSIGNMENT_STATES),
-        "notices/leader_instruction.html.j2", item=item, now=now, label="领导批示",
-        dedupe=f"leader-direct:{review.id}", leader=me.name, instruction=instruction,
+        session,
+        await _units_and_follower(session, item, LIVE_ASSIGNMENT_STATES),
+        "notices/leader_instruction.html.j2",
+        item=item,
+        now=now,
+        label="领导批示",
+        dedupe=f"leader-direct:{review.id}",
+        leader=me.name,
+        instruction=instruction,
     )
     await session.flush()
     return review

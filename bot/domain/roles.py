@@ -8,8 +8,14 @@ ROLE_NAMES = {
     "unit_head": "单位负责人",
 }
 # What people type or see → role code (the CLI and /invite accept either).
-ROLE_BY_NAME = {**{v: k for k, v in ROLE_NAMES.items()}, **{k: k for k in ROLE_NAMES}, "督查室": "office",
-                "督查室主任": "office_head", "领导": "leader", "负责人": "unit_head"}
+ROLE_BY_NAME = {
+    **{v: k for k, v in ROLE_NAMES.items()},
+    **{k: k for k in ROLE_NAMES},
+    "督查室": "office",
+    "督查室主任": "office_head",
+    "领导": "leader",
+    "负责人": "unit_head",
+}
 # 主要领导 (issue 12): a 县领导 whose /items is county-wide; written in a directory's 角色 column,
 # it is the leader role with the principal flag (store.models.PersonRole.principal).
 PRINCIPAL_LEADER = "主要领导"

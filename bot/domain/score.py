@@ -95,7 +95,7 @@ def rules_with_points(overrides: Mapping[str, int] | None) -> dict[str, Rule]:
 
 
 def rule_label(rule: Rule) -> str:
-    """"重要工作部署落实不到位被通报批评（第八条（一），−5分）"."""
+    """ "重要工作部署落实不到位被通报批评（第八条（一），−5分）"."""
     return f"{rule.name}（{rule.clause}，{format_points(rule.points)}分）"
 
 
@@ -129,15 +129,26 @@ async def record_event(
     if not reason or not reason.strip():
         raise DomainError("考核记录必须写明理由")
     # Already recorded comes first: a sweep repeating itself after the year froze is not an error.
-    if dedupe_key is not None and await session.scalar(
-            select(ScoreEvent.id).where(ScoreEvent.dedupe_key == dedupe_key)) is not None:
+    if (
+        dedupe_key is not None
+        and await session.scalar(select(ScoreEvent.id).where(ScoreEvent.dedupe_key == dedupe_key)) is not None
+    ):
         return None
     if await is_frozen(session, year):
         raise DomainError(f"{year}年度考核结果已审定，不能再增加记录")
     event = ScoreEvent(
-        year=year, unit_id=unit_id, rule=rule.code, points=rule.points, disqualifies=rule.disqualifies,
-        item_id=item_id, assignment_id=assignment_id, reason=reason.strip(), automatic=automatic,
-        recorded_by_id=recorded_by_id, recorded_at=now, dedupe_key=dedupe_key,
+        year=year,
+        unit_id=unit_id,
+        rule=rule.code,
+        points=rule.points,
+        disqualifies=rule.disqualifies,
+        item_id=item_id,
+        assignment_id=assignment_id,
+        reason=reason.strip(),
+        automatic=automatic,
+        recorded_by_id=recorded_by_id,
+        recorded_at=now,
+        dedupe_key=dedupe_key,
     )
     session.add(event)
     await session.flush()
@@ -188,8 +199,15 @@ async def add_manual_event(
     if not any(a.unit_id == unit.id and a.state != "draft" for a in item.assignments):
         raise DomainError(f"{unit.name}未承办{item_label(item)}，不能据此考核该单位")
     event = await record_event(
-        session, year=year, unit_id=unit.id, rule_code=rule_code, reason=reason, now=now, item_id=item.id,
-        recorded_by_id=me.id, rules=rules,
+        session,
+        year=year,
+        unit_id=unit.id,
+        rule_code=rule_code,
+        reason=reason,
+        now=now,
+        item_id=item.id,
+        recorded_by_id=me.id,
+        rules=rules,
     )
     assert event is not None  # no dedupe key: always recorded
     return event
@@ -215,9 +233,18 @@ async def reverse_event(
     if await is_frozen(session, original.year):
         raise DomainError(f"{original.year}年度考核结果已审定，不能再撤销记录")
     event = ScoreEvent(
-        year=original.year, unit_id=original.unit_id, rule=original.rule, points=-original.points,
-        disqualifies=False, item_id=original.item_id, assignment_id=original.assignment_id,
-        reason=reason, automatic=False, recorded_by_id=me.id, recorded_at=now, reverses_id=original.id,
+        year=original.year,
+        unit_id=original.unit_id,
+        rule=original.rule,
+        points=-original.points,
+        disqualifies=False,
+        item_id=original.item_id,
+        assignment_id=original.assignment_id,
+        reason=reason,
+        automatic=False,
+        recorded_by_id=me.id,
+        recorded_at=now,
+        reverses_id=original.id,
     )
     session.add(event)
     await session.flush()
@@ -265,11 +292,13 @@ async def finished_dates(session: AsyncSession, assignments: Iterable[_HasId]) -
     """When each unit finished its share: the day it sent the completion report that was approved
     (or is awaiting review). The office's and the leader's review time is not the unit's delay."""
     ids = [a.id for a in assignments] or [-1]
-    rows = (await session.execute(
-        select(CompletionReport.assignment_id, CompletionReport.created_at)
-        .where(CompletionReport.assignment_id.in_(ids), CompletionReport.status.in_(("approved", "pending")))
-        .order_by(CompletionReport.id)
-    )).all()
+    rows = (
+        await session.execute(
+            select(CompletionReport.assignment_id, CompletionReport.created_at)
+            .where(CompletionReport.assignment_id.in_(ids), CompletionReport.status.in_(("approved", "pending")))
+            .order_by(CompletionReport.id)
+        )
+    ).all()
     return {assignment_id: local_date(at) for assignment_id, at in rows}  # the last one wins
 
 
@@ -301,11 +330,13 @@ def finished_on(a: _Finishable, reported: dict[int, date]) -> date | None:
     return None
 
 
-async def _late(session: AsyncSession, rows: list[Assignment], today: date,
-                rules: Rules) -> list[PendingDeduction]:
+async def _late(session: AsyncSession, rows: list[Assignment], today: date, rules: Rules) -> list[PendingDeduction]:
     """The shares among ``rows`` finished after, or still open past, their deadline, not yet recorded."""
-    rows = [a for a in rows if a.state in _COUNTED_STATES and a.due_date is not None
-            and late_rule(a.item.source, a.role) is not None]
+    rows = [
+        a
+        for a in rows
+        if a.state in _COUNTED_STATES and a.due_date is not None and late_rule(a.item.source, a.role) is not None
+    ]
     if not rows:
         return []
     keys = {late_key(a.id) for a in rows}
@@ -320,10 +351,20 @@ async def _late(session: AsyncSession, rows: list[Assignment], today: date,
         if code is None or due is None or (finished or today) <= due:  # (rows has none of the first two)
             continue
         rule = rules[code]
-        out.append(PendingDeduction(
-            assignment_id=a.id, item_id=a.item_id, item_label=item_label(a.item), confidential=a.item.confidential,
-            unit_id=a.unit_id, unit_name=a.unit.name, role=a.role, rule=rule, due=due, finished=finished,
-        ))
+        out.append(
+            PendingDeduction(
+                assignment_id=a.id,
+                item_id=a.item_id,
+                item_label=item_label(a.item),
+                confidential=a.item.confidential,
+                unit_id=a.unit_id,
+                unit_name=a.unit.name,
+                role=a.role,
+                rule=rule,
+                due=due,
+                finished=finished,
+            )
+        )
     return out
 
 
@@ -346,17 +387,27 @@ def _late_reason(p: PendingDeduction) -> str:
     return f"{p.item_label}（{role}）办结时限{p.due.isoformat()}，{when}，逾期"
 
 
-async def _record_late(session: AsyncSession, p: PendingDeduction, year: int, now: datetime,
-                       rules: Rules) -> ScoreEvent | None:
+async def _record_late(
+    session: AsyncSession, p: PendingDeduction, year: int, now: datetime, rules: Rules
+) -> ScoreEvent | None:
     return await record_event(
-        session, year=year, unit_id=p.unit_id, rule_code=p.rule.code, reason=_late_reason(p), now=now,
-        item_id=p.item_id, assignment_id=p.assignment_id, automatic=True, dedupe_key=late_key(p.assignment_id),
+        session,
+        year=year,
+        unit_id=p.unit_id,
+        rule_code=p.rule.code,
+        reason=_late_reason(p),
+        now=now,
+        item_id=p.item_id,
+        assignment_id=p.assignment_id,
+        automatic=True,
+        dedupe_key=late_key(p.assignment_id),
         rules=rules,
     )
 
 
-async def record_late_closure(session: AsyncSession, item: Item, now: datetime,
-                              rules: Rules = DEFAULT_RULES) -> list[ScoreEvent]:
+async def record_late_closure(
+    session: AsyncSession, item: Item, now: datetime, rules: Rules = DEFAULT_RULES
+) -> list[ScoreEvent]:
     """When an item closes: each unit that finished its share after its deadline loses points
     (leader/superior items: every late unit; NPC/CPPCC proposals: lead −2, assisting −1).
 
@@ -379,8 +430,9 @@ async def record_late_closure(session: AsyncSession, item: Item, now: datetime,
     return events
 
 
-async def pending_deductions(session: AsyncSession, year: int, today: date,
-                             rules: Rules = DEFAULT_RULES) -> list[PendingDeduction]:
+async def pending_deductions(
+    session: AsyncSession, year: int, today: date, rules: Rules = DEFAULT_RULES
+) -> list[PendingDeduction]:
     """Shares whose deadline fell in ``year`` and passed before ``today`` that are still open, or
     were finished late while their item has not closed yet: what ``settle_year`` would record."""
     last = min(date(year, 12, 31), today - timedelta(days=1))
@@ -390,20 +442,61 @@ async def pending_deductions(session: AsyncSession, year: int, today: date,
     # their items and units cost ~+280 MB in the score export. Same rules as ``_late``: recorded
     # ones and shares finished in time are left out, in SQL where it can tell.
     a, i = Assignment, Item
-    finished = (select(CompletionReport.created_at)
-                .where(CompletionReport.assignment_id == a.id, CompletionReport.status.in_(("approved", "pending")))
-                .order_by(CompletionReport.id.desc()).limit(1).correlate(a).scalar_subquery())
+    finished = (
+        select(CompletionReport.created_at)
+        .where(CompletionReport.assignment_id == a.id, CompletionReport.status.in_(("approved", "pending")))
+        .order_by(CompletionReport.id.desc())
+        .limit(1)
+        .correlate(a)
+        .scalar_subquery()
+    )
     recorded = exists().where(ScoreEvent.dedupe_key == literal("late:") + cast(a.id, String))
-    stmt = (select(a.id, a.item_id, a.role, a.state, a.due_date, a.done_at, a.unit_id, Unit.name,
-                   i.year, i.number, i.source, i.confidential, i.closed_at, finished)
-            .join(i, i.id == a.item_id).join(Unit, Unit.id == a.unit_id)
-            .where(i.source.in_(tuple(LATE_RULES)), a.state.in_(_COUNTED_STATES),
-                   a.due_date >= date(year, 1, 1), a.due_date <= last, ~recorded)
-            .order_by(a.item_id, a.id))
+    stmt = (
+        select(
+            a.id,
+            a.item_id,
+            a.role,
+            a.state,
+            a.due_date,
+            a.done_at,
+            a.unit_id,
+            Unit.name,
+            i.year,
+            i.number,
+            i.source,
+            i.confidential,
+            i.closed_at,
+            finished,
+        )
+        .join(i, i.id == a.item_id)
+        .join(Unit, Unit.id == a.unit_id)
+        .where(
+            i.source.in_(tuple(LATE_RULES)),
+            a.state.in_(_COUNTED_STATES),
+            a.due_date >= date(year, 1, 1),
+            a.due_date <= last,
+            ~recorded,
+        )
+        .order_by(a.item_id, a.id)
+    )
     out = []
     result = await session.stream(stmt.execution_options(yield_per=2000))
-    async for (a_id, item_id, role, state, due, done_at, unit_id, unit_name, item_year, number, source,
-               confidential, closed_at, reported_at) in result:
+    async for (
+        a_id,
+        item_id,
+        role,
+        state,
+        due,
+        done_at,
+        unit_id,
+        unit_name,
+        item_year,
+        number,
+        source,
+        confidential,
+        closed_at,
+        reported_at,
+    ) in result:
         code = late_rule(source, role)
         if code is None:
             continue
@@ -415,16 +508,26 @@ async def pending_deductions(session: AsyncSession, year: int, today: date,
             done_on = None
         if due is None or (done_on or today) <= due:
             continue
-        out.append(PendingDeduction(
-            assignment_id=a_id, item_id=item_id, item_label=format_number(item_year, number) or f"登记号{item_id}",
-            confidential=confidential, unit_id=unit_id, unit_name=unit_name, role=role, rule=rules[code], due=due,
-            finished=done_on,
-        ))
+        out.append(
+            PendingDeduction(
+                assignment_id=a_id,
+                item_id=item_id,
+                item_label=format_number(item_year, number) or f"登记号{item_id}",
+                confidential=confidential,
+                unit_id=unit_id,
+                unit_name=unit_name,
+                role=role,
+                rule=rules[code],
+                due=due,
+                finished=done_on,
+            )
+        )
     return out
 
 
-async def settle_year(session: AsyncSession, year: int, now: datetime,
-                      rules: Rules = DEFAULT_RULES) -> list[ScoreEvent]:
+async def settle_year(
+    session: AsyncSession, year: int, now: datetime, rules: Rules = DEFAULT_RULES
+) -> list[ScoreEvent]:
     """Record every pending deduction of ``year`` (run when the office head approves the table)."""
     events = []
     async with _audited_as(session, "score.settle"):

@@ -65,8 +65,11 @@ def _match(keyword: str, this_year: int):  # noqa: ANN202
     # Every word must match somewhere: "城关镇 道路" finds the town's road items.
     per_word = []
     for word in words:
-        unit_hit = exists().where(Assignment.item_id == Item.id, Assignment.state != "draft",
-                                  Assignment.unit_id.in_(select(Unit.id).where(Unit.name.contains(word, autoescape=True))))
+        unit_hit = exists().where(
+            Assignment.item_id == Item.id,
+            Assignment.state != "draft",
+            Assignment.unit_id.in_(select(Unit.id).where(Unit.name.contains(word, autoescape=True))),
+        )
         options = [and_(Item.confidential.is_(False), Item.title.contains(word, autoescape=True)), unit_hit]
         by_number = _number_condition(word, this_year)
         if by_number is not None:
@@ -76,8 +79,16 @@ def _match(keyword: str, this_year: int):  # noqa: ANN202
     return or_(and_(*per_word), whole) if whole is not None else and_(*per_word)
 
 
-async def find_items(session: AsyncSession, person: Person, keyword: str, page: int = 1, page_size: int = 8, *,
-                     calendar: WorkCalendar, now: datetime) -> ItemPage:
+async def find_items(
+    session: AsyncSession,
+    person: Person,
+    keyword: str,
+    page: int = 1,
+    page_size: int = 8,
+    *,
+    calendar: WorkCalendar,
+    now: datetime,
+) -> ItemPage:
     """The page of items ``person`` may see that match ``keyword``, newest first."""
     keyword = clean_keyword(keyword)
     me = await viewer(session, person, "view.find")
@@ -89,11 +100,20 @@ async def find_items(session: AsyncSession, person: Person, keyword: str, page: 
     where = [*where, _match(keyword, local_date(now).year)]
 
     async def page_of(n: int) -> list[Item]:
-        return list((await session.scalars(
-            select(Item).where(*where).options(*LIST_OPTIONS)
-            .order_by(Item.year.is_(None).desc(), Item.year.desc(), Item.number.desc(), Item.id.desc())
-            .limit(page_size).offset((n - 1) * page_size)
-        )).unique().all())
+        return list(
+            (
+                await session.scalars(
+                    select(Item)
+                    .where(*where)
+                    .options(*LIST_OPTIONS)
+                    .order_by(Item.year.is_(None).desc(), Item.year.desc(), Item.number.desc(), Item.id.desc())
+                    .limit(page_size)
+                    .offset((n - 1) * page_size)
+                )
+            )
+            .unique()
+            .all()
+        )
 
     items = await page_of(page)
     if page == 1 and len(items) < page_size:
@@ -105,4 +125,3 @@ async def find_items(session: AsyncSession, person: Person, keyword: str, page: 
             page = pages
             items = await page_of(page)
     return ItemPage(tuple(summarize(item, me, calendar, now) for item in items), total, page, page_size)
-

@@ -39,8 +39,17 @@ from store.workflow import Assignment, CompletionReport, Item, ItemLeader
 
 DONE_ITEM_STATES = frozenset({"closed", "archived"})
 KINDS = {"unit": "承办单位", "leader": "责任领导", "source": "事项来源"}
-KIND_WORDS = {"单位": "unit", "按单位": "unit", "领导": "leader", "按领导": "leader", "来源": "source",
-              "按来源": "source", "unit": "unit", "leader": "leader", "source": "source"}
+KIND_WORDS = {
+    "单位": "unit",
+    "按单位": "unit",
+    "领导": "leader",
+    "按领导": "leader",
+    "来源": "source",
+    "按来源": "source",
+    "unit": "unit",
+    "leader": "leader",
+    "source": "source",
+}
 
 
 @dataclass
@@ -114,43 +123,72 @@ async def year_stats(session: AsyncSession, year: int, today: date) -> Stats:
     item_late = and_(~item_done, Item.owing_due < today)
     # Finished: the last completion report sent (approved or pending), else when the share was
     # closed with the item (an assisting unit without a report of its own).
-    reports = (select(CompletionReport.assignment_id.label("assignment_id"),
-                      func.max(CompletionReport.created_at).label("at"))
-               .where(CompletionReport.status.in_(("approved", "pending")))
-               .group_by(CompletionReport.assignment_id).subquery())
+    reports = (
+        select(CompletionReport.assignment_id.label("assignment_id"), func.max(CompletionReport.created_at).label("at"))
+        .where(CompletionReport.status.in_(("approved", "pending")))
+        .group_by(CompletionReport.assignment_id)
+        .subquery()
+    )
     finished = func.coalesce(reports.c.at, Assignment.done_at, Item.closed_at)
     on_time = or_(Assignment.due_date.is_(None), finished < _day_end(session, Assignment.due_date))
 
     units: dict[int, StatRow] = {}
-    for unit_id, name, total, done, in_time, late in (await session.execute(
-            select(Assignment.unit_id, Unit.name, func.count(), _flag(Assignment.state == "done"),
-                   _flag(and_(Assignment.state == "done", on_time)), _flag(share_late))
-            .join(Item, Item.id == Assignment.item_id).join(Unit, Unit.id == Assignment.unit_id)
+    for unit_id, name, total, done, in_time, late in (
+        await session.execute(
+            select(
+                Assignment.unit_id,
+                Unit.name,
+                func.count(),
+                _flag(Assignment.state == "done"),
+                _flag(and_(Assignment.state == "done", on_time)),
+                _flag(share_late),
+            )
+            .join(Item, Item.id == Assignment.item_id)
+            .join(Unit, Unit.id == Assignment.unit_id)
             .outerjoin(reports, reports.c.assignment_id == Assignment.id)
-            .where(*in_year, counted).group_by(Assignment.unit_id, Unit.name))).all():
+            .where(*in_year, counted)
+            .group_by(Assignment.unit_id, Unit.name)
+        )
+    ).all():
         units[unit_id] = StatRow(name, total, int(done or 0), int(in_time or 0), overdue_open=int(late or 0))
 
     # Items: each once, with its lead unit's finish (an item done without one counts as on time,
     # like a share without a deadline: nothing says it was late).
-    lead = (select(Assignment.item_id.label("item_id"), case((on_time, 1), else_=0).label("on_time"))
-            .join(Item, Item.id == Assignment.item_id).outerjoin(reports, reports.c.assignment_id == Assignment.id)
-            .where(*in_year, Assignment.role == "lead", Assignment.state == "done").subquery())
-    figures = (func.count(), _flag(item_done), _flag(and_(item_done, func.coalesce(lead.c.on_time, 1) == 1)),
-               _flag(item_late))
+    lead = (
+        select(Assignment.item_id.label("item_id"), case((on_time, 1), else_=0).label("on_time"))
+        .join(Item, Item.id == Assignment.item_id)
+        .outerjoin(reports, reports.c.assignment_id == Assignment.id)
+        .where(*in_year, Assignment.role == "lead", Assignment.state == "done")
+        .subquery()
+    )
+    figures = (
+        func.count(),
+        _flag(item_done),
+        _flag(and_(item_done, func.coalesce(lead.c.on_time, 1) == 1)),
+        _flag(item_late),
+    )
 
     def items_by(*keys):  # noqa: ANN002, ANN202
         return select(*keys, *figures).select_from(Item).outerjoin(lead, lead.c.item_id == Item.id).where(*in_year)
 
     sources: dict[str, StatRow] = {}
-    for source, total, done, in_time, late in (await session.execute(
-            items_by(Item.source).group_by(Item.source))).all():
-        sources[source] = StatRow(SOURCES.get(source, source), total, int(done or 0), int(in_time or 0),
-                                  overdue_open=int(late or 0))
+    for source, total, done, in_time, late in (
+        await session.execute(items_by(Item.source).group_by(Item.source))
+    ).all():
+        sources[source] = StatRow(
+            SOURCES.get(source, source), total, int(done or 0), int(in_time or 0), overdue_open=int(late or 0)
+        )
     leaders: list[StatRow] = [
         StatRow(name, total, int(done or 0), int(in_time or 0), overdue_open=int(late or 0))
-        for _pid, name, total, done, in_time, late in (await session.execute(
-            items_by(ItemLeader.person_id, Person.name).join(ItemLeader, ItemLeader.item_id == Item.id)
-            .join(Person, Person.id == ItemLeader.person_id).group_by(ItemLeader.person_id, Person.name))).all()]
+        for _pid, name, total, done, in_time, late in (
+            await session.execute(
+                items_by(ItemLeader.person_id, Person.name)
+                .join(ItemLeader, ItemLeader.item_id == Item.id)
+                .join(Person, Person.id == ItemLeader.person_id)
+                .group_by(ItemLeader.person_id, Person.name)
+            )
+        ).all()
+    ]
     total, done, in_time, late = (await session.execute(items_by())).one()
     stats.items = StatRow("全部事项", total, int(done or 0), int(in_time or 0), overdue_open=int(late or 0))
     for row in (*units.values(), *sources.values(), *leaders, stats.items):
@@ -159,7 +197,8 @@ async def year_stats(session: AsyncSession, year: int, today: date) -> Stats:
     stats.by_unit = _order(units.values())
     stats.by_leader = _order(leaders)
     stats.by_source = [sources[code] for code in SOURCES if code in sources] + [
-        r for code, r in sources.items() if code not in SOURCES]
+        r for code, r in sources.items() if code not in SOURCES
+    ]
     return stats
 
 

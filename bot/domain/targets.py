@@ -30,8 +30,12 @@ def _item_id_of(target: str, record_id: int) -> Select:
     if target == "assignment":
         return select(Assignment.item_id).where(Assignment.id == record_id)
     if target == "milestone":
-        return (select(Assignment.item_id).join(Plan, Plan.assignment_id == Assignment.id)
-                .join(Milestone, Milestone.plan_id == Plan.id).where(Milestone.id == record_id))
+        return (
+            select(Assignment.item_id)
+            .join(Plan, Plan.assignment_id == Assignment.id)
+            .join(Milestone, Milestone.plan_id == Plan.id)
+            .where(Milestone.id == record_id)
+        )
     if target == "record":
         return select(SupervisionRecord.item_id).where(SupervisionRecord.id == record_id)
     if target == "change":
@@ -45,8 +49,9 @@ async def item_ref(session: AsyncSession, target: str, record_id: int) -> Ref | 
     item_id = await session.scalar(_item_id_of(target, record_id))
     if item_id is None:
         return None
-    row = (await session.execute(
-        select(Item.id, Item.year, Item.number, Item.confidential).where(Item.id == item_id))).one()
+    row = (
+        await session.execute(select(Item.id, Item.year, Item.number, Item.confidential).where(Item.id == item_id))
+    ).one()
     return Ref(row.id, format_number(row.year, row.number) or f"登记号{row.id}", row.confidential)
 
 
@@ -70,6 +75,7 @@ async def notice_assignment(session: AsyncSession, chat_id: int, message_id: int
     buttons = await session.scalar(
         select(OutboxMessage.buttons)
         .where(OutboxMessage.chat_id == chat_id, OutboxMessage.telegram_message_id == message_id)
-        .order_by(OutboxMessage.id.desc()).limit(1)
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
     )
     return _assignment_in([b.get("data") for row in buttons or [] for b in row])

@@ -211,7 +211,9 @@ class Windows:
         if key not in self._cache:
             limit = 0 if level == DUE_TODAY else self.r.due_soon_days
             day = due if level == DUE_TODAY else due - timedelta(days=1)
-            while self.calendar.working_days_left(day - timedelta(days=1), due) <= limit and due - day < timedelta(days=60):
+            while self.calendar.working_days_left(day - timedelta(days=1), due) <= limit and due - day < timedelta(
+                days=60
+            ):
                 day -= timedelta(days=1)
             self._cache[key] = day
         return self._cache[key]
@@ -245,20 +247,49 @@ async def due_assignments(session: AsyncSession, until: date, *, unreached: Any 
     """Live assignments due on or before ``until`` (index range scan on (state, due_date)), less
     those ``unreached`` (a SQL condition, see ``overdue_unreached``) leaves out."""
     query = (
-        select(Assignment.id, Assignment.item_id, Assignment.unit_id, Unit.name, Assignment.role,
-               Assignment.due_date, Assignment.due_provisional, Item.year, Item.number, Item.title,
-               Item.confidential, Item.importance, Item.follower_id, Item.created_by_id)
+        select(
+            Assignment.id,
+            Assignment.item_id,
+            Assignment.unit_id,
+            Unit.name,
+            Assignment.role,
+            Assignment.due_date,
+            Assignment.due_provisional,
+            Item.year,
+            Item.number,
+            Item.title,
+            Item.confidential,
+            Item.importance,
+            Item.follower_id,
+            Item.created_by_id,
+        )
         .join(Item, Item.id == Assignment.item_id)
         .join(Unit, Unit.id == Assignment.unit_id)
-        .where(Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)), Assignment.due_date <= until,
-               Item.state.in_(sorted(OPEN_ITEM_STATES)))
+        .where(
+            Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+            Assignment.due_date <= until,
+            Item.state.in_(sorted(OPEN_ITEM_STATES)),
+        )
         .order_by(Assignment.due_date, Assignment.id)
     )
     rows = await session.execute(query if unreached is None else query.where(unreached))
     # ``due`` is never NULL here: the query's ``due_date <= until`` leaves NULLs out.
     return [
-        DueAssignment(aid, iid, uid, uname, role, cast(date, due), bool(prov), format_number(year, number) or f"登记号{iid}",
-                      title, bool(conf), importance == "urgent", follower, registrant)
+        DueAssignment(
+            aid,
+            iid,
+            uid,
+            uname,
+            role,
+            cast(date, due),
+            bool(prov),
+            format_number(year, number) or f"登记号{iid}",
+            title,
+            bool(conf),
+            importance == "urgent",
+            follower,
+            registrant,
+        )
         for aid, iid, uid, uname, role, due, prov, year, number, title, conf, importance, follower, registrant in rows
     ]
 
@@ -298,8 +329,10 @@ class Directory:
 async def load_directory(session: AsyncSession, follower_ids: Iterable[int] = ()) -> Directory:
     d = Directory()
     rows = await session.execute(
-        select(Person, PersonRole.role).join(PersonRole, PersonRole.person_id == Person.id)
-        .where(PersonRole.role.in_((LIAISON, UNIT_HEAD, OFFICE)), Person.active).order_by(Person.id)
+        select(Person, PersonRole.role)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(PersonRole.role.in_((LIAISON, UNIT_HEAD, OFFICE)), Person.active)
+        .order_by(Person.id)
     )
     for person, role in rows.unique():
         d.people[person.id] = person
@@ -327,8 +360,11 @@ def overdue_unreached(r: ReminderSettings, today: date, routine_day: date) -> An
     """
     urgent = Item.importance == "urgent"
     # The round day of a rung: an urgent item's is today, a routine one's the next working hours'.
-    day = case((urgent, literal(today, Date)), else_=literal(routine_day, Date)) \
-        if r.urgent_any_time and today != routine_day else literal(routine_day, Date)
+    day = (
+        case((urgent, literal(today, Date)), else_=literal(routine_day, Date))
+        if r.urgent_any_time and today != routine_day
+        else literal(routine_day, Date)
+    )
 
     def missing(person_id: Any, *person: Any) -> Any:
         # Correlated to the share's assignment and item (and the person's row, when it is one two
@@ -336,9 +372,17 @@ def overdue_unreached(r: ReminderSettings, today: date, routine_day: date) -> An
         # The day inside coalesce (never null): a probe on the unique key's (assignment, person,
         # level), never on ix_reminders_day — PostgreSQL picks that one after a first round its
         # statistics have not seen yet, and then scans the whole day's rungs once per share.
-        return ~select(Reminder.id).where(
-            Reminder.assignment_id == Assignment.id, Reminder.person_id == person_id, Reminder.level == OVERDUE,
-            func.coalesce(Reminder.round_date, day) == day).correlate(Assignment, Item, *person).exists()
+        return (
+            ~select(Reminder.id)
+            .where(
+                Reminder.assignment_id == Assignment.id,
+                Reminder.person_id == person_id,
+                Reminder.level == OVERDUE,
+                func.coalesce(Reminder.round_date, day) == day,
+            )
+            .correlate(Assignment, Item, *person)
+            .exists()
+        )
 
     def people(*roles: str) -> tuple[Any, Any]:
         p, pr = aliased(Person), aliased(PersonRole)
@@ -346,18 +390,28 @@ def overdue_unreached(r: ReminderSettings, today: date, routine_day: date) -> An
 
     unit_p, unit_q = people(LIAISON, UNIT_HEAD)
     # (people.unit_id is indexed: a county has thousands of people, and this runs per share)
-    wanted: list[ColumnElement[bool]] = [exists(unit_q.where(unit_p.unit_id == Assignment.unit_id, missing(unit_p.id, unit_p)))]
+    wanted: list[ColumnElement[bool]] = [
+        exists(unit_q.where(unit_p.unit_id == Assignment.unit_id, missing(unit_p.id, unit_p)))
+    ]
     if r.overdue_office:
         _, office_ids = people(OFFICE)  # one list per statement
         followed = and_(Item.follower_id.is_not(None), Item.follower_id.in_(office_ids))
         registered = and_(Item.created_by_id.is_not(None), Item.created_by_id.in_(office_ids))
         office_p, office_q = people(OFFICE)
-        wanted += [and_(followed, missing(Item.follower_id)),
-                   and_(~followed, registered, missing(Item.created_by_id)),
-                   and_(~followed, ~registered, exists(office_q.where(missing(office_p.id, office_p))))]
+        wanted += [
+            and_(followed, missing(Item.follower_id)),
+            and_(~followed, registered, missing(Item.created_by_id)),
+            and_(~followed, ~registered, exists(office_q.where(missing(office_p.id, office_p)))),
+        ]
     if r.follower_every_step:
-        wanted.append(and_(urgent, Item.follower_id.is_not(None),
-                           Item.follower_id.in_(select(Person.id).where(Person.active)), missing(Item.follower_id)))
+        wanted.append(
+            and_(
+                urgent,
+                Item.follower_id.is_not(None),
+                Item.follower_id.in_(select(Person.id).where(Person.active)),
+                missing(Item.follower_id),
+            )
+        )
     return or_(Assignment.due_date >= day, *wanted)
 
 
@@ -375,8 +429,9 @@ class Planned:
     urgent: bool
 
 
-def plan(dues: Sequence[DueAssignment], directory: Directory, calendar: WorkCalendar, policy: Policy,
-         now: datetime) -> list[Planned]:
+def plan(
+    dues: Sequence[DueAssignment], directory: Directory, calendar: WorkCalendar, policy: Policy, now: datetime
+) -> list[Planned]:
     """Every rung each due assignment is on for this round, per person (pure)."""
     r = policy.reminders
     routine_at = routine_delivery(calendar, policy, now)
@@ -435,8 +490,16 @@ def group(planned: Iterable[Planned]) -> list[Round]:
             rounds[key] = Round(p.person_id, p.deliver_at, p.round_date, [])
         rounds[key].entries.append(p)
     for rnd in rounds.values():
-        rnd.entries.sort(key=lambda e: (LEVELS.index(e.level), e.days_left, e.due.due, e.due.item_id,
-                                        e.due.role != "lead", e.due.unit_name))
+        rnd.entries.sort(
+            key=lambda e: (
+                LEVELS.index(e.level),
+                e.days_left,
+                e.due.due,
+                e.due.item_id,
+                e.due.role != "lead",
+                e.due.unit_name,
+            )
+        )
     return sorted(rounds.values(), key=lambda x: (x.person_id, x.deliver_at))
 
 
@@ -453,9 +516,14 @@ def entry_view(due: DueAssignment, level: str, days_left: int) -> dict[str, Any]
     if due.confidential:
         return {"label": due.label, "confidential": True}
     return {
-        "label": due.label, "confidential": False, "title": due.title, "unit": due.unit_name,
-        "role": UNIT_ROLES_OF_ASSIGNMENT.get(due.role, due.role), "due": due_text(due.due, due.provisional),
-        "days": days_text(level, days_left), "urgent": due.urgent,
+        "label": due.label,
+        "confidential": False,
+        "title": due.title,
+        "unit": due.unit_name,
+        "role": UNIT_ROLES_OF_ASSIGNMENT.get(due.role, due.role),
+        "due": due_text(due.due, due.provisional),
+        "days": days_text(level, days_left),
+        "urgent": due.urgent,
     }
 
 
@@ -466,7 +534,7 @@ def item_buttons(entries: Iterable[tuple[int, str]], limit: int = MAX_BUTTONS) -
         if item_id not in seen:
             seen[item_id] = label
     buttons = [button("i:v", item_id, f"查看 {label}") for item_id, label in list(seen.items())[:limit]]
-    return [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
 
 def render_round(rnd: Round, person: Person) -> tuple[str, Keyboard]:
@@ -481,14 +549,26 @@ def render_round(rnd: Round, person: Person) -> tuple[str, Keyboard]:
         listed += len(shown)
         # Items, as the headline counts them (「您有1项…」): an item with two units is one 项, listed per unit.
         items = {e.due.item_id for e in entries}
-        sections.append({"level": level, "title": LEVEL_TITLES[level], "emoji": LEVEL_EMOJI[level],
-                         "count": len(items), "entries": [entry_view(e.due, e.level, e.days_left) for e in shown],
-                         "more": len(items - {e.due.item_id for e in shown})})
+        sections.append(
+            {
+                "level": level,
+                "title": LEVEL_TITLES[level],
+                "emoji": LEVEL_EMOJI[level],
+                "count": len(items),
+                "entries": [entry_view(e.due, e.level, e.days_left) for e in shown],
+                "more": len(items - {e.due.item_id for e in shown}),
+            }
+        )
     distinct = len({e.due.item_id for e in rnd.entries})
     levels = {e.level for e in rnd.entries}
     text = render(
-        "urging/round.html.j2", person_name=person.name, total=distinct, only_level=LEVEL_TITLES[levels.pop()] if len(levels) == 1 else None,
-        sections=sections, roles=sorted({e.as_role for e in rnd.entries}), urgent=rnd.urgent,
+        "urging/round.html.j2",
+        person_name=person.name,
+        total=distinct,
+        only_level=LEVEL_TITLES[levels.pop()] if len(levels) == 1 else None,
+        sections=sections,
+        roles=sorted({e.as_role for e in rnd.entries}),
+        urgent=rnd.urgent,
     )
     return text, item_buttons((e.due.item_id, e.due.label) for e in rnd.entries)
 
@@ -519,8 +599,12 @@ async def _reached_once_rungs(session: AsyncSession, first_day: date, until: dat
     rows = await session.execute(
         select(Reminder.assignment_id, Reminder.person_id, Reminder.level, func.max(Reminder.round_date))
         .join(Assignment, Assignment.id == Reminder.assignment_id)
-        .where(Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)), Assignment.due_date >= first_day,
-               Assignment.due_date <= until, Reminder.level.in_((DUE_SOON, DUE_TODAY)))
+        .where(
+            Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+            Assignment.due_date >= first_day,
+            Assignment.due_date <= until,
+            Reminder.level.in_((DUE_SOON, DUE_TODAY)),
+        )
         .group_by(Reminder.assignment_id, Reminder.person_id, Reminder.level)
     )
     return {(a, p, lvl): d for a, p, lvl, d in rows}
@@ -533,8 +617,9 @@ async def _reached_overdue_rungs(session: AsyncSession, days: Iterable[date]) ->
     if not days:
         return set()
     rows = await session.execute(
-        select(Reminder.assignment_id, Reminder.person_id, Reminder.round_date)
-        .where(Reminder.round_date.in_(days), Reminder.level == OVERDUE)
+        select(Reminder.assignment_id, Reminder.person_id, Reminder.round_date).where(
+            Reminder.round_date.in_(days), Reminder.level == OVERDUE
+        )
     )
     return {(a, p, d) for a, p, d in rows}
 
@@ -548,8 +633,9 @@ class Candidates:
     planned: list[Planned]
 
 
-async def candidates(session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings, *,
-                     skip_reached: bool = True) -> Candidates:
+async def candidates(
+    session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings, *, skip_reached: bool = True
+) -> Candidates:
     """Every rung due at ``now``, less the ``due_soon``/``due_today`` ones already sent for the
     same deadline window (those are sent once per deadline). ``skip_reached`` leaves out in SQL
     the overdue assignments whose rungs are all reached (``overdue_unreached``); off, the sweep
@@ -562,10 +648,18 @@ async def candidates(session: AsyncSession, calendar: WorkCalendar, now: datetim
     until = max(horizon(calendar, routine_day, r), horizon(calendar, today, r))
     # The filter costs a probe per overdue share: only worth it once the day has overdue rungs
     # (the day's first round has none, and reads what it writes anyway).
-    reached_today = skip_reached and await session.scalar(select(Reminder.id).where(
-        Reminder.round_date.in_(sorted({today, routine_day})), Reminder.level == OVERDUE).limit(1)) is not None
-    dues = await due_assignments(session, until,
-                                 unreached=overdue_unreached(r, today, routine_day) if reached_today else None)
+    reached_today = (
+        skip_reached
+        and await session.scalar(
+            select(Reminder.id)
+            .where(Reminder.round_date.in_(sorted({today, routine_day})), Reminder.level == OVERDUE)
+            .limit(1)
+        )
+        is not None
+    )
+    dues = await due_assignments(
+        session, until, unreached=overdue_unreached(r, today, routine_day) if reached_today else None
+    )
     result.considered = len(dues)
     if not dues:
         return Candidates(result, Directory(), [])
@@ -574,7 +668,8 @@ async def candidates(session: AsyncSession, calendar: WorkCalendar, now: datetim
     once = await _reached_once_rungs(session, min(today, routine_day), until)
     windows = Windows(calendar, r)
     planned = [
-        p for p in planned
+        p
+        for p in planned
         if p.level == OVERDUE
         or once.get((p.due.assignment_id, p.person_id, p.level), date.min) < windows.start(p.level, p.due.due)
     ]
@@ -600,12 +695,18 @@ def count_queued(result: SweepResult, rnd: Round, now: datetime) -> None:
 
 
 def log_sweep(result: SweepResult) -> None:
-    log.info("event=sweep name=escalation considered=%s reminders=%s messages=%s deferred=%s",
-             result.considered, result.reminders, result.messages, result.deferred)
+    log.info(
+        "event=sweep name=escalation considered=%s reminders=%s messages=%s deferred=%s",
+        result.considered,
+        result.reminders,
+        result.messages,
+        result.deferred,
+    )
 
 
-async def escalation_sweep(session: AsyncSession, calendar: WorkCalendar, now: datetime,
-                           settings: Settings, *, skip_reached: bool = True) -> SweepResult:
+async def escalation_sweep(
+    session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings, *, skip_reached: bool = True
+) -> SweepResult:
     """Reach every rung that is due at ``now``; queue one grouped message per person and round.
 
     Idempotent: rungs are rows with a unique round key, so running it again with the same ``now``
@@ -623,8 +724,9 @@ async def escalation_sweep(session: AsyncSession, calendar: WorkCalendar, now: d
     if not c.planned:
         return result
     reached = await _reached_overdue_rungs(session, (p.round_date for p in c.planned if p.level == OVERDUE))
-    fresh = [p for p in c.planned
-             if p.level != OVERDUE or (p.due.assignment_id, p.person_id, p.round_date) not in reached]
+    fresh = [
+        p for p in c.planned if p.level != OVERDUE or (p.due.assignment_id, p.person_id, p.round_date) not in reached
+    ]
     fresh = await nothing_for_nothing(session, fresh, calendar, Policy.from_settings(settings))
     result.reminders = len(fresh)
     rounds = outgoing_rounds(fresh, c.directory)
@@ -666,8 +768,9 @@ def days_off_before(calendar: WorkCalendar, day: date) -> list[date]:
     return out
 
 
-async def nothing_for_nothing(session: AsyncSession, fresh: list[Planned], calendar: WorkCalendar,
-                              policy: Policy) -> list[Planned]:
+async def nothing_for_nothing(
+    session: AsyncSession, fresh: list[Planned], calendar: WorkCalendar, policy: Policy
+) -> list[Planned]:
     """Take out the rungs that would only repeat what the person knows:
 
     * an urgent overdue item on a day off: reminded on the first day off only (the count of
@@ -684,8 +787,11 @@ async def nothing_for_nothing(session: AsyncSession, fresh: list[Planned], calen
     if off:
         days = {d for p in off for d in days_off_before(calendar, p.round_date)}
         earlier = await _reached_overdue_rungs(session, days)
-    repeated = {id(p) for p in off
-                if any((p.due.assignment_id, p.person_id, d) in earlier for d in days_off_before(calendar, p.round_date))}
+    repeated = {
+        id(p)
+        for p in off
+        if any((p.due.assignment_id, p.person_id, d) in earlier for d in days_off_before(calendar, p.round_date))
+    }
     # Recent progress silences 即将到期.
     soon = [p for p in fresh if p.level == DUE_SOON]
     progressed: set[int] = set()
@@ -696,19 +802,32 @@ async def nothing_for_nothing(session: AsyncSession, fresh: list[Planned], calen
             since_day = previous_working_day(calendar, since_day)
         from store.workflow import Progress  # the ladder reads progress only here
 
-        progressed = set((await session.scalars(select(Progress.assignment_id).where(
-            Progress.assignment_id.in_(sorted({p.due.assignment_id for p in soon})),
-            Progress.created_at >= policy.at(since_day, time(0))))).all())
+        progressed = set(
+            (
+                await session.scalars(
+                    select(Progress.assignment_id).where(
+                        Progress.assignment_id.in_(sorted({p.due.assignment_id for p in soon})),
+                        Progress.created_at >= policy.at(since_day, time(0)),
+                    )
+                )
+            ).all()
+        )
     # A message about the same item within the hour (a notice just before the round).
     earliest = min(p.deliver_at for p in fresh) - QUIET_AFTER_NOTICE
-    recent = (await session.execute(
-        select(OutboxMessage.person_id, OutboxMessage.item_ids, OutboxMessage.next_attempt_at, OutboxMessage.sent_at)
-        .where(OutboxMessage.person_id.in_(sorted({p.person_id for p in fresh})),
-               OutboxMessage.created_at >= earliest - timedelta(days=1),
-               OutboxMessage.item_ids.is_not(None),
-               # the rounds' own messages are not notices (a round run again must find its rungs)
-               or_(OutboxMessage.dedupe_key.is_(None), ~OutboxMessage.dedupe_key.startswith("urge:")),
-               OutboxMessage.status.in_(("pending", "sending", "sent", "held"))))).all()
+    recent = (
+        await session.execute(
+            select(
+                OutboxMessage.person_id, OutboxMessage.item_ids, OutboxMessage.next_attempt_at, OutboxMessage.sent_at
+            ).where(
+                OutboxMessage.person_id.in_(sorted({p.person_id for p in fresh})),
+                OutboxMessage.created_at >= earliest - timedelta(days=1),
+                OutboxMessage.item_ids.is_not(None),
+                # the rounds' own messages are not notices (a round run again must find its rungs)
+                or_(OutboxMessage.dedupe_key.is_(None), ~OutboxMessage.dedupe_key.startswith("urge:")),
+                OutboxMessage.status.in_(("pending", "sending", "sent", "held")),
+            )
+        )
+    ).all()
     told: dict[tuple[int, int], list[datetime]] = defaultdict(list)
     for pid, item_ids, due_at, sent_at in recent:
         for i in item_ids or []:
@@ -719,8 +838,9 @@ async def nothing_for_nothing(session: AsyncSession, fresh: list[Planned], calen
             continue
         if p.level == DUE_SOON and p.due.assignment_id in progressed:
             continue
-        if any(p.deliver_at - QUIET_AFTER_NOTICE <= at <= p.deliver_at
-               for at in told.get((p.person_id, p.due.item_id), ())):
+        if any(
+            p.deliver_at - QUIET_AFTER_NOTICE <= at <= p.deliver_at for at in told.get((p.person_id, p.due.item_id), ())
+        ):
             continue
         out.append(p)
     return out
@@ -750,17 +870,33 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[Outgoing], now:
     rows written; a key queued before is left out, exactly as ``enqueue`` returns None for it."""
     if not messages:
         return {}
-    values = [{
-        "created_at": now, "person_id": m.person.id, "chat_id": m.person.telegram_id, "kind": "text", "text": m.text,
-        "buttons": [[{"text": b.text, "data": b.data} for b in row] for row in m.buttons] if m.buttons else None,
-        "file_path": None, "file_name": None, "dedupe_key": m.dedupe_key, "urgent": m.urgent,
-        "status": _status(m.person), "attempts": 0, "next_attempt_at": max(m.deliver_at, now),
-        # a routine round goes out with the person's other parts of the morning (bot.domain.notices)
-        # (an urgent one goes at once, and takes along the person's routine parts due then)
-        "item_ids": m.item_ids or None, "bundle": "round" if _status(m.person) == "pending" else None,
-    } for m in messages]
-    stmt = (_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(OutboxMessage.id, OutboxMessage.dedupe_key))
+    values = [
+        {
+            "created_at": now,
+            "person_id": m.person.id,
+            "chat_id": m.person.telegram_id,
+            "kind": "text",
+            "text": m.text,
+            "buttons": [[{"text": b.text, "data": b.data} for b in row] for row in m.buttons] if m.buttons else None,
+            "file_path": None,
+            "file_name": None,
+            "dedupe_key": m.dedupe_key,
+            "urgent": m.urgent,
+            "status": _status(m.person),
+            "attempts": 0,
+            "next_attempt_at": max(m.deliver_at, now),
+            # a routine round goes out with the person's other parts of the morning (bot.domain.notices)
+            # (an urgent one goes at once, and takes along the person's routine parts due then)
+            "item_ids": m.item_ids or None,
+            "bundle": "round" if _status(m.person) == "pending" else None,
+        }
+        for m in messages
+    ]
+    stmt = (
+        _insert(session)(OutboxMessage)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id, OutboxMessage.dedupe_key)
+    )
     out: dict[str, int] = {}
     for chunk in _chunks(values, 500):
         for oid, key in (await session.execute(stmt, chunk)).all():
@@ -770,7 +906,7 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[Outgoing], now:
 
 def _chunks(seq: Sequence, n: int) -> Iterable[Sequence]:
     for i in range(0, len(seq), n):
-        yield seq[i:i + n]
+        yield seq[i : i + n]
 
 
 # --------------------------------------------------------------------------------------------
@@ -782,28 +918,37 @@ async def involvement(session: AsyncSession, person: Person) -> list[dict[str, A
     """The open items a person is involved in (their unit's, led, followed), number-only if confidential."""
     conditions: list[ColumnElement[bool]] = []
     if person.unit_id is not None and person.has_role(LIAISON, UNIT_HEAD):
-        conditions.append(Item.id.in_(select(Assignment.item_id).where(
-            Assignment.unit_id == person.unit_id, Assignment.state.in_(sorted(LIVE_ASSIGNMENT_STATES)))))
+        conditions.append(
+            Item.id.in_(
+                select(Assignment.item_id).where(
+                    Assignment.unit_id == person.unit_id, Assignment.state.in_(sorted(LIVE_ASSIGNMENT_STATES))
+                )
+            )
+        )
     if person.has_role("leader"):
         conditions.append(Item.id.in_(select(ItemLeader.item_id).where(ItemLeader.person_id == person.id)))
     conditions.append(Item.follower_id == person.id)
     rows = await session.execute(
         select(Item.id, Item.year, Item.number, Item.title, Item.confidential)
-        .where(Item.state.in_(sorted(OPEN_ITEM_STATES - {"draft"})), or_(*conditions)).order_by(Item.id)
+        .where(Item.state.in_(sorted(OPEN_ITEM_STATES - {"draft"})), or_(*conditions))
+        .order_by(Item.id)
     )
-    return [{"id": i, "label": format_number(y, n) or f"登记号{i}", "title": None if c else t, "confidential": bool(c)}
-            for i, y, n, t, c in rows]
+    return [
+        {"id": i, "label": format_number(y, n) or f"登记号{i}", "title": None if c else t, "confidential": bool(c)}
+        for i, y, n, t, c in rows
+    ]
 
 
 def person_label(person: Person) -> str:
-    """"张三（城关镇 联络员）"."""
+    """ "张三（城关镇 联络员）"."""
     roles = "、".join(ROLE_NAMES[r] for r in ROLE_NAMES if person.has_role(r))
     where = " ".join(x for x in (person.unit.name if person.unit else None, roles) if x)
     return f"{person.name}（{where}）" if where else person.name
 
 
-async def tell_office_unreachable(session: AsyncSession, person: Person, now: datetime, *,
-                                  calendar: WorkCalendar, settings: Settings) -> int:
+async def tell_office_unreachable(
+    session: AsyncSession, person: Person, now: datetime, *, calendar: WorkCalendar, settings: Settings
+) -> int:
     """The person blocked the bot: every office person is told once, with who and which items.
 
     Called by the sender (403) and when Telegram reports the block. Their pending messages are
@@ -812,32 +957,54 @@ async def tell_office_unreachable(session: AsyncSession, person: Person, now: da
     """
     policy = Policy.from_settings(settings)
     await session.execute(
-        update(OutboxMessage).where(OutboxMessage.person_id == person.id, OutboxMessage.status == "pending")
-        .values(status="unreachable", last_error="收件人已屏蔽机器人").execution_options(synchronize_session=False))
-    undelivered = await session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.person_id == person.id, OutboxMessage.status == "unreachable")) or 0
+        update(OutboxMessage)
+        .where(OutboxMessage.person_id == person.id, OutboxMessage.status == "pending")
+        .values(status="unreachable", last_error="收件人已屏蔽机器人")
+        .execution_options(synchronize_session=False)
+    )
+    undelivered = (
+        await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.person_id == person.id, OutboxMessage.status == "unreachable")
+        )
+        or 0
+    )
     items = await involvement(session, person)
-    since = (person.unreachable_since or now)
+    since = person.unreachable_since or now
     told = 0
     office = await office_staff(session)
     deliver_at = routine_delivery(calendar, policy, now)
-    text = render("urging/unreachable.html.j2", who=person_label(person), phone=person.phone,
-                  items=items[:MAX_LISTED], more=max(0, len(items) - MAX_LISTED), undelivered=undelivered,
-                  since=since)
+    text = render(
+        "urging/unreachable.html.j2",
+        who=person_label(person),
+        phone=person.phone,
+        items=items[:MAX_LISTED],
+        more=max(0, len(items) - MAX_LISTED),
+        undelivered=undelivered,
+        since=since,
+    )
     buttons = item_buttons((i["id"], i["label"]) for i in items)
     for staff in office:
         if staff.id == person.id:
             continue
-        row = await enqueue(session, staff, text, now=now, buttons=buttons or None,
-                            dedupe_key=f"unreachable:{person.id}:{since.isoformat()}:{staff.id}",
-                            not_before=deliver_at if deliver_at > now else None)
+        row = await enqueue(
+            session,
+            staff,
+            text,
+            now=now,
+            buttons=buttons or None,
+            dedupe_key=f"unreachable:{person.id}:{since.isoformat()}:{staff.id}",
+            not_before=deliver_at if deliver_at > now else None,
+        )
         told += row is not None
     log.warning("event=person_unreachable person=%s office_told=%s items=%s", person.id, told, len(items))
     return told
 
 
-async def person_blocked(session: AsyncSession, person_id: int, now: datetime, *, calendar: WorkCalendar,
-                         settings: Settings) -> bool:
+async def person_blocked(
+    session: AsyncSession, person_id: int, now: datetime, *, calendar: WorkCalendar, settings: Settings
+) -> bool:
     """Telegram says the person blocked the bot (before any send failed): mark and tell, once."""
     person = await session.get(Person, person_id)
     if person is None or person.unreachable_since is not None:
@@ -890,19 +1057,32 @@ def last_activity():  # noqa: ANN201 — a SQL expression
 
 async def undelivered(session: AsyncSession, since: datetime) -> list[Undelivered]:
     """Messages last tried since ``since`` that did not reach their person, per person and reason."""
-    rows = (await session.execute(
-        select(OutboxMessage, Person).outerjoin(Person, Person.id == OutboxMessage.person_id)
-        .where(OutboxMessage.status.in_(UNDELIVERED_STATES), last_activity() >= since)
-        .order_by(OutboxMessage.id)
-    )).all()
+    rows = (
+        await session.execute(
+            select(OutboxMessage, Person)
+            .outerjoin(Person, Person.id == OutboxMessage.person_id)
+            .where(OutboxMessage.status.in_(UNDELIVERED_STATES), last_activity() >= since)
+            .order_by(OutboxMessage.id)
+        )
+    ).all()
     grouped: dict[tuple[int | None, str], list[tuple[OutboxMessage, Person | None]]] = defaultdict(list)
     for msg, person in rows:
         grouped[(msg.person_id, msg.status)].append((msg, person))
     out = []
     for (pid, status), msgs in grouped.items():
         last, who = max(msgs, key=lambda mp: (_tried_at(mp[0]), mp[0].id))
-        out.append(Undelivered(pid, person_label(who) if who else "（未知收件人）", status, STATUS_TITLES[status],
-                               len(msgs), _tried_at(last), headline(last.text), last.last_error))
+        out.append(
+            Undelivered(
+                pid,
+                person_label(who) if who else "（未知收件人）",
+                status,
+                STATUS_TITLES[status],
+                len(msgs),
+                _tried_at(last),
+                headline(last.text),
+                last.last_error,
+            )
+        )
     out.sort(key=lambda u: (UNDELIVERED_STATES.index(u.status), -u.count, u.who))
     return out
 
@@ -918,20 +1098,33 @@ async def retry_failed(session: AsyncSession, since: datetime, now: datetime) ->
     again = {"status": "pending", "attempts": 0, "next_attempt_at": now}
     recent = last_activity() >= since
     failed = await session.execute(
-        update(OutboxMessage).where(OutboxMessage.status == "failed", recent)
-        .values(**again, last_error="督查室要求重新发送").execution_options(synchronize_session=False))
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "failed", recent)
+        .values(**again, last_error="督查室要求重新发送")
+        .execution_options(synchronize_session=False)
+    )
     reachable = select(Person.id).where(Person.unreachable_since.is_(None), Person.telegram_id.is_not(None))
     unblocked = await session.execute(
-        update(OutboxMessage).where(OutboxMessage.status == "unreachable", recent, OutboxMessage.person_id.in_(reachable))
-        .values(**again, last_error="对方已恢复接收，重新发送").execution_options(synchronize_session=False))
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "unreachable", recent, OutboxMessage.person_id.in_(reachable))
+        .values(**again, last_error="对方已恢复接收，重新发送")
+        .execution_options(synchronize_session=False)
+    )
     bound = await session.execute(
-        update(OutboxMessage).where(OutboxMessage.status == "unbound", recent, OutboxMessage.person_id.in_(reachable))
-        .values(**again, chat_id=select(Person.telegram_id).where(Person.id == OutboxMessage.person_id)
-                .scalar_subquery(), last_error="对方已绑定账号，重新发送")
-        .execution_options(synchronize_session=False))
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "unbound", recent, OutboxMessage.person_id.in_(reachable))
+        .values(
+            **again,
+            chat_id=select(Person.telegram_id).where(Person.id == OutboxMessage.person_id).scalar_subquery(),
+            last_error="对方已绑定账号，重新发送",
+        )
+        .execution_options(synchronize_session=False)
+    )
     # UPDATEs return a CursorResult (SQLAlchemy types execute() as a plain Result).
-    counts = {name: cast(CursorResult[Any], result).rowcount or 0
-              for name, result in (("failed", failed), ("unreachable", unblocked), ("unbound", bound))}
+    counts = {
+        name: cast(CursorResult[Any], result).rowcount or 0
+        for name, result in (("failed", failed), ("unreachable", unblocked), ("unbound", bound))
+    }
     # Bulk UPDATEs pass by the mapper hooks: the office's decision is audited here, summed up.
     await audit_bulk(session, "outbox", "outbox.retry", sum(counts.values()), since=since, by_status=counts)
     return sum(counts.values())
@@ -941,32 +1134,53 @@ OUTAGE_REASONS = {"readonly": "数据库处于只读状态", "locked": "数据�
 MAX_DELAYED_LISTED = 10
 
 
-async def tell_office_delayed(session: AsyncSession, since: datetime, until: datetime, reason: str, *,
-                              now: datetime) -> int:
+async def tell_office_delayed(
+    session: AsyncSession, since: datetime, until: datetime, reason: str, *, now: datetime
+) -> int:
     """The database refused writes from ``since`` to ``until`` and the sender waited: every office
     person is told once what was delayed (it is being sent now). Returns how many were told."""
     # Due by the end of the outage and not sent before it ended (some may have gone out since).
-    due = (OutboxMessage.next_attempt_at <= until, or_(
-        OutboxMessage.status.in_(("pending", "sending")),
-        and_(OutboxMessage.status == "sent", OutboxMessage.sent_at >= until)))
+    due = (
+        OutboxMessage.next_attempt_at <= until,
+        or_(
+            OutboxMessage.status.in_(("pending", "sending")),
+            and_(OutboxMessage.status == "sent", OutboxMessage.sent_at >= until),
+        ),
+    )
     count = await session.scalar(select(func.count()).select_from(OutboxMessage).where(*due)) or 0
-    per_person = (await session.execute(
-        select(Person, func.count(OutboxMessage.id)).join(Person, Person.id == OutboxMessage.person_id)
-        .where(*due).group_by(Person.id).order_by(func.count(OutboxMessage.id).desc(), Person.id)
-    )).all()
-    text = render("urging/outage.html.j2", since=since, until=until, reason=OUTAGE_REASONS.get(reason, reason),
-                  minutes=max(1, round((until - since).total_seconds() / 60)), count=count,
-                  people=[{"who": person_label(p), "count": n} for p, n in per_person[:MAX_DELAYED_LISTED]],
-                  more=max(0, len(per_person) - MAX_DELAYED_LISTED))
+    per_person = (
+        await session.execute(
+            select(Person, func.count(OutboxMessage.id))
+            .join(Person, Person.id == OutboxMessage.person_id)
+            .where(*due)
+            .group_by(Person.id)
+            .order_by(func.count(OutboxMessage.id).desc(), Person.id)
+        )
+    ).all()
+    text = render(
+        "urging/outage.html.j2",
+        since=since,
+        until=until,
+        reason=OUTAGE_REASONS.get(reason, reason),
+        minutes=max(1, round((until - since).total_seconds() / 60)),
+        count=count,
+        people=[{"who": person_label(p), "count": n} for p, n in per_person[:MAX_DELAYED_LISTED]],
+        more=max(0, len(per_person) - MAX_DELAYED_LISTED),
+    )
     told = 0
     for staff in await office_staff(session):
-        row = await enqueue(session, staff, text, now=now, urgent=True,
-                            dedupe_key=f"outage:{since.isoformat()}:{staff.id}")
+        row = await enqueue(
+            session, staff, text, now=now, urgent=True, dedupe_key=f"outage:{since.isoformat()}:{staff.id}"
+        )
         told += row is not None
     return told
 
 
 async def pending_count(session: AsyncSession) -> int:
     """Messages still waiting in the outbox (queued or being sent)."""
-    return await session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.status.in_(("pending", "sending")))) or 0
+    return (
+        await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")))
+        )
+        or 0
+    )

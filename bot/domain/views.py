@@ -148,11 +148,19 @@ class ItemDetail:
 
 def _assignment_view(calendar: WorkCalendar, a: Assignment, today: date) -> AssignmentView:
     return AssignmentView(
-        id=a.id, unit_id=a.unit_id, unit_name=a.unit.name, role=a.role,
-        role_label=UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role), state=a.state,
-        state_label=ASSIGNMENT_STATES.get(a.state, a.state), due=a.due_date, due_provisional=a.due_provisional,
-        light=assignment_light(calendar, a, today), acknowledged_at=a.acknowledged_at,
-        extension_count=a.extension_count, redo_count=a.redo_count,
+        id=a.id,
+        unit_id=a.unit_id,
+        unit_name=a.unit.name,
+        role=a.role,
+        role_label=UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role),
+        state=a.state,
+        state_label=ASSIGNMENT_STATES.get(a.state, a.state),
+        due=a.due_date,
+        due_provisional=a.due_provisional,
+        light=assignment_light(calendar, a, today),
+        acknowledged_at=a.acknowledged_at,
+        extension_count=a.extension_count,
+        redo_count=a.redo_count,
     )
 
 
@@ -160,19 +168,29 @@ def summarize(item: Item, me: Person, calendar: WorkCalendar, now: datetime) -> 
     today = local_date(now)
     views = tuple(_assignment_view(calendar, a, today) for a in item.assignments)
     mine = next(
-        (a.id for a in item.assignments
-         if me.unit_id is not None and a.unit_id == me.unit_id and a.state in LIVE_ASSIGNMENT_STATES),
+        (
+            a.id
+            for a in item.assignments
+            if me.unit_id is not None and a.unit_id == me.unit_id and a.state in LIVE_ASSIGNMENT_STATES
+        ),
         None,
     )
     lead = next((a for a in item.assignments if a.role == "lead" and a.state != "transferred"), None)
     return ItemSummary(
-        id=item.id, number=format_number(item.year, item.number), label=item_label(item),
-        title=CONFIDENTIAL_TITLE if item.confidential else item.title, confidential=item.confidential,
-        importance=item.importance, importance_label=IMPORTANCE.get(item.importance, item.importance),
-        state=item.state, state_label=ITEM_STATES.get(item.state, item.state),
+        id=item.id,
+        number=format_number(item.year, item.number),
+        label=item_label(item),
+        title=CONFIDENTIAL_TITLE if item.confidential else item.title,
+        confidential=item.confidential,
+        importance=item.importance,
+        importance_label=IMPORTANCE.get(item.importance, item.importance),
+        state=item.state,
+        state_label=ITEM_STATES.get(item.state, item.state),
         due=lead.due_date if lead and lead.due_date else item.due_date,
         due_provisional=lead.due_provisional if lead and lead.due_date else item.due_provisional,
-        light=worst(v.light for v in views), assignments=views, my_assignment_id=mine,
+        light=worst(v.light for v in views),
+        assignments=views,
+        my_assignment_id=mine,
     )
 
 
@@ -184,14 +202,16 @@ def _visible(me: Person):  # noqa: ANN202
     if me.is_principal_leader:  # 主要领导 (issue 12): every approved item in the county
         conditions.append(Item.state.not_in(("draft", "pending")))
     elif me.has_role("leader"):
-        conditions.append(and_(
-            Item.state.not_in(("draft", "pending")),
-            exists().where(ItemLeader.item_id == Item.id, ItemLeader.person_id == me.id),
-        ))
+        conditions.append(
+            and_(
+                Item.state.not_in(("draft", "pending")),
+                exists().where(ItemLeader.item_id == Item.id, ItemLeader.person_id == me.id),
+            )
+        )
     if me.has_role("liaison", "unit_head") and me.unit_id is not None:
-        conditions.append(exists().where(
-            Assignment.item_id == Item.id, Assignment.unit_id == me.unit_id, Assignment.state != "draft"
-        ))
+        conditions.append(
+            exists().where(Assignment.item_id == Item.id, Assignment.unit_id == me.unit_id, Assignment.state != "draft")
+        )
     return or_(*conditions) if conditions else False
 
 
@@ -219,8 +239,14 @@ async def open_items_for(
     if statements is None:
         return ItemPage((), 0, page, page_size)
     today = local_date(now)
-    params = {"me_id": me.id, "me_unit_id": me.unit_id, "today": today,
-              "yellow_until": _yellow_until(calendar, today), "limit": page_size, "offset": (page - 1) * page_size}
+    params = {
+        "me_id": me.id,
+        "me_unit_id": me.unit_id,
+        "today": today,
+        "yellow_until": _yellow_until(calendar, today),
+        "limit": page_size,
+        "offset": (page - 1) * page_size,
+    }
     # Two statements: the page's items with their assignments and units (the ORDER BY and LIMIT
     # apply to the items; SQLAlchemy joins the assignments onto that page), and the total.
     page_stmt, count_stmt = statements
@@ -272,9 +298,14 @@ def _build_list_statements(dialect: str, asker: _Asker, filters: ItemFilters) ->
     rank, shown_due = _order_keys(bindparam("today", type_=Date), bindparam("yellow_until", type_=Date))
     if filters.light:
         where.append(rank == LIGHT_RANK[filters.light])
-    page = (select(Item).where(*where).options(*LIST_OPTIONS)
-            .order_by(rank.desc(), shown_due.is_(None), shown_due, Item.id)
-            .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
+    page = (
+        select(Item)
+        .where(*where)
+        .options(*LIST_OPTIONS)
+        .order_by(rank.desc(), shown_due.is_(None), shown_due, Item.id)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
     return page, select(func.count()).select_from(Item).where(*where)
 
 
@@ -323,8 +354,13 @@ def _list_conditions(me: Person, filters: ItemFilters, id_in) -> list | None:  #
     if unit_only and not filters.include_closed:
         # The unit's open list: items it still owes or has reported work on (passed on or
         # declined ones are off it). Stricter than ``_visible``, and read from the unit's index.
-        where = [id_in(select(Assignment.item_id).where(
-            Assignment.unit_id == me.unit_id, Assignment.state.in_(LIVE_ASSIGNMENT_STATES)))]
+        where = [
+            id_in(
+                select(Assignment.item_id).where(
+                    Assignment.unit_id == me.unit_id, Assignment.state.in_(LIVE_ASSIGNMENT_STATES)
+                )
+            )
+        ]
     else:
         where = [] if visible is None else [visible]
         scope = _visible_item_ids(me)
@@ -377,8 +413,12 @@ def _yellow_until(calendar: WorkCalendar, today: date) -> date:
 
 
 def _order_keys(today, yellow_until):  # noqa: ANN001, ANN202 — dates or bound parameters
-    rank = case((Item.owing_due.is_(None), -1), (Item.owing_due < today, LIGHT_RANK["red"]),
-                (Item.owing_due < yellow_until, LIGHT_RANK["yellow"]), else_=LIGHT_RANK["green"])
+    rank = case(
+        (Item.owing_due.is_(None), -1),
+        (Item.owing_due < today, LIGHT_RANK["red"]),
+        (Item.owing_due < yellow_until, LIGHT_RANK["yellow"]),
+        else_=LIGHT_RANK["green"],
+    )
     return rank, func.coalesce(Item.lead_due, Item.due_date)
 
 
@@ -417,22 +457,66 @@ async def item_detail(
     ids = [a.id for a in item.assignments]
     units = {a.id: a.unit.name for a in item.assignments}
     if ids:
-        for r in (await session.scalars(select(ExtensionRequest).where(
-                ExtensionRequest.assignment_id.in_(ids), ExtensionRequest.status == "pending"))).all():
-            pending.append(PendingRequest("extension", r.id, r.assignment_id, units[r.assignment_id], r.requested_at,
-                                          None if item.confidential else f"申请延期至{r.new_due.isoformat()}"))
-        for t in (await session.scalars(select(Transfer).where(
-                Transfer.assignment_id.in_(ids), Transfer.status == "pending"))).all():
-            pending.append(PendingRequest("transfer", t.id, t.assignment_id, units[t.assignment_id], t.requested_at,
-                                          None if item.confidential else "申请转办"))
-        for c in (await session.scalars(select(CompletionReport).where(
-                CompletionReport.assignment_id.in_(ids), CompletionReport.status == "pending"))).all():
-            pending.append(PendingRequest("report", c.id, c.assignment_id, units[c.assignment_id], c.created_at,
-                                          None if item.confidential else "办结报告待审核"))
-    for change in (await session.scalars(select(ItemChange).where(
-            ItemChange.item_id == item.id, ItemChange.status == "pending"))).all():
-        pending.append(PendingRequest("change", change.id, None, "", change.proposed_at,
-                                      f"{CHANGE_LABELS.get(change.kind, change.kind)}待审批"))
+        for r in (
+            await session.scalars(
+                select(ExtensionRequest).where(
+                    ExtensionRequest.assignment_id.in_(ids), ExtensionRequest.status == "pending"
+                )
+            )
+        ).all():
+            pending.append(
+                PendingRequest(
+                    "extension",
+                    r.id,
+                    r.assignment_id,
+                    units[r.assignment_id],
+                    r.requested_at,
+                    None if item.confidential else f"申请延期至{r.new_due.isoformat()}",
+                )
+            )
+        for t in (
+            await session.scalars(select(Transfer).where(Transfer.assignment_id.in_(ids), Transfer.status == "pending"))
+        ).all():
+            pending.append(
+                PendingRequest(
+                    "transfer",
+                    t.id,
+                    t.assignment_id,
+                    units[t.assignment_id],
+                    t.requested_at,
+                    None if item.confidential else "申请转办",
+                )
+            )
+        for c in (
+            await session.scalars(
+                select(CompletionReport).where(
+                    CompletionReport.assignment_id.in_(ids), CompletionReport.status == "pending"
+                )
+            )
+        ).all():
+            pending.append(
+                PendingRequest(
+                    "report",
+                    c.id,
+                    c.assignment_id,
+                    units[c.assignment_id],
+                    c.created_at,
+                    None if item.confidential else "办结报告待审核",
+                )
+            )
+    for change in (
+        await session.scalars(select(ItemChange).where(ItemChange.item_id == item.id, ItemChange.status == "pending"))
+    ).all():
+        pending.append(
+            PendingRequest(
+                "change",
+                change.id,
+                None,
+                "",
+                change.proposed_at,
+                f"{CHANGE_LABELS.get(change.kind, change.kind)}待审批",
+            )
+        )
     pending.sort(key=lambda p: (p.at, p.kind, p.id))
     return ItemDetail(
         summary=summary,
@@ -482,13 +566,21 @@ def _buttons(me: Person, item: Item, pending: list[PendingRequest]) -> Keyboard:
             if p.kind == "change":
                 continue  # decided by the office head (below)
             code = {"extension": "x", "transfer": "t", "report": "r"}[p.kind]
-            rows.append([Button(f"{b.text}（{p.unit_name}）", b.data)
-                         for b in (button(f"{code}:ok", p.id), button(f"{code}:no", p.id))])
+            rows.append(
+                [
+                    Button(f"{b.text}（{p.unit_name}）", b.data)
+                    for b in (button(f"{code}:ok", p.id), button(f"{code}:no", p.id))
+                ]
+            )
     if me.has_role("office_head"):
         for p in pending:
             if p.kind == "change":
-                rows.append([Button(f"{b.text}（{(p.detail or '').removesuffix('待审批')}）", b.data)
-                             for b in (button("g:ok", p.id), button("g:no", p.id))])
+                rows.append(
+                    [
+                        Button(f"{b.text}（{(p.detail or '').removesuffix('待审批')}）", b.data)
+                        for b in (button("g:ok", p.id), button("g:no", p.id))
+                    ]
+                )
     if me.has_role("liaison") and me.unit_id is not None:
         for a in item.assignments:
             if a.unit_id != me.unit_id or a.state not in ACTIVE_ASSIGNMENT_STATES:

@@ -155,14 +155,10 @@ class YearSchedule:
                 )
         both = sorted(self.holidays & self.workdays)
         if both:
-            raise ScheduleError(
-                f"{self.year}年的日期 {both[0].isoformat()} 既是放假日期又是调休上班日期"
-            )
+            raise ScheduleError(f"{self.year}年的日期 {both[0].isoformat()} 既是放假日期又是调休上班日期")
         stray = sorted(set(self.holiday_names) - self.holidays)
         if stray:
-            raise ScheduleError(
-                f"{self.year}年的节日名称对应的日期 {stray[0].isoformat()} 不在放假日期中"
-            )
+            raise ScheduleError(f"{self.year}年的节日名称对应的日期 {stray[0].isoformat()} 不在放假日期中")
 
     def to_toml(self) -> str:
         """Render in the file format understood by ``parse_schedule``."""
@@ -238,10 +234,7 @@ def _in_schedule_window(d: date, year: int) -> bool:
 
 
 def _outside_year_message(year: int, what: str) -> str:
-    return (
-        f"{what} 不在 {year} 年内（只允许 {year} 年的日期，"
-        f"以及元旦放假可能涉及的 {year - 1} 年 12 月的日期）"
-    )
+    return f"{what} 不在 {year} 年内（只允许 {year} 年的日期，以及元旦放假可能涉及的 {year - 1} 年 12 月的日期）"
 
 
 def _q(value: Any) -> str:
@@ -255,9 +248,7 @@ def _q(value: Any) -> str:
 
 def _parse_day(text: str, where: str, raw: str) -> date:
     if not _DATE_RE.fullmatch(text):
-        raise ScheduleError(
-            f"{where} 中的 {_q(raw)} 不是有效日期，应为 YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD"
-        )
+        raise ScheduleError(f"{where} 中的 {_q(raw)} 不是有效日期，应为 YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD")
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -281,15 +272,13 @@ def _parse_item(raw: Any, where: str, year: int) -> list[date]:
             if b < a:
                 raise ScheduleError(f"{where} 中的 {_q(raw)} 起止日期颠倒（结束日期早于开始日期）")
             if (b - a).days >= _MAX_RANGE_DAYS:
-                raise ScheduleError(
-                    f"{where} 中的 {_q(raw)} 跨度超过 {_MAX_RANGE_DAYS} 天，请检查是否写错"
-                )
+                raise ScheduleError(f"{where} 中的 {_q(raw)} 跨度超过 {_MAX_RANGE_DAYS} 天，请检查是否写错")
             days = [a + timedelta(days=i) for i in range((b - a).days + 1)]
         else:
             days = [_parse_day(text, where, raw)]
     else:
         raise ScheduleError(
-            f"{where} 中的 {_q(raw)} 不是日期，应写成字符串，如 \"{year}-01-01\" 或 \"{year}-01-01..{year}-01-03\""
+            f'{where} 中的 {_q(raw)} 不是日期，应写成字符串，如 "{year}-01-01" 或 "{year}-01-01..{year}-01-03"'
         )
     for d in days:
         if not _in_schedule_window(d, year):
@@ -349,7 +338,9 @@ def parse_schedule(text: str | bytes) -> YearSchedule:
 
     holidays_tbl = doc.get("holidays")
     if holidays_tbl is None:
-        raise ScheduleError(f'缺少 [holidays]（放假日期），例如：[holidays] 下写 "元旦" = ["{year}-01-01..{year}-01-03"]')
+        raise ScheduleError(
+            f'缺少 [holidays]（放假日期），例如：[holidays] 下写 "元旦" = ["{year}-01-01..{year}-01-03"]'
+        )
     if not isinstance(holidays_tbl, dict):
         raise ScheduleError(f'holidays 应为表 [holidays]，其下每行形如 "春节" = ["{year}-02-05..{year}-02-13"]')
     if not holidays_tbl:
@@ -358,7 +349,7 @@ def parse_schedule(text: str | bytes) -> YearSchedule:
     names: dict[date, str] = {}
     for name, value in holidays_tbl.items():
         if not name.strip():
-            raise ScheduleError("[holidays] 中有空的节日名称，请写明节日名称，如 \"春节\"")
+            raise ScheduleError('[holidays] 中有空的节日名称，请写明节日名称，如 "春节"')
         if isinstance(value, dict):
             raise ScheduleError(f"[holidays] {_q(name)} 应为日期列表，不能是表")
         where = f"[holidays] {_q(name)}"
@@ -367,7 +358,7 @@ def parse_schedule(text: str | bytes) -> YearSchedule:
             if other is not None and other != name:
                 raise ScheduleError(
                     f"日期 {d.isoformat()} 同时出现在 [holidays] {_q(other)} 和 {_q(name)} 中；"
-                    f"如两节合并放假，请写成一项，如 \"{other}、{name}\""
+                    f'如两节合并放假，请写成一项，如 "{other}、{name}"'
                 )
             names[d] = name
 

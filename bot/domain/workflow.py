@@ -107,9 +107,13 @@ ASSIGNMENT_STATES: dict[str, str] = {
 ACTIVE_ASSIGNMENT_STATES = frozenset({"assigned", "in_progress"})
 # A unit is still part of the item in these states (it is told when the item closes, may see it).
 LIVE_ASSIGNMENT_STATES = frozenset({"assigned", "in_progress", "reported"})
-OPEN_ITEM_STATES = frozenset({"draft", "pending", "assigned", "in_progress", "reported", "leader_review",
-                              "suspended"})
-REQUEST_STATES: dict[str, str] = {"pending": "待审批", "approved": "已同意", "rejected": "未同意", "cancelled": "已撤销"}
+OPEN_ITEM_STATES = frozenset({"draft", "pending", "assigned", "in_progress", "reported", "leader_review", "suspended"})
+REQUEST_STATES: dict[str, str] = {
+    "pending": "待审批",
+    "approved": "已同意",
+    "rejected": "未同意",
+    "cancelled": "已撤销",
+}
 REPORT_STATES: dict[str, str] = {"pending": "待审核", "approved": "审核通过", "returned": "退回重办"}
 
 MAX_TITLE = 100
@@ -504,11 +508,18 @@ async def locked(session: AsyncSession, model: type[M], record_id: int, what: st
     if model is Assignment:
         q = select(Assignment.item_id).where(Assignment.id == record_id)
     elif model is Milestone:
-        q = (select(Assignment.item_id).join(Plan, Plan.assignment_id == Assignment.id)
-             .join(Milestone, Milestone.plan_id == Plan.id).where(Milestone.id == record_id))
+        q = (
+            select(Assignment.item_id)
+            .join(Plan, Plan.assignment_id == Assignment.id)
+            .join(Milestone, Milestone.plan_id == Plan.id)
+            .where(Milestone.id == record_id)
+        )
     else:
-        q = (select(Assignment.item_id).join(model, model.assignment_id == Assignment.id)  # type: ignore[attr-defined]
-             .where(model.id == record_id))  # type: ignore[attr-defined]
+        q = (
+            select(Assignment.item_id)
+            .join(model, model.assignment_id == Assignment.id)  # type: ignore[attr-defined]
+            .where(model.id == record_id)  # type: ignore[attr-defined]
+        )
     item_id = await session.scalar(q) if isinstance(record_id, int) and not isinstance(record_id, bool) else None
     if item_id is None:
         raise DomainError(f"找不到该{what}，可能已被删除")

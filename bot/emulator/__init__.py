@@ -19,7 +19,22 @@ from .limits import FakeClock, FloodLimits
 from .spec import BotApiSpec, SpecViolation, default_spec_path
 
 __all__ = [
-    "DEFAULT_TOKEN", "ApiError", "CallRecord", "Emulator", "Event", "Reply", "Stats",
-    "BotMessage", "Group", "Person", "FAULT_KINDS", "Fault", "UploadedFile", "FakeClock",
-    "FloodLimits", "BotApiSpec", "SpecViolation", "default_spec_path",
+    "DEFAULT_TOKEN",
+    "ApiError",
+    "CallRecord",
+    "Emulator",
+    "Event",
+    "Reply",
+    "Stats",
+    "BotMessage",
+    "Group",
+    "Person",
+    "FAULT_KINDS",
+    "Fault",
+    "UploadedFile",
+    "FakeClock",
+    "FloodLimits",
+    "BotApiSpec",
+    "SpecViolation",
+    "default_spec_path",
 ]

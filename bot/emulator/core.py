@@ -36,8 +36,17 @@ from .spec import BotApiSpec, SpecViolation, load_default_spec
 from .state import ApiError, CallRecord, ChatState, Event, Params, Reply, Stats
 from .users import UserSide
 
-__all__ = ["Emulator", "ApiError", "Reply", "Event", "Stats", "CallRecord", "ChatState",
-           "Subscription", "DEFAULT_TOKEN"]
+__all__ = [
+    "Emulator",
+    "ApiError",
+    "Reply",
+    "Event",
+    "Stats",
+    "CallRecord",
+    "ChatState",
+    "Subscription",
+    "DEFAULT_TOKEN",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +58,11 @@ _OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
 def _is_flood_limited(method: str) -> bool:
     """Methods that put a new message into a chat count against the flood limits."""
     return (method.startswith("send") and method != "sendChatAction") or method in (
-        "copyMessage", "forwardMessage", "copyMessages", "forwardMessages")
+        "copyMessage",
+        "forwardMessage",
+        "copyMessages",
+        "forwardMessages",
+    )
 
 
 class Subscription:
@@ -91,8 +104,12 @@ class Emulator(BotApiMethods, UserSide):
         settle_quiet: float = 0.02,
     ) -> None:
         self.token = token
-        self.bot_user = {"id": int(token.split(":", 1)[0]), "is_bot": True,
-                         "first_name": bot_name, "username": bot_username}
+        self.bot_user = {
+            "id": int(token.split(":", 1)[0]),
+            "is_bot": True,
+            "first_name": bot_name,
+            "username": bot_username,
+        }
         if isinstance(spec, str) and spec == "auto":
             spec = load_default_spec()
         elif isinstance(spec, str | Path):
@@ -140,16 +157,22 @@ class Emulator(BotApiMethods, UserSide):
         self._query_ids = itertools.count(4_000_000_000_001)
         self._media_groups = itertools.count(13_000_000_000_001)
         self._methods: dict[str, Callable] = {
-            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("_m_")}
+            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("_m_")
+        }
 
     @property
     def bot_id(self) -> int:
         return self.bot_user["id"]
 
     # ------------------------------------------------------------------ request entry point
-    async def request(self, method: str, params: dict | None = None,
-                      files: dict[str, UploadedFile] | None = None, *,
-                      token: str | None = None) -> Reply:
+    async def request(
+        self,
+        method: str,
+        params: dict | None = None,
+        files: dict[str, UploadedFile] | None = None,
+        *,
+        token: str | None = None,
+    ) -> Reply:
         """Handle one Bot API call. `token=None` skips the token check (already routed)."""
         polling = method.lower() == "getupdates"  # the poll loop is not bot activity
         if not polling:
@@ -162,8 +185,7 @@ class Emulator(BotApiMethods, UserSide):
                 self._inflight -= 1
                 self._bump()
 
-    async def _request(self, method: str, params: dict, files: dict[str, UploadedFile],
-                       token: str | None) -> Reply:
+    async def _request(self, method: str, params: dict, files: dict[str, UploadedFile], token: str | None) -> Reply:
         if token is not None and token != self.token:
             return self._error(method, params, 401, "Unauthorized")
         # Without a spec every name is taken as valid: unknown ones become "not emulated".
@@ -194,8 +216,9 @@ class Emulator(BotApiMethods, UserSide):
             chat = self.chats.get(chat_id)
             retry = self.flood.acquire(chat_id, chat is not None and chat.type != "private")
             if retry:
-                return self._error(name, decoded, 429, f"Too Many Requests: retry after {retry}",
-                                   {"retry_after": retry})
+                return self._error(
+                    name, decoded, 429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
+                )
         handler = self._methods.get(name)
         if handler is None:
             self.unemulated[name] += 1
@@ -208,14 +231,14 @@ class Emulator(BotApiMethods, UserSide):
             return self._error(name, decoded, exc.code, exc.description, exc.parameters)
         except Exception as exc:  # an emulator bug: make the test harness see it
             log.exception("emulator failed in %s", name)
-            self.violations.append(SpecViolation(name, _printable(decoded),
-                                                 f"emulator internal error: {exc!r}"))
+            self.violations.append(SpecViolation(name, _printable(decoded), f"emulator internal error: {exc!r}"))
             return self._error(name, decoded, 500, f"Internal Server Error: {exc!r}")
         if self.self_check and self.spec:
             problems = self.spec.check_result(name, result)
             if problems:
-                self.violations.append(SpecViolation(
-                    name, _printable(decoded), "emulator answer breaks the spec: " + "; ".join(problems)))
+                self.violations.append(
+                    SpecViolation(name, _printable(decoded), "emulator answer breaks the spec: " + "; ".join(problems))
+                )
         self._record(name, decoded, 200)
         if fault is not None:  # timeout after the work was done: the answer is what got lost
             return self._fault_reply(name, decoded, fault)
@@ -229,11 +252,13 @@ class Emulator(BotApiMethods, UserSide):
             self.stats.rate_limited += 1
         self.calls.append(CallRecord(method, _printable(params), status, description))
         if self._subscribers:
-            self._emit("call", params.get("chat_id") if isinstance(params.get("chat_id"), int) else None,
-                       {"method": method, "status": status, "description": description})
+            self._emit(
+                "call",
+                params.get("chat_id") if isinstance(params.get("chat_id"), int) else None,
+                {"method": method, "status": status, "description": description},
+            )
 
-    def _error(self, method: str, params: dict, code: int, description: str,
-               parameters: dict | None = None) -> Reply:
+    def _error(self, method: str, params: dict, code: int, description: str, parameters: dict | None = None) -> Reply:
         self._record(method, params, code, description)
         body = {"ok": False, "error_code": code, "description": description}
         if parameters:
@@ -251,16 +276,20 @@ class Emulator(BotApiMethods, UserSide):
         self.stats.faults += 1
         if fault.kind == "timeout":
             self._record(method, params, 504, "injected timeout")
-            return Reply(504, {"ok": False, "error_code": 504, "description": "Gateway Timeout"},
-                         timed_out=True, hang=fault.hang)
+            return Reply(
+                504, {"ok": False, "error_code": 504, "description": "Gateway Timeout"}, timed_out=True, hang=fault.hang
+            )
         if fault.kind == "rate_limit":
-            return self._error(method, params, 429, f"Too Many Requests: retry after {fault.retry_after}",
-                               {"retry_after": fault.retry_after})
+            return self._error(
+                method,
+                params,
+                429,
+                f"Too Many Requests: retry after {fault.retry_after}",
+                {"retry_after": fault.retry_after},
+            )
         if fault.kind == "forbidden":
-            return self._error(method, params, 403,
-                               fault.description or "Forbidden: bot was blocked by the user")
-        return self._error(method, params, fault.status,
-                           fault.description or HTTPStatus(fault.status).phrase)
+            return self._error(method, params, 403, fault.description or "Forbidden: bot was blocked by the user")
+        return self._error(method, params, fault.status, fault.description or HTTPStatus(fault.status).phrase)
 
     # ------------------------------------------------------------------ state helpers
     def _bump(self) -> None:
@@ -294,17 +323,21 @@ class Emulator(BotApiMethods, UserSide):
     def _chat_id(self, value: Any) -> int | None:
         if isinstance(value, str) and value.startswith("@"):
             name = value[1:].lower()
-            return next((c.id for c in self.chats.values()
-                         if c.username and c.username.lower() == name), None)
+            return next((c.id for c in self.chats.values() if c.username and c.username.lower() == name), None)
         try:
             return int(value) if value is not None and not isinstance(value, bool) else None
         except (TypeError, ValueError):
             return None
 
-    def _store(self, chat: ChatState, sender: dict, content: dict, *,
-               reply_to: dict | None = None, markup: dict | None = None) -> dict:
-        msg: dict[str, Any] = {"message_id": chat.next_message_id, "from": dict(sender), "chat": chat.json(),
-               "date": self._now()}
+    def _store(
+        self, chat: ChatState, sender: dict, content: dict, *, reply_to: dict | None = None, markup: dict | None = None
+    ) -> dict:
+        msg: dict[str, Any] = {
+            "message_id": chat.next_message_id,
+            "from": dict(sender),
+            "chat": chat.json(),
+            "date": self._now(),
+        }
         chat.next_message_id += 1
         if reply_to is not None:
             msg["reply_to_message"] = reply_to
@@ -334,9 +367,13 @@ class Emulator(BotApiMethods, UserSide):
                 headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
             try:
                 response = await self._http_client().post(
-                    hook["url"], content=json.dumps(update, ensure_ascii=False).encode(), headers=headers)
-                error = None if 200 <= response.status_code < 300 else (
-                    f"Wrong response from the webhook: {response.status_code} {response.reason_phrase}")
+                    hook["url"], content=json.dumps(update, ensure_ascii=False).encode(), headers=headers
+                )
+                error = (
+                    None
+                    if 200 <= response.status_code < 300
+                    else (f"Wrong response from the webhook: {response.status_code} {response.reason_phrase}")
+                )
             except httpx.HTTPError as exc:
                 error = f"Connection failed: {type(exc).__name__}"
             if self.webhook is not hook:
@@ -377,8 +414,9 @@ class Emulator(BotApiMethods, UserSide):
         if self.self_check and self.spec:
             problems = self.spec.check_value(update, ["Update"], "update")
             if problems:
-                self.violations.append(SpecViolation(
-                    f"<{kind} update>", {}, "emulator update breaks the spec: " + "; ".join(problems)))
+                self.violations.append(
+                    SpecViolation(f"<{kind} update>", {}, "emulator update breaks the spec: " + "; ".join(problems))
+                )
         self._pending.append(update)
         self.stats.updates += 1
         self._bump()
@@ -398,7 +436,8 @@ class Emulator(BotApiMethods, UserSide):
             if remaining <= 0:
                 raise TimeoutError(
                     f"{len(self._pending)} update(s) not confirmed by the bot within {timeout}s "
-                    f"(is it polling, or is the webhook reachable?); first: {self._pending[0]}")
+                    f"(is it polling, or is the webhook reachable?); first: {self._pending[0]}"
+                )
             await self._wait_change(min(remaining, 0.05))
 
     async def settle(self, timeout: float = 10.0) -> None:
@@ -428,5 +467,7 @@ class Emulator(BotApiMethods, UserSide):
 
 
 def _printable(params: dict) -> dict:
-    return {k: (f"<file {v.filename!r}, {len(v.data)} bytes>" if isinstance(v, UploadedFile) else v)
-            for k, v in params.items()}
+    return {
+        k: (f"<file {v.filename!r}, {len(v.data)} bytes>" if isinstance(v, UploadedFile) else v)
+        for k, v in params.items()
+    }

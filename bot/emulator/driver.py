@@ -61,8 +61,7 @@ class BotMessage:
 
     @property
     def button_rows(self) -> list[list[str]]:
-        return [[b["text"] for b in row]
-                for row in (self.reply_markup or {}).get("inline_keyboard", [])]
+        return [[b["text"] for b in row] for row in (self.reply_markup or {}).get("inline_keyboard", [])]
 
     @property
     def buttons(self) -> list[str]:
@@ -110,8 +109,11 @@ class _Chatty:
 
     def _bot_messages(self, chat_id: int) -> list[BotMessage]:
         chat = self._emu.chats[chat_id]
-        return [BotMessage(self._emu, chat_id, mid) for mid, msg in chat.messages.items()
-                if msg["from"]["id"] == self._emu.bot_id]
+        return [
+            BotMessage(self._emu, chat_id, mid)
+            for mid, msg in chat.messages.items()
+            if msg["from"]["id"] == self._emu.bot_id
+        ]
 
 
 class Person(_Chatty):
@@ -141,42 +143,64 @@ class Person(_Chatty):
         return BotMessage(self._emu, msg["chat"]["id"], msg["message_id"])
 
     # --- actions --------------------------------------------------------------------------
-    async def send(self, text: str, *, chat: ChatRef = None,
-                   reply_to: BotMessage | None = None) -> BotMessage:
+    async def send(self, text: str, *, chat: ChatRef = None, reply_to: BotMessage | None = None) -> BotMessage:
         """Send text (commands included); returns the user's own message."""
         chat_id = self._chat_id(chat, reply_to.chat_id if reply_to else self.id)
-        msg = await self._act(lambda: self._emu.user_sends(
-            self.id, text, chat_id=chat_id, reply_to=reply_to.message_id if reply_to else None))
+        msg = await self._act(
+            lambda: self._emu.user_sends(
+                self.id, text, chat_id=chat_id, reply_to=reply_to.message_id if reply_to else None
+            )
+        )
         return self._view(msg)
 
     async def reply(self, message: BotMessage, text: str) -> BotMessage:
         return await self.send(text, reply_to=message)
 
-    async def send_photo(self, data: bytes, caption: str | None = None, *, chat: ChatRef = None,
-                         reply_to: BotMessage | None = None) -> BotMessage:
+    async def send_photo(
+        self, data: bytes, caption: str | None = None, *, chat: ChatRef = None, reply_to: BotMessage | None = None
+    ) -> BotMessage:
         chat_id = self._chat_id(chat, reply_to.chat_id if reply_to else self.id)
-        msg = await self._act(lambda: self._emu.user_sends(
-            self.id, chat_id=chat_id, photo=data, caption=caption,
-            reply_to=reply_to.message_id if reply_to else None))
+        msg = await self._act(
+            lambda: self._emu.user_sends(
+                self.id,
+                chat_id=chat_id,
+                photo=data,
+                caption=caption,
+                reply_to=reply_to.message_id if reply_to else None,
+            )
+        )
         return self._view(msg)
 
-    async def send_document(self, data: bytes, filename: str = "文件.bin",
-                            mime_type: str | None = None, caption: str | None = None, *,
-                            chat: ChatRef = None, reply_to: BotMessage | None = None) -> BotMessage:
+    async def send_document(
+        self,
+        data: bytes,
+        filename: str = "文件.bin",
+        mime_type: str | None = None,
+        caption: str | None = None,
+        *,
+        chat: ChatRef = None,
+        reply_to: BotMessage | None = None,
+    ) -> BotMessage:
         chat_id = self._chat_id(chat, reply_to.chat_id if reply_to else self.id)
-        msg = await self._act(lambda: self._emu.user_sends(
-            self.id, chat_id=chat_id, document=data, filename=filename, mime_type=mime_type,
-            caption=caption, reply_to=reply_to.message_id if reply_to else None))
+        msg = await self._act(
+            lambda: self._emu.user_sends(
+                self.id,
+                chat_id=chat_id,
+                document=data,
+                filename=filename,
+                mime_type=mime_type,
+                caption=caption,
+                reply_to=reply_to.message_id if reply_to else None,
+            )
+        )
         return self._view(msg)
 
     async def edit(self, message: BotMessage, text: str) -> BotMessage:
         """Edit the text or caption of one of this person's own messages (an edited_message update)."""
-        await self._act(lambda: self._emu.user_edits(self.id, message.message_id, text,
-                                                     chat_id=message.chat_id))
+        await self._act(lambda: self._emu.user_edits(self.id, message.message_id, text, chat_id=message.chat_id))
         return message
 
-    async def tap(self, label: str, message: BotMessage | None = None, *,
-                  chat: ChatRef = None) -> dict:
+    async def tap(self, label: str, message: BotMessage | None = None, *, chat: ChatRef = None) -> dict:
         """Tap the button with this label on `message`, or on the newest bot message having it."""
         chat_id = message.chat_id if message is not None else self._chat_id(chat, self.id)
         candidates = [message] if message is not None else self._bot_messages(chat_id)[::-1]
@@ -185,18 +209,17 @@ class Person(_Chatty):
             if button is None:
                 continue
             if "callback_data" not in button:
-                raise ValueError(f"{self.name}: button {label!r} on {msg!r} is not a callback "
-                                 f"button: {button}")
-            return await self._act(functools.partial(
-                self._emu.press_button, self.id, chat_id, msg.message_id, button["callback_data"]))
-        shown = "; ".join(f"#{m.message_id} {(m.text or '')[:30]!r}: {m.buttons}"
-                          for m in candidates if m.buttons and not m.deleted)
+                raise ValueError(f"{self.name}: button {label!r} on {msg!r} is not a callback button: {button}")
+            return await self._act(
+                functools.partial(self._emu.press_button, self.id, chat_id, msg.message_id, button["callback_data"])
+            )
+        shown = "; ".join(
+            f"#{m.message_id} {(m.text or '')[:30]!r}: {m.buttons}" for m in candidates if m.buttons and not m.deleted
+        )
         where = f"on {message!r}" if message is not None else f"in chat {chat_id}"
-        raise LookupError(f"{self.name}: no button {label!r} {where}. "
-                          f"Buttons there: {shown or 'none at all'}")
+        raise LookupError(f"{self.name}: no button {label!r} {where}. Buttons there: {shown or 'none at all'}")
 
-    async def forge_tap(self, data: str, message: BotMessage | int | None = None, *,
-                        chat: ChatRef = None) -> dict:
+    async def forge_tap(self, data: str, message: BotMessage | int | None = None, *, chat: ChatRef = None) -> dict:
         """A crafted callback_query with arbitrary data (what a malicious client can send)."""
         if isinstance(message, BotMessage):
             chat_id, message_id = message.chat_id, message.message_id
@@ -204,8 +227,7 @@ class Person(_Chatty):
             chat_id = self._chat_id(chat, self.id)
             last = self._bot_messages(chat_id)
             message_id = message if message is not None else (last[-1].message_id if last else 1)
-        return await self._act(lambda: self._emu.press_button(
-            self.id, chat_id, message_id, data, forged=True))
+        return await self._act(lambda: self._emu.press_button(self.id, chat_id, message_id, data, forged=True))
 
     async def join(self, group: Group) -> None:
         await self._act(lambda: self._emu.user_joins(self.id, group.id))
@@ -262,8 +284,7 @@ class Person(_Chatty):
 
     def commands_in(self, chat: ChatRef) -> dict[str, str]:
         chat_id = self._chat_id(chat, self.id)
-        return {c["command"]: c["description"]
-                for c in self._emu.effective_commands(chat_id, self.id)}
+        return {c["command"]: c["description"] for c in self._emu.effective_commands(chat_id, self.id)}
 
     @property
     def blocked(self) -> bool:

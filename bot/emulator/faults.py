@@ -41,9 +41,19 @@ class Faults:
         self.pending: list[Fault] = []
         self.served: list[tuple[Fault, str, int | None]] = []  # (fault, method, chat_id)
 
-    def add(self, kind: str, method: str | None = None, chat_id: int | None = None,
-            times: int = 1, *, retry_after: int = 5, status: int = 502, delivered: bool = False,
-            hang: float = 30.0, description: str | None = None) -> Fault:
+    def add(
+        self,
+        kind: str,
+        method: str | None = None,
+        chat_id: int | None = None,
+        times: int = 1,
+        *,
+        retry_after: int = 5,
+        status: int = 502,
+        delivered: bool = False,
+        hang: float = 30.0,
+        description: str | None = None,
+    ) -> Fault:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
         fault = Fault(kind, method, chat_id, times, retry_after, status, delivered, hang, description)

@@ -39,8 +39,12 @@ class StoredFile:
 
     def file_json(self) -> dict:
         """The File object getFile returns."""
-        return {"file_id": self.file_id, "file_unique_id": self.file_unique_id,
-                "file_size": len(self.data), "file_path": self.file_path}
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.data),
+            "file_path": self.file_path,
+        }
 
 
 class FileStore:
@@ -65,7 +69,10 @@ class FileStore:
         stored = StoredFile(
             file_id=f"{prefix}{n:06d}{digest}EMU",
             file_unique_id=f"AQAD{n:06d}",
-            kind=kind, data=data, file_path=f"{folder}/file_{n}{ext}", **kw,
+            kind=kind,
+            data=data,
+            file_path=f"{folder}/file_{n}{ext}",
+            **kw,
         )
         self._by_id[stored.file_id] = stored
         self._by_path[stored.file_path] = stored
@@ -73,8 +80,7 @@ class FileStore:
 
     def add_photo(self, data: bytes) -> list[dict]:
         """Store a photo; return its PhotoSize array (smallest first, as Telegram orders it)."""
-        sizes = [self._store("photo", data, ".jpg", extra={"width": w, "height": h})
-                 for w, h in _PHOTO_SIZES]
+        sizes = [self._store("photo", data, ".jpg", extra={"width": w, "height": h}) for w, h in _PHOTO_SIZES]
         for stored in sizes:
             self._photo_sets[stored.file_id] = sizes
         return [self.photo_size(stored) for stored in sizes]
@@ -89,8 +95,12 @@ class FileStore:
 
     @staticmethod
     def photo_size(stored: StoredFile) -> dict:
-        return {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                "file_size": len(stored.data), **stored.extra}
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.data),
+            **stored.extra,
+        }
 
     @staticmethod
     def document(stored: StoredFile) -> dict:

@@ -60,8 +60,15 @@ class EmulatorHost:
 
         def _chat_id(self, value: Any) -> int | None: ...
 
-        def _store(self, chat: ChatState, sender: dict, content: dict, *,
-                   reply_to: dict | None = None, markup: dict | None = None) -> dict: ...
+        def _store(
+            self,
+            chat: ChatState,
+            sender: dict,
+            content: dict,
+            *,
+            reply_to: dict | None = None,
+            markup: dict | None = None,
+        ) -> dict: ...
 
         async def _webhook_loop(self) -> None: ...
 

@@ -53,8 +53,7 @@ class _ApiHandler(_Base):
         await self._handle(token, method)
 
     async def _handle(self, token: str, method: str) -> None:
-        params: dict[str, Any] = {k: v[-1].decode("utf-8", "replace")
-                                  for k, v in self.request.query_arguments.items()}
+        params: dict[str, Any] = {k: v[-1].decode("utf-8", "replace") for k, v in self.request.query_arguments.items()}
         files: dict[str, UploadedFile] = {}
         if self.request.headers.get("Content-Type", "").startswith("application/json"):
             try:
@@ -66,12 +65,10 @@ class _ApiHandler(_Base):
                 return
             params.update(body)
         else:  # tornado has parsed urlencoded and multipart bodies already
-            params.update({k: v[-1].decode("utf-8", "replace")
-                           for k, v in self.request.body_arguments.items()})
+            params.update({k: v[-1].decode("utf-8", "replace") for k, v in self.request.body_arguments.items()})
             for name, parts in self.request.files.items():
                 part = parts[-1]
-                files[name] = UploadedFile(part.filename, part.body,
-                                           part.content_type or "application/octet-stream")
+                files[name] = UploadedFile(part.filename, part.body, part.content_type or "application/octet-stream")
         reply = await self.emu.request(method, params, files, token=token)
         if reply.timed_out:
             # Stay silent so the client's read timeout fires, as with a real lost answer.
@@ -110,13 +107,18 @@ class _NotFound(_Base):
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     # 4xx/429 answers are the emulator working as intended, not server trouble: debug level.
-    log.debug("%d %s %.2fms", handler.get_status(), handler._request_summary(),  # noqa: SLF001 — tornado's own access-log line
-              1000.0 * handler.request.request_time())
+    log.debug(
+        "%d %s %.2fms",
+        handler.get_status(),
+        handler._request_summary(),  # noqa: SLF001 — tornado's own access-log line
+        1000.0 * handler.request.request_time(),
+    )
 
 
 class EmulatorServer:
-    def __init__(self, emu: Emulator, host: str = "127.0.0.1", port: int = 0,
-                 extra_handlers: list | None = None) -> None:
+    def __init__(
+        self, emu: Emulator, host: str = "127.0.0.1", port: int = 0, extra_handlers: list | None = None
+    ) -> None:
         self.emu = emu
         self.host = host
         self.port = port
@@ -145,11 +147,11 @@ class EmulatorServer:
             (r"/file/bot([^/]+)/(.+)", _FileHandler, args),
             *self.extra_handlers,
         ]
-        self.app = tornado.web.Application(handlers, default_handler_class=_NotFound,
-                                           default_handler_args=args, log_function=_log_request)
+        self.app = tornado.web.Application(
+            handlers, default_handler_class=_NotFound, default_handler_args=args, log_function=_log_request
+        )
         sockets = tornado.netutil.bind_sockets(self.port, self.host)
-        self._server = tornado.httpserver.HTTPServer(
-            self.app, max_body_size=MAX_UPLOAD + 1024 * 1024)
+        self._server = tornado.httpserver.HTTPServer(self.app, max_body_size=MAX_UPLOAD + 1024 * 1024)
         self._server.add_sockets(sockets)
         self.port = sockets[0].getsockname()[1]
 

@@ -64,11 +64,11 @@ class FloodControl:
         if self._overall is None:
             self._overall = _Bucket(lim.overall_per_second, lim.overall_per_second, now)
         buckets = [self._overall]
-        buckets.append(self._chats.setdefault(
-            chat_id, _Bucket(lim.per_chat_per_second, lim.per_chat_burst, now)))
+        buckets.append(self._chats.setdefault(chat_id, _Bucket(lim.per_chat_per_second, lim.per_chat_burst, now)))
         if is_group:
-            buckets.append(self._groups.setdefault(
-                chat_id, _Bucket(lim.group_per_minute / 60.0, lim.group_per_minute, now)))
+            buckets.append(
+                self._groups.setdefault(chat_id, _Bucket(lim.group_per_minute / 60.0, lim.group_per_minute, now))
+            )
         wait = max(b.wait(now) for b in buckets)
         if wait > 0:
             return max(1, math.ceil(wait))  # Telegram's retry_after is a whole number >= 1

@@ -23,10 +23,15 @@ def utf16_len(text: str) -> int:
 
 # Tag name -> entity type; None means "needs attributes to decide".
 _SIMPLE_TAGS = {
-    "b": "bold", "strong": "bold",
-    "i": "italic", "em": "italic",
-    "u": "underline", "ins": "underline",
-    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
     "tg-spoiler": "spoiler",
     "code": "code",
     "pre": "pre",
@@ -112,9 +117,7 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
             continue
         name = _tag_name(source, i + 1)
         if name not in _SUPPORTED:
-            raise EntityParseError(
-                f'Unsupported start tag "{name}" at byte offset {_byte_offset(source, begin)}'
-            )
+            raise EntityParseError(f'Unsupported start tag "{name}" at byte offset {_byte_offset(source, begin)}')
         i += 1 + len(name)
         attrs: dict[str, str] = {}
         while True:
@@ -143,7 +146,7 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
                             f'Unclosed end of attribute value in the tag "{name}" at byte offset '
                             f"{_byte_offset(source, begin)}"
                         )
-                    raw = source[i + 1:end]
+                    raw = source[i + 1 : end]
                     i = end + 1
                 else:
                     j = i
@@ -163,8 +166,9 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
     return "".join(out), entities
 
 
-def _make_entity(tag: str, attrs: dict[str, str], offset: int, length: int,
-                 outer: list[tuple[str, int, dict[str, str]]]) -> dict | None:
+def _make_entity(
+    tag: str, attrs: dict[str, str], offset: int, length: int, outer: list[tuple[str, int, dict[str, str]]]
+) -> dict | None:
     entity: dict = {"type": "", "offset": offset, "length": length}
     if tag in _SIMPLE_TAGS:
         entity["type"] = _SIMPLE_TAGS[tag]
@@ -172,7 +176,7 @@ def _make_entity(tag: str, attrs: dict[str, str], offset: int, length: int,
         if tag == "code" and outer and outer[-1][0] == "pre":
             language = attrs.get("class", "")
             if language.startswith("language-"):
-                outer[-1][2]["_language"] = language[len("language-"):]
+                outer[-1][2]["_language"] = language[len("language-") :]
                 return None
         if tag == "pre" and attrs.get("_language"):
             entity["language"] = attrs["_language"]
@@ -205,9 +209,11 @@ def detect_entities(text: str) -> list[dict]:
     found = []
     for match in _AUTO.finditer(text):
         token = match.group(1)
-        found.append({
-            "type": "bot_command" if token.startswith("/") else "mention",
-            "offset": utf16_len(text[:match.start(1)]),
-            "length": utf16_len(token),
-        })
+        found.append(
+            {
+                "type": "bot_command" if token.startswith("/") else "mention",
+                "offset": utf16_len(text[: match.start(1)]),
+                "length": utf16_len(token),
+            }
+        )
     return found

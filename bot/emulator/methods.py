@@ -17,15 +17,21 @@ from .host import EmulatorHost
 from .markup import EntityParseError, parse_html, utf16_len
 from .state import ApiError, ChatState, Params
 
-NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply "
-                "markup are exactly the same as a current content and reply markup of the message")
-_QUERY_INVALID = ("Bad Request: query is too old and response timeout expired or query ID is "
-                  "invalid")
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply "
+    "markup are exactly the same as a current content and reply markup of the message"
+)
+_QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}\Z")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}\Z")
 _CONTENT_KEYS = ("text", "entities", "photo", "document", "caption", "caption_entities")
-_GIFTS_OFF = {"unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
-              "premium_subscription": False, "gifts_from_channels": False}
+_GIFTS_OFF = {
+    "unlimited_gifts": False,
+    "limited_gifts": False,
+    "unique_gifts": False,
+    "premium_subscription": False,
+    "gifts_from_channels": False,
+}
 
 
 class BotApiMethods(EmulatorHost):
@@ -50,8 +56,9 @@ class BotApiMethods(EmulatorHost):
             raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
         return chat
 
-    def _format(self, text: str, parse_mode: Any, entities: Any, *,
-                caption: bool = False) -> tuple[str, list, str | None]:
+    def _format(
+        self, text: str, parse_mode: Any, entities: Any, *, caption: bool = False
+    ) -> tuple[str, list, str | None]:
         """(plain text, entities, raw HTML or None) as Telegram would store them."""
         mode = (parse_mode or "").lower()
         html = None
@@ -68,16 +75,16 @@ class BotApiMethods(EmulatorHost):
         if not caption and not plain.strip():
             raise ApiError(400, "Bad Request: message text is empty")
         if utf16_len(plain) > (1024 if caption else 4096):
-            raise ApiError(400, "Bad Request: message caption is too long" if caption
-                           else "Bad Request: message is too long")
+            raise ApiError(
+                400, "Bad Request: message caption is too long" if caption else "Bad Request: message is too long"
+            )
         return plain, ents, html
 
     def _caption(self, p: Params) -> tuple[dict, str | None]:
         caption = p.get_str("caption")
         if caption is None:
             return {}, None
-        plain, ents, html = self._format(caption, p.get("parse_mode"),
-                                         p.get_json("caption_entities"), caption=True)
+        plain, ents, html = self._format(caption, p.get("parse_mode"), p.get_json("caption_entities"), caption=True)
         content: dict[str, Any] = {"caption": plain} if plain else {}
         if ents:
             content["caption_entities"] = ents
@@ -124,7 +131,7 @@ class BotApiMethods(EmulatorHost):
     def _input_file(self, value: Any, attachments: dict, kind: str) -> Any:
         """PhotoSize list (photo) or Document dict for an upload, attach:// URI or file_id."""
         if isinstance(value, str) and value.startswith("attach://"):
-            value = attachments.get(value[len("attach://"):])
+            value = attachments.get(value[len("attach://") :])
         if isinstance(value, UploadedFile):
             if not value.data:
                 raise ApiError(400, "Bad Request: file must be non-empty")
@@ -138,8 +145,7 @@ class BotApiMethods(EmulatorHost):
             if stored is None:
                 raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
             if stored.kind != kind:
-                raise ApiError(400, f"Bad Request: can't use file of type {stored.kind.title()} "
-                                    f"as {kind.title()}")
+                raise ApiError(400, f"Bad Request: can't use file of type {stored.kind.title()} as {kind.title()}")
             return self.files.photo_sizes_of(stored) if kind == "photo" else self.files.document(stored)
         raise ApiError(400, f"Bad Request: there is no {kind} in the request")
 
@@ -154,8 +160,9 @@ class BotApiMethods(EmulatorHost):
             raise ApiError(400, "Bad Request: message can't be edited")
         return chat, msg
 
-    def _apply_edit(self, chat: ChatState, msg: dict, new: dict, keys: tuple[str, ...],
-                    markup: dict | None, html: str | None) -> dict:
+    def _apply_edit(
+        self, chat: ChatState, msg: dict, new: dict, keys: tuple[str, ...], markup: dict | None, html: str | None
+    ) -> dict:
         if all(msg.get(k) == new.get(k) for k in keys) and msg.get("reply_markup") == markup:
             raise ApiError(400, NOT_MODIFIED)
         for key in keys:
@@ -214,15 +221,22 @@ class BotApiMethods(EmulatorHost):
     # Each `_m_<method>` gets decoded Params and attach:// parts; returns the JSON result or
     # raises ApiError. Missing ones answer "method not emulated".
     async def _m_getMe(self, p: Params, att: dict) -> dict:
-        return {**self.bot_user, "can_join_groups": True,
-                "can_read_all_group_messages": not self.group_privacy,
-                "supports_inline_queries": False, "can_connect_to_business": False,
-                "has_main_web_app": False}
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": not self.group_privacy,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
 
     async def _m_getUpdates(self, p: Params, att: dict) -> list[dict]:
         if self.webhook is not None:
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                "use deleteWebhook to delete the webhook first")
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = p.get_int("offset")
         limit = min(max(p.get_int("limit", 100), 1), 100)
         timeout = max(p.get_int("timeout", 0) or 0, 0)
@@ -240,23 +254,23 @@ class BotApiMethods(EmulatorHost):
         generation = self._poll_generation
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            batch = [u for u in self._pending if offset is None or offset < 0
-                     or u["update_id"] >= offset][:limit]
+            batch = [u for u in self._pending if offset is None or offset < 0 or u["update_id"] >= offset][:limit]
             remaining = deadline - asyncio.get_running_loop().time()
             if batch or remaining <= 0 or self._closed:
                 return copy.deepcopy(batch)
             await self._wait_change(remaining)
             if generation != self._poll_generation:
-                raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure "
-                                    "that only one bot instance is running")
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+                )
 
     async def _m_setWebhook(self, p: Params, att: dict) -> bool:
         url = p.get_str("url", "")
         if not url:
             return await self._m_deleteWebhook(p, att)
         if not url.startswith(("http://", "https://")):  # http allowed: everything is local here
-            raise ApiError(400, "Bad Request: bad webhook: Webhook can be set up only on ports "
-                                "80, 88, 443 or 8443")
+            raise ApiError(400, "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
         secret = p.get_str("secret_token")
         if secret is not None and not _SECRET.match(secret):
             raise ApiError(400, "Bad Request: secret token contains unallowed characters")
@@ -264,8 +278,7 @@ class BotApiMethods(EmulatorHost):
             self._pending.clear()
         if p.get("allowed_updates") is not None:
             self._allowed = list(p.get_json("allowed_updates") or [])
-        self.webhook = {"url": url, "secret_token": secret,
-                        "max_connections": p.get_int("max_connections", 40)}
+        self.webhook = {"url": url, "secret_token": secret, "max_connections": p.get_int("max_connections", 40)}
         if self._webhook_task is None or self._webhook_task.done():
             self._webhook_task = asyncio.get_running_loop().create_task(self._webhook_loop())
         self._bump()
@@ -279,8 +292,11 @@ class BotApiMethods(EmulatorHost):
         return True
 
     async def _m_getWebhookInfo(self, p: Params, att: dict) -> dict:
-        info = {"url": self.webhook["url"] if self.webhook else "",
-                "has_custom_certificate": False, "pending_update_count": len(self._pending)}
+        info = {
+            "url": self.webhook["url"] if self.webhook else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
         if self.webhook:
             for key in ("last_error_date", "last_error_message", "max_connections"):
                 if self.webhook.get(key) is not None:
@@ -291,8 +307,7 @@ class BotApiMethods(EmulatorHost):
 
     async def _m_sendMessage(self, p: Params, att: dict) -> dict:
         chat = self._sendable_chat(p)
-        text, entities, html = self._format(p.get_str("text", ""), p.get("parse_mode"),
-                                            p.get_json("entities"))
+        text, entities, html = self._format(p.get_str("text", ""), p.get("parse_mode"), p.get_json("entities"))
         content: dict = {"text": text}
         if entities:
             content["entities"] = entities
@@ -322,8 +337,9 @@ class BotApiMethods(EmulatorHost):
             if kind not in ("photo", "document"):
                 raise ApiError(400, f"Bad Request: media type {kind!r} is not emulated")
             caption, html = self._caption(Params(item))
-            prepared.append(({kind: self._input_file(item.get("media"), att, kind),
-                              "media_group_id": group_id, **caption}, html))
+            prepared.append(
+                ({kind: self._input_file(item.get("media"), att, kind), "media_group_id": group_id, **caption}, html)
+            )
         return [self._bot_message(chat, p, content, html) for content, html in prepared]
 
     async def _m_copyMessage(self, p: Params, att: dict) -> dict:
@@ -337,12 +353,15 @@ class BotApiMethods(EmulatorHost):
         chat = self._sendable_chat(p)
         source = self._chat(p, "from_chat_id").messages.get(p.get_int("message_id", 0))
         if source is None:
-            raise ApiError(400, "Bad Request: message to forward not found" if forward
-                           else "Bad Request: message to copy not found")
+            raise ApiError(
+                400,
+                "Bad Request: message to forward not found" if forward else "Bad Request: message to copy not found",
+            )
         content = {k: copy.deepcopy(source[k]) for k in _CONTENT_KEYS if k in source}
         if not content:
-            raise ApiError(400, "Bad Request: message can't be forwarded" if forward
-                           else "Bad Request: message can't be copied")
+            raise ApiError(
+                400, "Bad Request: message can't be forwarded" if forward else "Bad Request: message can't be copied"
+            )
         html = None
         if forward:
             origin = {"type": "user", "sender_user": source["from"], "date": source["date"]}
@@ -358,18 +377,17 @@ class BotApiMethods(EmulatorHost):
         chat, msg = self._editable(p)
         if "text" not in msg:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
-        text, entities, html = self._format(p.get_str("text", ""), p.get("parse_mode"),
-                                            p.get_json("entities"))
-        return self._apply_edit(chat, msg, {"text": text, "entities": entities or None},
-                                ("text", "entities"), self._inline_markup(p), html)
+        text, entities, html = self._format(p.get_str("text", ""), p.get("parse_mode"), p.get_json("entities"))
+        return self._apply_edit(
+            chat, msg, {"text": text, "entities": entities or None}, ("text", "entities"), self._inline_markup(p), html
+        )
 
     async def _m_editMessageCaption(self, p: Params, att: dict) -> dict:
         chat, msg = self._editable(p)
         if not ("photo" in msg or "document" in msg):
             raise ApiError(400, "Bad Request: there is no caption in the message to edit")
         caption, html = self._caption(p)
-        return self._apply_edit(chat, msg, caption, ("caption", "caption_entities"),
-                                self._inline_markup(p), html)
+        return self._apply_edit(chat, msg, caption, ("caption", "caption_entities"), self._inline_markup(p), html)
 
     async def _m_editMessageReplyMarkup(self, p: Params, att: dict) -> dict:
         chat, msg = self._editable(p)
@@ -394,9 +412,13 @@ class BotApiMethods(EmulatorHost):
         query = self.callback_queries.get(query_id)
         if query is None or query_id in self.callback_answers:
             raise ApiError(400, _QUERY_INVALID)
-        answer = {"text": p.get_str("text"), "show_alert": p.get_bool("show_alert"),
-                  "url": p.get_str("url"), "cache_time": p.get_int("cache_time", 0),
-                  "user_id": query["from"]["id"]}
+        answer = {
+            "text": p.get_str("text"),
+            "show_alert": p.get_bool("show_alert"),
+            "url": p.get_str("url"),
+            "cache_time": p.get_int("cache_time", 0),
+            "user_id": query["from"]["id"],
+        }
         self.callback_answers[query_id] = answer
         chat = query.get("message", {}).get("chat", {}).get("id")
         self._emit("callback_answer", chat, {"callback_query_id": query_id, **answer})
@@ -419,12 +441,14 @@ class BotApiMethods(EmulatorHost):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
         key = (self._scope_key(p.get_json("scope")), self._language(p))
         if commands:
-            self.commands[key] = [{"command": c["command"], "description": c["description"]}
-                                  for c in commands]
+            self.commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
         else:
             self.commands.pop(key, None)
-        self._emit("commands", key[0][1] if len(key[0]) > 1 else None,
-                   {"scope": list(key[0]), "language_code": key[1], "commands": commands})
+        self._emit(
+            "commands",
+            key[0][1] if len(key[0]) > 1 else None,
+            {"scope": list(key[0]), "language_code": key[1], "commands": commands},
+        )
         return True
 
     async def _m_getMyCommands(self, p: Params, att: dict) -> list[dict]:
@@ -464,8 +488,7 @@ class BotApiMethods(EmulatorHost):
 
     async def _m_getChat(self, p: Params, att: dict) -> dict:
         chat = self._chat(p)
-        return {**chat.json(), "accent_color_id": 0, "max_reaction_count": 11,
-                "accepted_gift_types": dict(_GIFTS_OFF)}
+        return {**chat.json(), "accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": dict(_GIFTS_OFF)}
 
     async def _m_getChatMember(self, p: Params, att: dict) -> dict:
         chat = self._chat(p)
@@ -477,13 +500,28 @@ class BotApiMethods(EmulatorHost):
             raise ApiError(400, "Bad Request: user not found")
         if user_id in chat.admins:
             rights = dict.fromkeys(
-                ("can_be_edited", "is_anonymous", "can_manage_video_chats", "can_restrict_members",
-                 "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
-                 "can_edit_stories", "can_delete_stories"), False)
-            return {"status": "administrator", "user": dict(user), **rights,
-                    "can_manage_chat": True, "can_delete_messages": True}
-        member = (chat.bot_member if user_id == self.bot_id
-                  else user_id in chat.members or chat.type == "private")
+                (
+                    "can_be_edited",
+                    "is_anonymous",
+                    "can_manage_video_chats",
+                    "can_restrict_members",
+                    "can_promote_members",
+                    "can_change_info",
+                    "can_invite_users",
+                    "can_post_stories",
+                    "can_edit_stories",
+                    "can_delete_stories",
+                ),
+                False,
+            )
+            return {
+                "status": "administrator",
+                "user": dict(user),
+                **rights,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+            }
+        member = chat.bot_member if user_id == self.bot_id else user_id in chat.members or chat.type == "private"
         return {"status": "member" if member else "left", "user": dict(user)}
 
     async def _m_sendChatAction(self, p: Params, att: dict) -> bool:

@@ -54,16 +54,25 @@ def load_default_spec() -> BotApiSpec | None:
     except (OSError, ValueError, KeyError) as exc:
         if not _warned_missing:
             _warned_missing = True
-            text = (f"Bot API spec not usable at {path} ({exc}); the Telegram emulator will NOT "
-                    f"check requests against the spec. Set DUBAN_BOTAPI_SPEC to fix this.")
+            text = (
+                f"Bot API spec not usable at {path} ({exc}); the Telegram emulator will NOT "
+                f"check requests against the spec. Set DUBAN_BOTAPI_SPEC to fix this."
+            )
             log.warning(text)
             print(f"WARNING: {text}", file=sys.stderr)
         return None
 
 
 def _describe(value: Any) -> str:
-    kind = {bool: "Boolean", int: "Integer", float: "Float", str: "String", list: "Array",
-            dict: "Object", type(None): "null"}.get(type(value), type(value).__name__)
+    kind = {
+        bool: "Boolean",
+        int: "Integer",
+        float: "Float",
+        str: "String",
+        list: "Array",
+        dict: "Object",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
     text = repr(value)
     return f"{kind} {text[:60] + '...' if len(text) > 60 else text}"
 
@@ -91,8 +100,7 @@ class BotApiSpec:
         self.methods: dict[str, dict] = data["methods"]
         self.types: dict[str, dict] = data["types"]
         self._by_lower = {name.lower(): name for name in self.methods}
-        self._fields = {name: {f["name"]: f for f in m.get("fields", [])}
-                        for name, m in self.methods.items()}
+        self._fields = {name: {f["name"]: f for f in m.get("fields", [])} for name, m in self.methods.items()}
 
     @classmethod
     def from_file(cls, path: str | Path) -> BotApiSpec:
@@ -161,15 +169,14 @@ class BotApiSpec:
         while type_name.startswith("Array of "):
             if not (isinstance(value, list) and value):
                 return 0
-            value, type_name = value[0], type_name[len("Array of "):]
+            value, type_name = value[0], type_name[len("Array of ") :]
         spec = self.types.get(type_name)
         if not isinstance(value, dict) or spec is None:
             return 0
         if spec.get("subtypes"):
             return max(self._affinity(value, t) for t in spec["subtypes"])
         known = {f["name"] for f in spec.get("fields", [])}
-        return len(known & set(value)) + sum(
-            2 for k, v in self._consts(type_name).items() if value.get(k) == v)
+        return len(known & set(value)) + sum(2 for k, v in self._consts(type_name).items() if value.get(k) == v)
 
     def _shallow(self, value: Any, type_name: str) -> bool:
         """True if the value is not even the right JSON kind for this type."""
@@ -181,7 +188,7 @@ class BotApiSpec:
 
     def _check(self, value: Any, type_name: str, path: str) -> list[str]:
         if type_name.startswith("Array of "):
-            inner = type_name[len("Array of "):]
+            inner = type_name[len("Array of ") :]
             if not isinstance(value, list):
                 return [f"{path}: expected {type_name}, got {_describe(value)}"]
             problems: list[str] = []
@@ -216,8 +223,9 @@ class BotApiSpec:
         consts = {k: v for t in subtypes for k, v in self._consts(t).items()}
         wanted = sorted({v for t in subtypes for v in self._consts(t).values()})
         key = next(iter(consts), "type")
-        return [f"{path}: {value.get(key)!r} is not a valid {key} for {type_name} "
-                f"(expected one of {', '.join(wanted)})"]
+        return [
+            f"{path}: {value.get(key)!r} is not a valid {key} for {type_name} (expected one of {', '.join(wanted)})"
+        ]
 
     def _consts(self, type_name: str) -> dict[str, str]:
         found = {}

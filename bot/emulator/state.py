@@ -57,8 +57,10 @@ class Stats:
     webhook_failures: int = 0
 
     def summary(self) -> str:
-        return (f"calls={sum(self.calls.values())} delivered={self.messages_delivered} "
-                f"429s={self.rate_limited} faults={self.faults} errors={dict(self.errors)}")
+        return (
+            f"calls={sum(self.calls.values())} delivered={self.messages_delivered} "
+            f"429s={self.rate_limited} faults={self.faults} errors={dict(self.errors)}"
+        )
 
 
 @dataclass

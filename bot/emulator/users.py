@@ -20,9 +20,16 @@ if TYPE_CHECKING:
 class UserSide(EmulatorHost):
     """Mixin: the human side of the Emulator."""
 
-    def add_user(self, first_name: str, *, user_id: int | None = None, last_name: str | None = None,
-                 username: str | None = None, language_code: str | None = "zh-hans",
-                 started: bool = True) -> dict:
+    def add_user(
+        self,
+        first_name: str,
+        *,
+        user_id: int | None = None,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "zh-hans",
+        started: bool = True,
+    ) -> dict:
         """Create a user and their private chat. started=False: the user never wrote to the bot,
         so the bot cannot message them yet (403), as in Telegram."""
         user_id = user_id if user_id is not None else next(self._user_ids)
@@ -36,22 +43,35 @@ class UserSide(EmulatorHost):
         if language_code:
             user["language_code"] = language_code
         self.users[user_id] = user
-        self.chats[user_id] = ChatState(id=user_id, type="private", user=user, username=username,
-                                        members={user_id})
+        self.chats[user_id] = ChatState(id=user_id, type="private", user=user, username=username, members={user_id})
         if started:
             self.started.add(user_id)
         return user
 
-    def add_group(self, title: str, members: list[int] | tuple = (), *, supergroup: bool = True,
-                  admins: list[int] | tuple = (), bot_member: bool = True, bot_admin: bool = False,
-                  username: str | None = None, chat_id: int | None = None) -> dict:
+    def add_group(
+        self,
+        title: str,
+        members: list[int] | tuple = (),
+        *,
+        supergroup: bool = True,
+        admins: list[int] | tuple = (),
+        bot_member: bool = True,
+        bot_admin: bool = False,
+        username: str | None = None,
+        chat_id: int | None = None,
+    ) -> dict:
         """Create a group the bot is already in (no service updates are sent for the setup)."""
         n = next(self._group_ids)
-        chat_id = chat_id if chat_id is not None else (
-            -1001000000000 - n if supergroup else -4000000000 - n)
-        chat = ChatState(id=chat_id, type="supergroup" if supergroup else "group", title=title,
-                         username=username, members=set(members) | set(admins), admins=set(admins),
-                         bot_member=bot_member)
+        chat_id = chat_id if chat_id is not None else (-1001000000000 - n if supergroup else -4000000000 - n)
+        chat = ChatState(
+            id=chat_id,
+            type="supergroup" if supergroup else "group",
+            title=title,
+            username=username,
+            members=set(members) | set(admins),
+            admins=set(admins),
+            bot_member=bot_member,
+        )
         if bot_admin:
             chat.admins.add(self.bot_id)
         self.chats[chat_id] = chat
@@ -94,10 +114,19 @@ class UserSide(EmulatorHost):
         replied = msg.get("reply_to_message")
         return bool(replied and replied["from"]["id"] == self.bot_id)
 
-    async def user_sends(self, user_id: int, text: str | None = None, *, chat_id: int | None = None,
-                         reply_to: int | None = None, photo: bytes | None = None,
-                         document: bytes | None = None, filename: str | None = None,
-                         mime_type: str | None = None, caption: str | None = None) -> dict:
+    async def user_sends(
+        self,
+        user_id: int,
+        text: str | None = None,
+        *,
+        chat_id: int | None = None,
+        reply_to: int | None = None,
+        photo: bytes | None = None,
+        document: bytes | None = None,
+        filename: str | None = None,
+        mime_type: str | None = None,
+        caption: str | None = None,
+    ) -> dict:
         """A user sends text, a photo or a document (optionally as a reply); returns the Message.
         With a photo or document, `caption` (or else `text`) becomes the caption."""
         chat = self._user_chat(user_id, chat_id)
@@ -128,8 +157,7 @@ class UserSide(EmulatorHost):
             self._enqueue("message", msg)
         return msg
 
-    async def user_edits(self, user_id: int, message_id: int, text: str, *,
-                         chat_id: int | None = None) -> dict:
+    async def user_edits(self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None) -> dict:
         """A user edits the text (or the caption) of a message they sent. As in Telegram, the
         bot then gets an ``edited_message`` update: the new version of the whole message, with
         ``edit_date``. Returns that Message."""
@@ -158,8 +186,9 @@ class UserSide(EmulatorHost):
             self._enqueue("edited_message", msg)
         return msg
 
-    async def press_button(self, user_id: int, chat_id: int, message_id: int, data: str, *,
-                           forged: bool = False) -> dict:
+    async def press_button(
+        self, user_id: int, chat_id: int, message_id: int, data: str, *, forged: bool = False
+    ) -> dict:
         """A user taps an inline button with this callback_data; returns the CallbackQuery.
         forged=True skips every check: arbitrary data, any message id (security tests)."""
         user = self._user(user_id)
@@ -169,15 +198,18 @@ class UserSide(EmulatorHost):
             self._user_chat(user_id, chat_id)
             if msg is None:
                 raise KeyError(f"no message {message_id} in chat {chat_id}")
-            datas = [b.get("callback_data") for row in
-                     msg.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+            datas = [
+                b.get("callback_data") for row in msg.get("reply_markup", {}).get("inline_keyboard", []) for b in row
+            ]
             if data not in datas:
-                raise ValueError(f"message {message_id} has no button with callback_data {data!r}; "
-                                 f"it has {datas}")
-        query: dict[str, Any] = {"id": str(next(self._query_ids)), "from": dict(user),
-                 "message": copy.deepcopy(msg) if msg else
-                 {"chat": chat.json(), "message_id": message_id, "date": 0},
-                 "chat_instance": str((chat_id * 7919 + self.bot_id) % (2**63)), "data": data}
+                raise ValueError(f"message {message_id} has no button with callback_data {data!r}; it has {datas}")
+        query: dict[str, Any] = {
+            "id": str(next(self._query_ids)),
+            "from": dict(user),
+            "message": copy.deepcopy(msg) if msg else {"chat": chat.json(), "message_id": message_id, "date": 0},
+            "chat_instance": str((chat_id * 7919 + self.bot_id) % (2**63)),
+            "data": data,
+        }
         self.callback_queries[query["id"]] = query
         self._emit("callback_query", chat_id, query)
         self._enqueue("callback_query", query)
@@ -211,10 +243,16 @@ class UserSide(EmulatorHost):
 
     def _my_chat_member(self, user_id: int, old: dict, new: dict) -> None:
         user = self._user(user_id)
-        self._enqueue("my_chat_member", {
-            "chat": self.chats[user_id].json(), "from": dict(user), "date": self._now(),
-            "old_chat_member": {**old, "user": dict(self.bot_user)},
-            "new_chat_member": {**new, "user": dict(self.bot_user)}})
+        self._enqueue(
+            "my_chat_member",
+            {
+                "chat": self.chats[user_id].json(),
+                "from": dict(user),
+                "date": self._now(),
+                "old_chat_member": {**old, "user": dict(self.bot_user)},
+                "new_chat_member": {**new, "user": dict(self.bot_user)},
+            },
+        )
 
     def user_pause(self) -> None:
         """Human think time between actions: advances an injected FakeClock (see limits.py)."""
@@ -230,7 +268,8 @@ class UserSide(EmulatorHost):
         """A conversational test user (see driver.py)."""
         return Person(self._emulator(), self.add_user(name, user_id=user_id, **kwargs))
 
-    def group(self, title: str, members: list[Person] | tuple = (), *,
-              admins: list[Person] | tuple = (), **kwargs: Any) -> Group:
+    def group(
+        self, title: str, members: list[Person] | tuple = (), *, admins: list[Person] | tuple = (), **kwargs: Any
+    ) -> Group:
         chat = self.add_group(title, [m.id for m in members], admins=[a.id for a in admins], **kwargs)
         return Group(self._emulator(), chat["id"])

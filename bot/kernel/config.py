@@ -164,9 +164,9 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "storage": {"files_dir": (str, "字符串")},
     "logging": {"level": (str, "字符串")},
     "reminders": {
-        "work_start": ((str, dt_time), "时间（如 \"08:30\"）"),
-        "work_end": ((str, dt_time), "时间（如 \"18:00\"）"),
-        "round_time": ((str, dt_time), "时间（如 \"09:00\"）"),
+        "work_start": ((str, dt_time), '时间（如 "08:30"）'),
+        "work_end": ((str, dt_time), '时间（如 "18:00"）'),
+        "round_time": ((str, dt_time), '时间（如 "09:00"）'),
         "due_soon_days": (int, "整数"),
         "due_day": (bool, "布尔值（true 或 false）"),
         "overdue_every_days": (int, "整数"),
@@ -175,11 +175,11 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
         "follower_every_step": (bool, "布尔值（true 或 false）"),
         "urgent_any_time": (bool, "布尔值（true 或 false）"),
         "weekly_day": ((int, str), "整数 1–7 或“周一”等"),
-        "weekly_time": ((str, dt_time), "时间（如 \"09:00\"）"),
-        "bundle_time": ((str, dt_time), "时间（如 \"16:00\"）"),
+        "weekly_time": ((str, dt_time), '时间（如 "09:00"）'),
+        "bundle_time": ((str, dt_time), '时间（如 "16:00"）'),
     },
     "digest": {
-        "time": ((str, dt_time), "时间（如 \"08:00\"）"),
+        "time": ((str, dt_time), '时间（如 "08:00"）'),
         "chart": (bool, "布尔值（true 或 false）"),
     },
     # [score.points]: rule code = points; the codes are filled in by _validate (see _score_codes).
@@ -201,7 +201,7 @@ def _clock_time(value: object, err) -> dt_time:  # noqa: ANN001
         h, m = int(parts[0]), int(parts[1])
         if 0 <= h <= 23 and 0 <= m <= 59:
             return dt_time(h, m)
-    raise err(f"应为“时:分”格式的时间，如 \"08:30\"，实际为 {value!r}")
+    raise err(f'应为“时:分”格式的时间，如 "08:30"，实际为 {value!r}')
 
 
 def _weekday(value: object, err) -> int:  # noqa: ANN001
@@ -214,6 +214,7 @@ def _weekday(value: object, err) -> int:  # noqa: ANN001
         if text in _WEEKDAYS:
             return _WEEKDAYS[text]
     raise err(f"应为 1–7（1 表示周一）或“周一”…“周日”，实际为 {value!r}")
+
 
 _TOML_TYPE_NAMES = {str: "字符串", int: "整数", float: "小数", bool: "布尔值", list: "列表", dict: "表"}
 
@@ -302,10 +303,9 @@ def _validate(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
             expected, expected_name = allowed[key]
             # bool is an int in Python; TOML true must not pass for a port number.
             if not isinstance(value, expected) or (
-                    (expected is int or (isinstance(expected, tuple) and int in expected)) and isinstance(value, bool)):
-                raise ConfigError(
-                    f"配置错误 {source}：[{prefix}] {key} 应为{expected_name}，实际为{_type_name(value)}"
-                )
+                (expected is int or (isinstance(expected, tuple) and int in expected)) and isinstance(value, bool)
+            ):
+                raise ConfigError(f"配置错误 {source}：[{prefix}] {key} 应为{expected_name}，实际为{_type_name(value)}")
             values.setdefault(prefix, {})[key] = value
 
     walk(raw, "")
@@ -340,8 +340,11 @@ def _build(values: dict[str, dict[str, Any]], source: str, environ: Mapping[str,
         raise err("office", "timezone", f"不是有效的时区名称：{timezone!r}（例如 Asia/Shanghai）") from None
     # Deadlines, numbering years and the dates in notices are Beijing time (government time, also
     # in Xinjiang); a zone that differs from it anywhere in these years would split the office's day.
-    if any(datetime(year, month, 1, 12, tzinfo=zone).utcoffset() != timedelta(hours=8)
-           for year in range(2020, 2041) for month in (1, 7)):
+    if any(
+        datetime(year, month, 1, 12, tzinfo=zone).utcoffset() != timedelta(hours=8)
+        for year in range(2020, 2041)
+        for month in (1, 7)
+    ):
         raise err("office", "timezone", f"须为北京时间（UTC+8，如 Asia/Shanghai），实际为 {timezone!r}")
 
     inv = values.get("invitations", {})
@@ -371,9 +374,7 @@ def _build(values: dict[str, dict[str, Any]], source: str, environ: Mapping[str,
             webhook=webhook,
         ),
         database=DatabaseSettings(url=db_url),
-        office=OfficeSettings(
-            name=office.get("name", OfficeSettings.name), admins=tuple(admins), timezone=timezone
-        ),
+        office=OfficeSettings(name=office.get("name", OfficeSettings.name), admins=tuple(admins), timezone=timezone),
         invitations=InvitationSettings(ttl_days=ttl),
         storage=StorageSettings(**values.get("storage", {})),
         logging=LoggingSettings(level=level),
@@ -429,10 +430,12 @@ def _reminders(raw: dict[str, Any], err) -> ReminderSettings:  # noqa: ANN001
         follower_every_step=raw.get("follower_every_step", d.follower_every_step),
         urgent_any_time=raw.get("urgent_any_time", d.urgent_any_time),
         weekly_day=_weekday(raw["weekly_day"], lambda p: err("reminders", "weekly_day", p))
-        if "weekly_day" in raw else d.weekly_day,
+        if "weekly_day" in raw
+        else d.weekly_day,
         weekly_time=when("weekly_time", d.weekly_time),
         bundle_time=_clock_time(raw["bundle_time"], lambda p: err("reminders", "bundle_time", p))
-        if "bundle_time" in raw else None,
+        if "bundle_time" in raw
+        else None,
     )
 
 

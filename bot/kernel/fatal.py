@@ -69,11 +69,15 @@ def explain(exc: BaseException, settings: Settings | None = None) -> str | None:
 
 def _telegram(e: BaseException, settings: Settings | None) -> str | None:
     if isinstance(e, InvalidToken):
-        return (f"启动失败：Telegram 拒绝了机器人令牌（401 未授权）。请检查配置文件 [telegram] token"
-                f"（或环境变量 {TOKEN_ENV}）是否与 @BotFather 给出的令牌完全一致。")
+        return (
+            f"启动失败：Telegram 拒绝了机器人令牌（401 未授权）。请检查配置文件 [telegram] token"
+            f"（或环境变量 {TOKEN_ENV}）是否与 @BotFather 给出的令牌完全一致。"
+        )
     if isinstance(e, NetworkError):  # TimedOut included
-        return (f"启动失败：无法连接 Telegram（{_telegram_host(settings)}）。请检查本机网络、防火墙或代理，"
-                "以及配置文件 [telegram] base_url。")
+        return (
+            f"启动失败：无法连接 Telegram（{_telegram_host(settings)}）。请检查本机网络、防火墙或代理，"
+            "以及配置文件 [telegram] base_url。"
+        )
     return None
 
 
@@ -82,17 +86,26 @@ def _database(e: BaseException, settings: Settings | None) -> str | None:
     text = str(e)
     kind = type(e).__name__
     if kind == "InvalidCatalogNameError" or ("database" in text and "does not exist" in text):
-        return (f"启动失败：数据库「{name}」不存在（{where}）。请先创建它（如 createdb {name}），"
-                "或检查配置文件 [database] url 中的数据库名。")
+        return (
+            f"启动失败：数据库「{name}」不存在（{where}）。请先创建它（如 createdb {name}），"
+            "或检查配置文件 [database] url 中的数据库名。"
+        )
     if kind in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError"):
         return f"启动失败：数据库（{where}）拒绝登录。请检查配置文件 [database] url 中的用户名和密码。"
     if isinstance(e, OSError) and e.filename is not None and e.errno in _FOLDER_PROBLEMS:
-        return (f"启动失败：无法创建数据库文件夹 {e.filename}：{_FOLDER_PROBLEMS[e.errno]}。"
-                "请检查配置文件 [database] url 的路径，以及运行用户对该文件夹的写权限。")
+        return (
+            f"启动失败：无法创建数据库文件夹 {e.filename}：{_FOLDER_PROBLEMS[e.errno]}。"
+            "请检查配置文件 [database] url 的路径，以及运行用户对该文件夹的写权限。"
+        )
     if isinstance(e, (ConnectionError, socket.gaierror, TimeoutError)) or kind in (
-            "CannotConnectNowError", "ConnectionDoesNotExistError", "TooManyConnectionsError"):
-        return (f"启动失败：无法连接数据库（{where or 'PostgreSQL'}）。请检查 PostgreSQL 是否已启动、"
-                "本机能否访问，以及配置文件 [database] url 的主机和端口。")
+        "CannotConnectNowError",
+        "ConnectionDoesNotExistError",
+        "TooManyConnectionsError",
+    ):
+        return (
+            f"启动失败：无法连接数据库（{where or 'PostgreSQL'}）。请检查 PostgreSQL 是否已启动、"
+            "本机能否访问，以及配置文件 [database] url 的主机和端口。"
+        )
     if type(e).__module__ == "sqlite3" or backend == "sqlite" and kind == "OperationalError":
         return _sqlite(text, where)
     return None
@@ -101,11 +114,15 @@ def _database(e: BaseException, settings: Settings | None) -> str | None:
 def _sqlite(text: str, path: str) -> str | None:
     shown = path or "（见配置文件 [database] url）"
     if "readonly" in text or "read-only" in text:
-        return (f"启动失败：SQLite 数据库文件 {shown} 是只读的。请检查运行用户对该文件及所在文件夹有写权限，"
-                "且磁盘不是只读挂载。")
+        return (
+            f"启动失败：SQLite 数据库文件 {shown} 是只读的。请检查运行用户对该文件及所在文件夹有写权限，"
+            "且磁盘不是只读挂载。"
+        )
     if "unable to open database file" in text:
-        return (f"启动失败：无法打开 SQLite 数据库文件 {shown}。请检查所在文件夹存在，且运行用户可在其中"
-                "创建文件（SQLite 还需在同一文件夹写 -wal、-shm 文件）。")
+        return (
+            f"启动失败：无法打开 SQLite 数据库文件 {shown}。请检查所在文件夹存在，且运行用户可在其中"
+            "创建文件（SQLite 还需在同一文件夹写 -wal、-shm 文件）。"
+        )
     if "locked" in text:
         return f"启动失败：SQLite 数据库文件 {shown} 被其他程序锁住。请确认没有另一个机器人实例在使用它。"
     if "disk is full" in text or "disk I/O error" in text:

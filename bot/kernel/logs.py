@@ -115,8 +115,9 @@ def setup_logging(level: str = "INFO", *secrets: str) -> None:
 
 
 def describe_update(update: Update) -> dict[str, Any]:
-    kind = next((k for k in ("message", "callback_query", "edited_message", "my_chat_member") if getattr(update, k)),
-                "other")
+    kind = next(
+        (k for k in ("message", "callback_query", "edited_message", "my_chat_member") if getattr(update, k)), "other"
+    )
     fields: dict[str, Any] = {"update_id": update.update_id, "kind": kind}
     if update.effective_user:
         fields["user"] = update.effective_user.id
@@ -175,21 +176,37 @@ class LoggedRequest(BaseRequest):
     async def shutdown(self) -> None:
         await self._inner.shutdown()
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE, write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-                         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE, pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-                         ) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
         started = time.perf_counter()
         status: int | str = "exception"
         try:
             status, payload = await self._inner.do_request(
-                url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
-                connect_timeout=connect_timeout, pool_timeout=pool_timeout,
+                url,
+                method,
+                request_data,
+                read_timeout=read_timeout,
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
             )
             return status, payload
         finally:
             if api_method.startswith(self._LOGGED_PREFIXES):
                 params = request_data.parameters if request_data else {}
-                send_log.info("event=api method=%s chat=%s status=%s ms=%.1f", api_method,
-                              params.get("chat_id", "-"), status, (time.perf_counter() - started) * 1000)
+                send_log.info(
+                    "event=api method=%s chat=%s status=%s ms=%.1f",
+                    api_method,
+                    params.get("chat_id", "-"),
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                )

@@ -29,8 +29,10 @@ def _labelled(row: OutboxMessage, tag: str | None) -> list:
         return []
     if tag is None:
         return [list(r) for r in row.buttons]
-    return [[{**b, "text": b["text"] if b["text"].startswith(tag) else f"{tag} {b['text']}"} for b in r]
-            for r in row.buttons]
+    return [
+        [{**b, "text": b["text"] if b["text"].startswith(tag) else f"{tag} {b['text']}"} for b in r]
+        for r in row.buttons
+    ]
 
 
 def merge_parts(parts: list[OutboxMessage], tags: dict[int, str] | None = None) -> list[Merged]:

@@ -31,7 +31,11 @@ OUTBOX_CALL = "outbox"
 def puts_message(endpoint: str) -> bool:
     """Calls that put a new message into a chat: the ones Telegram's flood limits count."""
     return (endpoint.startswith("send") and endpoint != "sendChatAction") or endpoint in (
-        "copyMessage", "forwardMessage", "copyMessages", "forwardMessages")
+        "copyMessage",
+        "forwardMessage",
+        "copyMessages",
+        "forwardMessages",
+    )
 
 
 def retry_seconds(exc: RetryAfter) -> float:

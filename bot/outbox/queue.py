@@ -53,8 +53,11 @@ async def enqueue(
         existing = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
         if existing is not None:
             return None
-    status = "pending" if person.telegram_id is not None and person.unreachable_since is None else (
-        "unbound" if person.telegram_id is None else "unreachable")
+    status = (
+        "pending"
+        if person.telegram_id is not None and person.unreachable_since is None
+        else ("unbound" if person.telegram_id is None else "unreachable")
+    )
     if person.active is False:  # a person who left (bot.domain.people) is sent nothing more
         status = "cancelled"
     row = OutboxMessage(

@@ -91,8 +91,13 @@ class Outage:
         if self.since is None:
             return None
         ended = (self.since, self.reason or "unknown")
-        log.warning("event=%s_db_recovered reason=%s down_seconds=%d failures=%d", self.what, ended[1],
-                    (now - self.since).total_seconds(), self.failures)
+        log.warning(
+            "event=%s_db_recovered reason=%s down_seconds=%d failures=%d",
+            self.what,
+            ended[1],
+            (now - self.since).total_seconds(),
+            self.failures,
+        )
         self.since, self.reason, self.failures = None, None, 0
         return ended
 
@@ -120,8 +125,15 @@ class Outcome:
 
 
 class Sender:
-    def __init__(self, db: Database, bot: Bot, clock: Clock, pacing: Pacing | None = None,
-                 on_unreachable=None, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        clock: Clock,
+        pacing: Pacing | None = None,
+        on_unreachable=None,  # noqa: ANN001
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.db = db
         self.bot = bot
         self.clock = clock
@@ -232,9 +244,12 @@ class Sender:
     async def release_stale(self) -> int:
         now = self.clock.now()
         is_file = OutboxMessage.kind.in_(("photo", "document"))
-        return await self._release(or_(
-            and_(~is_file, OutboxMessage.claimed_at < now - STALE_CLAIM),
-            OutboxMessage.claimed_at < now - STALE_FILE_CLAIM))
+        return await self._release(
+            or_(
+                and_(~is_file, OutboxMessage.claimed_at < now - STALE_CLAIM),
+                OutboxMessage.claimed_at < now - STALE_FILE_CLAIM,
+            )
+        )
 
     async def _release(self, which) -> int:  # noqa: ANN001
         """Rows a crashed sender left mid-flight are ambiguous: sent again (at most one duplicate).
@@ -242,13 +257,19 @@ class Sender:
         stuck = and_(OutboxMessage.status == "sending", which)
         async with self.db.session() as s:
             failed = await s.execute(
-                update(OutboxMessage).where(stuck, OutboxMessage.attempts >= len(BACKOFF_SECONDS))
-                .values(status="failed", attempts=OutboxMessage.attempts + 1,
-                        last_error="发送中断（进程重启）次数过多").execution_options(synchronize_session=False))
+                update(OutboxMessage)
+                .where(stuck, OutboxMessage.attempts >= len(BACKOFF_SECONDS))
+                .values(status="failed", attempts=OutboxMessage.attempts + 1, last_error="发送中断（进程重启）次数过多")
+                .execution_options(synchronize_session=False)
+            )
             again = await s.execute(
-                update(OutboxMessage).where(stuck)
-                .values(status="pending", attempts=OutboxMessage.attempts + 1,
-                        last_error="发送中断（进程重启），重新发送").execution_options(synchronize_session=False))
+                update(OutboxMessage)
+                .where(stuck)
+                .values(
+                    status="pending", attempts=OutboxMessage.attempts + 1, last_error="发送中断（进程重启），重新发送"
+                )
+                .execution_options(synchronize_session=False)
+            )
         # An UPDATE answers with a CursorResult; Session.execute is typed as the plain Result.
         gone = cast("CursorResult[Any]", failed).rowcount or 0
         count = gone + (cast("CursorResult[Any]", again).rowcount or 0)
@@ -277,29 +298,43 @@ class Sender:
             due = due.where(OutboxMessage.bundle.is_(None))
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
-        return (await s.scalars(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == due.scalar_subquery(), OutboxMessage.status == "pending")
-            .values(status="sending", claimed_by=self.token, claimed_at=now)
-            .returning(OutboxMessage)
-            .execution_options(synchronize_session=False)
-        )).first()
+        return (
+            await s.scalars(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == due.scalar_subquery(), OutboxMessage.status == "pending")
+                .values(status="sending", claimed_by=self.token, claimed_at=now)
+                .returning(OutboxMessage)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
 
     async def _unclaim(self, row_id: int) -> None:
         async with self.db.session() as s:
-            await s.execute(update(OutboxMessage).where(
-                OutboxMessage.id == row_id, OutboxMessage.status == "sending", OutboxMessage.claimed_by == self.token,
-            ).values(status="pending"))
+            await s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row_id,
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.claimed_by == self.token,
+                )
+                .values(status="pending")
+            )
 
     async def _due_chats(self, chats: set[int]) -> list[int]:
         now = self.clock.now()
         async with self.db.session() as s:
-            rows = (await s.scalars(
-                select(OutboxMessage.chat_id).distinct()
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
-                       OutboxMessage.chat_id.in_(sorted(chats)),
-                       OutboxMessage.bundle.is_(None) if self.release_held is not None else true())
-            )).all()
+            rows = (
+                await s.scalars(
+                    select(OutboxMessage.chat_id)
+                    .distinct()
+                    .where(
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.next_attempt_at <= now,
+                        OutboxMessage.chat_id.in_(sorted(chats)),
+                        OutboxMessage.bundle.is_(None) if self.release_held is not None else true(),
+                    )
+                )
+            ).all()
         return [chat for chat in rows if chat is not None]  # IN (...) never matches NULL: a no-op for the type
 
     # ------------------------------------------------------------------ one message
@@ -311,10 +346,12 @@ class Sender:
         if outcome.status == "unreachable":
             return await self._unreachable(row, outcome.error or "", claim_next=after)
         if outcome.status == "retry":
-            return await self._reschedule(row, seconds=outcome.retry_in, error=outcome.error or "",
-                                          count=outcome.counts, claim_next=after)
-        return await self._finish(row, outcome.status, message_id=outcome.message_id, error=outcome.error,
-                                  claim_next=after)
+            return await self._reschedule(
+                row, seconds=outcome.retry_in, error=outcome.error or "", count=outcome.counts, claim_next=after
+            )
+        return await self._finish(
+            row, outcome.status, message_id=outcome.message_id, error=outcome.error, claim_next=after
+        )
 
     async def _attempt(self, row: OutboxMessage) -> Outcome:
         timeout = SEND_TIMEOUT["file" if row.kind in ("photo", "document") else "text"]
@@ -348,14 +385,28 @@ class Sender:
         extra: dict[str, Any] = {"rate_limit_args": OUTBOX_CALL} if self._limiter is not None else {}
         if row.kind == "document" and row.file_path:
             with open(row.file_path, "rb") as fh:
-                return await self.bot.send_document(row.chat_id, fh, filename=row.file_name, caption=row.text,
-                                                    parse_mode=ParseMode.HTML, reply_markup=markup, **extra)
+                return await self.bot.send_document(
+                    row.chat_id,
+                    fh,
+                    filename=row.file_name,
+                    caption=row.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    **extra,
+                )
         if row.kind == "photo" and row.file_path:
             with open(row.file_path, "rb") as fh:
-                return await self.bot.send_photo(row.chat_id, fh, caption=row.text,
-                                                 parse_mode=ParseMode.HTML, reply_markup=markup, **extra)
-        return await self.bot.send_message(row.chat_id, row.text, parse_mode=ParseMode.HTML,
-                                           reply_markup=markup, disable_web_page_preview=True, **extra)
+                return await self.bot.send_photo(
+                    row.chat_id, fh, caption=row.text, parse_mode=ParseMode.HTML, reply_markup=markup, **extra
+                )
+        return await self.bot.send_message(
+            row.chat_id,
+            row.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            disable_web_page_preview=True,
+            **extra,
+        )
 
     # ------------------------------------------------------------------ recording
     async def _write(self, work: Callable[[], Awaitable[object]]):  # noqa: ANN202
@@ -379,25 +430,38 @@ class Sender:
         if ended is not None and now - ended[0] >= OUTAGE_NOTICE_AFTER:
             self._announce = (ended[0], now, ended[1])
 
-    async def _finish(self, row: OutboxMessage, status: str, message_id: int | None = None,
-                      error: str | None = None, claim_next: set[int] | None = None) -> OutboxMessage | None:
+    async def _finish(
+        self,
+        row: OutboxMessage,
+        status: str,
+        message_id: int | None = None,
+        error: str | None = None,
+        claim_next: set[int] | None = None,
+    ) -> OutboxMessage | None:
         async def write() -> OutboxMessage | None:
             async with self.db.session() as s:
                 await s.execute(
-                    update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                        status=status, sent_at=self.clock.now() if status == "sent" else None,
-                        telegram_message_id=message_id, last_error=error, attempts=OutboxMessage.attempts + 1,
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id)
+                    .values(
+                        status=status,
+                        sent_at=self.clock.now() if status == "sent" else None,
+                        telegram_message_id=message_id,
+                        last_error=error,
+                        attempts=OutboxMessage.attempts + 1,
                     )
                 )
                 return await self._claim_in(s, claim_next) if claim_next is not None else None
 
         following = await self._write(write)
-        log.info("event=outbox id=%s chat=%s status=%s%s", row.id, row.chat_id, status,
-                 f" error={error}" if error else "")
+        log.info(
+            "event=outbox id=%s chat=%s status=%s%s", row.id, row.chat_id, status, f" error={error}" if error else ""
+        )
         return following
 
-    async def _reschedule(self, row: OutboxMessage, seconds: float | None, error: str, count: bool,
-                          claim_next: set[int] | None = None) -> OutboxMessage | None:
+    async def _reschedule(
+        self, row: OutboxMessage, seconds: float | None, error: str, count: bool, claim_next: set[int] | None = None
+    ) -> OutboxMessage | None:
         attempts = row.attempts + (1 if count else 0)
         if seconds is None:
             if attempts > len(BACKOFF_SECONDS):
@@ -408,16 +472,25 @@ class Sender:
             later = self.clock.now() + timedelta(seconds=seconds)
             async with self.db.session() as s:
                 await s.execute(
-                    update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                        status="pending", attempts=attempts, last_error=error, next_attempt_at=later,
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id)
+                    .values(
+                        status="pending",
+                        attempts=attempts,
+                        last_error=error,
+                        next_attempt_at=later,
                     )
                 )
                 if not count:  # a 429: the whole chat waits (in the database, so a restart waits too)
                     await s.execute(
-                        update(OutboxMessage).where(
-                            OutboxMessage.chat_id == row.chat_id, OutboxMessage.status == "pending",
+                        update(OutboxMessage)
+                        .where(
+                            OutboxMessage.chat_id == row.chat_id,
+                            OutboxMessage.status == "pending",
                             OutboxMessage.next_attempt_at < later,
-                        ).values(next_attempt_at=later).execution_options(synchronize_session=False)
+                        )
+                        .values(next_attempt_at=later)
+                        .execution_options(synchronize_session=False)
                     )
                 return await self._claim_in(s, claim_next) if claim_next is not None else None
 
@@ -425,14 +498,18 @@ class Sender:
         log.info("event=outbox id=%s chat=%s status=retry in=%ss error=%s", row.id, row.chat_id, seconds, error)
         return following
 
-    async def _unreachable(self, row: OutboxMessage, error: str,
-                           claim_next: set[int] | None = None) -> OutboxMessage | None:
+    async def _unreachable(
+        self, row: OutboxMessage, error: str, claim_next: set[int] | None = None
+    ) -> OutboxMessage | None:
         now = self.clock.now()
 
         async def write() -> OutboxMessage | None:
             async with self.db.session(action="person.unreachable") as s:
-                await s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                    status="unreachable", last_error=f"403 {error}", attempts=OutboxMessage.attempts + 1))
+                await s.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id)
+                    .values(status="unreachable", last_error=f"403 {error}", attempts=OutboxMessage.attempts + 1)
+                )
                 person = None
                 if row.person_id:
                     # Two 403s for one person may be handled at once: lock the person so the office
@@ -442,9 +519,14 @@ class Sender:
                     person = await s.get(Person, row.person_id)
                 if person is not None:
                     # What still waits for them would meet the same 403: visible at once, not tried one by one.
-                    await s.execute(update(OutboxMessage).where(
-                        OutboxMessage.person_id == person.id, OutboxMessage.status == "pending",
-                    ).values(status="unreachable", last_error="收件人已屏蔽机器人"))
+                    await s.execute(
+                        update(OutboxMessage)
+                        .where(
+                            OutboxMessage.person_id == person.id,
+                            OutboxMessage.status == "pending",
+                        )
+                        .values(status="unreachable", last_error="收件人已屏蔽机器人")
+                    )
                 if person is not None and person.unreachable_since is None:
                     person.unreachable_since = now
                     if self.on_unreachable is not None:

@@ -77,8 +77,9 @@ def build_application(
         # One budget with the sender (bot.outbox.pacing): replies first, no second limiter fighting it.
         builder = builder.rate_limiter(SharedLimiter(max_retries=2))
     app = builder.build()
-    services = app.bot_data["services"] = Services(settings=settings, db=db, clock=clock,
-                                                   sender=Sender(db, app.bot, clock))
+    services = app.bot_data["services"] = Services(
+        settings=settings, db=db, clock=clock, sender=Sender(db, app.bot, clock)
+    )
     # A person who blocked the bot: the office is told once, with who and which items.
     services.sender.on_unreachable = unreachable_hook(services)
     # Routine notices held for working hours go out bundled, one message per person (issue 13).
@@ -130,8 +131,9 @@ async def _on_error(update: object, context: Ctx) -> None:
     log.error("event=handler_error error=%r", context.error, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
         try:
-            await update.effective_chat.send_message("抱歉，处理时出现错误，请稍后再试。如多次出现请联系督查室。",
-                                                     parse_mode=None)
+            await update.effective_chat.send_message(
+                "抱歉，处理时出现错误，请稍后再试。如多次出现请联系督查室。", parse_mode=None
+            )
         except Exception:  # noqa: BLE001 — the error is already logged; the apology is best effort
             pass
 
@@ -143,8 +145,13 @@ WEBHOOK_RECOVER_AFTER = timedelta(minutes=1)
 WEBHOOK_RECOVER_EVERY = 30.0
 
 
-def lead(app: Application, leadership: Leadership, polling: bool = True, poll_timeout: int = 10,
-         recover_every: float = WEBHOOK_RECOVER_EVERY) -> Leadership:
+def lead(
+    app: Application,
+    leadership: Leadership,
+    polling: bool = True,
+    poll_timeout: int = 10,
+    recover_every: float = WEBHOOK_RECOVER_EVERY,
+) -> Leadership:
     """Wire the Application to an election: the leader polls (``polling``) and drains the outbox.
 
     Elected: after ``settle_seconds`` (the old leader's last writes), dialog state reloaded (nobody
@@ -260,8 +267,13 @@ def is_leader(app: Application) -> bool:
     return leadership is None or leadership.is_leader
 
 
-async def start_instance(app: Application, leadership: Leadership, polling: bool = True,
-                         poll_timeout: int = 10, recover_every: float = WEBHOOK_RECOVER_EVERY) -> None:
+async def start_instance(
+    app: Application,
+    leadership: Leadership,
+    polling: bool = True,
+    poll_timeout: int = 10,
+    recover_every: float = WEBHOOK_RECOVER_EVERY,
+) -> None:
     """Start one of several instances: handle what is queued, stand for election (the runner, tests)."""
     lead(app, leadership, polling=polling, poll_timeout=poll_timeout, recover_every=recover_every)
     await app.initialize()

@@ -38,15 +38,23 @@ def release_hook(services) -> Callable[[], Awaitable[int]]:  # noqa: ANN001
         calendar = await services.calendar()
         now = services.clock.now()
         async with services.db.session(Actor.system("outbox:bundles"), "outbox.bundle") as s:
-            runs = dict((await s.execute(select(SweepRun.name, SweepRun.last_run_at)
-                                         .where(SweepRun.name.in_(ROUND_SWEEPS)))).all())
+            runs = dict(
+                (
+                    await s.execute(select(SweepRun.name, SweepRun.last_run_at).where(SweepRun.name.in_(ROUND_SWEEPS)))
+                ).all()
+            )
             for name, last in runs.items():
                 sweep = SWEEPS.get(name)
                 due = sweep.latest(calendar, services.settings, now) if sweep is not None else None
                 # A sweep that keeps failing holds nothing back for more than a few minutes.
                 if due is not None and last < due and now - due < MAX_WAIT:
                     return 0  # a round is being written: its parts go out together, at the next pass
-            return await release_due(s, calendar, services.settings, now,
-                                     hold_rounds=weekly_coming(calendar, services.settings, now, runs.get("weekly_feedback")))
+            return await release_due(
+                s,
+                calendar,
+                services.settings,
+                now,
+                hold_rounds=weekly_coming(calendar, services.settings, now, runs.get("weekly_feedback")),
+            )
 
     return release

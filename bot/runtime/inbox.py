@@ -110,8 +110,11 @@ class Inbox:
 
     async def record_batch(self, updates: list[dict]) -> None:
         """Write a getUpdates batch (Telegram's own JSON) in one INSERT, before PTB parses it."""
-        rows = [(u["update_id"], json.dumps(u, ensure_ascii=False, separators=(",", ":")))
-                for u in updates if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+        rows = [
+            (u["update_id"], json.dumps(u, ensure_ascii=False, separators=(",", ":")))
+            for u in updates
+            if isinstance(u, dict) and isinstance(u.get("update_id"), int)
+        ]
         self.recorded.clear()  # the previous batch is queued by now (or was not parseable)
         if not rows:
             return
@@ -153,8 +156,7 @@ class Inbox:
                     self._pruned_at = now
                     await store_inbox.prune(s, now, KEEP)
         except _DB_ERRORS as exc:  # the answers went out; a restart would at worst repeat them once
-            log.error("event=inbox_mark_failed update_ids=%s error=%s", ",".join(map(str, ids)),
-                      type(exc).__name__)
+            log.error("event=inbox_mark_failed update_ids=%s error=%s", ",".join(map(str, ids)), type(exc).__name__)
 
     async def mark_handled(self, update_id: int) -> None:
         await self.handled(update_id, more_waiting=False)
@@ -187,13 +189,25 @@ class RecordingRequest(BaseRequest):
     async def shutdown(self) -> None:
         await self._inner.shutdown()
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE, write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-                         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE, pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-                         ) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
         status, payload = await self._inner.do_request(
-            url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
-            connect_timeout=connect_timeout, pool_timeout=pool_timeout)
+            url,
+            method,
+            request_data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
         if status == 200 and url.endswith("/getUpdates"):
             try:
                 body = json.loads(payload)

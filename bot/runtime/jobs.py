@@ -53,8 +53,9 @@ def _leading(context: ContextTypes.DEFAULT_TYPE) -> bool:
     return leadership is None or leadership.is_leader
 
 
-async def run_sender_while_leading(services: Services, running: Callable[[], bool],
-                                   leading: Callable[[], bool]) -> None:
+async def run_sender_while_leading(
+    services: Services, running: Callable[[], bool], leading: Callable[[], bool]
+) -> None:
     """The sender runs while this instance leads; a standby looks again every half second."""
     while running():
         if not leading():
@@ -82,5 +83,10 @@ async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
 def schedule_jobs(app: Application) -> None:
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
     app.job_queue.run_once(sender_loop, when=SENDER_START_SECONDS, name="outbox", job_kwargs=_SENDER_JOB_KWARGS)
-    app.job_queue.run_repeating(sweep_tick, interval=SWEEP_INTERVAL_SECONDS, first=STARTUP_CATCH_UP_SECONDS,
-                                name="sweeps", job_kwargs=_SWEEP_JOB_KWARGS)
+    app.job_queue.run_repeating(
+        sweep_tick,
+        interval=SWEEP_INTERVAL_SECONDS,
+        first=STARTUP_CATCH_UP_SECONDS,
+        name="sweeps",
+        job_kwargs=_SWEEP_JOB_KWARGS,
+    )

@@ -34,8 +34,12 @@ LEADER_KEY = 0x64756261_0100  # "duba" + 0x0100: apart from the sweeps' keys (bo
 RETRY_SECONDS = 2.0  # a standby's try; with kill -9 the take-over is within this
 HEARTBEAT_SECONDS = 1.0
 # The server notices a vanished client within idle + interval * count seconds.
-KEEPALIVES = {"tcp_keepalives_idle": "3", "tcp_keepalives_interval": "1", "tcp_keepalives_count": "3",
-              "application_name": "duban-leader"}
+KEEPALIVES = {
+    "tcp_keepalives_idle": "3",
+    "tcp_keepalives_interval": "1",
+    "tcp_keepalives_count": "3",
+    "application_name": "duban-leader",
+}
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -99,9 +103,16 @@ def asyncpg_dsn(url: str) -> str:
 
 
 class PgLeadership(Leadership):
-    def __init__(self, url: str, *, key: int = LEADER_KEY, retry_seconds: float = RETRY_SECONDS,
-                 heartbeat_seconds: float = HEARTBEAT_SECONDS, on_elected: Hook = _nothing,
-                 on_deposed: Hook = _nothing) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        key: int = LEADER_KEY,
+        retry_seconds: float = RETRY_SECONDS,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        on_elected: Hook = _nothing,
+        on_deposed: Hook = _nothing,
+    ) -> None:
         super().__init__(on_elected, on_deposed)
         self.dsn = asyncpg_dsn(url)
         self.key = key
@@ -139,12 +150,16 @@ class PgLeadership(Leadership):
         if self.connection is None or self.connection.is_closed():
             self._lost = asyncio.Event()
             lost = self._lost
-            self.connection = await asyncpg.connect(self.dsn, timeout=max(self.retry_seconds, 5.0),
-                                                    server_settings=KEEPALIVES)
+            self.connection = await asyncpg.connect(
+                self.dsn, timeout=max(self.retry_seconds, 5.0), server_settings=KEEPALIVES
+            )
             self.connection.add_termination_listener(lambda _conn: lost.set())
             self.backend_pid = self.connection.get_server_pid()  # for an operator's pg_terminate_backend
-        return bool(await asyncio.wait_for(
-            self.connection.fetchval("SELECT pg_try_advisory_lock($1)", self.key), self.retry_seconds + 5))
+        return bool(
+            await asyncio.wait_for(
+                self.connection.fetchval("SELECT pg_try_advisory_lock($1)", self.key), self.retry_seconds + 5
+            )
+        )
 
     async def _lead(self) -> None:
         await self._elect()

@@ -65,8 +65,10 @@ def _parse_key(text: str) -> tuple:
 class DbPersistence(BasePersistence):
     def __init__(self, db: Database, shared: bool = False) -> None:
         # update_interval: PTB's periodic flush is only a safety net; updates write through.
-        super().__init__(store_data=PersistenceInput(bot_data=False, chat_data=True, user_data=True,
-                                                     callback_data=False), update_interval=60)
+        super().__init__(
+            store_data=PersistenceInput(bot_data=False, chat_data=True, user_data=True, callback_data=False),
+            update_interval=60,
+        )
         self.db = db
         self.shared = shared
         self._pending: dict[Row, object | None] = {}
@@ -177,7 +179,8 @@ class DbPersistence(BasePersistence):
         async with self.db.engine.connect() as conn:
             found = {(s, n, k): v for s, n, k, v in await rows.load(conn, keys=wanted)}
         for s, n, k in [(s, "", k) for s, k in wanted if s != rows.CONVERSATION] + [
-                (rows.CONVERSATION, _name(h), conversation_key(key)) for h, key in keys.items()]:
+            (rows.CONVERSATION, _name(h), conversation_key(key)) for h, key in keys.items()
+        ]:
             self._written[(s, n, k)] = rows.dumps(found[(s, n, k)]) if (s, n, k) in found else None
         if chat is not None:
             _replace(app._chat_data[chat.id], found.get((rows.CHAT, "", str(chat.id))))  # noqa: SLF001
@@ -197,10 +200,10 @@ class DbPersistence(BasePersistence):
         app._user_data.update(users)  # noqa: SLF001
         for handler in persistent_conversations(app):
             _tracking(handler).data.clear()
-            _tracking(handler).update_no_track(
-                {_parse_key(k): v for _, n, k, v in conversations if n == handler.name})
-        log.info("event=dialog_state_reloaded conversations=%d chats=%d users=%d",
-                 len(conversations), len(chats), len(users))
+            _tracking(handler).update_no_track({_parse_key(k): v for _, n, k, v in conversations if n == handler.name})
+        log.info(
+            "event=dialog_state_reloaded conversations=%d chats=%d users=%d", len(conversations), len(chats), len(users)
+        )
 
 
 def _replace(target: dict, value: object | None) -> None:
@@ -229,8 +232,9 @@ def _name(handler: ConversationHandler) -> str:
 
 
 def persistent_conversations(app: Application) -> list[ConversationHandler]:
-    return [h for hs in app.handlers.values() for h in hs
-            if isinstance(h, ConversationHandler) and h.persistent and h.name]
+    return [
+        h for hs in app.handlers.values() for h in hs if isinstance(h, ConversationHandler) and h.persistent and h.name
+    ]
 
 
 def forget_timeouts(app: Application) -> int:

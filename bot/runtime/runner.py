@@ -85,13 +85,20 @@ def _retry_seconds() -> float:
     except ValueError:
         value = -1.0
     if not 0.1 <= value <= 10:
-        raise ValueError(f"配置错误：环境变量 {RETRY_ENV} 应为 0.1–10 之间的秒数，实际为 {raw!r}"
-                         "（备用实例每隔这么久尝试接替一次，须在 10 秒内接替）")
+        raise ValueError(
+            f"配置错误：环境变量 {RETRY_ENV} 应为 0.1–10 之间的秒数，实际为 {raw!r}"
+            "（备用实例每隔这么久尝试接替一次，须在 10 秒内接替）"
+        )
     return value
 
 
-async def serve(app: Application, settings: Settings, leadership: Leadership,
-                health_port: int | None = None, health_listen: str = "127.0.0.1") -> None:
+async def serve(
+    app: Application,
+    settings: Settings,
+    leadership: Leadership,
+    health_port: int | None = None,
+    health_listen: str = "127.0.0.1",
+) -> None:
     """Run until SIGINT/SIGTERM, as PTB's run_polling/run_webhook would, with an election."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -104,12 +111,20 @@ async def serve(app: Application, settings: Settings, leadership: Leadership,
         if webhook:
             assert app.updater is not None  # built with an Updater (build_application)
             wh = settings.telegram.webhook
-            await app.updater.start_webhook(listen=wh.listen, port=wh.port, url_path="telegram",
-                                            webhook_url=wh.url, secret_token=wh.secret or None,
-                                            allowed_updates=Update.ALL_TYPES)
+            await app.updater.start_webhook(
+                listen=wh.listen,
+                port=wh.port,
+                url_path="telegram",
+                webhook_url=wh.url,
+                secret_token=wh.secret or None,
+                allowed_updates=Update.ALL_TYPES,
+            )
         if health_port is not None:
-            health = HealthServer(Health(app.bot_data["services"].db, app.bot, lambda: leadership.role,
-                                         settings.telegram.mode), health_port, health_listen)
+            health = HealthServer(
+                Health(app.bot_data["services"].db, app.bot, lambda: leadership.role, settings.telegram.mode),
+                health_port,
+                health_listen,
+            )
             await health.start()
         await stop.wait()
     finally:
@@ -139,6 +154,7 @@ async def _preflight(settings: Settings, db: Database) -> None:
             await prune_inbox(s, db.now(), INBOX_KEEP)
     finally:
         await db.dispose()  # the engine is reused in the Application's own event loop
-    async with Bot(settings.telegram.token, base_url=settings.telegram.base_url,
-                   base_file_url=settings.telegram.base_file_url):
+    async with Bot(
+        settings.telegram.token, base_url=settings.telegram.base_url, base_file_url=settings.telegram.base_file_url
+    ):
         pass  # initialize() is getMe

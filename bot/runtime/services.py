@@ -39,8 +39,11 @@ class Services:
         bot's clock: not on every update.
         """
         now = self.clock.now()
-        if (self._calendar is not None and self._calendar_checked is not None
-                and timedelta(0) <= now - self._calendar_checked < CALENDAR_RECHECK):
+        if (
+            self._calendar is not None
+            and self._calendar_checked is not None
+            and timedelta(0) <= now - self._calendar_checked < CALENDAR_RECHECK
+        ):
             return self._calendar
         self._calendar_checked = now
         async with self.db.session() as s:

@@ -44,7 +44,8 @@ def hold(database: str) -> int | None:
         os.close(fd)
         raise AlreadyRunning(
             f"启动失败：SQLite 数据库文件 {Path(database).resolve()} 已由另一个机器人进程使用（进程号 {holder}）。"
-            "同一个 SQLite 文件只能由一个进程运行；如需同时运行多个实例，请改用 PostgreSQL。") from None
+            "同一个 SQLite 文件只能由一个进程运行；如需同时运行多个实例，请改用 PostgreSQL。"
+        ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd

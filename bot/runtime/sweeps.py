@@ -85,8 +85,7 @@ def latest_digest(calendar: WorkCalendar, settings: Settings, now: datetime) -> 
     return policy.at(day, digest_time(settings))
 
 
-async def run_digest(session: AsyncSession, calendar: WorkCalendar, now: datetime,
-                     settings: Settings) -> SweepResult:
+async def run_digest(session: AsyncSession, calendar: WorkCalendar, now: datetime, settings: Settings) -> SweepResult:
     """The digest sweep with its status charts drawn (files are the documents' side, not the
     domain's), then chart files older than a month removed."""
     result = await digest_sweep(session, calendar, now, settings, charts=chart_files)
@@ -104,12 +103,15 @@ class Sweep:
 
 
 _LOCK_BASE = 0x64756261_0000  # "duba"
-SWEEPS: dict[str, Sweep] = {s.name: s for s in (
-    Sweep("escalation", _LOCK_BASE + 1, escalation_sweep, latest_daily),
-    Sweep("weekly_feedback", _LOCK_BASE + 2, feedback_sweep, latest_weekly),
-    Sweep("digest", _LOCK_BASE + 3, run_digest, latest_digest),
-    Sweep("monthly_report", _LOCK_BASE + 4, monthly_report_sweep, latest_monthly),
-)}
+SWEEPS: dict[str, Sweep] = {
+    s.name: s
+    for s in (
+        Sweep("escalation", _LOCK_BASE + 1, escalation_sweep, latest_daily),
+        Sweep("weekly_feedback", _LOCK_BASE + 2, feedback_sweep, latest_weekly),
+        Sweep("digest", _LOCK_BASE + 3, run_digest, latest_digest),
+        Sweep("monthly_report", _LOCK_BASE + 4, monthly_report_sweep, latest_monthly),
+    )
+}
 
 _process_locks: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
 
@@ -165,7 +167,8 @@ def unreachable_hook(services):  # noqa: ANN001, ANN201
     """The sender's ``on_unreachable``: tell the office, once, who blocked the bot and which items."""
 
     async def hook(session: AsyncSession, person: Person, now: datetime) -> None:
-        await tell_office_unreachable(session, person, now, calendar=await services.calendar(),
-                                      settings=services.settings)
+        await tell_office_unreachable(
+            session, person, now, calendar=await services.calendar(), settings=services.settings
+        )
 
     return hook

@@ -6,8 +6,8 @@ Revises: 0006
 
 from alembic import op
 
-revision = '0008'
-down_revision = '0006'
+revision = "0008"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -18,12 +18,12 @@ def upgrade() -> None:
     # uq_reminders_round (assignment_id, person_id, level, round_date) starts with assignment_id,
     # so it already serves look-ups by assignment and the ON DELETE CASCADE; the separate index
     # only cost every rung one more index write.
-    with op.batch_alter_table('reminders', schema=None) as batch_op:
-        batch_op.drop_index('ix_reminders_assignment_id')
-        batch_op.create_index('ix_reminders_day', ['round_date', 'level'], unique=False)
+    with op.batch_alter_table("reminders", schema=None) as batch_op:
+        batch_op.drop_index("ix_reminders_assignment_id")
+        batch_op.create_index("ix_reminders_day", ["round_date", "level"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('reminders', schema=None) as batch_op:
-        batch_op.drop_index('ix_reminders_day')
-        batch_op.create_index('ix_reminders_assignment_id', ['assignment_id'], unique=False)
+    with op.batch_alter_table("reminders", schema=None) as batch_op:
+        batch_op.drop_index("ix_reminders_day")
+        batch_op.create_index("ix_reminders_assignment_id", ["assignment_id"], unique=False)

@@ -7,8 +7,8 @@ Revises: 0008
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009'
-down_revision = '0008'
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -59,14 +59,14 @@ def _postgresql_triggers() -> list[str]:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('owing_due', sa.Date(), nullable=True))
-        batch_op.add_column(sa.Column('lead_due', sa.Date(), nullable=True))
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("owing_due", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("lead_due", sa.Date(), nullable=True))
     sqlite = op.get_bind().dialect.name == "sqlite"
     for statement in _sqlite_triggers() if sqlite else _postgresql_triggers():
         op.execute(statement)
     refresh = REFRESH.replace("{plus}", "+" if sqlite else "")
-    op.execute(refresh.format(id='items.id').replace("WHERE id = items.id", ""))
+    op.execute(refresh.format(id="items.id").replace("WHERE id = items.id", ""))
 
 
 def downgrade() -> None:
@@ -77,6 +77,6 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER trg_assignments_dues ON assignments")
         op.execute("DROP FUNCTION assignments_dues_changed()")
         op.execute("DROP FUNCTION items_refresh_dues(integer)")
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.drop_column('lead_due')
-        batch_op.drop_column('owing_due')
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_column("lead_due")
+        batch_op.drop_column("owing_due")

@@ -12,8 +12,8 @@ from alembic import op
 
 import store.types
 
-revision = '0011'
-down_revision = '0010'
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -67,39 +67,65 @@ def backfill(conn: sa.Connection) -> None:
         conn.execute(sa.text(f"INSERT INTO item_events {COLUMNS} {select}"))
     # Submissions were only in the audit log: the item rows its hook wrote as the state moved to
     # pending under the action item.submit.
-    audit = sa.table("audit_log", sa.column("id", sa.Integer), sa.column("at", store.types.UTCDateTime()),
-                     sa.column("actor_id", sa.Integer), sa.column("action", sa.String), sa.column("entity", sa.String),
-                     sa.column("entity_id", sa.String), sa.column("after", sa.JSON))
-    events = sa.table("item_events", sa.column("item_id", sa.Integer), sa.column("kind", sa.String),
-                      sa.column("at", store.types.UTCDateTime()), sa.column("actor_id", sa.Integer))
-    rows = conn.execute(sa.select(audit.c.entity_id, audit.c.at, audit.c.actor_id, audit.c.after)
-                        .where(audit.c.entity == "items", audit.c.action == "item.submit").order_by(audit.c.id)).all()
-    submits = [{"item_id": int(entity_id), "kind": "submit", "at": at, "actor_id": actor_id}
-               for entity_id, at, actor_id, after in rows if (after or {}).get("state") == "pending"]
+    audit = sa.table(
+        "audit_log",
+        sa.column("id", sa.Integer),
+        sa.column("at", store.types.UTCDateTime()),
+        sa.column("actor_id", sa.Integer),
+        sa.column("action", sa.String),
+        sa.column("entity", sa.String),
+        sa.column("entity_id", sa.String),
+        sa.column("after", sa.JSON),
+    )
+    events = sa.table(
+        "item_events",
+        sa.column("item_id", sa.Integer),
+        sa.column("kind", sa.String),
+        sa.column("at", store.types.UTCDateTime()),
+        sa.column("actor_id", sa.Integer),
+    )
+    rows = conn.execute(
+        sa.select(audit.c.entity_id, audit.c.at, audit.c.actor_id, audit.c.after)
+        .where(audit.c.entity == "items", audit.c.action == "item.submit")
+        .order_by(audit.c.id)
+    ).all()
+    submits = [
+        {"item_id": int(entity_id), "kind": "submit", "at": at, "actor_id": actor_id}
+        for entity_id, at, actor_id, after in rows
+        if (after or {}).get("state") == "pending"
+    ]
     if submits:
         conn.execute(sa.insert(events), submits)
 
 
 def upgrade() -> None:
-    op.create_table('item_events',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('item_id', sa.Integer(), nullable=False),
-    sa.Column('assignment_id', sa.Integer(), nullable=True),
-    sa.Column('kind', sa.String(length=30), nullable=False),
-    sa.Column('at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('actor_id', sa.Integer(), nullable=True),
-    sa.Column('ref_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['actor_id'], ['people.id'], name=op.f('fk_item_events_actor_id_people')),
-    sa.ForeignKeyConstraint(['assignment_id'], ['assignments.id'], name=op.f('fk_item_events_assignment_id_assignments'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_item_events_item_id_items'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_item_events'))
+    op.create_table(
+        "item_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("assignment_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("at", store.types.UTCDateTime(), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("ref_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["actor_id"], ["people.id"], name=op.f("fk_item_events_actor_id_people")),
+        sa.ForeignKeyConstraint(
+            ["assignment_id"],
+            ["assignments.id"],
+            name=op.f("fk_item_events_assignment_id_assignments"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["items.id"], name=op.f("fk_item_events_item_id_items"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_item_events")),
     )
-    with op.batch_alter_table('item_events', schema=None) as batch_op:
-        batch_op.create_index('ix_item_events_item', ['item_id', 'id'], unique=False)
+    with op.batch_alter_table("item_events", schema=None) as batch_op:
+        batch_op.create_index("ix_item_events_item", ["item_id", "id"], unique=False)
     backfill(op.get_bind())
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('item_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_item_events_item')
-    op.drop_table('item_events')
+    with op.batch_alter_table("item_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_item_events_item")
+    op.drop_table("item_events")
