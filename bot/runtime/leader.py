@@ -20,6 +20,7 @@ out, ``bot.runtime.single``): always the leader.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -48,7 +49,7 @@ async def _nothing() -> None:
     return None
 
 
-class Leadership:
+class Leadership(abc.ABC):
     """The role of this instance; ``run`` until ``stop``. Hooks run in the election task."""
 
     def __init__(self, on_elected: Hook = _nothing, on_deposed: Hook = _nothing) -> None:
@@ -74,8 +75,9 @@ class Leadership:
         if self.is_leader:
             await self._depose("stopped")
 
+    @abc.abstractmethod
     async def run(self) -> None:
-        raise NotImplementedError
+        """Hold or wait for the role until cancelled (on SQLite: lead at once; on PostgreSQL: the lock)."""
 
     async def _elect(self) -> None:
         self.is_leader = True
