@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -61,6 +62,8 @@ class Item(Base):
     source: Mapped[str] = mapped_column(String(20))
     importance: Mapped[str] = mapped_column(String(20))
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 督查室自办 (§5(二), issue 12; migration 0017): no unit is assigned, the office reports the result.
+    office_handled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     weekly_feedback: Mapped[bool] = mapped_column(Boolean, default=False)
     # The deadline as asked for: N working days after approval, or a date. Exactly one is set.
     deadline_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -117,6 +120,8 @@ class Assignment(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     role: Mapped[str] = mapped_column(String(10))  # lead | assist
     state: Mapped[str] = mapped_column(String(20))
+    # The unit's own task (分工任务, §4(五), issue 12; migration 0017); NULL: the item's requirements.
+    task: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -216,6 +221,23 @@ class CompletionReport(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     assignment: Mapped[Assignment] = relationship(lazy="selectin")
+    created_by: Mapped[Person] = relationship(lazy="selectin")
+
+
+class OfficeReport(Base):
+    """The office's own result (办理结果) of an item it handles itself (督查室自办, migration 0017).
+
+    A unit's result is a ``CompletionReport`` of its assignment; an office-handled item has no
+    assignment, so its result is kept here, one row per report (a leader's 退回重办 asks again)."""
+
+    __tablename__ = "office_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
     created_by: Mapped[Person] = relationship(lazy="selectin")
 
 
