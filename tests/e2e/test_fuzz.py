@@ -435,6 +435,7 @@ async def test_a_few_thousand_random_updates_crash_nothing_leak_nothing_change_n
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the long fuzz: minutes, not the suite's per-test bound
 async def test_ten_thousand_random_updates(request, demo_county, demo_item):
     if "slow" not in (request.config.getoption("markexpr") or "") and not os.environ.get("DUBAN_SLOW"):
         pytest.skip("the 10,000-update fuzz runs with -m slow or DUBAN_SLOW=1")
