@@ -288,7 +288,7 @@ def _status(table: ScoreTable, office_name: str) -> list[str]:
         if table.pending:
             points = sum(p.rule.points for p in table.pending)
             lines.append(
-                f"另有逾期未办结待结算扣分{len(table.pending)}项（合计{format_points(points)}分），"
+                f"另有超期未办结待结算扣分{len(table.pending)}项（合计{format_points(points)}分），"
                 "审定时计入，见“待结算扣分”表"
             )
     if table.average is not None:
@@ -314,7 +314,7 @@ ITEM_COLUMNS = (
     Column("延期次数", 9),
     Column("办结日期", 12),
     Column("承办状态", 14),
-    Column("逾期工作日", 11),
+    Column("超期工作日", 11),
     Column("反馈次数", 9),
     Column("退回重办次数", 12),
     Column("事项状态", 14),
@@ -538,7 +538,7 @@ async def write_items(
         sheet.notes(
             [
                 f"{office_name}　督办事项台账　{start.isoformat()}至{end.isoformat()}",
-                f"共{n_items}个事项、{n_rows}条承办记录；逾期工作日：已办结的按办结报告提交日计，"
+                f"共{n_items}个事项、{n_rows}条承办记录；超期工作日：已办结的按办结报告提交日计，"
                 f"未办结的计至{today.isoformat()}",
                 "涉密事项只列编号，内容请到督查室查阅",
             ]

@@ -384,7 +384,7 @@ async def _audited_as(session: AsyncSession, action: str) -> AsyncIterator[None]
 def _late_reason(p: PendingDeduction) -> str:
     role = UNIT_ROLES_OF_ASSIGNMENT[p.role]
     when = f"{p.finished.isoformat()}办结" if p.finished else "年度结算时仍未办结"
-    return f"{p.item_label}（{role}）办结时限{p.due.isoformat()}，{when}，逾期"
+    return f"{p.item_label}（{role}）办结时限{p.due.isoformat()}，{when}，超期"
 
 
 async def _record_late(

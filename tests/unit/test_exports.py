@@ -101,13 +101,13 @@ async def test_the_item_ledger(db, clock):
     assert lead["交办日期"] == datetime(2026, 3, 10) and lead["办结时限"] == datetime(2026, 3, 19)
     assert lead["办结日期"] == datetime(2026, 3, 25) and lead["承办状态"] == "已办结"
     # finished Wed 03-25, due Thu 03-19: Fri, Mon, Tue, Wed = 4 working days late; two progress reports
-    assert (lead["逾期工作日"], lead["反馈次数"], lead["退回重办次数"]) == (4, 2, 0)
+    assert (lead["超期工作日"], lead["反馈次数"], lead["退回重办次数"]) == (4, 2, 0)
     assist = rows[("督字〔2026〕1号", "县交通运输局")]
     assert assist["办结日期"] is None and assist["签收日期"] is None and assist["承办状态"] == "待签收"
-    assert assist["逾期工作日"] == 9 and assist["反馈次数"] == 0  # still open on 04-01: 03-20 … 04-01
+    assert assist["超期工作日"] == 9 and assist["反馈次数"] == 0  # still open on 04-01: 03-20 … 04-01
     hidden = rows[("督字〔2026〕2号", "县水利局")]
     assert hidden["事项名称"] == "（涉密事项）" and hidden["事项来源"] == "人大代表建议、政协委员提案"
-    assert hidden["逾期工作日"] == 1  # due Tue 03-31, still open Wed 04-01
+    assert hidden["超期工作日"] == 1  # due Tue 03-31, still open Wed 04-01
     assert ws.cell(2, 7).number_format == "yyyy-mm-dd"
     assert len(rows) == 4 and ws.cell(6, 1).value is None
     notes = [ws.cell(r, 1).value for r in range(7, ws.max_row + 1)]
@@ -147,7 +147,7 @@ async def test_the_score_table(db, clock):
     ]
     notes = [table.cell(r, 1).value for r in range(8, table.max_row + 1)]
     assert notes[:2] == [f"{OFFICE}　2026年度政务督查工作考核", "状态：尚未审定，分数随考核记录变化"]
-    assert "另有逾期未办结待结算扣分1项（合计−2分）" in notes[2] and "承办单位平均分：98.25" in notes
+    assert "另有超期未办结待结算扣分1项（合计−2分）" in notes[2] and "承办单位平均分：98.25" in notes
 
     events = wb["考核明细"]
     assert cells(events, 1)[:6] == ["记录号", "记录日期", "单位", "考核规则", "条款", "分值"]

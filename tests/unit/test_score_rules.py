@@ -200,7 +200,7 @@ async def test_who_is_late_is_decided_by_when_the_unit_finished(db, clock):
     assert (event.unit_id, event.rule, event.points, event.year, event.automatic) == (
         w.unit("a1").id, "late.leader_or_superior", -5, 2026, True)
     assert event.item_id == item.id and event.dedupe_key == f"late:{event.assignment_id}"
-    assert "督字〔2026〕1号（协办）办结时限2026-03-19，2026-03-27办结，逾期" == event.reason
+    assert "督字〔2026〕1号（协办）办结时限2026-03-19，2026-03-27办结，超期" == event.reason
     async with db.session() as s:
         assert await settle_year(s, 2026, at(2027, 1, 5)) == []  # nothing twice
         audited = set((await s.execute(select(AuditEntry.entity, AuditEntry.action).where(
@@ -236,7 +236,7 @@ async def test_open_items_past_their_deadline_are_pending_then_settled_once(db, 
         assert table.row(w.unit("lead").id).score == 100 and len(table.pending) == 2  # pending: not counted yet
         events = await settle_year(s, 2026, at(2027, 1, 4))
         assert len(events) == 2 and await settle_year(s, 2026, at(2027, 1, 4)) == []
-        assert {e.reason for e in events} >= {"督字〔2026〕1号（主办）办结时限2026-12-21，年度结算时仍未办结，逾期"}
+        assert {e.reason for e in events} >= {"督字〔2026〕1号（主办）办结时限2026-12-21，年度结算时仍未办结，超期"}
 
     # The lead finishes in January: it was already counted (in 2026), not again in 2027.
     async with db.session() as s:
