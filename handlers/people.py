@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import logging
 import re
-from html import escape
 from typing import TYPE_CHECKING
 
 from telegram import BotCommandScopeChat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 from bot.domain import people as svc_people
 from bot.domain.actions import parse_id
@@ -27,9 +34,11 @@ from bot.domain.errors import DomainError
 from bot.domain.onboarding import deep_link
 from bot.domain.roles import OFFICE_ROLES, ROLE_NAMES
 from bot.kernel.render import render
+from handlers import dialogs
 from handlers.common import _menus, _set_menu, reply, requires
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
+from handlers.widgets import cancel_handler, timeout_notice
 
 if TYPE_CHECKING:
     from store.models import Person
@@ -38,6 +47,8 @@ log = logging.getLogger("duban.people")
 
 _DATA = re.compile(r"pp:([a-z]{1,5}):([0-9]{1,10})(?::([a-z_]{1,12}|[0-9]{1,10}))?")
 ENTER_UNIT = 0
+UNIT_SLOT = "people_unit"  # the dialog's answers in the chat's dialog slot (handlers.context.ChatData)
+UNIT_DIALOG = "people/unit_dialog.html.j2"
 TIMEOUT_SECONDS = 600
 
 
@@ -294,48 +305,31 @@ async def unit_start(update: Update, context: Ctx) -> int:
         await query.answer(exc.message[:200], show_alert=True)
         return ConversationHandler.END
     await query.answer()
-    assert context.chat_data is not None  # a tap comes from a chat
-    context.chat_data["people_unit"] = pid
-    await update.effective_chat.send_message(
-        f"请输入{escape(c.name)}的新单位名称（可只输入其中几个字），或发送 /cancel 取消："
-    )
+    context.chat_data.open(UNIT_SLOT, pid=pid)
+    await reply(update, UNIT_DIALOG, step="ask", person_name=c.name)
     return ENTER_UNIT
 
 
 @requires(*OFFICE_ROLES, what="/people", denied=ConversationHandler.END)
 async def unit_typed(update: Update, context: Ctx) -> int:
-    pid = context.chat_data.get("people_unit")
+    answers = context.chat_data.answers(UNIT_SLOT)
     text = update.message.text.strip()[:50]
-    if pid is None:
+    if answers is None:
         return ConversationHandler.END
     async with context.services.db.session() as s:
         units = await find_units(s, text)
     if not units:
-        await update.effective_chat.send_message(
-            f"没有名称包含「{escape(text)}」的单位，请重新输入，或发送 /cancel 取消："
-        )
+        await reply(update, UNIT_DIALOG, step="none_found", query=text)
         return ENTER_UNIT
-    rows = [[_b(u.name, f"pp:uc:{pid}:{u.id}")] for u in units]
-    await update.effective_chat.send_message("请选择新单位：", reply_markup=InlineKeyboardMarkup(rows))
+    context.chat_data.close(UNIT_SLOT)
+    rows = [[_b(u.name, f"pp:uc:{answers['pid']}:{u.id}")] for u in units]
+    await reply(update, UNIT_DIALOG, step="choose", reply_markup=InlineKeyboardMarkup(rows))
     return ConversationHandler.END  # the choice is an ordinary (confirmed) tap
 
 
 async def unit_not_text(update: Update, context: Ctx) -> int | None:
-    await update.effective_chat.send_message("请输入单位名称，或发送 /cancel 取消。")
+    await reply(update, UNIT_DIALOG, step="not_text")
     return None
-
-
-async def unit_cancel(update: Update, context: Ctx) -> int:
-    context.chat_data.pop("people_unit", None)
-    if update.callback_query:
-        await update.callback_query.answer("已取消")
-    await update.effective_chat.send_message("已取消。")
-    return ConversationHandler.END
-
-
-async def unit_timed_out(update: Update, context: Ctx) -> None:
-    context.chat_data.pop("people_unit", None)
-    await context.bot.send_message(update.effective_chat.id, "更改单位已超时取消，如需继续请重新发送 /people。")
 
 
 @requires(*OFFICE_ROLES, what="/people")
@@ -378,26 +372,23 @@ async def unit_tapped(update: Update, context: Ctx) -> None:
 def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
-    app.add_handler(
+    dialogs.add(
+        app,
         Dialog(
             entry_points=[CallbackQueryHandler(unit_start, pattern=r"^pp:un:")],
             states={
                 ENTER_UNIT: [MessageHandler(text, unit_typed)],
                 ConversationHandler.TIMEOUT: [
-                    MessageHandler(filters.ALL, unit_timed_out),
-                    CallbackQueryHandler(unit_timed_out),
+                    TypeHandler(Update, timeout_notice(UNIT_SLOT, UNIT_DIALOG, step="timeout"))
                 ],
             },
-            fallbacks=[
-                CommandHandler("cancel", unit_cancel),
-                CallbackQueryHandler(unit_cancel, pattern=r"^pp:x$"),
-                MessageHandler(~filters.COMMAND & private, unit_not_text),
-            ],
+            fallbacks=[MessageHandler(~filters.COMMAND & private, unit_not_text)],
             timeout=lambda: TIMEOUT_SECONDS,
             name="people_unit",
             label="更改人员单位（/people）",
             cancel_data="pp:x",
-        )
+            cancel=cancel_handler(UNIT_SLOT, UNIT_DIALOG, step="cancelled"),
+        ),
     )
     app.add_handler(CommandHandler("people", people_command, filters=private))
     app.add_handler(CallbackQueryHandler(unit_tapped, pattern=r"^pp:(uc|ucy):"))

@@ -44,16 +44,18 @@ from bot.domain.report import (
 )
 from bot.domain.workflow import clean_text, local_date, office_heads
 from bot.kernel.render import render
+from handlers import dialogs
 from handlers.common import requires
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
+from handlers.widgets import cancel_handler, timeout_notice
 
 log = logging.getLogger("duban.report")
 
 TIMEOUT_SECONDS: float = 900
 END = ConversationHandler.END
 REASON = 0
-STATE_KEY = "report_return"
+SLOT = "report_return"  # the dialog's answers in the chat's dialog slot (handlers.context.ChatData)
 REASON_LIMIT = 500
 CANCEL = "rp:x"
 _BUILD = re.compile(rf"^{BUILD}:(\d{{4}})(\d{{2}})$")
@@ -191,10 +193,7 @@ async def return_tapped(update: Update, context: Ctx) -> int:
         await _refused(update, exc)
         return END
     await update.callback_query.answer()
-    chat_data = context.chat_data
-    if chat_data is None:  # a tap in a private chat always has its chat data
-        raise RuntimeError("a tap without chat data")
-    chat_data[STATE_KEY] = {"id": report_id, "period": label}
+    context.chat_data.open(SLOT, id=report_id, period=label)
     cancel = InlineKeyboardMarkup([[InlineKeyboardButton("取消", callback_data=CANCEL)]])
     await _say(update, "reason", cancel, period=label)
     return REASON
@@ -203,7 +202,7 @@ async def return_tapped(update: Update, context: Ctx) -> int:
 async def got_reason(update: Update, context: Ctx) -> int | None:
     svc = context.services
     person = await context.known_person(update)
-    state = context.chat_data.get(STATE_KEY) or {}
+    state = context.chat_data.answers(SLOT) or {}
     try:
         reason = clean_text(update.message.text, "退回理由", REASON_LIMIT)
     except DomainError as exc:  # blank or too long: ask again
@@ -214,26 +213,11 @@ async def got_reason(update: Update, context: Ctx) -> int | None:
             await return_report(s, person, state.get("id", 0), reason=reason, now=svc.clock.now())
     except DomainError as exc:
         await _say(update, "error", message=exc.message)
-        context.chat_data.pop(STATE_KEY, None)
+        context.chat_data.close(SLOT)
         return END
-    context.chat_data.pop(STATE_KEY, None)
+    context.chat_data.close(SLOT)
     await _say(update, "returned", period=state.get("period", ""))
     return END
-
-
-async def return_cancelled(update: Update, context: Ctx) -> int:
-    context.chat_data.pop(STATE_KEY, None)
-    if update.callback_query is not None:
-        await update.callback_query.answer("已取消")
-        await _clear_keyboard(update)
-    await _say(update, "cancelled")
-    return END
-
-
-async def timed_out(update: Update, context: Ctx) -> None:
-    context.chat_data.pop(STATE_KEY, None)
-    if update.effective_chat is not None:
-        await context.bot.send_message(update.effective_chat.id, render("report/chat.html.j2", step="timeout"))
 
 
 async def wrong_input(update: Update, context: Ctx) -> None:
@@ -247,24 +231,24 @@ async def stale_cancel(update: Update, context: Ctx) -> None:
 def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
-    cancel_button = CallbackQueryHandler(return_cancelled, pattern=rf"^{CANCEL}$")
-    app.add_handler(
+    dialogs.add(
+        app,
         Dialog(
             entry_points=[CallbackQueryHandler(return_tapped, pattern=rf"^{RETURN}:\d{{1,9}}$")],
             states={
-                REASON: [MessageHandler(text, got_reason), cancel_button],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+                REASON: [MessageHandler(text, got_reason)],
+                ConversationHandler.TIMEOUT: [
+                    TypeHandler(Update, timeout_notice(SLOT, "report/chat.html.j2", step="timeout"))
+                ],
             },
-            fallbacks=[
-                CommandHandler("cancel", return_cancelled),
-                MessageHandler(~filters.COMMAND & private, wrong_input),
-            ],
+            fallbacks=[MessageHandler(~filters.COMMAND & private, wrong_input)],
             allow_reentry=True,
             timeout=lambda: TIMEOUT_SECONDS,
             name="report_return",
             label="退回督查工作情况报告",
             cancel_data=CANCEL,
-        )
+            cancel=cancel_handler(SLOT, "report/chat.html.j2", step="cancelled"),
+        ),
     )
     app.add_handler(CommandHandler("report", report_command, filters=private))
     app.add_handler(CallbackQueryHandler(build_tapped, pattern=rf"^{BUILD}:\d{{6}}$"))

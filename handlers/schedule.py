@@ -15,7 +15,6 @@ from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
-    CommandHandler,
     ConversationHandler,
     MessageHandler,
     TypeHandler,
@@ -27,16 +26,18 @@ from bot.domain.errors import DomainError
 from bot.domain.schedules import load_schedule, loaded_years
 from bot.domain.workdays import ScheduleError, builtin_years, parse_schedule
 from bot.kernel.render import render
+from handlers import dialogs
 from handlers.common import requires
 from handlers.context import Ctx, actor
 from handlers.dialogs import Dialog
+from handlers.widgets import cancel_handler, timeout_notice
 
 log = logging.getLogger("duban.schedule")
 
 TIMEOUT_SECONDS: float = 900
 END = ConversationHandler.END
 CONFIRM = 0
-STATE_KEY = "schedule_upload"
+SLOT = "schedule_upload"  # the dialog's answers in the chat's dialog slot (handlers.context.ChatData)
 LOAD, CANCEL = "sch:ok", "sch:x"
 MAX_BYTES = 64 * 1024  # a year's schedule is a few hundred bytes; more is not a schedule file
 ROLES = ("office", "office_head")
@@ -73,10 +74,7 @@ async def file_received(update: Update, context: Ctx) -> int:
         return END
     async with context.services.db.session() as s:
         loaded = await loaded_years(s)  # the years loaded before, to say what is replaced
-    chat_data = context.chat_data
-    if chat_data is None:  # a private chat's message always has its chat data
-        raise RuntimeError("an upload without chat data")
-    chat_data[STATE_KEY] = {"text": data.decode("utf-8-sig"), "year": schedule.year, "name": name}
+    context.chat_data.open(SLOT, text=data.decode("utf-8-sig"), year=schedule.year, file=name)
     keyboard = InlineKeyboardMarkup(
         [[InlineKeyboardButton("载入", callback_data=LOAD), InlineKeyboardButton("取消", callback_data=CANCEL)]]
     )
@@ -97,7 +95,7 @@ async def file_received(update: Update, context: Ctx) -> int:
 async def load_tapped(update: Update, context: Ctx) -> int:
     svc = context.services
     person = await context.known_person(update)
-    state = context.chat_data.pop(STATE_KEY, None)
+    state = context.chat_data.close(SLOT)
     await _clear_keyboard(update)
     if not state:
         await update.callback_query.answer("该操作已结束，请重新发送文件。", show_alert=True)
@@ -107,28 +105,13 @@ async def load_tapped(update: Update, context: Ctx) -> int:
             schedule, changed = await load_schedule(s, state["text"], person.name, svc.clock.now())
     except (ScheduleError, DomainError) as exc:
         await update.callback_query.answer()
-        await _say(update, "error", file=state["name"], message=str(exc))
+        await _say(update, "error", file=state["file"], message=str(exc))
         return END
     svc.calendar_changed()
     log.info("event=schedule_loaded year=%s by=%s recounted=%s", schedule.year, person.id, changed)
     await update.callback_query.answer("已载入")
     await _say(update, "loaded", summary=schedule_summary(schedule), changed=changed, schedule=schedule)
     return END
-
-
-async def cancelled(update: Update, context: Ctx) -> int:
-    context.chat_data.pop(STATE_KEY, None)
-    if update.callback_query is not None:
-        await update.callback_query.answer("已取消")
-        await _clear_keyboard(update)
-    await _say(update, "cancelled")
-    return END
-
-
-async def timed_out(update: Update, context: Ctx) -> None:
-    context.chat_data.pop(STATE_KEY, None)
-    if update.effective_chat is not None:
-        await context.bot.send_message(update.effective_chat.id, render("schedule/chat.html.j2", step="timeout"))
 
 
 async def wrong_input(update: Update, context: Ctx) -> None:
@@ -143,22 +126,23 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     # Not a reply: a reply to a notice is progress (handlers.replies), whatever the file is.
     toml = filters.Document.FileExtension("toml") & ~filters.REPLY & private
-    app.add_handler(
+    dialogs.add(
+        app,
         Dialog(
             entry_points=[MessageHandler(toml, file_received)],
             states={
-                CONFIRM: [
-                    CallbackQueryHandler(load_tapped, pattern=rf"^{LOAD}$"),
-                    CallbackQueryHandler(cancelled, pattern=rf"^{CANCEL}$"),
+                CONFIRM: [CallbackQueryHandler(load_tapped, pattern=rf"^{LOAD}$")],
+                ConversationHandler.TIMEOUT: [
+                    TypeHandler(Update, timeout_notice(SLOT, "schedule/chat.html.j2", step="timeout"))
                 ],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
             },
-            fallbacks=[CommandHandler("cancel", cancelled), MessageHandler(~filters.COMMAND & private, wrong_input)],
+            fallbacks=[MessageHandler(~filters.COMMAND & private, wrong_input)],
             allow_reentry=True,
             timeout=lambda: TIMEOUT_SECONDS,
             name="schedule_upload",
             label="载入放假安排",
             cancel_data=CANCEL,
-        )
+            cancel=cancel_handler(SLOT, "schedule/chat.html.j2", step="cancelled"),
+        ),
     )
     app.add_handler(CallbackQueryHandler(stale_button, pattern=r"^sch:"))

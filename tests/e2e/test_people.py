@@ -189,7 +189,7 @@ async def test_people_bad_input_and_forged_taps(demo_county):
     await office.send(f"/people {liaison.name}")
     await office.tap("更改单位", office.last)
     await office.send("/cancel")
-    assert office.last.text == "已取消。"
+    assert office.last.text == "已取消，未更改单位。"
     await office.tap("更改单位", office.inbox[-3])
     assert await time_out_dialogs(c.h.app) == 1
     assert "更改单位已超时取消" in office.last.text
