@@ -191,6 +191,11 @@ async def ask_start(update: Update, context: Ctx) -> int | None:
     )
     svc = context.services  # the example date a prompt shows: next month's last working day
     example = example_date(await svc.calendar(), local_date(svc.clock.now()))
+    extra: dict = {}
+    if spec.prompt_context is not None:
+        prompt_context = spec.prompt_context
+        async with svc.db.session() as s:
+            extra = await prompt_context(s, action.target_id)
     prompt = await _send(
         update,
         "chat/ask_prompt.html.j2",
@@ -200,6 +205,7 @@ async def ask_start(update: Update, context: Ctx) -> int | None:
         label=ref.label if ref else "",
         replaced=busy,
         example=example.isoformat(),
+        **extra,
     )
     st["keyboards"].append(prompt.message_id)
     return _STATE_OF[asks]

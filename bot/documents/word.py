@@ -189,8 +189,11 @@ def dossier_docx(d: Dossier, *, office_name: str, generated_at: datetime) -> byt
         ("事项来源", d.source),
         ("重要程度", d.importance + ("（涉密）" if d.confidential else "")),
         ("办理要求", d.requirements),
-        ("主办单位", "、".join(d.lead_units)),
-        ("协办单位", "、".join(d.assist_units) or "无"),
+        *(
+            [("承办", "督查室自办（不交办承办单位）")]
+            if d.office_handled
+            else [("主办单位", "、".join(d.lead_units)), ("协办单位", "、".join(d.assist_units) or "无")]
+        ),
         ("办结时限", f"{d.deadline_rule}，至 {d.due}"),
         ("审阅领导", "、".join(d.leaders)),
         ("专人跟踪", d.follower or "无"),
@@ -201,6 +204,12 @@ def dossier_docx(d: Dossier, *, office_name: str, generated_at: datetime) -> byt
         ("当前状态", d.state),
     ]
     _table(doc, None, info, (3.5, 12.3))
+
+    if d.shares:  # 分工 per unit (§4(五), issue 12): each unit's own task and deadline
+        _paragraph(doc, "")
+        _paragraph(doc, "承办单位分工", size=14, bold=True, font=TITLE_FONT)
+        shares = [(s.unit, s.role, s.task or "按办理要求办理", s.due, s.state) for s in d.shares]
+        _table(doc, ("单位", "主办/协办", "分工任务", "办结时限", "状态"), shares, (3.4, 1.8, 5.9, 2.6, 2.1))
 
     _paragraph(doc, "")
     _paragraph(doc, "一、办理经过", size=14, bold=True, font=TITLE_FONT)

@@ -85,6 +85,8 @@ class ActionEnv(Protocol):
 
 Run = Callable[["AsyncSession", "Person", int, Answer, ActionEnv], Awaitable[Any]]
 Probe = Callable[["AsyncSession", "Person", int, ActionEnv], Awaitable[Any]]
+# What a prompt shows besides its text, read when the button is tapped (after the dry run).
+PromptContext = Callable[["AsyncSession", int], Awaitable[dict]]
 Outcome = str | Callable[[Any], str]
 
 
@@ -101,6 +103,8 @@ class ActionSpec:
     all of the keyboard, or none). ``probe`` is the dry run at the tap (default: ``run`` with a
     placeholder text); ``summary`` adds to the confirmation's context from the service's result.
     ``handled_by`` names the handler module of a button that has its own handler (no ``run``).
+    ``prompt_context`` adds to the prompt's context (e.g. the assisting units' parts at the lead
+    unit's 办结报告, issue 12).
     """
 
     code: str  # "<scope>:<verb>"
@@ -116,6 +120,7 @@ class ActionSpec:
     probe: Probe | None = None
     summary: Callable[[Any], dict] | None = None
     handled_by: str | None = None
+    prompt_context: PromptContext | None = None
 
     @property
     def template(self) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
 from bot.domain.attachments import AttachmentIn, add_attachments, validate
+from bot.domain.contributions import contributions
 from bot.domain.errors import DomainError
 from bot.domain.events import record_item_event
 from bot.domain.items import send_notice, set_deadline
@@ -283,6 +284,11 @@ async def submit_report(
     buttons: Keyboard = [[button("r:ok", report.id), button("r:no", report.id)]]
     if files:  # the evidence where the office decides (issue 12): sent on a tap (bot.domain.evidence)
         buttons.append([button("r:att", report.id, f"查看附件（{len(files)}）")])
+    # The lead unit's report is reviewed with the assisting units' parts beside it (issue 12).
+    parts = await contributions(session, a.item, exclude=a.id) if a.role == "lead" else []
+    for x in parts:
+        if x.report_id is not None and x.files:
+            buttons.append([button("r:att", x.report_id, f"查看附件（协办·{x.unit}，{x.files}）")])
     await notify_many(
         session,
         await office_staff(session),
@@ -298,6 +304,7 @@ async def submit_report(
         attachment_names=[f.file_name for f in files],
         redo_count=a.redo_count,
         by=me.name,
+        contributions=parts,
     )
     await session.flush()
     return report

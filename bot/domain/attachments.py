@@ -26,7 +26,7 @@ MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # Telegram's limit for a bot downloadin
 MAX_ATTACHMENTS = 20  # per record
 MAX_FILE_NAME = 200
 
-OWNER_KINDS = {"progress": "进展反馈", "plan": "工作方案", "report": "办结报告"}
+OWNER_KINDS = {"progress": "进展反馈", "plan": "工作方案", "report": "办结报告", "office_report": "办理结果"}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import assignments as asg
 from bot.domain import changes as chg
-from bot.domain import evidence
+from bot.domain import contributions as contributions_svc
+from bot.domain import evidence, office_items
 from bot.domain import items as items_svc
 from bot.domain import records as records_svc
 from bot.domain import review as review_svc
@@ -113,9 +114,16 @@ def _propose(kind: str) -> Any:
     """A change to an approved item proposed to the office head, with the reason typed last."""
 
     async def run(s: AsyncSession, me: Person, i: int, a: Answer, env: ActionEnv) -> Any:
-        text, reason = (a.text, a.text) if kind != "requirements" else chg.split_requirements(a.text)
+        day, text, reason = a.day, a.text, a.text
+        if a.text == PLACEHOLDER and kind in chg.UNIT_KINDS:  # the dry run once the unit is picked
+            day = local_date(env.now) + timedelta(days=400) if kind == "unit_deadline" else day
+        elif kind in ("requirements", "unit_task"):
+            text, reason = chg.split_requirements(a.text)  # (str, str)
+        elif kind == "unit_deadline":
+            day, reason = chg.split_dated(a.text, local_date(env.now))
+            text = None
         return await chg.propose_change(
-            s, me, i, chg.Proposal(kind, reason or "", new_due=a.day, new_text=text, unit_id=a.unit_id), now=env.now
+            s, me, i, chg.Proposal(kind, reason or "", new_due=day, new_text=text, unit_id=a.unit_id), now=env.now
         )
 
     return run
@@ -123,6 +131,11 @@ def _propose(kind: str) -> Any:
 
 def _may_edit(s: AsyncSession, me: Person, i: int, env: ActionEnv) -> Any:
     return chg.may_edit_draft(s, me, i)
+
+
+async def _report_context(s: AsyncSession, aid: int) -> dict:
+    """The lead unit reports with the assisting units' parts in view (issue 12)."""
+    return {"contributions": await contributions_svc.for_assignment(s, aid)}
 
 
 def _may_propose(kind: str) -> Any:
@@ -234,6 +247,23 @@ _SPECS = (
     _change("i:sus", "中止办理", "suspend", "text"),
     _change("i:res", "恢复办理", "resume", "text"),
     _change("i:can", "撤销事项", "cancel", "text"),
+    # 督查室自办 (issue 12 point 6): the office reports the result itself, to the leader.
+    ActionSpec(
+        "i:ofr",
+        "item",
+        "报送办理结果",
+        step="item.office_report",
+        asks="collect",
+        edit="all",
+        outcome="📨 已报送办理结果 · 查看",
+        probe=lambda s, me, i, env: office_items.may_report(s, me, i),
+        run=lambda s, me, i, a, env: office_items.report_result(
+            s, me, i, text=a.text, attachments=a.files, now=env.now
+        ),
+    ),
+    # 分工 per unit (issue 12 point 6): one unit's own task or deadline.
+    _change("i:ct", "变更分工", "unit_task", "unit_text"),
+    _change("i:cud", "变更单位时限", "unit_deadline", "unit_text"),
     ActionSpec(
         "g:ok",
         "change",
@@ -300,6 +330,7 @@ _SPECS = (
         asks="collect",
         edit="all",
         outcome="📨 已提交办结报告 · 查看",
+        prompt_context=_report_context,
         run=lambda s, me, i, a, env: asg.submit_report(s, me, i, text=_given(a.text), attachments=a.files, now=env.now),
     ),
     ActionSpec(

@@ -14,6 +14,8 @@ KIND_LABELS = {
     "resume": "恢复办理",
     "cancel": "撤销事项",
     "delete": "删除草稿",
+    "unit_task": "变更单位分工",
+    "unit_deadline": "变更单位时限",
 }
 
 
@@ -25,6 +27,11 @@ def _detail(row: Any) -> str | None:
         return f"办结时限{'由 ' + old + ' ' if old else ''}改为 {row.new_due.isoformat()}"
     if row.kind in ("add_unit", "remove_unit") and row.unit is not None:
         return f"单位：{row.unit.name}" + ("（协办）" if row.kind == "add_unit" else "")
+    if row.kind == "unit_task" and row.unit is not None:
+        return f"{row.unit.name}的分工改为：{row.new_text}"
+    if row.kind == "unit_deadline" and row.unit is not None and row.new_due:
+        old = before.get("due")
+        return f"{row.unit.name}的办结时限{'由 ' + old + ' ' if old else ''}改为 {row.new_due.isoformat()}"
     if row.kind == "requirements" and row.new_text:
         return f"新的办理要求：{row.new_text}"
     if row.kind == "resume" and before.get("paused_working_days"):

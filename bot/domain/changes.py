@@ -26,6 +26,10 @@ deadline moves later by the working days the item was suspended (counted like th
 counts deadlines), so the pause costs no unit a point: a share finished by its moved deadline is
 on time. This is not an extension (``extension_count`` is untouched, nothing is docked).
 A cancelled item (撤销) is not scored at all: its shares are 「已撤销」, which no score rule counts.
+
+分工 per unit (issue 12 point 6, §4(五)): one unit's own task (变更分工) or its own deadline
+(变更单位时限) is changed like the rest — proposed with a reason, decided by the office head —
+and announced to that unit (and the leaders and the follower), not to every unit on the item.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
-from bot.domain.dates import parse_date
+from bot.domain.dates import ANY_DATE, parse_date
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.events import record_item_event
 from bot.domain.items import notice_buttons, send_notice, set_deadline, update_draft
@@ -82,7 +86,11 @@ KINDS: dict[str, tuple[str, str]] = {
     "suspend": ("item.suspend", "中止办理"),
     "resume": ("item.resume", "恢复办理"),
     "cancel": ("item.cancel", "撤销事项"),
+    "unit_task": ("item.change", "变更单位分工"),
+    "unit_deadline": ("item.change", "变更单位时限"),
 }
+# The kinds that concern one unit's share only (its task or deadline: 分工, issue 12).
+UNIT_KINDS = frozenset({"unit_task", "unit_deadline"})
 CHANGE_STATES = {"pending": "待审批", "approved": "已同意", "rejected": "未同意"}
 # Shares that stop at a cancellation (the rest already ended their own way).
 _ENDED_BY_CANCEL = frozenset({"draft", "assigned", "in_progress", "reported", "suspended"})
@@ -231,11 +239,24 @@ def split_requirements(text: str | None) -> tuple[str, str]:
     raise DomainError("请在新的办理要求后另起一行写明变更理由，如“理由：县政府常务会议调整了工作目标”")
 
 
+_DATED = re.compile(rf"\s*({ANY_DATE})\s*[，,、；;。.]?\s*(?:(?:变更)?理由\s*[：:])?\s*(.*)", re.S)
+
+
+def split_dated(text: str | None, today: date) -> tuple[date, str]:
+    """A unit's new deadline and the reason from one message: 「2026-12-18 理由：……」."""
+    m = _DATED.fullmatch(text or "")
+    if m is None:
+        raise DomainError("请先写新的办结日期，再写变更理由，如“2026-12-18 理由：该单位负责的部分须先行完成”")
+    return parse_date(m.group(1), today), m.group(2).strip()
+
+
 async def _check_proposal(session: AsyncSession, item: Item, p: Proposal, today: date) -> None:
     """Whether the change fits the item now (checked when proposed and again when decided)."""
     if p.kind not in KINDS:
         raise ValueError(f"unknown change kind {p.kind!r}")
     check_item(item, KINDS[p.kind][0])
+    if item.office_handled and (p.kind in UNIT_KINDS or p.kind in ("add_unit", "remove_unit")):
+        raise DomainError("督查室自办的事项没有承办单位")
     live = {a.unit_id: a for a in item.assignments if a.state in LIVE_ASSIGNMENT_STATES | {"suspended"}}
     if p.kind == "deadline":
         if p.new_due is None:
@@ -262,6 +283,19 @@ async def _check_proposal(session: AsyncSession, item: Item, p: Proposal, today:
                 raise DomainError(f"{unit.name}不是本事项在办的承办单位")
             if a.role == "lead":
                 raise DomainError(f"{unit.name}是主办单位，不能撤出；如需更换请由该单位申请转办")
+    elif p.kind in UNIT_KINDS:
+        share = live.get(p.unit_id) if isinstance(p.unit_id, int) else None
+        if share is None:
+            raise DomainError("所选单位不是本事项在办的承办单位，请重新选择")
+        if p.kind == "unit_task":
+            if clean_text(p.new_text, "新的分工任务") == (share.task or ""):
+                raise DomainError(f"{share.unit.name}的分工与原来相同，无需变更")
+        else:
+            if p.new_due is None:
+                raise DomainError("请填写该单位新的办结日期")
+            DeadlineSpec.on_date(p.new_due).validate(today)
+            if p.new_due == share.due_date:
+                raise DomainError(f"{share.unit.name}的办结时限已是 {p.new_due.isoformat()}，无需变更")
 
 
 async def propose_change(
@@ -283,8 +317,10 @@ async def propose_change(
         reason=reason,
         status="pending",
         new_due=proposal.new_due,
-        new_text=clean_text(proposal.new_text, "新的办理要求") if proposal.kind == "requirements" else None,
-        unit_id=proposal.unit_id if proposal.kind in ("add_unit", "remove_unit") else None,
+        new_text=clean_text(proposal.new_text, "新的办理要求" if proposal.kind == "requirements" else "新的分工任务")
+        if proposal.kind in ("requirements", "unit_task")
+        else None,
+        unit_id=proposal.unit_id if proposal.kind in ("add_unit", "remove_unit", *UNIT_KINDS) else None,
         proposed_by_id=me.id,
         proposed_at=now,
     )
@@ -428,6 +464,16 @@ async def _apply(
         move_assignment(a, "unit.remove")
         await _cancel_requests(session, a)
         return [*live]
+    if change.kind in UNIT_KINDS:
+        a = next(a for a in live if a.unit_id == change.unit_id)
+        if change.kind == "unit_task":
+            change.before = {"assignment": a.id, "task": a.task}
+            a.task = change.new_text
+        else:
+            assert change.new_due is not None
+            change.before = {"assignment": a.id, "due": a.due_date.isoformat() if a.due_date else None}
+            set_deadline(a, FixedDeadline(change.new_due, False, None, None))
+        return [a]  # only the unit whose share changed is told (and the leaders and follower)
     if change.kind == "suspend":
         change.before = {
             "item": item.state,
@@ -502,6 +548,8 @@ async def _cancel_requests(session: AsyncSession, a: Assignment) -> None:
 def _describe(change: ItemChange, item: Item) -> dict[str, object]:
     """What a notice says about a change (never the requirements of a confidential item)."""
     lead = next((a for a in item.assignments if a.role == "lead" and a.state != "transferred"), None)
+    if change.kind in UNIT_KINDS:  # the unit's own deadline is what changes
+        lead = next((a for a in item.assignments if a.unit_id == change.unit_id), lead)
     before = change.before or {}
     return {
         "id": change.id,
@@ -513,6 +561,7 @@ def _describe(change: ItemChange, item: Item) -> dict[str, object]:
         if change.status == "pending"
         else (before.get("due") or "未定"),
         "new_text": change.new_text,
+        "old_task": before.get("task") if change.status != "pending" else (lead.task if lead else None),
         "unit": change.unit.name if change.unit else None,
         "paused": before.get("paused_working_days"),
         "moved": bool(before.get("moved")),
@@ -535,7 +584,12 @@ async def _announce(
             "due": due_text(a.due_date, a.due_provisional),
             "share_state": a.state,
         }
-        keep_buttons = a.state in ACTIVE_ASSIGNMENT_STATES and change.kind in ("deadline", "requirements", "resume")
+        keep_buttons = a.state in ACTIVE_ASSIGNMENT_STATES and change.kind in (
+            "deadline",
+            "requirements",
+            "resume",
+            *UNIT_KINDS,
+        )
         people = [p for p in await liaisons(session, a.unit_id) if p.id not in told]
         await notify_many(
             session,

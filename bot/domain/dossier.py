@@ -24,6 +24,7 @@ from bot.domain.events import KINDS, item_events
 from bot.domain.records import BULLETIN_KINDS, VISIT_OWNER_KIND, VISIT_OWNER_LABEL
 from bot.domain.score import DEFAULT_RULES
 from bot.domain.workflow import (
+    ASSIGNMENT_STATES,
     IMPORTANCE,
     ITEM_STATES,
     NO_ACCESS,
@@ -46,6 +47,7 @@ from store.workflow import (
     ExtensionRequest,
     ItemApproval,
     LeaderReview,
+    OfficeReport,
     Plan,
     Progress,
     Review,
@@ -73,6 +75,7 @@ KIND_ORDER = (
     "visit",
     "bulletin",
     "report",
+    "office_report",
     "review",
     "leader_instruction",
     "leader_return",
@@ -101,6 +104,17 @@ class DossierAttachment:
     unit: str | None
     uploaded_by: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class DossierShare:
+    """A unit's share (分工, issue 12): its role, its own task and its deadline in force."""
+
+    unit: str
+    role: str  # 主办 | 协办
+    state: str
+    task: str | None  # None: the item's requirements
+    due: str
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,8 @@ class Dossier:
     archived_at: datetime | None
     entries: tuple[DossierEntry, ...]
     attachments: tuple[DossierAttachment, ...]
+    shares: tuple[DossierShare, ...] = ()
+    office_handled: bool = False  # 督查室自办: no unit (issue 12)
 
 
 async def dossier(session: AsyncSession, item_id: int, person: Person | None = None) -> Dossier:
@@ -167,6 +183,7 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
     records = await rows(SupervisionRecord, SupervisionRecord.item_id == item.id)
     bulletins = await rows(Bulletin, Bulletin.item_id == item.id)
     changes = await rows(ItemChange, ItemChange.item_id == item.id)
+    office_reports = await rows(OfficeReport, OfficeReport.item_id == item.id)
     # An unannounced visit (暗访) is not shown to the unit: only the office and leaders see it.
     if me is not None and not me.has_role("office", "office_head", "leader"):  # me: given a person
         hidden = {r.id for r in records if r.unannounced}
@@ -234,6 +251,7 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         "supervision_records": {r.id: r for r in records},
         "bulletins": {b.id: b for b in bulletins},
         "item_changes": {c.id: c for c in changes},
+        "office_reports": {r.id: r for r in office_reports},
     }
     report_unit = {r.id: unit_of(r.assignment_id) for r in reports}
 
@@ -271,7 +289,15 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
                 None,
                 a.unit.name,
                 None,
-                f"办结时限：{due_text(due, a.due_provisional and a.id not in first_due)}" if due else None,
+                "；".join(
+                    x
+                    for x in (
+                        f"分工：{a.task}" if a.task else None,
+                        f"办结时限：{due_text(due, a.due_provisional and a.id not in first_due)}" if due else None,
+                    )
+                    if x
+                )
+                or None,
             )
         if k == "acknowledge":
             return DossierEntry(at, k, "签收", actor, a.unit.name, None)
@@ -339,6 +365,10 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         if k == "report":
             return DossierEntry(
                 at, k, "提交办结报告", actor, unit_of(row.assignment_id), row.text, None, files_of("report", row.id)
+            )
+        if k == "office_report":
+            return DossierEntry(
+                at, k, "报送办理结果（督查室自办）", actor, None, row.text, None, files_of("office_report", row.id)
             )
         if k == "review":
             return DossierEntry(
@@ -441,6 +471,18 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
         archived_at=item.archived_at,
         entries=tuple(e),
         attachments=tuple(all_files),
+        shares=tuple(
+            DossierShare(
+                a.unit.name,
+                UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role),
+                ASSIGNMENT_STATES.get(a.state, a.state),
+                a.task,
+                due_text(a.due_date, a.due_provisional),
+            )
+            for a in assignments.values()
+            if a.state != "transferred"
+        ),
+        office_handled=item.office_handled,
     )
 
 

@@ -37,6 +37,7 @@ KINDS: dict[str, str | None] = {
     "visit": "supervision_records",
     "bulletin": "bulletins",
     "report": "completion_reports",
+    "office_report": "office_reports",  # the office's own result of an item it handles (issue 12)
     "review": "reviews",
     "leader_review": "leader_reviews",
     # Issue 12: the leader's 退回重办 at 审阅, and a 批示 while the item is being handled.

@@ -9,11 +9,26 @@ Services (each takes the acting person, re-checks them in the database, names it
 * ``reject_item``    (office head) → back to draft with the reason; the registrant is told
 * ``archive_item``   (office)      → a closed item is archived
 * ``recompute_provisional`` (system, after loading a year's holidays) → recount 暂定 deadlines
+
+分工 per unit (§4(五): "对涉及多个承办单位的督查事项，县政府督查室要明确各个承办单位的分工和职责";
+§5(二): 交办 fixes each unit's 目标任务 … 办结时限; issue 12): each unit may get its own task
+(``Assignment.task``, NULL: the item's requirements) and its own deadline, given at 立项 as
+``unit_tasks`` / ``unit_deadlines``. A draft unit's own deadline is kept as asked (``due_days`` or
+``due_date`` on its draft assignment) and fixed at approval like the item's.
+
+督查室自办 (§5(二): "不宜交给各乡(镇)和各单位办理的事项可由县政府督查室直接办理"): an item registered with
+``office_handled`` has no lead unit and no assignment at all. Not the office as a handler unit: the
+office has no unit of its own, its staff no liaison role, and a share of its own would have it
+review its own report, chase itself and be scored like a unit. Without assignments every
+unit-based rule stays true by itself: no notice, no reminder, no weekly feedback, no score
+event (scores are per unit). The item is 办理中 from its approval; the office reports the result
+itself (``bot.domain.office_items``) and it goes to the responsible leader for 审阅 like every
+result (§5(六)), whose 同意 or 批示 closes it. Its deadline is the item's own ``due_date``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -70,13 +85,16 @@ async def register_item(
     requirements: str,
     source: str,
     importance: str,
-    lead_unit_id: int,
+    lead_unit_id: int | None,
     assisting_unit_ids: Sequence[int] = (),
     deadline: DeadlineSpec | None = None,
     confidential: bool = False,
     weekly_feedback: bool | None = None,
     follower_id: int | None = None,
     leader_ids: Sequence[int],
+    unit_tasks: Mapping[int, str] | None = None,
+    unit_deadlines: Mapping[int, DeadlineSpec] | None = None,
+    office_handled: bool = False,
     calendar: WorkCalendar,
     now: datetime,
 ) -> Item:
@@ -87,6 +105,8 @@ async def register_item(
     ``weekly_feedback`` defaults to on when the item runs longer than one week.
     ``follower_id`` (an office person, 专人跟踪) is required for urgent items.
     ``leader_ids``: at least one 县领导 who reviews the result.
+    ``unit_tasks`` / ``unit_deadlines``: a unit's own task and deadline, by unit id (分工).
+    ``office_handled``: 督查室自办, with no units (``lead_unit_id`` None).
     """
     me = await act(session, person, "item.register")
     require_role(me, "office", "登记督查事项")
@@ -107,6 +127,9 @@ async def register_item(
         weekly_feedback=weekly_feedback,
         follower_id=follower_id,
         leader_ids=leader_ids,
+        unit_tasks=unit_tasks or {},
+        unit_deadlines=unit_deadlines or {},
+        office_handled=office_handled,
     )
     session.add(item)
     await session.flush()
@@ -141,6 +164,9 @@ async def update_draft(
         "weekly_feedback",
         "follower_id",
         "leader_ids",
+        "unit_tasks",
+        "unit_deadlines",
+        "office_handled",
     }
     unknown = set(changes) - allowed
     if unknown:
@@ -158,6 +184,11 @@ async def update_draft(
         "weekly_feedback": item.weekly_feedback,
         "follower_id": item.follower_id,
         "leader_ids": [row.person_id for row in item.leader_rows],
+        "unit_tasks": {a.unit_id: a.task for a in item.assignments if a.task},
+        "unit_deadlines": {
+            a.unit_id: DeadlineSpec(a.due_days, a.due_date) for a in item.assignments if a.due_days or a.due_date
+        },
+        "office_handled": item.office_handled,
     }
     # A changed deadline re-derives weekly feedback unless it is given too.
     if "deadline" in changes and "weekly_feedback" not in changes:
@@ -178,13 +209,16 @@ async def _apply(
     requirements: str,
     source: str,
     importance: str,
-    lead_unit_id: int,
+    lead_unit_id: int | None,
     assisting_unit_ids: Sequence[int],
     deadline: DeadlineSpec | None,
     confidential: bool,
     weekly_feedback: bool | None,
     follower_id: int | None,
     leader_ids: Sequence[int],
+    unit_tasks: Mapping[int, str | None],
+    unit_deadlines: Mapping[int, DeadlineSpec],
+    office_handled: bool,
 ) -> None:
     """Validate every field of a draft and write it (units and leaders included)."""
     today = local_date(now)
@@ -198,16 +232,24 @@ async def _apply(
         deadline = DeadlineSpec.working_days(IMPORTANT_DEFAULT_DAYS)
     deadline.validate(today)
 
-    # Units: one lead, distinct assisting units, all existing and active.
+    # Units: one lead, distinct assisting units, all existing and active; none when the office
+    # handles the item itself (督查室自办).
     assisting = list(dict.fromkeys(assisting_unit_ids))
-    if lead_unit_id in assisting:
+    if office_handled:
+        if lead_unit_id is not None or assisting:
+            raise DomainError("督查室自办的事项不交办承办单位，请不要选择主办或协办单位")
+        weekly_feedback = False  # weekly feedback is what a unit owes the office
+    elif lead_unit_id is None:
+        raise DomainError("请选择主办单位；不交办单位的事项请选择“督查室自办”")
+    if lead_unit_id is not None and lead_unit_id in assisting:
         raise DomainError("主办单位不能同时是协办单位")
     units: dict[int, Unit] = {}
-    for unit_id in [lead_unit_id, *assisting]:
+    for unit_id in [*([lead_unit_id] if lead_unit_id is not None else []), *assisting]:
         unit = await session.get(Unit, unit_id) if isinstance(unit_id, int) else None
         if unit is None or not unit.active:
             raise DomainError("所选承办单位不存在或已停用，请重新选择")
         units[unit_id] = unit
+    tasks, own_deadlines = _unit_shares(units, unit_tasks, unit_deadlines, today)
 
     # Responsible leaders: at least one person holding the leader role.
     leader_list = list(dict.fromkeys(leader_ids))
@@ -241,8 +283,9 @@ async def _apply(
     item.confidential = bool(confidential)
     item.weekly_feedback = bool(weekly_feedback)
     item.follower = follower
+    item.office_handled = bool(office_handled)
 
-    wanted = {lead_unit_id: "lead", **{u: "assist" for u in assisting}}
+    wanted = {**({lead_unit_id: "lead"} if lead_unit_id is not None else {}), **{u: "assist" for u in assisting}}
     for a in list(item.assignments):
         if a.unit_id not in wanted:
             item.assignments.remove(a)
@@ -252,17 +295,21 @@ async def _apply(
         if unit_id in existing:
             existing[unit_id].role = role
         else:
-            item.assignments.append(
-                Assignment(
-                    unit=units[unit_id],
-                    role=role,
-                    state="draft",
-                    created_at=item.created_at,
-                    due_provisional=False,
-                    extension_count=0,
-                    redo_count=0,
-                )
+            existing[unit_id] = Assignment(
+                unit=units[unit_id],
+                role=role,
+                state="draft",
+                created_at=item.created_at,
+                due_provisional=False,
+                extension_count=0,
+                redo_count=0,
             )
+            item.assignments.append(existing[unit_id])
+    for unit_id, a in existing.items():
+        # A draft share keeps its own deadline as asked; approval fixes it (``approve_item``).
+        own = own_deadlines.get(unit_id)
+        a.task = tasks.get(unit_id)
+        a.due_days, a.due_date = (own.days, own.on) if own else (None, None)
 
     have = {row.person_id for row in item.leader_rows}
     want = {p.id for p in leaders}
@@ -272,6 +319,32 @@ async def _apply(
     for p in leaders:
         if p.id not in have:
             item.leader_rows.append(ItemLeader(person=p))
+
+
+def _unit_shares(
+    units: Mapping[int, Unit],
+    unit_tasks: Mapping[int, str | None],
+    unit_deadlines: Mapping[int, DeadlineSpec],
+    today: date,
+) -> tuple[dict[int, str], dict[int, DeadlineSpec]]:
+    """The units' own tasks and deadlines (分工), checked: only for units of the item."""
+    tasks: dict[int, str] = {}
+    for unit_id, text in unit_tasks.items():
+        if unit_id not in units:
+            raise DomainError("分工只能填写本事项的承办单位")
+        if text and text.strip():
+            tasks[unit_id] = clean_text(text, f"{units[unit_id].name}的分工任务")
+    deadlines: dict[int, DeadlineSpec] = {}
+    for unit_id, spec in unit_deadlines.items():
+        if unit_id not in units:
+            raise DomainError("单位时限只能填写本事项的承办单位")
+        deadlines[unit_id] = spec.validate(today)
+    return tasks, deadlines
+
+
+def unit_deadline_spec(a: Assignment) -> DeadlineSpec | None:
+    """A draft share's own deadline as asked, or None (the item's applies)."""
+    return DeadlineSpec(a.due_days, a.due_date) if a.state == "draft" and (a.due_days or a.due_date) else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,6 +359,10 @@ async def submit_item(session: AsyncSession, person: Person, item_id: int, *, no
     item = await load_item(session, item_id, lock=True)
     check_item(item, "item.submit")
     DeadlineSpec(item.deadline_days, item.deadline_date).validate(local_date(now))
+    for a in item.assignments:
+        own = unit_deadline_spec(a)
+        if own is not None:
+            own.validate(local_date(now))
     heads = await office_heads(session)
     if not heads:
         raise DomainError("尚未设置督查室负责人，无法提交审批。请先邀请督查室负责人。")
@@ -331,6 +408,10 @@ async def approve_item(
     today = local_date(now)
     # An explicit date that has passed while the item waited cannot be approved: return it instead.
     spec = DeadlineSpec(item.deadline_days, item.deadline_date).validate(today)
+    own_specs = {a.id: unit_deadline_spec(a) for a in item.assignments}
+    for own in own_specs.values():
+        if own is not None:
+            own.validate(today)
     item.year = today.year
     item.number = await _next_number(session, today.year)
     fixed = fix_deadline(calendar, spec, today)
@@ -339,9 +420,15 @@ async def approve_item(
     approval = ItemApproval(item_id=item.id, approved=True, decided_by_id=me.id, decided_at=now)
     session.add(approval)
     move_item(item, "item.approve")
+    if item.office_handled:  # no unit to acknowledge it: the office is handling it from now on
+        move_item(item, "item.office_start")
+    unknown_years = set(fixed.unknown_years)
     for a in item.assignments:
         move_assignment(a, "item.approve")
-        set_deadline(a, fixed)
+        own = own_specs.get(a.id)
+        mine = fix_deadline(calendar, own, today) if own is not None else fixed
+        unknown_years |= set(mine.unknown_years)
+        set_deadline(a, mine)
         a.notified_at = now
     await session.flush()
     await record_item_event(session, "approve", item.id, now, actor_id=me.id, ref=approval)
@@ -366,6 +453,7 @@ async def approve_item(
             role=None,
             due=due_text(fixed.due, fixed.provisional),
             due_provisional=fixed.provisional,
+            task=None,
         )
     await notify(
         session,
@@ -377,7 +465,7 @@ async def approve_item(
         dedupe=f"approved:{item.id}",
         approver=me.name,
         units_without_liaison=missing,
-        unknown_years=list(fixed.unknown_years),
+        unknown_years=sorted(unknown_years),
     )
     await session.flush()
     return item
@@ -467,6 +555,7 @@ async def send_notice(session: AsyncSession, item: Item, a: Assignment, *, now: 
         "role": role,
         "due": due_text(a.due_date, a.due_provisional),
         "due_provisional": a.due_provisional,
+        "task": a.task,  # the unit's own 分工 (issue 12); None: the item's requirements
     }
     people = await liaisons(session, a.unit_id)
     await notify_many(

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
+from bot.domain.contributions import contributions
 from bot.domain.errors import NotAllowed
 from bot.domain.events import record_item_event
 from bot.domain.evidence import report_files
@@ -110,6 +111,7 @@ async def approve_report(
             site_note=site_note,
             reviewed_by=me.name,
             attachment_names=[f.file_name for f in files],
+            contributions=await contributions(session, item, exclude=a.id),
         )
     await session.flush()
     return review

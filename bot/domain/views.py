@@ -10,7 +10,7 @@ requirements never leave here: views are shown in the messenger (``title`` reads
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ARRAY, Date, Integer, and_, any_, bindparam, case, cast, exists, false, func, or_, select, union
@@ -44,6 +44,7 @@ from bot.domain.workflow import (
     format_number,
     is_responsible_leader,
     item_label,
+    light_for,
     load_item,
     local_date,
     parse_item_ref,
@@ -88,6 +89,7 @@ class AssignmentView:
     acknowledged_at: datetime | None
     extension_count: int
     redo_count: int
+    task: str | None = None  # the unit's own 分工 (issue 12); None: the item's requirements, or not shown
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class ItemSummary:
     light: Light | None  # the worst light of the units still owing work
     assignments: tuple[AssignmentView, ...]
     my_assignment_id: int | None  # the person's own unit's live assignment, if any
+    office_handled: bool = False  # 督查室自办: no units (issue 12)
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ class ItemDetail:
     buttons: Keyboard = field(default_factory=list)  # what this person may do now
 
 
-def _assignment_view(calendar: WorkCalendar, a: Assignment, today: date) -> AssignmentView:
+def _assignment_view(calendar: WorkCalendar, a: Assignment, today: date, confidential: bool) -> AssignmentView:
     return AssignmentView(
         id=a.id,
         unit_id=a.unit_id,
@@ -161,12 +164,13 @@ def _assignment_view(calendar: WorkCalendar, a: Assignment, today: date) -> Assi
         acknowledged_at=a.acknowledged_at,
         extension_count=a.extension_count,
         redo_count=a.redo_count,
+        task=None if confidential else a.task,
     )
 
 
 def summarize(item: Item, me: Person, calendar: WorkCalendar, now: datetime) -> ItemSummary:
     today = local_date(now)
-    views = tuple(_assignment_view(calendar, a, today) for a in item.assignments)
+    views = tuple(_assignment_view(calendar, a, today, item.confidential) for a in item.assignments)
     mine = next(
         (
             a.id
@@ -188,9 +192,13 @@ def summarize(item: Item, me: Person, calendar: WorkCalendar, now: datetime) -> 
         state_label=ITEM_STATES.get(item.state, item.state),
         due=lead.due_date if lead and lead.due_date else item.due_date,
         due_provisional=lead.due_provisional if lead and lead.due_date else item.due_provisional,
-        light=worst(v.light for v in views),
+        # An item the office handles itself has no unit: its own deadline gives the light.
+        light=light_for(calendar, item.due_date, today)
+        if item.office_handled and item.state == "in_progress"
+        else worst(v.light for v in views),
         assignments=views,
         my_assignment_id=mine,
+        office_handled=item.office_handled,
     )
 
 
@@ -453,6 +461,12 @@ async def item_detail(
     if not can_view(me, item):
         raise NotAllowed(NO_ACCESS)
     summary = summarize(item, me, calendar, now)
+    if not (me.has_role("office", "office_head") or is_responsible_leader(me, item) or me.is_principal_leader):
+        # A unit sees its own 分工; the office and the leaders see every unit's (issue 12).
+        summary = replace(
+            summary,
+            assignments=tuple(v if v.unit_id == me.unit_id else replace(v, task=None) for v in summary.assignments),
+        )
     pending: list[PendingRequest] = []
     ids = [a.id for a in item.assignments]
     units = {a.id: a.unit.name for a in item.assignments}
@@ -554,9 +568,14 @@ def _buttons(me: Person, item: Item, pending: list[PendingRequest]) -> Keyboard:
             rows.append([button("i:del", item.id)])
         if item.state == "pending":
             rows.append([button("i:wd", item.id)])
+        if item.state == "in_progress" and item.office_handled:  # 督查室自办: the office reports itself
+            rows.append([button("i:ofr", item.id)])
         if item.state in ("assigned", "in_progress", "reported"):
             rows.append([button("i:cd", item.id), button("i:cr", item.id)])
-            rows.append([button("i:ca", item.id), button("i:cu", item.id)])
+            if not item.office_handled:
+                rows.append([button("i:ca", item.id), button("i:cu", item.id)])
+                # 分工 per unit (issue 12): one unit's own task (not in chat for a confidential item) or deadline.
+                rows.append(([] if item.confidential else [button("i:ct", item.id)]) + [button("i:cud", item.id)])
             rows.append([button("i:sus", item.id), button("i:can", item.id)])
         if item.state == "suspended":
             rows.append([button("i:res", item.id), button("i:can", item.id)])

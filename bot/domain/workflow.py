@@ -180,6 +180,10 @@ ITEM_FLOW: dict[str, Transition] = {
         _t("leader.return", "leader_review", "in_progress", "leader", "退回重办"),
         _t("leader.direct", "assigned in_progress reported", None, "leader", "批示"),
         _t("item.archive", "closed", "archived", "office", "归档"),
+        # Issue 12 point 6: an item the office handles itself (督查室自办, no unit) is 办理中 from
+        # its approval; the office reports the result, which goes to the leader for 审阅.
+        _t("item.office_start", "assigned", "in_progress", "system", "开始办理"),
+        _t("item.office_report", "in_progress", "leader_review", "office", "报送办理结果"),
         # Issue 12: mistakes that can be fixed (bot.domain.changes). Withdrawing and deleting a
         # draft; changes to an approved item, proposed by the office and decided by its head.
         _t("item.withdraw", "pending", "draft", "office", "撤回"),
@@ -567,6 +571,7 @@ def item_card(item: Item) -> dict[str, Any]:
         "due_provisional": item.due_provisional,
         "deadline_rule": deadline_rule(item),
         "weekly_feedback": item.weekly_feedback,
+        "office_handled": item.office_handled,  # 督查室自办 (issue 12)
         "follower": item.follower.name if item.follower else None,
         "leaders": [p.name for p in item.leaders],
         "contact": contact.name if contact else None,

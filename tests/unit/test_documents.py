@@ -110,8 +110,11 @@ async def test_the_dossier_lists_the_timeline_and_the_attachments(db, clock, tmp
                                       now=clock.now())
     assert path == files / "documents" / "2026" / "0001" / "卷宗.docx"
     assert (files / "documents" / "2026" / "0001" / "督办通知单.docx").exists()  # kept at archive if it was not
-    paragraphs, (info, timeline, attachments) = texts(path.read_bytes())
+    paragraphs, (info, shares, timeline, attachments) = texts(path.read_bytes())
     assert paragraphs[:3] == [OFFICE, "督查事项卷宗", "督字〔2026〕1号"]
+    # 分工 per unit (issue 12): each unit's task (the item's requirements unless given) and deadline.
+    assert shares[0] == ["单位", "主办/协办", "分工任务", "办结时限", "状态"]
+    assert [row[2] for row in shares[1:]] == ["按办理要求办理"] * (len(shares) - 1)
     assert dict(info)["事项来源"] == "领导批办、交办事项" and dict(info)["当前状态"] == "已归档"
     assert dict(info)["归档时间"] == "2026-03-10 12:00"
     assert timeline[0] == ["序号", "时间", "事项", "单位", "经办人", "内容"]
@@ -135,7 +138,7 @@ async def test_the_dossier_lists_the_timeline_and_the_attachments(db, clock, tmp
 
     async with db.session() as s:
         name, data = await dossier_document(s, item.id, office_name=OFFICE, now=clock.now())
-    assert name == "督字〔2026〕1号-卷宗.docx" and texts(data)[1][1] == timeline
+    assert name == "督字〔2026〕1号-卷宗.docx" and texts(data)[1][2] == timeline
 
 
 async def test_a_confidential_dossier_is_kept_but_not_sent(db, clock, tmp_path):
