@@ -241,6 +241,7 @@ class DueAssignment:
     urgent: bool
     follower_id: int | None
     registrant_id: int | None = None  # who registered the item: its office follower by default
+    task: str | None = None  # the start of the unit's own 分工 (issue 12), shown in its reminders
 
 
 async def due_assignments(session: AsyncSession, until: date, *, unreached: Any = None) -> list[DueAssignment]:
@@ -262,6 +263,8 @@ async def due_assignments(session: AsyncSession, until: date, *, unreached: Any 
             Item.importance,
             Item.follower_id,
             Item.created_by_id,
+            # Only the start of a unit's 分工: a round holds many rows, a reminder shows one line.
+            func.substr(Assignment.task, 1, TASK_CHARS + 1),
         )
         .join(Item, Item.id == Assignment.item_id)
         .join(Unit, Unit.id == Assignment.unit_id)
@@ -289,9 +292,17 @@ async def due_assignments(session: AsyncSession, until: date, *, unreached: Any 
             importance == "urgent",
             follower,
             registrant,
+            _short(task),
         )
-        for aid, iid, uid, uname, role, due, prov, year, number, title, conf, importance, follower, registrant in rows
+        for aid, iid, uid, uname, role, due, prov, year, number, title, conf, importance, follower, registrant, task in rows
     ]
+
+
+TASK_CHARS = 40  # how much of a unit's 分工 a reminder line shows
+
+
+def _short(task: str | None) -> str | None:
+    return task if not task or len(task) <= TASK_CHARS else task[:TASK_CHARS] + "…"
 
 
 @dataclass
@@ -524,6 +535,7 @@ def entry_view(due: DueAssignment, level: str, days_left: int) -> dict[str, Any]
         "due": due_text(due.due, due.provisional),
         "days": days_text(level, days_left),
         "urgent": due.urgent,
+        "task": due.task,
     }
 
 

@@ -4,11 +4,13 @@ contributions beside the lead unit's 办结报告. (/new's steps: test_unit_shar
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 
 from sqlalchemy import select
 
 from bot.domain.dossier import dossier
+from bot.kernel.clock import OFFICE_TZ
+from bot.runtime.sweeps import run_due
 from store.workflow import Assignment, Item
 
 LEAD, ASSIST = "城关镇", "县交通运输局"
@@ -55,6 +57,14 @@ async def test_the_office_changes_one_units_task_and_deadline_with_a_reason(demo
     shares = await _shares(h)
     assert shares[ASSIST] == ("负责施工期间交通疏导和绕行公告。", date(2026, 3, 16))
     assert shares[LEAD] == (None, date(2026, 3, 19))
+
+    # The unit's reminders carry its own 分工 and deadline (Thu 03-12: 2 working days left).
+    when = datetime.combine(date(2026, 3, 12), time(9, 0), OFFICE_TZ)
+    h.clock.set(when)
+    await run_due(h.app.bot_data["services"], when)
+    await h.settle()
+    reminder = find(c.liaison(ASSIST), "督办提醒")
+    assert "时限 2026-03-16" in reminder.text and "分工：负责施工期间交通疏导和绕行公告。" in reminder.text
     async with h.db.session() as s:
         labels = [e.label for e in (await dossier(s, 1)).entries]
     assert labels.count("变更单位分工") >= 1 or any("分工" in x for x in labels)
