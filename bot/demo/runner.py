@@ -23,7 +23,14 @@ from bot.domain.schedules import load_calendar
 from bot.emulator import Emulator, FloodLimits
 from bot.emulator.http import EmulatorServer
 from bot.kernel.clock import OffsetClock
-from bot.kernel.config import DatabaseSettings, OfficeSettings, Settings, StorageSettings, TelegramSettings
+from bot.kernel.config import (
+    DatabaseSettings,
+    OfficeSettings,
+    ReminderSettings,
+    Settings,
+    StorageSettings,
+    TelegramSettings,
+)
 from bot.kernel.logs import setup_logging
 from bot.runtime.app import build_application, start_polling, stop_polling
 from store.db import Database
@@ -123,6 +130,9 @@ async def _boot(
         database=DatabaseSettings(url=db.url),
         office=OfficeSettings(name=OFFICE_NAME),
         storage=StorageSettings(files_dir=str(data_dir / "files")),
+        # The sandbox answers each step at once, so a visitor sees what every tap causes; a county's
+        # bot bundles information notices at 16:00 (the default, issue 13).
+        reminders=ReminderSettings(bundle_time=None),
         source="<demo>",
     )
     app = build_application(settings, db, clock)

@@ -92,9 +92,10 @@ class ReminderSettings:
     weekly_day: int = 1  # 1 = Monday … 7 = Sunday
     weekly_time: dt_time = dt_time(9, 0)
     # In working hours, notices that only inform wait for this time and go out as one message a
-    # day (bot.domain.notices); None: they go at once. Outside working hours every routine
-    # notice waits for the next morning round either way.
-    bundle_time: dt_time | None = None
+    # day (bot.domain.notices); None (``bundle_time = false``): they go at once. On by default: the
+    # office promised its units at most two routine messages a working day (issue 13). Outside
+    # working hours every routine notice waits for the next morning round either way.
+    bundle_time: dt_time | None = dt_time(16, 0)
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
         "urgent_any_time": (bool, "布尔值（true 或 false）"),
         "weekly_day": ((int, str), "整数 1–7 或“周一”等"),
         "weekly_time": ((str, dt_time), '时间（如 "09:00"）'),
-        "bundle_time": ((str, dt_time), '时间（如 "16:00"）'),
+        "bundle_time": ((str, dt_time, bool), '时间（如 "16:00"）或 false（不合并）'),
     },
     "digest": {
         "time": ((str, dt_time), '时间（如 "08:00"）'),
@@ -202,6 +203,15 @@ def _clock_time(value: object, err) -> dt_time:  # noqa: ANN001
         if 0 <= h <= 23 and 0 <= m <= 59:
             return dt_time(h, m)
     raise err(f'应为“时:分”格式的时间，如 "08:30"，实际为 {value!r}')
+
+
+def _bundle_time(value: object, default: dt_time | None, err) -> dt_time | None:  # noqa: ANN001
+    """``false`` turns bundling off, ``true`` (or no key) keeps the default time, a time sets it."""
+    if value is False:
+        return None
+    if value is True:
+        return default
+    return _clock_time(value, lambda p: err("reminders", "bundle_time", p))
 
 
 def _weekday(value: object, err) -> int:  # noqa: ANN001
@@ -433,9 +443,7 @@ def _reminders(raw: dict[str, Any], err) -> ReminderSettings:  # noqa: ANN001
         if "weekly_day" in raw
         else d.weekly_day,
         weekly_time=when("weekly_time", d.weekly_time),
-        bundle_time=_clock_time(raw["bundle_time"], lambda p: err("reminders", "bundle_time", p))
-        if "bundle_time" in raw
-        else None,
+        bundle_time=_bundle_time(raw.get("bundle_time", True), d.bundle_time, err),
     )
 
 

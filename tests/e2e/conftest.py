@@ -11,7 +11,7 @@ import dataclasses
 import pytest
 
 from bot.runtime.app import build_application, start_polling, stop_polling
-from bot.kernel.config import OfficeSettings, Settings, StorageSettings, TelegramSettings
+from bot.kernel.config import OfficeSettings, ReminderSettings, Settings, StorageSettings, TelegramSettings
 from bot.emulator import Emulator
 from bot.emulator.http import EmulatorServer
 from bot.emulator.ptb_request import EmulatorRequest
@@ -41,8 +41,10 @@ def emu():
 
 async def _start(emu, db, clock, transport: str, files_dir):
     server = None
+    # Conversations read best with every notice at once; tests/e2e/test_respect.py turns bundling on.
     settings = Settings(office=OfficeSettings(name="测试县人民政府督查室", admins=(ADMIN_ID,)),
-                        storage=StorageSettings(files_dir=str(files_dir)))  # never the repo's data/
+                        storage=StorageSettings(files_dir=str(files_dir)),  # never the repo's data/
+                        reminders=ReminderSettings(bundle_time=None))
     if transport == "http":
         server = EmulatorServer(emu, host="127.0.0.1", port=0)
         await server.start()

@@ -11,12 +11,12 @@ from bot.domain.notices import desk_times, slot
 from bot.domain.urging import Policy
 from bot.domain.workdays import WorkCalendar
 from bot.kernel.clock import OFFICE_TZ
-from bot.kernel.config import Settings
+from bot.kernel.config import ReminderSettings, Settings
 from bot.outbox.bundles import MAX_TEXT, SEPARATOR, merge_parts
 from store.models import OutboxMessage
 
 CAL = WorkCalendar()
-PLAIN = Settings()
+PLAIN = Settings(reminders=ReminderSettings(bundle_time=None))  # notices at once
 BUNDLED = dataclasses.replace(PLAIN, reminders=dataclasses.replace(PLAIN.reminders, bundle_time=time(16)))
 ACT = [[{"text": "签收", "data": "a:ack:1"}]]
 INFO = [[{"text": "查看", "data": "i:v:1"}]]

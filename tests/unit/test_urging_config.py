@@ -24,8 +24,9 @@ def at(day: date, hh: int = 9, mm: int = 0) -> datetime:
 
 def test_the_example_file_documents_the_defaults():
     s = load_settings(ROOT / "config.example.toml", environ={})
-    # The one value the example sets on purpose: notices bundled at 16:00 (issue 13; off by default).
-    assert s.reminders == dataclasses.replace(ReminderSettings(), bundle_time=time(16, 0))
+    # Notices bundled at 16:00 (issue 13): on by default, and the example says so.
+    assert s.reminders == ReminderSettings()
+    assert s.reminders.bundle_time == time(16, 0)
     r = s.reminders
     assert (r.work_start, r.work_end, r.round_time) == (time(8, 30), time(18, 0), time(9, 0))
     assert (r.due_soon_days, r.due_day, r.overdue_every_days, r.leader_after_days) == (3, True, 1, 3)
@@ -36,6 +37,16 @@ def test_the_example_file_documents_the_defaults():
                 "overdue_office", "leader_after_days", "follower_every_step", "urgent_any_time", "weekly_day",
                 "weekly_time", "[digest]", "chart"):
         assert key in text
+
+
+def test_bundling_is_on_unless_turned_off(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[reminders]\nwork_start = \"08:30\"\n", encoding="utf-8")
+    assert load_settings(cfg, environ={}).reminders.bundle_time == time(16, 0)
+    cfg.write_text("[reminders]\nbundle_time = false\n", encoding="utf-8")
+    assert load_settings(cfg, environ={}).reminders.bundle_time is None
+    cfg.write_text("[reminders]\nbundle_time = \"15:30\"\n", encoding="utf-8")
+    assert load_settings(cfg, environ={}).reminders.bundle_time == time(15, 30)
 
 
 def test_friendly_forms(tmp_path):
