@@ -8,10 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from store import audit  # noqa: F401  (registers the audit flush hook)
+from store import (
+    audit,  # noqa: F401  (registers the audit flush hook)
+    sqlite_onehop,
+)
 from store.audit import Actor
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -46,6 +50,13 @@ def _on_sqlite_reset(dbapi_conn, _record, reset_state) -> None:  # noqa: ANN001
         dbapi_conn.rollback()
 
 
+def _one_hop_creator(url: str) -> Callable[[], sqlite_onehop.OneHopConnection]:
+    """aiosqlite connections with one thread hand-over per statement (store.sqlite_onehop), opened
+    with the arguments SQLAlchemy would derive from the URL itself."""
+    cargs, cparams = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+    return lambda: sqlite_onehop.connect(*cargs, **cparams)
+
+
 class Database:
     """The one handle on the store: an engine, a session factory and the clock for timestamps."""
 
@@ -64,6 +75,7 @@ class Database:
             echo=echo,
             pool_pre_ping=not self.is_sqlite,
             pool_reset_on_return=None if self.is_sqlite else "rollback",
+            **({"async_creator": _one_hop_creator(self.url)} if self.is_sqlite else {}),
         )
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _on_sqlite_connect)

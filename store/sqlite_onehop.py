@@ -1,0 +1,148 @@
+"""aiosqlite with one thread round trip per statement instead of four.
+
+aiosqlite runs every sqlite3 call on its own thread and hands each one over through a queue; the
+hand-over (and the event-loop wake-up that answers it) costs more than a short SQLite statement
+itself. SQLAlchemy's adapter makes four such calls per statement: create the cursor, execute,
+fetch the rows, close the cursor. ``OneHopConnection.cursor()`` returns a cursor that does all of
+it in one hand-over — execute, fetch up to ``PREFETCH`` rows and close the sqlite3 cursor once the
+rows are exhausted — and answers ``fetchall``/``fetchmany`` from what it fetched. A result longer
+than ``PREFETCH`` rows is read on in further hand-overs of ``PREFETCH`` rows, so a streamed
+result (``yield_per``) still holds at most that many rows at a time.
+
+Everything else (commit, rollback, the worker thread, the isolation level SQLAlchemy sets through
+the queue) is aiosqlite's own. Issue 11: a /help went from nine hand-overs to four.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import aiosqlite
+
+T = TypeVar("T")
+PREFETCH = 500  # rows fetched with the statement; a longer result is read on in steps of this
+
+
+class OneHopCursor:
+    """The part of aiosqlite's Cursor SQLAlchemy uses, one hand-over per statement."""
+
+    def __init__(self, conn: OneHopConnection) -> None:
+        self._conn = conn
+        self._cursor: sqlite3.Cursor | None = None  # open only while a long result is being read
+        self._rows: deque[Any] = deque()
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self.arraysize = 1
+
+    async def __aenter__(self) -> OneHopCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _run(self, sql: str, parameters: Any, many: bool) -> tuple[Any, int, int | None, list[Any], bool]:
+        """On aiosqlite's thread: the statement, its first rows, and whether more are left."""
+        if self._cursor is not None:  # a previous long result nobody read to the end
+            self._cursor.close()
+        cur = self._conn.sqlite.cursor()
+        if many:
+            cur.executemany(sql, parameters)
+        else:
+            cur.execute(sql, parameters)
+        rows = cur.fetchmany(PREFETCH) if cur.description else []
+        more = len(rows) == PREFETCH
+        self._cursor = cur if more else None
+        if not more:
+            cur.close()
+        return cur.description, cur.rowcount, cur.lastrowid, rows, more
+
+    async def _execute(self, sql: str, parameters: Any, many: bool) -> OneHopCursor:
+        description, self.rowcount, self.lastrowid, rows, _ = await self._conn.run(self._run, sql, parameters, many)
+        self.description = description
+        self._rows = deque(rows)
+        return self
+
+    async def execute(self, sql: str, parameters: Any = ()) -> OneHopCursor:
+        return await self._execute(sql, parameters if parameters is not None else (), False)
+
+    async def executemany(self, sql: str, parameters: Any) -> OneHopCursor:
+        return await self._execute(sql, parameters, True)
+
+    def _read_on(self, size: int | None) -> list[Any]:
+        """On aiosqlite's thread: the next rows of a long result (all of them for ``None``)."""
+        cur = self._cursor
+        if cur is None:
+            return []
+        rows = cur.fetchall() if size is None else cur.fetchmany(size)
+        if size is None or len(rows) < size:
+            cur.close()
+            self._cursor = None
+        return rows
+
+    async def _refill(self, size: int | None) -> None:
+        if self._cursor is not None:
+            self._rows.extend(await self._conn.run(self._read_on, size))
+
+    async def fetchone(self) -> Any:
+        if not self._rows:
+            await self._refill(PREFETCH)
+        return self._rows.popleft() if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = size or self.arraysize
+        if len(self._rows) < size:
+            await self._refill(max(size - len(self._rows), PREFETCH))
+        return [self._rows.popleft() for _ in range(min(size, len(self._rows)))]
+
+    async def fetchall(self) -> list[Any]:
+        await self._refill(None)
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+    def __aiter__(self) -> OneHopCursor:
+        return self
+
+    async def __anext__(self) -> Any:
+        if not self._rows:
+            await self._refill(PREFETCH)
+        if not self._rows:
+            raise StopAsyncIteration
+        return self._rows.popleft()
+
+    async def close(self) -> None:
+        self._rows.clear()
+        if self._cursor is not None:
+            cur, self._cursor = self._cursor, None
+            await self._conn.run(cur.close)
+
+
+class OneHopConnection(aiosqlite.Connection):
+    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._thread.daemon = True  # as SQLAlchemy sets it for aiosqlite: never holds up exit
+
+    def cursor(self) -> OneHopCursor:  # type: ignore[override]  # SQLAlchemy enters it with `async with`
+        return OneHopCursor(self)
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection; use it only in a function given to ``run``."""
+        return self._conn
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the connection's thread: one hand-over."""
+        return await self._execute(fn, *args)
+
+
+def connect(database: str, **kwargs: Any) -> OneHopConnection:
+    """Like ``aiosqlite.connect``: the connection is opened when awaited; its thread is a daemon."""
+
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(database, **kwargs)
+
+    return OneHopConnection(connector)
