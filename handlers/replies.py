@@ -5,7 +5,6 @@ The 反馈进展 / 提交办结报告 / 工作方案 buttons instead collect sev
 from __future__ import annotations
 
 import logging
-import re
 
 from telegram import Message, Update
 from telegram.ext import Application, MessageHandler, filters
@@ -24,25 +23,20 @@ from handlers.uploads import download_attachment
 
 log = logging.getLogger("duban.actions")
 
-_NOTICE_BUTTON = re.compile(r"(?:a:[a-z]{1,4}|i:v):[1-9][0-9]{0,9}")
 
-
-class ReplyToNotice(filters.MessageFilter):
-    """A reply to one of the bot's messages that carries an assignment's buttons (a 督办通知单) or
-    the outcome button left on one. Other replies are left to other handlers."""
+class ReplyToBot(filters.MessageFilter):
+    """A reply to one of the bot's messages. Which item it is about is the database's answer
+    (``bot.domain.replies.reply_target``: the items the message named, bundled notices included,
+    or the buttons it carried); a message about no item gets a hint, never silence."""
 
     def filter(self, message: Message) -> bool:
         replied = message.reply_to_message
-        if replied is None or replied.from_user is None or not replied.from_user.is_bot:
-            return False
-        rows = replied.reply_markup.inline_keyboard if replied.reply_markup else ()
-        return any(
-            isinstance(b.callback_data, str) and _NOTICE_BUTTON.fullmatch(b.callback_data) for row in rows for b in row
-        )
+        return replied is not None and replied.from_user is not None and replied.from_user.is_bot
 
 
 async def on_reply(update: Update, context: Ctx) -> None:
-    """A reply to a 督办通知单 is a progress entry; the other photos of its album join that entry."""
+    """A reply to a message about one of the unit's items (a 督办通知单, a reminder, a bundle of
+    notices) is a progress entry on it; the other photos of its album join that entry."""
     message = update.message
     replied = message.reply_to_message
     datas = [
@@ -54,8 +48,10 @@ async def on_reply(update: Update, context: Ctx) -> None:
     person = await context.known_person(update)
     async with context.services.db.session() as s:
         target = await reply_target(s, person, update.effective_chat.id, replied.message_id, datas)
-    if target is None:
-        await reply(update, "chat/reply_hint.html.j2")
+    if target is None:  # a liaison is told how to report; anyone else hears what a stray message hears
+        await reply(
+            update, "chat/reply_hint.html.j2" if person.unit_id is not None else "messages/stray_message.html.j2"
+        )
         return
     if target.assignment_id is None:  # the message names several items: ask, never guess (issue 13)
         await reply(
@@ -106,4 +102,4 @@ async def on_reply(update: Update, context: Ctx) -> None:
 
 def register(app: Application) -> None:
     content = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL | filters.VIDEO
-    app.add_handler(MessageHandler(ReplyToNotice() & filters.ChatType.PRIVATE & content, on_reply))
+    app.add_handler(MessageHandler(ReplyToBot() & filters.ChatType.PRIVATE & content, on_reply))

@@ -119,8 +119,8 @@ async def test_an_album_replied_to_the_notice_is_one_progress_entry(demo_county,
     await lead.send("/items")
     await lead.reply(lead.last, "这是进展")
     assert "这条消息不能直接回复反馈" in lead.last.text
-    await c.head(OWN).reply(find(c.head(OWN), "督办通知单"), "我来反馈")
-    assert "请通过命令或按钮操作" in c.head(OWN).last.text
+    await c.head(OWN).reply(find(c.head(OWN), "督办通知单"), "我来反馈")  # the unit head's copy
+    assert "只有城关镇的联络员才能反馈进展" in c.head(OWN).last.text
     assert await count(h.db, Progress) == 3
 
 

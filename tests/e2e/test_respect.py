@@ -63,6 +63,9 @@ async def test_with_bundling_on_a_days_notices_come_bundled(harness):
     liaison, office = c["联络员0"], c["王敏"]
     # The notices asking the unit to act went at once.
     assert len([m for m in liaison.inbox if "督办通知单" in (m.text or "")]) == 2
+    for item in (first, second):  # signed for on Monday: no 未签收 reminder in Tuesday's round
+        await liaison.send(f"/item {item.number}")
+        await liaison.tap("签收")
     await tick(h, at(date(2026, 3, 10), 9))  # Tuesday's digest and round
     users = list(c.users.values())
     before = mark(users)
@@ -207,3 +210,44 @@ async def test_an_office_person_takes_over_an_item_and_its_notices_follow(harnes
     # Handing it back tells 王敏.
     await li.send("/follow 1 王敏")
     assert any("将您设为" in t and "跟踪专人" in t for t in new(wang, before))
+
+
+async def test_a_reply_to_a_bundle_of_notices_without_buttons_asks_which_item(harness):
+    """The 16:00 bundle carries no buttons; a reply to it still lands on an item — the bot asks which."""
+    h = harness
+    _bundle_at(h, 16)
+    c = await make_county(h, ["城关镇"])
+    h.clock.set(at(date(2026, 3, 9), 9, 15))
+    await approve(h, c, lead="城关镇", title="城区主干道破损路面修复")
+    await approve(h, c, lead="城关镇", title="农贸市场消防通道整治")
+    async with h.db.session() as s:
+        aids = (await s.scalars(select(Assignment.id).order_by(Assignment.item_id))).all()
+    for aid in aids:  # signed for at once
+        async with h.db.session() as s:
+            await asg.acknowledge(s, c.people["联络员0"], aid, now=h.clock.now())
+    await tick(h, at(date(2026, 3, 10), 9))  # Tuesday: two extensions asked and granted in the morning
+    for n, aid in enumerate(aids):
+        h.clock.set(at(date(2026, 3, 10), 10, n))
+        async with h.db.session() as s:
+            await asg.request_extension(s, c.people["联络员0"], aid, new_due=date(2026, 3, 31),
+                                        reason="需协调资金，申请延期。", now=h.clock.now())
+        h.clock.set(at(date(2026, 3, 10), 11, n))
+        async with h.db.session() as s:
+            req = await s.scalar(select(ExtensionRequest.id).where(ExtensionRequest.assignment_id == aid))
+            await asg.approve_extension(s, c.people["王敏"], req, now=h.clock.now())
+        await h.settle()
+    liaison = c["联络员0"]
+    before = mark([liaison])
+    await tick(h, at(date(2026, 3, 10), 16))
+    (bundle,) = new(liaison, before)
+    assert bundle.count("延期申请已同意") == 2
+    message = liaison.inbox[-1]
+    assert message.buttons == []
+    await liaison.reply(message, "两项工作均已制定资金方案。")
+    ask = liaison.last
+    assert "涉及2项督办事项，请选择" in ask.text and len(ask.buttons) == 2
+    assert await count(h.db, Progress) == 0  # never guessed
+    # A reply to a message about nothing the unit handles (its /help) gets the hint, not silence.
+    await liaison.send("/help")
+    await liaison.reply(liaison.last, "收到")
+    assert "不能直接回复反馈" in liaison.last.text
