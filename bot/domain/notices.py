@@ -63,6 +63,13 @@ def morning(calendar: WorkCalendar, policy: Policy, settings: Settings, at: date
     return policy.at(next_working_day(calendar, day), t)
 
 
+def _not_before_round(calendar: WorkCalendar, policy: Policy, settings: Settings, at: datetime) -> datetime:
+    """``at``, or that working day's morning round when ``at`` is earlier in the day."""
+    day = policy.day(at)
+    round_at = policy.at(day, morning_time(settings))
+    return round_at if is_working_day(calendar, day) and at < round_at else at
+
+
 def actionable(buttons: list | None) -> bool:
     """A notice that asks its reader to act: it carries a button other than 查看详情."""
     return any(not str(b.get("data", "")).startswith("i:v:") for row in buttons or [] for b in row)
@@ -139,9 +146,11 @@ async def release_due(
     for row in rows:
         if hold_rounds and row.bundle == "round" and not row.urgent:
             continue
-        # A round's part (催办, weekly reminders) already carries its time; a notice's is computed.
+        # A round's part (催办, weekly reminders) already carries its time, at the earliest the
+        # morning round (a weekly reminder held over a holiday must not go at work_start alone,
+        # half an hour before the round it belongs with); a notice's is computed.
         at = (
-            row.next_attempt_at
+            _not_before_round(calendar, policy, settings, row.next_attempt_at)
             if row.bundle == "round"
             else max(
                 row.next_attempt_at,

@@ -251,3 +251,25 @@ async def test_a_reply_to_a_bundle_of_notices_without_buttons_asks_which_item(ha
     await liaison.send("/help")
     await liaison.reply(liaison.last, "收到")
     assert "不能直接回复反馈" in liaison.last.text
+
+
+async def test_after_the_holiday_the_urgent_round_and_the_weekly_reminder_are_one_message(harness):
+    h = harness
+    c = await make_county(h, ["城关镇"])
+    h.clock.set(at(date(2026, 9, 21), 10))
+    await approve(h, c, lead="城关镇", title="防汛隐患排查", importance="urgent", follower_id=c.people["李强"].id,
+                  deadline=DeadlineSpec.on_date(date(2026, 9, 29)))
+    await approve(h, c, lead="城关镇", title="老旧小区改造", weekly_feedback=True,
+                  deadline=DeadlineSpec.on_date(date(2026, 12, 30)))
+    await tick(h, at(date(2026, 9, 30), 9))
+    for day in range(1, 8):  # 国庆 10-01 … 10-07; the weekly reminder's Monday (10-05) is a day off
+        await tick(h, at(date(2026, 10, day), 9))
+        await tick(h, at(date(2026, 10, day), 21))
+    liaison = c["联络员0"]
+    before = mark([liaison])
+    await tick(h, at(date(2026, 10, 8), 8, 30))
+    await tick(h, at(date(2026, 10, 8), 9))  # the first working day's morning
+    await tick(h, at(date(2026, 10, 8), 12))
+    morning = new(liaison, before)
+    assert len(morning) == 1, morning
+    assert "防汛隐患排查" in morning[0] and "每周反馈提醒" in morning[0] and "老旧小区改造" in morning[0]
