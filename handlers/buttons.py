@@ -97,11 +97,14 @@ async def on_direct(update: Update, context: Ctx) -> None:
             result = await spec.run(s, person, action.target_id, Answer(), env)
             ref = await item_ref(s, spec.target, action.target_id)
             label = spec.outcome_label(result)
+            extra = spec.summary(result) if spec.summary else {}
     except DomainError as exc:
         await refuse_tap(update, context, person, action, exc, spec.edit)
         return
     log.info("event=action code=%s target=%s person=%s", action.code, action.target_id, person.id)
     await query.answer(spec.toast)
+    if spec.confirm:  # an outcome a toast cannot hold (e.g. 催办: who was chased)
+        await reply(update, spec.template, step="done", label=ref.label if ref else "", **extra)
     if isinstance(query.message, Message):
         remember_outcome(context, query.message.message_id, tap_data(update))
         await show_outcome(

@@ -18,6 +18,7 @@ from handlers.context import Ctx
 
 if TYPE_CHECKING:
     from bot.domain.score import Rules
+    from bot.kernel.config import Settings
     from store.models import Person
 
 
@@ -53,6 +54,10 @@ class Env:
     @property
     def score_rules(self) -> Rules:
         return self.services.score_rules
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
 
 
 async def env_of(context: Ctx) -> Env:

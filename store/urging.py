@@ -49,7 +49,8 @@ class Reminder(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
-    # due_soon | due_today | overdue | overdue_leader (see bot.domain.urging)
+    # due_soon | due_today | overdue | overdue_leader | unsigned | unsigned_head | manual, or a
+    # milestone's ms_soon:<id> | ms_today:<id> | ms_late:<id> (see bot.domain.urging, .chasing)
     level: Mapped[str] = mapped_column(String(30))
     round_date: Mapped[date] = mapped_column(Date)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bot.domain.score import Rules
     from bot.domain.workdays import WorkCalendar
     from bot.domain.workflow import Transition
+    from bot.kernel.config import Settings
     from store.models import Person
 
 MAX_DATA_BYTES = 64
@@ -82,6 +83,9 @@ class ActionEnv(Protocol):
     @property
     def score_rules(self) -> Rules: ...
 
+    @property
+    def settings(self) -> Settings: ...
+
 
 Run = Callable[["AsyncSession", "Person", int, Answer, ActionEnv], Awaitable[Any]]
 Probe = Callable[["AsyncSession", "Person", int, ActionEnv], Awaitable[Any]]
@@ -103,6 +107,8 @@ class ActionSpec:
     all of the keyboard, or none). ``probe`` is the dry run at the tap (default: ``run`` with a
     placeholder text); ``summary`` adds to the confirmation's context from the service's result.
     ``handled_by`` names the handler module of a button that has its own handler (no ``run``).
+    ``confirm``: a button that acts at once also answers in the chat with its template's
+    confirmation (``step="done"``, with ``summary``), for an outcome too long for a toast.
     ``prompt_context`` adds to the prompt's context (e.g. the assisting units' parts at the lead
     unit's 办结报告, issue 12).
     """
@@ -120,6 +126,7 @@ class ActionSpec:
     probe: Probe | None = None
     summary: Callable[[Any], dict] | None = None
     handled_by: str | None = None
+    confirm: bool = False
     prompt_context: PromptContext | None = None
 
     @property

@@ -34,6 +34,7 @@ from bot.domain import review as review_svc
 from bot.domain.actions import ASKS, EDITS, PLACEHOLDER, ActionEnv, ActionSpec, Answer
 from bot.domain.assignments import MilestoneIn
 from bot.domain.dates import ANY_DATE, parse_date
+from bot.domain.manual_urge import urge_item
 from bot.domain.roles import ROLE_NAMES
 from bot.domain.workflow import item_label, local_date
 from bot.kernel.clock import OFFICE_TZ
@@ -213,6 +214,20 @@ _SPECS = (
         outcome="🗄 已归档 · 查看",
     ),
     ActionSpec("i:v", "item", "查看详情", who="anyone allowed to see the item", handled_by="handlers.views"),
+    # Issue 12 point 4: office staff chase the open units' liaisons by hand (bot.domain.manual_urge);
+    # the chat confirms who was chased (actions/i_urg.html.j2).
+    ActionSpec(
+        "i:urg",
+        "item",
+        "催办",
+        who="office",
+        toast="已催办",
+        outcome="📣 已催办 · 查看",
+        edit="button",
+        confirm=True,
+        summary=lambda urged: urged.summary(),
+        run=lambda s, me, i, a, env: urge_item(s, me, i, calendar=env.calendar, settings=env.settings, now=env.now),
+    ),
     # Issue 12, mistakes that can be fixed (bot.domain.changes). A draft: edited field by field
     # (one template, actions/i_edit.html.j2, per field's code), withdrawn by its submitter, deleted.
     _draft_edit("i:ttl", "修改名称", "title", "text"),
@@ -353,10 +368,11 @@ _SPECS = (
         outcome="⚠️ 已报告无法协办 · 查看",
         run=lambda s, me, i, a, env: asg.decline_assist(s, me, i, reason=_given(a.text), now=env.now),
     ),
+    # A milestone of the unit's plan (issue 12): on /item and in the round's milestone reminders.
     ActionSpec(
         "m:ok",
         "milestone",
-        "节点已完成",
+        "节点完成",
         step="milestone.done",
         toast="已标记该节点完成",
         outcome="✅ 节点已完成",

@@ -70,6 +70,7 @@ KIND_ORDER = (
     "transfer_request",
     "transfer_decision",
     "decline",
+    "urge",
     "call",
     "call_answer",
     "visit",
@@ -301,6 +302,8 @@ async def dossier(session: AsyncSession, item_id: int, person: Person | None = N
             )
         if k == "acknowledge":
             return DossierEntry(at, k, "签收", actor, a.unit.name, None)
+        if k == "urge":
+            return DossierEntry(at, k, "督查室催办", actor, a.unit.name, None)
         if k == "decline":
             return DossierEntry(at, k, "报告无法协办", None, a.unit.name, a.declined_reason)
         if k == "plan":

@@ -43,6 +43,7 @@ KINDS: dict[str, str | None] = {
     # Issue 12: the leader's 退回重办 at 审阅, and a 批示 while the item is being handled.
     "leader_return": "leader_reviews",
     "leader_instruction": "leader_reviews",
+    "urge": None,  # office staff chased the assignment's unit by hand (bot.domain.manual_urge)
     "close": None,
     "archive": None,
     # Issue 12: mistakes fixed (bot.domain.changes).

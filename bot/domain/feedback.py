@@ -1,7 +1,15 @@
 """Weekly feedback (每周反馈, regulation §5(三)): an item that runs longer than a week needs each
 unit's progress every week until it is done; a missed week costs points (§8(七)).
 
-Weeks are calendar weeks, Monday to Sunday, in the office's time zone. The weekly sweep
+Weeks are calendar weeks, Monday to Sunday, in the office's time zone — one week for both the
+reminder and the penalty (issue 12 point 4). §5(三) asks for feedback *each week* (每周向县政府督查室
+反馈) and §8(七) docks a unit that did not feed back as required (每次扣2分), so the week the
+reminder speaks of is the week that is judged: a unit is reminded in week W when it has sent
+nothing in W so far (what it sent on the Friday before counts for that earlier week, not for W),
+and docked for W only when W ended without its feedback. Some units' habit is "every seven days";
+the regulation's week is the calendar one, and the bot follows it.
+
+The weekly sweep
 (default Monday 09:00, ``[reminders] weekly_day``/``weekly_time``):
 
 1. closes every open week that has ended: ``received`` if the unit sent progress (or its
@@ -10,8 +18,9 @@ Weeks are calendar weeks, Monday to Sunday, in the office's time zone. The weekl
    score event (once: its dedupe key names the assignment and the week);
 2. opens this week for every live assignment of an item with ``weekly_feedback`` that was
    assigned before the week began;
-3. reminds the liaisons of the units among them that sent no progress in the last 7 days —
-   one grouped message per person, with a 反馈进展 button per item, in working hours.
+3. reminds the liaisons of the units among them that sent no feedback (progress or completion
+   report) in this calendar week yet — one grouped message per person, with a 反馈进展 button
+   per item, in working hours.
 
 Only weeks the bot opened are judged: a week that passed entirely while the bot was off (when
 nobody could report through it) costs nothing. Every step is idempotent: rows have a unique
@@ -24,7 +33,7 @@ import logging
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
@@ -54,7 +63,6 @@ from store.workflow import Assignment, CompletionReport, Item, Progress
 log = logging.getLogger("duban.feedback")
 
 OPEN, RECEIVED, MISSED, EXCUSED = "open", "received", "missed", "excused"
-QUIET_DAYS = 7  # a unit that sent progress within this many days is not reminded
 
 
 def week_start(day: date) -> date:
@@ -221,19 +229,10 @@ async def feedback_sweep(
     ).all()
     if not weeks:
         return result
-    last = dict(
-        (
-            await session.execute(
-                select(Progress.assignment_id, func.max(Progress.created_at))
-                .where(
-                    Progress.assignment_id.in_([w[1] for w in weeks]),
-                    Progress.created_at > now - timedelta(days=QUIET_DAYS),
-                )
-                .group_by(Progress.assignment_id)
-            )
-        ).all()
-    )
-    quiet = [w for w in weeks if w[1] not in last]
+    # The week judged at its end (``close_weeks``: feedback in [Monday, next Monday)) is the week
+    # reminded: a unit with feedback in this week so far is not reminded, whatever it sent before.
+    reported = await _feedback_times(session, [w[1] for w in weeks], policy.at(this_week, time(0)))
+    quiet = [w for w in weeks if not reported.get(w[1])]
     if not quiet:
         return result
 
@@ -262,7 +261,11 @@ async def feedback_sweep(
             if len(buttons) < 8:
                 buttons.append([button("a:prg", aid, f"反馈进展 {label}")])
         text = render(
-            "urging/weekly.html.j2", person_name=person.name, entries=entries, week_end=this_week + timedelta(days=6)
+            "urging/weekly.html.j2",
+            person_name=person.name,
+            entries=entries,
+            week_start=this_week,
+            week_end=this_week + timedelta(days=6),
         )
         row_ = await enqueue(
             session,

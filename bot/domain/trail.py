@@ -57,6 +57,7 @@ ACTIONS = {
     "item.approve": "审批同意",
     "item.reject": "退回立项申请",
     "item.archive": "归档",
+    "item.urge": "催办",
     "assignment.acknowledge": "签收",
     "progress.add": "反馈进展",
     "progress.attach": "补充进展附件",

@@ -13,6 +13,11 @@ working days left on the deadline      level        who is reminded
                                                     daily digest (``bot.domain.digest``)
 =====================================  ===========  =========================================
 
+The same round carries the rungs of ``bot.domain.chasing`` (issue 12 point 4): a 督办通知单 not
+signed for (the liaison after one working day, the unit head after two), a plan's 时间节点 on this
+ladder's rhythm, and it leaves out what the office chased by hand that day
+(``bot.domain.manual_urge``) — each person still gets one grouped message per round.
+
 An urgent item's follower (专人跟踪) gets every step. "Working days left" comes from
 ``WorkCalendar.working_days_left`` on the day the reminder is delivered, so an approved extension
 (which already moved ``assignment.due_date``) is never overdue on the old date.
@@ -78,9 +83,34 @@ from store.workflow import Assignment, Item, ItemLeader
 log = logging.getLogger("duban.urging")
 
 DUE_SOON, DUE_TODAY, OVERDUE, OVERDUE_LEADER = "due_soon", "due_today", "overdue", "overdue_leader"
-LEVELS = (OVERDUE, DUE_TODAY, DUE_SOON)  # the order sections appear in a message: worst first
-LEVEL_TITLES = {OVERDUE: "已超期", DUE_TODAY: "今日到期", DUE_SOON: "即将到期", OVERDUE_LEADER: "超期较久"}
-LEVEL_EMOJI = {OVERDUE: "🔴", DUE_TODAY: "🟠", DUE_SOON: "🟡", OVERDUE_LEADER: "🔴"}
+# Issue 12 point 4 (bot.domain.chasing): a notice not signed for (签收), a plan's milestones, and
+# the office's one-tap 催办 (bot.domain.manual_urge), all rungs of the same round.
+UNSIGNED, UNSIGNED_HEAD = "unsigned", "unsigned_head"
+MS_SOON, MS_TODAY, MS_LATE = "ms_soon", "ms_today", "ms_late"
+MANUAL = "manual"
+# The order sections appear in a message: worst first.
+LEVELS = (OVERDUE, UNSIGNED, DUE_TODAY, DUE_SOON, MS_LATE, MS_TODAY, MS_SOON)
+SECTION_OF = {UNSIGNED_HEAD: UNSIGNED}  # the head's step of an unsigned notice reads as the same section
+LEVEL_TITLES = {
+    OVERDUE: "已超期",
+    DUE_TODAY: "今日到期",
+    DUE_SOON: "即将到期",
+    OVERDUE_LEADER: "超期较久",
+    UNSIGNED: "未签收",
+    MS_LATE: "时间节点已超期",
+    MS_TODAY: "时间节点今日到期",
+    MS_SOON: "时间节点即将到期",
+}
+LEVEL_EMOJI = {
+    OVERDUE: "🔴",
+    DUE_TODAY: "🟠",
+    DUE_SOON: "🟡",
+    OVERDUE_LEADER: "🔴",
+    UNSIGNED: "📮",
+    MS_LATE: "📌",
+    MS_TODAY: "📌",
+    MS_SOON: "📌",
+}
 # Who a rung is for. "follower" is an urgent item's 专人跟踪 (an office person).
 LIAISON, UNIT_HEAD, OFFICE, FOLLOWER = "liaison", "unit_head", "office", "follower"
 
@@ -247,7 +277,17 @@ class DueAssignment:
 async def due_assignments(session: AsyncSession, until: date, *, unreached: Any = None) -> list[DueAssignment]:
     """Live assignments due on or before ``until`` (index range scan on (state, due_date)), less
     those ``unreached`` (a SQL condition, see ``overdue_unreached``) leaves out."""
-    query = (
+    query = due_select().where(
+        Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+        Assignment.due_date <= until,
+        Item.state.in_(sorted(OPEN_ITEM_STATES)),
+    )
+    return await due_rows(session, query if unreached is None else query.where(unreached))
+
+
+def due_select() -> Any:
+    """The columns of a ``DueAssignment``, ordered by deadline (``due_rows`` reads them)."""
+    return (
         select(
             Assignment.id,
             Assignment.item_id,
@@ -268,15 +308,14 @@ async def due_assignments(session: AsyncSession, until: date, *, unreached: Any 
         )
         .join(Item, Item.id == Assignment.item_id)
         .join(Unit, Unit.id == Assignment.unit_id)
-        .where(
-            Assignment.state.in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
-            Assignment.due_date <= until,
-            Item.state.in_(sorted(OPEN_ITEM_STATES)),
-        )
         .order_by(Assignment.due_date, Assignment.id)
     )
-    rows = await session.execute(query if unreached is None else query.where(unreached))
-    # ``due`` is never NULL here: the query's ``due_date <= until`` leaves NULLs out.
+
+
+async def due_rows(session: AsyncSession, query: Any) -> list[DueAssignment]:
+    """``due_select`` narrowed by the caller, as ``DueAssignment``s."""
+    rows = await session.execute(query)
+    # ``due`` is never NULL here: every caller's filter on ``due_date`` leaves NULLs out.
     return [
         DueAssignment(
             aid,
@@ -426,9 +465,21 @@ def overdue_unreached(r: ReminderSettings, today: date, routine_day: date) -> An
     return or_(Assignment.due_date >= day, *wanted)
 
 
+@dataclass(frozen=True, slots=True)
+class MilestoneDue:
+    """A plan's open milestone (时间节点) on a rung (bot.domain.chasing)."""
+
+    id: int
+    due: date
+    title: str
+
+
 @dataclass(frozen=True, slots=True)  # a county round holds hundreds of thousands
 class Planned:
-    """One rung for one person, before it is known whether it was reached before."""
+    """One rung for one person, before it is known whether it was reached before.
+
+    ``days_left`` is the working days left on the deadline (a milestone's, for its rungs); for an
+    unsigned notice, the working days since it was delivered."""
 
     person_id: int
     due: DueAssignment
@@ -438,6 +489,13 @@ class Planned:
     as_role: str
     deliver_at: datetime
     urgent: bool
+    milestone: MilestoneDue | None = None
+
+    @property
+    def rung(self) -> str:
+        """The level as its ``Reminder`` row stores it: a milestone's names the milestone, so two
+        milestones of one assignment on one day are two rungs (``ms_soon:17``)."""
+        return self.level if self.milestone is None else f"{self.level}:{self.milestone.id}"
 
 
 def plan(
@@ -487,7 +545,7 @@ class Round:
 
     def key(self) -> str:
         """A dedupe key naming exactly the rungs in this message."""
-        rungs = sorted((e.due.assignment_id, e.level) for e in self.entries)
+        rungs = sorted((e.due.assignment_id, e.rung) for e in self.entries)
         digest = hashlib.sha1(repr(rungs).encode()).hexdigest()[:16]
         return f"urge:{self.person_id}:{self.round_date.isoformat()}:{digest}"
 
@@ -503,9 +561,9 @@ def group(planned: Iterable[Planned]) -> list[Round]:
     for rnd in rounds.values():
         rnd.entries.sort(
             key=lambda e: (
-                LEVELS.index(e.level),
+                LEVELS.index(section(e.level)),
                 e.days_left,
-                e.due.due,
+                e.milestone.due if e.milestone else e.due.due,
                 e.due.item_id,
                 e.due.role != "lead",
                 e.due.unit_name,
@@ -514,15 +572,21 @@ def group(planned: Iterable[Planned]) -> list[Round]:
     return sorted(rounds.values(), key=lambda x: (x.person_id, x.deliver_at))
 
 
+def section(level: str) -> str:
+    return SECTION_OF.get(level, level)
+
+
 def days_text(level: str, days_left: int) -> str:
-    if level == DUE_TODAY:
+    if section(level) == UNSIGNED:
+        return f"通知单下发已{days_left}个工作日，尚未签收"
+    if level in (DUE_TODAY, MS_TODAY):
         return "今天到期"
     if days_left < 0:
         return f"已超期{-days_left}个工作日"
     return f"剩余{days_left}个工作日"
 
 
-def entry_view(due: DueAssignment, level: str, days_left: int) -> dict[str, Any]:
+def entry_view(due: DueAssignment, level: str, days_left: int, milestone: MilestoneDue | None = None) -> dict[str, Any]:
     """What a message may show of one assignment: only the number for a confidential item."""
     if due.confidential:
         return {"label": due.label, "confidential": True}
@@ -536,6 +600,7 @@ def entry_view(due: DueAssignment, level: str, days_left: int) -> dict[str, Any]
         "days": days_text(level, days_left),
         "urgent": due.urgent,
         "task": due.task,
+        "milestone": {"due": milestone.due, "title": milestone.title} if milestone else None,
     }
 
 
@@ -549,11 +614,32 @@ def item_buttons(entries: Iterable[tuple[int, str]], limit: int = MAX_BUTTONS) -
     return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
 
+def action_buttons(rnd: Round) -> Keyboard:
+    """What a liaison can do from the message itself: 签收 an unsigned notice, 节点完成 a milestone."""
+    out: Keyboard = []
+    for e in rnd.entries:
+        if e.as_role != LIAISON or len(out) >= MAX_BUTTONS:
+            continue
+        if section(e.level) == UNSIGNED and not any(b.data == f"a:ack:{e.due.assignment_id}" for r in out for b in r):
+            out.append([button("a:ack", e.due.assignment_id, f"签收 {e.due.label}")])
+        elif e.milestone is not None:
+            out.append([button("m:ok", e.milestone.id, milestone_label(e.milestone, e.due.confidential))])
+    return out
+
+
+def milestone_label(m: MilestoneDue, confidential: bool = False) -> str:
+    """「节点完成 03-20 完成现场勘查」, short enough for a button (a confidential item's: the date)."""
+    if confidential:
+        return f"节点完成 {m.due:%m-%d}"
+    title = m.title if len(m.title) <= 14 else m.title[:13] + "…"
+    return f"节点完成 {m.due:%m-%d} {title}"
+
+
 def render_round(rnd: Round, person: Person) -> tuple[str, Keyboard]:
     sections = []
     listed = 0
     for level in LEVELS:
-        entries = [e for e in rnd.entries if e.level == level]
+        entries = [e for e in rnd.entries if section(e.level) == level]
         if not entries:
             continue
         room = max(0, MAX_LISTED - listed)
@@ -567,22 +653,35 @@ def render_round(rnd: Round, person: Person) -> tuple[str, Keyboard]:
                 "title": LEVEL_TITLES[level],
                 "emoji": LEVEL_EMOJI[level],
                 "count": len(items),
-                "entries": [entry_view(e.due, e.level, e.days_left) for e in shown],
+                "entries": [entry_view(e.due, e.level, e.days_left, e.milestone) for e in shown],
                 "more": len(items - {e.due.item_id for e in shown}),
             }
         )
     distinct = len({e.due.item_id for e in rnd.entries})
-    levels = {e.level for e in rnd.entries}
+    levels = {section(e.level) for e in rnd.entries}
+    only = levels.pop() if len(levels) == 1 else None
     text = render(
         "urging/round.html.j2",
         person_name=person.name,
         total=distinct,
-        only_level=LEVEL_TITLES[levels.pop()] if len(levels) == 1 else None,
+        only_level=(("的" if only in (MS_LATE, MS_TODAY, MS_SOON) else "") + LEVEL_TITLES[only]) if only else None,
         sections=sections,
         roles=sorted({e.as_role for e in rnd.entries}),
+        # what the closing lines speak of, per role: {role: {"deadline", "unsigned", "milestone"}}
+        about={
+            role: {_topic(e.level) for e in rnd.entries if e.as_role == role}
+            for role in {e.as_role for e in rnd.entries}
+        },
         urgent=rnd.urgent,
     )
-    return text, item_buttons((e.due.item_id, e.due.label) for e in rnd.entries)
+    actions = action_buttons(rnd)
+    return text, actions + item_buttons((e.due.item_id, e.due.label) for e in rnd.entries)
+
+
+def _topic(level: str) -> str:
+    if section(level) == UNSIGNED:
+        return "unsigned"
+    return "milestone" if level in (MS_LATE, MS_TODAY, MS_SOON) else "deadline"
 
 
 # --------------------------------------------------------------------------------------------
@@ -731,24 +830,31 @@ async def escalation_sweep(
     are thousands at county scale; writing them first and linking them afterwards cost a second
     bulk UPDATE as large as the insert).
     """
+    from bot.domain import chasing  # the round's other rungs (issue 12 point 4); it imports this module
+
     c = await candidates(session, calendar, now, settings, skip_reached=skip_reached)
     result = c.result
-    if not c.planned:
-        return result
     reached = await _reached_overdue_rungs(session, (p.round_date for p in c.planned if p.level == OVERDUE))
     fresh = [
         p for p in c.planned if p.level != OVERDUE or (p.due.assignment_id, p.person_id, p.round_date) not in reached
     ]
+    # Unsigned notices and milestones (already less the rungs they reached before), then the
+    # liaisons the office chased by hand that day are left out of the round for that item.
+    more, directory = await chasing.round_rungs(session, calendar, Policy.from_settings(settings), now, c.directory)
+    result.extra["chasing"] = len(more)
+    fresh = await chasing.without_manual(session, fresh + more)
+    if not fresh:
+        return result
     fresh = await nothing_for_nothing(session, fresh, calendar, Policy.from_settings(settings))
     result.reminders = len(fresh)
-    rounds = outgoing_rounds(fresh, c.directory)
+    rounds = outgoing_rounds(fresh, directory)
     queued = await enqueue_many(session, [out for _, out in rounds], now)
     rungs: list[ReminderRow] = []
     for rnd, out in rounds:
         outbox_id = queued.get(out.dedupe_key)
         if outbox_id is not None:
             count_queued(result, rnd, now)
-        rungs.extend((e.due.assignment_id, e.person_id, e.level, e.round_date, outbox_id) for e in rnd.entries)
+        rungs.extend((e.due.assignment_id, e.person_id, e.rung, e.round_date, outbox_id) for e in rnd.entries)
     await insert_reminders(session, rungs, now)
     log_sweep(result)
     return result

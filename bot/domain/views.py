@@ -21,8 +21,11 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from bot.domain.actions import button
 from bot.domain.change_log import KIND_LABELS as CHANGE_LABELS
+from bot.domain.chasing import milestones_of
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.evidence import visible_count
+from bot.domain.manual_urge import URGE_STATES
+from bot.domain.urging import milestone_label
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
     ACTIVE_ASSIGNMENT_STATES,
@@ -544,8 +547,27 @@ async def item_detail(
         approved_at=item.approved_at,
         closed_at=item.closed_at,
         pending=tuple(pending),
-        buttons=_buttons(me, item, pending) + await _evidence_row(session, me, item),
+        buttons=_buttons(me, item, pending)
+        + await _chase_rows(session, me, item)
+        + await _evidence_row(session, me, item),
     )
+
+
+async def _chase_rows(session: AsyncSession, me: Person, item: Item) -> Keyboard:
+    """Issue 12 point 4: 催办 for office staff while a unit is still at work on the item; 节点完成
+    for each open milestone of the liaison's own unit's plan."""
+    rows: Keyboard = []
+    if (
+        me.has_role("office")
+        and item.state in URGE_STATES
+        and any(a.state in ACTIVE_ASSIGNMENT_STATES for a in item.assignments)
+    ):
+        rows.append([button("i:urg", item.id)])
+    if me.has_role("liaison") and me.unit_id is not None:
+        mine = [a.id for a in item.assignments if a.unit_id == me.unit_id and a.state == "in_progress"]
+        for m in await milestones_of(session, mine):
+            rows.append([button("m:ok", m.id, milestone_label(m, item.confidential))])
+    return rows
 
 
 async def _evidence_row(session: AsyncSession, me: Person, item: Item) -> Keyboard:

@@ -96,7 +96,8 @@ async def test_item_detail_shows_the_timeline_and_this_persons_buttons(demo_coun
     await c.head("城关镇").send("/item 2026-1")
     assert "道路修复" in c.head("城关镇").last.text and c.head("城关镇").last.buttons == []
     await c.people["王敏"].send("/item 1")  # the office may propose changes to an approved item (issue 12)
-    assert c.people["王敏"].last.button_rows == [["变更时限", "变更要求"], ["增加单位", "撤出单位"],
+    assert c.people["王敏"].last.button_rows[-1] == ["催办"]  # and chase its units by hand (issue 12)
+    assert c.people["王敏"].last.button_rows[:-1] == [["变更时限", "变更要求"], ["增加单位", "撤出单位"],
                                                 ["变更分工", "变更单位时限"], ["中止办理", "撤销事项"]]
 
     for person, text, expected in (

@@ -7,7 +7,7 @@ import dataclasses
 from datetime import UTC, date, datetime, time
 
 import pytest
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, select, update
 from test_workflow_support import CAL, data_of, make_world, outbox, register, to
 
 from bot.kernel.config import ReminderSettings, Settings
@@ -33,6 +33,14 @@ def at(day: date, hh: int = 9, mm: int = 0) -> datetime:
 async def sweep(db, now: datetime, settings: Settings = SETTINGS):
     async with db.session() as s:
         return await escalation_sweep(s, CAL, now, settings)
+
+
+async def sign_all(db, when: datetime) -> None:
+    """Every notice signed for (签收): the tests below are about the deadline ladder alone (an
+    unsigned notice has rungs of its own, tests/unit/test_chasing.py)."""
+    async with db.session() as s:
+        await s.execute(update(Assignment).where(Assignment.state == "assigned")
+                        .values(state="in_progress", acknowledged_at=when))
 
 
 async def reminders(db) -> list[Reminder]:
@@ -98,6 +106,7 @@ def test_once_per_deadline_windows():
 async def test_an_item_climbs_the_ladder_one_grouped_message_per_person_per_round(db, clock):
     w = await make_world(db, clock.now())
     item = await register(db, w, clock.now(), approve=True)  # approved Tue 03-10, due Thu 03-19
+    await sign_all(db, clock.now())
     ids = {a.unit_id: a.id for a in item.assignments}
 
     # Far from the deadline: nothing.
@@ -161,6 +170,7 @@ async def test_one_message_lists_all_of_a_persons_items(db, clock):
     await register(db, w, clock.now(), approve=True, assisting_unit_ids=[], title="涉密事项甲",
                    confidential=True, deadline=DeadlineSpec.on_date(date(2026, 3, 17)),
                    requirements="不得外传的内容")
+    await sign_all(db, clock.now())
     seen = (await outbox(db))[-1].id
     await sweep(db, at(date(2026, 3, 16)))
     (m,) = to(await outbox(db, seen), w.lead_liaison)
@@ -326,6 +336,7 @@ def writes_to(db, table: str) -> list[str]:
 async def test_each_rung_is_written_once_already_pointing_at_its_message(db, clock):
     w = await make_world(db, clock.now())
     item = await register(db, w, clock.now(), approve=True, deadline=DeadlineSpec.on_date(date(2026, 3, 13)))
+    await sign_all(db, clock.now())
     seen = (await outbox(db))[-1].id
     writes = writes_to(db, "reminders")
     result = await sweep(db, at(date(2026, 3, 16)))  # overdue: liaisons, heads, the office
@@ -362,6 +373,7 @@ async def test_a_repeat_round_reads_no_overdue_share_already_reminded(db, clock)
     # read and reminded (the filter is per share and person, not per person).
     await register(db, w, clock.now(), approve=True, assisting_unit_ids=[], title="背街小巷路灯维修",
                    deadline=DeadlineSpec.on_date(date(2026, 3, 13)))
+    await sign_all(db, clock.now())
     seen = (await outbox(db))[-1].id
     newer = await sweep(db, at(date(2026, 3, 16), 10, 30))
     assert (newer.considered, newer.reminders, newer.messages) == (2, 3, 3)
@@ -401,6 +413,7 @@ async def test_two_overlapping_rounds_send_each_message_once(db, clock):
         pytest.skip("SQLite has one writer at a time: two rounds cannot overlap")
     w = await make_world(db, clock.now())
     await register(db, w, clock.now(), approve=True, deadline=DeadlineSpec.on_date(date(2026, 3, 13)))
+    await sign_all(db, clock.now())
     seen = (await outbox(db))[-1].id
     results = await asyncio.gather(sweep(db, at(date(2026, 3, 16))), sweep(db, at(date(2026, 3, 16))))
     msgs = await outbox(db, seen)
