@@ -288,6 +288,8 @@ async def _check_proposal(session: AsyncSession, item: Item, p: Proposal, today:
         if share is None:
             raise DomainError("所选单位不是本事项在办的承办单位，请重新选择")
         if p.kind == "unit_task":
+            if item.confidential:  # its 分工 goes on paper like its requirements (§9(五))
+                raise DomainError("涉密事项的分工不在此填写，请随纸质文件交办")
             if clean_text(p.new_text, "新的分工任务") == (share.task or ""):
                 raise DomainError(f"{share.unit.name}的分工与原来相同，无需变更")
         else:

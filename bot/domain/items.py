@@ -250,6 +250,8 @@ async def _apply(
             raise DomainError("所选承办单位不存在或已停用，请重新选择")
         units[unit_id] = unit
     tasks, own_deadlines = _unit_shares(units, unit_tasks, unit_deadlines, today)
+    if tasks and confidential:  # its 分工 goes on paper like its requirements (§9(五))
+        raise DomainError("涉密事项的分工不在此填写，请随纸质文件交办")
 
     # Responsible leaders: at least one person holding the leader role.
     leader_list = list(dict.fromkeys(leader_ids))
