@@ -46,6 +46,7 @@ class TimedConversation(ConversationHandler):
 
     def __init__(self, *args: Any, timeout: Callable[[], float], **kwargs: Any) -> None:
         self._timeout_of = timeout
+        self._timeout_now: float | None = None  # set only while schedule_timeout schedules
         # Persistent (issue 14, bot.runtime.persistence): the state is kept under the name, so the
         # name must be the same in every process; without one it is derived from the entry points.
         kwargs.setdefault("persistent", True)
@@ -65,11 +66,39 @@ class TimedConversation(ConversationHandler):
 
     @property
     def conversation_timeout(self) -> float:
-        return self._timeout_of()
+        return self._timeout_of() if self._timeout_now is None else self._timeout_now
 
     @conversation_timeout.setter
     def conversation_timeout(self, _: object) -> NoReturn:  # read-only, as in ConversationHandler
         raise AttributeError("You can not assign a new value to conversation_timeout after initialization.")
+
+    def schedule_timeout(
+        self, application: Application, update: Update, context: Ctx, key: tuple, state: object, after: float
+    ) -> None:
+        """Start the timeout of the dialog ``key`` so that it ends ``after`` seconds from now: a dialog
+        restored from the database gets what is left of its time (bot.runtime.persistence)."""
+        self._timeout_now = after
+        try:
+            self._schedule_job(state, application, update, context, key)  # PTB's own scheduling
+        finally:
+            self._timeout_now = None
+
+    async def _trigger_timeout(self, context: Any) -> None:
+        """PTB's timeout, unless the dialog moved on where this process cannot see it: with several
+        instances receiving updates (webhook mode), its later steps may have reached another one,
+        which runs the timeout from then on. The persistence (bot.runtime.persistence) knows."""
+        still_due = getattr(context.application.persistence, "timeout_still_due", None)
+        job = context.job
+        key = job.data.conversation_key
+        if still_due is not None and self.name and not await still_due(self.name, key, self._timeout_of()):
+            async with self._timeout_jobs_lock:
+                if self.timeout_jobs.get(key) is job:
+                    del self.timeout_jobs[key]
+            return
+        await super()._trigger_timeout(context)
+        # Written now, not at PTB's next periodic flush: a dialog that timed out must not come back
+        # (and time out again) after a restart in between.
+        await context.application.update_persistence()
 
 
 def _entry_matches(dialog: ConversationHandler, update: Update) -> bool:

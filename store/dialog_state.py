@@ -87,3 +87,17 @@ async def save(conn: AsyncConnection, rows: dict[Row, object | None], now: datet
                 set_={"data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at},
             )
         )
+
+
+async def last_activity(
+    conn: AsyncConnection, conversations: Iterable[tuple[str, str]], chats: Iterable[str]
+) -> dict[tuple[str, str], datetime]:
+    """When the given conversations' states ((name, key) pairs) and chats' data (keys) were last
+    written: {(name, key): time} and {("", chat key): time} — a dialog's last step changed one."""
+    pairs = [(CONVERSATION, n, k) for n, k in conversations] + [(CHAT, "", k) for k in chats]
+    if not pairs:
+        return {}
+    stmt = select(DialogState.name, DialogState.key, DialogState.updated_at).where(
+        tuple_(DialogState.scope, DialogState.name, DialogState.key).in_(pairs)
+    )
+    return {(n, k): at for n, k, at in (await conn.execute(stmt)).all()}

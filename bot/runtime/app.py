@@ -25,7 +25,7 @@ from bot.runtime.bundling import release_hook
 from bot.runtime.inbox import InboxQueue, attach_inbox, recover_inbox
 from bot.runtime.jobs import schedule_jobs
 from bot.runtime.leader import Leadership, PgLeadership
-from bot.runtime.persistence import DbPersistence, DialogStateApplication, forget_timeouts
+from bot.runtime.persistence import DbPersistence, DialogStateApplication, forget_timeouts, restore_timeouts
 from bot.runtime.services import Services
 from bot.runtime.sweeps import unreachable_hook
 from handlers.common import refresh_all_menus
@@ -174,6 +174,7 @@ def lead(
         persistence = app.persistence
         if isinstance(persistence, DbPersistence) and not persistence.shared:
             await persistence.reload(app)
+        await restore_timeouts(app)  # dialogs left open by a restart or by the instance before
         if polling:
             await recover_inbox(app)
         else:
@@ -306,6 +307,7 @@ async def start_polling(app: Application, poll_timeout: int = 10) -> None:
     await _post_init(app)
     await _updater(app).start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
     await app.start()
+    await restore_timeouts(app)  # dialogs the previous run left open (the sandbox restarts too)
 
 
 async def stop_polling(app: Application) -> None:

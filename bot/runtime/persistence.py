@@ -20,11 +20,13 @@ So this persistence is driven per update by ``DialogStateApplication``:
     SELECT reads that update's chat_data, user_data and the states of its conversation keys
     (``refresh_for``), so a dialog started on instance A continues on B.
 
-Known limits: a conversation's timeout is a job in the process that handled its latest step and
-is not persisted — a dialog restored after a restart or a fail-over gets its timeout again at its
-next step. A deposed leader drops its timeout jobs (``forget_timeouts``) so it cannot end a dialog
-the new leader continues. In webhook mode two updates of one person that reach two instances at
-the same instant race (the later write wins); people type seconds apart.
+Timeouts: a dialog's timeout is a job in the process that handled its latest step (PTB's). A
+dialog restored from the database (a restart, a fail-over) gets its timeout again, counted from
+its last step (``restore_timeouts``). A deposed leader drops its timeout jobs (``forget_timeouts``)
+so it cannot end a dialog the new leader continues; in webhook mode a timeout checks the database
+first (``timeout_still_due``): if the dialog moved on at another instance, that one times it out.
+Known limit: in webhook mode two updates of one person that reach two instances at the same
+instant race (the later write wins); people type seconds apart.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ import json
 import logging
 from collections.abc import Iterable
 from copy import deepcopy
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.exc import SQLAlchemyError
-from telegram import Update
+from telegram import Chat, Message, Update, User
 from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
 
 from bot.kernel.logs import LoggedApplication
@@ -52,6 +55,7 @@ log = logging.getLogger("duban.persistence")
 
 Row = rows.Row
 _DB_ERRORS = (SQLAlchemyError, OSError)
+TIMEOUT_SLACK = timedelta(seconds=1)  # a step written just as the timeout was scheduled is not "later"
 
 
 def conversation_key(key: Iterable[object]) -> str:
@@ -189,6 +193,32 @@ class DbPersistence(BasePersistence):
         for handler, key in keys.items():
             _set_state(handler, key, found.get((rows.CONVERSATION, _name(handler), conversation_key(key))))
 
+    async def last_steps(self, dialogs: list[tuple[str, tuple]]) -> dict[tuple[str, tuple], datetime]:
+        """When each (name, key) dialog last moved as far as the database knows: the later of its
+        state's and its chat's data's last write (a step changes one or the other)."""
+        async with self.db.engine.connect() as conn:
+            found = await rows.last_activity(
+                conn,
+                [(name, conversation_key(key)) for name, key in dialogs],
+                {str(key[0]) for _, key in dialogs if key},
+            )
+        out = {}
+        for name, key in dialogs:
+            state_at = found.get((name, conversation_key(key)))
+            if state_at is None:  # no state row: the dialog is not open
+                continue
+            chat_at = found.get(("", str(key[0]))) if key else None
+            out[(name, key)] = max(state_at, chat_at) if chat_at is not None else state_at
+        return out
+
+    async def timeout_still_due(self, name: str, key: tuple, timeout: float) -> bool:
+        """Is this process's timeout of a dialog still due? Always when only this instance handles
+        updates; with several (``shared``), only if nobody moved the dialog on (or ended it) since."""
+        if not self.shared:
+            return True
+        last = (await self.last_steps([(name, key)])).get((name, key))
+        return last is not None and last <= self.db.now() - timedelta(seconds=timeout) + TIMEOUT_SLACK
+
     async def reload(self, app: Application) -> None:
         """Everything again (this instance has just become the one that handles updates)."""
         self._written.clear()
@@ -235,6 +265,48 @@ def persistent_conversations(app: Application) -> list[ConversationHandler]:
     return [
         h for hs in app.handlers.values() for h in hs if isinstance(h, ConversationHandler) and h.persistent and h.name
     ]
+
+
+async def restore_timeouts(app: Application) -> int:
+    """Give each dialog restored from the database (a restart, a fail-over) its timeout again,
+    counted from its last step, so a half-finished /new still ends politely; how many."""
+    persistence = app.persistence
+    if not isinstance(persistence, DbPersistence) or app.job_queue is None:
+        return 0
+    waiting = [
+        (handler, key, state)
+        for handler in persistent_conversations(app)
+        if hasattr(handler, "schedule_timeout") and handler.conversation_timeout
+        for key, state in list(_tracking(handler).items())
+        if state is not None and key not in handler.timeout_jobs and len(key) == 2  # (chat, user)
+    ]
+    if not waiting:
+        return 0
+    last = await persistence.last_steps([(_name(h), key) for h, key, _ in waiting])
+    now = persistence.db.now()
+    for handler, key, state in waiting:
+        since = last.get((_name(handler), key), now)
+        timeout = handler.conversation_timeout  # a TimedConversation's is seconds
+        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout or 0)
+        left = max(0.0, seconds - (now - since).total_seconds())
+        update = _update_for(key, now)
+        context = app.context_types.context.from_update(update, app)
+        handler.schedule_timeout(app, update, context, key, state, left)
+    log.info("event=dialog_timeouts_restored count=%d", len(waiting))
+    return len(waiting)
+
+
+def _update_for(key: tuple, now: datetime) -> Update:
+    """An update standing for the dialog's last step: what its timeout handlers read (the chat,
+    the person); PTB passes the real last update when it scheduled the timeout itself."""
+    chat_id, user_id = key
+    message = Message(
+        message_id=0,
+        date=now,
+        chat=Chat(id=int(chat_id), type=Chat.PRIVATE),
+        from_user=User(id=int(user_id), first_name="", is_bot=False),
+    )
+    return Update(update_id=0, message=message)
 
 
 def forget_timeouts(app: Application) -> int:
