@@ -1,8 +1,10 @@
 """/new: the office registers a supervision item (立项) in a short guided dialog.
 
-Title → requirements → source (buttons, regulation §3) → importance (buttons) → lead unit (type
-part of its name, pick a button) → assisting units (search and toggle, any number, 完成) →
-deadline (N working days or a date; important items offer the 7-day default) → confidential? →
+Confidential? (buttons, asked first) → title → requirements, or for a confidential item only a
+short neutral label (regulation §9(五): its content never passes through the chat; the 文件 goes
+round on paper, ``bot.domain.confidential``) → source (buttons, regulation §3) → importance
+(buttons) → lead unit (type part of its name, pick a button) → assisting units (search and toggle,
+any number, 完成) → deadline (N working days or a date; important items offer the 7-day default) →
 weekly feedback (the default is on when the item runs longer than a week) → a follower (专人,
 urgent items only) → responsible leader(s) (toggle, 完成) → a summary with 提交审批 / 取消.
 
@@ -32,6 +34,7 @@ from telegram.ext import (
 
 from bot.domain import items as items_svc
 from bot.domain.actions import parse_id
+from bot.domain.confidential import MAX_LABEL, OFFLINE_REQUIREMENTS, clean_label
 from bot.domain.dates import parse_date
 from bot.domain.deadlines import day_off, example_date, weekday_name
 from bot.domain.directory import people_with_role, person_by_id
@@ -61,9 +64,22 @@ log = logging.getLogger("duban.new_item")
 
 TIMEOUT_SECONDS: float = 900  # an abandoned /new is cancelled after 15 minutes without an answer
 END = ConversationHandler.END
-(TITLE, REQUIREMENTS, SOURCE, IMPORTANCE_, LEAD, ASSIST, DEADLINE, CONFIDENTIAL, WEEKLY, FOLLOWER, LEADERS, CONFIRM) = (
-    range(12)
-)
+# The states' numbers are kept in persisted dialogs: new ones are added at the end.
+(
+    TITLE,
+    REQUIREMENTS,
+    SOURCE,
+    IMPORTANCE_,
+    LEAD,
+    ASSIST,
+    DEADLINE,
+    CONFIDENTIAL,
+    WEEKLY,
+    FOLLOWER,
+    LEADERS,
+    CONFIRM,
+    LABEL,
+) = range(13)
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff]")
 _DAYS = re.compile(r"(\d{1,4})\s*(?:个)?\s*(?:工作日|天)?")
@@ -84,6 +100,13 @@ def _state(context: Ctx) -> dict:
 
 async def _send(update: Update, step: str, markup: InlineKeyboardMarkup | None = None, **ctx: object) -> None:
     await reply(update, "chat/new.html.j2", markup, step=step, **ctx)
+
+
+async def _ask(
+    update: Update, context: Ctx, step: str, markup: InlineKeyboardMarkup | None = None, **ctx: object
+) -> None:
+    """A numbered question: a confidential item has one step fewer (no requirements)."""
+    await _send(update, step, markup, conf=bool(_state(context).get("confidential")), **ctx)
 
 
 async def _chosen(update: Update, label: str, value: str) -> None:
@@ -113,8 +136,48 @@ async def new_start(update: Update, context: Ctx) -> int:
         await reply(update, "messages/not_allowed.html.j2", what="/new")
         return END
     context.chat_data.open("new")
+    await _send(
+        update,
+        "confidential",
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton("不涉密", callback_data="new:conf:0"),
+                    InlineKeyboardButton("🔒 涉密", callback_data="new:conf:1"),
+                ]
+            ]
+        ),
+    )
+    return CONFIDENTIAL
+
+
+@requires("office", what="/new")
+async def confidential_chosen(update: Update, context: Ctx) -> int | None:
+    """涉密 first: a confidential item is never asked for a title or requirements (§9(五))."""
+    query = update.callback_query
+    await query.answer()
+    st = _state(context)
+    st["confidential"] = _tail(tap_data(update)) == "1"
+    await _chosen(update, "是否涉密", "涉密" if st["confidential"] else "不涉密")
+    if st["confidential"]:
+        await _send(update, "label", max_label=MAX_LABEL)
+        return LABEL
     await _send(update, "title")
     return TITLE
+
+
+@requires("office", what="/new")
+async def got_label(update: Update, context: Ctx) -> int | None:
+    """A confidential item's short neutral label; anything that looks like content is refused."""
+    try:
+        label = clean_label(message_text(update))
+    except DomainError as exc:
+        await reply(update, "chat/error.html.j2", message=exc.message, again=True)
+        return None
+    st = _state(context)
+    st["title"], st["requirements"] = label, OFFLINE_REQUIREMENTS
+    await _ask(update, context, "source", _choice_keyboard("src", SOURCES, per_row=1))
+    return SOURCE
 
 
 @requires("office", what="/new")
@@ -137,7 +200,7 @@ async def got_requirements(update: Update, context: Ctx) -> int | None:
         await reply(update, "chat/error.html.j2", message=exc.message, again=True)
         return None
     _state(context)["requirements"] = text
-    await _send(update, "source", _choice_keyboard("src", SOURCES, per_row=1))
+    await _ask(update, context, "source", _choice_keyboard("src", SOURCES, per_row=1))
     return SOURCE
 
 
@@ -158,7 +221,7 @@ async def _pick(update: Update, context: Ctx, options: dict[str, str], key: str,
 async def source_chosen(update: Update, context: Ctx) -> int | None:
     if not await _pick(update, context, SOURCES, "source", "事项来源"):
         return None
-    await _send(update, "importance", _choice_keyboard("imp", IMPORTANCE, per_row=3))
+    await _ask(update, context, "importance", _choice_keyboard("imp", IMPORTANCE, per_row=3))
     return IMPORTANCE_
 
 
@@ -166,7 +229,7 @@ async def source_chosen(update: Update, context: Ctx) -> int | None:
 async def importance_chosen(update: Update, context: Ctx) -> int | None:
     if not await _pick(update, context, IMPORTANCE, "importance", "重要程度"):
         return None
-    await _send(update, "lead")
+    await _ask(update, context, "lead")
     return LEAD
 
 
@@ -193,7 +256,7 @@ async def lead_chosen(update: Update, context: Ctx) -> int | None:
     st["lead"] = (unit.id, unit.name)
     st["assist"] = {}
     await _chosen(update, "主办单位", unit.name)
-    await _send(update, "assist", _assist_done_keyboard(st))
+    await _ask(update, context, "assist", _assist_done_keyboard(st))
     return ASSIST
 
 
@@ -226,8 +289,9 @@ async def assist_toggled(update: Update, context: Ctx) -> int | None:
         names = list(st["assist"].values())
         await _chosen(update, "协办单位", "、".join(names) if names else "无")
         env = await env_of(context)
-        await _send(
+        await _ask(
             update,
+            context,
             "deadline",
             _deadline_keyboard(st),
             default_days=IMPORTANT_DEFAULT_DAYS,
@@ -285,19 +349,22 @@ async def _after_deadline(update: Update, context: Ctx, spec: DeadlineSpec) -> i
     st["deadline"] = (spec.days, spec.on.isoformat() if spec.on else None)
     st["due_estimate"] = due_text(fixed.due, fixed.provisional)
     st["weekly_default"] = (fixed.due - today).days > 7
-    await _send(
+    on_default = st["weekly_default"]
+    await _ask(
         update,
-        "confidential",
+        context,
+        "weekly",
         InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton("不涉密", callback_data="new:conf:0"),
-                    InlineKeyboardButton("🔒 涉密", callback_data="new:conf:1"),
+                    InlineKeyboardButton("需要每周反馈" + ("（默认）" if on_default else ""), callback_data="new:wk:1"),
+                    InlineKeyboardButton("不需要" + ("" if on_default else "（默认）"), callback_data="new:wk:0"),
                 ]
             ]
         ),
+        on_default=on_default,
     )
-    return CONFIDENTIAL
+    return WEEKLY
 
 
 def _deadline_label(st: dict) -> str:
@@ -376,30 +443,6 @@ async def deadline_default(update: Update, context: Ctx) -> int | None:
 
 
 @requires("office", what="/new")
-async def confidential_chosen(update: Update, context: Ctx) -> int | None:
-    query = update.callback_query
-    await query.answer()
-    st = _state(context)
-    st["confidential"] = _tail(tap_data(update)) == "1"
-    await _chosen(update, "是否涉密", "涉密" if st["confidential"] else "不涉密")
-    on_default = st["weekly_default"]
-    await _send(
-        update,
-        "weekly",
-        InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton("需要每周反馈" + ("（默认）" if on_default else ""), callback_data="new:wk:1"),
-                    InlineKeyboardButton("不需要" + ("" if on_default else "（默认）"), callback_data="new:wk:0"),
-                ]
-            ]
-        ),
-        on_default=on_default,
-    )
-    return WEEKLY
-
-
-@requires("office", what="/new")
 async def weekly_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
     await query.answer()
@@ -410,7 +453,7 @@ async def weekly_chosen(update: Update, context: Ctx) -> int | None:
         async with context.services.db.session() as s:
             staff = await people_with_role(s, "office")
         rows = [[InlineKeyboardButton(p.name, callback_data=f"new:fol:{p.id}")] for p in staff]
-        await _send(update, "follower", InlineKeyboardMarkup(rows))
+        await _ask(update, context, "follower", InlineKeyboardMarkup(rows))
         return FOLLOWER
     return await _ask_leaders(update, context)
 
@@ -582,6 +625,7 @@ def register(app: Application) -> None:
             entry_points=[CommandHandler("new", new_start, filters=private)],
             states={
                 TITLE: [MessageHandler(text, got_title)],
+                LABEL: [MessageHandler(text, got_label)],
                 REQUIREMENTS: [MessageHandler(text, got_requirements)],
                 SOURCE: [tap(source_chosen, "src")],
                 IMPORTANCE_: [tap(importance_chosen, "imp")],

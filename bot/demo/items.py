@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.domain import assignments, items, review
 from bot.domain.attachments import AttachmentIn, store_attachment_bytes
+from bot.domain.confidential import OFFLINE_REQUIREMENTS, clean_label
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import DeadlineSpec, local_date
 from store.audit import Actor
@@ -200,12 +201,13 @@ async def seed_items(
     await step(people["陈志远"], "leader.agree", review.leader_agree, done, now=t + timedelta(days=10))
     await step(office, "item.archive", items.archive_item, done, now=t + timedelta(days=11))
 
-    # Confidential and urgent: only the number travels through the messenger.
+    # Confidential and urgent (§9(五)): registered as /new does, with a neutral label and no
+    # requirements; only the number and the label travel, the unit confirms on paper in one tap.
     await new_item(
         now - timedelta(days=1),
         True,
-        title="重点项目征迁稳定工作",
-        requirements="（涉密内容）",
+        title=clean_label("县委交办事项"),
+        requirements=OFFLINE_REQUIREMENTS,
         source="superior",
         importance="urgent",
         lead_unit_id=units["县发展和改革委员会"],

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
 from bot.domain.attachments import AttachmentIn, add_attachments, validate
+from bot.domain.confidential import OFFLINE_PROGRESS, OFFLINE_REPORT, refuse_content
 from bot.domain.contributions import contributions
 from bot.domain.errors import DomainError
 from bot.domain.events import record_item_event
@@ -110,6 +111,17 @@ async def acknowledge(session: AsyncSession, person: Person, assignment_id: int,
     return a
 
 
+def _offline(a: Assignment, offline: bool, text: str) -> str | None:
+    """The fixed text of an offline confirmation; a confidential item takes nothing else, and only
+    a confidential item is confirmed offline."""
+    if not offline:
+        refuse_content(a.item.confidential)
+        return None
+    if not a.item.confidential:
+        raise DomainError("该事项不是涉密事项，请直接在此反馈进展或提交办结报告。")
+    return text
+
+
 def _text_or_files(text: str | None, files: Sequence[AttachmentIn], label: str) -> str:
     validate(files)
     if files and not (text or "").strip():
@@ -125,10 +137,15 @@ async def add_progress(
     text: str | None,
     attachments: Sequence[AttachmentIn] = (),
     now: datetime,
+    offline: bool = False,
 ) -> Progress:
-    """反馈进展: text and/or attachments (at least one of them)."""
+    """反馈进展: text and/or attachments (at least one of them).
+
+    ``offline``: the one-tap 已线下报送进展 of a confidential item (its content goes on paper and
+    nothing typed or sent is kept, ``bot.domain.confidential``); it counts as progress all the same."""
     me, a = await _mine(session, person, assignment_id, "progress.add", "反馈进展")
-    body = _text_or_files(text, attachments, "进展情况")
+    body = _offline(a, offline, OFFLINE_PROGRESS) or _text_or_files(text, attachments, "进展情况")
+    attachments = () if offline else attachments
     await _ensure_acknowledged(session, me, a, "progress.add", now)
     row = Progress(assignment_id=a.id, text=body, created_by_id=me.id, created_at=now)
     session.add(row)
@@ -163,6 +180,7 @@ async def attach_to_progress(
     row, item = await locked(session, Progress, progress_id, "进展反馈")
     a = next(x for x in item.assignments if x.id == row.assignment_id)
     require_liaison_of(me, a, "反馈进展")
+    refuse_content(item.confidential)
     check_assignment(a, "progress.add")
     have = (
         await session.scalar(
@@ -205,6 +223,7 @@ async def submit_plan(
 ) -> Plan:
     """工作方案 with 时间节点 (optional). A new plan supersedes the earlier ones, which are kept."""
     me, a = await _mine(session, person, assignment_id, "plan.submit", "提交工作方案")
+    refuse_content(a.item.confidential)
     body = clean_text(text, "工作方案")
     validate(attachments)
     if len(milestones) > 50:
@@ -256,12 +275,15 @@ async def submit_report(
     text: str,
     attachments: Sequence[AttachmentIn] = (),
     now: datetime,
+    offline: bool = False,
 ) -> CompletionReport:
     """办结报告: the lead unit reports the result of the item; an assisting unit reports its part.
 
-    The office gets it with 审核通过 / 退回重办 buttons."""
+    The office gets it with 审核通过 / 退回重办 buttons. ``offline``: a confidential item's
+    已线下报送办结报告 (the report itself is on paper), reviewed like any other."""
     me, a = await _mine(session, person, assignment_id, "report.submit", "提交办结报告")
-    body = clean_text(text, "办结报告")
+    body = _offline(a, offline, OFFLINE_REPORT) or clean_text(text, "办结报告")
+    attachments = () if offline else attachments
     validate(attachments)
     await _ensure_acknowledged(session, me, a, "report.submit", now)
     move_assignment(a, "report.submit")

@@ -130,8 +130,8 @@ def _propose(kind: str) -> Any:
     return run
 
 
-def _may_edit(s: AsyncSession, me: Person, i: int, env: ActionEnv) -> Any:
-    return chg.may_edit_draft(s, me, i)
+def _may_edit(field: str) -> Any:
+    return lambda s, me, i, env: chg.may_edit_draft(s, me, i, field)
 
 
 async def _report_context(s: AsyncSession, aid: int) -> dict:
@@ -152,7 +152,7 @@ def _draft_edit(code: str, label: str, field: str, asks: str) -> ActionSpec:
         asks=asks,
         edit="none",
         run=_edit(field),
-        probe=_may_edit,
+        probe=_may_edit(field),
         summary=lambda item: {"item_id": item.id},
     )
 
@@ -347,6 +347,27 @@ _SPECS = (
         outcome="📨 已提交办结报告 · 查看",
         prompt_context=_report_context,
         run=lambda s, me, i, a, env: asg.submit_report(s, me, i, text=_given(a.text), attachments=a.files, now=env.now),
+    ),
+    # A confidential item (§9(五)): the unit reports on paper and confirms it here in one tap;
+    # 反馈进展 / 提交办结报告 with content are refused for it (bot.domain.confidential).
+    ActionSpec(
+        "a:olp",
+        "assignment",
+        "已线下报送进展",
+        step="progress.add",
+        edit="none",
+        toast="已记录：进展已线下报送",
+        run=lambda s, me, i, a, env: asg.add_progress(s, me, i, text=None, offline=True, now=env.now),
+    ),
+    ActionSpec(
+        "a:olr",
+        "assignment",
+        "已线下报送办结报告",
+        step="report.submit",
+        edit="all",
+        toast="已记录：办结报告已线下报送，等待督查室审核",
+        outcome="📨 已线下报送办结报告 · 查看",
+        run=lambda s, me, i, a, env: asg.submit_report(s, me, i, text="", offline=True, now=env.now),
     ),
     ActionSpec(
         "a:trf",

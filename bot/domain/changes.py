@@ -42,6 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
+from bot.domain.confidential import clean_label
 from bot.domain.dates import ANY_DATE, parse_date
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.events import record_item_event
@@ -126,7 +127,11 @@ async def edit_draft(
     ``deadline`` (text as typed), ``add_assist``, ``remove_assist``, ``lead`` (a unit id)."""
     item = await load_item(session, item_id)
     changes: dict[str, object]
-    if field in ("title", "requirements"):
+    if item.confidential and field == "requirements":
+        _no_requirements(item)
+    if item.confidential and field == "title":  # a neutral label only (bot.domain.confidential)
+        changes = {"title": clean_label(text)}
+    elif field in ("title", "requirements"):
         changes = {field: text or ""}
     elif field == "deadline":
         changes = {"deadline": deadline_from_text(text, local_date(now))}
@@ -265,6 +270,7 @@ async def _check_proposal(session: AsyncSession, item: Item, p: Proposal, today:
         if p.new_due == item.due_date and all(a.due_date == p.new_due for a in live.values()):
             raise DomainError(f"办结时限已是 {p.new_due.isoformat()}，无需变更")
     elif p.kind == "requirements":
+        _no_requirements(item)
         clean_text(p.new_text, "新的办理要求")
         if (p.new_text or "").strip() == item.requirements:
             raise DomainError("新的办理要求与原来相同，无需变更")
@@ -603,7 +609,7 @@ async def _announce(
             dedupe=f"changed:{change.id}:{a.id}",
             change=what,
             audience="liaison",
-            buttons=notice_buttons(a) if keep_buttons else None,
+            buttons=notice_buttons(a, item.confidential) if keep_buttons else None,
             **ctx,
         )
         told |= {p.id for p in people}
@@ -663,11 +669,13 @@ async def changes_of(session: AsyncSession, item_id: int) -> list[ItemChange]:
 # --------------------------------------------------------------------------------------------
 
 
-async def may_edit_draft(session: AsyncSession, person: Person, item_id: int) -> Item:
+async def may_edit_draft(session: AsyncSession, person: Person, item_id: int, field: str | None = None) -> Item:
     me = await act(session, person, "item.update")
     require_role(me, "office", "修改督查事项")
     item = await load_item(session, item_id)
     check_item(item, "item.update")
+    if field == "requirements":
+        _no_requirements(item)
     return item
 
 
@@ -676,4 +684,12 @@ async def may_propose(session: AsyncSession, person: Person, item_id: int, kind:
     require_role(me, "office", "提出事项变更")
     item = await load_item(session, item_id)
     check_item(item, KINDS[kind][0])
+    if kind == "requirements":
+        _no_requirements(item)
     return item
+
+
+def _no_requirements(item: Item) -> None:
+    """A confidential item's requirements are on paper (§9(五)): none are typed in chat."""
+    if item.confidential:
+        raise DomainError("涉密事项的办理要求以纸质文件为准，不在此填写或变更。")

@@ -43,6 +43,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.confidential import shown_label
 from bot.domain.urging import (
     OVERDUE_LEADER,
     Policy,
@@ -134,6 +135,7 @@ class Line:
     days: str | None = None
     note: str | None = None
     escalated: bool = False
+    name: str | None = None  # a confidential item's neutral label, if it has one (bot.domain.confidential)
 
 
 @dataclass
@@ -255,6 +257,10 @@ def _label(item_id: int, year: int | None, number: int | None) -> str:
     return format_number(year, number) or f"登记号{item_id}"
 
 
+def _name(title: str, confidential: bool) -> str | None:
+    return shown_label(title, True) if confidential else None
+
+
 @dataclass(frozen=True)
 class Share:
     """One active assignment of an open item, classified as of today."""
@@ -352,6 +358,7 @@ async def load_snapshot(
                 due_text(due, bool(prov)),
                 "今天到期" if left == 0 else days_text("", left),
                 escalated=leader_escalated(left, settings.reminders),
+                name=_name(title, conf),
             )
         )
         by_item[iid].append(len(shares))
@@ -389,7 +396,13 @@ async def load_snapshot(
         .order_by(Item.id)
     )
     for iid, year, number, title, conf, due, prov, approved_at, closed_at in await session.execute(scoped(items_q)):
-        line = Line(iid, _label(iid, year, number), None if conf else title, due=due_text(due, bool(prov)))
+        line = Line(
+            iid,
+            _label(iid, year, number),
+            None if conf else title,
+            due=due_text(due, bool(prov)),
+            name=_name(title, conf),
+        )
         if approved_at is not None and approved_at >= since:
             snap.new_items.append(line)
         if closed_at is not None and closed_at >= since:
@@ -400,7 +413,7 @@ async def load_snapshot(
     def item_line(
         iid: int, y: int | None, n: int | None, t: str, c: bool, unit: str | None = None, note: str | None = None
     ) -> Line:
-        return Line(iid, _label(iid, y, n), None if c else t, unit=unit, note=note)
+        return Line(iid, _label(iid, y, n), None if c else t, unit=unit, note=note, name=_name(t, c))
 
     if "leader" in roles:
         rq = (
@@ -464,7 +477,16 @@ async def _progress_since(session: AsyncSession, since: datetime, now: datetime)
         note = "" if conf else snippet
         if n_files:
             note += f"（附件{n_files}个）"
-        out.append(Line(iid, _label(iid, year, number), None if conf else title, unit=unit, note=note or None))
+        out.append(
+            Line(
+                iid,
+                _label(iid, year, number),
+                None if conf else title,
+                unit=unit,
+                note=note or None,
+                name=_name(title, conf),
+            )
+        )
     return out
 
 

@@ -36,7 +36,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.actions import button
+from bot.domain.confidential import progress_button, shown_label
 from bot.domain.errors import DomainError
 from bot.domain.score import DEFAULT_RULES, Rules, record_event, rules_with_points
 from bot.domain.urging import (
@@ -253,13 +253,14 @@ async def feedback_sweep(
                     "label": label,
                     "confidential": bool(conf),
                     "title": title,
+                    "name": shown_label(title, bool(conf)),
                     "unit": unit_name,
                     "role": UNIT_ROLES_OF_ASSIGNMENT.get(role, role),
                     "due": due_text(due, bool(prov)),
                 }
             )
             if len(buttons) < 8:
-                buttons.append([button("a:prg", aid, f"反馈进展 {label}")])
+                buttons.append([progress_button(aid, bool(conf), f"反馈进展 {label}")])
         text = render(
             "urging/weekly.html.j2",
             person_name=person.name,

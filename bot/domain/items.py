@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
+from bot.domain.confidential import progress_button, report_button
 from bot.domain.errors import DomainError
 from bot.domain.events import record_item_event
 from bot.domain.workdays import WorkCalendar
@@ -536,11 +537,13 @@ def set_deadline(a: Assignment, fixed: FixedDeadline) -> None:
     a.due_basis, a.due_days = fixed.basis, fixed.days
 
 
-def notice_buttons(a: Assignment) -> Keyboard:
+def notice_buttons(a: Assignment, confidential: bool) -> Keyboard:
+    """签收, 反馈进展 / 申请延期, 提交办结报告 (无法协办); a confidential item's unit confirms on paper."""
+    conf = confidential
     rows: Keyboard = [
         [button("a:ack", a.id)],
-        [button("a:prg", a.id), button("a:ext", a.id)],
-        [button("a:rpt", a.id)],
+        [progress_button(a.id, conf), button("a:ext", a.id)],
+        [report_button(a.id, conf)],
     ]
     if a.role == "assist":
         rows[-1].append(button("a:dec", a.id))
@@ -568,7 +571,7 @@ async def send_notice(session: AsyncSession, item: Item, a: Assignment, *, now: 
         now=now,
         label=f"督办通知（{role}）",
         dedupe=f"notice:{a.id}",
-        buttons=notice_buttons(a),
+        buttons=notice_buttons(a, item.confidential),
         audience="liaison",
         **ctx,
     )

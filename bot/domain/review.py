@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.actions import button
+from bot.domain.confidential import progress_button, report_button
 from bot.domain.contributions import contributions
 from bot.domain.errors import NotAllowed
 from bot.domain.events import record_item_event
@@ -299,7 +300,9 @@ async def leader_return(
     for who in dict.fromkeys(people):  # the lead unit's liaisons get the buttons to carry on
         buttons: Keyboard | None = None
         if who.id in lead_liaisons:
-            buttons = [[button("a:prg", a.id), button("a:rpt", a.id)] for a in reopened]
+            buttons = [
+                [progress_button(a.id, item.confidential), report_button(a.id, item.confidential)] for a in reopened
+            ]
         await notify_many(
             session,
             [who],

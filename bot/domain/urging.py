@@ -61,6 +61,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.domain.actions import button
+from bot.domain.confidential import shown_label
 from bot.domain.roles import ROLE_NAMES
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
@@ -587,9 +588,10 @@ def days_text(level: str, days_left: int) -> str:
 
 
 def entry_view(due: DueAssignment, level: str, days_left: int, milestone: MilestoneDue | None = None) -> dict[str, Any]:
-    """What a message may show of one assignment: only the number for a confidential item."""
+    """What a message may show of one assignment: only the number (and its neutral label, if it has
+    one) for a confidential item."""
     if due.confidential:
-        return {"label": due.label, "confidential": True}
+        return {"label": due.label, "confidential": True, "name": shown_label(due.title, True)}
     return {
         "label": due.label,
         "confidential": False,

@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from bot.domain.actions import button
 from bot.domain.change_log import KIND_LABELS as CHANGE_LABELS
 from bot.domain.chasing import milestones_of
+from bot.domain.confidential import progress_button, report_button, shown_label
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.evidence import visible_count
 from bot.domain.manual_urge import URGE_STATES
@@ -60,6 +61,17 @@ from store.models import Person
 from store.workflow import Assignment, CompletionReport, ExtensionRequest, Item, ItemLeader, Transfer
 
 CONFIDENTIAL_TITLE = "涉密事项（请到督查室查阅）"
+
+
+def confidential_title(item: Item) -> str:
+    """The title a view shows: a confidential item's neutral label (bot.domain.confidential), or
+    CONFIDENTIAL_TITLE when it has none that may be shown."""
+    if not item.confidential:
+        return item.title
+    name = shown_label(item.title, True)
+    return f"{name}（请到督查室查阅）" if name else CONFIDENTIAL_TITLE
+
+
 MAX_PAGE_SIZE = 50
 
 
@@ -150,6 +162,7 @@ class ItemDetail:
     closed_at: datetime | None
     pending: tuple[PendingRequest, ...]
     buttons: Keyboard = field(default_factory=list)  # what this person may do now
+    label: str | None = None  # a confidential item's neutral label, if it has one that may be shown
 
 
 def _assignment_view(calendar: WorkCalendar, a: Assignment, today: date, confidential: bool) -> AssignmentView:
@@ -187,7 +200,7 @@ def summarize(item: Item, me: Person, calendar: WorkCalendar, now: datetime) -> 
         id=item.id,
         number=format_number(item.year, item.number),
         label=item_label(item),
-        title=CONFIDENTIAL_TITLE if item.confidential else item.title,
+        title=confidential_title(item),
         confidential=item.confidential,
         importance=item.importance,
         importance_label=IMPORTANCE.get(item.importance, item.importance),
@@ -550,6 +563,7 @@ async def item_detail(
         buttons=_buttons(me, item, pending)
         + await _chase_rows(session, me, item)
         + await _evidence_row(session, me, item),
+        label=shown_label(item.title, True) if item.confidential else None,
     )
 
 
@@ -585,7 +599,13 @@ def _buttons(me: Person, item: Item, pending: list[PendingRequest]) -> Keyboard:
         if item.state == "draft":
             rows.append([button("i:sub", item.id)])
             # Issue 12: a draft (also one the office head returned) is edited before it is resubmitted.
-            rows.append([button("i:ttl", item.id), button("i:req", item.id), button("i:dl", item.id)])
+            # A confidential draft has a neutral label and no requirements typed in chat (§9(五)).
+            texts = (
+                [button("i:ttl", item.id, "修改简称")]
+                if item.confidential
+                else [button("i:ttl", item.id), button("i:req", item.id)]
+            )
+            rows.append([*texts, button("i:dl", item.id)])
             rows.append([button("i:au", item.id), button("i:ru", item.id), button("i:lu", item.id)])
             rows.append([button("i:del", item.id)])
         if item.state == "pending":
@@ -593,7 +613,7 @@ def _buttons(me: Person, item: Item, pending: list[PendingRequest]) -> Keyboard:
         if item.state == "in_progress" and item.office_handled:  # 督查室自办: the office reports itself
             rows.append([button("i:ofr", item.id)])
         if item.state in ("assigned", "in_progress", "reported"):
-            rows.append([button("i:cd", item.id), button("i:cr", item.id)])
+            rows.append([button("i:cd", item.id)] + ([] if item.confidential else [button("i:cr", item.id)]))
             if not item.office_handled:
                 rows.append([button("i:ca", item.id), button("i:cu", item.id)])
                 # 分工 per unit (issue 12): one unit's own task (not in chat for a confidential item) or deadline.
@@ -628,8 +648,12 @@ def _buttons(me: Person, item: Item, pending: list[PendingRequest]) -> Keyboard:
                 continue
             if a.state == "assigned":
                 rows.append([button("a:ack", a.id)])
-            rows.append([button("a:prg", a.id), button("a:pln", a.id)])
-            rows.append([button("a:ext", a.id), button("a:rpt", a.id)])
+            if item.confidential:  # reported on paper, confirmed here in one tap (bot.domain.confidential)
+                rows.append([progress_button(a.id, True), button("a:ext", a.id)])
+                rows.append([report_button(a.id, True)])
+            else:
+                rows.append([button("a:prg", a.id), button("a:pln", a.id)])
+                rows.append([button("a:ext", a.id), button("a:rpt", a.id)])
             rows.append([button("a:trf", a.id)] + ([button("a:dec", a.id)] if a.role == "assist" else []))
     if item.state == "leader_review" and is_responsible_leader(me, item):
         rows.append([button("l:ok", item.id), button("l:ins", item.id), button("l:ret", item.id)])

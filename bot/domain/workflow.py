@@ -595,14 +595,16 @@ async def notify(
     """Queue one message about ``item`` for ``person``.
 
     ``label`` is a content-free headline (e.g. "督办通知"); it is all a confidential item's message
-    says besides its number and "请到督查室查阅". Urgent items' messages are urgent by default.
+    says besides its number, its neutral label and "请到督查室查阅". Urgent items' messages are urgent by default.
     """
+    from bot.domain.confidential import shown_label
     from bot.domain.notices import hears_about, held  # issue 13: who hears, and when
 
     if not hears_about(session, person, item):
         return
     if item.confidential:
-        text = render("notices/confidential.html.j2", number=item_label(item), label=label)
+        name = shown_label(item.title, True)  # the neutral label, never a title that may be content
+        text = render("notices/confidential.html.j2", number=item_label(item), label=label, short=name)
     else:
         text = render(template, item=item_card(item), label=label, **context)
     urgent = item.importance == "urgent" if urgent is None else urgent

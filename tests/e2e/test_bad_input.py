@@ -19,6 +19,7 @@ async def test_a_list_button_on_a_message_the_bot_cannot_edit_sends_the_page_ane
 
 async def _new_until_lead(office) -> None:  # noqa: ANN001
     await office.send("/new")
+    await office.forge_tap("new:conf:0")
     await office.send("道路修复")
     await office.send("按要求办理")
     await office.forge_tap("new:src:other")

@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.demo.items import seed_items
+from bot.domain.confidential import is_label
 from store.models import Base
 from store.records import SupervisionRecord
 from store.workflow import Assignment, Item, ItemLeader, Milestone, Plan
@@ -247,8 +248,11 @@ async def entitled(world: World) -> dict[int, set[str]]:
     return result
 
 
-def _fragments(title: str, requirements: str) -> list[str]:
-    return [title, requirements[:16]] if len(requirements) >= 12 else [title]
+def _fragments(title: str, requirements: str, confidential: bool = False) -> list[str]:
+    """What would give an item away. A confidential item's neutral label travels by design (number
+    and label, bot.domain.confidential); a title that is not such a label never does."""
+    shown = [] if confidential and is_label(title) else [title]
+    return shown + [requirements[:16]] if len(requirements) >= 12 else shown
 
 
 class Deliveries:
@@ -276,9 +280,10 @@ class Deliveries:
 
     def leaks(self, seeded: dict, may_see: dict[int, set[str]]) -> list[str]:
         found = []
-        for item_id, (title, requirements, _) in seeded.items():
+        for item_id, (title, requirements, confidential) in seeded.items():
+            fragments = _fragments(title, requirements, confidential)
             for name, text in self.seen:
-                if name not in may_see[item_id] and any(f in text for f in _fragments(title, requirements)):
+                if name not in may_see[item_id] and any(f in text for f in fragments):
                     found.append(f"{name} saw item {item_id} ({title}): {text[:120]!r}")
         return found
 

@@ -50,6 +50,7 @@ async def test_editing_an_old_command_is_answered_politely_and_changes_nothing(d
 async def test_editing_the_title_typed_in_new_does_not_change_the_draft(demo_county):
     wang = demo_county.people["王敏"]
     await wang.send("/new")
+    await wang.tap("不涉密")
     title = await wang.send("城区路灯维修")
     assert "请输入" in wang.last.text
     prompt = wang.last.text

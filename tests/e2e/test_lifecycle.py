@@ -43,8 +43,12 @@ async def register_via_chat(office, *, title=TITLE, lead=LEAD, assists=(ASSIST1,
                             leader="陈志远", confidential=False) -> None:
     """The office registers an item through /new and submits it for approval."""
     await office.send("/new")
-    await office.send(title)
-    await office.send("两周内完成城区主干道破损路面修复，并报送修复前后照片。")
+    await office.tap("🔒 涉密" if confidential else "不涉密")
+    if confidential:
+        await office.send("县委交办事项")  # a neutral label, no title or requirements (§9(五))
+    else:
+        await office.send(title)
+        await office.send("两周内完成城区主干道破损路面修复，并报送修复前后照片。")
     await office.tap("县政府重要工作部署")
     await office.tap(importance)
     await office.send(lead)
@@ -57,7 +61,6 @@ async def register_via_chat(office, *, title=TITLE, lead=LEAD, assists=(ASSIST1,
         await office.tap("默认：7个工作日")
     else:
         await office.send("7")
-    await office.tap("🔒 涉密" if confidential else "不涉密")
     await office.tap("需要每周反馈（默认）")
     if importance == "紧急":
         await office.tap(office.name)

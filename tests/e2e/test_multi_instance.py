@@ -214,6 +214,7 @@ async def test_a_dialog_started_on_the_leader_is_finished_on_the_standby_after_a
     office = people["王敏"]
     leader = await inst.leader_of(both)
     await office.send("/new")
+    await office.tap("不涉密")
     await office.send("城区主干道破损路面修复")
     assert "办理要求" in office.last.text
     async with db.session() as s:  # written through at once, not at PTB's next interval
@@ -287,6 +288,7 @@ async def test_webhook_mode_every_instance_receives_and_a_dialog_moves_between_t
     try:
         office = people["王敏"]
         await office.send("/new")
+        await office.tap("不涉密")
         await office.send("城区主干道破损路面修复")
         await office.send("两周内完成城区主干道破损路面修复，并报送修复前后照片。")
         await office.tap("县政府重要工作部署")
@@ -295,7 +297,6 @@ async def test_webhook_mode_every_instance_receives_and_a_dialog_moves_between_t
         await office.tap("城关镇")
         await office.tap("无协办单位，下一步")
         await office.tap("默认：7个工作日")
-        await office.tap("不涉密")
         await office.tap("需要每周反馈（默认）")
         await office.tap("陈志远")
         await office.tap("完成（已选1位）")

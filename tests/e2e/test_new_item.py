@@ -18,6 +18,7 @@ async def items_in(db) -> list[Item]:
 
 async def start_new(office, title="城区主干道破损路面修复", requirements="修复城区主干道破损路面，报送修复前后照片。"):
     await office.send("/new")
+    await office.tap("不涉密")
     await office.send(title)
     await office.send(requirements)
 
@@ -26,7 +27,10 @@ async def test_the_office_registers_an_important_item_with_buttons_and_unit_sear
     c, h = demo_county, demo_county.h
     office, head = c.people["王敏"], c.people["赵建国"]
     await office.send("/new")
-    assert "事项名称" in office.last.text
+    assert "第1步：该事项是否涉密" in office.last.text and office.last.buttons == ["不涉密", "🔒 涉密"]
+    await office.tap("不涉密")
+    assert office.inbox[-2].text == "是否涉密：不涉密"
+    assert "第2步：请输入事项名称" in office.last.text
     await office.send("城区主干道破损路面修复")
     assert "办理要求" in office.last.text
     await office.send("两周内完成城区主干道破损路面修复，并报送修复前后照片。")
@@ -57,8 +61,6 @@ async def test_the_office_registers_an_important_item_with_buttons_and_unit_sear
 
     assert "办结时限" in office.last.text and office.last.buttons == ["默认：7个工作日"]
     await office.tap("默认：7个工作日")
-    assert office.last.buttons == ["不涉密", "🔒 涉密"]
-    await office.tap("不涉密")
     # Tue 03-10 + 7 working days = Thu 03-19: longer than a week, so weekly feedback is on by default.
     assert office.last.buttons == ["需要每周反馈（默认）", "不需要"]
     await office.tap("需要每周反馈（默认）")
@@ -109,7 +111,6 @@ async def test_an_urgent_item_needs_a_follower_and_a_date_deadline_is_accepted(d
     await office.tap("无协办单位，下一步")
     assert office.last.buttons == []  # no default for an urgent item
     await office.send("3月13日")  # Friday: three days, so weekly feedback is off by default
-    await office.tap("🔒 涉密")
     assert office.last.buttons == ["需要每周反馈", "不需要（默认）"]
     await office.tap("不需要（默认）")
     assert "专人跟踪" in office.last.text and office.last.buttons == ["王敏", "李强"]
@@ -119,21 +120,20 @@ async def test_an_urgent_item_needs_a_follower_and_a_date_deadline_is_accepted(d
     await office.tap("陈志远")
     await office.tap("完成（已选1位）")
     assert "办结时限：2026-03-13" in office.last.text and "专人跟踪：李强" in office.last.text
-    assert "是否涉密：涉密" in office.last.text
     await office.tap("提交审批")
-    assert "该涉密事项已登记（登记号1）" in office.last.text and "防汛" not in office.last.text
+    assert "事项「防汛物资紧急调运」已登记（登记号1）" in office.last.text
     (item,) = await items_in(h.db)
     assert (item.importance, item.deadline_date.isoformat(), item.deadline_days) == ("urgent", "2026-03-13", None)
-    assert (item.confidential, item.weekly_feedback, item.follower.name) == (True, False, "李强")
-    # The office head's request carries no content for a confidential item.
+    assert (item.confidential, item.weekly_feedback, item.follower.name) == (False, False, "李强")
     request = c.people["赵建国"].last
-    assert "防汛" not in request.text and "请到督查室查阅" in request.text and request.buttons == ["同意", "退回"]
+    assert "防汛物资紧急调运" in request.text and request.buttons == ["同意", "退回"]
 
 
 async def test_bad_input_is_explained_and_asked_again(demo_county):
     c, h = demo_county, demo_county.h
     office = c.people["王敏"]
     await office.send("/new")
+    await office.tap("不涉密")
     await office.send("长" * 101)
     assert "事项名称太长：最多100字，现有101字" in office.last.text and "请重新输入" in office.last.text
     await office.send("\u200b\u200b")  # looks empty
@@ -168,8 +168,6 @@ async def test_bad_input_is_explained_and_asked_again(demo_county):
         await office.send(text)
         assert expected in office.last.text, (text, office.last.text)
     await office.send("5个工作日")
-    assert office.last.buttons == ["不涉密", "🔒 涉密"]
-    await office.tap("不涉密")
     await office.tap("不需要（默认）")
     await office.tap("孙丽")
     await office.tap("完成（已选1位）")
@@ -200,7 +198,6 @@ async def test_cancel_works_at_any_step_and_keeps_nothing(demo_county):
     await office.tap("城关镇")
     await office.tap("无协办单位，下一步")
     await office.send("5")
-    await office.tap("不涉密")
     await office.tap("不需要（默认）")
     await office.tap("孙丽")
     await office.tap("完成（已选1位）")
@@ -249,7 +246,6 @@ async def test_a_draft_stays_when_there_is_no_office_head_to_submit_to(demo_coun
     await office.tap("城关镇")
     await office.tap("无协办单位，下一步")
     await office.send("5")
-    await office.tap("不涉密")
     await office.tap("不需要（默认）")
     await office.tap("孙丽")
     await office.tap("完成（已选1位）")

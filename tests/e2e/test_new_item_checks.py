@@ -23,6 +23,7 @@ async def to_deadline(office) -> None:
 async def test_a_title_of_punctuation_is_refused_and_asked_again(demo_county):
     office = demo_county.people["王敏"]
     await office.send("/new")
+    await office.tap("不涉密")
     await office.send("。")
     assert "事项名称要有文字，「。」不能作为事项名称" in office.last.text
     await office.send("城区主干道破损路面修复")
@@ -47,8 +48,6 @@ async def test_a_saturday_deadline_is_questioned_and_moved_to_the_friday(demo_co
     assert office.last.buttons == ["改为 2026-03-20（星期五）", "仍用 2026-03-21"]
     await office.tap("改为 2026-03-20（星期五）")
     assert office.inbox[-2].text == "办结时限：2026-03-20"
-    assert office.last.buttons == ["不涉密", "🔒 涉密"]
-    await office.tap("不涉密")
     await office.tap("需要每周反馈（默认）")
     await office.tap("陈志远")
     await office.tap("完成（已选1位）")
@@ -66,4 +65,4 @@ async def test_a_holiday_deadline_may_be_kept_knowingly(demo_county):
     assert "2026-04-05 是清明节，不是工作日" in office.last.text
     await office.tap("仍用 2026-04-05")
     assert office.inbox[-2].text == "办结时限：2026-04-05"
-    assert office.last.buttons == ["不涉密", "🔒 涉密"]
+    assert office.last.buttons == ["需要每周反馈（默认）", "不需要"]

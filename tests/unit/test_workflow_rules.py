@@ -279,7 +279,7 @@ async def test_confidential_items_send_no_content(db, clock):
         await asg.decline_assist(s, w.a2_liaison, a2, reason="机密原因二", now=now)
         t = await asg.request_transfer(s, w.a1_liaison, _a(item, w, "a1"), reason="机密原因三", now=now)
         await asg.reject_transfer(s, w.office, t.id, reason="机密意见二", now=now)
-        r = await asg.submit_report(s, w.lead_liaison, lead, text="机密报告", now=now)
+        r = await asg.submit_report(s, w.lead_liaison, lead, text="", offline=True, now=now)  # on paper
         await review.approve_report(s, w.office, r.id, site_note="机密核验", now=now)
         await review.leader_instruct(s, w.leader, item.id, instruction="机密批示", now=now)
     msgs = await outbox(db)
