@@ -11,7 +11,7 @@ its content, in either direction:
   title that does not end with the suffix (an item registered before labels existed, or by a
   script) may be real content, so it is never shown: the number alone stands for it.
 * A unit reports on paper and confirms it in one tap: 「已线下报送进展」 / 「已线下报送办结报告」
-  (``offline_progress_button`` / ``offline_report_button``) record a progress entry or a
+  (``progress_button`` / ``report_button``, buttons a:olp / a:olr) record a progress entry or a
   completion report with a fixed text, the person and the time, so deadlines, the weekly
   feedback and the score count them like any other; the office reviews the report as usual.
   Text, photos or files sent for a confidential item are refused (``NO_CONTENT``) and not kept.
