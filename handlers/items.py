@@ -3,8 +3,10 @@
 Confidential? (buttons, asked first) → title → requirements, or for a confidential item only a
 short neutral label (regulation §9(五): its content never passes through the chat; the 文件 goes
 round on paper, ``bot.domain.confidential``) → source (buttons, regulation §3) → importance
-(buttons) → lead unit (type part of its name, pick a button) → assisting units (search and toggle,
-any number, 完成) → deadline (N working days or a date; important items offer the 7-day default) →
+(buttons) → lead unit (type part of its name, pick a button; or 督查室自办, no unit at all) →
+assisting units (search and toggle, any number, 完成) → 「为各单位分别填写分工吗？」 (issue 12: 逐个填写
+asks each unit's own task, with an optional last line 「时限：…」 for its own deadline; 不需要 keeps
+one task and deadline for all; not asked for a confidential item) → deadline (N working days or a date; important items offer the 7-day default) →
 weekly feedback (the default is on when the item runs longer than a week) → a follower (专人,
 urgent items only) → responsible leader(s) (toggle, 完成) → a summary with 提交审批 / 取消.
 
@@ -229,7 +231,7 @@ async def source_chosen(update: Update, context: Ctx) -> int | None:
 async def importance_chosen(update: Update, context: Ctx) -> int | None:
     if not await _pick(update, context, IMPORTANCE, "importance", "重要程度"):
         return None
-    await _ask(update, context, "lead")
+    await _ask(update, context, "lead", _OFFICE_HANDLES)
     return LEAD
 
 
@@ -247,6 +249,8 @@ async def lead_typed(update: Update, context: Ctx) -> int | None:
 @requires("office", what="/new")
 async def lead_chosen(update: Update, context: Ctx) -> int | None:
     query = update.callback_query
+    if _tail(tap_data(update)) == "self":  # 督查室自办: no unit at all (issue 12)
+        return await _office_handles(update, context)
     unit = await tapped_unit(context, tap_data(update), active=True)
     if unit is None:
         await query.answer("该单位不存在或已停用，请重新选择", show_alert=True)
@@ -288,17 +292,10 @@ async def assist_toggled(update: Update, context: Ctx) -> int | None:
         await query.answer()
         names = list(st["assist"].values())
         await _chosen(update, "协办单位", "、".join(names) if names else "无")
-        env = await env_of(context)
-        await _ask(
-            update,
-            context,
-            "deadline",
-            _deadline_keyboard(st),
-            default_days=IMPORTANT_DEFAULT_DAYS,
-            important=st["importance"] == "important",
-            example=example_date(env.calendar, local_date(env.now)),
-        )
-        return DEADLINE
+        if st.get("confidential"):  # a unit's own task would be content typed in chat (§9(五))
+            return await _ask_deadline(update, context)
+        await _ask(update, context, "shares_offer", _SHARES_OFFER)  # 分工 per unit (issue 12)
+        return SHARES
     unit = await tapped_unit(context, tap_data(update), active=True)
     if unit is None or unit.id == st["lead"][0]:
         await query.answer("该单位不能选为协办单位", show_alert=True)
@@ -565,8 +562,14 @@ async def confirmed(update: Update, context: Ctx) -> int | None:
                 requirements=st["requirements"],
                 source=st["source"],
                 importance=st["importance"],
-                lead_unit_id=st["lead"][0],
-                assisting_unit_ids=[int(k) for k in st["assist"]],
+                lead_unit_id=st["lead"][0] if st.get("lead") else None,
+                assisting_unit_ids=[int(k) for k in st.get("assist", {})],
+                unit_tasks={int(k): v for k, v in st.get("tasks", {}).items()},
+                unit_deadlines={
+                    int(k): DeadlineSpec(d, date.fromisoformat(o) if o else None)
+                    for k, (d, o) in st.get("unit_deadlines", {}).items()
+                },
+                office_handled=bool(st.get("office_handled")),
                 deadline=spec,
                 confidential=st["confidential"],
                 weekly_feedback=st["weekly"],
@@ -599,6 +602,110 @@ async def confirmed(update: Update, context: Ctx) -> int | None:
     return END
 
 
+# --------------------------------------------------------------------------------------------
+# 分工 per unit and 督查室自办 (issue 12 point 6, §4(五), §5(二))
+# --------------------------------------------------------------------------------------------
+
+SHARES, SHARE_TEXT = 13, 14  # after the states above (persisted dialogs keep their numbers)
+_OFFICE_HANDLES = InlineKeyboardMarkup(
+    [[InlineKeyboardButton("督查室自办（不交办单位）", callback_data="new:lead:self")]]
+)
+_SHARES_OFFER = InlineKeyboardMarkup(
+    [
+        [
+            InlineKeyboardButton("逐个填写分工", callback_data="new:sh:yes"),
+            InlineKeyboardButton("不需要，下一步", callback_data="new:sh:no"),
+        ]
+    ]
+)
+_SHARE_SKIP = InlineKeyboardMarkup([[InlineKeyboardButton("跳过此单位", callback_data="new:sh:skip")]])
+_UNIT_DEADLINE = re.compile(r"\s*(?:单位)?(?:时限|期限)\s*[：:]\s*(.+)")
+
+
+async def _ask_deadline(update: Update, context: Ctx) -> int:
+    st = _state(context)
+    env = await env_of(context)
+    await _ask(
+        update,
+        context,
+        "deadline",
+        _deadline_keyboard(st),
+        default_days=IMPORTANT_DEFAULT_DAYS,
+        important=st["importance"] == "important",
+        example=example_date(env.calendar, local_date(env.now)),
+    )
+    return DEADLINE
+
+
+async def _office_handles(update: Update, context: Ctx) -> int:
+    """督查室自办: the office handles the item itself, no lead or assisting unit (§5(二))."""
+    await update.callback_query.answer()
+    st = _state(context)
+    st["office_handled"], st["lead"], st["assist"] = True, None, {}
+    await _chosen(update, "承办", "督查室自办（不交办单位）")
+    return await _ask_deadline(update, context)
+
+
+def _share_units(st: dict) -> list[tuple[str, str, str]]:
+    """(unit id, name, 主办|协办) in the order the office is asked about them."""
+    lead_id, lead_name = st["lead"]
+    return [(str(lead_id), lead_name, "主办"), *((k, v, "协办") for k, v in st["assist"].items())]
+
+
+async def _ask_share(update: Update, context: Ctx) -> int:
+    st = _state(context)
+    units = _share_units(st)
+    i = st.get("share_at", 0)
+    if i >= len(units):
+        return await _ask_deadline(update, context)
+    _, name, role = units[i]
+    await _send(update, "share", _SHARE_SKIP, unit=name, role=role, at=i + 1, of=len(units))
+    return SHARE_TEXT
+
+
+@requires("office", what="/new")
+async def shares_chosen(update: Update, context: Ctx) -> int | None:
+    """「为各单位分别填写分工吗？」: 逐个填写, 不需要 (today's behaviour), or 跳过 one unit."""
+    query = update.callback_query
+    await query.answer()
+    st = _state(context)
+    choice = _tail(tap_data(update))
+    if choice == "no":
+        await _chosen(update, "分工", "不单独填写（各单位按办理要求办理）")
+        return await _ask_deadline(update, context)
+    if choice == "yes":
+        await _chosen(update, "分工", "逐个填写")
+        st["share_at"], st["tasks"], st["unit_deadlines"] = 0, {}, {}
+    elif choice == "skip" and "share_at" in st:
+        _, name, _ = _share_units(st)[st["share_at"]]
+        await _chosen(update, name, "按办理要求办理")
+        st["share_at"] += 1
+    else:
+        return None
+    return await _ask_share(update, context)
+
+
+@requires("office", what="/new")
+async def share_typed(update: Update, context: Ctx) -> int | None:
+    """One unit's task; a last line 「时限：…」 (a date or N working days) gives it its own deadline."""
+    st = _state(context)
+    env = await env_of(context)
+    uid, name, _ = _share_units(st)[st.get("share_at", 0)]
+    lines = _INVISIBLE.sub("", message_text(update)).strip().splitlines()
+    m = _UNIT_DEADLINE.fullmatch(lines[-1]) if lines else None
+    try:
+        own = parse_deadline(m.group(1), local_date(env.now)) if m else None
+        task = clean_text("\n".join(lines[:-1] if m else lines), f"{name}的分工任务", MAX_TEXT)
+    except DomainError as exc:
+        await reply(update, "chat/error.html.j2", message=exc.message, again=True)
+        return None
+    st["tasks"][uid] = task
+    if own is not None:
+        st["unit_deadlines"][uid] = (own.days, own.on.isoformat() if own.on else None)
+    st["share_at"] += 1
+    return await _ask_share(update, context)
+
+
 cancel = cancel_handler("new", "chat/cancelled.html.j2", what="new")
 timed_out = timeout_notice("new", "chat/timeout.html.j2", what="new", label="")
 
@@ -626,6 +733,8 @@ def register(app: Application) -> None:
             states={
                 TITLE: [MessageHandler(text, got_title)],
                 LABEL: [MessageHandler(text, got_label)],
+                SHARES: [tap(shares_chosen, "sh")],
+                SHARE_TEXT: [MessageHandler(text, share_typed), tap(shares_chosen, "sh")],
                 REQUIREMENTS: [MessageHandler(text, got_requirements)],
                 SOURCE: [tap(source_chosen, "src")],
                 IMPORTANCE_: [tap(importance_chosen, "imp")],

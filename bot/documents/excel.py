@@ -48,7 +48,6 @@ from bot.domain.workflow import (
     local_date,
 )
 from bot.kernel.clock import OFFICE_TZ
-from bot.kernel.memory import give_back
 from store.db import Database
 from store.models import Person, Unit
 from store.score import ScoreEvent, ScoreYear
@@ -644,10 +643,7 @@ _ONE_AT_A_TIME = threading.Lock()
 
 def _in_thread(database_url: str, job: ExportJob, path: Path, calendar: WorkCalendar | None) -> ExportResult:
     with _ONE_AT_A_TIME:
-        try:
-            return asyncio.run(write_export(database_url, job, path, calendar))
-        finally:
-            give_back()  # the export's rows and workbook are gone: their pages go back to the system
+        return asyncio.run(write_export(database_url, job, path, calendar))
 
 
 async def export_off_loop(

@@ -53,6 +53,7 @@ async def test_an_item_registered_by_clicking_is_acknowledged_then_escalated_whe
     await wang.expect_bot_text(f"主办单位：{LEAD}")
     await wang.expect_bot_text("第7步：协办单位")
     await wang.tap("无协办单位，下一步")
+    await wang.tap("不需要，下一步")  # no 分工 per unit (issue 12)
     await wang.expect_bot_text("第8步：请输入办结时限")
     await wang.send("1")  # working days after approval
     await wang.expect_bot_text("第9步：是否要求承办单位每周反馈")

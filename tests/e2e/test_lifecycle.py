@@ -57,6 +57,7 @@ async def register_via_chat(office, *, title=TITLE, lead=LEAD, assists=(ASSIST1,
         await office.send(unit)
         await office.tap(unit)
     await office.tap(f"完成（已选{len(assists)}个）" if assists else "无协办单位，下一步")
+    await office.tap("不需要，下一步")  # no 分工 per unit (issue 12)
     if importance == "重要":
         await office.tap("默认：7个工作日")
     else:

@@ -296,6 +296,7 @@ async def test_webhook_mode_every_instance_receives_and_a_dialog_moves_between_t
         await office.send("城关")
         await office.tap("城关镇")
         await office.tap("无协办单位，下一步")
+        await office.tap("不需要，下一步")  # no 分工 per unit (issue 12)
         await office.tap("默认：7个工作日")
         await office.tap("需要每周反馈（默认）")
         await office.tap("陈志远")

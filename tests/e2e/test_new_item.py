@@ -57,6 +57,7 @@ async def test_the_office_registers_an_important_item_with_buttons_and_unit_sear
     await office.tap("✅ 县财政局", results)  # tapped twice: out again
     assert "已选：县交通运输局、县水利局" in results.text and "完成（已选2个）" in results.buttons
     await office.tap("完成（已选2个）", results)
+    await office.tap("不需要，下一步")  # no 分工 per unit (issue 12)
     assert results.text == "协办单位：县交通运输局、县水利局"
 
     assert "办结时限" in office.last.text and office.last.buttons == ["默认：7个工作日"]
@@ -109,6 +110,7 @@ async def test_an_urgent_item_needs_a_follower_and_a_date_deadline_is_accepted(d
     await office.send("水利")
     await office.tap("县水利局")
     await office.tap("无协办单位，下一步")
+    await office.tap("不需要，下一步")  # no 分工 per unit (issue 12)
     assert office.last.buttons == []  # no default for an urgent item
     await office.send("3月13日")  # Friday: three days, so weekly feedback is off by default
     assert office.last.buttons == ["需要每周反馈", "不需要（默认）"]
@@ -157,6 +159,7 @@ async def test_bad_input_is_explained_and_asked_again(demo_county):
     await office.send("城关")
     await office.tap("城关镇")
     await office.tap("无协办单位，下一步")
+    await office.tap("不需要，下一步")  # no 分工 per unit (issue 12)
     for text, expected in {
         "0": "办结时限的工作日天数应为 1–250 的整数",
         "251个工作日": "办结时限的工作日天数应为 1–250 的整数",
@@ -197,6 +200,7 @@ async def test_cancel_works_at_any_step_and_keeps_nothing(demo_county):
     await office.send("城关")
     await office.tap("城关镇")
     await office.tap("无协办单位，下一步")
+    await office.tap("不需要，下一步")  # no 分工 per unit (issue 12)
     await office.send("5")
     await office.tap("不需要（默认）")
     await office.tap("孙丽")
@@ -245,6 +249,7 @@ async def test_a_draft_stays_when_there_is_no_office_head_to_submit_to(demo_coun
     await office.send("城关镇")
     await office.tap("城关镇")
     await office.tap("无协办单位，下一步")
+    await office.tap("不需要，下一步")  # no 分工 per unit (issue 12)
     await office.send("5")
     await office.tap("不需要（默认）")
     await office.tap("孙丽")

@@ -18,6 +18,7 @@ async def to_deadline(office) -> None:
     await office.send("城关")
     await office.tap("城关镇")
     await office.tap("无协办单位，下一步")
+    await office.tap("不需要，下一步")  # no 分工 per unit (issue 12)
 
 
 async def test_a_title_of_punctuation_is_refused_and_asked_again(demo_county):
