@@ -48,6 +48,7 @@ from bot.domain.workflow import (
     local_date,
 )
 from bot.kernel.clock import OFFICE_TZ
+from bot.kernel.memory import give_back
 from store.db import Database
 from store.models import Person, Unit
 from store.score import ScoreEvent, ScoreYear
@@ -643,7 +644,10 @@ _ONE_AT_A_TIME = threading.Lock()
 
 def _in_thread(database_url: str, job: ExportJob, path: Path, calendar: WorkCalendar | None) -> ExportResult:
     with _ONE_AT_A_TIME:
-        return asyncio.run(write_export(database_url, job, path, calendar))
+        try:
+            return asyncio.run(write_export(database_url, job, path, calendar))
+        finally:
+            give_back()  # the export's rows and workbook are gone: their pages go back to the system
 
 
 async def export_off_loop(

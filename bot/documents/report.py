@@ -22,6 +22,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.documents.word import FONT, TITLE_FONT, _bytes, _new_document, _paragraph
@@ -49,9 +50,11 @@ def _heading(doc, text: str) -> None:  # noqa: ANN001
     _paragraph(doc, text, size=14, bold=True, font=TITLE_FONT)
 
 
-def _capped(rows: list[tuple], doc) -> list[tuple]:  # noqa: ANN001
-    if len(rows) > MAX_ROWS:
-        _paragraph(doc, f"共{len(rows)}项，以下列出前{MAX_ROWS}项。", size=10.5)
+def _capped(rows: list[tuple], doc, total: int | None = None) -> list[tuple]:  # noqa: ANN001
+    """At most MAX_ROWS rows; ``total`` is how many there are in all (the domain lists only the first)."""
+    total = len(rows) if total is None else total
+    if total > min(len(rows), MAX_ROWS):
+        _paragraph(doc, f"共{total}项，以下列出前{min(len(rows), MAX_ROWS)}项。", size=10.5)
     return rows[:MAX_ROWS]
 
 
@@ -149,7 +152,7 @@ def report_docx(d: ReportData, *, office_name: str) -> bytes:
         _table(
             doc,
             ("编号", "事项", "承办单位", "办结时限", "超期", "原因（据记录）"),
-            _capped(rows, doc),
+            _capped(rows, doc, d.overdue_count),
             (2.6, 3.2, 2.8, 2.2, 1.8, 3.2),
         )
     else:
@@ -170,7 +173,7 @@ def report_docx(d: ReportData, *, office_name: str) -> bytes:
         _table(
             doc,
             ("编号", "事项", "承办单位", "办结时限", "超期", "办结日期"),
-            _capped(rows, doc),
+            _capped(rows, doc, d.late_count),
             (2.6, 3.6, 3.0, 2.2, 2.0, 2.4),
         )
 
@@ -220,9 +223,13 @@ async def build_report(
     requested_by: Person | None,
     now: datetime,
     dedupe_key: str | None = None,
+    unless_empty: bool = False,
 ) -> tuple[ReportData, UpwardReport | None]:
-    """Build the month's report, keep the file, send it to the office head(s) for approval."""
+    """Build the month's report, keep the file, send it to the office head(s) for approval.
+    ``unless_empty``: a month without a single item, bulletin or open share builds nothing."""
     data = await report_data(session, period, calendar, now)
+    if unless_empty and not (data.new_items or data.closed_items or data.open_items or data.bulletins):
+        return data, None
     path = write_atomically(
         report_path(settings.storage.files_dir, period, now), report_docx(data, office_name=settings.office.name)
     )
@@ -261,11 +268,19 @@ async def monthly_report_sweep(
     period = monthly_period(calendar, local_date(now))
     result = SweepResult("monthly_report")
     result.extra["period"] = period.key
-    data = await report_data(session, period, calendar, now)
-    if not (data.new_items or data.closed_items or data.open_items or data.bulletins):
-        return result  # a county with no items yet (a fresh install) gets no empty report
+    key = f"monthly:{period.key}"
+    if await session.scalar(select(UpwardReport.id).where(UpwardReport.dedupe_key == key)) is not None:
+        return result  # built before (a sweep run again after a restart): not read a second time
+    # A county with no items yet (a fresh install) gets no empty report.
     _data, row = await build_report(
-        session, period, calendar, settings, requested_by=None, now=now, dedupe_key=f"monthly:{period.key}"
+        session,
+        period,
+        calendar,
+        settings,
+        requested_by=None,
+        now=now,
+        dedupe_key=key,
+        unless_empty=True,
     )
     if row is not None:
         result.messages += 1

@@ -23,12 +23,13 @@ telegram). A confidential item appears by its number only.
 
 from __future__ import annotations
 
+import heapq
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.directory import people_with_role
@@ -64,6 +65,9 @@ REPORT_ROLES = ("office", "office_head")  # who may ask for a report (/report)
 STATES = {"pending": "待审核", "approved": "已同意报送", "returned": "已退回", "superseded": "已被新版本取代"}
 CONFIDENTIAL = "涉密事项"
 REASON_LIMIT = 120  # characters of a progress report quoted as the reason
+# Shares listed by name (the longest-overdue first); the rest are counted. A report for the county
+# government reads the worst cases, and a city's 60,000 overdue lines must not be held in memory.
+LISTED = 200
 EARLIEST_YEAR = 2000
 
 _PERIOD_FULL = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?")
@@ -234,8 +238,8 @@ class ReportData:
     month_rate: Rate
     year_rate: Rate
     units: list[UnitLine]
-    overdue: list[OverdueLine]
-    late_finished: list[OverdueLine]
+    overdue: list[OverdueLine]  # the LISTED longest overdue; overdue_count counts them all
+    late_finished: list[OverdueLine]  # the first LISTED; late_count counts them all
     bulletins: list[BulletinLine]
     phone_records: int
     onsite_records: int
@@ -243,6 +247,8 @@ class ReportData:
     scores: list[ScoreLine]
     score_average: str | None
     scores_frozen: bool
+    overdue_count: int = 0
+    late_count: int = 0
     provisional: bool = False  # some working days counted through a year nobody loaded
     notes: list[str] = field(default_factory=list)
 
@@ -264,8 +270,8 @@ class ReportData:
             "on_time": self.month_rate.on_time,
             "on_time_rate": self.month_rate.percent,
             "year_on_time_rate": self.year_rate.percent,
-            "overdue": len(self.overdue),
-            "late_finished": len(self.late_finished),
+            "overdue": self.overdue_count,
+            "late_finished": self.late_count,
             "bulletins": len(self.bulletins),
             "phone_records": self.phone_records,
             "onsite_records": self.onsite_records,
@@ -284,45 +290,42 @@ def _short(text: str, limit: int = REASON_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-async def _item_rows(session: AsyncSession, end: datetime) -> list[tuple[int, str, datetime, datetime | None]]:
+async def _totals(session: AsyncSession, period: Period) -> tuple[int, int, int, int, int, list[SourceLine]]:
+    """Items approved before the month ended, counted in the database per source: new this month,
+    new this year, closed this month, closed this year (to the month's end), open at its end."""
+    start, end, jan1 = _start(period.first), _start(period.next().first), _start(date(period.year, 1, 1))
+    approved, closed_at = Item.approved_at, Item.closed_at
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
     rows = (
         await session.execute(
-            select(Item.id, Item.source, Item.approved_at, Item.closed_at).where(
-                Item.approved_at.is_not(None), Item.approved_at < end
+            select(
+                Item.source,
+                count(approved >= start),
+                count(approved >= jan1),
+                count(and_(closed_at >= start, closed_at < end)),
+                count(and_(closed_at >= jan1, closed_at < end)),
+                count(or_(closed_at.is_(None), closed_at >= end)),
             )
+            .where(approved.is_not(None), approved < end)
+            .group_by(Item.source)
         )
     ).all()
-    return [
-        (i, source, approved, closed) for i, source, approved, closed in rows if approved is not None
-    ]  # as selected
-
-
-def _totals(rows, period: Period) -> tuple[int, int, int, int, int, list[SourceLine]]:  # noqa: ANN001
-    start, end, jan1 = _start(period.first), _start(period.next().first), _start(date(period.year, 1, 1))
     by: dict[str, list[int]] = {code: [0, 0, 0] for code in SOURCES}
     new = closed = still_open = year_new = year_closed = 0
-    for _id, source, approved_at, closed_at in rows:
-        counts = by.setdefault(source, [0, 0, 0])
-        if approved_at >= start:
-            new += 1
-            counts[0] += 1
-        if approved_at >= jan1:
-            year_new += 1
-        if closed_at is not None and start <= closed_at < end:
-            closed += 1
-            counts[1] += 1
-        if closed_at is not None and jan1 <= closed_at < end:
-            year_closed += 1
-        if closed_at is None or closed_at >= end:
-            still_open += 1
-            counts[2] += 1
+    for source, n_new, n_year_new, n_closed, n_year_closed, n_open in rows:
+        by[source] = [int(n_new), int(n_closed), int(n_open)]
+        new, year_new, closed = new + n_new, year_new + n_year_new, closed + n_closed
+        year_closed, still_open = year_closed + n_year_closed, still_open + n_open
     lines = [SourceLine(SOURCES.get(code, code), *counts) for code, counts in by.items()]
-    return new, closed, still_open, year_new, year_closed, lines
+    return int(new), int(closed), int(still_open), int(year_new), int(year_closed), lines
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Share:
-    """What the report reads of a unit's share: plain columns, no ORM graph (a city has 10,000s)."""
+    """What the report reads of a unit's share: plain columns, no ORM graph (a city has 100,000s)."""
 
     id: int
     item_id: int
@@ -333,59 +336,69 @@ class _Share:
     done_at: datetime | None
     closed_at: datetime | None
     unit: str
-    label: str
-    title: str
+    year: int | None
+    number: int | None
+    confidential: bool
+
+    @property
+    def label(self) -> str:
+        return format_number(self.year, self.number) or f"登记号{self.item_id}"
 
 
 async def _shares(session: AsyncSession, end: datetime, jan1: datetime) -> list[_Share]:
     """Every counted unit's share assigned before the month ended and not done before the year
-    began (a share done earlier counts in no figure of this report)."""
-    rows = (
-        await session.execute(
-            select(
-                Assignment.id,
-                Assignment.item_id,
-                Assignment.role,
-                Assignment.state,
-                Assignment.due_date,
-                Assignment.due_provisional,
-                Assignment.done_at,
-                Item.closed_at,
-                Unit.name,
-                Item.year,
-                Item.number,
-                Item.title,
-                Item.confidential,
-            )
-            .join(Item, Item.id == Assignment.item_id)
-            .join(Unit, Unit.id == Assignment.unit_id)
-            .where(
-                Assignment.state.in_(COUNTED_STATES),
-                Assignment.notified_at.is_not(None),
-                Assignment.notified_at < end,
-                Assignment.due_date.is_not(None),
-                or_(Assignment.done_at.is_(None), Assignment.done_at >= jan1),
-            )
-            .order_by(Assignment.item_id, Assignment.id)
+    began (a share done earlier counts in no figure of this report). Read in parts, the repeated
+    words (units, roles, states) kept once: a city's shares, not their rows, are what is held."""
+    stmt = (
+        select(
+            Assignment.id,
+            Assignment.item_id,
+            Assignment.role,
+            Assignment.state,
+            Assignment.due_date,
+            Assignment.due_provisional,
+            Assignment.done_at,
+            Item.closed_at,
+            Unit.name,
+            Item.year,
+            Item.number,
+            Item.confidential,
         )
-    ).all()
-    return [
-        _Share(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            format_number(r[9], r[10]) or f"登记号{r[1]}",
-            CONFIDENTIAL if r[12] else r[11],
+        .join(Item, Item.id == Assignment.item_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .where(
+            Assignment.state.in_(COUNTED_STATES),
+            Assignment.notified_at.is_not(None),
+            Assignment.notified_at < end,
+            Assignment.due_date.is_not(None),
+            or_(Assignment.done_at.is_(None), Assignment.done_at >= jan1),
         )
-        for r in rows
-        if r[4] is not None
-    ]  # as selected: every share has a deadline
+        .order_by(Assignment.item_id, Assignment.id)
+    )
+    words: dict[str, str] = {}
+    shares = []
+    result = await session.stream(stmt.execution_options(yield_per=5000))
+    async for part in result.partitions():
+        for r in part:
+            if r[4] is None:  # as selected: every share has a deadline
+                continue
+            shares.append(
+                _Share(
+                    r[0],
+                    r[1],
+                    words.setdefault(r[2], r[2]),
+                    words.setdefault(r[3], r[3]),
+                    r[4],
+                    bool(r[5]),
+                    r[6],
+                    r[7],
+                    words.setdefault(r[8], r[8]),
+                    r[9],
+                    r[10],
+                    bool(r[11]),
+                )
+            )
+    return shares
 
 
 def _finished_on(a: _Share, reported: dict[int, date]) -> date | None:
@@ -430,11 +443,20 @@ async def _reasons(session: AsyncSession, ids: list[int]) -> dict[int, str]:
     return reasons
 
 
-def _line(a: _Share, calendar: WorkCalendar, until: date, finished: date | None, reason: str) -> OverdueLine:
+async def _titles(session: AsyncSession, shares: list[_Share]) -> dict[int, str]:
+    """The titles of the listed shares' items (a confidential one: CONFIDENTIAL), read only for them."""
+    ids = {a.item_id for a in shares if not a.confidential}
+    found = dict((await session.execute(select(Item.id, Item.title).where(Item.id.in_(ids)))).all()) if ids else {}
+    return {a.item_id: CONFIDENTIAL if a.confidential else found.get(a.item_id, "") for a in shares}
+
+
+def _line(
+    a: _Share, titles: dict[int, str], calendar: WorkCalendar, until: date, finished: date | None, reason: str
+) -> OverdueLine:
     count = calendar.working_days_between(a.due_date, until)
     return OverdueLine(
         label=a.label,
-        title=a.title,
+        title=titles[a.item_id],
         unit=a.unit,
         role=UNIT_ROLES_OF_ASSIGNMENT.get(a.role, a.role),
         due=a.due_date,
@@ -451,7 +473,7 @@ async def report_data(session: AsyncSession, period: Period, calendar: WorkCalen
         raise DomainError(f"{period.label}还没有开始")
     as_of = min(period.last, today)
     end = _start(period.next().first)
-    new, closed, still_open, year_new, year_closed, by_source = _totals(await _item_rows(session, end), period)
+    new, closed, still_open, year_new, year_closed, by_source = await _totals(session, period)
 
     shares = await _shares(session, end, _start(date(period.year, 1, 1)))
     finished = await finished_dates(session, shares)
@@ -479,16 +501,21 @@ async def report_data(session: AsyncSession, period: Period, calendar: WorkCalen
             overdue_shares.append((a, done))
             unit[2] += 1
         provisional = provisional or a.due_provisional
-    reasons = await _reasons(session, [a.id for a, done in overdue_shares if done is None])
+    # The longest overdue: an earlier deadline is at least as many working days over, so ordering
+    # by (deadline, number) is ordering by (-days over, deadline, number) without counting each.
+    listed = heapq.nsmallest(LISTED, overdue_shares, key=lambda p: (p[0].due_date, p[0].year or 0, p[0].number or 0))
+    listed_late = late[:LISTED]
+    reasons = await _reasons(session, [a.id for a, done in listed if done is None])
+    titles = await _titles(session, [a for a, _ in listed + listed_late])
     overdue = []
-    for a, done in overdue_shares:
+    for a, done in listed:
         if done is not None:
             reason = f"已于{done.isoformat()}办结（月末时仍未办结）"
         else:
             reason = reasons.get(a.id, "未反馈办理情况")
-        overdue.append(_line(a, calendar, as_of, done, reason))
+        overdue.append(_line(a, titles, calendar, as_of, done, reason))
     overdue.sort(key=lambda x: (-x.days_over, x.due, x.label))
-    late_lines = [_line(a, calendar, done, done, f"{done.isoformat()}办结") for a, done in late]
+    late_lines = [_line(a, titles, calendar, done, done, f"{done.isoformat()}办结") for a, done in listed_late]
 
     units = [UnitLine(name, *counts) for name, counts in sorted(per_unit.items()) if any(counts)]
     units.sort(key=lambda u: (-u.overdue, -u.finished, u.unit))
@@ -544,6 +571,8 @@ async def report_data(session: AsyncSession, period: Period, calendar: WorkCalen
         units=units,
         overdue=overdue,
         late_finished=late_lines,
+        overdue_count=len(overdue_shares),
+        late_count=len(late),
         bulletins=bulletins,
         phone_records=phone,
         onsite_records=onsite,

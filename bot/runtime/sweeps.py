@@ -46,6 +46,7 @@ from bot.domain.feedback import feedback_sweep
 from bot.domain.urging import Policy, SweepResult, escalation_sweep, is_working_day, tell_office_unreachable
 from bot.domain.workdays import WorkCalendar
 from bot.kernel.config import Settings
+from bot.kernel.memory import give_back
 from store.audit import Actor
 from store.db import Database
 from store.models import Person
@@ -160,6 +161,8 @@ async def run_due(services, now: datetime | None = None) -> dict[str, SweepResul
             continue
         if result is not None:
             done[name] = result
+    if done:
+        give_back()  # a county-scale sweep read 100,000s of rows: their pages go back to the system
     return done
 
 

@@ -87,3 +87,20 @@ async def test_a_month_in_figures(db, clock):
     async with db.session() as s:  # the current month, as far as it went
         now = await report_data(s, Period(2026, 4), CAL, at(date(2026, 4, 2)))
     assert now.notes == ["2026年4月尚未结束，数据截至2026-04-02。"] and not now.complete
+
+
+async def test_only_the_longest_overdue_are_listed_and_all_are_counted(db, clock, monkeypatch):
+    """A city's report names the worst cases (report.LISTED of them) and counts the rest."""
+    from bot.domain import report as report_module
+
+    w = await make_world(db, clock.now())  # Tue 2026-03-10
+    await register(db, w, clock.now(), approve=True, deadline=DeadlineSpec.on_date(date(2026, 3, 20)))
+    await register(db, w, clock.now(), approve=True, deadline=DeadlineSpec.on_date(date(2026, 3, 13)))
+    monkeypatch.setattr(report_module, "LISTED", 2)
+    async with db.session() as s:
+        d = await report_data(s, Period(2026, 3), CAL, at(date(2026, 4, 2)))
+    assert d.overdue_count == 6 and len(d.overdue) == 2  # two items, three units each, nobody done
+    assert [o.due for o in d.overdue] == [date(2026, 3, 13)] * 2  # the longest overdue come first
+    assert d.summary()["overdue"] == 6
+    paragraphs = [p.text for p in Document(__import__("io").BytesIO(report_docx(d, office_name="测试县督查室"))).paragraphs]
+    assert "共6项，以下列出前2项。" in paragraphs
