@@ -9,8 +9,9 @@ rows are exhausted — and answers ``fetchall``/``fetchmany`` from what it fetch
 than ``PREFETCH`` rows is read on in further hand-overs of ``PREFETCH`` rows, so a streamed
 result (``yield_per``) still holds at most that many rows at a time.
 
-Everything else (commit, rollback, the worker thread, the isolation level SQLAlchemy sets through
-the queue) is aiosqlite's own. Issue 11: a /help went from nine hand-overs to four.
+Commit and rollback skip the hand-over when no transaction is open (a read-only unit of work).
+Everything else (the worker thread, the isolation level SQLAlchemy sets through the queue) is
+aiosqlite's own. Issue 11: a /help went from nine hand-overs to three.
 """
 
 from __future__ import annotations
@@ -128,6 +129,16 @@ class OneHopConnection(aiosqlite.Connection):
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]  # SQLAlchemy enters it with `async with`
         return OneHopCursor(self)
+
+    async def commit(self) -> None:
+        # Nothing written, nothing to commit: a read-only unit of work (a /help's look-up of the
+        # person) costs no hand-over for its end. in_transaction is read without touching SQLite.
+        if self._conn.in_transaction:
+            await super().commit()
+
+    async def rollback(self) -> None:
+        if self._conn.in_transaction:
+            await super().rollback()
 
     @property
     def sqlite(self) -> sqlite3.Connection:
