@@ -17,8 +17,10 @@ from sqlalchemy import select
 from bot.domain import assignments, items, review
 from bot.domain.attachments import AttachmentIn, store_attachment_bytes
 from bot.domain.confidential import OFFLINE_REQUIREMENTS, clean_label
+from bot.domain.manual_urge import urge_item
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import DeadlineSpec, local_date
+from bot.kernel.config import Settings
 from store.audit import Actor
 from store.db import Database
 from store.models import Person, Unit
@@ -126,6 +128,36 @@ async def seed_items(
         text="主干管已完成铺设约60%，因降雨影响工期。",
         now=t + timedelta(days=3),
     )
+    # Its 工作方案 with 时间节点, the first done; and the office chased it by hand this morning (催办).
+    plan = await step(
+        liaison("县住房和城乡建设局"),
+        "plan.submit",
+        assignments.submit_plan,
+        a,
+        text="分三段推进：东段、中段、西段依次铺设，每段完成后试压验收。",
+        milestones=[
+            assignments.MilestoneIn(local_date(t + timedelta(days=4)), "东段主干管铺设完成"),
+            assignments.MilestoneIn(local_date(t + timedelta(days=9)), "中段主干管铺设完成"),
+            assignments.MilestoneIn(local_date(t + timedelta(days=16)), "西段铺设完成并通水"),
+        ],
+        now=t + timedelta(days=1),
+    )
+    await step(
+        liaison("县住房和城乡建设局"),
+        "milestone.done",
+        assignments.complete_milestone,
+        plan.milestones[0].id,
+        now=t + timedelta(days=4),
+    )
+    await step(
+        office,
+        "item.urge",
+        urge_item,
+        overdue,
+        calendar=calendar,
+        settings=Settings(),
+        now=max(t, now - timedelta(hours=1)),
+    )
 
     # Due soon (yellow): approved five working days ago with seven working days.
     await new_item(
@@ -138,6 +170,25 @@ async def seed_items(
         lead_unit_id=units["县水利局"],
         assisting_unit_ids=[units["湖沟镇"], units["连城镇"]],
         deadline=DeadlineSpec.working_days(7),
+        # 分工 per unit (§4(五)): each assisting town its own task, one its own later deadline.
+        unit_tasks={
+            units["湖沟镇"]: "负责镇内3座排灌泵站检修，报送检修记录。",
+            units["连城镇"]: "负责镇内主要沟渠清淤，报送清淤台账。",
+        },
+        unit_deadlines={units["连城镇"]: DeadlineSpec.working_days(10)},
+    )
+
+    # Handled by the office itself (督查室自办): no unit is asked; the office reports to the leader.
+    await new_item(
+        working_days_ago(calendar, now, 2),
+        True,
+        title="全县营商环境专项督查",
+        requirements="督查室牵头，对全县政务服务窗口开展暗访，形成督查报告。",
+        source="deployment",
+        importance="normal",
+        lead_unit_id=None,
+        office_handled=True,
+        deadline=DeadlineSpec.working_days(10),
     )
 
     # Reported, waiting for the office's review.

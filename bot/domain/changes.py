@@ -46,7 +46,7 @@ from bot.domain.confidential import clean_label
 from bot.domain.dates import ANY_DATE, parse_date
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.events import record_item_event
-from bot.domain.items import notice_buttons, send_notice, set_deadline, update_draft
+from bot.domain.items import approval_request_key, notice_buttons, send_notice, set_deadline, update_draft
 from bot.domain.workdays import WorkCalendar
 from bot.domain.workflow import (
     ACTIVE_ASSIGNMENT_STATES,
@@ -72,7 +72,7 @@ from bot.domain.workflow import (
     require_role,
     unit_heads,
 )
-from bot.outbox.queue import Keyboard
+from bot.outbox.queue import Keyboard, withdraw_unsent
 from store.changes import ItemChange
 from store.events import ItemEvent
 from store.models import Person, Unit
@@ -178,6 +178,7 @@ async def withdraw_item(session: AsyncSession, person: Person, item_id: int, *, 
     if await _submitter(session, item.id) not in (me.id, None):
         raise NotAllowed("只有提交审批的人才能撤回该立项申请")
     move_item(item, "item.withdraw")
+    await withdraw_unsent(session, approval_request_key(item.id), f"已由{me.name}撤回")
     await record_item_event(session, "withdraw", item.id, now, actor_id=me.id)
     await notify_many(
         session,

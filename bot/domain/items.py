@@ -68,7 +68,7 @@ from bot.domain.workflow import (
     require_role,
     unit_heads,
 )
-from bot.outbox.queue import Keyboard
+from bot.outbox.queue import Keyboard, withdraw_unsent
 from store.audit import audit_write
 from store.models import Person, Unit
 from store.workflow import Assignment, Item, ItemApproval, ItemCounter, ItemLeader
@@ -381,12 +381,18 @@ async def submit_item(session: AsyncSession, person: Person, item_id: int, *, no
         item=item,
         now=now,
         label="立项审批",
-        dedupe=f"approve-req:{item.id}:{item.submission_count}",
+        dedupe=f"approve-req:{item.id}:{item.submission_count}",  # see approval_request_key
         buttons=buttons,
         submitted_by=me.name,
     )
     await session.flush()
     return item
+
+
+def approval_request_key(item_id: int) -> str:
+    """The start of every 立项审批 request's outbox key for the item (all its submissions, all heads):
+    once one head decides, or the submitter withdraws, the requests not yet sent are withdrawn."""
+    return f"wf:approve-req:{item_id}:"
 
 
 def _check_decision(item: Item, action: str) -> None:
@@ -423,6 +429,7 @@ async def approve_item(
     approval = ItemApproval(item_id=item.id, approved=True, decided_by_id=me.id, decided_at=now)
     session.add(approval)
     move_item(item, "item.approve")
+    await withdraw_unsent(session, approval_request_key(item.id), f"已由{me.name}审批通过")
     if item.office_handled:  # no unit to acknowledge it: the office is handling it from now on
         move_item(item, "item.office_start")
     unknown_years = set(fixed.unknown_years)
@@ -484,6 +491,7 @@ async def reject_item(session: AsyncSession, person: Person, item_id: int, *, re
     approval = ItemApproval(item_id=item.id, approved=False, reason=reason, decided_by_id=me.id, decided_at=now)
     session.add(approval)
     move_item(item, "item.reject")
+    await withdraw_unsent(session, approval_request_key(item.id), f"已由{me.name}退回")
     await notify(
         session,
         item.created_by,

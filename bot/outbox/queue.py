@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import OutboxMessage, Person
@@ -80,3 +80,20 @@ async def enqueue(
     session.add(row)
     await session.flush()
     return row
+
+
+async def withdraw_unsent(session: AsyncSession, dedupe_prefix: str, why: str) -> int:
+    """The messages asking for a decision that has now been taken (their ``dedupe_key`` starts with
+    ``dedupe_prefix``): the ones not sent yet, or held for a later time, never go (``cancelled``,
+    ``why`` kept for the record). One already sent keeps its buttons, which answer that the matter
+    is settled. Returns how many were withdrawn."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.dedupe_key.startswith(dedupe_prefix, autoescape=True),
+            OutboxMessage.status.in_(("pending", "held")),
+        )
+        .values(status="cancelled", last_error=why)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from test_reminders import approve, at, count, make_county, mark, new, services, tick
 
 from bot.domain import assignments as asg
+from bot.domain import items as items_svc
 from bot.domain.workflow import DeadlineSpec
 from store.models import OutboxMessage
 from store.workflow import Assignment, ExtensionRequest, Progress
@@ -273,3 +274,32 @@ async def test_after_the_holiday_the_urgent_round_and_the_weekly_reminder_are_on
     morning = new(liaison, before)
     assert len(morning) == 1, morning
     assert "防汛隐患排查" in morning[0] and "每周反馈提醒" in morning[0] and "老旧小区改造" in morning[0]
+
+
+async def test_an_approval_request_not_yet_delivered_is_withdrawn_once_decided(harness):
+    """The head's 立项审批 request waits for his 11:30 desk time; he approves at 10:30 from /item: at
+    11:30 nothing asks him to decide what he decided (nor stale buttons in his chat)."""
+    h = harness
+    _bundle_at(h, 16)
+    c = await make_county(h, ["城关镇"])
+    cal = await services(h).calendar()
+    head = c["赵建国"]
+    h.clock.set(at(date(2026, 3, 10), 10))
+    async with h.db.session() as s:
+        item = await items_svc.register_item(
+            s, c.people["王敏"], title="城区主干道破损路面修复", requirements="修复破损路面并报送照片。",
+            source="deployment", importance="important", leader_ids=[c.people["陈志远"].id],
+            lead_unit_id=c.units["城关镇"].id, assisting_unit_ids=[], calendar=cal, now=h.clock.now())
+        await items_svc.submit_item(s, c.people["王敏"], item.id, now=h.clock.now())
+    await h.settle()
+    before = mark([head])
+    assert new(head, before) == []  # held for 11:30
+    h.clock.set(at(date(2026, 3, 10), 10, 30))
+    async with h.db.session() as s:
+        await items_svc.approve_item(s, c.people["赵建国"], item.id, calendar=cal, now=h.clock.now())
+    await tick(h, at(date(2026, 3, 10), 11, 30))
+    assert not any("立项审批" in t for t in new(head, before))
+    async with h.db.session() as s:
+        (status,) = (await s.scalars(select(OutboxMessage.status).where(
+            OutboxMessage.dedupe_key.like("wf:approve-req:%")))).all()
+    assert status == "cancelled"
