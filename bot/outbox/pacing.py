@@ -116,11 +116,14 @@ class Pacing:
         return busy | {c for c, until in self._held.items() if until > now}
 
     def take(self, chat_id: int | None, now: float | None = None) -> None:
-        """Spend one overall token and one of the chat's (a reply may overdraw: it never waits per chat)."""
+        """Spend one overall token and one of the chat's. A reply may overdraw (it never waits per
+        chat), by one message at most: a quick dialog of a dozen answers must not leave a debt that
+        holds the chat's next notice back for ten seconds. Telegram's own word on the chat (a 429's
+        retry_after) is kept apart, in ``hold``."""
         now = self.clock() if now is None else now
         self._tokens = self._overall(now) - 1.0
         if chat_id is not None:
-            self._chats[chat_id] = (self._chat(chat_id, now) - 1.0, now)
+            self._chats[chat_id] = (max(-1.0, self._chat(chat_id, now) - 1.0), now)
 
     def hold(self, chat_id: int, seconds: float, now: float | None = None) -> None:
         """Telegram said 429 for this chat: only this chat waits ``seconds``."""

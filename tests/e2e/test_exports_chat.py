@@ -112,7 +112,9 @@ async def test_notice_and_dossier_as_word_files(demo_county, demo_item):
     await wang.send("/dossier 督字〔2026〕1号")
     assert wang.last.document["file_name"] == "督字〔2026〕1号-卷宗.docx"
     doc = Document(io.BytesIO(await wang.download(wang.last)))
-    labels = [row.cells[2].text for row in doc.tables[1].rows[1:]]
+    # The 办理过程 table (after the item's facts and the units' 分工): its 事项 column.
+    (timeline,) = [t for t in doc.tables if t.rows[0].cells[0].text == "序号"]
+    labels = [row.cells[2].text for row in timeline.rows[1:]]
     assert labels[-1] == "电话督查" and "下发督办通知单（协办）" in labels
     assert "二、附件清单" in [p.text for p in doc.paragraphs] and "无附件。" in [p.text for p in doc.paragraphs]
 

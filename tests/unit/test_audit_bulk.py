@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from test_urging import sign_all
 from test_workflow_support import CAL, make_world, register
 
 from bot.domain.urging import escalation_sweep, retry_failed
@@ -45,6 +46,7 @@ async def test_each_item_number_taken_is_audited_under_the_approval(db, clock):
 async def test_a_sweeps_reminders_leave_one_summarised_audit_row(db, clock):
     w = await make_world(db, clock.now())
     await register(db, w, clock.now(), approve=True, deadline=DeadlineSpec.on_date(date(2026, 3, 13)))
+    await sign_all(db, clock.now())  # only the deadline's rungs (an unsigned notice has its own)
     async with db.session(Actor.system("sweep:escalation"), "sweep.escalation") as s:
         result = await escalation_sweep(s, CAL, at(date(2026, 3, 16)), Settings())
     async with db.session() as s:
