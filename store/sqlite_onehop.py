@@ -56,10 +56,11 @@ class OneHopCursor:
             cur.execute(sql, parameters)
         rows = cur.fetchmany(PREFETCH) if cur.description else []
         more = len(rows) == PREFETCH
+        answer = (cur.description, cur.rowcount, cur.lastrowid, rows, more)  # read before closing
         self._cursor = cur if more else None
         if not more:
             cur.close()
-        return cur.description, cur.rowcount, cur.lastrowid, rows, more
+        return answer
 
     async def _execute(self, sql: str, parameters: Any, many: bool) -> OneHopCursor:
         description, self.rowcount, self.lastrowid, rows, _ = await self._conn.run(self._run, sql, parameters, many)
