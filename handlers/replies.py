@@ -31,7 +31,12 @@ class ReplyToBot(filters.MessageFilter):
 
     def filter(self, message: Message) -> bool:
         replied = message.reply_to_message
-        return replied is not None and replied.from_user is not None and replied.from_user.is_bot
+        if replied is None or replied.from_user is None or not replied.from_user.is_bot:
+            return False
+        try:  # this bot's message, not a quoted one of another bot
+            return replied.from_user.id == message.get_bot().id
+        except RuntimeError:  # a message without its bot (built by hand): any bot's will do
+            return True
 
 
 async def on_reply(update: Update, context: Ctx) -> None:
