@@ -216,7 +216,11 @@ class DbPersistence(BasePersistence):
         updates; with several (``shared``), only if nobody moved the dialog on (or ended it) since."""
         if not self.shared:
             return True
-        last = (await self.last_steps([(name, key)])).get((name, key))
+        try:
+            last = (await self.last_steps([(name, key)])).get((name, key))
+        except _DB_ERRORS as exc:  # the database cannot say: this process's view stands
+            log.warning("event=dialog_timeout_unchecked name=%s error=%s", name, type(exc).__name__)
+            return True
         return last is not None and last <= self.db.now() - timedelta(seconds=timeout) + TIMEOUT_SLACK
 
     async def reload(self, app: Application) -> None:
