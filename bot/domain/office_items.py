@@ -18,8 +18,8 @@ from bot.domain.actions import button
 from bot.domain.attachments import AttachmentIn, add_attachments, validate
 from bot.domain.errors import DomainError
 from bot.domain.events import record_item_event
-from bot.domain.workflow import act, check_item, clean_text, load_item, move_item, notify_many, require_role
-from bot.outbox.queue import Keyboard
+from bot.domain.review import ask_leaders
+from bot.domain.workflow import act, check_item, clean_text, load_item, move_item, require_role
 from store.models import Person
 from store.workflow import Item, OfficeReport
 
@@ -70,24 +70,15 @@ async def report_result(
         uploaded_by_id=me.id,
         now=now,
     )
-    buttons: Keyboard = [[button("l:ok", item.id), button("l:ins", item.id), button("l:ret", item.id)]]
-    if files:  # the leader decides with the evidence at hand: the item's files, sent on a tap
-        buttons.append([button("i:att", item.id, f"查看附件（{len(files)}）")])
-    await notify_many(
+    await ask_leaders(
         session,
-        [p for p in item.leaders if p.active],
-        "notices/leader_review_request.html.j2",
-        item=item,
+        item,
         now=now,
-        label="办理结果请审阅",
         dedupe=f"leader-req-office:{item.id}:{report.id}",
-        buttons=buttons,
         unit="督查室（自办）",
         text=body,
-        site_note=None,
-        reviewed_by=None,
         attachment_names=[f.file_name for f in files],
-        contributions=[],
+        files_button=button("i:att", item.id, f"查看附件（{len(files)}）") if files else None,
     )
     await session.flush()
     return report

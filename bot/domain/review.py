@@ -43,7 +43,7 @@ from bot.domain.workflow import (
     require_role,
     unit_heads,
 )
-from bot.outbox.queue import Keyboard
+from bot.outbox.queue import Button, Keyboard
 from store.models import Person
 from store.workflow import CompletionReport, Item, LeaderReview, Review
 
@@ -94,28 +94,60 @@ async def approve_report(
         by=me.name,
     )
     if a.role == "lead":
-        buttons: Keyboard = [[button("l:ok", item.id), button("l:ins", item.id), button("l:ret", item.id)]]
         files = await report_files(session, report.id)
-        if files:  # the leader decides with the evidence at hand (issue 12): sent on a tap
-            buttons.append([button("r:att", report.id, f"查看附件（{len(files)}）")])
-        await notify_many(
+        await ask_leaders(
             session,
-            [p for p in item.leaders if p.active],
-            "notices/leader_review_request.html.j2",
-            item=item,
+            item,
             now=now,
-            label="办理结果请审阅",
             dedupe=f"leader-req:{item.id}:{report.id}",
-            buttons=buttons,
             unit=a.unit.name,
             text=report.text,
+            attachment_names=[f.file_name for f in files],
+            files_button=button("r:att", report.id, f"查看附件（{len(files)}）") if files else None,
             site_note=site_note,
             reviewed_by=me.name,
-            attachment_names=[f.file_name for f in files],
             contributions=await contributions(session, item, exclude=a.id),
         )
     await session.flush()
     return review
+
+
+async def ask_leaders(
+    session: AsyncSession,
+    item: Item,
+    *,
+    now: datetime,
+    dedupe: str,
+    unit: str,
+    text: str | None,
+    attachment_names: list[str],
+    files_button: Button | None,
+    site_note: str | None = None,
+    reviewed_by: str | None = None,
+    contributions: list | None = None,
+) -> None:
+    """An item's result to its responsible leaders for 审阅 (同意 / 批示 / 退回重办): a unit's report
+    the office approved, or the office's own result of an item it handles itself. The leader
+    decides with the evidence at hand: the files are sent on a tap (``files_button``)."""
+    buttons: Keyboard = [[button("l:ok", item.id), button("l:ins", item.id), button("l:ret", item.id)]]
+    if files_button is not None:
+        buttons.append([files_button])
+    await notify_many(
+        session,
+        [p for p in item.leaders if p.active],
+        "notices/leader_review_request.html.j2",
+        item=item,
+        now=now,
+        label="办理结果请审阅",
+        dedupe=dedupe,
+        buttons=buttons,
+        unit=unit,
+        text=text,
+        site_note=site_note,
+        reviewed_by=reviewed_by,
+        attachment_names=attachment_names,
+        contributions=contributions or [],
+    )
 
 
 async def return_report(
