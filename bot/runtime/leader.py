@@ -100,6 +100,15 @@ class LocalLeadership(Leadership):
         await asyncio.Event().wait()
 
 
+def _stop_if_cancelled() -> None:
+    """Python 3.11's ``wait_for`` returns (or raises) its inner result when a cancel lands just as
+    that result arrives (cpython gh-86296): a kill or a stop during a lost connection was swallowed
+    and the election went round again forever. ``cancelling()`` still remembers the request."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -142,6 +151,7 @@ class PgLeadership(Leadership):
                         log.error("event=leader_election_failed error=%s", type(exc).__name__)
                     failing = True
                     await self._close()
+                _stop_if_cancelled()
                 await asyncio.sleep(self.retry_seconds)
         finally:
             await self._close()

@@ -110,13 +110,15 @@ async def kill(inst: Instance) -> None:
     tasks = [lead._task, inst.sender_task,  # noqa: SLF001
              getattr(inst.app.updater, "_Updater__polling_task", None),
              getattr(inst.app, "_Application__update_fetcher_task", None)]
-    for task in tasks:
-        if task is not None:
-            task.cancel()
-    for task in tasks:
-        if task is not None:
-            with contextlib.suppress(BaseException):
-                await task
+    running = [task for task in tasks if task is not None]
+    for task in running:
+        task.cancel()
+    if running:  # a task that ignores its cancel would hang the test: fail it with the task named
+        _, stuck = await asyncio.wait(running, timeout=10)
+        assert not stuck, f"still running after the kill: {stuck}"
+        for task in running:  # retrieved: a dead process reports nothing
+            if not task.cancelled():
+                task.exception()
     lead._task = None  # noqa: SLF001
     lead.is_leader = False
 
