@@ -16,6 +16,7 @@ aiosqlite's own. Issue 11: a /help went from nine hand-overs to three.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import deque
 from collections.abc import Callable
@@ -127,6 +128,23 @@ class OneHopConnection(aiosqlite.Connection):
     def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
         super().__init__(connector, iter_chunk_size=64)
         self._thread.daemon = True  # as SQLAlchemy sets it for aiosqlite: never holds up exit
+
+    async def _connect(self) -> OneHopConnection:
+        if self._connection is None:
+            future = asyncio.get_running_loop().create_future()
+            self._tx.put_nowait((future, self._connector))
+            try:
+                self._connection = await future
+            except BaseException:
+                # aiosqlite queues its thread's stop and returns: when the open failed at start-up
+                # (a read-only folder) asyncio.run closed the loop before the thread answered, and the
+                # thread died on "Event loop is closed". Waiting for the stop ends the thread first.
+                stopped = self.stop()
+                self._connection = None
+                if stopped is not None:
+                    await asyncio.wait({stopped}, timeout=5)
+                raise
+        return self
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]  # SQLAlchemy enters it with `async with`
         return OneHopCursor(self)

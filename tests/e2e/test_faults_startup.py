@@ -193,6 +193,7 @@ def test_a_database_folder_that_cannot_be_created(command, tmp_path, capsys, cap
 
 
 @pytest.mark.parametrize("command", ["run", "db", "invite"])
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # SQLite's thread ends cleanly
 def test_a_read_only_database_folder(command, tmp_path, capsys, caplog):
     folder = tmp_path / "data"
     folder.mkdir()
