@@ -9,7 +9,7 @@ nothing in W so far (what it sent on the Friday before counts for that earlier w
 and docked for W only when W ended without its feedback. Some units' habit is "every seven days";
 the regulation's week is the calendar one, and the bot follows it.
 
-The weekly sweep (default Monday 09:00, ``[reminders] weekly_day``/``weekly_time``):
+The weekly sweep (default Monday 08:30, with the morning round; ``[reminders] weekly_day``/``weekly_time``):
 
 1. closes every open week that has ended: ``received`` if the unit sent progress (or its
    completion report) during that week; ``excused`` if it no longer owed work (transferred,

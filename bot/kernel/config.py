@@ -81,7 +81,9 @@ class ReminderSettings:
 
     work_start: dt_time = dt_time(8, 30)
     work_end: dt_time = dt_time(18, 0)
-    round_time: dt_time = dt_time(9, 0)
+    # The morning round at the start of the working day: what was held overnight or over a day off
+    # arrives as work starts, in one message with the reminders (and on Mondays the weekly one).
+    round_time: dt_time = dt_time(8, 30)
     due_soon_days: int = 3
     due_day: bool = True
     overdue_every_days: int = 1
@@ -90,7 +92,7 @@ class ReminderSettings:
     follower_every_step: bool = True
     urgent_any_time: bool = True
     weekly_day: int = 1  # 1 = Monday … 7 = Sunday
-    weekly_time: dt_time = dt_time(9, 0)
+    weekly_time: dt_time = dt_time(8, 30)
     # In working hours, notices that only inform wait for this time and go out as one message a
     # day (bot.domain.notices); None (``bundle_time = false``): they go at once. On by default: the
     # office promised its units at most two routine messages a working day (issue 13). Outside
@@ -167,7 +169,7 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "reminders": {
         "work_start": ((str, dt_time), '时间（如 "08:30"）'),
         "work_end": ((str, dt_time), '时间（如 "18:00"）'),
-        "round_time": ((str, dt_time), '时间（如 "09:00"）'),
+        "round_time": ((str, dt_time), '时间（如 "08:30"）'),
         "due_soon_days": (int, "整数"),
         "due_day": (bool, "布尔值（true 或 false）"),
         "overdue_every_days": (int, "整数"),
@@ -176,7 +178,7 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
         "follower_every_step": (bool, "布尔值（true 或 false）"),
         "urgent_any_time": (bool, "布尔值（true 或 false）"),
         "weekly_day": ((int, str), "整数 1–7 或“周一”等"),
-        "weekly_time": ((str, dt_time), '时间（如 "09:00"）'),
+        "weekly_time": ((str, dt_time), '时间（如 "08:30"）'),
         "bundle_time": ((str, dt_time, bool), '时间（如 "16:00"）或 false（不合并）'),
     },
     "digest": {

@@ -1,6 +1,6 @@
 """The sender's hook that releases held routine parts (``bot.domain.notices.release_due``).
 
-Parts are released only when no scheduled sweep is behind: at 09:00 the 催办 round and the
+Parts are released only when no scheduled sweep is behind: at 08:30 the 催办 round and the
 weekly feedback reminder are written by two sweeps, one after the other, and the person's
 morning message must hold both (and the notices held overnight). A sweep that never ran in this
 database (tests that drive the domain directly) does not hold anything back.
@@ -23,8 +23,8 @@ ROUND_SWEEPS = ("escalation", "weekly_feedback")  # the sweeps that write routin
 
 
 def weekly_coming(calendar, settings, now: datetime, last: datetime | None) -> bool:  # noqa: ANN001
-    """The weekly feedback sweep runs within the hour (e.g. 09:00 on Monday): round parts due
-    before it (the weekend's round, held for 08:30) wait and go out with it, as one message."""
+    """The weekly feedback sweep runs within the hour (a ``weekly_time`` later than ``round_time``):
+    round parts due before it (the weekend's round) wait and go out with it, as one message."""
     from bot.runtime.sweeps import latest_weekly
 
     upcoming = latest_weekly(calendar, settings, now + WEEKLY_LOOKAHEAD)

@@ -19,7 +19,7 @@ Sweeps (all idempotent; see their modules):
 =================  ====================================  =====================================
 name               when (defaults)                        does
 =================  ====================================  =====================================
-escalation         every day at ``round_time`` 09:00     the 催办 ladder (bot.domain.urging)
+escalation         every day at ``round_time`` 08:30     the 催办 ladder (bot.domain.urging)
 weekly_feedback    ``weekly_day`` 1 at ``weekly_time``    weekly feedback (bot.domain.feedback)
 digest             working days at ``[digest] time``      daily digest (bot.domain.digest)
 monthly_report     a month's 1st working day, round_time  last month's 督查工作情况报告 to the office

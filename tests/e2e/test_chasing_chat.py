@@ -173,12 +173,12 @@ async def test_a_tap_after_hours_comes_with_the_next_morning_round(harness):
     before = mark([liaison])
     await c["王敏"].send(f"/item {item.number}")
     await c["王敏"].tap("催办")
-    assert "非工作时间" in c["王敏"].last.text and "2026-03-10 09:00" in c["王敏"].last.text
+    assert "非工作时间" in c["王敏"].last.text and "2026-03-10 08:30" in c["王敏"].last.text
     await tick(h, at(date(2026, 3, 10), 7))
     assert new(liaison, before) == []  # nobody is woken up
-    # Tuesday 09:00: the round (2 working days left: 即将到期) and the 催办 are one message; the
+    # Tuesday 08:30: the round (2 working days left: 即将到期) and the 催办 are one message; the
     # round does not repeat the item the office chased.
-    await tick(h, at(date(2026, 3, 10), 9))
+    await tick(h, at(date(2026, 3, 10), 8, 30))
     (morning,) = new(liaison, before)
     assert "督查室催办" in morning and "即将到期" not in morning
 

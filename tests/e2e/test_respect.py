@@ -33,21 +33,20 @@ async def test_an_approval_in_the_evening_reaches_the_unit_with_the_next_morning
     await approve(h, c, lead="城关镇", deadline=DeadlineSpec.working_days(7))
     await tick(h, at(date(2026, 3, 10), 23))
     await tick(h, at(date(2026, 3, 11), 7))
-    await tick(h, at(date(2026, 3, 11), 8, 45))
-    # Nobody is woken up; the office's daily digest comes at work_start, as ever.
-    assert [t for u in users for t in new(u, before) if "每日督办摘要" not in t] == []
-    await tick(h, at(date(2026, 3, 11), 9))  # Wednesday's morning round
+    await tick(h, at(date(2026, 3, 11), 8, 29))
+    assert [t for u in users for t in new(u, before)] == []  # nobody is woken up
+    await tick(h, at(date(2026, 3, 11), 8, 30))  # Wednesday's work starts: its morning round
     (notice,) = new(c["联络员0"], before)
     assert "督办通知单" in notice
     assert any("督办通知单" in t for t in new(c["负责人0"], before))
     assert any("立项已审批" in t for t in new(c["王敏"], before))  # the registrant: she did not act
     assert not any(t.startswith("📋 督办通知单") for t in new(c["赵建国"], before))  # he approved: answered in his chat
     assert [t for t in new(c["李强"], before) if "每日督办摘要" not in t] == []  # not his item
-    # Sent at 09:00, not before.
+    # Sent at 08:30, not before.
     async with h.db.session() as s:
         sent = (await s.scalars(select(OutboxMessage.sent_at).where(
             OutboxMessage.status == "sent", OutboxMessage.dedupe_key.not_like("digest%")))).all()
-    assert sent and min(sent) == at(date(2026, 3, 11), 9)
+    assert sent and min(sent) == at(date(2026, 3, 11), 8, 30)
 
 
 async def test_with_bundling_on_a_days_notices_come_bundled(harness):

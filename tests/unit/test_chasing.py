@@ -259,11 +259,11 @@ async def test_after_hours_the_tap_waits_for_the_morning_unless_urgent(db, clock
     seen = (await outbox(db))[-1].id
     friday_night = at(date(2026, 3, 13), 21)
     waited = await urge(db, w, routine, friday_night)
-    assert waited.waits and waited.deliver_at == at(date(2026, 3, 16), 9)  # Monday's morning round
+    assert waited.waits and waited.deliver_at == at(date(2026, 3, 16), 8, 30)  # Monday's morning round
     at_once = await urge(db, w, urgent, friday_night)
     assert not at_once.waits
     by_item = {m.item_ids[0]: m for m in await outbox(db, seen)}
-    assert by_item[routine.id].next_attempt_at == at(date(2026, 3, 16), 9) and by_item[routine.id].bundle == "round"
+    assert by_item[routine.id].next_attempt_at == at(date(2026, 3, 16), 8, 30) and by_item[routine.id].bundle == "round"
     assert by_item[urgent.id].next_attempt_at == friday_night and by_item[urgent.id].urgent
     # It counts for Monday: a second tap over the weekend is refused.
     with pytest.raises(AlreadyHandled):

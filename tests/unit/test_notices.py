@@ -32,22 +32,22 @@ TUE, WED = date(2026, 3, 10), date(2026, 3, 11)
 @pytest.mark.parametrize(("settings", "created", "buttons", "desk", "expected"), [
     (PLAIN, at(TUE, 10), ACT, False, at(TUE, 10)),  # asks to act, in hours: now
     (PLAIN, at(TUE, 10), INFO, False, at(TUE, 10)),  # no bundle_time: now
-    (PLAIN, at(TUE, 21, 16), ACT, False, at(WED, 9)),  # evening: the next morning round
-    (PLAIN, at(TUE, 7), ACT, False, at(TUE, 9)),  # before hours: this morning's round
-    (PLAIN, at(date(2026, 9, 30), 19, 41), INFO, False, at(date(2026, 10, 8), 9)),  # into National Day
+    (PLAIN, at(TUE, 21, 16), ACT, False, at(WED, 8, 30)),  # evening: the next morning round
+    (PLAIN, at(TUE, 7), ACT, False, at(TUE, 8, 30)),  # before hours: this morning's round
+    (PLAIN, at(date(2026, 9, 30), 19, 41), INFO, False, at(date(2026, 10, 8), 8, 30)),  # into National Day
     (BUNDLED, at(TUE, 10), INFO, False, at(TUE, 16)),  # information: the bundle time
-    (BUNDLED, at(TUE, 16, 30), INFO, False, at(WED, 9)),  # after it: the next morning
+    (BUNDLED, at(TUE, 16, 30), INFO, False, at(WED, 8, 30)),  # after it: the next morning
     (BUNDLED, at(TUE, 10), ACT, False, at(TUE, 10)),  # a unit asked to act: now
     (BUNDLED, at(TUE, 10), ACT, True, at(TUE, 11, 30)),  # the office: the next desk time
     (BUNDLED, at(TUE, 12), ACT, True, at(TUE, 16)),
-    (BUNDLED, at(TUE, 17), ACT, True, at(WED, 9)),
+    (BUNDLED, at(TUE, 17), ACT, True, at(WED, 8, 30)),
 ])
 def test_slot(settings, created, buttons, desk, expected):
     assert slot(CAL, Policy.from_settings(settings), settings, created, buttons, desk) == expected
 
 
 def test_desk_times_are_three_with_bundling():
-    assert desk_times(BUNDLED) == [time(9), time(11, 30), time(16)]
+    assert desk_times(BUNDLED) == [time(8, 30), time(11, 30), time(16)]
 
 
 def part(i: int, text: str, buttons=None, items=(1,)) -> OutboxMessage:

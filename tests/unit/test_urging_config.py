@@ -28,9 +28,9 @@ def test_the_example_file_documents_the_defaults():
     assert s.reminders == ReminderSettings()
     assert s.reminders.bundle_time == time(16, 0)
     r = s.reminders
-    assert (r.work_start, r.work_end, r.round_time) == (time(8, 30), time(18, 0), time(9, 0))
+    assert (r.work_start, r.work_end, r.round_time) == (time(8, 30), time(18, 0), time(8, 30))
     assert (r.due_soon_days, r.due_day, r.overdue_every_days, r.leader_after_days) == (3, True, 1, 3)
-    assert (r.weekly_day, r.weekly_time) == (1, time(9, 0))
+    assert (r.weekly_day, r.weekly_time) == (1, time(8, 30))
     assert (s.digest.time, s.digest.chart) == (time(8, 30), True)
     text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     for key in ("work_start", "work_end", "round_time", "bundle_time", "due_soon_days", "due_day", "overdue_every_days",
@@ -85,12 +85,12 @@ def test_mistakes_name_the_file_and_key(tmp_path, content, expected):
 
 def test_schedules():
     s = load_settings(None, environ={})
-    # The daily round: the latest 09:00 at or before now, every day.
-    assert latest_daily(CAL, s, at(date(2026, 3, 16), 9)) == at(date(2026, 3, 16), 9)
-    assert latest_daily(CAL, s, at(date(2026, 3, 16), 8, 59)) == at(date(2026, 3, 15), 9)
-    # Weekly: Monday 09:00.
-    assert latest_weekly(CAL, s, at(date(2026, 3, 18), 12)) == at(date(2026, 3, 16), 9)
-    assert latest_weekly(CAL, s, at(date(2026, 3, 16), 8)) == at(date(2026, 3, 9), 9)
+    # The daily round: the latest 08:30 (work_start) at or before now, every day.
+    assert latest_daily(CAL, s, at(date(2026, 3, 16), 8, 30)) == at(date(2026, 3, 16), 8, 30)
+    assert latest_daily(CAL, s, at(date(2026, 3, 16), 8, 29)) == at(date(2026, 3, 15), 8, 30)
+    # Weekly: Monday 08:30, with the round.
+    assert latest_weekly(CAL, s, at(date(2026, 3, 18), 12)) == at(date(2026, 3, 16), 8, 30)
+    assert latest_weekly(CAL, s, at(date(2026, 3, 16), 8)) == at(date(2026, 3, 9), 8, 30)
     # The digest: working days only — Tuesday after 清明 looks back to Friday 04-03.
     assert latest_digest(CAL, s, at(date(2026, 4, 7), 8, 29)) == at(date(2026, 4, 3), 8, 30)
     assert latest_digest(CAL, s, at(date(2026, 4, 7), 8, 30)) == at(date(2026, 4, 7), 8, 30)
