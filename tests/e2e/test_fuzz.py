@@ -42,8 +42,12 @@ UNWATCHED = {"inbox", "menu_states", "sweep_runs"}
 ROOT = Path(__file__).resolve().parents[2]
 
 STRANGERS = ("陌生人甲", "陌生人乙")
-OWN_CODE = {"office": ("i:sub", "i:arc", "x:", "t:", "r:", "new:", "rec:", "sa:", "inv:", "sc:"),
-            "office_head": ("i:ok", "i:no", "y:", "new:", "rec:", "sa:", "inv:", "sc:"),
+# The office's item buttons: submit, archive, files, 催办, the draft's edits, withdrawing and
+# deleting it, the changes proposed for an approved item, 中止/恢复/撤销 and its own result.
+_OFFICE_ITEM = ("i:sub", "i:arc", "i:att", "i:urg", "i:ttl", "i:req", "i:dl", "i:au", "i:ru", "i:lu", "i:wd",
+                "i:del", "i:ca", "i:cd", "i:cr", "i:ct", "i:cu", "i:cud", "i:sus", "i:res", "i:can", "i:ofr")
+OWN_CODE = {"office": (*_OFFICE_ITEM, "x:", "t:", "r:", "new:", "rec:", "sa:", "inv:", "sc:", "ob:"),
+            "office_head": ("i:ok", "i:no", "g:", "y:", "new:", "rec:", "sa:", "inv:", "sc:", "ob:"),
             "leader": ("l:",)}
 
 
