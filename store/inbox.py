@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import Select, and_, delete, exists, literal_column, or_, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -17,20 +17,36 @@ from store.models import InboxUpdate
 
 RECEIVED, HANDLED, ABANDONED = "received", "handled", "abandoned"
 
+# A session advisory lock on the row's receiver key, held: that instance lives. pg_locks shows a
+# bigint key as its high (classid) and low (objid) 32 bits, objsubid 1.
+_PG_LOCKS = table("pg_locks")
+_HELD_LOCK: Select[tuple[int]] = (
+    select(literal_column("1"))
+    .select_from(_PG_LOCKS)
+    .where(
+        literal_column("pg_locks.locktype") == "advisory",
+        literal_column("pg_locks.granted"),
+        literal_column("pg_locks.objsubid") == 1,
+        literal_column("(pg_locks.classid::bigint << 32) | pg_locks.objid::bigint") == InboxUpdate.receiver,
+    )
+)
 
-async def record(s: AsyncConnection, update_id: int, payload: str, now: datetime) -> bool:
+
+async def record(s: AsyncConnection, update_id: int, payload: str, now: datetime, receiver: int | None = None) -> bool:
     """Write the update as received; False when its id is known already (a redelivery)."""
     dialect = postgresql if s.dialect.name == "postgresql" else sqlite
     stmt = (
         dialect.insert(InboxUpdate)
-        .values(update_id=update_id, payload=payload, status=RECEIVED, attempts=0, received_at=now)
+        .values(update_id=update_id, payload=payload, status=RECEIVED, attempts=0, received_at=now, receiver=receiver)
         .on_conflict_do_nothing(index_elements=["update_id"])
         .returning(InboxUpdate.update_id)
     )
     return (await s.execute(stmt)).first() is not None
 
 
-async def record_many(s: AsyncConnection, updates: list[tuple[int, str]], now: datetime) -> set[int]:
+async def record_many(
+    s: AsyncConnection, updates: list[tuple[int, str]], now: datetime, receiver: int | None = None
+) -> set[int]:
     """Write a batch of (update_id, payload) as received in one INSERT; the ids that were new."""
     if not updates:
         return set()
@@ -38,7 +54,17 @@ async def record_many(s: AsyncConnection, updates: list[tuple[int, str]], now: d
     stmt = (
         dialect.insert(InboxUpdate)
         .values(
-            [{"update_id": i, "payload": p, "status": RECEIVED, "attempts": 0, "received_at": now} for i, p in updates]
+            [
+                {
+                    "update_id": i,
+                    "payload": p,
+                    "status": RECEIVED,
+                    "attempts": 0,
+                    "received_at": now,
+                    "receiver": receiver,
+                }
+                for i, p in updates
+            ]
         )
         .on_conflict_do_nothing(index_elements=["update_id"])
         .returning(InboxUpdate.update_id)
@@ -52,7 +78,12 @@ async def mark_handled(s: AsyncConnection | AsyncSession, update_ids: int | list
 
 
 async def take_unhandled(
-    s: AsyncSession, now: datetime, max_attempts: int = 1, received_before: datetime | None = None
+    s: AsyncSession,
+    now: datetime,
+    max_attempts: int = 1,
+    received_before: datetime | None = None,
+    *,
+    not_alive: bool = False,
 ) -> tuple[list[str], list[int]]:
     """At start-up: the payloads to handle again, oldest first, and the ids given up on.
 
@@ -60,10 +91,14 @@ async def take_unhandled(
     ``attempts`` counts that); a row already re-queued ``max_attempts`` times is abandoned, so a
     poison update that kills the process cannot kill every restart too. ``received_before``: only
     rows older than that (webhook instances: younger ones may be in a live instance's hands).
+    ``not_alive`` (PostgreSQL): only rows whose receiver no longer holds its instance lock — a slow
+    update of a living instance is still its own, and is never handled twice.
     """
     unfinished = InboxUpdate.status == RECEIVED
     if received_before is not None:
         unfinished = and_(unfinished, InboxUpdate.received_at < received_before)
+    if not_alive and s.get_bind().dialect.name == "postgresql":
+        unfinished = and_(unfinished, or_(InboxUpdate.receiver.is_(None), ~exists(_HELD_LOCK)))
     abandoned = list(
         (
             await s.scalars(

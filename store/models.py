@@ -207,6 +207,9 @@ class InboxUpdate(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # restarts that re-queued it
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The instance key of the process that received it (several instances on PostgreSQL; migration
+    # 0018): while that process lives, no other one takes the update over (store.inbox.take_unhandled).
+    receiver: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class MenuState(Base):

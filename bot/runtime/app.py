@@ -166,6 +166,7 @@ def lead(
     if isinstance(leadership, PgLeadership):
         # A fail-over repeats at most the update being handled at the kill, not a burst's held marks.
         app.inbox.mark_batch = 1  # type: ignore[attr-defined]
+        app.inbox.receiver = leadership.instance_key  # type: ignore[attr-defined]
 
     async def elected() -> None:
         # A deposed leader notices within its heartbeat and stops; what it recorded until then is
@@ -200,16 +201,19 @@ def lead(
 
 async def _recover_others(app: Application) -> int:
     """Webhook mode: the inbox's unfinished updates older than ``WEBHOOK_RECOVER_AFTER`` that did
-    not come to this instance. A live instance finishes an update within seconds; one still
-    unfinished after a minute was in the hands of an instance that died. Nothing is lost; a dead
-    instance's updates wait up to ``WEBHOOK_RECOVER_AFTER`` + the leader's ``recover_every``."""
+    not come to this instance and whose receiver is gone (its instance lock is free: it died). A
+    slow update of a living instance stays with it, however long it takes, so no update is handled
+    twice. Nothing is lost; a dead instance's updates wait up to ``WEBHOOK_RECOVER_AFTER`` + the
+    leader's ``recover_every``."""
     inbox = getattr(app, "inbox", None)
     if inbox is None:
         return 0
     db: Database = inbox.db
     now = db.now()
     async with db.session() as s:
-        payloads, abandoned = await store_inbox.take_unhandled(s, now, received_before=now - WEBHOOK_RECOVER_AFTER)
+        payloads, abandoned = await store_inbox.take_unhandled(
+            s, now, received_before=now - WEBHOOK_RECOVER_AFTER, not_alive=True
+        )
     for update_id in abandoned:
         log.warning("event=inbox_abandoned update_id=%s reason=unfinished_after_retry", update_id)
     taken = 0

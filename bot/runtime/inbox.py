@@ -68,6 +68,9 @@ class Inbox:
         self._pruned_at: datetime | None = None
         # Several instances (issue 14) set 1: a killed leader then repeats at most one update.
         self.mark_batch = MARK_BATCH
+        # Several instances on PostgreSQL: this process's instance key, written on each row it
+        # receives (``bot.runtime.leader.PgLeadership.instance_key``).
+        self.receiver: int | None = None
         # update_id -> new? for the updates of the last getUpdates batch, written already
         self.recorded: dict[int, bool] = {}
         self._handled: list[int] = []  # handled, not yet marked (a burst)
@@ -104,7 +107,7 @@ class Inbox:
         async def write() -> bool:
             # A plain connection, not an ORM session: this runs for every update.
             async with self.db.engine.begin() as conn:
-                return await store_inbox.record(conn, update.update_id, payload, self.db.now())
+                return await store_inbox.record(conn, update.update_id, payload, self.db.now(), self.receiver)
 
         return bool(await self._write(str(update.update_id), write))
 
@@ -121,7 +124,7 @@ class Inbox:
 
         async def write() -> set[int]:
             async with self.db.engine.begin() as conn:
-                return await store_inbox.record_many(conn, rows, self.db.now())
+                return await store_inbox.record_many(conn, rows, self.db.now(), self.receiver)
 
         new = await self._write(f"{rows[0][0]}..{rows[-1][0]}", write)
         self.recorded.update((i, i in new) for i, _ in rows)  # type: ignore[operator]

@@ -24,6 +24,7 @@ import abc
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,6 +33,9 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger("duban.leader")
 
 LEADER_KEY = 0x64756261_0100  # "duba" + 0x0100: apart from the sweeps' keys (bot.runtime.sweeps)
+# Each process's own key, held while it lives (inbox rows name it: bot.runtime.app._recover_others):
+# "dub" + 0x02 in the high bits, a random 32-bit number below, far from the keys above.
+INSTANCE_KEYS = (0x647562 << 40) | (0x02 << 32)
 RETRY_SECONDS = 2.0  # a standby's try; with kill -9 the take-over is within this
 HEARTBEAT_SECONDS = 1.0
 # The server notices a vanished client within idle + interval * count seconds.
@@ -136,6 +140,7 @@ class PgLeadership(Leadership):
         self.heartbeat_timeout = max(heartbeat_seconds * 3, 2.0)
         self.connection: Any = None  # asyncpg.Connection while trying or leading (asyncpg has no types)
         self.backend_pid: int | None = None
+        self.instance_key = INSTANCE_KEYS | secrets.randbits(32)
         self._lost = asyncio.Event()
 
     async def run(self) -> None:
@@ -167,6 +172,10 @@ class PgLeadership(Leadership):
             )
             self.connection.add_termination_listener(lambda _conn: lost.set())
             self.backend_pid = self.connection.get_server_pid()  # for an operator's pg_terminate_backend
+            # "This instance lives", for as long as the connection does (leader or standby).
+            await asyncio.wait_for(
+                self.connection.execute("SELECT pg_advisory_lock($1)", self.instance_key), self.retry_seconds + 5
+            )
         return bool(
             await asyncio.wait_for(
                 self.connection.fetchval("SELECT pg_try_advisory_lock($1)", self.key), self.retry_seconds + 5

@@ -24,6 +24,7 @@ from bot.kernel.clock import OFFICE_TZ
 from bot.emulator.ptb_request import EmulatorRequest
 from bot.outbox.pacing import Pacing
 from bot.outbox.sender import Sender
+from bot.runtime import app as app_module
 from bot.runtime.services import Services
 from bot.runtime.sweeps import SWEEPS, run_due, run_sweep
 from store.audit import Actor
@@ -347,6 +348,43 @@ async def test_webhook_mode_a_dead_leaders_updates_are_taken_over_and_nothing_is
             await inst.stop(one)
     answers = [len(p.inbox) for p in crowd]
     assert min(answers) >= 2 and sum(answers) - 2 * len(crowd) <= 1
+
+
+async def test_webhook_mode_a_slow_update_of_a_living_instance_is_not_taken_over(db, clock, emu, tmp_path):
+    """The leader takes over only what a dead instance left: an update a living one is still
+    working on after a minute stays with it and is answered once."""
+    pg_only(db)
+    people = await demo(db, clock, emu)
+    both = [await inst.start(name, db.url, emu, clock, tmp_path / "files", polling=False, shared_updates=True)
+            for name in "AB"]
+    inst.settle_all(emu, both)
+    released = asyncio.Event()
+    try:
+        leader = await inst.leader_of_any(both)
+        slow = others(both, leader)
+        original = slow.app.process_update
+
+        async def stuck(update, _original=original):  # noqa: ANN001 — a handler waiting on something slow
+            await released.wait()
+            await _original(update)
+
+        slow.app.process_update = stuck
+        office = people["王敏"]
+        await emu.user_sends(office.id, "/help")
+        (raw,) = (await emu.request("getUpdates", {"timeout": 0})).body["result"]
+        await emu.request("getUpdates", {"offset": raw["update_id"] + 1, "timeout": 0})  # the proxy's 200
+        await slow.app.update_queue.put(Update.de_json(raw, slow.app.bot))
+        clock.advance(minutes=2)  # far past WEBHOOK_RECOVER_AFTER: a dead instance's update would be taken
+        assert await app_module._recover_others(leader.app) == 0
+        released.set()
+        await inst.wait_for(lambda: len(office.inbox) == 1)
+        await slow.app.update_queue.join()
+        await asyncio.sleep(0.3)  # a few of the leader's recovery rounds (every 0.1 s here)
+        assert len(office.inbox) == 1 and "/items" in office.last.text
+    finally:
+        released.set()  # a failing test must not leave the instance waiting at its stop
+        for one in both:
+            await inst.stop(one)
 
 
 async def test_two_instances_send_at_one_pace_with_no_429(db, clock, tmp_path):
