@@ -46,9 +46,12 @@ STRANGERS = ("陌生人甲", "陌生人乙")
 # deleting it, the changes proposed for an approved item, 中止/恢复/撤销 and its own result.
 _OFFICE_ITEM = ("i:sub", "i:arc", "i:att", "i:urg", "i:ttl", "i:req", "i:dl", "i:au", "i:ru", "i:lu", "i:wd",
                 "i:del", "i:ca", "i:cd", "i:cr", "i:ct", "i:cu", "i:cud", "i:sus", "i:res", "i:can", "i:ofr")
-OWN_CODE = {"office": (*_OFFICE_ITEM, "x:", "t:", "r:", "new:", "rec:", "sa:", "inv:", "sc:", "ob:"),
-            "office_head": ("i:ok", "i:no", "g:", "y:", "new:", "rec:", "sa:", "inv:", "sc:", "ob:"),
-            "leader": ("l:",)}
+# Besides: /people (pp:), the holiday schedule (sch:), the monthly report (rp:), /stats (st:), the
+# digest's chart (dg:), /outbox (ob:) and /audit (au:) — what each role's own commands offer.
+_OFFICE_DESK = ("new:", "rec:", "sa:", "inv:", "sc:", "ob:", "pp:", "sch:", "rp:", "st:", "dg:")
+OWN_CODE = {"office": (*_OFFICE_ITEM, "x:", "t:", "r:", *_OFFICE_DESK),
+            "office_head": ("i:ok", "i:no", "g:", "y:", "au:", *_OFFICE_DESK),
+            "leader": ("l:", "i:att", "st:", "dg:")}
 
 
 # --------------------------------------------------------------------------------------------
