@@ -11,9 +11,9 @@ liaisons up to ``--users`` people, all bound to emulator users, and 10 approved 
 Its pacing budget is lifted (as the tests do) so Telegram's 30 msg/s cannot be the bottleneck:
 what is measured is the work per update, not the rate limit. The durable inbox writes each
 getUpdates batch in one INSERT; handled updates are marked one by one (``--marks each``, the
-default: what ``python -m bot run`` does, an instance in an election, so that a killed leader
-repeats at most one update) or, with ``--marks grouped``, several in one UPDATE during a burst
-(``bot.runtime.inbox.MARK_DELAY``; what an Application without an election does). The bare bot is a few lines of PTB:
+default, the stricter: what ``python -m bot run`` does on PostgreSQL, an instance in an election,
+so that a killed leader repeats at most one update) or, with ``--marks grouped``, several in one
+UPDATE during a burst (``bot.runtime.inbox.MARK_DELAY``; what ``python -m bot run`` does on SQLite). The bare bot is a few lines of PTB:
 /help and /items answer a fixed text (the list with a 下一页 button), a tap is answered and the
 message edited.
 
@@ -368,7 +368,7 @@ async def main(users: int, help_updates: int, lists: int, runs: int, marks: str 
             await bot.stop()
             await db.dispose()
     report(figures, users, len(bot.unit_people), sizes, runs, (load, os.getloadavg()[0]))
-    print(f"inbox marks: {marks} ({'one UPDATE per update, as `python -m bot run`' if marks == 'each' else 'grouped during a burst'})")
+    print(f"inbox marks: {marks} ({'one UPDATE per update, as `python -m bot run` on PostgreSQL' if marks == 'each' else 'grouped during a burst, as `python -m bot run` on SQLite'})")
     print(f"(whole bench {time.perf_counter() - total:.0f} s)")
 
 
