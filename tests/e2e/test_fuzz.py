@@ -51,7 +51,7 @@ _OFFICE_ITEM = ("i:sub", "i:arc", "i:att", "i:urg", "i:ttl", "i:req", "i:dl", "i
 _OFFICE_DESK = ("new:", "rec:", "sa:", "inv:", "sc:", "ob:", "pp:", "sch:", "rp:", "st:", "dg:")
 OWN_CODE = {"office": (*_OFFICE_ITEM, "x:", "t:", "r:", *_OFFICE_DESK),
             "office_head": ("i:ok", "i:no", "g:", "y:", "au:", *_OFFICE_DESK),
-            "leader": ("l:", "i:att", "st:", "dg:")}
+            "leader": ("l:", "st:", "dg:")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,8 +298,10 @@ class Deliveries:
 class Owners:
     """Which records a person may legitimately act on: a forged tap must stay out of these."""
 
-    def __init__(self, assignment_unit: dict, milestone_unit: dict, record_unit: dict) -> None:
+    def __init__(self, assignment_unit: dict, milestone_unit: dict, record_unit: dict,
+                 item_units: dict[int, set[int]], item_leaders: dict[int, set[int]]) -> None:
         self.assignment_unit, self.milestone_unit, self.record_unit = assignment_unit, milestone_unit, record_unit
+        self.item_units, self.item_leaders = item_units, item_leaders
 
     @classmethod
     async def load(cls, db) -> Owners:  # noqa: ANN001
@@ -308,7 +310,13 @@ class Owners:
             m = dict((await s.execute(select(Milestone.id, Assignment.unit_id).join(
                 Plan, Milestone.plan_id == Plan.id).join(Assignment, Plan.assignment_id == Assignment.id))).all())
             r = dict((await s.execute(select(SupervisionRecord.id, SupervisionRecord.unit_id))).all())
-        return cls(a, m, r)
+            units: dict[int, set[int]] = {}
+            for item_id, unit_id in (await s.execute(select(Assignment.item_id, Assignment.unit_id))).all():
+                units.setdefault(item_id, set()).add(unit_id)
+            leaders: dict[int, set[int]] = {}
+            for item_id, person_id in (await s.execute(select(ItemLeader.item_id, ItemLeader.person_id))).all():
+                leaders.setdefault(item_id, set()).add(person_id)
+        return cls(a, m, r, units, leaders)
 
     def may_act(self, person, data: str, open_dialog: bool) -> bool:  # noqa: ANN001 — a Person row or None
         """True when ``person`` might really be allowed this tap (it is then no forgery)."""
@@ -320,6 +328,10 @@ class Owners:
             if person.has_role(role) and data.startswith(prefixes):
                 return True
         head, _, tail = data.rpartition(":")
+        if head == "i:att" and tail.isdigit():  # 查看附件: the item's leaders, a unit on it (its own files)
+            item_id = int(tail)
+            return (person.is_principal_leader or person.id in self.item_leaders.get(item_id, ())
+                    or (person.has_role("liaison", "unit_head") and person.unit_id in self.item_units.get(item_id, ())))
         if not person.has_role("liaison") or not tail.isdigit():
             return False
         owners = {"a": self.assignment_unit, "m": self.milestone_unit, "c": self.record_unit}.get(head[:1])
