@@ -64,7 +64,8 @@ async def test_the_office_exports_the_score_table_and_the_ledger(demo_county, de
     await export(c, wang, "/export items 2026")
     assert wang.last.document["file_name"] == "督办台账_2026-01-01_2026-12-31.xlsx"
     async with c.h.db.session() as s:  # through the outbox, as a reply: sent, ahead of broadcasts
-        sent = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "document"))).all()
+        sent = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "document")
+                                .order_by(OutboxMessage.id))).all()  # PostgreSQL has no implicit order
     assert [(m.file_name, m.status, m.urgent) for m in sent][-1] == ("督办台账_2026-01-01_2026-12-31.xlsx", "sent", True)
 
     sent = len(wang.inbox)
