@@ -264,6 +264,13 @@ class Person(_Chatty):
             raise LookupError(f"{self.name} has no message from the bot")
         return inbox[-1]
 
+    def newest(self, text: str) -> BotMessage:
+        """The newest bot message in this person's chat that contains ``text``."""
+        for message in reversed(self.inbox):
+            if text in (message.text or ""):
+                return message
+        raise LookupError(f"{self.name} has no message containing {text!r}")
+
     @property
     def answers(self) -> list[dict]:
         """answerCallbackQuery answers to this person's taps, oldest first."""

@@ -23,14 +23,6 @@ async def tap_on(person, label: str, message) -> None:
     await person.tap(full, message)
 
 
-def find(person, text: str):
-    """The newest message in the person's chat that contains ``text``."""
-    for m in reversed(person.inbox):
-        if text in (m.text or ""):
-            return m
-    raise LookupError(f"{person.name} has no message containing {text!r}")
-
-
 async def test_a_notice_nobody_signs_for_is_chased_then_the_head_is_told(harness):
     h = harness
     c = await make_county(h, ["城关镇", "县水利局"])
@@ -48,7 +40,7 @@ async def test_a_notice_nobody_signs_for_is_chased_then_the_head_is_told(harness
         assert "您有1项督办事项未签收" in reminder and "通知单下发已1个工作日，尚未签收" in reminder
     assert [t for t in new(c["负责人0"], before) if "督办提醒" in t] == []
     # 城关镇 signs from the reminder itself.
-    await tap_on(c["联络员0"], f"签收 督字〔2026〕{item.number}号", find(c["联络员0"], "未签收"))
+    await tap_on(c["联络员0"], f"签收 督字〔2026〕{item.number}号", c["联络员0"].newest("未签收"))
     assert "已签收" in c["联络员0"].last_answer
 
     # Wednesday: two working days → 县水利局's head is told, its liaison reminded again; 城关镇 is left alone.
@@ -91,7 +83,7 @@ async def test_milestones_have_a_done_button_and_reminders(harness):
     assert "完成现场勘查 · 已超期1个工作日" in new(liaison, before)[0]
     assert "请督促按工作方案落实" in new(c["负责人0"], before)[0]
     # The liaison marks it done from the reminder; the button becomes its outcome.
-    message = find(liaison, "已超期1个工作日")
+    message = liaison.newest("已超期1个工作日")
     await tap_on(liaison, "节点完成 03-13 完成现场勘查", message)
     assert liaison.last_answer == "已标记该节点完成"
     async with h.db.session() as s:
@@ -191,11 +183,11 @@ async def test_weekly_feedback_reminder_and_penalty_use_the_same_week(harness):
                          deadline=DeadlineSpec.on_date(date(2026, 4, 30)))
     await tick(h, at(date(2026, 3, 16), 9))  # the week 03-16…03-22 opens; both units reminded
     lead, assist = c["联络员0"], c["联络员1"]
-    assert "本周（2026-03-16至2026-03-22）本单位尚未反馈" in find(lead, "每周反馈提醒").text
+    assert "本周（2026-03-16至2026-03-22）本单位尚未反馈" in lead.newest("每周反馈提醒").text
     # Both report on Friday through the reminder's button.
     h.clock.set(at(date(2026, 3, 20), 16))
     for liaison, text in ((lead, "东段已完成70%。"), (assist, "堤防段已勘查完毕。")):
-        await tap_on(liaison, f"反馈进展 督字〔2026〕{item.number}号", find(liaison, "每周反馈提醒"))
+        await tap_on(liaison, f"反馈进展 督字〔2026〕{item.number}号", liaison.newest("每周反馈提醒"))
         await liaison.send(text)
         await liaison.tap("完成")
     # Monday: the Friday reports count for their week (no −2); the new week's reminder goes to both.
@@ -207,7 +199,7 @@ async def test_weekly_feedback_reminder_and_penalty_use_the_same_week(harness):
         assert any("本周（2026-03-23至2026-03-29）本单位尚未反馈" in t for t in new(liaison, before))
     # Only 城关镇 reports this week: 县水利局 was reminded this week and is docked for it, once.
     h.clock.set(at(date(2026, 3, 25), 10))
-    await tap_on(lead, f"反馈进展 督字〔2026〕{item.number}号", find(lead, "本周（2026-03-23"))
+    await tap_on(lead, f"反馈进展 督字〔2026〕{item.number}号", lead.newest("本周（2026-03-23"))
     await lead.send("西段开工。")
     await lead.tap("完成")
     await tick(h, at(date(2026, 3, 30), 9))

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from store.models import OutboxMessage
 from store.workflow import CompletionReport
-from tests.e2e.test_lifecycle import find
 
 PHOTO = b"\xff\xd8\xff\xe0 fake jpeg: the repaired road, after"
 PDF = b"%PDF-1.4 fake: the acceptance report"
@@ -30,13 +29,13 @@ async def test_the_report_s_files_reach_the_office_and_the_leader_where_they_dec
     lead, assist, outsider = c.liaison(LEAD), c.liaison(ASSIST), c.liaison(OUTSIDE)
 
     # The assisting unit's progress carries a file of its own (its evidence, not the lead unit's).
-    await assist.tap("反馈进展", find(assist, "督办通知单"))
+    await assist.tap("反馈进展", assist.newest("督办通知单"))
     await assist.send("交通疏导已安排。")
     await assist.send_document(b"%PDF-1.4 traffic plan", filename="交通疏导方案.pdf")
     await assist.tap("完成")
 
     # ---- 城关镇 submits its 办结报告 with a photo and a PDF.
-    await lead.tap("提交办结报告", find(lead, "督办通知单"))
+    await lead.tap("提交办结报告", lead.newest("督办通知单"))
     await lead.send("东环路破损路面已全部修复，验收合格。")
     await lead.send_photo(PHOTO)
     await lead.send_document(PDF, filename="验收报告.pdf")
@@ -44,7 +43,7 @@ async def test_the_report_s_files_reach_the_office_and_the_leader_where_they_dec
     assert "办结报告已提交" in lead.last.text
 
     # The office's review notice: the text, the files' names and a button that sends them.
-    notice = find(office, "办结报告待审核")
+    notice = office.newest("办结报告待审核")
     assert "东环路破损路面已全部修复，验收合格。" in notice.text
     assert "附件（2）" in notice.text and "验收报告.pdf" in notice.text and "查看附件" in notice.text
     assert notice.button_rows == [["审核通过", "退回重办"], ["查看附件（2）"]]
@@ -63,7 +62,7 @@ async def test_the_report_s_files_reach_the_office_and_the_leader_where_they_dec
     # ---- 审核通过 → the leader's 审阅 request carries the same evidence.
     await office.tap("审核通过", notice)
     await office.tap("跳过")
-    request = find(leader, "办理结果请审阅")
+    request = leader.newest("办理结果请审阅")
     assert "东环路破损路面已全部修复" in request.text and "验收报告.pdf" in request.text
     assert ["查看附件（2）"] in request.button_rows
     before = len(leader.inbox)
@@ -106,8 +105,8 @@ async def test_the_office_reads_yesterday_s_progress_in_its_digest(demo_county, 
     office, leader = c.people["王敏"], c.people["陈志远"]
     lead, assist = c.liaison(LEAD), c.liaison(ASSIST)
 
-    await lead.send_photo(PHOTO, caption="东环路段已修复，附现场照片。", reply_to=find(lead, "督办通知单"))
-    await assist.tap("反馈进展", find(assist, "督办通知单"))
+    await lead.send_photo(PHOTO, caption="东环路段已修复，附现场照片。", reply_to=lead.newest("督办通知单"))
+    await assist.tap("反馈进展", assist.newest("督办通知单"))
     await assist.send("交通疏导方案已制定。")
     await assist.tap("完成")
     # Progress notifies nobody at once: the office hears of it in its digest.

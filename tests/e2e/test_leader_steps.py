@@ -14,7 +14,6 @@ from bot.domain.directory_import import import_people
 from store.events import ItemEvent
 from store.models import Person
 from store.workflow import Assignment, Item, LeaderReview
-from tests.e2e.test_lifecycle import find
 
 LEAD, ASSIST = "城关镇", "县交通运输局"
 
@@ -58,7 +57,7 @@ async def test_instruction_midway_then_return_then_resubmit_and_close(demo_count
     await leader.send("请于本周内完成东段施工，注意夜间交通疏导。")
     assert "督字〔2026〕1号：批示已送达承办单位，事项继续办理" in leader.last.text
     for person in (lead, lead_head, assist):
-        note = find(person, "领导批示")
+        note = person.newest("领导批示")
         assert "陈志远批示：请于本周内完成东段施工，注意夜间交通疏导。" in note.text and "督字〔2026〕1号" in note.text
     assert await _state(h, item_id) == ("in_progress", {LEAD: ("in_progress", 0), ASSIST: ("assigned", 0)})
     assert (await _events(h, item_id))[-1] == "leader_instruction"
@@ -71,7 +70,7 @@ async def test_instruction_midway_then_return_then_resubmit_and_close(demo_count
     await office.send("/item 1")
     await office.tap(f"审核通过（{LEAD}）", office.last)
     await office.tap("跳过")
-    request = find(leader, "办理结果请审阅")
+    request = leader.newest("办理结果请审阅")
     assert request.buttons == ["同意", "批示", "退回重办"] and "点“退回重办”并写明理由" in request.text
     await leader.send("/item 督字〔2026〕1号")
     assert leader.last.buttons == ["同意", "批示", "退回重办"]
@@ -86,12 +85,12 @@ async def test_instruction_midway_then_return_then_resubmit_and_close(demo_count
     await leader.send("西段尚未修复，请一并完成后再报。")
     assert "已退回重办，理由已告知承办单位，事项回到办理中" in leader.last.text
     assert page.buttons == ["↩️ 已退回重办 · 查看"]
-    back = find(lead, "领导退回重办")
+    back = lead.newest("领导退回重办")
     assert "陈志远审阅后退回重办，理由：西段尚未修复" in back.text and f"请{LEAD}按领导意见继续办理" in back.text
     assert back.buttons == ["反馈进展", "提交办结报告"]
-    assert "西段尚未修复" in find(lead_head, "领导退回重办").text and find(lead_head, "领导退回重办").buttons == []
-    assert "西段尚未修复" in find(assist, "领导退回重办").text
-    assert "西段尚未修复" in find(office, "领导退回重办").text
+    assert "西段尚未修复" in lead_head.newest("领导退回重办").text and lead_head.newest("领导退回重办").buttons == []
+    assert "西段尚未修复" in assist.newest("领导退回重办").text
+    assert "西段尚未修复" in office.newest("领导退回重办").text
     assert await _state(h, item_id) == ("in_progress", {LEAD: ("in_progress", 1), ASSIST: ("assigned", 0)})
     async with h.db.session() as s:
         decisions = (await s.scalars(select(LeaderReview.decision).order_by(LeaderReview.id))).all()
@@ -109,12 +108,12 @@ async def test_instruction_midway_then_return_then_resubmit_and_close(demo_count
     await office.send("/item 1")
     await office.tap(f"审核通过（{LEAD}）", office.last)
     await office.tap("跳过")
-    request2 = find(leader, "办理结果请审阅")
+    request2 = leader.newest("办理结果请审阅")
     assert "东西两段路面均已修复" in request2.text and request2.message_id != request.message_id
     await leader.tap("批示", request2)
     await leader.send("同意，请做好日常养护。")
     assert "批示已记录，事项办结" in leader.last.text
-    assert "同意，请做好日常养护" in find(lead, "事项已办结").text
+    assert "同意，请做好日常养护" in lead.newest("事项已办结").text
     state, units = await _state(h, item_id)
     assert state == "closed" and units[LEAD] == ("done", 1)
     kinds = await _events(h, item_id)

@@ -31,14 +31,6 @@ PHOTO = b"\xff\xd8\xff\xe0 fake jpeg: the repaired road"
 PDF = b"%PDF-1.4 fake: the traffic bureau's plan"
 
 
-def find(person, text: str):
-    """The newest message in the person's chat that contains ``text``."""
-    for m in reversed(person.inbox):
-        if text in (m.text or ""):
-            return m
-    raise LookupError(f"{person.name} has no message containing {text!r}")
-
-
 async def register_via_chat(office, *, title=TITLE, lead=LEAD, assists=(ASSIST1, ASSIST2), importance="重要",
                             leader="陈志远", confidential=False) -> None:
     """The office registers an item through /new and submits it for approval."""
@@ -91,20 +83,20 @@ async def test_an_important_item_from_registration_to_archive_through_the_chat(d
 
     # ---- 立项 (office) and 审批 (office head, one tap on the request).
     await register_via_chat(office)
-    request = find(head, "立项审批")
+    request = head.newest("立项审批")
     assert TITLE in request.text and "批准后7个工作日" in request.text
     h.clock.advance(minutes=30)
     await head.tap("同意", request)
     assert head.last_answer == "已同意立项，督办通知单已下发"
     assert request.buttons == ["✅ 已同意（督字〔2026〕1号）· 查看"]
-    assert "督字〔2026〕1号" in find(office, "立项已审批").text
+    assert "督字〔2026〕1号" in office.newest("立项已审批").text
 
-    notice = find(lead, "督办通知单")
+    notice = lead.newest("督办通知单")
     assert "督字〔2026〕1号" in notice.text and TITLE in notice.text and "2026-03-19" in notice.text
     assert notice.button_rows == [["签收"], ["反馈进展", "申请延期"], ["提交办结报告"]]
-    assert find(a2, "督办通知单").button_rows == [["签收"], ["反馈进展", "申请延期"], ["提交办结报告", "无法协办"]]
+    assert a2.newest("督办通知单").button_rows == [["签收"], ["反馈进展", "申请延期"], ["提交办结报告", "无法协办"]]
     for unit_head in (lead_head, a1_head, a2_head):
-        assert "抄送您知悉" in find(unit_head, "督办通知单").text and unit_head.last.buttons == []
+        assert "抄送您知悉" in unit_head.newest("督办通知单").text and unit_head.last.buttons == []
 
     async with h.db.session() as s:
         item = await s.scalar(select(Item))
@@ -120,23 +112,23 @@ async def test_an_important_item_from_registration_to_archive_through_the_chat(d
     h.clock.advance(minutes=5)
     await lead.forge_tap(f"a:ack:{ids[LEAD]}", notice)
     assert "已于03-10 10:00签收" in lead.last_answer
-    await a1.tap("签收", find(a1, "督办通知单"))
+    await a1.tap("签收", a1.newest("督办通知单"))
 
     # ---- 无法协办 (assisting unit 2) with its reason: the office and the lead unit are told at once.
-    a2_notice = find(a2, "督办通知单")
+    a2_notice = a2.newest("督办通知单")
     await a2.tap("无法协办", a2_notice)
     assert "无法协办：请说明理由" in a2.last.text
     await a2.send("该路段不在本局管养范围。")
     assert "已报告无法协办" in a2.last.text
     assert a2_notice.buttons == ["⚠️ 已报告无法协办 · 查看"]
     for person in (office, lead):  # the office side: the item's follower (its registrant 王敏)
-        assert "该路段不在本局管养范围" in find(person, "协办单位无法协办").text
+        assert "该路段不在本局管养范围" in person.newest("协办单位无法协办").text
 
     # ---- Weekly progress: the lead unit replies to the notice with a photo; unit 1 uses the button.
     h.clock.advance(days=6)  # Mon 03-16
     await lead.send_photo(PHOTO, caption="东环路段已修复，附现场照片。", reply_to=notice)
     assert "督字〔2026〕1号：进展已记录（附件1个）" in lead.last.text
-    a1_notice = find(a1, "督办通知单")
+    a1_notice = a1.newest("督办通知单")
     await a1.tap("反馈进展", a1_notice)
     await a1.send("交通疏导方案已制定。")
     await a1.send_document(PDF, filename="交通疏导方案.pdf")
@@ -151,11 +143,11 @@ async def test_an_important_item_from_registration_to_archive_through_the_chat(d
     await lead.send("雨季施工受阻，需延长一周。")
     assert "延期申请（至 2026-03-27）已提交" in lead.last.text
     assert notice.button_rows == [["✅ 已签收 03-10 10:00 · 查看"], ["反馈进展", "⏳ 已申请延期 · 查看"], ["提交办结报告"]]
-    ext = find(office, "延期申请")
+    ext = office.newest("延期申请")
     assert "雨季施工受阻" in ext.text and ext.buttons == ["同意延期", "不同意延期"]
     await office.tap("同意延期", ext)
     assert office.last_answer == "已同意延期，已通知该单位" and ext.buttons == ["✅ 已同意延期至03-27 · 查看"]
-    assert "2026-03-27" in find(lead, "延期申请已同意").text
+    assert "2026-03-27" in lead.newest("延期申请已同意").text
     # Only the item's follower got the request (issue 13): no stale copy with 李强.
     assert not [m for m in office2.inbox if "延期申请" in (m.text or "")]
 
@@ -165,12 +157,12 @@ async def test_an_important_item_from_registration_to_archive_through_the_chat(d
     await lead.send("路面已全部修复。")
     await lead.tap("完成")
     assert "办结报告已提交" in lead.last.text and notice.buttons == ["📨 已提交办结报告 · 查看"]
-    report1 = find(office, "办结报告待审核")
+    report1 = office.newest("办结报告待审核")
     assert "路面已全部修复" in report1.text and report1.buttons == ["审核通过", "退回重办"]
     await office.tap("退回重办", report1)
     await office.reply(office.last, "缺少修复后照片。")  # a reply to the prompt works as well
     assert "已退回重办" in office.last.text and report1.buttons == ["↩️ 已退回重办 · 查看"]
-    assert "缺少修复后照片" in find(lead, "办结报告退回重办").text
+    assert "缺少修复后照片" in lead.newest("办结报告退回重办").text
 
     # ---- The second report, from the item's page (the notice's outcome button opens it).
     h.clock.advance(days=1)
@@ -180,7 +172,7 @@ async def test_an_important_item_from_registration_to_archive_through_the_chat(d
     await lead.tap("提交办结报告", page)
     await lead.send_photo(PHOTO + b" after", caption="已补充修复后照片，路面全部修复完毕。")
     await lead.tap("完成")
-    report2 = find(office, "办结报告待审核")
+    report2 = office.newest("办结报告待审核")
     assert "第2次报送" in report2.text and report2.message_id != report1.message_id
 
     # Unit 1 reports its part; 李强 approves it without a site note.
@@ -197,12 +189,12 @@ async def test_an_important_item_from_registration_to_archive_through_the_chat(d
     await office.tap("审核通过", report2)
     await office.send("已现场核验，路面平整。")
     assert "已记录现场核验意见" in office.last.text
-    review_request = find(leader, "办理结果请审阅")
+    review_request = leader.newest("办理结果请审阅")
     assert "已现场核验，路面平整" in review_request.text and review_request.buttons == ["同意", "批示", "退回重办", "查看附件（1）"]  # issue 12: the evidence
     await leader.tap("批示", review_request)
     await leader.send("请继续做好日常养护。")
     assert "批示已记录，事项办结" in leader.last.text and review_request.buttons == ["✅ 已批示 · 查看", "查看附件（1）"]
-    assert "请继续做好日常养护" in find(office, "事项已办结").text
+    assert "请继续做好日常养护" in office.newest("事项已办结").text
 
     # ---- 归档 from the item's page: the dossier and its attachments come back as files.
     await office.send("/item 1")

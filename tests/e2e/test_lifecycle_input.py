@@ -11,13 +11,6 @@ from tests.conftest import time_out_dialogs
 OWN, ASSIST = "城关镇", "县交通运输局"
 
 
-def find(person, text: str):
-    for m in reversed(person.inbox):
-        if text in (m.text or ""):
-            return m
-    raise LookupError(f"{person.name} has no message containing {text!r}")
-
-
 async def count(db, model, *where) -> int:
     async with db.session() as s:
         return await s.scalar(select(func.count()).select_from(model).where(*where))
@@ -27,7 +20,7 @@ async def test_a_transfer_is_requested_and_the_office_picks_the_new_unit(demo_co
     c, h = demo_county, demo_county.h
     await demo_item("道路修复", assists=(ASSIST,))
     assist = c.liaison(ASSIST)
-    notice = find(assist, "督办通知单")
+    notice = assist.newest("督办通知单")
     await assist.tap("签收", notice)
     await assist.send("/item 1")
     await assist.tap("申请转办")
@@ -35,7 +28,7 @@ async def test_a_transfer_is_requested_and_the_office_picks_the_new_unit(demo_co
     assert "转办申请已提交" in assist.last.text
 
     office = c.people["王敏"]
-    request = find(office, "转办申请")
+    request = office.newest("转办申请")
     assert "应由县水利局办理" in request.text and request.buttons == ["同意转办", "不同意转办"]
     await office.tap("同意转办", request)
     assert "转办后承办单位" in office.last.text
@@ -49,9 +42,9 @@ async def test_a_transfer_is_requested_and_the_office_picks_the_new_unit(demo_co
     assert "已转办至县水利局" in office.last.text
     assert request.buttons == ["🔀 已转办至县水利局 · 查看"]
 
-    assert "已由县交通运输局转至县水利局办理" in find(assist, "转办申请已同意").text
+    assert "已由县交通运输局转至县水利局办理" in assist.newest("转办申请已同意").text
     water = c.liaison("县水利局")
-    new_notice = find(water, "督办通知单")
+    new_notice = water.newest("督办通知单")
     assert new_notice.button_rows == [["签收"], ["反馈进展", "申请延期"], ["提交办结报告", "无法协办"]]
     async with h.db.session() as s:
         t = await s.scalar(select(Transfer))
@@ -83,17 +76,17 @@ async def test_a_plan_with_milestones_and_a_refused_transfer(demo_county, demo_i
     await lead.tap("申请转办")
     await lead.send("不属于本镇职责。")
     office = c.people["王敏"]  # the item's follower (its registrant) gets the request (issue 13)
-    await office.tap("不同意转办", find(office, "转办申请"))
+    await office.tap("不同意转办", office.newest("转办申请"))
     await office.send("该路段在城关镇辖区内，请继续办理。")
     assert "已不同意转办" in office.last.text
-    assert "请继续办理" in find(lead, "转办申请未同意").text
+    assert "请继续办理" in lead.newest("转办申请未同意").text
 
 
 async def test_an_album_replied_to_the_notice_is_one_progress_entry(demo_county, demo_item):
     c, h = demo_county, demo_county.h
     await demo_item("道路修复")
     lead = c.liaison(OWN)
-    notice = find(lead, "督办通知单")
+    notice = lead.newest("督办通知单")
     # The emulator's people cannot send albums yet: store the messages of one as Telegram delivers them.
     emu = h.emu
     chat = emu.chats[lead.id]
@@ -119,7 +112,7 @@ async def test_an_album_replied_to_the_notice_is_one_progress_entry(demo_county,
     await lead.send("/items")
     await lead.reply(lead.last, "这是进展")
     assert "这条消息不能直接回复反馈" in lead.last.text
-    await c.head(OWN).reply(find(c.head(OWN), "督办通知单"), "我来反馈")  # the unit head's copy
+    await c.head(OWN).reply(c.head(OWN).newest("督办通知单"), "我来反馈")  # the unit head's copy
     assert "只有城关镇的联络员才能反馈进展" in c.head(OWN).last.text
     assert await count(h.db, Progress) == 3
 
@@ -135,11 +128,11 @@ async def test_bad_input_in_the_dialogs_is_explained(demo_county, demo_item, tmp
     assert "请输入文字，或发送 /cancel 取消" in head.last.text
     await head.send("请补充资金来源。")
     assert "已退回" in head.last.text
-    assert "请补充资金来源" in find(c.people["王敏"], "立项申请被退回").text
+    assert "请补充资金来源" in c.people["王敏"].newest("立项申请被退回").text
 
     await demo_item("路灯维修", lead=OWN)
     lead = c.liaison(OWN)
-    notice = find(lead, "路灯维修")
+    notice = lead.newest("路灯维修")
     await lead.tap("提交办结报告", notice)
     await lead.tap("完成")
     assert "还没有收到任何内容" in lead.last.text
@@ -161,7 +154,7 @@ async def test_bad_input_in_the_dialogs_is_explained(demo_county, demo_item, tmp
     assert "办结报告已提交（附件1个）" in lead.last.text
 
     await demo_item("公园绿化", lead=OWN)
-    notice = find(lead, "公园绿化")
+    notice = lead.newest("公园绿化")
     await lead.tap("申请延期", notice)
     for text, expected in {"下个月": "格式不对", "2026-02-30": "不存在", "2026-03-18": "应晚于现在的期限 2026-03-19"}.items():
         await lead.send(text)
@@ -176,7 +169,7 @@ async def test_a_new_button_replaces_an_open_prompt_and_an_abandoned_prompt_time
     c = demo_county
     await demo_item("道路修复")
     lead = c.liaison(OWN)
-    notice = find(lead, "督办通知单")
+    notice = lead.newest("督办通知单")
     await lead.tap("申请延期", notice)
     await lead.tap("反馈进展", notice)
     assert "上一项未完成的操作已取消" in lead.last.text and "反馈进展" in lead.last.text
@@ -200,7 +193,7 @@ async def test_one_dialog_at_a_time(demo_county, demo_item):
     await lead.tap("提交办结报告")
     await lead.send("已办结。")
     await lead.tap("完成")
-    report = find(office, "办结报告待审核")
+    report = office.newest("办结报告待审核")
 
     await office.send("/new")
     await office.tap("退回重办", report)

@@ -15,13 +15,6 @@ from store.workflow import Attachment, Item
 PHOTO = b"\xff\xd8\xff\xe0 fake jpeg: the broken road"
 
 
-def find(person, text: str):
-    for m in reversed(person.inbox):
-        if text in (m.text or ""):
-            return m
-    raise LookupError(f"{person.name} has no message containing {text!r}")
-
-
 async def rows(db, model, *where):
     async with db.session() as s:
         return list((await s.scalars(select(model).where(*where).order_by(model.id))).all())
@@ -93,7 +86,7 @@ async def test_a_disagreement_goes_back_to_the_office(demo_county, demo_item):
     await liaison.send("我方已说明西段3月15日完工，记录有误。")
     assert "已将您的异议转交督查室" in liaison.last.text
     assert liaison.inbox[-3].buttons == ["⚠️ 已提出异议"]
-    alert = find(wang, "电话督查记录有异议")
+    alert = wang.newest("电话督查记录有异议")
     assert "我方已说明西段3月15日完工，记录有误。" in alert.text and "催办路面修复" in alert.text
     assert not any("有异议" in (m.text or "") for m in c.people["李强"].inbox)  # the recorder, not every office
 
@@ -209,7 +202,7 @@ async def test_bulletins_go_to_every_liaison_and_count(demo_county, demo_item):
     liaisons = [p for p in c.people.values() if "liaison" in c.row(p).roles]
     assert len(liaisons) == 20
     for person in [*liaisons, c.head("县交通运输局")]:
-        m = find(person, "督查通报")
+        m = person.newest("督查通报")
         assert "2026年第1期" in m.text and "协办任务未按时完成" in m.text
     assert not any("督查通报" in (m.text or "") for m in c.head("城关镇").inbox)
 
@@ -226,7 +219,7 @@ async def test_bulletins_go_to_every_liaison_and_count(demo_county, demo_item):
     await wang.send("提前完成，成效明显。")
     assert "加5分" in wang.last.text and "涉密专项整治" not in wang.last.text
     await wang.tap("发布")
-    m = find(c.liaison("新马桥镇"), "2026年第2期")
+    m = c.liaison("新马桥镇").newest("2026年第2期")
     assert "督字〔2026〕2号" in m.text and "涉密" in m.text
     assert "涉密专项整治" not in m.text and "提前完成" not in m.text
     events = await rows(c.h.db, ScoreEvent)
