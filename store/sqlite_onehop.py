@@ -130,20 +130,14 @@ class OneHopConnection(aiosqlite.Connection):
         self._thread.daemon = True  # as SQLAlchemy sets it for aiosqlite: never holds up exit
 
     async def _connect(self) -> OneHopConnection:
-        if self._connection is None:
-            future = asyncio.get_running_loop().create_future()
-            self._tx.put_nowait((future, self._connector))
-            try:
-                self._connection = await future
-            except BaseException:
-                # aiosqlite queues its thread's stop and returns: when the open failed at start-up
-                # (a read-only folder) asyncio.run closed the loop before the thread answered, and the
-                # thread died on "Event loop is closed". Waiting for the stop ends the thread first.
-                stopped = self.stop()
-                self._connection = None
-                if stopped is not None:
-                    await asyncio.wait({stopped}, timeout=5)
-                raise
+        try:
+            await super()._connect()
+        except BaseException:
+            # aiosqlite queues its thread's stop and returns: when the open failed at start-up (a
+            # read-only folder) asyncio.run closed the loop before the thread answered, and the
+            # thread died on "Event loop is closed". Waiting for the thread ends it first.
+            await asyncio.to_thread(self._thread.join, 5)
+            raise
         return self
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]  # SQLAlchemy enters it with `async with`
