@@ -356,7 +356,10 @@ class Sender:
     async def _attempt(self, row: OutboxMessage) -> Outcome:
         timeout = SEND_TIMEOUT["file" if row.kind in ("photo", "document") else "text"]
         try:
-            message = await asyncio.wait_for(self._call(row), timeout)
+            # Not wait_for: on Python 3.11 it swallows a cancel that lands as the call completes
+            # (cpython gh-86296), and a sender told to stop would go on sending.
+            async with asyncio.timeout(timeout):
+                message = await self._call(row)
         except RetryAfter as exc:
             seconds = retry_seconds(exc)
             return Outcome("retry", f"429 retry_after={seconds:g}", retry_in=seconds, counts=False)

@@ -39,6 +39,7 @@ class Wire(EmulatorRequest):
         self.latency = latency
         self.accepted = 0
         self.kill_at: int | None = None
+        self.stop_on_answer = False  # cancel the victim as the answer arrives, without a pause
         self.victim: asyncio.Task | None = None
 
     async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
@@ -54,6 +55,9 @@ class Wire(EmulatorRequest):
                 await asyncio.sleep(0)  # the cancellation lands here: the answer never arrives
         if self.latency:
             await asyncio.sleep(self.latency / 2)
+        if self.stop_on_answer and self.victim is not None:
+            self.stop_on_answer = False
+            self.victim.cancel()  # the answer is back in the same step: the call completes too
         return status, body
 
 
@@ -156,6 +160,20 @@ async def test_killed_five_times_mid_broadcast_of_300_none_lost_at_most_one_dupl
 
 async def test_killed_five_times_with_100ms_latency_none_lost_at_most_one_duplicate_each(db, clock, emu, wire):
     await _kill_five_times(db, clock, emu, wire, latency=0.1)
+
+
+async def test_a_sender_stopped_as_telegram_answers_stops(db, clock, emu, wire):
+    # Python 3.11's wait_for returns the call's result when the cancel and the answer arrive in
+    # one step (cpython gh-86296): the sender went on sending, and a stop waited forever.
+    transport, bot = wire
+    pairs = await make_people(db, clock, emu, 3)
+    await broadcast(db, clock, pairs)
+    sender = Sender(db, bot, clock, pacing=Pacing(**FAST))
+    task = asyncio.create_task(sender.run(lambda: True))
+    transport.victim, transport.stop_on_answer = task, True
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert done == {task} and task.cancelled()
+    assert sum(received(pairs)) == 1  # the one in flight; the rest wait for the next sender
 
 
 async def test_a_restart_takes_back_the_dead_senders_claim_at_once(db, clock, emu, wire):
