@@ -1,23 +1,25 @@
 """What one update costs: the bot next to a bare python-telegram-bot bot, on the same transport.
 
     .venv/bin/python bench/per_update.py [--users 200] [--help-updates 2000] [--lists 500] [--runs 3]
-                                         [--marks each|grouped]
+                                         [--marks grouped|each]
 
-Both bots poll an in-process emulator (``EmulatorRequest``, Telegram's flood limits off) in the
-same event loop, each its own, so one idles in its long poll while the other is measured. The
-bot is ``build_application`` as in the end-to-end tests (``start_jobs=False``: no outbox sender
-loop, which these cases do not use), on a temporary SQLite database with the demo county plus
-liaisons up to ``--users`` people, all bound to emulator users, and 10 approved items for 城关镇.
-Its pacing budget is lifted (as the tests do) so Telegram's 30 msg/s cannot be the bottleneck:
-what is measured is the work per update, not the rate limit. The durable inbox writes each
-getUpdates batch in one INSERT; handled updates are marked one by one (``--marks each``, the
-default, the stricter: what ``python -m bot run`` does on PostgreSQL, an instance in an election,
-so that a killed leader repeats at most one update) or, with ``--marks grouped``, several in one
-UPDATE during a burst (``bot.runtime.inbox.MARK_DELAY``; what ``python -m bot run`` does on SQLite). The bare bot is a few lines of PTB:
-/help and /items answer a fixed text (the list with a 下一页 button), a tap is answered and the
-message edited.
+Three bots poll an in-process emulator each (``EmulatorRequest``, Telegram's flood limits off), in
+the same event loop, so two idle in their long polls while the third is measured:
+* the bot: ``build_application`` as in the end-to-end tests (``start_jobs=False``: no outbox sender
+  loop, which these cases do not use), on a temporary SQLite database with the demo county plus
+  liaisons up to ``--users`` people, all bound to emulator users, and 10 approved items for 城关镇.
+  Its pacing budget is lifted (as the tests do) so Telegram's 30 msg/s cannot be the bottleneck:
+  what is measured is the work per update, not the rate limit;
+* the bare bot: a few lines of PTB. /help and /items answer a fixed text (the list with a 下一页
+  button), a tap is answered and the message edited;
+* the bare bot with the durable inbox (issue 9) and nothing else, on its own SQLite database: the
+  floor under any bot that writes every update down before handling it.
+The durable inbox writes each getUpdates batch in one INSERT and marks handled updates: several in
+one UPDATE during a burst (``--marks grouped``, the default: what ``python -m bot run`` does on one
+instance, the SQLite default; ``bot.runtime.inbox.MARK_DELAY``), or one by one (``--marks each``:
+what an instance in a PostgreSQL election does, so that a killed leader repeats at most one update).
 
-Three cases, each run ``--runs`` times alternating which bot goes first, medians printed:
+Three cases, each run ``--runs`` times, each run started by another bot, medians printed:
   /help      ``--help-updates`` /help from all users, injected at once;
   /items     ``--lists`` /items from the people of 城关镇 (a liaison's view: 10 items, 2 pages);
   tap        下一页 on every list message the /items case produced (answer + edit).
@@ -55,6 +57,7 @@ from telegram.constants import ParseMode  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler  # noqa: E402
 
 from bot.runtime.app import build_application, start_polling, stop_polling  # noqa: E402
+from bot.runtime.inbox import InboxApplication, InboxQueue, attach_inbox  # noqa: E402
 from bot.kernel.clock import Clock  # noqa: E402
 from bot.kernel.config import OfficeSettings, Settings, StorageSettings, TelegramSettings  # noqa: E402
 from bot.demo.county import demo_people, demo_units, seed_directory  # noqa: E402
@@ -72,6 +75,11 @@ ITEMS = 10
 GOALS = {"help": 1.5, "tap": 2.0, "items": 3.0}
 BUDGET = {"help": 1, "tap": 3, "items": 4}  # statements per update, issue 11 item 1
 ISSUE_NOW = {"help": "8.1×", "tap": "20×", "items": "47× (~13 statements/update)"}
+FLOOR = "bare PTB + inbox"
+MARK_MODES = {
+    "grouped": "several in one UPDATE during a burst, as `python -m bot run` on one instance",
+    "each": "one UPDATE per update, as `python -m bot run` with several instances on PostgreSQL",
+}
 _INBOX = re.compile(r'\b(?:INTO|UPDATE|FROM)\s+"?inbox"?\b', re.IGNORECASE)
 
 
@@ -137,6 +145,36 @@ async def start_bare(users: int) -> Target:
 
     unit_people = [u for u, name in zip(everyone, people_names(users)) if name in unit_names(users)]
     return Target("bare PTB", emu, app, everyone, unit_people, stop)
+
+
+async def start_floor(users: int, tmp: str, marks: str) -> Target:
+    """The bare bot with only the durable inbox (issue 9) added: every getUpdates batch written
+    before PTB parses it, every update marked handled afterwards (``marks`` as the bot's). What
+    no bot that keeps that guarantee can go below, on the same database engine."""
+    db = Database(f"sqlite:///{tmp}/floor.sqlite3", now=Clock().now)
+    await db.upgrade()
+    emu = Emulator(token="654322:FLOOR-BENCH", bot_username="floor_bench_bot", limits=None)
+    everyone = [emu.person(name) for name in people_names(users)]
+    app = (ApplicationBuilder().application_class(InboxApplication).update_queue(InboxQueue()).token(emu.token)
+           .request(EmulatorRequest(emu)).get_updates_request(EmulatorRequest(emu)).build())
+    inbox = attach_inbox(app, db)
+    if marks == "each":
+        inbox.mark_batch = 1
+    app.add_handler(CommandHandler("help", bare_help))
+    app.add_handler(CommandHandler("items", bare_items))
+    app.add_handler(CallbackQueryHandler(bare_tap))
+    await app.initialize()
+    await app.updater.start_polling(poll_interval=0, timeout=5, allowed_updates=Update.ALL_TYPES)
+    await app.start()
+
+    async def stop() -> None:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await db.dispose()
+
+    unit_people = [u for u, name in zip(everyone, people_names(users)) if name in unit_names(users)]
+    return Target(FLOOR, emu, app, everyone, unit_people, stop)
 
 
 def extra_people(users: int) -> list[tuple[str, str]]:
@@ -348,27 +386,30 @@ async def warm_up(t: Target) -> None:
     await case_tap(t, len(t.unit_people))
 
 
-async def main(users: int, help_updates: int, lists: int, runs: int, marks: str = "each") -> None:
+async def main(users: int, help_updates: int, lists: int, runs: int, marks: str = "grouped") -> None:
     logging.basicConfig(level=logging.WARNING)
     total, load = time.perf_counter(), os.getloadavg()[0]
     sizes = {"help": help_updates, "items": lists, "tap": lists}
     with tempfile.TemporaryDirectory() as tmp:
         bot, db = await start_bot(users, tmp, marks)
         bare = await start_bare(users)
+        floor = await start_floor(users, tmp, marks)
         stmts = Statements(db)
         try:
-            for t in (bot, bare):
+            for t in (bot, bare, floor):
                 await warm_up(t)
             figures = Figures()
-            for i in range(runs):
-                for t in ((bot, bare) if i % 2 == 0 else (bare, bot)):
+            order = (bot, bare, floor)
+            for i in range(runs):  # each run starts with another of the three
+                for t in order[i % 3:] + order[:i % 3]:
                     await run_target(t, sizes, figures, stmts if t is bot else None)
         finally:
+            await floor.stop()
             await bare.stop()
             await bot.stop()
             await db.dispose()
     report(figures, users, len(bot.unit_people), sizes, runs, (load, os.getloadavg()[0]))
-    print(f"inbox marks: {marks} ({'one UPDATE per update, as `python -m bot run` on PostgreSQL' if marks == 'each' else 'grouped during a burst, as `python -m bot run` on SQLite'})")
+    print(f"inbox marks: {marks} ({MARK_MODES[marks]})")
     print(f"(whole bench {time.perf_counter() - total:.0f} s)")
 
 
@@ -390,14 +431,15 @@ def report(figures: Figures, users: int, unit_people: int, sizes: dict[str, int]
     }
     width = max(len(pad(v, 0).rstrip()) + sum(unicodedata.east_asian_width(c) in 'WF' for c in v) for v in labels.values())
     print(f"{pad('wall time per update', width)} │ {'bot ms':>8} {'bare ms':>8} │ {'ratio':>6} {'goal':>6} │ "
-          f"runs: bot / bare (ms)")
+          f"{'bare+inbox ms':>13} {'ratio':>6} │ runs: bot / bare (ms)")
     for case in labels:
         bot, bare = figures.seconds[(case, "bot")], figures.seconds[(case, "bare PTB")]
         b, p = statistics.median(bot) * 1000, statistics.median(bare) * 1000
+        f = statistics.median(figures.seconds[(case, FLOOR)]) * 1000
         ratio, goal = b / p, GOALS[case]
         runs_text = " ".join(f"{x * 1000:.2f}" for x in bot) + " / " + " ".join(f"{x * 1000:.2f}" for x in bare)
         print(f"{pad(labels[case], width)} │ {b:>8.2f} {p:>8.2f} │ {ratio:>5.1f}× {'≤' + format(goal, 'g') + '×':>6} │ "
-              f"{runs_text}  {'met' if ratio <= goal else 'NOT met'}")
+              f"{f:>13.2f} {f / p:>5.1f}× │ {runs_text}  {'met' if ratio <= goal else 'NOT met'}")
     print(f"{pad('CPU time per update (the process, all threads)', width)} │ {'bot ms':>8} {'bare ms':>8} │ {'ratio':>6}")
     for case in labels:
         b = statistics.median(figures.cpu[(case, "bot")]) * 1000
@@ -419,6 +461,6 @@ if __name__ == "__main__":
     parser.add_argument("--help-updates", type=int, default=2000)
     parser.add_argument("--lists", type=int, default=500, help="/items updates, then as many taps")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--marks", choices=("each", "grouped"), default="each")
+    parser.add_argument("--marks", choices=("grouped", "each"), default="grouped")
     args = parser.parse_args()
     asyncio.run(main(args.users, args.help_updates, args.lists, args.runs, args.marks))

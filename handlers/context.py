@@ -8,7 +8,9 @@ from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.domain.acting import person_actor, system_actor
-from bot.domain.directory import ensure_admin, person_by_telegram_id
+from bot.domain.directory import ensure_admin
+from bot.runtime.inbox import InboxQueue
+from bot.runtime.senders import AHEAD, Senders
 from bot.runtime.services import Services
 
 if TYPE_CHECKING:
@@ -72,6 +74,10 @@ class Ctx(CallbackContext[ExtBot, dict, ChatData, dict]):
     def services(self) -> Services:
         return self.bot_data["services"]
 
+    @property
+    def senders(self) -> Senders:
+        return self.bot_data["senders"]
+
     async def person(self, update: Update) -> Person | None:
         """The active person bound to this Telegram account (office admins are created on sight)."""
         if self._person is _UNSET:
@@ -82,9 +88,10 @@ class Ctx(CallbackContext[ExtBot, dict, ChatData, dict]):
                 if user.id in svc.settings.office.admins:
                     async with svc.db.session(system_actor("config:admins"), "person.admin_from_config") as s:
                         self._person = await ensure_admin(s, user.id, user.full_name, svc.clock.now())
-                else:
-                    async with svc.db.session() as s:
-                        self._person = await person_by_telegram_id(s, user.id)
+                else:  # read along with the senders of the updates waiting behind this one
+                    queue = self.application.update_queue
+                    waiting = queue.senders_waiting(AHEAD) if isinstance(queue, InboxQueue) else ()
+                    self._person = await self.senders.person(user.id, waiting)
         return self._person
 
     async def known_person(self, update: Update) -> Person:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -50,6 +51,10 @@ def _on_sqlite_reset(dbapi_conn, _record, reset_state) -> None:  # noqa: ANN001
         dbapi_conn.rollback()
 
 
+# A statement that may change who someone is to the bot: their binding, roles, activity or unit.
+_DIRECTORY_WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(?:people|person_roles|units)"?\b', re.I)
+
+
 def _one_hop_creator(url: str) -> Callable[[], sqlite_onehop.OneHopConnection]:
     """aiosqlite connections with one thread hand-over per statement (store.sqlite_onehop), opened
     with the arguments SQLAlchemy would derive from the URL itself."""
@@ -81,6 +86,14 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _on_sqlite_connect)
             event.listen(self.engine.sync_engine, "reset", _on_sqlite_reset)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Counts statements that wrote the directory through this engine (ORM or Core, committed
+        # or not): what was read of it before a change is known stale (``handlers.context``).
+        self.directory_writes = 0
+        event.listen(self.engine.sync_engine, "before_cursor_execute", self._count_directory_write)
+
+    def _count_directory_write(self, _conn, _cursor, statement: str, *_args: object) -> None:  # noqa: ANN001
+        if _DIRECTORY_WRITE.match(statement):
+            self.directory_writes += 1
 
     @asynccontextmanager
     async def session(self, actor: Actor | None = None, action: str | None = None) -> AsyncIterator[AsyncSession]:

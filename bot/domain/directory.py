@@ -28,6 +28,21 @@ async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Pers
     return result.unique().scalar_one_or_none()
 
 
+_BY_TELEGRAM_IDS = (
+    select(Person)
+    .where(Person.telegram_id.in_(bindparam("telegram_ids", expanding=True)), Person.active)
+    .options(joinedload(Person.role_rows))
+)
+
+
+async def people_by_telegram_ids(session: AsyncSession, telegram_ids: list[int]) -> list[Person]:
+    """The active people on these accounts, each with unit and roles, in one statement."""
+    if not telegram_ids:
+        return []
+    result = await session.execute(_BY_TELEGRAM_IDS, {"telegram_ids": telegram_ids})
+    return list(result.unique().scalars())
+
+
 async def find_units(session: AsyncSession, text: str, limit: int = 10) -> list[Unit]:
     """Units whose name contains the text, exact match first: people type part of a name."""
     text = text.strip()

@@ -26,6 +26,7 @@ from bot.runtime.inbox import InboxQueue, attach_inbox, recover_inbox
 from bot.runtime.jobs import schedule_jobs
 from bot.runtime.leader import Leadership, PgLeadership
 from bot.runtime.persistence import DbPersistence, DialogStateApplication, forget_timeouts, restore_timeouts
+from bot.runtime.senders import Senders
 from bot.runtime.services import Services
 from bot.runtime.sweeps import unreachable_hook
 from handlers.common import refresh_all_menus
@@ -85,6 +86,8 @@ def build_application(
     # Routine notices held for working hours go out bundled, one message per person (issue 13).
     services.sender.release_held = release_hook(services)
     attach_inbox(app, db)
+    # During a burst, the people behind the waiting updates are read together (handlers.context).
+    app.bot_data["senders"] = Senders(db)
     handlers.register(app)
     if start_jobs:
         schedule_jobs(app)

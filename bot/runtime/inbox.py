@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from telegram._utils.types import ODVInput  # the type PTB gives these parameters
 
 import asyncio
+import itertools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -246,6 +247,14 @@ class InboxQueue(asyncio.Queue):
                 log.info("event=update_known update_id=%s", item.update_id)  # a redelivery
                 return
         await super().put(item)
+
+    def senders_waiting(self, limit: int) -> list[int]:
+        """The senders of the first ``limit`` updates waiting (``bot.runtime.senders``)."""
+        return [
+            item.effective_user.id
+            for item in itertools.islice(self._queue, limit)  # type: ignore[attr-defined]
+            if isinstance(item, Update) and item.effective_user is not None
+        ]
 
     async def requeue(self, item: object) -> None:
         """Queue an update the inbox holds already (start-up recovery)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-import handlers.context
+import bot.runtime.senders
 from bot.domain import assignments as asg
 from bot.domain import review
 from store.models import AuditEntry
@@ -88,10 +88,10 @@ async def test_a_database_error_in_the_gate_is_try_again_not_a_refusal_and_stops
     await demo_item()
     liaison = c.liaison("城关镇")
 
-    async def broken(session, telegram_id):  # noqa: ANN001
+    async def broken(session, telegram_ids):  # noqa: ANN001
         raise OperationalError("SELECT people", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(handlers.context, "person_by_telegram_id", broken)
+    monkeypatch.setattr(bot.runtime.senders, "people_by_telegram_ids", broken)
     seen = len(liaison.inbox)
     with caplog.at_level(logging.WARNING):
         await liaison.send("/items")
@@ -112,10 +112,10 @@ async def test_a_database_error_in_the_gate_is_try_again_not_a_refusal_and_stops
 async def test_an_unexpected_error_in_the_gate_fails_closed(demo_county, monkeypatch, caplog):
     liaison = demo_county.liaison("城关镇")
 
-    async def broken(session, telegram_id):  # noqa: ANN001
+    async def broken(session, telegram_ids):  # noqa: ANN001
         raise KeyError("bug")
 
-    monkeypatch.setattr(handlers.context, "person_by_telegram_id", broken)
+    monkeypatch.setattr(bot.runtime.senders, "people_by_telegram_ids", broken)
     seen = len(liaison.inbox)
     with caplog.at_level(logging.ERROR):
         await liaison.send("/help")

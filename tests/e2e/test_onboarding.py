@@ -241,3 +241,22 @@ async def test_a_stranger_who_blocks_the_bot_gets_no_answer(harness):
     await stranger.unblock()
     assert len(stranger.inbox) == answered and harness.emu.stats.calls["sendMessage"] == calls
 
+
+
+async def test_a_burst_sees_a_binding_made_by_an_earlier_update_of_the_same_burst(any_transport):
+    # The senders of waiting updates are read together (bot.runtime.senders): 张三's /items waits
+    # behind his /start, read as a stranger's; the binding his /start writes voids that copy.
+    h = any_transport
+    await add_units(h.db, h.clock, "城关镇")
+    admin = h.emu.person("王敏", user_id=ADMIN_ID)
+    await admin.send("/start")
+    code = await invite_link(admin, "/invite 联络员 城关镇 张三")
+    zhang, bystanders = h.emu.person("张三"), [h.emu.person(f"路人{i}") for i in range(3)]
+    await h.emu.user_sends(zhang.id, f"/start {code}")
+    for who in bystanders:
+        await h.emu.user_sends(who.id, "/help")
+    await h.emu.user_sends(zhang.id, "/items")
+    await h.emu.settle()
+    assert "张三，您好" in zhang.inbox[-2].text
+    assert zhang.last.text.startswith("📋 督查事项（全部）：共0件"), zhang.last.text
+    assert all("请联系督查室获取邀请链接" in who.last.text for who in bystanders)
