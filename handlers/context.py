@@ -90,7 +90,7 @@ class Ctx(CallbackContext[ExtBot, dict, ChatData, dict]):
                         self._person = await ensure_admin(s, user.id, user.full_name, svc.clock.now())
                 else:  # read along with the senders of the updates waiting behind this one
                     queue = self.application.update_queue
-                    waiting = queue.senders_waiting(AHEAD) if isinstance(queue, InboxQueue) else ()
+                    waiting = (lambda: queue.senders_waiting(AHEAD)) if isinstance(queue, InboxQueue) else tuple
                     self._person = await self.senders.person(user.id, waiting)
         return self._person
 

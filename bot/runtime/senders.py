@@ -39,11 +39,11 @@ class Senders:
         # telegram id -> (the person, or None for a stranger; directory_writes then; read at)
         self._copies: dict[int, tuple[Person | None, int, float]] = {}
 
-    async def person(self, telegram_id: int, waiting: Iterable[int] = ()) -> Person | None:
-        """The active person on this account; the ``waiting`` senders' are read along."""
+    async def person(self, telegram_id: int, waiting: Callable[[], Iterable[int]] = tuple) -> Person | None:
+        """The active person on this account; the ``waiting()`` senders' are read along."""
         if self._held(telegram_id):
             return self._copies[telegram_id][0]
-        ahead = [s for s in dict.fromkeys(waiting) if s != telegram_id and not self._held(s)][: AHEAD - 1]
+        ahead = [s for s in dict.fromkeys(waiting()) if s != telegram_id and not self._held(s)][: AHEAD - 1]
         writes, read_at = self.db.directory_writes, self._monotonic()  # before: a write meanwhile voids
         async with self.db.session() as s:
             people = {p.telegram_id: p for p in await people_by_telegram_ids(s, [telegram_id, *ahead])}

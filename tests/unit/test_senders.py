@@ -42,7 +42,7 @@ async def test_the_waiting_senders_are_read_with_the_first_and_served_from_that_
     await _people(db, clock, 5)
     senders = Senders(db, Monotonic())
     reads = _count_people_reads(db)
-    first = await senders.person(1000, waiting=[1001, 1002, 1000, 1003, 4242])
+    first = await senders.person(1000, waiting=lambda: [1001, 1002, 1000, 1003, 4242])
     assert first is not None and first.name == "联络员0" and first.roles == {"liaison"}
     assert len(reads) == 1  # five accounts, one statement
     assert [(await senders.person(i)).name for i in (1001, 1002, 1003)] == ["联络员1", "联络员2", "联络员3"]
@@ -55,7 +55,7 @@ async def test_the_waiting_senders_are_read_with_the_first_and_served_from_that_
 async def test_a_directory_write_voids_every_copy_read_before_it(db, clock):
     people = await _people(db, clock, 3)
     senders = Senders(db, Monotonic())
-    await senders.person(1000, waiting=[1001, 1002])
+    await senders.person(1000, waiting=lambda: [1001, 1002])
     async with db.session(Actor.system("test"), "test.deactivate") as s:  # the office stops 联络员1
         await s.execute(update(Person).where(Person.id == people[1].id).values(active=False))
     assert await senders.person(1001) is None
@@ -67,7 +67,7 @@ async def test_a_directory_write_voids_every_copy_read_before_it(db, clock):
 async def test_an_orm_change_of_roles_voids_the_copies_too(db, clock):
     people = await _people(db, clock, 2)
     senders = Senders(db, Monotonic())
-    await senders.person(1000, waiting=[1001])
+    await senders.person(1000, waiting=lambda: [1001])
     async with db.session(Actor.system("test"), "test.role") as s:
         person = await s.scalar(select(Person).where(Person.id == people[1].id))
         person.role_rows.append(PersonRole(role="unit_head"))
@@ -78,7 +78,7 @@ async def test_a_copy_is_not_used_once_older_than_fresh(db, clock):
     await _people(db, clock, 2)
     monotonic = Monotonic()
     senders = Senders(db, monotonic)
-    await senders.person(1000, waiting=[1001])
+    await senders.person(1000, waiting=lambda: [1001])
     writes = db.directory_writes
     # Another process (a directory import) deactivates 联络员1: this engine does not see the write.
     other = type(db)(db.url)
