@@ -421,8 +421,9 @@ def pad(text: str, width: int) -> str:
 
 def report(figures: Figures, users: int, unit_people: int, sizes: dict[str, int], runs: int,
            load: tuple[float, float]) -> None:
-    print(f"per-update bench: the bot vs a bare python-telegram-bot bot, each polling an in-process emulator "
-          f"(limits off), SQLite; {users} people bound; median of {runs} runs, alternating which goes first; "
+    print(f"per-update bench: the bot, a bare python-telegram-bot bot, and the bare bot with the durable inbox "
+          f"only (bare+inbox), each polling an in-process emulator (limits off), SQLite; {users} people bound; "
+          f"median of {runs} runs, each started by another bot; "
           f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the start, {load[1]:.1f} at the end")
     labels = {
         "help": f"/help, {sizes['help']:,} updates from {users} users",
