@@ -86,13 +86,20 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _on_sqlite_connect)
             event.listen(self.engine.sync_engine, "reset", _on_sqlite_reset)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Counts statements that wrote the directory through this engine (ORM or Core, committed
-        # or not): what was read of it before a change is known stale (``handlers.context``).
+        # Counts writes to the directory through this engine (ORM or Core), once as the statement
+        # runs and once as its transaction commits: a copy read before either is known stale
+        # (``bot.runtime.senders``), also one read between them, which still saw the old rows.
         self.directory_writes = 0
-        event.listen(self.engine.sync_engine, "before_cursor_execute", self._count_directory_write)
+        event.listen(self.engine.sync_engine, "before_cursor_execute", self._directory_write_runs)
+        event.listen(self.engine.sync_engine, "commit", self._directory_write_commits)
 
-    def _count_directory_write(self, _conn, _cursor, statement: str, *_args: object) -> None:  # noqa: ANN001
+    def _directory_write_runs(self, conn, _cursor, statement: str, *_args: object) -> None:  # noqa: ANN001
         if _DIRECTORY_WRITE.match(statement):
+            conn.info["wrote_directory"] = True
+            self.directory_writes += 1
+
+    def _directory_write_commits(self, conn) -> None:  # noqa: ANN001
+        if conn.info.pop("wrote_directory", False):
             self.directory_writes += 1
 
     @asynccontextmanager

@@ -91,3 +91,14 @@ async def test_a_copy_is_not_used_once_older_than_fresh(db, clock):
     assert (await senders.person(1001)) is not None  # within FRESH: the copy stands
     monotonic.now += FRESH + 0.1
     assert await senders.person(1001) is None
+
+
+async def test_a_copy_read_while_a_directory_write_is_uncommitted_is_void_once_it_commits(db, clock):
+    people = await _people(db, clock, 1)
+    senders = Senders(db, Monotonic())
+    async with db.session(Actor.system("test"), "test.deactivate") as s:
+        await s.execute(update(Person).where(Person.id == people[0].id).values(active=False))
+        # Read meanwhile (another task, another connection): the old row, still active.
+        assert await senders.person(1000) is not None
+        assert await senders.person(1000) is not None  # the copy, within the same moment
+    assert await senders.person(1000) is None  # committed: read again
