@@ -824,7 +824,8 @@ class _Events(_Api):
             await self._send(hello)
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    async with asyncio.timeout(KEEPALIVE_SECONDS):  # not wait_for: it can swallow a cancel
+                        event = await queue.get()
                 except TimeoutError:
                     self.write(": keep-alive\n\n")
                     await self.flush()

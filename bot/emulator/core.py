@@ -304,7 +304,10 @@ class Emulator(BotApiMethods, UserSide):
     async def _wait_change(self, timeout: float | None) -> None:
         tick = self._tick
         try:
-            await asyncio.wait_for(tick.wait(), timeout)
+            # Not wait_for: on Python 3.11 it swallows a cancel that lands as the tick fires
+            # (cpython gh-86296), and a long poll being stopped would go on.
+            async with asyncio.timeout(timeout):
+                await tick.wait()
         except TimeoutError:
             pass
 
@@ -448,7 +451,8 @@ class Emulator(BotApiMethods, UserSide):
             mark = self._activity
             await self.wait_confirmed(max(deadline - loop.time(), 0.001))
             if self.settle_hook is not None:
-                await asyncio.wait_for(self.settle_hook(), max(deadline - loop.time(), 0.001))
+                async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
+                    await self.settle_hook()
             for _ in range(5):  # let just-scheduled callbacks run
                 await asyncio.sleep(0)
             if self.settle_hook is None and self.settle_quiet:

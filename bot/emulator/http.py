@@ -161,8 +161,9 @@ class EmulatorServer:
         self.app.add_handlers(r".*", handlers)
 
     async def hang(self, seconds: float) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):  # not wait_for: see _wait_change in core.py
+                await self._stopping.wait()
 
     async def stop(self) -> None:
         self._stopping.set()
