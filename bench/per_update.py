@@ -126,11 +126,21 @@ async def bare_tap(update: Update, _context) -> None:  # noqa: ANN001
     await query.edit_message_text(BARE_PAGE.format(page=2), parse_mode=ParseMode.HTML, reply_markup=bare_markup(2))
 
 
-async def start_bare(users: int) -> Target:
-    emu = Emulator(token="654321:BARE-BENCH", bot_username="bare_bench_bot", limits=None)
+async def start_bare(users: int, inbox_db: Database | None = None, marks: str = "grouped") -> Target:
+    """The bare bot; with ``inbox_db``, the bare bot with only the durable inbox (issue 9) added:
+    every getUpdates batch written before PTB parses it, every update marked handled afterwards
+    (``marks`` as the bot's). What no bot that keeps that guarantee can go below."""
+    label = "bare PTB" if inbox_db is None else FLOOR
+    emu = Emulator(token=f"65432{inbox_db is not None:d}:BARE-BENCH", bot_username="bare_bench_bot", limits=None)
     everyone = [emu.person(name) for name in people_names(users)]
-    app = (ApplicationBuilder().token(emu.token)
-           .request(EmulatorRequest(emu)).get_updates_request(EmulatorRequest(emu)).build())
+    builder = ApplicationBuilder().token(emu.token).request(EmulatorRequest(emu))
+    if inbox_db is not None:
+        builder = builder.application_class(InboxApplication).update_queue(InboxQueue())
+    app = builder.get_updates_request(EmulatorRequest(emu)).build()
+    if inbox_db is not None:
+        inbox = attach_inbox(app, inbox_db)
+        if marks == "each":
+            inbox.mark_batch = 1
     app.add_handler(CommandHandler("help", bare_help))
     app.add_handler(CommandHandler("items", bare_items))
     app.add_handler(CallbackQueryHandler(bare_tap))
@@ -142,39 +152,17 @@ async def start_bare(users: int) -> Target:
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+        if inbox_db is not None:
+            await inbox_db.dispose()
 
     unit_people = [u for u, name in zip(everyone, people_names(users)) if name in unit_names(users)]
-    return Target("bare PTB", emu, app, everyone, unit_people, stop)
+    return Target(label, emu, app, everyone, unit_people, stop)
 
 
 async def start_floor(users: int, tmp: str, marks: str) -> Target:
-    """The bare bot with only the durable inbox (issue 9) added: every getUpdates batch written
-    before PTB parses it, every update marked handled afterwards (``marks`` as the bot's). What
-    no bot that keeps that guarantee can go below, on the same database engine."""
     db = Database(f"sqlite:///{tmp}/floor.sqlite3", now=Clock().now)
     await db.upgrade()
-    emu = Emulator(token="654322:FLOOR-BENCH", bot_username="floor_bench_bot", limits=None)
-    everyone = [emu.person(name) for name in people_names(users)]
-    app = (ApplicationBuilder().application_class(InboxApplication).update_queue(InboxQueue()).token(emu.token)
-           .request(EmulatorRequest(emu)).get_updates_request(EmulatorRequest(emu)).build())
-    inbox = attach_inbox(app, db)
-    if marks == "each":
-        inbox.mark_batch = 1
-    app.add_handler(CommandHandler("help", bare_help))
-    app.add_handler(CommandHandler("items", bare_items))
-    app.add_handler(CallbackQueryHandler(bare_tap))
-    await app.initialize()
-    await app.updater.start_polling(poll_interval=0, timeout=5, allowed_updates=Update.ALL_TYPES)
-    await app.start()
-
-    async def stop() -> None:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        await db.dispose()
-
-    unit_people = [u for u, name in zip(everyone, people_names(users)) if name in unit_names(users)]
-    return Target(FLOOR, emu, app, everyone, unit_people, stop)
+    return await start_bare(users, db, marks)
 
 
 def extra_people(users: int) -> list[tuple[str, str]]:
