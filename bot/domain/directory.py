@@ -15,19 +15,6 @@ UNIT_KINDS = ("乡镇", "部门", "直属单位", "驻固单位", "开发区", "
 
 
 # Built once: constructing and keying the statement cost as much as running it (per update).
-_BY_TELEGRAM_ID = (
-    select(Person)
-    .where(Person.telegram_id == bindparam("telegram_id"), Person.active)
-    .options(joinedload(Person.role_rows))
-)
-
-
-async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
-    """The active person on this account, with unit and roles in one statement (run per update)."""
-    result = await session.execute(_BY_TELEGRAM_ID, {"telegram_id": telegram_id})
-    return result.unique().scalar_one_or_none()
-
-
 _BY_TELEGRAM_IDS = (
     select(Person)
     .where(Person.telegram_id.in_(bindparam("telegram_ids", expanding=True)), Person.active)
@@ -41,6 +28,12 @@ async def people_by_telegram_ids(session: AsyncSession, telegram_ids: list[int])
         return []
     result = await session.execute(_BY_TELEGRAM_IDS, {"telegram_ids": telegram_ids})
     return list(result.unique().scalars())
+
+
+async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
+    """The active person on this account (a Telegram id is bound to one person at most)."""
+    found = await people_by_telegram_ids(session, [telegram_id])
+    return found[0] if found else None
 
 
 async def find_units(session: AsyncSession, text: str, limit: int = 10) -> list[Unit]:

@@ -1,10 +1,11 @@
 """People who come and go: the office finds a person, deactivates them, changes their roles or
 unit, hands a unit's liaison role to someone else and re-invites.
 
-Access follows at once because nothing is cached: the gate (``directory.person_by_telegram_id``)
-and every service (``workflow.act``) read ``Person.active`` and the role rows from the database on
-each update, and every recipient list (``directory.people_with_role``, the urging and digest
-queries) reads only active people. Deactivating a person therefore also
+Access follows at once: every service (``workflow.act``) reads ``Person.active`` and the role rows
+from the database on each update; the gate's copy of a person (``bot.runtime.senders``) is void
+after any write to the directory, so the change made here counts from the next update; and every
+recipient list (``directory.people_with_role``, the urging and digest queries) reads only active
+people. Deactivating a person therefore also
 
 * unbinds their Telegram account (a later invitation of the same account as someone else must
   not collide with the old row), revokes their unused invitation links (a departed liaison cannot

@@ -37,7 +37,7 @@ async def test_deactivate_cancels_queued_messages_revokes_links_unbinds_and_tell
     assert out.chat_id == w.lead_liaison.telegram_id and not out.person.active
     assert out.warning == "城关镇现在没有联络员，请尽快邀请或指定新的联络员（/people 城关镇）"
     async with db.session() as s:
-        assert await person_by_telegram_id(s, w.lead_liaison.telegram_id) is None  # the gate's look-up
+        assert await person_by_telegram_id(s, w.lead_liaison.telegram_id) is None  # the look-up by account
         row = await s.get(Person, w.lead_liaison.id)
         assert not row.active and row.telegram_id is None and row.roles == {"liaison"}  # roles kept
         invitation = await s.scalar(select(Invitation))
