@@ -104,15 +104,6 @@ class LocalLeadership(Leadership):
         await asyncio.Event().wait()
 
 
-def _stop_if_cancelled() -> None:
-    """Python 3.11's ``wait_for`` returns (or raises) its inner result when a cancel lands just as
-    that result arrives (cpython gh-86296): a kill or a stop during a lost connection was swallowed
-    and the election went round again forever. ``cancelling()`` still remembers the request."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 def asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -156,7 +147,6 @@ class PgLeadership(Leadership):
                         log.error("event=leader_election_failed error=%s", type(exc).__name__)
                     failing = True
                     await self._close()
-                _stop_if_cancelled()
                 await asyncio.sleep(self.retry_seconds)
         finally:
             await self._close()
@@ -173,26 +163,27 @@ class PgLeadership(Leadership):
             self.connection.add_termination_listener(lambda _conn: lost.set())
             self.backend_pid = self.connection.get_server_pid()  # for an operator's pg_terminate_backend
             # "This instance lives", for as long as the connection does (leader or standby).
-            await asyncio.wait_for(
-                self.connection.execute("SELECT pg_advisory_lock($1)", self.instance_key), self.retry_seconds + 5
-            )
-        return bool(
-            await asyncio.wait_for(
-                self.connection.fetchval("SELECT pg_try_advisory_lock($1)", self.key), self.retry_seconds + 5
-            )
-        )
+            async with asyncio.timeout(self.retry_seconds + 5):
+                await self.connection.execute("SELECT pg_advisory_lock($1)", self.instance_key)
+        async with asyncio.timeout(self.retry_seconds + 5):
+            return bool(await self.connection.fetchval("SELECT pg_try_advisory_lock($1)", self.key))
 
     async def _lead(self) -> None:
         await self._elect()
         reason = "connection_lost"
         try:
             while True:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._lost.wait(), self.heartbeat_seconds)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands
+                # as its inner await ends (cpython gh-86296), and a stop as the connection drops
+                # sent the election round again forever.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.heartbeat_seconds):
+                        await self._lost.wait()
                 if self._lost.is_set():
                     break
                 try:  # a connection that went silent: no answer in time is a lost lock
-                    await asyncio.wait_for(self.connection.fetchval("SELECT 1"), self.heartbeat_timeout)
+                    async with asyncio.timeout(self.heartbeat_timeout):
+                        await self.connection.fetchval("SELECT 1")
                 except Exception as exc:  # noqa: BLE001 — whatever it is, the lock is not certain any more
                     reason = f"heartbeat_failed:{type(exc).__name__}"
                     break
@@ -205,6 +196,7 @@ class PgLeadership(Leadership):
         conn, self.connection = self.connection, None
         if conn is not None and not conn.is_closed():
             try:
-                await asyncio.wait_for(conn.close(), 2)
+                async with asyncio.timeout(2):
+                    await conn.close()
             except Exception:  # noqa: BLE001 — closing a broken connection
                 conn.terminate()
