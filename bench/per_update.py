@@ -1,7 +1,7 @@
 """What one update costs: the bot next to a bare python-telegram-bot bot, on the same transport.
 
     .venv/bin/python bench/per_update.py [--users 200] [--help-updates 2000] [--lists 500] [--runs 3]
-                                         [--marks grouped|each]
+                                         [--marks grouped|each] [--bare-answers same|fixed]
 
 Three bots poll an in-process emulator each (``EmulatorRequest``, Telegram's flood limits off), in
 the same event loop, so two idle in their long polls while the third is measured:
@@ -10,8 +10,13 @@ the same event loop, so two idle in their long polls while the third is measured
   liaisons up to ``--users`` people, all bound to emulator users, and 10 approved items for 城关镇.
   Its pacing budget is lifted (as the tests do) so Telegram's 30 msg/s cannot be the bottleneck:
   what is measured is the work per update, not the rate limit;
-* the bare bot: a few lines of PTB. /help and /items answer a fixed text (the list with a 下一页
-  button), a tap is answered and the message edited;
+* the bare bot: a few lines of PTB. It answers /help, /items and a tap (answer + edit) with what
+  the bot itself sent for them in its warm-up, text and buttons alike (``--bare-answers same``, the
+  default), so the ratio is the bot's own work per update (the database, who may see what, the
+  rendering), not the size of its answers: PTB and the emulator handle a message in time that
+  grows with its text and buttons, and the bot's list page has 1,868 characters and 14 buttons.
+  ``--bare-answers fixed`` gives the bare bot the bench's earlier answers (a 1,047-character list
+  with 9 buttons, a short help);
 * the bare bot with the durable inbox (issue 9) and nothing else, on its own SQLite database: the
   floor under any bot that writes every update down before handling it.
 The durable inbox writes each getUpdates batch in one INSERT and marks handled updates: several in
@@ -53,7 +58,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiosqlite.core  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update  # noqa: E402
-from telegram.constants import ParseMode  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler  # noqa: E402
 
 from bot.runtime.app import build_application, start_polling, stop_polling  # noqa: E402
@@ -76,6 +80,10 @@ GOALS = {"help": 1.5, "tap": 2.0, "items": 3.0}
 BUDGET = {"help": 1, "tap": 3, "items": 4}  # statements per update, issue 11 item 1
 ISSUE_NOW = {"help": "8.1×", "tap": "20×", "items": "47× (~13 statements/update)"}
 FLOOR = "bare PTB + inbox"
+BARE_ANSWERS = {
+    "same": "the bot's own /help, list page and tapped page, as it sent them: the same text and buttons",
+    "fixed": "a fixed shorter text and a 9-button list, the bench's earlier baseline",
+}
 MARK_MODES = {
     "grouped": "several in one UPDATE during a burst, as `python -m bot run` on one instance",
     "each": "one UPDATE per update, as `python -m bot run` with several instances on PostgreSQL",
@@ -99,34 +107,73 @@ class Target:
     taps: list[tuple[int, int, str]] = field(default_factory=list)  # (chat, message, data) to tap next
 
 
-BARE_HELP = ("<b>督办助手</b>\n可用命令：\n/items 查看我的事项\n/item 编号 查看事项详情\n/help 帮助")
-BARE_PAGE = "<b>我的事项</b>（第{page}页/共2页，共10项）\n" + "\n".join(
+@dataclass
+class Answer:
+    """What a bot sent for a case (``sendMessage`` or ``editMessageText`` parameters, as recorded
+    by the emulator): its text as sent (HTML), and its keyboard as (label, callback data) rows."""
+
+    text: str
+    parse_mode: str | None
+    rows: list[list[tuple[str, str]]]
+
+    @classmethod
+    def of(cls, params: dict) -> Answer:
+        keyboard = (params.get("reply_markup") or {}).get("inline_keyboard", [])
+        return cls(params["text"], params.get("parse_mode"),
+                   [[(b["text"], b.get("callback_data", "")) for b in row] for row in keyboard])
+
+    def markup(self) -> InlineKeyboardMarkup | None:
+        """Built anew for every answer, as any bot builds its keyboard."""
+        if not self.rows:
+            return None
+        return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in self.rows])
+
+
+# --bare-answers fixed: the earlier baseline, a short list of the same shape the bot's used to be.
+_FIXED_PAGE = "<b>我的事项</b>（第{page}页/共2页，共10项）\n" + "\n".join(
     f"🟢 督字〔2026〕{n}号 {UNIT}事项{n}　截止 2026-04-{n:02d}" for n in range(1, 9))
+_FIXED_ROWS = [[(f"🟢 {UNIT}事项{n}", f"i:v:{n}")] for n in range(1, 9)]
+FIXED_ANSWERS = {
+    "help": Answer("<b>督办助手</b>\n可用命令：\n/items 查看我的事项\n/item 编号 查看事项详情\n/help 帮助", "HTML", []),
+    "items": Answer(_FIXED_PAGE.format(page=1), "HTML", [*_FIXED_ROWS, [("下一页", "ls:all:2")]]),
+    "tap": Answer(_FIXED_PAGE.format(page=2), "HTML", [*_FIXED_ROWS, [("上一页", "ls:all:1")]]),
+}
 
 
-def bare_markup(page: int) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(f"🟢 {UNIT}事项{n}", callback_data=f"i:v:{n}")] for n in range(1, 9)]
-    rows.append([InlineKeyboardButton("上一页", callback_data="ls:all:1")] if page == 2
-                else [InlineKeyboardButton("下一页", callback_data="ls:all:2")])
-    return InlineKeyboardMarkup(rows)
+def answers_of(bot: Target) -> dict[str, Answer]:
+    """The bot's last /help answer, /items page and tapped page, as the emulator recorded them
+    (``warm_up`` ran each case on the bot last)."""
+    last: dict[str, dict] = {}
+    for call in bot.emu.calls:
+        if call.method == "sendMessage" and "/items" in call.params.get("text", "") and "reply_markup" not in call.params:
+            last["help"] = call.params
+        elif call.method == "sendMessage" and "下一页" in str(call.params.get("reply_markup")):
+            last["items"] = call.params
+        elif call.method == "editMessageText":
+            last["tap"] = call.params
+    return {case: Answer.of(params) for case, params in last.items()}
 
 
-async def bare_help(update: Update, _context) -> None:  # noqa: ANN001
-    await update.effective_chat.send_message(BARE_HELP, parse_mode=ParseMode.HTML)
+def bare_handlers(answers: dict[str, Answer]) -> list:
+    """A few lines of PTB answering each case with ``answers``."""
+    help_, items, tap = answers["help"], answers["items"], answers["tap"]
+
+    async def bare_help(update: Update, _context) -> None:  # noqa: ANN001
+        await update.effective_chat.send_message(help_.text, parse_mode=help_.parse_mode)
+
+    async def bare_items(update: Update, _context) -> None:  # noqa: ANN001
+        await update.effective_chat.send_message(items.text, parse_mode=items.parse_mode, reply_markup=items.markup())
+
+    async def bare_tap(update: Update, _context) -> None:  # noqa: ANN001
+        query = update.callback_query
+        await query.answer()
+        await query.edit_message_text(tap.text, parse_mode=tap.parse_mode, reply_markup=tap.markup())
+
+    return [CommandHandler("help", bare_help), CommandHandler("items", bare_items), CallbackQueryHandler(bare_tap)]
 
 
-async def bare_items(update: Update, _context) -> None:  # noqa: ANN001
-    await update.effective_chat.send_message(BARE_PAGE.format(page=1), parse_mode=ParseMode.HTML,
-                                             reply_markup=bare_markup(1))
-
-
-async def bare_tap(update: Update, _context) -> None:  # noqa: ANN001
-    query = update.callback_query
-    await query.answer()
-    await query.edit_message_text(BARE_PAGE.format(page=2), parse_mode=ParseMode.HTML, reply_markup=bare_markup(2))
-
-
-async def start_bare(users: int, inbox_db: Database | None = None, marks: str = "grouped") -> Target:
+async def start_bare(users: int, answers: dict[str, Answer], inbox_db: Database | None = None,
+                     marks: str = "grouped") -> Target:
     """The bare bot; with ``inbox_db``, the bare bot with only the durable inbox (issue 9) added:
     every getUpdates batch written before PTB parses it, every update marked handled afterwards
     (``marks`` as the bot's). What no bot that keeps that guarantee can go below."""
@@ -141,9 +188,7 @@ async def start_bare(users: int, inbox_db: Database | None = None, marks: str = 
         inbox = attach_inbox(app, inbox_db)
         if marks == "each":
             inbox.mark_batch = 1
-    app.add_handler(CommandHandler("help", bare_help))
-    app.add_handler(CommandHandler("items", bare_items))
-    app.add_handler(CallbackQueryHandler(bare_tap))
+    app.add_handlers(bare_handlers(answers))
     await app.initialize()
     await app.updater.start_polling(poll_interval=0, timeout=5, allowed_updates=Update.ALL_TYPES)
     await app.start()
@@ -159,10 +204,10 @@ async def start_bare(users: int, inbox_db: Database | None = None, marks: str = 
     return Target(label, emu, app, everyone, unit_people, stop)
 
 
-async def start_floor(users: int, tmp: str, marks: str) -> Target:
+async def start_floor(users: int, answers: dict[str, Answer], tmp: str, marks: str) -> Target:
     db = Database(f"sqlite:///{tmp}/floor.sqlite3", now=Clock().now)
     await db.upgrade()
-    return await start_bare(users, db, marks)
+    return await start_bare(users, answers, db, marks)
 
 
 def extra_people(users: int) -> list[tuple[str, str]]:
@@ -240,7 +285,8 @@ class Statements:
     def __init__(self, db: Database) -> None:
         self.on = False
         self.inbox = self.rest = self.hops = 0
-        event.listen(db.engine.sync_engine, "before_cursor_execute", self._count)
+        for engine in db.sync_engines:  # the inbox writes through an autocommit engine of its own
+            event.listen(engine, "before_cursor_execute", self._count)
         original = aiosqlite.core.Connection._execute
 
         async def counted(conn, fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
@@ -374,17 +420,20 @@ async def warm_up(t: Target) -> None:
     await case_tap(t, len(t.unit_people))
 
 
-async def main(users: int, help_updates: int, lists: int, runs: int, marks: str = "grouped") -> None:
+async def main(users: int, help_updates: int, lists: int, runs: int, marks: str = "grouped",
+               bare_answers: str = "same") -> None:
     logging.basicConfig(level=logging.WARNING)
     total, load = time.perf_counter(), os.getloadavg()[0]
     sizes = {"help": help_updates, "items": lists, "tap": lists}
     with tempfile.TemporaryDirectory() as tmp:
         bot, db = await start_bot(users, tmp, marks)
-        bare = await start_bare(users)
-        floor = await start_floor(users, tmp, marks)
+        await warm_up(bot)
+        answers = answers_of(bot) if bare_answers == "same" else FIXED_ANSWERS
+        bare = await start_bare(users, answers)
+        floor = await start_floor(users, answers, tmp, marks)
         stmts = Statements(db)
         try:
-            for t in (bot, bare, floor):
+            for t in (bare, floor):
                 await warm_up(t)
             figures = Figures()
             order = (bot, bare, floor)
@@ -397,6 +446,7 @@ async def main(users: int, help_updates: int, lists: int, runs: int, marks: str 
             await bot.stop()
             await db.dispose()
     report(figures, users, len(bot.unit_people), sizes, runs, (load, os.getloadavg()[0]))
+    print(f"the bare bots' answers: {bare_answers} ({BARE_ANSWERS[bare_answers]})")
     print(f"inbox marks: {marks} ({MARK_MODES[marks]})")
     print(f"(whole bench {time.perf_counter() - total:.0f} s)")
 
@@ -451,5 +501,6 @@ if __name__ == "__main__":
     parser.add_argument("--lists", type=int, default=500, help="/items updates, then as many taps")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--marks", choices=("grouped", "each"), default="grouped")
+    parser.add_argument("--bare-answers", choices=tuple(BARE_ANSWERS), default="same")
     args = parser.parse_args()
-    asyncio.run(main(args.users, args.help_updates, args.lists, args.runs, args.marks))
+    asyncio.run(main(args.users, args.help_updates, args.lists, args.runs, args.marks, args.bare_answers))

@@ -35,6 +35,11 @@ def async_url(url: str) -> str:
 def _on_sqlite_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
+    # Reads may run on the event loop's thread only where no writer can make them wait: in WAL
+    # mode. A file system without WAL leaves the rollback journal, where a read waits for a
+    # writer's lock (busy_timeout) — on aiosqlite's thread, then, not on the loop.
+    wal = str(cur.fetchone()[0]).lower() == "wal"
+    dbapi_conn.driver_connection.inline_reads = wal
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -86,12 +91,47 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _on_sqlite_connect)
             event.listen(self.engine.sync_engine, "reset", _on_sqlite_reset)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.autocommit = self._autocommit_engine()
         # Counts writes to the directory through this engine (ORM or Core), once as the statement
         # runs and once as its transaction commits: a copy read before either is known stale
         # (``bot.runtime.senders``), also one read between them, which still saw the old rows.
         self.directory_writes = 0
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._directory_write_runs)
         event.listen(self.engine.sync_engine, "commit", self._directory_write_commits)
+
+    def _autocommit_engine(self) -> AsyncEngine:
+        """For bookkeeping writes of one statement each, run for every update (the durable inbox):
+        the statement commits itself, with no COMMIT after it. SQLite: connections of their own,
+        put in autocommit mode once, when opened (switching a pooled connection would cost a
+        hand-over to aiosqlite's thread each way); an in-memory database has only the one
+        connection, so its writes keep their transaction. PostgreSQL: the same pool, where
+        asyncpg then sends neither BEGIN nor COMMIT."""
+        if not self.is_sqlite:
+            return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        if make_url(self.url).database in (None, "", ":memory:"):
+            return self.engine
+        engine = create_async_engine(
+            self.url,
+            echo=self.engine.echo,
+            isolation_level="AUTOCOMMIT",
+            pool_reset_on_return=None,
+            async_creator=_one_hop_creator(self.url),
+        )
+        event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        return engine
+
+    @property
+    def _autocommit_apart(self) -> bool:
+        """The autocommit engine has connections of its own (SQLite on a file); on PostgreSQL it
+        shares the main engine's pool and events, and an in-memory SQLite database is one engine."""
+        return self.is_sqlite and self.autocommit is not self.engine
+
+    @property
+    def sync_engines(self) -> list:
+        """The engines whose events see every statement run (statement counters in tests and benches)."""
+        if self._autocommit_apart:
+            return [self.engine.sync_engine, self.autocommit.sync_engine]
+        return [self.engine.sync_engine]
 
     def _directory_write_runs(self, conn, _cursor, statement: str, *_args: object) -> None:  # noqa: ANN001
         if _DIRECTORY_WRITE.match(statement):
@@ -132,6 +172,8 @@ class Database:
             return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
 
     async def dispose(self) -> None:
+        if self._autocommit_apart:
+            await self.autocommit.dispose()
         await self.engine.dispose()
 
 

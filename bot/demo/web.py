@@ -14,7 +14,8 @@ the JSON API below and follows the chats live over Server-Sent Events built on
     POST /api/chats/<id>/upload         multipart: file, kind=photo|document, caption
     GET  /api/files/<file_id>[?download=1]            a photo or document in a chat
     GET  /api/events                    Server-Sent Events: hello, message, edit, delete,
-                                        commands, answer, clock, reset
+                                        commands, answer, clock, reset; numbered (seq, the
+                                        last one's in hello) so a page can tell it missed one
     GET  /api/clock; POST /api/clock {hours} | {to: "next_workday"}
     POST /api/reset                     restore the demo county
 
@@ -265,6 +266,9 @@ class WebHub:
         self.boot = secrets.token_hex(4)
         self.generation = 0
         self._listeners: set[asyncio.Queue] = set()
+        # Every live event is numbered, as Telegram numbers a client's updates (pts): a page that
+        # sees a number skipped missed something and reloads its chats instead of showing them stale.
+        self.seq = 0
         self._sub: Any = None
         self._pump_task: asyncio.Task | None = None
         self.ready = asyncio.Event()  # cleared while a reset runs
@@ -319,6 +323,8 @@ class WebHub:
         self._listeners.discard(queue)
 
     def broadcast(self, event: dict) -> None:
+        self.seq += 1
+        event = {**event, "seq": self.seq}
         for queue in list(self._listeners):
             queue.put_nowait(event)
 
@@ -328,6 +334,7 @@ class WebHub:
                 out = self._translate(emu, event)
             except Exception:  # one odd event must not stop the live view
                 log.exception("event=sandbox_event_failed kind=%s", event.kind)
+                self.seq += 1  # not shown: the pages see the gap and reload
                 continue
             if out is not None:
                 self.broadcast(out)
@@ -818,8 +825,9 @@ class _Events(_Api):
 
     async def get(self) -> None:
         self._queue = queue = self.hub.listen()
+        seq = self.hub.seq  # the events after this one are in the queue from here on
         try:
-            hello = {"type": "hello", "epoch": self.hub.epoch, "clock": await self.hub.clock_view()}
+            hello = {"type": "hello", "epoch": self.hub.epoch, "seq": seq, "clock": await self.hub.clock_view()}
             self.write("retry: 1000\n")
             await self._send(hello)
             while True:

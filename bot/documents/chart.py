@@ -7,12 +7,12 @@ hundredths of a second. ``draw_charts`` draws a digest's distinct charts in one 
 off the event loop (a module lock keeps FreeType faces to one thread at a time).
 
 Chinese labels need a CJK font. The project installs one from PyPI (noto-cjk-sans-otc,
-Noto Sans CJK under the SIL OFL), so a fresh machine needs neither root nor system fonts; its file
-is registered with matplotlib's font manager by path, so a font cache written before the install
-does not matter. Without it, a system CJK font is used (also registered by path when the cache
-predates it); with none at all the chart is still drawn (in matplotlib's DejaVu Sans) and one warning says how
-to fix it. The font is found through matplotlib's font manager (it knows the system's fonts and
-reads a font collection face by face); Pillow draws with that file and face.
+Noto Sans CJK under the SIL OFL), so a fresh machine needs neither root nor system fonts. Without
+it, a system CJK font is used: the font folders are searched for the usual CJK files, and each
+face of a file (a collection holds several) is opened with Pillow to read its family. With none at
+all the chart is still drawn (in Pillow's own font) and one warning says how to fix it. No
+matplotlib: its font manager, used for this lookup before, added ~26 MB to the bot's resident
+memory for one daily picture.
 """
 
 from __future__ import annotations
@@ -55,7 +55,18 @@ LABELS = {"green": "正常推进", "yellow": "临期（3个工作日内）", "re
 MAX_UNITS = 15
 
 
-# System font files worth registering when matplotlib's cache predates them (file-name fragments).
+# Where fonts are installed (fontconfig's folders, macOS, Windows), and file-name fragments of CJK fonts.
+FONT_DIRS = (
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "~/.local/share/fonts",
+    "~/.fonts",
+    "/Library/Fonts",
+    "/System/Library/Fonts",
+    "~/Library/Fonts",
+    "C:/Windows/Fonts",
+)
+FONT_SUFFIXES = (".ttf", ".ttc", ".otf", ".otc")
 SYSTEM_CJK_FILES = (
     "notosanscjk",
     "notoserifcjk",
@@ -68,6 +79,7 @@ SYSTEM_CJK_FILES = (
     "uming",
     "ukai",
 )
+MAX_FACES = 64  # faces tried per file: a collection has a handful, a single font one
 # The fix that works whatever make's stamp says: install the font package into the bot's own venv.
 ADVICE = (
     "install the font package the bot depends on into its virtualenv (.venv/bin/pip install noto-cjk-sans-otc), "
@@ -85,42 +97,58 @@ def bundled_font_file() -> Path | None:
     return path if path.is_file() else None
 
 
-def _known(font_manager) -> str | None:  # noqa: ANN001
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((family for family in CJK_FAMILIES if family in installed), None)
+def system_cjk_files() -> list[Path]:
+    """Font files in the usual folders whose names look like a CJK font's."""
+    found = []
+    for folder in FONT_DIRS:
+        for root, _dirs, files in os.walk(Path(folder).expanduser()):
+            for name in files:
+                squashed = name.lower().replace("-", "").replace("_", "")
+                if name.lower().endswith(FONT_SUFFIXES) and any(part in squashed for part in SYSTEM_CJK_FILES):
+                    found.append(Path(root) / name)
+    return sorted(found)
 
 
-def _register(font_manager, path: Path | str) -> bool:  # noqa: ANN001
-    try:
-        font_manager.fontManager.addfont(str(path))
-    except (OSError, RuntimeError, ValueError) as exc:  # an unreadable or broken font file
-        log.warning("event=chart_font_unreadable path=%s detail=%s", path, exc)
-        return False
-    return True
+def _families(path: Path) -> list[str]:
+    """The family of each face in a font file, by face index; [] when it cannot be read."""
+    from PIL import ImageFont
+
+    families = []
+    for index in range(MAX_FACES):
+        try:
+            families.append(ImageFont.truetype(str(path), 12, index=index).getname()[0] or "")
+        except OSError:  # past the last face (FreeType: invalid argument), or not a font at all
+            break
+    if not families:
+        log.warning("event=chart_font_unreadable path=%s", path)
+    return families
+
+
+def _best(paths: Sequence[Path]) -> tuple[str, int] | None:
+    """(file, face index) of the most preferred CJK family (``CJK_FAMILIES``'s order) in ``paths``."""
+    best: tuple[int, str, int] | None = None
+    for path in paths:
+        for index, family in enumerate(_families(path)):
+            rank = CJK_FAMILIES.index(family) if family in CJK_FAMILIES else None
+            if rank is not None and (best is None or rank < best[0]):
+                best = (rank, str(path), index)
+        if best is not None and best[0] == 0:
+            break
+    return None if best is None else (best[1], best[2])
 
 
 @lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """A font family that draws Simplified Chinese: the bundled Noto Sans CJK SC, else a system CJK
-    font, else None (warned once, with advice that fixes it)."""
-    from matplotlib import font_manager
-
+def cjk_face() -> tuple[str, int] | None:
+    """(file, face index) of a font that draws Simplified Chinese: the bundled Noto Sans CJK SC,
+    else a system CJK font, else None (warned once, with advice that fixes it)."""
     bundled = bundled_font_file()
-    if bundled is not None and _register(font_manager, bundled) and (family := _known(font_manager)):
-        return family
-    if family := _known(font_manager):
-        return family
-    # matplotlib's cache may predate a system font installed later: register matching files by path.
-    for path in font_manager.findSystemFonts():
-        if any(part in Path(path).name.lower().replace("-", "").replace("_", "") for part in SYSTEM_CJK_FILES):
-            _register(font_manager, path)
-    if family := _known(font_manager):
-        return family
-    log.warning(
-        "event=chart_font_missing detail=no CJK font found; the digest chart's Chinese labels show as boxes. Fix: %s",
-        ADVICE,
-    )
-    return None
+    found = (_best([bundled]) if bundled is not None else None) or _best(system_cjk_files())
+    if found is None:
+        log.warning(
+            "event=chart_font_missing detail=no CJK font found; the digest chart's Chinese labels show as boxes. Fix: %s",
+            ADVICE,
+        )
+    return found
 
 
 def _top(bars: Sequence[UnitBar]) -> list[UnitBar]:
@@ -149,20 +177,14 @@ INK, GRID, MUTED = "#212121", "#e0e0e0", "#616161"
 _draw_lock = threading.Lock()
 
 
-def font_source() -> tuple[str, int]:
-    """(file, face index) of the CJK font (``cjk_font``), else matplotlib's own DejaVu Sans."""
-    from matplotlib import font_manager
-
-    family = cjk_font() or "DejaVu Sans"
-    found = font_manager.findfont(font_manager.FontProperties(family=family))
-    return str(found), int(getattr(found, "face_index", 0) or 0)
-
-
 @lru_cache(maxsize=32)
-def _face(path: str, index: int, size: int):  # noqa: ANN202
+def _face(source: tuple[str, int] | None, size: int):  # noqa: ANN202
+    """A face of ``source`` (``cjk_face``'s file and index) at ``size``; None: Pillow's own font."""
     from PIL import ImageFont
 
-    return ImageFont.truetype(path, size, index=index)
+    if source is None:
+        return ImageFont.load_default(size)
+    return ImageFont.truetype(source[0], size, index=source[1])
 
 
 def _ticks(top: int) -> tuple[int, int]:
@@ -191,9 +213,9 @@ def draw_status_chart(data: ChartData, path: Path) -> Path:
     from PIL import Image, ImageDraw
 
     bars = _top(data.bars)
-    source = font_source()
     with _draw_lock:
-        fonts = {name: _face(*source, size) for name, size in SIZES.items()}
+        source = cjk_face()
+        fonts = {name: _face(source, size) for name, size in SIZES.items()}
         plot_top = PAD + 96
         height = plot_top + ROW * max(len(bars), 1) + 92
         image = Image.new("RGB", (WIDTH, height), "white")
@@ -272,13 +294,17 @@ def _save(image, path: Path) -> None:  # noqa: ANN001
 
 def _draw_each(jobs: dict[Path, ChartData]) -> dict[Path, bool]:
     done = {}
-    for path, data in jobs.items():
-        try:
-            draw_status_chart(data, path)
-            done[path] = True
-        except Exception:  # a chart is a convenience; the digest's text still goes
-            log.exception("event=chart_failed path=%s", path)
-            done[path] = False
+    try:
+        for path, data in jobs.items():
+            try:
+                draw_status_chart(data, path)
+                done[path] = True
+            except Exception:  # a chart is a convenience; the digest's text still goes
+                log.exception("event=chart_failed path=%s", path)
+                done[path] = False
+    finally:
+        with _draw_lock:  # the next charts come with tomorrow's digest: the faces are not kept (~7 MB)
+            _face.cache_clear()
     return done
 
 

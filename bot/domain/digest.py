@@ -122,7 +122,7 @@ class ChartData:
         return any(b.total for b in self.bars)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a county's snapshot holds one per share not on track
 class Line:
     """One item (or one unit's share of it) in a section; ``title`` is None when confidential."""
 
@@ -261,7 +261,7 @@ def _name(title: str, confidential: bool) -> str | None:
     return shown_label(title, True) if confidential else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per active assignment of the county: no __dict__ each
 class Share:
     """One active assignment of an open item, classified as of today."""
 

@@ -345,10 +345,21 @@ class _Share:
         return format_number(self.year, self.number) or f"登记号{self.item_id}"
 
 
-async def _shares(session: AsyncSession, end: datetime, jan1: datetime) -> list[_Share]:
+def _counted(end: datetime, jan1: datetime) -> tuple[ColumnElement[bool], ...]:
     """Every counted unit's share assigned before the month ended and not done before the year
-    began (a share done earlier counts in no figure of this report). Read in parts, the repeated
-    words (units, roles, states) kept once: a city's shares, not their rows, are what is held."""
+    began (a share done earlier counts in no figure of this report)."""
+    return (
+        Assignment.state.in_(COUNTED_STATES),
+        Assignment.notified_at.is_not(None),
+        Assignment.notified_at < end,
+        Assignment.due_date.is_not(None),
+        or_(Assignment.done_at.is_(None), Assignment.done_at >= jan1),
+    )
+
+
+async def _shares(session: AsyncSession, end: datetime, jan1: datetime) -> list[_Share]:
+    """The shares ``_counted`` selects. Read in parts, the repeated words (units, roles, states)
+    kept once: a city's shares, not their rows, are what is held."""
     stmt = (
         select(
             Assignment.id,
@@ -366,13 +377,7 @@ async def _shares(session: AsyncSession, end: datetime, jan1: datetime) -> list[
         )
         .join(Item, Item.id == Assignment.item_id)
         .join(Unit, Unit.id == Assignment.unit_id)
-        .where(
-            Assignment.state.in_(COUNTED_STATES),
-            Assignment.notified_at.is_not(None),
-            Assignment.notified_at < end,
-            Assignment.due_date.is_not(None),
-            or_(Assignment.done_at.is_(None), Assignment.done_at >= jan1),
-        )
+        .where(*_counted(end, jan1))
         .order_by(Assignment.item_id, Assignment.id)
     )
     words: dict[str, str] = {}
@@ -475,8 +480,9 @@ async def report_data(session: AsyncSession, period: Period, calendar: WorkCalen
     end = _start(period.next().first)
     new, closed, still_open, year_new, year_closed, by_source = await _totals(session, period)
 
-    shares = await _shares(session, end, _start(date(period.year, 1, 1)))
-    finished = await finished_dates(session, shares)
+    jan1 = _start(date(period.year, 1, 1))
+    shares = await _shares(session, end, jan1)
+    finished = await finished_dates(session, select(Assignment.id).where(*_counted(end, jan1)))
     month = [0, 0]
     year = [0, 0]
     per_unit: dict[str, list[int]] = {}

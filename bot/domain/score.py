@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import String, cast, exists, literal, select
+from sqlalchemy import Select, String, cast, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
@@ -288,10 +288,14 @@ class _HasId(Protocol):
     def id(self) -> int: ...
 
 
-async def finished_dates(session: AsyncSession, assignments: Iterable[_HasId]) -> dict[int, date]:
+async def finished_dates(session: AsyncSession, assignments: Iterable[_HasId] | Select[Any]) -> dict[int, date]:
     """When each unit finished its share: the day it sent the completion report that was approved
-    (or is awaiting review). The office's and the leader's review time is not the unit's delay."""
-    ids = [a.id for a in assignments] or [-1]
+    (or is awaiting review). The office's and the leader's review time is not the unit's delay.
+
+    ``assignments``: the shares, or a query of their ids — for a county's shares (the month's
+    report): their ids as a list would make a statement of 100,000s of parameters, which SQLite
+    and SQLAlchemy keep compiled (tens of MB) after it ran."""
+    ids = assignments if isinstance(assignments, Select) else [a.id for a in assignments] or [-1]
     rows = (
         await session.execute(
             select(CompletionReport.assignment_id, CompletionReport.created_at)

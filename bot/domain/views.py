@@ -10,11 +10,28 @@ requirements never leave here: views are shown in the messenger (``title`` reads
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ARRAY, Date, Integer, and_, any_, bindparam, case, cast, exists, false, func, or_, select, union
+from sqlalchemy import (
+    ARRAY,
+    Date,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, raiseload
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
@@ -57,13 +74,13 @@ from bot.domain.workflow import (
 from bot.outbox.queue import Button, Keyboard
 from store.audit import Actor
 from store.changes import ItemChange
-from store.models import Person
+from store.models import Person, Unit
 from store.workflow import Assignment, CompletionReport, ExtensionRequest, Item, ItemLeader, Transfer
 
 CONFIDENTIAL_TITLE = "涉密事项（请到督查室查阅）"
 
 
-def confidential_title(item: Item) -> str:
+def confidential_title(item: Item | ListedItem) -> str:
     """The title a view shows: a confidential item's neutral label (bot.domain.confidential), or
     CONFIDENTIAL_TITLE when it has none that may be shown."""
     if not item.confidential:
@@ -165,7 +182,9 @@ class ItemDetail:
     label: str | None = None  # a confidential item's neutral label, if it has one that may be shown
 
 
-def _assignment_view(calendar: WorkCalendar, a: Assignment, today: date, confidential: bool) -> AssignmentView:
+def _assignment_view(
+    calendar: WorkCalendar, a: Assignment | ListedAssignment, today: date, confidential: bool
+) -> AssignmentView:
     return AssignmentView(
         id=a.id,
         unit_id=a.unit_id,
@@ -184,7 +203,7 @@ def _assignment_view(calendar: WorkCalendar, a: Assignment, today: date, confide
     )
 
 
-def summarize(item: Item, me: Person, calendar: WorkCalendar, now: datetime) -> ItemSummary:
+def summarize(item: Item | ListedItem, me: Person, calendar: WorkCalendar, now: datetime) -> ItemSummary:
     today = local_date(now)
     views = tuple(_assignment_view(calendar, a, today, item.confidential) for a in item.assignments)
     mine = next(
@@ -271,12 +290,73 @@ async def open_items_for(
         "limit": page_size,
         "offset": (page - 1) * page_size,
     }
-    # Two statements: the page's items with their assignments and units (the ORDER BY and LIMIT
-    # apply to the items; SQLAlchemy joins the assignments onto that page), and the total.
+    # The page's items with their assignments and units, and the total, in one statement read as
+    # plain rows: a list is read-only, and building ORM objects cost more than the database's own
+    # work. Only a page past the end (no rows) needs the count on its own.
     page_stmt, count_stmt = statements
-    items = (await session.scalars(page_stmt, params)).unique().all()
-    total = await session.scalar(count_stmt, params) or 0
-    return ItemPage(tuple(summarize(item, me, calendar, now) for item in items), total, page, page_size)
+    connection = await session.connection()
+    rows = (await connection.execute(page_stmt, params)).mappings().all()
+    total = rows[0]["total"] if rows else await connection.scalar(count_stmt, params) or 0
+    listed = _listed_items(rows)
+    return ItemPage(tuple(summarize(item, me, calendar, now) for item in listed), total, page, page_size)
+
+
+@dataclass(slots=True)
+class ListedUnit:
+    name: str
+
+
+@dataclass(slots=True)
+class ListedAssignment:
+    """The columns of an assignment a list shows (``summarize`` reads them as an ``Assignment``'s)."""
+
+    id: int
+    unit_id: int
+    unit: ListedUnit
+    role: str
+    state: str
+    due_date: date | None
+    due_provisional: bool
+    acknowledged_at: datetime | None
+    extension_count: int
+    redo_count: int
+    task: str | None
+
+
+@dataclass(slots=True)
+class ListedItem:
+    """The columns of an item a list shows, with its assignments (as an ``Item``'s, by id)."""
+
+    id: int
+    year: int | None
+    number: int | None
+    title: str
+    confidential: bool
+    importance: str
+    state: str
+    due_date: date | None
+    due_provisional: bool
+    office_handled: bool
+    assignments: list[ListedAssignment] = field(default_factory=list)
+
+
+_LISTED_ITEM = tuple(f for f in ListedItem.__dataclass_fields__ if f != "assignments")
+_LISTED_ASSIGNMENT = tuple(f for f in ListedAssignment.__dataclass_fields__ if f != "unit")
+
+
+def _listed_items(rows: Sequence[RowMapping]) -> list[ListedItem]:
+    """Rows of (item columns, ``a_``-prefixed assignment columns, ``a_unit_name``), in the page's
+    order, one per assignment (or one with no assignment) -> the page's items."""
+    items: dict[int, ListedItem] = {}
+    for values in rows:
+        item = items.get(values["id"])
+        if item is None:
+            item = items[values["id"]] = ListedItem(*(values[name] for name in _LISTED_ITEM))
+        if values["a_id"] is not None:
+            unit = ListedUnit(values["a_unit_name"])
+            fields = {name: values[f"a_{name}"] for name in _LISTED_ASSIGNMENT}
+            item.assignments.append(ListedAssignment(unit=unit, **fields))
+    return list(items.values())
 
 
 @dataclass(frozen=True)
@@ -322,19 +402,31 @@ def _build_list_statements(dialect: str, asker: _Asker, filters: ItemFilters) ->
     rank, shown_due = _order_keys(bindparam("today", type_=Date), bindparam("yellow_until", type_=Date))
     if filters.light:
         where.append(rank == LIGHT_RANK[filters.light])
+    order = (rank.desc(), shown_due.is_(None), shown_due, Item.id)
     page = (
-        select(Item)
+        select(*(getattr(Item, name).label(name) for name in _LISTED_ITEM), rank.label("rank"), shown_due.label("due"))
         .where(*where)
-        .options(*LIST_OPTIONS)
-        .order_by(rank.desc(), shown_due.is_(None), shown_due, Item.id)
+        .order_by(*order)
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
+        .subquery("page")
     )
-    return page, select(func.count()).select_from(Item).where(*where)
+    count = select(func.count()).select_from(Item).where(*where)
+    # Uncorrelated (its own items and assignments, never the outer query's): computed once.
+    total = count.correlate(None).scalar_subquery().label("total")
+    assignment_columns = (getattr(Assignment, name).label(f"a_{name}") for name in _LISTED_ASSIGNMENT)
+    with_assignments = (
+        select(page, total, *assignment_columns, Unit.name.label("a_unit_name"))
+        .select_from(page)
+        .outerjoin(Assignment, Assignment.item_id == page.c.id)
+        .outerjoin(Unit, Unit.id == Assignment.unit_id)
+        .order_by(page.c.rank.desc(), page.c.due.is_(None), page.c.due, page.c.id, Assignment.id)
+    )
+    return with_assignments, count
 
 
-# A list shows the items' assignments and units, nothing else: one statement, and any other
-# relationship touched by mistake raises instead of loading lazily.
+# A search page (bot.domain.search) loads the items with their assignments and units, nothing else:
+# one statement, and any other relationship touched by mistake raises instead of loading lazily.
 LIST_OPTIONS = (joinedload(Item.assignments).joinedload(Assignment.unit), raiseload("*"))
 
 

@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -136,7 +136,27 @@ def format_number(year: int | None, number: int | None) -> str | None:
     return f"{NUMBER_PREFIX}〔{year}〕{number}号"
 
 
-def item_label(item: Item) -> str:
+class Numbered(Protocol):
+    """An ``Item``, or a list's plain row of one (``bot.domain.views.ListedItem``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def year(self) -> int | None: ...
+    @property
+    def number(self) -> int | None: ...
+
+
+class Owing(Protocol):
+    """An ``Assignment``, or a list's plain row of one (``bot.domain.views.ListedAssignment``)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def due_date(self) -> date | None: ...
+
+
+def item_label(item: Numbered) -> str:
     """The number, or the registration id of an unnumbered draft."""
     return format_number(item.year, item.number) or f"登记号{item.id}"
 
@@ -358,7 +378,7 @@ def light_for(calendar: WorkCalendar, due: date | None, today: date) -> Light | 
     return Light(code, left, provisional)
 
 
-def assignment_light(calendar: WorkCalendar, a: Assignment, today: date) -> Light | None:
+def assignment_light(calendar: WorkCalendar, a: Owing, today: date) -> Light | None:
     """Only a unit that still owes work has a light; an approved extension already moved ``due_date``."""
     if a.state not in ACTIVE_ASSIGNMENT_STATES:
         return None

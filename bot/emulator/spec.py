@@ -34,6 +34,23 @@ _FLOAT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z")
 # Discriminators of union members: 'Scope type, must be chat', 'status ... always "creator"'.
 _CONST = re.compile(r'(?:must be|always)\s+["\u201c]?([a-z_]+)["\u201d]?\.?\s*\Z')
 _warned_missing = False
+_PRIMITIVE_CHECKS = {
+    "Integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "Float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "Boolean": lambda v: isinstance(v, bool),
+    "String": lambda v: isinstance(v, str),
+    "InputFile": lambda v: isinstance(v, UploadedFile),
+}
+
+
+def _consts_of(type_spec: dict) -> dict[str, str]:
+    """The fields a union member is told apart by, with their fixed values."""
+    found = {}
+    for f in type_spec.get("fields", []):
+        match = _CONST.search(f["description"]) if f["types"] == ["String"] else None
+        if match and f["name"] in ("type", "status", "source"):
+            found[f["name"]] = match.group(1)
+    return found
 
 
 def default_spec_path() -> Path:
@@ -101,6 +118,9 @@ class BotApiSpec:
         self.types: dict[str, dict] = data["types"]
         self._by_lower = {name.lower(): name for name in self.methods}
         self._fields = {name: {f["name"]: f for f in m.get("fields", [])} for name, m in self.methods.items()}
+        # Per type, built once: every request and every answer is checked against them.
+        self._type_fields = {name: {f["name"]: f for f in t.get("fields", [])} for name, t in self.types.items()}
+        self._type_consts = {name: _consts_of(t) for name, t in self.types.items()}
 
     @classmethod
     def from_file(cls, path: str | Path) -> BotApiSpec:
@@ -175,8 +195,9 @@ class BotApiSpec:
             return 0
         if spec.get("subtypes"):
             return max(self._affinity(value, t) for t in spec["subtypes"])
-        known = {f["name"] for f in spec.get("fields", [])}
-        return len(known & set(value)) + sum(2 for k, v in self._consts(type_name).items() if value.get(k) == v)
+        return len(self._type_fields[type_name].keys() & value.keys()) + sum(
+            2 for k, v in self._consts(type_name).items() if value.get(k) == v
+        )
 
     def _shallow(self, value: Any, type_name: str) -> bool:
         """True if the value is not even the right JSON kind for this type."""
@@ -195,13 +216,7 @@ class BotApiSpec:
             for i, item in enumerate(value):
                 problems += self.check_value(item, [inner], f"{path}[{i}]")
             return problems
-        ok = {
-            "Integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-            "Float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-            "Boolean": lambda v: isinstance(v, bool),
-            "String": lambda v: isinstance(v, str),
-            "InputFile": lambda v: isinstance(v, UploadedFile),
-        }.get(type_name)
+        ok = _PRIMITIVE_CHECKS.get(type_name)
         if ok is not None:
             return [] if ok(value) else [f"{path}: expected {type_name}, got {_describe(value)}"]
         spec = self.types.get(type_name)
@@ -228,18 +243,13 @@ class BotApiSpec:
         ]
 
     def _consts(self, type_name: str) -> dict[str, str]:
-        found = {}
-        for f in self.types.get(type_name, {}).get("fields", []):
-            match = _CONST.search(f["description"]) if f["types"] == ["String"] else None
-            if match and f["name"] in ("type", "status", "source"):
-                found[f["name"]] = match.group(1)
-        return found
+        return self._type_consts.get(type_name, {})
 
     def _consts_match(self, value: dict, type_name: str) -> bool:
         return all(value.get(k) == v for k, v in self._consts(type_name).items())
 
     def _check_object(self, value: dict, type_name: str, spec: dict, path: str) -> list[str]:
-        fields = {f["name"]: f for f in spec.get("fields", [])}
+        fields = self._type_fields[type_name]
         problems: list[str] = []
         for key, item in value.items():
             field = fields.get(key)

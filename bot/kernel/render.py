@@ -33,6 +33,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # templates ship with the code: no stat() of the file on every message
     )
     env.filters["datetime"] = lambda v: _local(v, "%Y-%m-%d %H:%M")
     env.filters["date"] = lambda v: _local(v, "%Y-%m-%d")

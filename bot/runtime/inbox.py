@@ -107,7 +107,7 @@ class Inbox:
 
         async def write() -> bool:
             # A plain connection, not an ORM session: this runs for every update.
-            async with self.db.engine.begin() as conn:
+            async with self.db.autocommit.begin() as conn:
                 return await store_inbox.record(conn, update.update_id, payload, self.db.now(), self.receiver)
 
         return bool(await self._write(str(update.update_id), write))
@@ -124,7 +124,7 @@ class Inbox:
             return
 
         async def write() -> set[int]:
-            async with self.db.engine.begin() as conn:
+            async with self.db.autocommit.begin() as conn:
                 return await store_inbox.record_many(conn, rows, self.db.now(), self.receiver)
 
         new = await self._write(f"{rows[0][0]}..{rows[-1][0]}", write)
@@ -154,7 +154,7 @@ class Inbox:
             return
         now = self.db.now()
         try:
-            async with self.db.engine.begin() as s:
+            async with self.db.autocommit.begin() as s:
                 await store_inbox.mark_handled(s, ids, now)
                 if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                     self._pruned_at = now

@@ -25,6 +25,7 @@ from telegram.ext import Application
 from bot.kernel.clock import Clock
 from bot.kernel.config import TOKEN_ENV, Settings
 from bot.kernel.logs import setup_logging
+from bot.kernel.memory import limit_arenas
 from bot.runtime import single
 from bot.runtime.app import build_application, start_instance, stop_instance
 from bot.runtime.health import Health, HealthServer, port_from_env
@@ -54,6 +55,7 @@ def run(settings: Settings) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     setup_logging(settings.logging.level, settings.telegram.token, settings.telegram.webhook.secret)
+    limit_arenas()  # before the first thread (aiosqlite's): freed memory kept in few places
     db = Database(settings.database.url)
     lock = None
     if db.is_sqlite:

@@ -20,6 +20,7 @@ import pytest_asyncio
 
 from bot.demo.runner import start_sandbox
 from tests.browser.pages import SandboxPage
+from tests.browser.trail import PAGE_SCRIPT, Trail, recording
 
 CHROMIUM = Path(os.environ.get("DUBAN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -58,34 +59,51 @@ async def browser():
         await chromium.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201
+    """A failed browser test prints its trail (tests/browser/trail.py) below Playwright's message."""
+    outcome = yield
+    report = outcome.get_result()
+    trail = getattr(item, "trail", None)
+    if report.failed and trail is not None:
+        report.sections.append(("sandbox trail: Bot API calls (emu), bot log, live events on the page",
+                                trail.text()))
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def sandbox(tmp_path):
+async def sandbox(request, tmp_path):
     # The page itself is tested on the bare county; the seeded items have a test of their own.
     sb = await start_sandbox(0, tmp_path / "demo", start_at=START, demo_items=False)
-    yield sb
+    request.node.trail = Trail()
+    async with recording(sb.emu, request.node.trail):
+        yield sb
     await sb.stop()
 
 
-async def _open_page(browser, sandbox, viewport: dict, **options):  # noqa: ANN001, ANN202
+async def _open_page(browser, sandbox, trail: Trail, viewport: dict, **options):  # noqa: ANN001, ANN202
     context = await browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
                                         **options)
-    return context, SandboxPage(await context.new_page(), sandbox)
+    await context.add_init_script(script=PAGE_SCRIPT)
+    page = await context.new_page()
+    page.on("console", trail.on_console)
+    page.on("pageerror", lambda error: trail.add("page", f"script error: {error}"))
+    return context, SandboxPage(page, sandbox)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def page(browser, sandbox):
+async def page(request, browser, sandbox):
     """The page at desktop width; after the test: no request left the machine, no script error."""
-    context, sp = await _open_page(browser, sandbox, DESKTOP)
+    context, sp = await _open_page(browser, sandbox, request.node.trail, DESKTOP)
     yield sp
     await context.close()
     sp.check_clean()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def phone_page(browser, sandbox):
+async def phone_page(request, browser, sandbox):
     """The page on a phone-width window (390 px)."""
-    context, sp = await _open_page(browser, sandbox, PHONE, device_scale_factor=2, is_mobile=True,
-                                   has_touch=True)
+    context, sp = await _open_page(browser, sandbox, request.node.trail, PHONE, device_scale_factor=2,
+                                   is_mobile=True, has_touch=True)
     yield sp
     await context.close()
     sp.check_clean()

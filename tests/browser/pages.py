@@ -21,9 +21,9 @@ import zlib
 from typing import Any
 
 try:
-    from playwright.async_api import Locator, Page, expect
+    from playwright.async_api import Locator, Page, Route, expect
 except ImportError:  # the conftest skips (or fails in CI) before anything here runs
-    Locator = Page = Any  # type: ignore[misc,assignment]
+    Locator = Page = Route = Any  # type: ignore[misc,assignment]
     expect = None  # type: ignore[assignment]
 
 LOCAL_PREFIXES = ("data:", "blob:", "about:")
@@ -177,7 +177,7 @@ class SandboxPage:
         return option.first
 
     async def open_chat(self, name: str | None = None, *, unit: str | None = None,
-                        role: str | None = None) -> ChatPane:
+                        role: str | None = None, loaded: bool = True) -> ChatPane:
         picker = self.page.get_by_test_id("picker")
         if not await picker.is_visible():  # phone width: the picker is behind a button
             await self.page.get_by_test_id("open-picker").click()
@@ -187,6 +187,8 @@ class SandboxPage:
         pane = self.pane(name)
         await expect(pane.root).to_be_visible()
         await expect(pane.root.get_by_test_id("pane-name")).to_have_text(name)
+        if loaded:  # as a person waits for the chat to show (test_sandbox_page.py races the loading)
+            await expect(pane.root.get_by_test_id("messages")).not_to_have_attribute("aria-busy", "true")
         return pane
 
     def pane(self, name: str) -> ChatPane:
@@ -237,3 +239,16 @@ def png(width: int = 64, height: int = 48) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def lose_edits(sandbox: Any, monkeypatch: Any) -> None:
+    """From now on the sandbox's live edit events fail on the server, as an event lost on its way
+    to the page would: the page gets no edit, and the next event's number skips one."""
+    translate = sandbox.web._translate
+
+    def edits_lost(emu: Any, event: Any) -> Any:
+        if event.kind == "edit":
+            raise RuntimeError("lost on the way")
+        return translate(emu, event)
+
+    monkeypatch.setattr(sandbox.web, "_translate", edits_lost)

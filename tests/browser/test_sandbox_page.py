@@ -7,12 +7,14 @@ deadline) belongs here too once its handlers exist: open the office and a liaiso
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import pytest
+from telegram import BotCommand, BotCommandScopeChat
 
 from tests.browser.conftest import START
-from tests.browser.pages import expect, png
+from tests.browser.pages import Route, expect, lose_edits, png
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -89,6 +91,70 @@ async def test_invite_dialog_with_buttons_and_the_link_opened_by_the_newcomer(pa
     assert {"/help", "/cancel"} <= newcomer_menu and "/invite" not in newcomer_menu
     # Now bound, 周新 is listed among the leaders.
     await expect(page.page.get_by_test_id("section-leaders").locator('[data-name="周新"]')).to_be_visible()
+
+
+async def test_an_edit_made_while_the_chat_reloads_is_not_undone_by_the_older_snapshot(page, sandbox):
+    """A pane reloads its chat when the bot changes that chat's menu. The snapshot can be taken
+    before an edit whose live event reaches the page first: the edit must stay shown."""
+    await page.open()
+    wang = await page.open_chat("王敏")
+    await wang.send("/invite")
+    question = await wang.expect_bot_text("请选择被邀请人的角色")
+    await expect(question.get_by_test_id("inline-button")).to_have_count(5)
+
+    chat_id = sandbox.people["王敏"].id
+    snapshot_taken, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_snapshot(route: Route) -> None:
+        response = await route.fetch()  # taken now: the question still has its buttons
+        snapshot_taken.set()
+        await release.wait()
+        await route.fulfill(response=response)
+
+    await page.page.route(f"**/api/chats/{chat_id}", hold_the_snapshot)
+    await sandbox.app.bot.set_my_commands([BotCommand("help", "帮助")], scope=BotCommandScopeChat(chat_id))
+    await asyncio.wait_for(snapshot_taken.wait(), 10)
+    await wang.tap("县领导")  # the bot edits the question while the snapshot is on its way
+    await expect(question).to_contain_text("角色：县领导")
+    release.set()
+    await expect(wang.root.get_by_test_id("messages")).not_to_have_attribute("aria-busy", "true")
+    await page.page.unroute(f"**/api/chats/{chat_id}")
+    await expect(question).to_contain_text("角色：县领导")
+    await expect(question.get_by_test_id("inline-button")).to_have_count(0)
+
+
+async def test_a_live_event_the_page_missed_is_made_good_by_the_next_one(page, sandbox, monkeypatch):
+    """Live events are numbered. One that never reaches the page (here it fails on the server) shows
+    as a skipped number at the next, and the page reloads its chats rather than show them stale."""
+    await page.open()
+    wang = await page.open_chat("王敏")
+    await wang.send("/invite")
+    question = await wang.expect_bot_text("请选择被邀请人的角色")
+    lose_edits(sandbox, monkeypatch)
+    await wang.tap("县领导")  # the bot edits the question (lost), then asks for the name (shown)
+    await wang.expect_bot_text("请输入被邀请人的姓名")
+    await expect(question).to_contain_text("角色：县领导")
+    await expect(question.get_by_test_id("inline-button")).to_have_count(0)
+
+
+async def test_a_chat_opened_just_before_a_reload_is_open_again_after_it(page, sandbox):
+    """The page remembers an open chat as it opens, not once its messages have loaded."""
+    await page.open()
+    await page.open_chat("王敏")
+    name = await page.person_option(unit="城关镇", role="联络员").get_attribute("data-name")
+    url = f"**/api/chats/{sandbox.people[name].id}"
+    asked = asyncio.Event()
+
+    async def never_answered(route: Route) -> None:
+        asked.set()  # the reload below ends the request
+
+    await page.page.route(url, never_answered)
+    await page.open_chat(name, loaded=False)
+    await asyncio.wait_for(asked.wait(), 10)
+    await page.page.unroute(url)
+    await page.page.reload()
+    await expect(page.page.get_by_test_id("pane")).to_have_count(2)
+    await expect(page.pane(name).root.get_by_test_id("messages")).not_to_have_attribute("aria-busy", "true")
 
 
 async def test_liaison_sends_a_photo_and_a_document(page):

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from bot.demo.county import demo_people
-from tests.browser.pages import png
+from tests.browser.pages import lose_edits, png
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 BOT = "duban_demo_bot"
@@ -25,18 +26,24 @@ async def client(sandbox):
         yield c
 
 
-async def _event(lines, want: str, timeout: float = 10.0) -> dict:
-    """The next Server-Sent Event of type ``want``."""
+async def _events_until(lines, last: Callable[[dict], bool], timeout: float = 10.0) -> list[dict]:
+    """Every Server-Sent Event up to and including the first for which ``last`` is true."""
 
-    async def read() -> dict:
+    async def read() -> list[dict]:
+        events = []
         async for line in lines:
             if line.startswith("data: "):
-                event = json.loads(line[6:])
-                if event["type"] == want:
-                    return event
+                events.append(json.loads(line[6:]))
+                if last(events[-1]):
+                    return events
         raise AssertionError("event stream ended")
 
     return await asyncio.wait_for(read(), timeout)
+
+
+async def _event(lines, want: str, timeout: float = 10.0) -> dict:
+    """The next Server-Sent Event of type ``want``."""
+    return (await _events_until(lines, lambda e: e["type"] == want, timeout))[-1]
 
 
 async def test_page_and_assets_are_served_with_a_strict_policy(client):
@@ -98,6 +105,31 @@ async def test_send_tap_and_live_events(client, sandbox):
     # Bound people get their role's menu at start-up.
     assert {"help", "invite"} <= {c["command"] for c in chat["commands"]}
     assert chat["messages"][-1]["html"] == "请输入被邀请人的姓名："
+
+
+def _bot_says(text: str) -> Callable[[dict], bool]:
+    return lambda e: e["type"] == "message" and e["message"]["from_bot"] and text in e["message"]["html"]
+
+
+async def test_live_events_are_numbered_and_one_lost_leaves_a_gap(client, sandbox, monkeypatch):
+    wang = sandbox.people["王敏"].id
+    async with client.stream("GET", "/api/events") as stream:
+        lines = stream.aiter_lines()
+        hello = await _event(lines, "hello")
+        await client.post(f"/api/chats/{wang}/send", json={"text": "/invite"})
+        events = await _events_until(lines, _bot_says("请选择被邀请人的角色"))
+        seqs = [e["seq"] for e in events]
+        assert seqs == list(range(hello["seq"] + 1, hello["seq"] + 1 + len(events)))
+
+        lose_edits(sandbox, monkeypatch)
+        question = events[-1]["message"]
+        leader = next(b for row in question["buttons"] for b in row if b["text"] == "县领导")
+        await client.post(f"/api/chats/{wang}/tap", json={"message_id": question["id"], "data": leader["data"]})
+        after = await _events_until(lines, _bot_says("请输入被邀请人的姓名"))
+    assert "edit" not in {e["type"] for e in after}
+    numbers = [seqs[-1]] + [e["seq"] for e in after]
+    assert [b - a for a, b in zip(numbers, numbers[1:])].count(2) == 1  # the lost edit's number
+    assert all(b - a in (1, 2) for a, b in zip(numbers, numbers[1:]))
 
 
 async def test_bad_requests_get_chinese_errors(client, sandbox):

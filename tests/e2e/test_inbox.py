@@ -122,10 +122,12 @@ async def test_each_update_costs_one_insert_and_one_update(harness, db):
         if "inbox" in statement:
             statements.append(statement.split(None, 1)[0].upper())
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    for engine in db.sync_engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         await someone.send("/help")
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        for engine in db.sync_engines:
+            event.remove(engine, "before_cursor_execute", count)
     assert statements == ["INSERT", "UPDATE"]
     assert len(someone.inbox) == 1

@@ -42,13 +42,15 @@ async def test_a_burst_is_written_in_one_insert_and_marked_in_groups(emu, db, cl
         elif statement.startswith("UPDATE inbox") and "update_id IN" in statement:  # marks, not recovery
             statements.append("MARK")
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", listen)
+    for engine in db.sync_engines:
+        event.listen(engine, "before_cursor_execute", listen)
     app = build(emu, db, clock, tmp_path)
     try:
         await start(app)
         await emu.settle()
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", listen)
+        for engine in db.sync_engines:
+            event.remove(engine, "before_cursor_execute", listen)
     assert [len(p.inbox) for p in people] == [1] * N  # each answered once
     assert await count(db, "handled") == N
     assert statements.count("INSERT") == 1

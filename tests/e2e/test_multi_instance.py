@@ -444,7 +444,7 @@ async def test_two_instances_record_overlapping_batches_each_update_once(db, clo
     batches = [[(i, "{}") for i in range(1, 41)], [(i, "{}") for i in range(21, 61)]]
 
     async def record(database: Database, batch: list) -> set[int]:  # noqa: ANN001
-        async with database.engine.begin() as conn:
+        async with database.autocommit.begin() as conn:
             return await store_inbox.record_many(conn, batch, clock.now())
 
     try:

@@ -34,11 +34,13 @@ def statements(h):
             (inbox if " inbox" in statement.split("WHERE")[0] else handlers).append(statement)
 
     app.process_update = process_update
-    event.listen(h.db.engine.sync_engine, "before_cursor_execute", count)
+    for engine in h.db.sync_engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         yield handlers, inbox
     finally:
-        event.remove(h.db.engine.sync_engine, "before_cursor_execute", count)
+        for engine in h.db.sync_engines:
+            event.remove(engine, "before_cursor_execute", count)
         app.process_update = original
 
 

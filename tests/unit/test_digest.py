@@ -249,61 +249,70 @@ CHART = digest_chart.ChartData("全县督办事项状态（2026-03-24）", (
 CHART_TEXT = CHART.title + "".join(b.unit for b in CHART.bars) + "".join(digest_chart.LABELS.values()) + "在办事项（按承办单位）"
 
 
-def face_index(found) -> int:  # noqa: ANN001
-    return int(getattr(found, "face_index", 0) or 0)
+def tofu(face, text: str) -> list[str]:  # noqa: ANN001
+    """The characters of ``text`` ``face`` has no glyph for: drawn as the same box as a code point
+    no font has (a private-use one of plane 16)."""
+    def drawn(ch: str) -> tuple:
+        mask = face.getmask(ch)
+        return mask.size, bytes(mask)
+
+    missing = drawn("\U0010fffd")
+    return [ch for ch in dict.fromkeys(text) if not ch.isspace() and drawn(ch) == missing]
 
 
 @pytest.fixture
 def fonts(monkeypatch):
-    """matplotlib's font list as a cache written before any CJK font was installed; restored after."""
-    from matplotlib import font_manager
-
-    digest_chart.cjk_font.cache_clear()
-    monkeypatch.setattr(font_manager.fontManager, "ttflist",
-                        [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name])
-    yield font_manager
+    """A machine with no system font folders (none of its fonts is found); restored after."""
+    digest_chart.cjk_face.cache_clear()
+    monkeypatch.setattr(digest_chart, "FONT_DIRS", ())
+    yield
     monkeypatch.undo()
-    digest_chart.cjk_font.cache_clear()
-    digest_chart.cjk_font()  # re-register the bundled font (addfont also drops matplotlib's lookup cache)
+    digest_chart.cjk_face.cache_clear()
 
 
 def draw_with(path: Path) -> str:
     """Draw the chart; the family of the face it was drawn with."""
     digest_chart.draw_status_chart(CHART, path)
     assert path.read_bytes()[:8] == PNG
-    return digest_chart._face(*digest_chart.font_source(), 20).getname()[0]
+    return digest_chart._face(digest_chart.cjk_face(), 20).getname()[0]
 
 
 def test_the_chart_draws_chinese_with_the_font_the_project_installs(fonts, tmp_path):
-    # A fresh machine: no system CJK font, and a matplotlib font cache that predates the package.
-    assert digest_chart.bundled_font_file() is not None, "noto-cjk-sans-otc is a dependency (pyproject.toml)"
-    assert digest_chart.cjk_font() == "Noto Sans CJK SC"
-    found = fonts.findfont(fonts.FontProperties(family="Noto Sans CJK SC"), fallback_to_default=False)
-    assert Path(found).resolve() == digest_chart.bundled_font_file().resolve()
-    face = fonts.get_font(found)
-    assert [c for c in CHART_TEXT if face.get_char_index(ord(c)) == 0] == []
+    # A fresh machine: no system CJK font, only the package's collection (Noto Sans CJK JP, KR, SC…).
+    bundled = digest_chart.bundled_font_file()
+    assert bundled is not None, "noto-cjk-sans-otc is a dependency (pyproject.toml)"
+    source = digest_chart.cjk_face()
+    assert source is not None and Path(source[0]).resolve() == bundled.resolve()
+    face = digest_chart._face(source, 20)
+    assert face.getname()[0] == "Noto Sans CJK SC"
+    assert tofu(face, CHART_TEXT) == []
     assert draw_with(tmp_path / "chart.png") == "Noto Sans CJK SC"
-    assert digest_chart.font_source() == (str(digest_chart.bundled_font_file()), face_index(found))
 
 
-def test_a_system_cjk_font_the_cache_does_not_know_is_registered(fonts, monkeypatch, tmp_path):
-    system_font = tmp_path / "NotoSansCJK-Regular.ttc"  # as Debian's fonts-noto-cjk names it
+def test_a_system_cjk_font_is_found_in_the_font_folders(fonts, monkeypatch, tmp_path, caplog):
+    folder = tmp_path / "fonts" / "opentype" / "noto"
+    folder.mkdir(parents=True)
+    system_font = folder / "NotoSansCJK-Regular.ttc"  # as Debian's fonts-noto-cjk names it
     system_font.symlink_to(digest_chart.bundled_font_file())
+    (folder / "NotoSansCJK-Broken.ttc").write_bytes(b"not a font")  # skipped, with a warning
+    (folder / "readme.txt").write_text("字体说明")
     monkeypatch.setattr(digest_chart, "bundled_font_file", lambda: None)
-    monkeypatch.setattr(fonts, "findSystemFonts", lambda *a, **k: [str(tmp_path / "DejaVuSans.ttf"), str(system_font)])
-    assert digest_chart.cjk_font() == "Noto Sans CJK SC"
+    monkeypatch.setattr(digest_chart, "FONT_DIRS", (str(tmp_path / "fonts"),))
+    with caplog.at_level(logging.WARNING, logger="duban.digest_chart"):
+        assert digest_chart.cjk_face() == (str(system_font), 2)  # the collection's SC face
+    assert [r for r in caplog.records if "chart_font_unreadable" in r.getMessage() and "Broken" in r.getMessage()]
     assert draw_with(tmp_path / "chart.png") == "Noto Sans CJK SC"
-    assert Path(digest_chart.font_source()[0]).resolve() == system_font.resolve()
 
 
 def test_with_no_cjk_font_at_all_the_chart_is_drawn_and_one_warning_says_how_to_fix_it(fonts, monkeypatch,
                                                                                         tmp_path, caplog):
     monkeypatch.setattr(digest_chart, "bundled_font_file", lambda: None)
-    monkeypatch.setattr(fonts, "findSystemFonts", lambda *a, **k: [])
     with caplog.at_level(logging.WARNING, logger="duban.digest_chart"):
-        assert digest_chart.cjk_font() is None
-        assert draw_with(tmp_path / "fallback.png") == "DejaVu Sans"  # boxes for the Chinese, but a chart
+        assert digest_chart.cjk_face() is None
+        family = draw_with(tmp_path / "fallback.png")  # Pillow's own font: boxes for the Chinese, but a chart
         digest_chart.draw_status_chart(CHART, tmp_path / "again.png")
+    assert family not in digest_chart.CJK_FAMILIES
+    assert tofu(digest_chart._face(None, 20), "城关镇") == list("城关镇")
     (record,) = [r for r in caplog.records if "chart_font_missing" in r.getMessage()]
     assert ".venv/bin/pip install noto-cjk-sans-otc" in record.getMessage()
 
@@ -325,3 +334,11 @@ def test_old_chart_files_are_pruned(tmp_path):
         (root / day / "office.png").write_bytes(b"x")
     assert prune_charts(settings, date(2026, 3, 24)) == 1
     assert sorted(p.name for p in root.iterdir()) == ["2026-03-01", "2026-03-24", "not-a-date"]
+
+
+async def test_the_fonts_are_let_go_once_the_charts_are_drawn(tmp_path):
+    """Charts come once a day: the CJK faces (~7 MB of FreeType tables) are not kept in between."""
+    drawn = await digest_chart.draw_charts({tmp_path / "a.png": CHART, tmp_path / "b.png": CHART})
+    assert drawn == {tmp_path / "a.png": True, tmp_path / "b.png": True}
+    assert (tmp_path / "b.png").read_bytes()[:8] == PNG
+    assert digest_chart._face.cache_info().currsize == 0

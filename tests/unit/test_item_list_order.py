@@ -76,3 +76,30 @@ async def test_a_page_past_the_end_is_empty_with_the_right_total(db, clock):
     async with db.session() as s:
         p = await open_items_for(s, w.office, None, 9, 2, calendar=CAL, now=clock.now())
     assert (p.items, p.total, p.pages) == ((), 3, 2)
+
+
+async def test_a_page_read_as_rows_shows_what_the_items_themselves_show(db, clock):
+    """The list reads plain rows, not ORM objects: each summary must be the one ``summarize``
+    makes of the loaded item — units in order, lights, the person's own share, no-unit and
+    confidential items, drafts — for every kind of asker."""
+    w = await make_world(db, clock.now())
+    now = clock.now()
+    await register(db, w, now, approve=True, title="三个单位的事项")
+    await register(db, w, now, approve=True, title="只有主办", assisting_unit_ids=[])
+    await register(db, w, now, approve=True, title="自办", office_handled=True, lead_unit_id=None, assisting_unit_ids=[])
+    await register(db, w, now, approve=True, title="秘密事项", confidential=True)
+    await register(db, w, now, title="草稿事项")
+    async with db.session() as s:
+        loaded = {i.id: i for i in (await s.scalars(select(Item))).all()}
+    for me in (w.office, w.head, w.leader, w.lead_liaison, w.a1_liaison, w.lead_head):
+        async with db.session() as s:
+            page = await open_items_for(s, me, None, 1, 50, calendar=CAL, now=now)
+        assert page.items, me.name
+        assert list(page.items) == [summarize(loaded[p.id], me, CAL, now) for p in page.items], me.name
+    async with db.session() as s:
+        office = await open_items_for(s, w.office, None, 1, 50, calendar=CAL, now=now)
+    shown = {p.title: p for p in office.items}
+    assert [a.unit_name for a in shown["三个单位的事项"].assignments] == [
+        w.unit("lead").name, w.unit("a1").name, w.unit("a2").name]
+    assert shown["自办"].assignments == () and shown["自办"].light is not None
+    assert "秘密事项" not in shown and shown["草稿事项"].label.startswith("登记号")

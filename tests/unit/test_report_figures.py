@@ -104,3 +104,39 @@ async def test_only_the_longest_overdue_are_listed_and_all_are_counted(db, clock
     assert d.summary()["overdue"] == 6
     paragraphs = [p.text for p in Document(__import__("io").BytesIO(report_docx(d, office_name="测试县督查室"))).paragraphs]
     assert "共6项，以下列出前2项。" in paragraphs
+
+
+async def test_the_report_names_no_share_in_its_statements(db, clock, monkeypatch):
+    """A county's report reads 100,000s of shares: none of its statements lists them one by one
+    (an IN list of every share's id was kept compiled, tens of MB, after the report ran). Beyond
+    the few it lists (report.LISTED), the parameters of its statements do not grow with the shares."""
+    from sqlalchemy import event
+
+    from bot.domain import report as report_module
+
+    monkeypatch.setattr(report_module, "LISTED", 2)
+    w = await make_world(db, clock.now())
+    params: list[int] = []
+
+    def count(_conn, _cursor, _statement, parameters, _context, _many) -> None:  # noqa: ANN001
+        params.append(len(parameters) if isinstance(parameters, (list, tuple, dict)) else 0)
+
+    async def parameters() -> tuple[int, list[int]]:
+        params.clear()
+        for engine in db.sync_engines:
+            event.listen(engine, "before_cursor_execute", count)
+        try:
+            async with db.session() as s:
+                d = await report_data(s, Period(2026, 3), CAL, at(date(2026, 4, 2)))
+        finally:
+            for engine in db.sync_engines:
+                event.remove(engine, "before_cursor_execute", count)
+        return d.overdue_count, sorted(params)
+
+    await register(db, w, clock.now(), approve=True, deadline=DeadlineSpec.on_date(date(2026, 3, 20)))
+    few, with_few = await parameters()
+    for _ in range(4):
+        await register(db, w, clock.now(), approve=True, deadline=DeadlineSpec.on_date(date(2026, 3, 20)))
+    many, with_many = await parameters()
+    assert (few, many) == (3, 15)  # three units share each item
+    assert with_many == with_few  # the same statements, each with as many parameters

@@ -1,6 +1,9 @@
-"""store.sqlite_onehop: one thread hand-over per statement, results and streaming unchanged."""
+"""store.sqlite_onehop: at most one thread hand-over per statement (none for a short read),
+results and streaming unchanged."""
 
 from __future__ import annotations
+
+import threading
 
 import aiosqlite
 import pytest
@@ -33,14 +36,54 @@ def hand_overs(monkeypatch):
     return calls
 
 
-async def test_a_statement_is_one_hand_over(sqlite_db, hand_overs):
+async def test_a_write_is_one_hand_over_and_a_short_read_none(sqlite_db, hand_overs):
     async with sqlite_db.engine.connect() as conn:
-        hand_overs.clear()
-        row = (await conn.execute(text("SELECT 1 + 1"))).one()
-        assert row == (2,) and len(hand_overs) == 1
         hand_overs.clear()
         await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": "a"})
         assert len(hand_overs) == 1
+        hand_overs.clear()
+        row = (await conn.execute(text("SELECT v, 1 + 1 FROM t"))).one()
+        assert row == ("a", 2) and hand_overs == []
+
+
+async def _with_thread_id(conn) -> None:
+    """``tid()`` in SQL: the thread that runs the statement."""
+    onehop = (await conn.get_raw_connection()).driver_connection
+    await onehop.run(onehop.sqlite.create_function, "tid", 0, threading.get_ident)
+
+
+# A read that takes SQLite a while (a statement that starts with WITH is never taken for a read).
+COUNT_TO = "FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) SELECT x FROM c)"
+
+
+async def test_a_read_runs_on_the_loop_thread_until_its_budget_is_spent(sqlite_db, monkeypatch):
+    loop_thread = threading.get_ident()
+    async with sqlite_db.engine.connect() as conn:
+        await _with_thread_id(conn)
+        monkeypatch.setattr(sqlite_onehop, "INLINE_BUDGET", 60.0)
+        assert (await conn.execute(text(f"SELECT count(*), tid() {COUNT_TO}"))).one() == (200000, loop_thread)
+        # Out of budget at SQLite's first look at the clock: stopped, and run again on the thread.
+        monkeypatch.setattr(sqlite_onehop, "INLINE_BUDGET", 0.0)
+        count, thread = (await conn.execute(text(f"SELECT count(*), tid() {COUNT_TO}"))).one()
+        assert count == 200000 and thread != loop_thread
+
+
+async def test_a_read_stopped_on_the_loop_thread_leaves_its_transaction_whole(sqlite_db, monkeypatch):
+    monkeypatch.setattr(sqlite_onehop, "INLINE_BUDGET", 0.0)
+    async with sqlite_db.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t (v) VALUES ('kept')"))
+        assert (await conn.execute(text(f"SELECT count(*) {COUNT_TO}"))).scalar_one() == 200000
+        await conn.execute(text("INSERT INTO t (v) VALUES ('also kept')"))
+    async with sqlite_db.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT v FROM t ORDER BY id"))).scalars().all() == ["kept", "also kept"]
+
+
+async def test_a_write_never_runs_on_the_loop_thread(sqlite_db, monkeypatch):
+    monkeypatch.setattr(sqlite_onehop, "INLINE_BUDGET", 60.0)
+    async with sqlite_db.engine.begin() as conn:
+        await _with_thread_id(conn)
+        await conn.execute(text("INSERT INTO t (v) SELECT tid()"))
+        assert int((await conn.execute(text("SELECT v FROM t"))).scalar_one()) != threading.get_ident()
 
 
 async def test_writes_report_rowcount_and_lastrowid(sqlite_db):
@@ -89,3 +132,39 @@ async def test_errors_are_the_drivers_own(sqlite_db):
     async with sqlite_db.engine.connect() as conn:
         with pytest.raises(OperationalError):
             await conn.execute(text("SELECT * FROM no_such_table"))
+
+
+async def test_without_wal_a_read_stays_on_the_thread(monkeypatch):
+    """In the rollback journal a read waits for a writer's lock: never on the loop's thread. An
+    in-memory database has no WAL (its journal_mode stays "memory"), like a file system without it."""
+    monkeypatch.setattr(sqlite_onehop, "INLINE_BUDGET", 60.0)
+    db = Database("sqlite:///:memory:")
+    try:
+        async with db.engine.connect() as conn:
+            await _with_thread_id(conn)
+            raw = await conn.get_raw_connection()
+            assert raw.driver_connection.inline_reads is False
+            assert (await conn.execute(text("SELECT tid()"))).scalar_one() != threading.get_ident()
+    finally:
+        await db.dispose()
+
+
+async def test_a_bookkeeping_write_commits_itself_in_one_hand_over(sqlite_db, hand_overs):
+    """``Database.autocommit``: the durable inbox's INSERT and UPDATE, run for every update, need no
+    COMMIT after them — one hand-over each instead of two."""
+    async with sqlite_db.autocommit.begin() as conn:
+        await conn.execute(text("SELECT 1"))  # the connection is opened (and set up) before counting
+        hand_overs.clear()
+        await conn.execute(text("INSERT INTO t (v) VALUES ('at once')"))
+    assert len(hand_overs) == 1
+    async with sqlite_db.engine.connect() as other:
+        assert (await other.execute(text("SELECT v FROM t"))).scalars().all() == ["at once"]
+
+
+async def test_an_in_memory_database_writes_its_bookkeeping_in_transactions_as_before():
+    """Its one connection is the database: a second engine would open another, empty one."""
+    db = Database("sqlite:///:memory:")
+    try:
+        assert db.autocommit is db.engine and db.sync_engines == [db.engine.sync_engine]
+    finally:
+        await db.dispose()

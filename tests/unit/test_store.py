@@ -1,10 +1,10 @@
 """The store: migrations, SQLite pragmas, and the audit trail written by every flush."""
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from store.audit import Actor
-from store.models import AuditEntry, Person, PersonRole, Unit
+from store.models import AuditEntry, InboxUpdate, Person, PersonRole, Unit
 
 
 async def test_migrations_reach_head(db):
@@ -18,6 +18,22 @@ async def test_sqlite_runs_in_wal_with_foreign_keys(db):
     async with db.session() as s:
         assert (await s.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await s.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+async def test_the_autocommit_engine_writes_without_a_transaction_left_open(db, clock):
+    """The inbox's bookkeeping (``Database.autocommit``), on both databases: each statement is
+    committed as it runs, with the same pragmas (WAL, foreign keys) on SQLite."""
+    async with db.autocommit.connect() as conn:  # no begin(), no commit()
+        await conn.execute(
+            insert(InboxUpdate).values(update_id=7, payload="{}", status="received", attempts=0,
+                                       received_at=clock.now())
+        )
+        async with db.session() as s:
+            assert await s.scalar(select(InboxUpdate.update_id)) == 7
+        if db.is_sqlite:
+            assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+    async with db.session() as s:  # closing the connection undid nothing
+        assert await s.scalar(select(InboxUpdate.update_id)) == 7
 
 
 async def test_every_write_is_audited_with_actor_before_and_after(db, clock):

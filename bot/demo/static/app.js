@@ -13,6 +13,8 @@
     panes: new Map(), // user id -> Pane, in opening order
     active: null, // user id of the pane shown on a narrow screen
     epoch: null,
+    seq: null, // number of the last live event seen: a skipped number means one was missed
+    leaving: false, // the page is being reloaded or left: its requests are cut off
   };
 
   // ------------------------------------------------------------------ small helpers
@@ -214,6 +216,7 @@
       this.person = person;
       this.messages = new Map(); // message id -> view
       this.commands = [];
+      this.loading = new Set(); // one list per snapshot in flight: the live events seen meanwhile
       this.build();
     }
 
@@ -304,20 +307,39 @@
       this.input.style.height = `${Math.min(this.input.scrollHeight, 140)}px`;
     }
 
-    // fresh: the chat was rebuilt (a reset), forget what was shown; else merge with live events.
+    // fresh: the chat was rebuilt (a reset), forget what was shown.
     async load(fresh = false) {
       if (fresh) this.messages.clear();
-      const snapshot = await api("GET", `/api/chats/${this.id}`);
+      // The snapshot may be taken before a live event that reaches the page before it does (an
+      // edit made while it was on its way): live events seen meanwhile are applied again over it.
+      const seen = [];
+      this.loading.add(seen);
+      this.list.setAttribute("aria-busy", "true");
+      let snapshot;
+      try {
+        snapshot = await api("GET", `/api/chats/${this.id}`);
+      } finally {
+        this.loading.delete(seen);
+        if (!this.loading.size) this.list.removeAttribute("aria-busy");
+      }
       this.setPerson(snapshot.person);
       this.commands = snapshot.commands;
       this.setKeyboard(snapshot.keyboard);
-      // Messages that arrived over the live stream after this snapshot was taken stay.
-      const newest = snapshot.messages.reduce((max, m) => Math.max(max, m.id), 0);
-      const later = [...this.messages.values()].filter((m) => m.id > newest);
       this.messages = new Map(snapshot.messages.map((m) => [m.id, m]));
-      for (const m of later) this.messages.set(m.id, m);
       this.renderAll();
+      for (const event of seen) this.apply(event);
       if (!this.menu.hidden) this.renderMenu();
+    }
+
+    // A live message, edit or delete for this chat.
+    live(event) {
+      for (const seen of this.loading) seen.push(event);
+      this.apply(event);
+    }
+
+    apply(event) {
+      if (event.type === "delete") this.remove(event.message_id);
+      else this.upsert(event.message, event.keyboard);
     }
 
     async loadCommands() {
@@ -590,9 +612,11 @@
       pane = new Pane(person);
       state.panes.set(id, pane);
       renderLayout();
+      savePanes(); // open from now on: a reload while its chat is still loading keeps it
       try {
         await pane.load();
       } catch (err) {
+        if (state.leaving) return null; // cut off by a reload: the chat stays remembered as open
         toast(err.message, "error");
         closePane(id);
         return null;
@@ -718,6 +742,13 @@
   }
 
   function handleEvent(event) {
+    if (event.type !== "hello" && typeof event.seq === "number") {
+      const missed = state.seq !== null && event.seq !== state.seq + 1;
+      state.seq = event.seq;
+      // Missed one (never sent, or lost on the way): what is open is reloaded; this event is shown
+      // now, and the snapshots taken later hold it too.
+      if (missed) refreshAll();
+    }
     switch (event.type) {
       case "hello": {
         setConnection(true);
@@ -725,18 +756,15 @@
         const first = state.epoch === null;
         const changed = !first && state.epoch !== event.epoch;
         state.epoch = event.epoch;
+        state.seq = event.seq;
         if (!first) refreshAll(changed); // reconnected: we may have missed events, or a reset
         break;
       }
       case "message":
-      case "edit": {
-        const pane = state.panes.get(event.chat_id);
-        if (pane) pane.upsert(event.message, event.keyboard);
-        break;
-      }
+      case "edit":
       case "delete": {
         const pane = state.panes.get(event.chat_id);
-        if (pane) pane.remove(event.message_id);
+        if (pane) pane.live(event);
         break;
       }
       case "commands":
@@ -819,5 +847,8 @@
     document.body.dataset.ready = "true";
   }
 
+  window.addEventListener("beforeunload", () => {
+    state.leaving = true;
+  });
   document.addEventListener("DOMContentLoaded", start);
 })();
