@@ -76,6 +76,9 @@ class Inbox:
         self.recorded: dict[int, bool] = {}
         self._handled: list[int] = []  # handled, not yet marked (a burst)
         self._later: asyncio.Task | None = None
+        # One mark write at a time: a flush returns only once every mark taken before it is
+        # written, so when the queue runs empty (or the Application stops) all are in the database.
+        self._marking = asyncio.Lock()
 
     async def _write(self, what: str, write: Callable[[], Awaitable[object]]) -> object:
         """Run ``write`` until it succeeds; waits while the database is down.
@@ -140,7 +143,8 @@ class Inbox:
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(MARK_DELAY)
-        await self.flush()
+        # Shielded: a stop that cancels this task while it writes must not lose the marks it took.
+        await asyncio.shield(self.flush())
 
     async def close(self) -> None:
         """Write the marks still held (the Application stops)."""
@@ -149,18 +153,19 @@ class Inbox:
         await self.flush()
 
     async def flush(self) -> None:
-        ids, self._handled = self._handled, []  # taken before any await: no mark written twice
-        if not ids:
-            return
-        now = self.db.now()
-        try:
-            async with self.db.autocommit.begin() as s:
-                await store_inbox.mark_handled(s, ids, now)
-                if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
-                    self._pruned_at = now
-                    await store_inbox.prune(s, now, KEEP)
-        except _DB_ERRORS as exc:  # the answers went out; a restart would at worst repeat them once
-            log.error("event=inbox_mark_failed update_ids=%s error=%s", ",".join(map(str, ids)), type(exc).__name__)
+        async with self._marking:
+            ids, self._handled = self._handled, []  # taken with the lock held: no mark written twice
+            if not ids:
+                return
+            now = self.db.now()
+            try:
+                async with self.db.autocommit.begin() as s:
+                    await store_inbox.mark_handled(s, ids, now)
+                    if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+                        self._pruned_at = now
+                        await store_inbox.prune(s, now, KEEP)
+            except _DB_ERRORS as exc:  # the answers went out; a restart would at worst repeat them once
+                log.error("event=inbox_mark_failed update_ids=%s error=%s", ",".join(map(str, ids)), type(exc).__name__)
 
     async def mark_handled(self, update_id: int) -> None:
         await self.handled(update_id, more_waiting=False)
