@@ -1,9 +1,10 @@
 """Dialog state rows: what python-telegram-bot's persistence keeps, so a dialog outlives its process.
 
-One row per conversation key of each named ConversationHandler (its state), per chat (chat_data)
-and per user (user_data); ``data`` is a pickle of plain values (states, strings, numbers, dicts).
-The key comes first in the primary key: everything one update needs (its chat, its user, its
-conversation keys) is one indexed lookup (``bot.runtime.persistence``).
+One row per conversation key of each named ConversationHandler (its state) and per chat
+(chat_data); ``data`` is a pickle of plain values (states, strings, numbers, dicts). The key comes
+first in the primary key: everything one update needs (its chat, its conversation keys) is one
+indexed lookup (``bot.runtime.persistence``). Scope ``user`` rows (user_data) are no longer kept
+(migration 0019).
 """
 
 from __future__ import annotations
@@ -66,11 +67,11 @@ async def load(
     return found
 
 
-async def save(conn: AsyncConnection, rows: dict[Row, object | None], now: datetime) -> None:
-    """Write the given rows (None deletes): one upsert and at most one delete."""
+async def save(conn: AsyncConnection, rows: dict[Row, bytes | None], now: datetime) -> None:
+    """Write the given rows, each as ``dumps`` gave it (None deletes): one upsert and at most one delete."""
     gone = [r for r, v in rows.items() if v is None]
     kept = [
-        {"scope": s, "name": n, "key": k, "data": dumps(v), "updated_at": now}
+        {"scope": s, "name": n, "key": k, "data": v, "updated_at": now}
         for (s, n, k), v in rows.items()
         if v is not None
     ]

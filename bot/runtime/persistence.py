@@ -1,23 +1,25 @@
 """Dialog state in the database: python-telegram-bot's ``BasePersistence`` on our own store.
 
 What is kept (table ``dialog_state``, ``store.dialog_state``): the state of every named
-ConversationHandler per conversation key, ``chat_data`` and ``user_data`` (pickles of plain
-values). Not ``bot_data`` (it holds the live services) and not callback data.
+ConversationHandler per conversation key and ``chat_data`` (pickles of plain values). Not
+``bot_data`` (it holds the live services), not callback data, and not ``user_data``: the bot keeps
+nothing per user (a dialog's answers are its chat's; in a private chat the chat is the person).
 
 PTB's own model does not fit several instances: it reads everything once (``get_*`` at
 ``initialize``), keeps it in memory and writes what changed every ``update_interval`` seconds.
 So this persistence is driven per update by ``DialogStateApplication``:
 
 * **Write-through.** After every update, what it changed is written at once, in one transaction
-  (``Application.update_persistence`` collects the changes, ``DbPersistence`` buffers them and
-  ``write_pending`` writes them). Data that did not change (a /help touches chat_data without
-  changing it) is not written: each row's last written bytes are remembered.
+  (``_DialogState._write_through`` hands over the chats PTB marked and the dialog states written,
+  ``DbPersistence`` pickles and buffers them and ``write_pending`` writes them). Data that did not
+  change (a /help touches chat_data without changing it) is not written: each row's last written
+  bytes are remembered. PTB's periodic ``update_persistence`` stays as a safety net.
 * **Fresh before use.** An instance whose memory may be stale reloads before it handles:
   - ``shared=False`` (polling: only the elected leader handles updates, ``bot.runtime.leader``):
     everything is reloaded when this instance becomes the leader (``reload``); while it leads,
     nobody else writes, so memory is the truth and an update costs no extra statement;
   - ``shared=True`` (webhook mode: every instance may receive updates): before each update, one
-    SELECT reads that update's chat_data, user_data and the states of its conversation keys
+    SELECT reads that update's chat_data and the states of its conversation keys
     (``refresh_for``), so a dialog started on instance A continues on B.
 
 Timeouts: a dialog's timeout is a job in the process that handled its latest step (PTB's). A
@@ -37,19 +39,18 @@ import logging
 from collections.abc import Iterable
 from copy import deepcopy
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Chat, Message, Update, User
 from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
+from telegram.ext._handlers.conversationhandler import PendingState
+from telegram.ext._utils.trackingdict import TrackingDict
 
 from bot.kernel.logs import LoggedApplication
 from bot.runtime.inbox import InboxApplication
 from store import dialog_state as rows
 from store.db import Database
-
-if TYPE_CHECKING:
-    from telegram.ext._utils.trackingdict import TrackingDict
 
 log = logging.getLogger("duban.persistence")
 
@@ -70,12 +71,13 @@ class DbPersistence(BasePersistence):
     def __init__(self, db: Database, shared: bool = False) -> None:
         # update_interval: PTB's periodic flush is only a safety net; updates write through.
         super().__init__(
-            store_data=PersistenceInput(bot_data=False, chat_data=True, user_data=True, callback_data=False),
+            # No user_data: the bot keeps nothing per user (a dialog's answers are the chat's).
+            store_data=PersistenceInput(bot_data=False, chat_data=True, user_data=False, callback_data=False),
             update_interval=60,
         )
         self.db = db
         self.shared = shared
-        self._pending: dict[Row, object | None] = {}
+        self._pending: dict[Row, bytes | None] = {}  # to write, pickled (None: delete)
         self._written: dict[Row, bytes | None] = {}  # what the database holds, as far as we know
         self._writing = asyncio.Lock()
 
@@ -91,7 +93,7 @@ class DbPersistence(BasePersistence):
         return {int(k): cast(dict, v) for _, _, k, v in await self._all(rows.CHAT)}  # written from dicts
 
     async def get_user_data(self) -> dict[int, dict]:
-        return {int(k): cast(dict, v) for _, _, k, v in await self._all(rows.USER)}  # written from dicts
+        return {}  # not kept
 
     async def get_conversations(self, name: str) -> dict:
         return {_parse_key(k): v for _, n, k, v in await self._all(rows.CONVERSATION) if n == name}
@@ -104,11 +106,14 @@ class DbPersistence(BasePersistence):
 
     # ------------------------------------------------------------------ PTB's writes: buffered
     def _note(self, row: Row, value: object | None) -> None:
-        empty = value is None or value == {}
-        data = None if empty else rows.dumps(value)
+        # Pickled at once: the bytes are the snapshot to write, so PTB's deep copy is not needed.
+        data = None if value is None or value == {} else rows.dumps(value)
         if self._written.get(row) == data and row not in self._pending:
             return  # unchanged: no statement
-        self._pending[row] = None if empty else value
+        self._pending[row] = data
+
+    def note_chat_data(self, chat_id: int, data: dict | None) -> None:
+        self._note((rows.CHAT, "", str(chat_id)), data)
 
     async def update_conversation(self, name: str, key: tuple, new_state: object | None) -> None:
         self._note((rows.CONVERSATION, name, conversation_key(key)), new_state)
@@ -117,13 +122,13 @@ class DbPersistence(BasePersistence):
         self._note((rows.CHAT, "", str(chat_id)), data)
 
     async def update_user_data(self, user_id: int, data: dict) -> None:
-        self._note((rows.USER, "", str(user_id)), data)
+        pass
 
     async def drop_chat_data(self, chat_id: int) -> None:
         self._note((rows.CHAT, "", str(chat_id)), None)
 
     async def drop_user_data(self, user_id: int) -> None:
-        self._note((rows.USER, "", str(user_id)), None)
+        pass
 
     async def update_bot_data(self, data: dict) -> None:
         pass
@@ -159,18 +164,15 @@ class DbPersistence(BasePersistence):
                 self._pending = {**pending, **self._pending}
                 log.error("event=dialog_state_write_failed rows=%d error=%s", len(pending), type(exc).__name__)
                 return
-            for row, value in pending.items():
-                self._written[row] = None if value is None else rows.dumps(value)
+            self._written.update(pending)
 
     # ------------------------------------------------------------------ freshness
     async def refresh_for(self, app: Application, update: Update) -> None:
-        """Load this update's chat_data, user_data and conversation states (one SELECT)."""
-        chat, user = update.effective_chat, update.effective_user
+        """Load this update's chat_data and conversation states (one SELECT)."""
+        chat = update.effective_chat
         wanted: set[tuple[str, str]] = set()
         if chat is not None:
             wanted.add((rows.CHAT, str(chat.id)))
-        if user is not None:
-            wanted.add((rows.USER, str(user.id)))
         keys: dict[ConversationHandler, tuple] = {}
         for handler in persistent_conversations(app):
             try:
@@ -188,8 +190,6 @@ class DbPersistence(BasePersistence):
             self._written[(s, n, k)] = rows.dumps(found[(s, n, k)]) if (s, n, k) in found else None
         if chat is not None:
             _replace(app._chat_data[chat.id], found.get((rows.CHAT, "", str(chat.id))))  # noqa: SLF001
-        if user is not None:
-            _replace(app._user_data[user.id], found.get((rows.USER, "", str(user.id))))  # noqa: SLF001
         for handler, key in keys.items():
             _set_state(handler, key, found.get((rows.CONVERSATION, _name(handler), conversation_key(key))))
 
@@ -226,18 +226,14 @@ class DbPersistence(BasePersistence):
     async def reload(self, app: Application) -> None:
         """Everything again (this instance has just become the one that handles updates)."""
         self._written.clear()
-        chats, users = await self.get_chat_data(), await self.get_user_data()
+        chats = await self.get_chat_data()
         conversations = await self._all(rows.CONVERSATION)
         app._chat_data.clear()  # noqa: SLF001
         app._chat_data.update(chats)  # noqa: SLF001
-        app._user_data.clear()  # noqa: SLF001
-        app._user_data.update(users)  # noqa: SLF001
         for handler in persistent_conversations(app):
             _tracking(handler).data.clear()
             _tracking(handler).update_no_track({_parse_key(k): v for _, n, k, v in conversations if n == handler.name})
-        log.info(
-            "event=dialog_state_reloaded conversations=%d chats=%d users=%d", len(conversations), len(chats), len(users)
-        )
+        log.info("event=dialog_state_reloaded conversations=%d chats=%d", len(conversations), len(chats))
 
 
 def _replace(target: dict, value: object | None) -> None:
@@ -337,9 +333,33 @@ class _DialogState(LoggedApplication):
         try:
             await super().process_update(update)
         except Exception:
-            await self.update_persistence()
+            await self._write_through(persistence)
             raise
-        await self.update_persistence()  # not when cancelled: the state stays as it was
+        await self._write_through(persistence)  # not when cancelled: the state stays as it was
+
+    async def _write_through(self, persistence: DbPersistence) -> None:
+        """What the update changed, written now: what ``update_persistence`` would hand over (the
+        chats PTB marked, the dialog states written), without its deep copy of every chat's data
+        and its task per row, which cost a /help more than the rest of the bot's own work."""
+        chats, self._chat_ids_to_be_updated_in_persistence = self._chat_ids_to_be_updated_in_persistence, set()
+        dropped, self._chat_ids_to_be_deleted_in_persistence = self._chat_ids_to_be_deleted_in_persistence, set()
+        self._user_ids_to_be_updated_in_persistence.clear()  # not kept (DbPersistence), so never handed over
+        for chat_id in chats - dropped:
+            persistence.note_chat_data(chat_id, self._chat_data.get(chat_id))
+        for chat_id in dropped:
+            persistence.note_chat_data(chat_id, None)
+        unresolved = False
+        for name, states in self._conversation_handler_conversations.items():
+            for key, state in states.pop_accessed_write_items():
+                if isinstance(state, PendingState):  # a non-blocking step still running: PTB's run waits
+                    states.mark_as_accessed(key)
+                    unresolved = True
+                    continue
+                await persistence.update_conversation(name, key, None if state is TrackingDict.DELETED else state)
+        if unresolved:
+            await self.update_persistence()
+        else:
+            await persistence.write_pending()
 
     async def update_persistence(self) -> None:
         await super().update_persistence()
