@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeGuard
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -130,6 +130,8 @@ class Dialog(TimedConversation):
                 *kwargs.get("fallbacks", []),
             ]
         super().__init__(*args, **kwargs)
+        if not (self.per_chat and self.per_user) or self.per_message:
+            raise ValueError(f"{self.name}: a dialog is kept per chat and person (the guard's one slot)")
         self._label = label
         self.cancel_data = cancel_data
         self._opens = opens
@@ -137,10 +139,23 @@ class Dialog(TimedConversation):
     def label(self, context: Ctx) -> str:
         return self._label(context) if callable(self._label) else self._label
 
+    def _state(self, update: Update) -> object | None:
+        # PTB's own key for a per chat-and-person dialog, read from the dict under PTB's tracking
+        # one (a lookup through its Mapping layers cost more than the rest of this check).
+        states = self._conversations
+        return getattr(states, "data", states).get((update.effective_chat.id, update.effective_user.id))
+
     def is_open(self, update: Update) -> bool:
-        # PTB keeps the states in ``_conversations`` by ``_get_key``; check_update would also
-        # match entry points, so it cannot tell "open" from "would open".
-        return self._conversations.get(self._get_key(update)) is not None
+        # check_update would also match entry points, so it cannot tell "open" from "would open".
+        return self._state(update) is not None
+
+    def check_update(self, update: object) -> Any:
+        """PTB's check, after a quick no for what most updates are to a dialog: neither a step of
+        it (no state in this chat) nor its start (no entry point takes it). Every update meets all
+        the dialogs; this spares PTB's key building and lookups for each."""
+        if _applies(update) and self._state(update) is None and not _entry_matches(self, update):
+            return None
+        return super().check_update(update)
 
     def opens(self, update: Update) -> bool:
         return _entry_matches(self, update) and (self._opens is None or self._opens(update))
@@ -163,7 +178,7 @@ def _dialogs(app: Application) -> list[Dialog]:
     return [h for hs in app.handlers.values() for h in hs if isinstance(h, Dialog)]
 
 
-def _applies(update: object) -> bool:
+def _applies(update: object) -> TypeGuard[Update]:
     return (
         isinstance(update, Update)
         and update.effective_user is not None
