@@ -181,6 +181,8 @@ class SharedLimiter(BaseRateLimiter[str]):
 def _chat_id(value: object) -> int | None:
     if type(value) is int:
         return value  # nearly every call; the Protocol checks below cost more than the send's own work
+    if value is None:
+        return None  # a call with no chat (answerCallbackQuery): every tap has one
     if not isinstance(value, (str, bytes, bytearray, SupportsInt, SupportsIndex)):
         return None  # what int() would refuse with a TypeError: no chat at all
     try:
