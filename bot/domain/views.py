@@ -10,9 +10,10 @@ requirements never leave here: views are shown in the messenger (``title`` reads
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal_column,
     or_,
     select,
     union,
@@ -33,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, raiseload
+from sqlalchemy.orm import InstrumentedAttribute, joinedload, raiseload
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from bot.domain.actions import button
@@ -243,11 +245,11 @@ def _visible(me: Person):  # noqa: ANN202
         return None
     conditions: list[ColumnElement[bool]] = []
     if me.is_principal_leader:  # 主要领导 (issue 12): every approved item in the county
-        conditions.append(Item.state.not_in(("draft", "pending")))
+        conditions.append(_not_among(Item.state, ("draft", "pending")))
     elif me.has_role("leader"):
         conditions.append(
             and_(
-                Item.state.not_in(("draft", "pending")),
+                _not_among(Item.state, ("draft", "pending")),
                 exists().where(ItemLeader.item_id == Item.id, ItemLeader.person_id == me.id),
             )
         )
@@ -461,6 +463,28 @@ def _id_in_for(dialect: str):  # noqa: ANN202
     return lambda ids: Item.id.in_(ids)
 
 
+_CODE = re.compile(r"[a-z_]+")
+
+
+def _codes(values: Iterable[str]) -> list[ColumnElement[Any]]:
+    """State codes written into the statement: a list of parameters would be expanded by SQLAlchemy
+    on every execution (a rewrite of the SQL text), and lists run on every page turned."""
+    literals: list[ColumnElement[Any]] = []
+    for value in values:
+        if not _CODE.fullmatch(value):
+            raise ValueError(f"not a state code: {value!r}")
+        literals.append(literal_column(f"'{value}'"))
+    return literals
+
+
+def _among(column: InstrumentedAttribute[str], codes: Iterable[str]) -> ColumnElement[bool]:
+    return column.in_(_codes(codes))
+
+
+def _not_among(column: InstrumentedAttribute[str], codes: Iterable[str]) -> ColumnElement[bool]:
+    return column.not_in(_codes(codes))
+
+
 def _list_conditions(me: Person, filters: ItemFilters, id_in) -> list | None:  # noqa: ANN001
     """The WHERE of a list (None: this person sees no item at all)."""
     visible = _visible(me)
@@ -473,7 +497,7 @@ def _list_conditions(me: Person, filters: ItemFilters, id_in) -> list | None:  #
         where = [
             id_in(
                 select(Assignment.item_id).where(
-                    Assignment.unit_id == me.unit_id, Assignment.state.in_(LIVE_ASSIGNMENT_STATES)
+                    Assignment.unit_id == me.unit_id, _among(Assignment.state, LIVE_ASSIGNMENT_STATES)
                 )
             )
         ]
@@ -483,9 +507,9 @@ def _list_conditions(me: Person, filters: ItemFilters, id_in) -> list | None:  #
         if scope is not None:  # lets the database start from the person's own items, by index
             where.append(id_in(scope))
     if not filters.include_closed:
-        where.append(Item.state.in_(OPEN_ITEM_STATES))
+        where.append(_among(Item.state, OPEN_ITEM_STATES))
     if filters.states:
-        where.append(Item.state.in_(filters.states))
+        where.append(_among(Item.state, filters.states))
     if filters.importance:
         where.append(Item.importance == filters.importance)
     if filters.source:
