@@ -68,7 +68,7 @@ def filters_for(person: Person) -> list[str]:
 async def _list(context: Ctx, person: Person, code: str, page: int) -> tuple[str, InlineKeyboardMarkup]:
     env = await env_of(context)
     label, flt = FILTERS[code]
-    async with env.services.db.session() as s:
+    async with env.services.db.reading() as s:
         result = await open_items_for(s, person, flt, page, PAGE_SIZE, calendar=env.calendar, now=env.now)
         if result.page > result.pages:
             result = await open_items_for(s, person, flt, result.pages, PAGE_SIZE, calendar=env.calendar, now=env.now)
@@ -139,7 +139,7 @@ async def list_page(update: Update, context: Ctx) -> None:
 
 async def _detail(context: Ctx, person: Person, ref: str | int) -> tuple[str, InlineKeyboardMarkup | None]:
     env = await env_of(context)
-    async with env.services.db.session() as s:
+    async with env.services.db.reading() as s:
         d = await item_detail(s, person, ref, calendar=env.calendar, now=env.now)
         entries = [] if d.summary.confidential else list((await dossier(s, d.summary.id, person)).entries)
     shown = TIMELINE_ENTRIES

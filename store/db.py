@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -151,6 +152,21 @@ class Database:
             session.info["now_fn"] = self.now
             async with session.begin():
                 yield session
+
+    @asynccontextmanager
+    async def reading(self, actor: Actor | None = None, action: str | None = None) -> AsyncIterator[AsyncSession]:
+        """A unit of work that only reads (a list page, a detail view): nothing is begun up front or
+        committed at the end; closing the session ends what its reads began. About half the cost of
+        ``session()``, which every page turned pays. A change made in it is refused, not lost."""
+        session = self._sessions()
+        session.info.update(actor=actor or Actor.system(), action=action, now_fn=self.now)
+        try:
+            yield session
+            if session.new or session.dirty or session.deleted:
+                raise RuntimeError("a read-only unit of work changed objects; use Database.session()")
+        finally:
+            # Shielded, as AsyncSession's own exit is: a cancelled handler must not leak its connection.
+            await asyncio.shield(session.close())
 
     async def upgrade(self, revision: str = "head") -> None:
         """Apply the Alembic migrations (at start-up and by ``python -m bot db upgrade``)."""

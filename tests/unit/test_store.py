@@ -36,6 +36,23 @@ async def test_the_autocommit_engine_writes_without_a_transaction_left_open(db, 
         assert await s.scalar(select(InboxUpdate.update_id)) == 7
 
 
+async def test_a_reading_unit_of_work_reads_and_refuses_a_change(db, clock):
+    """``Database.reading()`` (list pages, detail views): it sees what is committed, leaves no
+    transaction open behind it, and a change made in it fails loudly instead of vanishing."""
+    async with db.session(Actor.system("test"), "unit.add") as s:
+        s.add(Unit(name="城关镇", kind="town", created_at=clock.now()))
+    async with db.reading() as s:
+        assert await s.scalar(select(Unit.name)) == "城关镇"
+    with pytest.raises(RuntimeError, match="read-only"):
+        async with db.reading() as s:
+            (await s.scalars(select(Unit))).one().name = "改名"
+    async with db.session() as s:  # nothing was written, and the database is not left locked
+        assert await s.scalar(select(Unit.name)) == "城关镇"
+        s.add(Unit(name="新区", kind="town", created_at=clock.now()))
+    async with db.reading() as s:
+        assert set(await s.scalars(select(Unit.name))) == {"城关镇", "新区"}
+
+
 async def test_every_write_is_audited_with_actor_before_and_after(db, clock):
     async with db.session(Actor(None, "cli"), "unit.import") as s:
         s.add(Unit(name="城关镇", kind="乡镇", created_at=clock.now()))
