@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/per_update.py [--users 200] [--help-updates 2000] [--lists 500] [--runs 3]
                                          [--marks grouped|each] [--bare-answers same|fixed]
+                                         [--page-from-memory]
 
 Three bots poll an in-process emulator each (``EmulatorRequest``, Telegram's flood limits off), in
 the same event loop, so two idle in their long polls while the third is measured:
@@ -420,8 +421,26 @@ async def warm_up(t: Target) -> None:
     await case_tap(t, len(t.unit_people))
 
 
+def serve_pages_from_memory() -> None:
+    """The ablation ``--page-from-memory``: each list page the bot builds (read, summaries, text,
+    keyboard) is kept and served again for the same person, filter and page. Not what the bot
+    does: it shows how much of /items and a tap is the page and how much everything around it."""
+    import handlers.views as views
+
+    built = views._list
+    pages: dict[tuple, tuple] = {}
+
+    async def kept(context, person, code, page):  # noqa: ANN001, ANN202
+        key = (person.id, code, page)
+        if key not in pages:
+            pages[key] = await built(context, person, code, page)
+        return pages[key]
+
+    views._list = kept
+
+
 async def main(users: int, help_updates: int, lists: int, runs: int, marks: str = "grouped",
-               bare_answers: str = "same") -> None:
+               bare_answers: str = "same", page_from_memory: bool = False) -> None:
     logging.basicConfig(level=logging.WARNING)
     total, load = time.perf_counter(), os.getloadavg()[0]
     sizes = {"help": help_updates, "items": lists, "tap": lists}
@@ -429,6 +448,8 @@ async def main(users: int, help_updates: int, lists: int, runs: int, marks: str 
         bot, db = await start_bot(users, tmp, marks)
         await warm_up(bot)
         answers = answers_of(bot) if bare_answers == "same" else FIXED_ANSWERS
+        if page_from_memory:
+            serve_pages_from_memory()
         bare = await start_bare(users, answers)
         floor = await start_floor(users, answers, tmp, marks)
         stmts = Statements(db)
@@ -448,6 +469,9 @@ async def main(users: int, help_updates: int, lists: int, runs: int, marks: str 
     report(figures, users, len(bot.unit_people), sizes, runs, (load, os.getloadavg()[0]))
     print(f"the bare bots' answers: {bare_answers} ({BARE_ANSWERS[bare_answers]})")
     print(f"inbox marks: {marks} ({MARK_MODES[marks]})")
+    if page_from_memory:
+        print("ABLATION --page-from-memory: the bot served each list page from memory after building it once "
+              "(not what the bot does; the ratios above are not the issue's figures)")
     print(f"(whole bench {time.perf_counter() - total:.0f} s)")
 
 
@@ -502,5 +526,8 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--marks", choices=("grouped", "each"), default="grouped")
     parser.add_argument("--bare-answers", choices=tuple(BARE_ANSWERS), default="same")
+    parser.add_argument("--page-from-memory", action="store_true",
+                        help="an ablation: list pages served from memory, to show what the page costs")
     args = parser.parse_args()
-    asyncio.run(main(args.users, args.help_updates, args.lists, args.runs, args.marks, args.bare_answers))
+    asyncio.run(main(args.users, args.help_updates, args.lists, args.runs, args.marks, args.bare_answers,
+                     args.page_from_memory))
