@@ -6,6 +6,7 @@ item shows only its number and "请到督查室查阅" (its buttons stay: they c
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -73,21 +74,7 @@ async def _list(context: Ctx, person: Person, code: str, page: int) -> tuple[str
         if result.page > result.pages:
             result = await open_items_for(s, person, flt, result.pages, PAGE_SIZE, calendar=env.calendar, now=env.now)
     text = render("chat/items_list.html.j2", p=result, filter_label=label, code=code)
-    codes = filters_for(person)
-    rows = [
-        [
-            InlineKeyboardButton(f"·{FILTERS[c][0]}·" if c == code else FILTERS[c][0], callback_data=f"ls:{c}:1")
-            for c in codes[i : i + 5]
-        ]
-        for i in range(0, len(codes), 5)
-    ]
-    if code in DONE_FILTERS:
-        rows.append(
-            [
-                InlineKeyboardButton(f"·{FILTERS[c][0]}·" if c == code else FILTERS[c][0], callback_data=f"ls:{c}:1")
-                for c in DONE_FILTERS
-            ]
-        )
+    rows: list[list[InlineKeyboardButton]] = [list(row) for row in _filter_rows(tuple(filters_for(person)), code)]
     buttons = [view_button(f"{s.light.emoji if s.light else '⚪'} {s.label}", s.id) for s in result.items]
     rows += [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     nav = []
@@ -98,6 +85,24 @@ async def _list(context: Ctx, person: Person, code: str, page: int) -> tuple[str
     if nav:
         rows.append(nav)
     return text, InlineKeyboardMarkup(rows)
+
+
+@functools.lru_cache(maxsize=128)
+def _filter_rows(codes: tuple[str, ...], code: str) -> tuple[tuple[InlineKeyboardButton, ...], ...]:
+    """A list page's filter buttons, the current one marked: the same for everyone with the same
+    roles on the same filter, and PTB's buttons cannot change once made, so each set is made once
+    (a page turned otherwise rebuilt five to ten of them)."""
+
+    def row(of: tuple[str, ...]) -> tuple[InlineKeyboardButton, ...]:
+        return tuple(
+            InlineKeyboardButton(f"·{FILTERS[c][0]}·" if c == code else FILTERS[c][0], callback_data=f"ls:{c}:1")
+            for c in of
+        )
+
+    rows = [row(codes[i : i + 5]) for i in range(0, len(codes), 5)]
+    if code in DONE_FILTERS:
+        rows.append(row(DONE_FILTERS))
+    return tuple(rows)
 
 
 async def items_command(update: Update, context: Ctx) -> None:
