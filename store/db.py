@@ -146,20 +146,22 @@ class Database:
     @asynccontextmanager
     async def session(self, actor: Actor | None = None, action: str | None = None) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits on success, rolls back on error; audited as ``actor``/``action``."""
-        async with self._sessions() as session:
-            session.info["actor"] = actor or Actor.system()
-            session.info["action"] = action
-            session.info["now_fn"] = self.now
+        async with self._new_session(actor, action) as session:
             async with session.begin():
                 yield session
+
+    def _new_session(self, actor: Actor | None, action: str | None) -> AsyncSession:
+        """A session audited as ``actor``/``action``, with this database's clock for timestamps."""
+        session = self._sessions()
+        session.info.update(actor=actor or Actor.system(), action=action, now_fn=self.now)
+        return session
 
     @asynccontextmanager
     async def reading(self, actor: Actor | None = None, action: str | None = None) -> AsyncIterator[AsyncSession]:
         """A unit of work that only reads (a list page, a detail view): nothing is begun up front or
         committed at the end; closing the session ends what its reads began. About half the cost of
         ``session()``, which every page turned pays. A change made in it is refused, not lost."""
-        session = self._sessions()
-        session.info.update(actor=actor or Actor.system(), action=action, now_fn=self.now)
+        session = self._new_session(actor, action)
         try:
             yield session
             if session.new or session.dirty or session.deleted:

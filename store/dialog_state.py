@@ -24,7 +24,7 @@ from store.types import UTCDateTime
 
 log = logging.getLogger("duban.dialog_state")
 
-CONVERSATION, CHAT, USER = "conversation", "chat", "user"
+CONVERSATION, CHAT = "conversation", "chat"  # rows of scope "user" (user_data) are gone (0019)
 
 
 class DialogState(Base):

@@ -119,13 +119,13 @@ class DbPersistence(BasePersistence):
         self._note((rows.CONVERSATION, name, conversation_key(key)), new_state)
 
     async def update_chat_data(self, chat_id: int, data: dict) -> None:
-        self._note((rows.CHAT, "", str(chat_id)), data)
+        self.note_chat_data(chat_id, data)
 
     async def update_user_data(self, user_id: int, data: dict) -> None:
         pass
 
     async def drop_chat_data(self, chat_id: int) -> None:
-        self._note((rows.CHAT, "", str(chat_id)), None)
+        self.note_chat_data(chat_id, None)
 
     async def drop_user_data(self, user_id: int) -> None:
         pass
