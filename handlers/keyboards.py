@@ -3,6 +3,7 @@ button, a dialog's buttons taken off, the tapped question turned into its answer
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -17,7 +18,10 @@ log = logging.getLogger("duban.actions")
 REMEMBERED_OUTCOMES = 20  # per chat: a second tap on a just-used button keeps its label
 
 
+@functools.lru_cache(maxsize=4096)
 def view_button(label: str, item_id: int) -> InlineKeyboardButton:
+    """An item's 查看 button. Made once per label and item: a list page shows up to ten, each page
+    turned made them again, and PTB's buttons cannot change once made, so one can be shown twice."""
     return InlineKeyboardButton(label[:60], callback_data=action_data("i:v", item_id))
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store import (
     audit,  # noqa: F401  (registers the audit flush hook)
+    fast_read,
     sqlite_onehop,
 )
 from store.audit import Actor
@@ -93,6 +94,10 @@ class Database:
             event.listen(self.engine.sync_engine, "reset", _on_sqlite_reset)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.autocommit = self._autocommit_engine()
+        # List pages read on a SQLite file skip SQLAlchemy's execution (store.fast_read).
+        self.fast_reader = (
+            fast_read.FastReader(self.engine, _one_hop_creator(self.url)) if self._autocommit_apart else None
+        )
         # Counts writes to the directory through this engine (ORM or Core), once as the statement
         # runs and once as its transaction commits: a copy read before either is known stale
         # (``bot.runtime.senders``), also one read between them, which still saw the old rows.
@@ -162,6 +167,8 @@ class Database:
         committed at the end; closing the session ends what its reads began. About half the cost of
         ``session()``, which every page turned pays. A change made in it is refused, not lost."""
         session = self._new_session(actor, action)
+        if self.fast_reader is not None:
+            session.info[fast_read.READER] = self.fast_reader
         try:
             yield session
             if session.new or session.dirty or session.deleted:
@@ -190,6 +197,8 @@ class Database:
             return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
 
     async def dispose(self) -> None:
+        if self.fast_reader is not None:
+            await self.fast_reader.close()
         if self._autocommit_apart:
             await self.autocommit.dispose()
         await self.engine.dispose()

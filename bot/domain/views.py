@@ -10,7 +10,7 @@ requirements never leave here: views are shown in the messenger (``title`` reads
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -33,7 +33,6 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, joinedload, raiseload
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
@@ -74,6 +73,7 @@ from bot.domain.workflow import (
     worst,
 )
 from bot.outbox.queue import Button, Keyboard
+from store import fast_read
 from store.audit import Actor
 from store.changes import ItemChange
 from store.models import Person, Unit
@@ -293,12 +293,12 @@ async def open_items_for(
         "offset": (page - 1) * page_size,
     }
     # The page's items with their assignments and units, and the total, in one statement read as
-    # plain rows: a list is read-only, and building ORM objects cost more than the database's own
-    # work. Only a page past the end (no rows) needs the count on its own.
+    # plain rows (on SQLite, past SQLAlchemy's execution: store.fast_read): a list is read-only,
+    # and building ORM objects cost more than the database's own work. Only a page past the end
+    # (no rows) needs the count on its own.
     page_stmt, count_stmt = statements
-    connection = await session.connection()
-    rows = (await connection.execute(page_stmt, params)).mappings().all()
-    total = rows[0]["total"] if rows else await connection.scalar(count_stmt, params) or 0
+    rows = await fast_read.rows(session, page_stmt, params)
+    total = rows[0]["total"] if rows else (await fast_read.rows(session, count_stmt, params))[0]["total"]
     listed = _listed_items(rows)
     return ItemPage(tuple(summarize(item, me, calendar, now) for item in listed), total, page, page_size)
 
@@ -346,7 +346,7 @@ _LISTED_ITEM = tuple(f for f in ListedItem.__dataclass_fields__ if f != "assignm
 _LISTED_ASSIGNMENT = tuple(f for f in ListedAssignment.__dataclass_fields__ if f != "unit")
 
 
-def _listed_items(rows: Sequence[RowMapping]) -> list[ListedItem]:
+def _listed_items(rows: Sequence[Mapping[Any, Any]]) -> list[ListedItem]:
     """Rows of (item columns, ``a_``-prefixed assignment columns, ``a_unit_name``), in the page's
     order, one per assignment (or one with no assignment) -> the page's items."""
     items: dict[int, ListedItem] = {}
@@ -413,7 +413,7 @@ def _build_list_statements(dialect: str, asker: _Asker, filters: ItemFilters) ->
         .offset(bindparam("offset", type_=Integer))
         .subquery("page")
     )
-    count = select(func.count()).select_from(Item).where(*where)
+    count = select(func.count().label("total")).select_from(Item).where(*where)
     # Uncorrelated (its own items and assignments, never the outer query's): computed once.
     total = count.correlate(None).scalar_subquery().label("total")
     assignment_columns = (getattr(Assignment, name).label(f"a_{name}") for name in _LISTED_ASSIGNMENT)

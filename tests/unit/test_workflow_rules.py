@@ -22,6 +22,7 @@ from bot.domain.workflow import (
     AlreadyHandled,
     DeadlineSpec,
     InvalidState,
+    Light,
     light_for,
     parse_item_ref,
 )
@@ -354,6 +355,13 @@ async def test_traffic_lights_around_a_weekend(db, clock):
     # around a holiday: Qingming 2026 (04-04..04-06 off) — Fri 04-03 is the due day, Tue 04-07 is -1
     assert light_for(CAL, date(2026, 4, 3), date(2026, 4, 6)).days_left == -1
     assert light_for(CAL, date(2026, 4, 7), date(2026, 4, 3)).code == "yellow"
+
+
+def test_a_light_says_its_working_days_in_words():
+    assert Light("green", 5, False).words == "剩5个工作日"
+    assert Light("yellow", 0, False).words == "今天到期"
+    assert Light("red", -2, False).words == "超期2个工作日"
+    assert Light("yellow", 1, True).words == "剩1个工作日（暂定）"
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,167 @@
+"""A list's page read straight from SQLite, without SQLAlchemy's execution around it.
+
+A list page (``bot.domain.views.open_items_for``) is one Core statement, built once per shape, read
+as plain rows; every /items and every page turned runs it. On SQLite the database's work on such a
+page is a few hundredths of a millisecond, and SQLAlchemy's around it (a pooled connection checked
+out and returned, the execution context, the result's rows) cost about twice that: issue 11's tap
+and /items figures were mostly this.
+
+``FastReader`` runs such a statement on a SQLite connection of its own, on the event loop's thread
+within the inline budget of ``store.sqlite_onehop``: the statement is compiled once by SQLAlchemy,
+and its parameters and columns go through the column types' own conversions, as SQLAlchemy would
+apply them. The engine's ``before_cursor_execute`` listeners are told of each statement read here
+(with no connection, cursor or context), so statement counts stay true. It never runs inside a
+transaction: each read sees what is committed when it runs, as a read through
+``Database.reading()`` does.
+
+``rows`` falls back to the session's own connection wherever the reader does not apply: PostgreSQL,
+an in-memory database (another connection would be another database), a database not in WAL mode,
+a statement SQLAlchemy expands at execution (an ``IN`` of a list), and a read that runs past the
+inline budget (stopped, changing nothing, and run again on aiosqlite's thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from store import sqlite_onehop
+
+log = logging.getLogger("duban.fast_read")
+
+READER = "fast_reader"  # the key of a session's ``info`` that holds the reader (Database.reading)
+
+Convert = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A statement compiled once: its SQL, its parameters in order, and the conversions."""
+
+    sql: str
+    names: tuple[str, ...]
+    fixed: Mapping[str, Any]  # parameters the statement carries itself (its literals)
+    to_db: tuple[Convert, ...]
+    from_db: tuple[tuple[int, str, Convert], ...]
+
+    @classmethod
+    def of(cls, stmt: Select, dialect: Dialect) -> _Plan | None:
+        compiled = stmt.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or ())
+        binds = [compiled.binds[name] for name in names]
+        if any(b.expanding or b.literal_execute or b.callable for b in binds) or "POSTCOMPILE" in compiled.string:
+            return None  # SQLAlchemy rewrites or evaluates these at execution; leave them to it
+        columns = list(stmt.selected_columns)
+        return cls(
+            sql=compiled.string,
+            names=names,
+            fixed={name: b.effective_value for name, b in zip(names, binds, strict=True) if not b.required},
+            to_db=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
+            from_db=tuple(
+                (i, str(c.key), c.type.dialect_impl(dialect).result_processor(dialect, None))
+                for i, c in enumerate(columns)
+            ),
+        )
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        out = []
+        for name, convert in zip(self.names, self.to_db, strict=True):
+            value = params[name] if name in params else self.fixed[name]
+            out.append(convert(value) if convert is not None and value is not None else value)
+        return out
+
+    def mapping(self, row: Sequence[Any]) -> dict[str, Any]:
+        return {key: row[i] if convert is None else convert(row[i]) for i, key, convert in self.from_db}
+
+
+class FastReader:
+    """Reads on a SQLite connection of its own (see the module's docstring); one per Database."""
+
+    def __init__(self, engine: AsyncEngine, connect: Callable[[], sqlite_onehop.OneHopConnection]) -> None:
+        self._engine = engine
+        self._connect = connect
+        self._connection: sqlite_onehop.OneHopConnection | None = None
+        self._opening = asyncio.Lock()
+        self._usable: bool | None = None  # unknown until the connection is open
+        self._plans: weakref.WeakKeyDictionary[Select, _Plan | None] = weakref.WeakKeyDictionary()
+
+    async def _open(self) -> sqlite_onehop.OneHopConnection | None:
+        async with self._opening:
+            if self._usable is None:
+                conn = self._connect()
+
+                def journal_mode() -> str:
+                    return str(conn.sqlite.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+
+                try:
+                    await conn  # opened on aiosqlite's thread
+                    # The engine's connections put the database in WAL mode (the file keeps it);
+                    # outside it a read may wait for a writer's lock, which must not be on the loop.
+                    self._usable = await conn.run(journal_mode) == "wal"
+                except (sqlite3.Error, OSError):
+                    log.warning("event=fast_reader_unavailable", exc_info=True)  # reads go the usual way
+                    self._usable = False
+                if self._usable:
+                    self._connection = conn
+                else:
+                    await conn.close()
+        return self._connection
+
+    async def rows(self, stmt: Select, params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        """The statement's rows as dicts by column key; None when it is not read here (fall back)."""
+        if self._usable is False:
+            return None
+        conn = self._connection or await self._open()
+        if conn is None:
+            return None
+        if stmt not in self._plans:
+            self._plans[stmt] = _Plan.of(stmt, self._engine.dialect)
+        plan = self._plans[stmt]
+        if plan is None:
+            return None
+        arguments = plan.arguments(params)
+
+        def read() -> list[Any]:
+            cursor = conn.sqlite.execute(plan.sql, arguments)
+            try:
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+
+        try:
+            found = conn.run_inline(read)
+        except sqlite3.OperationalError:
+            return None  # busy (no busy_timeout here: the loop never waits), or such: the session's way
+        if found is None:
+            return None  # over the budget: read again on aiosqlite's thread
+        # Told once the read is done here, so a read that falls back is not counted twice.
+        dispatch = self._engine.sync_engine.dispatch
+        if dispatch.before_cursor_execute:
+            dispatch.before_cursor_execute(None, None, plan.sql, arguments, None, False)
+        return [plan.mapping(row) for row in found]
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            conn, self._connection = self._connection, None
+            await conn.close()
+
+
+async def rows(session: AsyncSession, stmt: Select, params: Mapping[str, Any]) -> Sequence[Mapping[Any, Any]]:
+    """``stmt``'s rows as mappings: through the session's fast reader if it has one and it applies,
+    else through the session's connection."""
+    reader: FastReader | None = session.info.get(READER)
+    if reader is not None:
+        found = await reader.rows(stmt, params)
+        if found is not None:
+            return found
+    connection = await session.connection()
+    return (await connection.execute(stmt, params)).mappings().all()
