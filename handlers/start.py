@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from telegram import Update
+from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler, filters
 
 from bot.domain.acting import account_actor
@@ -12,6 +14,7 @@ from bot.domain.commands import commands_for
 from bot.domain.errors import DomainError
 from bot.domain.onboarding import redeem
 from bot.domain.roles import ROLE_NAMES
+from bot.kernel.render import render
 from handlers.common import reply, set_menu
 from handlers.context import Ctx
 
@@ -50,7 +53,15 @@ async def start(update: Update, context: Ctx) -> None:
 async def help_command(update: Update, context: Ctx) -> None:
     person = await context.known_person(update)
     await set_menu(context, update.effective_chat.id, person)
-    await reply(update, "messages/help.html.j2", commands=commands_for(person.roles))
+    await update.effective_chat.send_message(
+        _help_text(person.roles), parse_mode=ParseMode.HTML, disable_web_page_preview=True
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _help_text(roles: frozenset[str]) -> str:
+    # The same for everyone with the same roles: rendered once per role set, not per /help.
+    return render("messages/help.html.j2", commands=commands_for(roles))
 
 
 def register(app: Application) -> None:

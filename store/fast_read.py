@@ -51,7 +51,7 @@ class _Plan:
     names: tuple[str, ...]
     fixed: Mapping[str, Any]  # parameters the statement carries itself (its literals)
     to_db: tuple[Convert, ...]
-    from_db: tuple[tuple[int, str, Convert], ...]
+    from_db: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns that have a conversion
 
     @classmethod
     def of(cls, stmt: Select, dialect: Dialect) -> _Plan | None:
@@ -67,8 +67,9 @@ class _Plan:
             fixed={name: b.effective_value for name, b in zip(names, binds, strict=True) if not b.required},
             to_db=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
             from_db=tuple(
-                (i, str(c.key), c.type.dialect_impl(dialect).result_processor(dialect, None))
+                (i, convert)
                 for i, c in enumerate(columns)
+                if (convert := c.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
             ),
         )
 
@@ -79,8 +80,13 @@ class _Plan:
             out.append(convert(value) if convert is not None and value is not None else value)
         return out
 
-    def mapping(self, row: Sequence[Any]) -> dict[str, Any]:
-        return {key: row[i] if convert is None else convert(row[i]) for i, key, convert in self.from_db}
+    def row(self, found: tuple[Any, ...]) -> Sequence[Any]:
+        if not self.from_db:
+            return found
+        row = list(found)
+        for i, convert in self.from_db:
+            row[i] = convert(row[i])
+        return row
 
 
 class FastReader:
@@ -116,8 +122,8 @@ class FastReader:
                     await conn.close()
         return self._connection
 
-    async def rows(self, stmt: Select, params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        """The statement's rows as dicts by column key; None when it is not read here (fall back)."""
+    async def rows(self, stmt: Select, params: Mapping[str, Any]) -> list[Sequence[Any]] | None:
+        """The statement's rows, its columns in order; None when it is not read here (fall back)."""
         if self._usable is False:
             return None
         conn = self._connection or await self._open()
@@ -147,7 +153,7 @@ class FastReader:
         dispatch = self._engine.sync_engine.dispatch
         if dispatch.before_cursor_execute:
             dispatch.before_cursor_execute(None, None, plan.sql, arguments, None, False)
-        return [plan.mapping(row) for row in found]
+        return [plan.row(row) for row in found]
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -155,13 +161,13 @@ class FastReader:
             await conn.close()
 
 
-async def rows(session: AsyncSession, stmt: Select, params: Mapping[str, Any]) -> Sequence[Mapping[Any, Any]]:
-    """``stmt``'s rows as mappings: through the session's fast reader if it has one and it applies,
-    else through the session's connection."""
+async def rows(session: AsyncSession, stmt: Select, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+    """``stmt``'s rows, its columns in order: through the session's fast reader if it has one and
+    it applies, else through the session's connection."""
     reader: FastReader | None = session.info.get(READER)
     if reader is not None:
         found = await reader.rows(stmt, params)
         if found is not None:
             return found
     connection = await session.connection()
-    return (await connection.execute(stmt, params)).mappings().all()
+    return (await connection.execute(stmt, params)).all()

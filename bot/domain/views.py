@@ -10,9 +10,10 @@ requirements never leave here: views are shown in the messenger (``title`` reads
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -298,7 +299,7 @@ async def open_items_for(
     # (no rows) needs the count on its own.
     page_stmt, count_stmt = statements
     rows = await fast_read.rows(session, page_stmt, params)
-    total = rows[0]["total"] if rows else (await fast_read.rows(session, count_stmt, params))[0]["total"]
+    total = rows[0][_TOTAL] if rows else (await fast_read.rows(session, count_stmt, params))[0][0]
     listed = _listed_items(rows)
     return ItemPage(tuple(summarize(item, me, calendar, now) for item in listed), total, page, page_size)
 
@@ -314,7 +315,6 @@ class ListedAssignment:
 
     id: int
     unit_id: int
-    unit: ListedUnit
     role: str
     state: str
     due_date: date | None
@@ -323,6 +323,7 @@ class ListedAssignment:
     extension_count: int
     redo_count: int
     task: str | None
+    unit: ListedUnit  # last: the other fields are the page's columns, in order
 
 
 @dataclass(slots=True)
@@ -344,20 +345,25 @@ class ListedItem:
 
 _LISTED_ITEM = tuple(f for f in ListedItem.__dataclass_fields__ if f != "assignments")
 _LISTED_ASSIGNMENT = tuple(f for f in ListedAssignment.__dataclass_fields__ if f != "unit")
+# A page's columns, in order: the item's, its order keys and the list's total, then one assignment's
+# and its unit's name. Rows are read by position (``_listed_items``), checked once per statement.
+_PAGE_COLUMNS = (*_LISTED_ITEM, "rank", "due", "total", *(f"a_{name}" for name in _LISTED_ASSIGNMENT), "a_unit_name")
+_TOTAL, _A_ID, _A_UNIT_NAME = (_PAGE_COLUMNS.index(key) for key in ("total", "a_id", "a_unit_name"))
+_ITEM_VALUES = itemgetter(*range(len(_LISTED_ITEM)))
+_ASSIGNMENT_VALUES = itemgetter(*(_PAGE_COLUMNS.index(f"a_{name}") for name in _LISTED_ASSIGNMENT))
 
 
-def _listed_items(rows: Sequence[Mapping[Any, Any]]) -> list[ListedItem]:
-    """Rows of (item columns, ``a_``-prefixed assignment columns, ``a_unit_name``), in the page's
-    order, one per assignment (or one with no assignment) -> the page's items."""
+def _listed_items(rows: Sequence[Sequence[Any]]) -> list[ListedItem]:
+    """Rows of ``_PAGE_COLUMNS``, in the page's order, one per assignment (or one with no
+    assignment) -> the page's items."""
     items: dict[int, ListedItem] = {}
     for values in rows:
-        item = items.get(values["id"])
+        item = items.get(values[0])
         if item is None:
-            item = items[values["id"]] = ListedItem(*(values[name] for name in _LISTED_ITEM))
-        if values["a_id"] is not None:
-            unit = ListedUnit(values["a_unit_name"])
-            fields = {name: values[f"a_{name}"] for name in _LISTED_ASSIGNMENT}
-            item.assignments.append(ListedAssignment(unit=unit, **fields))
+            item = items[values[0]] = ListedItem(*_ITEM_VALUES(values))
+        if values[_A_ID] is not None:
+            fields: tuple[Any, ...] = (*_ASSIGNMENT_VALUES(values), ListedUnit(values[_A_UNIT_NAME]))
+            item.assignments.append(ListedAssignment(*fields))
     return list(items.values())
 
 
@@ -424,6 +430,8 @@ def _build_list_statements(dialect: str, asker: _Asker, filters: ItemFilters) ->
         .outerjoin(Unit, Unit.id == Assignment.unit_id)
         .order_by(page.c.rank.desc(), page.c.due.is_(None), page.c.due, page.c.id, Assignment.id)
     )
+    if tuple(with_assignments.selected_columns.keys()) != _PAGE_COLUMNS:
+        raise AssertionError("a list page's columns are read by position: keep them as _PAGE_COLUMNS")
     return with_assignments, count
 
 

@@ -27,6 +27,7 @@ Conventions every service follows:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -383,7 +384,10 @@ LIGHT_RANK = {"green": 0, "yellow": 1, "red": 2}
 YELLOW_DAYS = 3
 
 
+@functools.lru_cache(maxsize=4096)
 def light_for(calendar: WorkCalendar, due: date | None, today: date) -> Light | None:
+    # Cached: a calendar does not change (a new schedule makes a new one) and a light is frozen;
+    # every list page, digest and sweep asks again for the same few deadlines on the same day.
     if due is None:
         return None
     left = calendar.working_days_left(today, due)

@@ -46,23 +46,24 @@ PAGE = (
 )
 
 
-async def _by_sqlalchemy(db, stmt, params) -> list[dict]:  # noqa: ANN001
+async def _by_sqlalchemy(db, stmt, params) -> list[tuple]:  # noqa: ANN001
     async with db.session() as s:
-        return [dict(row) for row in (await s.execute(stmt, params)).mappings()]
+        return [tuple(row) for row in await s.execute(stmt, params)]
 
 
 async def test_rows_are_the_rows_sqlalchemy_reads_with_their_types(db, clock):
     await _county(db, clock)
     params = {"today": date(2026, 12, 1)}
     async with db.reading() as s:
-        found = [dict(row) for row in await fast_read.rows(s, PAGE, params)]
+        found = [tuple(row) for row in await fast_read.rows(s, PAGE, params)]
         # On SQLite no connection of the session was used (it would have begun a transaction).
         assert s.in_transaction() is not db.is_sqlite
     expected = await _by_sqlalchemy(db, PAGE, params)
     assert found == expected and len(found) == 2
-    assert isinstance(found[0]["due_date"], date) and found[1]["confidential"] is True
-    assert found[0]["acknowledged"] == clock.now()
-    assert found[0]["fixed"] == "固定"
+    item_id, title, due, confidential, acknowledged, fixed = found[0]
+    assert isinstance(due, date) and confidential is False and found[1][3] is True
+    assert acknowledged == clock.now() and acknowledged.tzinfo is not None
+    assert fixed == "固定"
 
 
 async def test_each_read_sees_what_was_committed_before_it(db, clock):
@@ -70,15 +71,15 @@ async def test_each_read_sees_what_was_committed_before_it(db, clock):
     await _county(db, clock)
     count = select(func.count().label("n")).select_from(Item)
     async with db.reading() as s:
-        assert (await fast_read.rows(s, count, {}))[0]["n"] == 2
+        assert (await fast_read.rows(s, count, {}))[0][0] == 2
     async with db.session() as s:
         (await s.get(Item, 1)).title = "改了"
         s.add(Item(year=2026, number=3, title="事项3", requirements="按要求办理。", source="other", importance="normal", state="draft",
                    created_by_id=1, created_at=clock.now()))
     async with db.reading() as s:
-        assert (await fast_read.rows(s, count, {}))[0]["n"] == 3
+        assert (await fast_read.rows(s, count, {}))[0][0] == 3
         titles = await fast_read.rows(s, select(Item.title).order_by(Item.id), {})
-    assert [r["title"] for r in titles] == ["改了", "事项2", "事项3"]
+    assert [title for (title,) in titles] == ["改了", "事项2", "事项3"]
 
 
 async def test_the_engines_statement_listeners_count_each_read_once(db, clock):
@@ -106,7 +107,7 @@ async def test_a_read_past_the_budget_is_run_again_the_usual_way(db):
     seen: list[str] = []
     event.listen(db.engine.sync_engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
     async with db.reading() as s:
-        assert (await fast_read.rows(s, slow, {}))[0]["n"] == 300000
+        assert (await fast_read.rows(s, slow, {}))[0][0] == 300000
         assert s.in_transaction()  # the session's own connection read it
     assert len(seen) == 1
 
@@ -115,7 +116,7 @@ async def test_a_statement_sqlalchemy_expands_goes_the_usual_way(db, clock):
     await _county(db, clock)
     by_ids = select(Item.number).where(Item.id.in_(bindparam("ids", expanding=True))).order_by(Item.id)
     async with db.reading() as s:
-        assert [r["number"] for r in await fast_read.rows(s, by_ids, {"ids": [1, 2]})] == [1, 2]
+        assert [number for (number,) in await fast_read.rows(s, by_ids, {"ids": [1, 2]})] == [1, 2]
         assert s.in_transaction()
 
 
