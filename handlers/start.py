@@ -53,9 +53,8 @@ async def start(update: Update, context: Ctx) -> None:
 async def help_command(update: Update, context: Ctx) -> None:
     person = await context.known_person(update)
     await set_menu(context, update.effective_chat.id, person)
-    await update.effective_chat.send_message(
-        _help_text(person.roles), parse_mode=ParseMode.HTML, disable_web_page_preview=True
-    )
+    # No link in it, so no preview to turn off (the option costs a LinkPreviewOptions per answer).
+    await update.effective_chat.send_message(_help_text(person.roles), parse_mode=ParseMode.HTML)
 
 
 @functools.lru_cache(maxsize=64)

@@ -174,8 +174,14 @@ class Database:
             if session.new or session.dirty or session.deleted:
                 raise RuntimeError("a read-only unit of work changed objects; use Database.session()")
         finally:
-            # Shielded, as AsyncSession's own exit is: a cancelled handler must not leak its connection.
-            await asyncio.shield(session.close())
+            if session.in_transaction():
+                # Shielded, as AsyncSession's own exit is: a cancelled handler must not leak its
+                # connection.
+                await asyncio.shield(session.close())
+            else:
+                # Nothing was read through it (a list page read by the fast reader): no connection
+                # to give back, and the shield's task would cost more than the rest of the unit.
+                await session.close()
 
     async def upgrade(self, revision: str = "head") -> None:
         """Apply the Alembic migrations (at start-up and by ``python -m bot db upgrade``)."""

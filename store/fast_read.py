@@ -14,10 +14,11 @@ apply them. The engine's ``before_cursor_execute`` listeners are told of each st
 transaction: each read sees what is committed when it runs, as a read through
 ``Database.reading()`` does.
 
-``rows`` falls back to the session's own connection wherever the reader does not apply: PostgreSQL,
-an in-memory database (another connection would be another database), a database not in WAL mode,
-a statement SQLAlchemy expands at execution (an ``IN`` of a list), and a read that runs past the
-inline budget (stopped, changing nothing, and run again on aiosqlite's thread).
+A read that runs past the inline budget is stopped there (changing nothing) and run again on the
+connection's aiosqlite thread; meanwhile other reads go the usual way. ``rows`` falls back to the
+session's own connection wherever the reader does not apply: PostgreSQL, an in-memory database
+(another connection would be another database), a database not in WAL mode, a statement SQLAlchemy
+expands at execution (an ``IN`` of a list), and while the reader's connection is on its thread.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class FastReader:
         self._connection: sqlite_onehop.OneHopConnection | None = None
         self._opening = asyncio.Lock()
         self._usable: bool | None = None  # unknown until the connection is open
+        self._on_thread = False  # a long read runs on the connection's thread: others go the usual way
         self._plans: weakref.WeakKeyDictionary[Select, _Plan | None] = weakref.WeakKeyDictionary()
 
     async def _open(self) -> sqlite_onehop.OneHopConnection | None:
@@ -124,8 +126,8 @@ class FastReader:
 
     async def rows(self, stmt: Select, params: Mapping[str, Any]) -> list[Sequence[Any]] | None:
         """The statement's rows, its columns in order; None when it is not read here (fall back)."""
-        if self._usable is False:
-            return None
+        if self._usable is False or self._on_thread:
+            return None  # not here; or this connection is reading on its thread (one user at a time)
         conn = self._connection or await self._open()
         if conn is None:
             return None
@@ -147,8 +149,12 @@ class FastReader:
             found = conn.run_inline(read)
         except sqlite3.OperationalError:
             return None  # busy (no busy_timeout here: the loop never waits), or such: the session's way
-        if found is None:
-            return None  # over the budget: read again on aiosqlite's thread
+        if found is None:  # stopped at the budget: read again on this connection's own thread
+            self._on_thread = True
+            try:
+                found = await conn.run(read)
+            finally:
+                self._on_thread = False
         # Told once the read is done here, so a read that falls back is not counted twice.
         dispatch = self._engine.sync_engine.dispatch
         if dispatch.before_cursor_execute:

@@ -9,6 +9,7 @@ requirements never leave here: views are shown in the messenger (``title`` reads
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -552,8 +553,10 @@ def _list_order(calendar: WorkCalendar, today: date):  # noqa: ANN202
     return _order_keys(today, _yellow_until(calendar, today))
 
 
+@functools.lru_cache(maxsize=64)
 def _yellow_until(calendar: WorkCalendar, today: date) -> date:
-    """The first day whose due date shows green: more than YELLOW_DAYS working days left."""
+    """The first day whose due date shows green: more than YELLOW_DAYS working days left.
+    Cached: the same for every list asked for on one day (a calendar never changes)."""
     yellow_until = today + timedelta(days=1)
     while calendar.working_days_left(today, yellow_until) <= YELLOW_DAYS:
         yellow_until += timedelta(days=1)

@@ -4,17 +4,19 @@ falls back to the session's connection wherever it does not apply (PostgreSQL am
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
+import pytest
 from sqlalchemy import bindparam, event, func, literal, select
 
-from store import fast_read
+from store import fast_read, sqlite_onehop
 from store.audit import Actor
 from store.models import Person, Unit
 from store.workflow import Assignment, Item
 
 
-async def _county(db, clock) -> None:  # noqa: ANN001
+async def _county(db, clock) -> None:
     async with db.session(Actor.system("test"), "seed") as s:
         unit = Unit(name="城关镇", kind="town", created_at=clock.now())
         author = Person(name="王敏", created_at=clock.now())
@@ -46,7 +48,7 @@ PAGE = (
 )
 
 
-async def _by_sqlalchemy(db, stmt, params) -> list[tuple]:  # noqa: ANN001
+async def _by_sqlalchemy(db, stmt, params) -> list[tuple]:
     async with db.session() as s:
         return [tuple(row) for row in await s.execute(stmt, params)]
 
@@ -86,7 +88,7 @@ async def test_the_engines_statement_listeners_count_each_read_once(db, clock):
     await _county(db, clock)
     seen: list[str] = []
 
-    def count(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+    def count(_conn, _cursor, statement, *_args) -> None:
         seen.append(statement)
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
@@ -98,18 +100,60 @@ async def test_the_engines_statement_listeners_count_each_read_once(db, clock):
     assert len(seen) == 1 and seen[0].lstrip().upper().startswith("SELECT")
 
 
-async def test_a_read_past_the_budget_is_run_again_the_usual_way(db):
+async def test_a_read_past_the_budget_is_run_again_on_a_thread(db, monkeypatch):
     """A read that holds the event loop longer than the inline budget is stopped and read again
-    through the session (on aiosqlite's thread): the same answer, counted once."""
+    on aiosqlite's thread (the reader's own on SQLite): the same answer, counted once, and the
+    loop was not held for the whole read."""
     numbers = select(literal(1).label("x")).cte("numbers", recursive=True)
     numbers = numbers.union_all(select(numbers.c.x + 1).where(numbers.c.x < 300000))
     slow = select(func.count().label("n")).select_from(numbers)
+    on_threads: list[int] = []
+    real_run = sqlite_onehop.OneHopConnection.run
+
+    async def run(self, fn, *args):
+        on_threads.append(1)
+        return await real_run(self, fn, *args)
+
+    monkeypatch.setattr(sqlite_onehop.OneHopConnection, "run", run)
     seen: list[str] = []
     event.listen(db.engine.sync_engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
     async with db.reading() as s:
         assert (await fast_read.rows(s, slow, {}))[0][0] == 300000
-        assert s.in_transaction()  # the session's own connection read it
+        assert s.in_transaction() is not db.is_sqlite  # on SQLite the reader read it, not the session
     assert len(seen) == 1
+    if db.is_sqlite:
+        assert on_threads  # stopped on the loop at the budget, then read on the thread
+
+
+async def test_while_the_reader_reads_on_its_thread_other_reads_go_the_usual_way(db, clock, monkeypatch):
+    if not db.is_sqlite:
+        pytest.skip("the reader is SQLite's")
+    await _county(db, clock)
+    async with db.reading() as s:
+        await fast_read.rows(s, select(Item.title), {})  # the reader's connection is open
+    numbers = select(literal(1).label("x")).cte("numbers", recursive=True)
+    numbers = numbers.union_all(select(numbers.c.x + 1).where(numbers.c.x < 300000))
+    slow = select(func.count().label("n")).select_from(numbers)
+    on_thread = asyncio.Event()
+    real_run = sqlite_onehop.OneHopConnection.run
+
+    async def run(self, fn, *args):
+        if fn.__name__ == "read":  # the reader's, not a pooled connection's
+            on_thread.set()
+        return await real_run(self, fn, *args)
+
+    monkeypatch.setattr(sqlite_onehop.OneHopConnection, "run", run)
+
+    async def read_slow() -> int:
+        async with db.reading() as s:
+            return (await fast_read.rows(s, slow, {}))[0][0]
+
+    slow_read = asyncio.create_task(read_slow())
+    await asyncio.wait_for(on_thread.wait(), 10)
+    async with db.reading() as s:
+        titles = [title for (title,) in await fast_read.rows(s, select(Item.title).order_by(Item.id), {})]
+    assert titles == ["事项1", "事项2"]
+    assert await asyncio.wait_for(slow_read, 60) == 300000
 
 
 async def test_a_statement_sqlalchemy_expands_goes_the_usual_way(db, clock):
