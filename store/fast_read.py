@@ -108,6 +108,7 @@ class FastReader:
                 conn = self._connect()
 
                 def journal_mode() -> str:
+                    conn.sqlite.execute("PRAGMA query_only=ON")  # it reads; should it ever write, SQLite refuses
                     return str(conn.sqlite.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
                 try:

@@ -5,6 +5,7 @@ falls back to the session's connection wherever it does not apply (PostgreSQL am
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import date
 
 import pytest
@@ -178,3 +179,16 @@ async def test_an_in_memory_database_has_no_reader(tmp_path):
         assert on_file.fast_reader is not None
     finally:
         await on_file.dispose()
+
+
+async def test_the_readers_connection_cannot_write(db, clock):
+    if not db.is_sqlite:
+        pytest.skip("the reader is SQLite's")
+    await _county(db, clock)
+    async with db.reading() as s:
+        await fast_read.rows(s, select(Item.id), {})  # opens the reader
+    conn = db.fast_reader._connection  # noqa: SLF001
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        await conn.run(conn.sqlite.execute, "DELETE FROM items")
+    async with db.reading() as s:
+        assert len(await fast_read.rows(s, select(Item.id), {})) == 2
