@@ -9,8 +9,9 @@ and /items figures were mostly this.
 ``FastReader`` runs such a statement on a SQLite connection of its own, on the event loop's thread
 within the inline budget of ``store.sqlite_onehop``: the statement is compiled once by SQLAlchemy,
 and its parameters and columns go through the column types' own conversions, as SQLAlchemy would
-apply them. The engine's ``before_cursor_execute`` listeners are told of each statement read here
-(with no connection, cursor or context), so statement counts stay true. It never runs inside a
+apply them. The engine's ``before_cursor_execute`` and ``after_cursor_execute`` listeners are told
+of each statement read here (with no connection, cursor or context), so statement counts stay true;
+a listener that fails without them has the read done through SQLAlchemy instead. It never runs inside a
 transaction: each read sees what is committed when it runs, as a read through
 ``Database.reading()`` does.
 
@@ -156,11 +157,25 @@ class FastReader:
                 found = await conn.run(read)
             finally:
                 self._on_thread = False
-        # Told once the read is done here, so a read that falls back is not counted twice.
-        dispatch = self._engine.sync_engine.dispatch
-        if dispatch.before_cursor_execute:
-            dispatch.before_cursor_execute(None, None, plan.sql, arguments, None, False)
+        if not self._tell_listeners(plan.sql, arguments):
+            return None
         return [plan.row(row) for row in found]
+
+    def _tell_listeners(self, sql: str, arguments: list[Any]) -> bool:
+        """The engine's statement listeners, told of a read done here as SQLAlchemy tells them,
+        but with no connection, cursor or context; after the read, so a read that falls back is
+        not counted twice. False when a listener failed on that (it needed the connection): the
+        read is then done through SQLAlchemy, which tells it properly."""
+        dispatch = self._engine.sync_engine.dispatch
+        try:
+            if dispatch.before_cursor_execute:
+                dispatch.before_cursor_execute(None, None, sql, arguments, None, False)
+            if dispatch.after_cursor_execute:
+                dispatch.after_cursor_execute(None, None, sql, arguments, None, False)
+        except Exception:  # someone else's listener: any failure means "not here"
+            log.debug("event=fast_read_listener_failed", exc_info=True)
+            return False
+        return True
 
     async def close(self) -> None:
         if self._connection is not None:

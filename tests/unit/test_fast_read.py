@@ -101,6 +101,24 @@ async def test_the_engines_statement_listeners_count_each_read_once(db, clock):
     assert len(seen) == 1 and seen[0].lstrip().upper().startswith("SELECT")
 
 
+async def test_a_listener_that_needs_the_connection_gets_the_read_through_sqlalchemy(db, clock):
+    """Someone else's listener (a harness, a tracer) may read the connection SQLAlchemy passes;
+    the fast reader has none to pass, so that read goes through SQLAlchemy: still answered."""
+    await _county(db, clock)
+    seen: list[object] = []
+
+    def needs_the_connection(conn, _cursor, statement, *_args) -> None:
+        seen.append(conn.info)  # AttributeError on None
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", needs_the_connection)
+    try:
+        async with db.reading() as s:
+            found = await fast_read.rows(s, PAGE, {"today": date(2026, 12, 1)})
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", needs_the_connection)
+    assert len(found) == 2 and len(seen) == 1
+
+
 async def test_a_read_past_the_budget_is_run_again_on_a_thread(db, monkeypatch):
     """A read that holds the event loop longer than the inline budget is stopped and read again
     on aiosqlite's thread (the reader's own on SQLite): the same answer, counted once, and the
