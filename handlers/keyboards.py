@@ -20,8 +20,9 @@ REMEMBERED_OUTCOMES = 20  # per chat: a second tap on a just-used button keeps i
 
 @functools.lru_cache(maxsize=4096)
 def view_button(label: str, item_id: int) -> InlineKeyboardButton:
-    """An item's 查看 button. Made once per label and item: a list page shows up to ten, each page
-    turned made them again, and PTB's buttons cannot change once made, so one can be shown twice."""
+    """An item's 查看 button, made once per label and item: a list page shows up to ten and every
+    page turned made them again. PTB's buttons cannot change once made, so one serves every
+    keyboard it appears in."""
     return InlineKeyboardButton(label[:60], callback_data=action_data("i:v", item_id))
 
 

@@ -368,8 +368,8 @@ class Light:
     def words(self) -> str:
         """The working days left, as a list or a detail view says them ("剩3个工作日").
 
-        Here rather than in a template macro: a list page says it for each of its items, and a
-        macro call cost more than the rest of the item's line (issue 11)."""
+        Here rather than in a template macro: a list page says it for each of its items, and its
+        two macro calls per item were about a third of the page's rendering (issue 11)."""
         if self.days_left > 0:
             said = f"剩{self.days_left}个工作日"
         elif self.days_left == 0:
