@@ -108,15 +108,16 @@ class FastReader:
             if self._usable is None:
                 conn = self._connect()
 
-                def journal_mode() -> str:
-                    conn.sqlite.execute("PRAGMA query_only=ON")  # it reads; should it ever write, SQLite refuses
+                def prepare() -> str:
+                    """Read-only (should it ever be given a write, SQLite refuses); the journal mode."""
+                    conn.sqlite.execute("PRAGMA query_only=ON")
                     return str(conn.sqlite.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
                 try:
                     await conn  # opened on aiosqlite's thread
                     # The engine's connections put the database in WAL mode (the file keeps it);
                     # outside it a read may wait for a writer's lock, which must not be on the loop.
-                    self._usable = await conn.run(journal_mode) == "wal"
+                    self._usable = await conn.run(prepare) == "wal"
                 except (sqlite3.Error, OSError):
                     log.warning("event=fast_reader_unavailable", exc_info=True)  # reads go the usual way
                     self._usable = False
@@ -155,6 +156,8 @@ class FastReader:
             self._on_thread = True
             try:
                 found = await conn.run(read)
+            except sqlite3.OperationalError:
+                return None
             finally:
                 self._on_thread = False
         if not self._tell_listeners(plan.sql, arguments):
