@@ -100,7 +100,7 @@ class FastReader:
         self._connection: sqlite_onehop.OneHopConnection | None = None
         self._opening = asyncio.Lock()
         self._usable: bool | None = None  # unknown until the connection is open
-        self._on_thread = False  # a long read runs on the connection's thread: others go the usual way
+        self._on_thread = False  # a long read is on the connection's thread: others go the usual way
         self._plans: weakref.WeakKeyDictionary[Select, _Plan | None] = weakref.WeakKeyDictionary()
 
     async def _open(self) -> sqlite_onehop.OneHopConnection | None:
@@ -117,7 +117,7 @@ class FastReader:
                     await conn  # opened on aiosqlite's thread
                     # The engine's connections put the database in WAL mode (the file keeps it);
                     # outside it a read may wait for a writer's lock, which must not be on the loop.
-                    self._usable = await conn.run(prepare) == "wal"
+                    self._usable = conn.inline_reads = await conn.run(prepare) == "wal"
                 except (sqlite3.Error, OSError):
                     log.warning("event=fast_reader_unavailable", exc_info=True)  # reads go the usual way
                     self._usable = False
@@ -140,26 +140,16 @@ class FastReader:
         if plan is None:
             return None
         arguments = plan.arguments(params)
-
-        def read() -> list[Any]:
-            cursor = conn.sqlite.execute(plan.sql, arguments)
-            try:
-                return cursor.fetchall()
-            finally:
-                cursor.close()
-
+        # sqlite_onehop's cursor reads on the loop's thread within the budget, else on the
+        # connection's thread. Only the latter suspends, so only then can another read see the flag.
+        self._on_thread = True
         try:
-            found = conn.run_inline(read)
+            async with conn.cursor() as cursor:
+                found = await (await cursor.execute(plan.sql, arguments)).fetchall()
         except sqlite3.OperationalError:
             return None  # busy (no busy_timeout here: the loop never waits), or such: the session's way
-        if found is None:  # stopped at the budget: read again on this connection's own thread
-            self._on_thread = True
-            try:
-                found = await conn.run(read)
-            except sqlite3.OperationalError:
-                return None
-            finally:
-                self._on_thread = False
+        finally:
+            self._on_thread = False
         if not self._tell_listeners(plan.sql, arguments):
             return None
         return [plan.row(row) for row in found]

@@ -157,7 +157,7 @@ async def test_while_the_reader_reads_on_its_thread_other_reads_go_the_usual_way
     real_run = sqlite_onehop.OneHopConnection.run
 
     async def run(self, fn, *args):
-        if fn.__name__ == "read":  # the reader's, not a pooled connection's
+        if self is db.fast_reader._connection:  # noqa: SLF001  (the reader's, not a pooled connection's)
             on_thread.set()
         return await real_run(self, fn, *args)
 
@@ -171,6 +171,7 @@ async def test_while_the_reader_reads_on_its_thread_other_reads_go_the_usual_way
     await asyncio.wait_for(on_thread.wait(), 10)
     async with db.reading() as s:
         titles = [title for (title,) in await fast_read.rows(s, select(Item.title).order_by(Item.id), {})]
+        assert s.in_transaction()  # read through the session's own connection, not the busy reader
     assert titles == ["事项1", "事项2"]
     assert await asyncio.wait_for(slow_read, 60) == 300000
 
