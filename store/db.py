@@ -48,6 +48,14 @@ def _on_sqlite_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
     cur.close()
 
 
+def _on_autocommit_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+    """After ``_on_sqlite_connect``: in WAL mode, the bookkeeping's self-committing writes may run
+    on the event loop's thread (``store.sqlite_onehop``); nothing waits for a lock there."""
+    driver = dbapi_conn.driver_connection
+    if driver.inline_reads:
+        driver.allow_inline_writes()
+
+
 def _on_sqlite_reset(dbapi_conn, _record, reset_state) -> None:  # noqa: ANN001
     """The pool's rollback when a connection is returned, only if a transaction is still open.
 
@@ -109,7 +117,8 @@ class Database:
         """For bookkeeping writes of one statement each, run for every update (the durable inbox):
         the statement commits itself, with no COMMIT after it. SQLite: connections of their own,
         put in autocommit mode once, when opened (switching a pooled connection would cost a
-        hand-over to aiosqlite's thread each way); an in-memory database has only the one
+        hand-over to aiosqlite's thread each way), whose writes may run on the event loop's
+        thread (``_on_autocommit_connect``); an in-memory database has only the one
         connection, so its writes keep their transaction. PostgreSQL: the same pool, where
         asyncpg then sends neither BEGIN nor COMMIT."""
         if not self.is_sqlite:
@@ -124,6 +133,7 @@ class Database:
             async_creator=_one_hop_creator(self.url),
         )
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        event.listen(engine.sync_engine, "connect", _on_autocommit_connect)
         return engine
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, delete, exists, literal_column, or_, select, table, update
+from sqlalchemy import Select, and_, bindparam, delete, exists, literal_column, or_, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -66,9 +66,18 @@ async def record_many(
     return set((await s.scalars(stmt, rows)).all())
 
 
+# Built once, as _INSERT_NEW: building the statement for each group of marks cost more than
+# SQLite's work on it.
+_MARK_HANDLED = (
+    update(InboxUpdate)
+    .where(InboxUpdate.update_id.in_(bindparam("ids", expanding=True)))
+    .values(status=HANDLED, handled_at=bindparam("now", type_=InboxUpdate.handled_at.type))
+)
+
+
 async def mark_handled(s: AsyncConnection | AsyncSession, update_ids: int | list[int], now: datetime) -> None:
     ids = [update_ids] if isinstance(update_ids, int) else update_ids
-    await s.execute(update(InboxUpdate).where(InboxUpdate.update_id.in_(ids)).values(status=HANDLED, handled_at=now))
+    await s.execute(_MARK_HANDLED, {"ids": ids, "now": now})
 
 
 async def take_unhandled(

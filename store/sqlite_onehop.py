@@ -18,9 +18,20 @@ A read runs on the event loop's own thread, with no hand-over at all, when it is
 the hand-over with its wake-ups took 0.1-0.2 ms of CPU each. A read that runs longer is stopped
 there by SQLite's progress handler (a stopped SELECT changes nothing, not even the transaction
 around it) and run again on aiosqlite's thread, so a long one (the office's list of 100,000, an
-export) never holds the loop for more than the budget. Writes always go to the thread: one may
-wait for another connection's lock (``busy_timeout``), a reader in WAL mode does not; where the
-database is not in WAL mode (``inline_reads``, set by ``store.db``), reads stay on the thread too.
+export) never holds the loop for more than the budget. Writes go to the thread: one may wait for
+another connection's lock (``busy_timeout``), a reader in WAL mode does not; where the database is
+not in WAL mode (``inline_reads``, set by ``store.db``), reads stay on the thread too.
+
+One kind of write runs on the loop's thread as well: a statement that commits itself, on a
+connection in autocommit mode that ``store.db`` marks ``inline_writes`` (the durable inbox's
+bookkeeping, written for every update). It is tried without waiting for the write lock
+(``busy_timeout`` 0) and within the same budget; refused (another connection writes) or stopped,
+it changed nothing (SQLite rolls a stopped statement back, its implicit transaction with it) and
+goes to the thread, where it waits for the lock as before. The thread's hand-over cost more than
+such a write: a burst's marks made the GIL pass between the two threads several times each. Such a
+connection never checkpoints as it commits (a checkpoint copies pages and syncs the file, and
+SQLite cannot stop it at the budget): every ``CHECKPOINT_EVERY``-th write goes to the thread and
+a passive checkpoint follows it there.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ T = TypeVar("T")
 PREFETCH = 500  # rows fetched with the statement; a longer result is read on in steps of this
 INLINE_BUDGET = 0.002  # seconds a read may hold the event loop before it moves to aiosqlite's thread
 PROGRESS_STEPS = 2000  # SQLite VM instructions between two looks at that budget
+CHECKPOINT_EVERY = 64  # writes of an ``inline_writes`` connection between two checkpoints (on its thread)
 
 
 def _is_read(sql: str) -> bool:
@@ -80,10 +92,19 @@ class OneHopCursor:
         return answer
 
     async def _execute(self, sql: str, parameters: Any, many: bool) -> OneHopCursor:
-        inline = self._conn.inline_reads and not many and _is_read(sql)
-        answer = self._conn.run_inline(self._run, sql, parameters, many) if inline else None
+        conn = self._conn
+        answer = None
+        if many:  # in autocommit mode each set of parameters would commit on its own: never inline
+            pass
+        elif _is_read(sql):
+            if conn.inline_reads:
+                answer = conn.run_inline(self._run, sql, parameters, many)
+        elif conn.writes_commit_themselves():
+            answer = conn.write_inline(self._run, sql, parameters, many)
+            if answer is None:
+                answer = await conn.run(conn.write_then_checkpoint, self._run, sql, parameters, many)
         if answer is None:
-            answer = await self._conn.run(self._run, sql, parameters, many)
+            answer = await conn.run(self._run, sql, parameters, many)
         description, self.rowcount, self.lastrowid, rows, _ = answer
         self.description = description
         self._rows = deque(rows)
@@ -156,6 +177,10 @@ class OneHopConnection(aiosqlite.Connection):
         self._deadline: float | None = None  # set while a read runs on the event loop's thread
         self._stopped = False
         self.inline_reads = False  # set by store.db once the database is known to be in WAL mode
+        # Set by store.db (``allow_inline_writes``) for a connection in autocommit mode in WAL mode.
+        self.inline_writes = False
+        self._busy_timeout_ms = 0  # the connection's own, restored after an inline write
+        self._writes = 0  # since the last checkpoint
 
     def _out_of_time(self) -> int:
         """SQLite's progress handler: non-zero stops the running statement ("interrupted")."""
@@ -197,10 +222,50 @@ class OneHopConnection(aiosqlite.Connection):
         """``fn(*args)`` on the connection's thread: one hand-over."""
         return await self._execute(fn, *args)
 
+    def allow_inline_writes(self) -> None:
+        """Once it is open, while its thread is idle: let its self-committing writes run on the
+        loop's thread (see the module's docstring); its checkpoints are then ``write_then_checkpoint``'s."""
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._busy_timeout_ms = int(self._conn.execute("PRAGMA busy_timeout").fetchone()[0])
+        self.inline_writes = True
+
+    def writes_commit_themselves(self) -> bool:
+        """An ``inline_writes`` connection in autocommit mode, outside any transaction."""
+        return self.inline_writes and self._conn.isolation_level is None and not self._conn.in_transaction
+
+    def write_inline(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """A self-committing write run here (``run_inline``) if SQLite takes the write lock at once
+        and is done within the budget; None if it was refused or stopped (it changed nothing), or
+        if this write is the one that checkpoints: it goes to the thread then."""
+        if self._writes + 1 >= CHECKPOINT_EVERY:
+            return None
+        sqlite = self._conn
+        sqlite.execute("PRAGMA busy_timeout=0")
+        try:
+            answer = self.run_inline(fn, *args)
+        except sqlite3.OperationalError:  # "database is locked" and such: the thread waits, or says why
+            answer = None
+        finally:
+            sqlite.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        if answer is not None:
+            self._writes += 1
+        return answer
+
+    def write_then_checkpoint(self, fn: Callable[..., T], *args: Any) -> T:
+        """On the connection's thread: a write that did not run inline, and the checkpoint that is
+        due after ``CHECKPOINT_EVERY`` writes (passive: it waits for no reader or writer)."""
+        answer = fn(*args)
+        self._writes += 1
+        if self._writes >= CHECKPOINT_EVERY and not self._conn.in_transaction:  # not with a result half read
+            self._writes = 0
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        return answer
+
     def run_inline(self, fn: Callable[..., T], *args: Any) -> T | None:
         """``fn(*args)`` here, on the event loop's thread, if SQLite is done within INLINE_BUDGET;
-        None if it was stopped for taking longer. Only for reads: a stopped one changed nothing.
-        The connection's thread is idle meanwhile: its user awaits every call it makes."""
+        None if it was stopped for taking longer. Only for reads and self-committing writes: a
+        stopped one changed nothing. The connection's thread is idle meanwhile: its user awaits
+        every call it makes."""
         self._deadline, self._stopped = time.perf_counter() + INLINE_BUDGET, False
         try:
             return fn(*args)

@@ -3,11 +3,14 @@ results and streaming unchanged."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from pathlib import Path
 
 import aiosqlite
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from store import sqlite_onehop
 from store.db import Database
@@ -149,16 +152,72 @@ async def test_without_wal_a_read_stays_on_the_thread(monkeypatch):
         await db.dispose()
 
 
-async def test_a_bookkeeping_write_commits_itself_in_one_hand_over(sqlite_db, hand_overs):
+async def test_a_bookkeeping_write_commits_itself_on_the_loop_thread(sqlite_db, hand_overs, monkeypatch):
     """``Database.autocommit``: the durable inbox's INSERT and UPDATE, run for every update, need no
-    COMMIT after them — one hand-over each instead of two."""
+    COMMIT after them, and where nothing else writes they run on the loop's thread: no hand-over."""
+    monkeypatch.setattr(sqlite_onehop, "INLINE_BUDGET", 60.0)
     async with sqlite_db.autocommit.begin() as conn:
-        await conn.execute(text("SELECT 1"))  # the connection is opened (and set up) before counting
+        await _with_thread_id(conn)  # the connection is opened (and set up) before counting
         hand_overs.clear()
-        await conn.execute(text("INSERT INTO t (v) VALUES ('at once')"))
-    assert len(hand_overs) == 1
+        await conn.execute(text("INSERT INTO t (v) SELECT tid()"))
+    assert hand_overs == []
     async with sqlite_db.engine.connect() as other:
-        assert (await other.execute(text("SELECT v FROM t"))).scalars().all() == ["at once"]
+        assert (await other.execute(text("SELECT v FROM t"))).scalars().all() == [str(threading.get_ident())]
+
+
+async def test_a_bookkeeping_write_waits_for_anothers_lock_on_the_thread_not_the_loop(sqlite_db):
+    loop_thread = threading.get_ident()
+    async with sqlite_db.autocommit.connect() as bookkeeping:
+        await _with_thread_id(bookkeeping)
+        async with sqlite_db.engine.begin() as other:
+            await other.execute(text("INSERT INTO t (v) VALUES ('first')"))  # holds the write lock
+            write = asyncio.create_task(bookkeeping.execute(text("INSERT INTO t (v) SELECT tid()")))
+            for _ in range(20):  # let it try: refused at once on the loop, then waiting on its thread
+                await asyncio.sleep(0)
+            assert not write.done()
+        await write  # the lock is free once the other transaction committed
+    async with sqlite_db.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT v FROM t ORDER BY id"))).scalars().all()
+    assert rows[0] == "first" and int(rows[1]) != loop_thread and len(rows) == 2
+
+
+async def test_a_bookkeeping_write_out_of_budget_is_done_once_on_the_thread(sqlite_db, monkeypatch):
+    """Stopped on the loop's thread, the write changed nothing: run again, its rows are there once."""
+    monkeypatch.setattr(sqlite_onehop, "INLINE_BUDGET", 0.0)
+    async with sqlite_db.autocommit.connect() as conn:
+        await _with_thread_id(conn)
+        await conn.execute(text(f"INSERT INTO t (v) SELECT tid() {COUNT_TO}"))
+    async with sqlite_db.engine.connect() as conn:
+        count, threads = (await conn.execute(text("SELECT count(*), count(DISTINCT v) FROM t"))).one()
+        thread = (await conn.execute(text("SELECT v FROM t LIMIT 1"))).scalar_one()
+    assert (count, threads) == (200000, 1) and int(thread) != threading.get_ident()
+
+
+async def test_bookkeeping_writes_leave_checkpoints_to_the_thread(sqlite_db, monkeypatch, tmp_path):
+    """A checkpoint copies pages and syncs the file, and SQLite cannot stop it at the budget: the
+    loop's writes never run one; every CHECKPOINT_EVERY-th write goes to the thread with one."""
+    monkeypatch.setattr(sqlite_onehop, "INLINE_BUDGET", 60.0)
+    monkeypatch.setattr(sqlite_onehop, "CHECKPOINT_EVERY", 4)
+    loop_thread = threading.get_ident()
+    async with sqlite_db.autocommit.connect() as conn:
+        await _with_thread_id(conn)
+        for _ in range(8):
+            await conn.execute(text("INSERT INTO t (v) SELECT tid()"))
+        assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 0
+    async with sqlite_db.engine.connect() as conn:
+        threads = [int(v) for v in (await conn.execute(text("SELECT v FROM t ORDER BY id"))).scalars()]
+    assert [t == loop_thread for t in threads] == [True, True, True, False] * 2
+
+
+async def test_the_write_ahead_log_stays_small_under_bookkeeping_writes_alone(sqlite_db):
+    """Nothing else writes (a burst of /help): the thread's checkpoints keep the log from growing."""
+    wal = Path(make_url(sqlite_db.url).database + "-wal")
+    async with sqlite_db.autocommit.connect() as conn:
+        for n in range(sqlite_onehop.CHECKPOINT_EVERY * 6):
+            await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": "x" * 3000 + str(n)})
+    # Each write adds about three pages to the log: 384 writes would leave some 4.7 MB without the
+    # checkpoints; with them, the log starts again after each, and holds one round of writes at most.
+    assert wal.stat().st_size < (sqlite_onehop.CHECKPOINT_EVERY + 1) * 4 * (4096 + 24)
 
 
 async def test_an_in_memory_database_writes_its_bookkeeping_in_transactions_as_before():
