@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn, TypeGuard
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -101,6 +102,64 @@ class TimedConversation(ConversationHandler):
         await context.application.update_persistence()
 
 
+_last_command: tuple[object, str | None] = (None, None)  # (update, its command): every dialog asks
+
+
+def _command(update: Update) -> str | None:
+    """The command as PTB's CommandHandler reads it (``/New@bot x`` → ``new``); None if none."""
+    global _last_command
+    if _last_command[0] is update:
+        return _last_command[1]
+    command = None
+    message = update.effective_message
+    if message is not None and message.entities and message.text:
+        first = message.entities[0]
+        if first.type == MessageEntity.BOT_COMMAND and first.offset == 0:
+            command = message.text[1 : first.length].split("@")[0].lower()
+    _last_command = (update, command)
+    return command
+
+
+@dataclass(frozen=True, slots=True)
+class _Entries:
+    """What a dialog's entry points could take, for a quick no: the commands of its CommandHandlers
+    and the patterns of its CallbackQueryHandlers; ``others`` when it has entry points of other
+    kinds, whose own checks then always run. Every update meets every dialog, and PTB's checks of
+    every entry point cost more than the rest of a /help."""
+
+    commands: frozenset[str]
+    patterns: tuple[re.Pattern[str], ...]
+    others: bool
+
+    @classmethod
+    def of(cls, entry_points: list[BaseHandler]) -> _Entries:
+        commands: set[str] = set()
+        patterns: list[re.Pattern[str]] = []
+        others = False
+        for entry in entry_points:
+            if isinstance(entry, CommandHandler):
+                commands |= entry.commands
+            elif (
+                isinstance(entry, CallbackQueryHandler)
+                and isinstance(entry.pattern, re.Pattern)
+                and not entry.game_pattern
+            ):
+                patterns.append(entry.pattern)
+            else:
+                others = True
+        return cls(frozenset(commands), tuple(patterns), others)
+
+    def could_take(self, update: Update) -> bool:
+        """False only where every entry point's own check would say no."""
+        if self.others:
+            return True
+        query = update.callback_query
+        if query is not None and isinstance(query.data, str) and any(p.match(query.data) for p in self.patterns):
+            return True
+        # as PTB's CommandHandler, on the update's effective message (a button's message too)
+        return bool(self.commands) and _command(update) in self.commands
+
+
 def _entry_matches(dialog: ConversationHandler, update: Update) -> bool:
     return any(ep.check_update(update) not in (None, False) for ep in dialog.entry_points)
 
@@ -135,6 +194,7 @@ class Dialog(TimedConversation):
         self._label = label
         self.cancel_data = cancel_data
         self._opens = opens
+        self._entries = _Entries.of(self.entry_points)
 
     def label(self, context: Ctx) -> str:
         return self._label(context) if callable(self._label) else self._label
@@ -153,12 +213,15 @@ class Dialog(TimedConversation):
         """PTB's check, after a quick no for what most updates are to a dialog: neither a step of
         it (no state in this chat) nor its start (no entry point takes it). Every update meets all
         the dialogs; this spares PTB's key building and lookups for each."""
-        if _applies(update) and self._state(update) is None and not _entry_matches(self, update):
+        if _applies(update) and self._state(update) is None and not self._could_open(update):
             return None
         return super().check_update(update)
 
+    def _could_open(self, update: Update) -> bool:
+        return self._entries.could_take(update) and _entry_matches(self, update)
+
     def opens(self, update: Update) -> bool:
-        return _entry_matches(self, update) and (self._opens is None or self._opens(update))
+        return self._could_open(update) and (self._opens is None or self._opens(update))
 
     async def handle_update(self, update: Any, application: Any, check_result: Any, context: Any) -> object:
         """A dialog that took an update answers it alone: the later groups do not see it."""
@@ -202,7 +265,7 @@ class DialogGuard(BaseHandler[Update, Ctx, None]):
 
     def _dialogs(self) -> list[Dialog]:
         # Scanning every handler costs more than the rest of the check: only when they changed.
-        shape = tuple(len(hs) for hs in self._app.handlers.values())
+        shape = tuple(map(len, self._app.handlers.values()))
         if self._found[0] != shape:
             self._found = (shape, _dialogs(self._app))
         return self._found[1]

@@ -1,4 +1,8 @@
-"""The inbox's grouped marks: a mark taken for writing is written before the queue counts as done.
+"""The inbox's getUpdates recording and its grouped marks.
+
+A getUpdates batch is written before PTB reads it, and parsed once for both.
+
+The grouped marks: a mark taken for writing is written before the queue counts as done.
 
 During a burst, marks wait ``MARK_DELAY`` for others and a timer task writes them. The last update
 of the burst writes its own mark at once; it must not report the burst finished while the timer's
@@ -14,9 +18,10 @@ import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from telegram.request import BaseRequest
 
 from bot.runtime import inbox as inbox_module
-from bot.runtime.inbox import Inbox
+from bot.runtime.inbox import Inbox, RecordingRequest
 from store import inbox as store_inbox
 from store.models import InboxUpdate
 
@@ -88,3 +93,41 @@ async def test_a_stop_while_held_marks_are_written_keeps_them(db, monkeypatch):
     slow.release.set()
     await closing
     assert await _handled(db) == {1, 2}
+
+
+class _Transport(BaseRequest):
+    """Answers every call with ``body``: what Telegram's getUpdates would send."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_request(self, url, method, request_data=None, **timeouts) -> tuple[int, bytes]:  # noqa: ANN001, ANN003
+        return 200, self.body
+
+
+async def test_a_batch_is_written_before_ptb_reads_it_and_parsed_once(db, monkeypatch):
+    batch = [{"update_id": 41, "message": {"text": "你好"}}, {"update_id": 42, "message": {"text": "/help"}}]
+    body = json.dumps({"ok": True, "result": batch}, ensure_ascii=False).encode()
+    request = RecordingRequest(_Transport(body), Inbox(db))
+    parses = []
+    real_loads = json.loads
+    monkeypatch.setattr(json, "loads", lambda s, *a, **k: parses.append(s) or real_loads(s, *a, **k))
+    # what PTB's Bot does for getUpdates: post, which calls do_request and then parse_json_payload
+    assert await request.post("https://api.telegram.org/bot1:x/getUpdates") == batch
+    assert len(parses) == 1
+    async with db.session() as s:
+        rows = (await s.execute(select(InboxUpdate.update_id, InboxUpdate.payload).order_by(InboxUpdate.update_id))).all()
+    assert [(i, real_loads(p)) for i, p in rows] == [(41, batch[0]), (42, batch[1])]
+    # any other answer is parsed by PTB's own reader, as before
+    request._inner = _Transport(b'{"ok": true, "result": true}')
+    assert await request.post("https://api.telegram.org/bot1:x/deleteWebhook") is True
