@@ -8,10 +8,10 @@ import re
 from telegram import Bot, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers.dialogs import _entry_matches, _Entries
+from handlers.dialogs import _Entries, _entry_matches
 
 
-async def _noop(update, context) -> None:  # noqa: ANN001
+async def _noop(update, context) -> None:
     return None
 
 
@@ -64,7 +64,9 @@ UPDATES = [
     _update(callback_query={"id": "1", "from": _user(), "chat_instance": "c", "data": "x:c:no:5"}),
     _update(callback_query={"id": "1", "from": _user(), "chat_instance": "c", "game_short_name": "g"}),
     # a button under a message that itself starts with a command: PTB's CommandHandler reads it
-    _update(callback_query={"id": "1", "from": _user(), "chat_instance": "c", "data": "z", "message": _message("/new", 4)}),
+    _update(
+        callback_query={"id": "1", "from": _user(), "chat_instance": "c", "data": "z", "message": _message("/new", 4)}
+    ),
 ]
 
 ENTRY_POINTS = [

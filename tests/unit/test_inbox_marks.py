@@ -111,7 +111,7 @@ class _Transport(BaseRequest):
     async def shutdown(self) -> None:
         pass
 
-    async def do_request(self, url, method, request_data=None, **timeouts) -> tuple[int, bytes]:  # noqa: ANN001, ANN003
+    async def do_request(self, url, method, request_data=None, **timeouts) -> tuple[int, bytes]:
         return 200, self.body
 
 
@@ -126,7 +126,9 @@ async def test_a_batch_is_written_before_ptb_reads_it_and_parsed_once(db, monkey
     assert await request.post("https://api.telegram.org/bot1:x/getUpdates") == batch
     assert len(parses) == 1
     async with db.session() as s:
-        rows = (await s.execute(select(InboxUpdate.update_id, InboxUpdate.payload).order_by(InboxUpdate.update_id))).all()
+        rows = (
+            await s.execute(select(InboxUpdate.update_id, InboxUpdate.payload).order_by(InboxUpdate.update_id))
+        ).all()
     assert [(i, real_loads(p)) for i, p in rows] == [(41, batch[0]), (42, batch[1])]
     # any other answer is parsed by PTB's own reader, as before
     request._inner = _Transport(b'{"ok": true, "result": true}')

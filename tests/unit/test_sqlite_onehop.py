@@ -31,7 +31,7 @@ def hand_overs(monkeypatch):
     calls = []
     real = aiosqlite.Connection._execute
 
-    async def counted(self, fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    async def counted(self, fn, *args, **kwargs):
         calls.append(fn)
         return await real(self, fn, *args, **kwargs)
 

@@ -2,6 +2,7 @@
 
 import pytest
 from sqlalchemy import insert, select, text
+from sqlalchemy import inspect as sa_inspect
 
 from store.audit import Actor
 from store.models import AuditEntry, InboxUpdate, Person, PersonRole, Unit
@@ -25,8 +26,9 @@ async def test_the_autocommit_engine_writes_without_a_transaction_left_open(db, 
     committed as it runs, with the same pragmas (WAL, foreign keys) on SQLite."""
     async with db.autocommit.connect() as conn:  # no begin(), no commit()
         await conn.execute(
-            insert(InboxUpdate).values(update_id=7, payload="{}", status="received", attempts=0,
-                                       received_at=clock.now())
+            insert(InboxUpdate).values(
+                update_id=7, payload="{}", status="received", attempts=0, received_at=clock.now()
+            )
         )
         async with db.session() as s:
             assert await s.scalar(select(InboxUpdate.update_id)) == 7
@@ -51,6 +53,27 @@ async def test_a_reading_unit_of_work_reads_and_refuses_a_change(db, clock):
         s.add(Unit(name="新区", kind="town", created_at=clock.now()))
     async with db.reading() as s:
         assert set(await s.scalars(select(Unit.name))) == {"城关镇", "新区"}
+
+
+async def test_a_reading_unit_of_work_lets_go_of_what_it_held_whether_or_not_it_read(db, clock):
+    """Its end costs nothing when nothing was read through it (a list page the fast reader served);
+    a session that did read, or was given an object, is still closed: its connection goes back to
+    the pool and its objects are let go of."""
+    async with db.session(Actor.system("test"), "unit.add") as s:
+        s.add(Unit(name="城关镇", kind="town", created_at=clock.now()))
+    async with db.reading() as s:
+        pass
+    assert not s.in_transaction() and not s.identity_map
+    async with db.reading() as s:
+        unit = await s.scalar(select(Unit))
+    assert db.engine.sync_engine.pool.checkedout() == 0 and sa_inspect(unit).detached
+    stray = Unit(name="新区", kind="town", created_at=clock.now())
+    with pytest.raises(RuntimeError, match="read-only"):
+        async with db.reading() as s:
+            s.add(stray)
+    assert sa_inspect(stray).transient  # let go of, never written
+    async with db.session() as s:
+        assert set(await s.scalars(select(Unit.name))) == {"城关镇"}
 
 
 async def test_every_write_is_audited_with_actor_before_and_after(db, clock):
