@@ -79,12 +79,18 @@ async def _list(context: Ctx, person: Person, code: str, page: int) -> tuple[str
     rows += [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     nav = []
     if result.page > 1:
-        nav.append(InlineKeyboardButton("上一页", callback_data=f"ls:{code}:{result.page - 1}"))
+        nav.append(_page_button("上一页", code, result.page - 1))
     if result.page < result.pages:
-        nav.append(InlineKeyboardButton("下一页", callback_data=f"ls:{code}:{result.page + 1}"))
+        nav.append(_page_button("下一页", code, result.page + 1))
     if nav:
         rows.append(nav)
     return text, InlineKeyboardMarkup(rows)
+
+
+@functools.lru_cache(maxsize=1024)
+def _page_button(label: str, code: str, page: int) -> InlineKeyboardButton:
+    # Made once, as the filter buttons are: every page turned made its two again.
+    return InlineKeyboardButton(label, callback_data=f"ls:{code}:{page}")
 
 
 @functools.lru_cache(maxsize=128)
