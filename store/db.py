@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from store import (
     audit,  # noqa: F401  (registers the audit flush hook)
     fast_read,
+    fast_write,
     sqlite_onehop,
 )
 from store.audit import Actor
@@ -105,6 +106,10 @@ class Database:
         # List pages read on a SQLite file skip SQLAlchemy's execution (store.fast_read).
         self.fast_reader = (
             fast_read.FastReader(self.engine, _one_hop_creator(self.url)) if self._autocommit_apart else None
+        )
+        # The durable inbox's marks skip it too (store.fast_write); its listeners are the autocommit engine's.
+        self.fast_writer = (
+            fast_write.FastWriter(self.autocommit, _one_hop_creator(self.url)) if self._autocommit_apart else None
         )
         # Counts writes to the directory through this engine (ORM or Core), once as the statement
         # runs and once as its transaction commits: a copy read before either is known stale
@@ -215,6 +220,8 @@ class Database:
     async def dispose(self) -> None:
         if self.fast_reader is not None:
             await self.fast_reader.close()
+        if self.fast_writer is not None:
+            await self.fast_writer.close()
         if self._autocommit_apart:
             await self.autocommit.dispose()
         await self.engine.dispose()

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Executable, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -56,13 +56,13 @@ class _Plan:
     from_db: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns that have a conversion
 
     @classmethod
-    def of(cls, stmt: Select, dialect: Dialect) -> _Plan | None:
-        compiled = stmt.compile(dialect=dialect)
+    def of(cls, stmt: Executable, dialect: Dialect) -> _Plan | None:
+        compiled = stmt.compile(dialect=dialect)  # type: ignore[attr-defined]  # every statement has it
         names = tuple(compiled.positiontup or ())
         binds = [compiled.binds[name] for name in names]
         if any(b.expanding or b.literal_execute or b.callable for b in binds) or "POSTCOMPILE" in compiled.string:
             return None  # SQLAlchemy rewrites or evaluates these at execution; leave them to it
-        columns = list(stmt.selected_columns)
+        columns = list(getattr(stmt, "selected_columns", ()))  # a write without RETURNING has none
         return cls(
             sql=compiled.string,
             names=names,
@@ -101,23 +101,27 @@ class FastReader:
         self._opening = asyncio.Lock()
         self._usable: bool | None = None  # unknown until the connection is open
         self._on_thread = False  # a long read is on the connection's thread: others go the usual way
-        self._plans: weakref.WeakKeyDictionary[Select, _Plan | None] = weakref.WeakKeyDictionary()
+        self._plans: weakref.WeakKeyDictionary[Executable, _Plan | None] = weakref.WeakKeyDictionary()
+
+    def _prepare(self, conn: sqlite_onehop.OneHopConnection) -> bool:
+        """On the connection's thread, once: read-only (should it ever be given a write, SQLite
+        refuses); usable in WAL mode. The engine's connections put the database in WAL mode (the
+        file keeps it); outside it a read may wait for a writer's lock, which must not be on the loop."""
+        conn.sqlite.execute("PRAGMA query_only=ON")
+        return str(conn.sqlite.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+
+    def _plan(self, stmt: Executable) -> _Plan | None:
+        if stmt not in self._plans:
+            self._plans[stmt] = _Plan.of(stmt, self._engine.dialect)
+        return self._plans[stmt]
 
     async def _open(self) -> sqlite_onehop.OneHopConnection | None:
         async with self._opening:
             if self._usable is None:
                 conn = self._connect()
-
-                def prepare() -> str:
-                    """Read-only (should it ever be given a write, SQLite refuses); the journal mode."""
-                    conn.sqlite.execute("PRAGMA query_only=ON")
-                    return str(conn.sqlite.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-
                 try:
                     await conn  # opened on aiosqlite's thread
-                    # The engine's connections put the database in WAL mode (the file keeps it);
-                    # outside it a read may wait for a writer's lock, which must not be on the loop.
-                    self._usable = conn.inline_reads = await conn.run(prepare) == "wal"
+                    self._usable = conn.inline_reads = await conn.run(self._prepare, conn)
                 except (sqlite3.Error, OSError):
                     log.warning("event=fast_reader_unavailable", exc_info=True)  # reads go the usual way
                     self._usable = False
@@ -127,18 +131,20 @@ class FastReader:
                     await conn.close()
         return self._connection
 
+    async def _ready(self, stmt: Executable) -> tuple[sqlite_onehop.OneHopConnection, _Plan] | None:
+        """The connection and the statement's plan; None where the statement is not run here."""
+        if self._usable is False or self._on_thread:
+            return None  # not here; or this connection is on its thread (one user at a time)
+        conn = self._connection or await self._open()
+        plan = self._plan(stmt) if conn is not None else None
+        return None if conn is None or plan is None else (conn, plan)
+
     async def rows(self, stmt: Select, params: Mapping[str, Any]) -> list[Sequence[Any]] | None:
         """The statement's rows, its columns in order; None when it is not read here (fall back)."""
-        if self._usable is False or self._on_thread:
-            return None  # not here; or this connection is reading on its thread (one user at a time)
-        conn = self._connection or await self._open()
-        if conn is None:
+        ready = await self._ready(stmt)
+        if ready is None:
             return None
-        if stmt not in self._plans:
-            self._plans[stmt] = _Plan.of(stmt, self._engine.dialect)
-        plan = self._plans[stmt]
-        if plan is None:
-            return None
+        conn, plan = ready
         arguments = plan.arguments(params)
         # sqlite_onehop's cursor reads on the loop's thread within the budget, else on the
         # connection's thread. Only the latter suspends, so only then can another read see the flag.

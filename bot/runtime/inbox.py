@@ -159,10 +159,10 @@ class Inbox:
                 return
             now = self.db.now()
             try:
-                async with self.db.autocommit.begin() as s:
-                    await store_inbox.mark_handled(s, ids, now)
-                    if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
-                        self._pruned_at = now
+                await store_inbox.mark_handled(self.db, ids, now)
+                if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+                    self._pruned_at = now
+                    async with self.db.autocommit.begin() as s:
                         await store_inbox.prune(s, now, KEEP)
             except _DB_ERRORS as exc:  # the answers went out; a restart would at worst repeat them once
                 log.error("event=inbox_mark_failed update_ids=%s error=%s", ",".join(map(str, ids)), type(exc).__name__)
