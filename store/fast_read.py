@@ -123,7 +123,8 @@ class FastReader:
                     await conn  # opened on aiosqlite's thread
                     self._usable = conn.inline_reads = await conn.run(self._prepare, conn)
                 except (sqlite3.Error, OSError):
-                    log.warning("event=fast_reader_unavailable", exc_info=True)  # reads go the usual way
+                    # its statements go the usual way
+                    log.warning("event=fast_connection_unavailable kind=%s", type(self).__name__, exc_info=True)
                     self._usable = False
                 if self._usable:
                     self._connection = conn

@@ -94,13 +94,12 @@ class OneHopCursor:
     async def _execute(self, sql: str, parameters: Any, many: bool) -> OneHopCursor:
         conn = self._conn
         answer = None
-        if many:  # in autocommit mode each set of parameters would commit on its own: never inline
-            pass
-        elif _is_read(sql):
+        if not many and _is_read(sql):
             if conn.inline_reads:
                 answer = conn.run_inline(self._run, sql, parameters, many)
         elif conn.writes_commit_themselves():
-            answer = conn.write_inline(self._run, sql, parameters, many)
+            # executemany in autocommit mode commits each set of parameters on its own: never inline
+            answer = None if many else conn.write_inline(self._run, sql, parameters, many)
             if answer is None:
                 answer = await conn.run(conn.write_then_checkpoint, self._run, sql, parameters, many)
         if answer is None:

@@ -5,9 +5,9 @@ offset as soon as a batch is in the Application's queue, and a webhook answers 2
 the update is queued — both before any handler ran. So every update is written first:
 
 * polling: ``RecordingRequest`` wraps the getUpdates transport and writes the whole batch in one
-  INSERT before PTB even parses it (and hands PTB the batch it parsed); PTB confirms a batch with its *next* getUpdates call, which it
-  cannot make before this one returned, so Telegram is only ever told "received" about updates the
-  database holds;
+  INSERT before PTB even parses it (and hands PTB the batch it parsed); PTB confirms a batch with
+  its *next* getUpdates call, which it cannot make before this one returned, so Telegram is only
+  ever told "received" about updates the database holds;
 * anything else (a webhook, a test) goes through ``InboxQueue.put``, which writes the update
   itself (one INSERT) before queueing it.
 
