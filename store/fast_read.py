@@ -178,6 +178,9 @@ class FastReader:
         return True
 
     async def close(self) -> None:
+        """Close the connection; a later statement opens it again (``Database.dispose`` between
+        the start-up checks' event loop and the Application's)."""
+        self._usable = None
         if self._connection is not None:
             conn, self._connection = self._connection, None
             await conn.close()

@@ -211,3 +211,15 @@ async def test_the_readers_connection_cannot_write(db, clock):
         await conn.run(conn.sqlite.execute, "DELETE FROM items")
     async with db.reading() as s:
         assert len(await fast_read.rows(s, select(Item.id), {})) == 2
+
+
+async def test_after_the_database_is_disposed_the_reader_opens_again(db, clock):
+    """``python -m bot run`` disposes the database between its start-up checks and the Application."""
+    await _county(db, clock)
+    params = {"today": date(2026, 12, 1)}
+    async with db.reading() as s:
+        await fast_read.rows(s, PAGE, params)
+    await db.dispose()
+    async with db.reading() as s:
+        assert len(await fast_read.rows(s, PAGE, params)) == 2
+        assert s.in_transaction() is not db.is_sqlite  # on SQLite the reader read it again

@@ -121,3 +121,14 @@ async def test_the_writer_does_not_read(db):
         return
     with pytest.raises(TypeError):
         await db.fast_writer.rows(select(InboxUpdate.update_id), {})
+
+
+async def test_after_the_database_is_disposed_the_writer_opens_again(db, clock, monkeypatch):
+    """``python -m bot run`` disposes the database between its start-up checks and the Application."""
+    await _received(db, [1, 2])
+    await store_inbox.mark_handled(db, [1], db.now())
+    await db.dispose()
+    if db.is_sqlite:
+        monkeypatch.setattr(db, "autocommit", _NoSqlAlchemy())
+    await store_inbox.mark_handled(db, [2], db.now())
+    assert (await _rows(db))[2][0] == "handled"
