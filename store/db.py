@@ -37,15 +37,7 @@ def async_url(url: str) -> str:
 
 def _on_sqlite_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    # Reads may run on the event loop's thread only where no writer can make them wait: in WAL
-    # mode. A file system without WAL leaves the rollback journal, where a read waits for a
-    # writer's lock (busy_timeout) — on aiosqlite's thread, then, not on the loop.
-    wal = str(cur.fetchone()[0]).lower() == "wal"
-    dbapi_conn.driver_connection.inline_reads = wal
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    dbapi_conn.driver_connection.inline_reads = sqlite_onehop.configure(cur)
     cur.close()
 
 

@@ -37,11 +37,8 @@ class FastWriter(FastReader):
     def _prepare(self, conn: sqlite_onehop.OneHopConnection) -> bool:
         """On the connection's thread, once: as the engine's connections are (``store.db``), each
         statement committing itself; usable in WAL mode, where its writes may run on the loop."""
-        sqlite = conn.sqlite
-        sqlite.isolation_level = None  # autocommit: no BEGIN, no COMMIT after each statement
-        sqlite.execute("PRAGMA busy_timeout=5000")
-        sqlite.execute("PRAGMA synchronous=NORMAL")
-        wal = str(sqlite.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+        conn.sqlite.isolation_level = None  # autocommit: no BEGIN, no COMMIT after each statement
+        wal = sqlite_onehop.configure(conn.sqlite.cursor())
         if wal:
             conn.allow_inline_writes()
         return wal

@@ -52,6 +52,21 @@ PROGRESS_STEPS = 2000  # SQLite VM instructions between two looks at that budget
 CHECKPOINT_EVERY = 64  # writes of an ``inline_writes`` connection between two checkpoints (on its thread)
 
 
+def configure(cursor: Any) -> bool:
+    """Every connection of ours to a SQLite database (the engines' and the fast writer's, through a
+    DB-API cursor): WAL mode (the file keeps it), foreign keys, up to 5 s of waiting for another
+    connection's write lock, the log synced at checkpoints only. True in WAL mode: reads may then
+    run on the event loop's thread, as no writer can make them wait. A file system without WAL
+    leaves the rollback journal, where a read waits for a writer's lock (busy_timeout) — on
+    aiosqlite's thread, then, not on the loop."""
+    cursor.execute("PRAGMA journal_mode=WAL")
+    wal = str(cursor.fetchone()[0]).lower() == "wal"
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    return wal
+
+
 def _is_read(sql: str) -> bool:
     return sql.lstrip()[:6].upper() == "SELECT"
 
